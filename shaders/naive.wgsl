@@ -1,0 +1,149 @@
+// Naive attention: the quadratic-wall baseline. Three dispatches per chunk of query rows:
+//   scores:        S[r, j] = scale · q_r · k_j      (0 where causal masks j > i)
+//   softmax_rows:  P[r, :] = softmax(S[r, :])       (max-subtracted, in place)
+//   weighted_sum:  O[r, :] = P[r, :] · V
+// S is the full n×n matrix per (batch, head), materialized in global memory. It may be split
+// across several buffers ("chunks" of whole rows) so that the binding-size limit does not
+// stop it before device memory does; each chunk is one bind group and one set of dispatches.
+// Rows r are global query rows in [0, B·H·n): r = (b·H + h)·n + i.
+
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale: f32,
+    // First global query row held by this chunk and how many rows it holds.
+    row_start: u32,
+    row_count: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+const THREADS: u32 = 256u;
+const ROW_THREADS: u32 = 64u;
+
+// Number of keys query i may see.
+fn visible_keys(i: u32) -> u32 {
+    return select(params.seq_len, i + 1u, params.causal != 0u);
+}
+
+// One invocation per score of the chunk: row_count · n of them.
+@compute @workgroup_size(THREADS)
+fn scores(@builtin(workgroup_id) wid: vec3<u32>,
+          @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let n = params.seq_len;
+    let t = workgroup_linear_id(wid, nwg) * THREADS + lid;
+    if (t >= params.row_count * n) {
+        return;
+    }
+    let local_row = t / n;
+    let j = t % n;
+    let row = params.row_start + local_row;
+    let i = row % n;
+    let head_base = row - i; // first row of this (batch, head)
+    var value = 0.0;
+    if (j < visible_keys(i)) {
+        let d = params.head_dim;
+        let q_base = row * d;
+        let k_base = (head_base + j) * d;
+        var dot = 0.0;
+        for (var c = 0u; c < d; c++) {
+            dot = fma(q[q_base + c], k[k_base + c], dot);
+        }
+        value = dot * params.scale;
+    }
+    s[t] = value;
+}
+
+var<workgroup> reduce_buf: array<f32, ROW_THREADS>;
+
+fn reduce_max(lid: u32, value: f32) -> f32 {
+    reduce_buf[lid] = value;
+    workgroupBarrier();
+    for (var stride = ROW_THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            reduce_buf[lid] = max(reduce_buf[lid], reduce_buf[lid + stride]);
+        }
+        workgroupBarrier();
+    }
+    let result = reduce_buf[0];
+    workgroupBarrier();
+    return result;
+}
+
+fn reduce_sum(lid: u32, value: f32) -> f32 {
+    reduce_buf[lid] = value;
+    workgroupBarrier();
+    for (var stride = ROW_THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            reduce_buf[lid] = reduce_buf[lid] + reduce_buf[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    let result = reduce_buf[0];
+    workgroupBarrier();
+    return result;
+}
+
+// One workgroup per row of the chunk; masked entries become exact zeros.
+@compute @workgroup_size(ROW_THREADS)
+fn softmax_rows(@builtin(workgroup_id) wid: vec3<u32>,
+                @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let local_row = workgroup_linear_id(wid, nwg);
+    if (local_row >= params.row_count) {
+        return;
+    }
+    let n = params.seq_len;
+    let keys = visible_keys((params.row_start + local_row) % n);
+    let base = local_row * n;
+    var m = -3.0e38;
+    for (var j = lid; j < keys; j += ROW_THREADS) {
+        m = max(m, s[base + j]);
+    }
+    m = reduce_max(lid, m);
+    var sum = 0.0;
+    for (var j = lid; j < keys; j += ROW_THREADS) {
+        let p = exp(s[base + j] - m);
+        s[base + j] = p;
+        sum += p;
+    }
+    sum = reduce_sum(lid, sum);
+    let inv = 1.0 / sum;
+    for (var j = lid; j < n; j += ROW_THREADS) {
+        s[base + j] = select(0.0, s[base + j] * inv, j < keys);
+    }
+}
+
+// One invocation per output element of the chunk: row_count · d of them.
+@compute @workgroup_size(THREADS)
+fn weighted_sum(@builtin(workgroup_id) wid: vec3<u32>,
+                @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let d = params.head_dim;
+    let t = workgroup_linear_id(wid, nwg) * THREADS + lid;
+    if (t >= params.row_count * d) {
+        return;
+    }
+    let local_row = t / d;
+    let c = t % d;
+    let n = params.seq_len;
+    let row = params.row_start + local_row;
+    let i = row % n;
+    let head_base = row - i;
+    let keys = visible_keys(i);
+    let p_base = local_row * n;
+    var acc = 0.0;
+    for (var j = 0u; j < keys; j++) {
+        acc = fma(s[p_base + j], v[(head_base + j) * d + c], acc);
+    }
+    o[row * d + c] = acc;
+}

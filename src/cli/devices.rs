@@ -1,0 +1,47 @@
+//! `attnbench devices`.
+
+use super::{Failure, human_bytes};
+use attnbench::AdapterChoice;
+use attnbench::gpu::{describe_adapter, list_adapters};
+
+/// Options of `devices`.
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Lists every adapter on the chosen backends.
+pub fn devices(args: &DevicesArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let choice = choice.with_env();
+    let adapters = list_adapters(&choice)?;
+    if adapters.is_empty() {
+        return Err(attnbench::Error::NoAdapter {
+            backends: format!("{:?}", choice.backends()?),
+        }
+        .into());
+    }
+    let summaries: Vec<_> = adapters.iter().map(describe_adapter).collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summaries).unwrap_or_default());
+        return Ok(());
+    }
+    for (i, s) in summaries.iter().enumerate() {
+        println!("[{i}] {} ({}, {})", s.name, s.backend, s.device_type);
+        println!("    driver: {} {}", s.driver, s.driver_info);
+        println!(
+            "    features: timestamps={} subgroups={} shader_f16={}",
+            s.timestamps, s.subgroups, s.shader_f16
+        );
+        println!(
+            "    limits: max_buffer_size={} max_storage_buffer_binding_size={} workgroup_storage={} invocations/workgroup={} workgroups/dim={}",
+            human_bytes(s.max_buffer_size),
+            human_bytes(s.max_storage_buffer_binding_size),
+            human_bytes(u64::from(s.max_compute_workgroup_storage_size)),
+            s.max_compute_invocations_per_workgroup,
+            s.max_compute_workgroups_per_dimension
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Argument parsing and dispatch to the subcommands. Exit codes: 0 success, 1 a kernel
+//! failed or the device failed, 2 bad input (arguments, shapes, sizes past the device, files).
+
+mod devices;
+mod run;
+mod verify;
+
+use attnbench::{AdapterChoice, Error};
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// GPU attention microbenchmarks: naive vs flash-style kernels on wgpu.
+#[derive(Debug, Parser)]
+#[command(name = "attnbench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How to choose the adapter (flags override the WGPU_* environment variables).
+#[derive(Debug, Args)]
+pub struct AdapterArgs {
+    /// Backends to search: vulkan, gl, metal, dx12 (comma separated) [env: WGPU_BACKEND]
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// Power preference: high (default), low or none [env: WGPU_POWER_PREF]
+    #[arg(long, global = true)]
+    power: Option<String>,
+    /// Use the adapter whose name contains this (case-insensitive) [env: WGPU_ADAPTER_NAME]
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    /// Bytes of buffers the device may hold at once, e.g. 2G [env: ATTNBENCH_MEMORY_BUDGET]
+    #[arg(long, global = true)]
+    memory_budget: Option<String>,
+}
+
+impl AdapterArgs {
+    fn choice(&self) -> AdapterChoice {
+        AdapterChoice {
+            backends: self.backend.clone(),
+            power: self.power.clone(),
+            name: self.adapter.clone(),
+            memory_budget: self.memory_budget.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every adapter with its backend, type, driver, features and key limits.
+    Devices(devices::DevicesArgs),
+    /// Check every kernel on a spread of shapes against the f64 CPU reference.
+    Verify(verify::VerifyArgs),
+    /// Time one kernel on one shape.
+    Run(run::RunArgs),
+}
+
+/// A subcommand's failure: the message and the exit code.
+pub struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure {
+            code: if e.is_input_error() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    /// A failure with exit code 1 (a check failed).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+/// Parses the arguments and runs the subcommand.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::from(if e.kind() == DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 });
+            }
+            // One line: clap's first line carries the error itself.
+            let text = e.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    let choice = cli.adapter.choice();
+    let result = match &cli.command {
+        Command::Devices(args) => devices::devices(args, choice),
+        Command::Verify(args) => verify::verify(args, choice),
+        Command::Run(args) => run::run(args, choice),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// `1234567` → `1.18 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}

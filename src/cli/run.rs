@@ -1,0 +1,193 @@
+//! `attnbench run`.
+
+use super::{Failure, human_bytes};
+use attnbench::run::{KernelRun, MeasureOptions, gflops};
+use attnbench::tensors::{AttentionInputs, write_npy};
+use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Kernel name (see `attnbench verify` or README for the list).
+    #[arg(long)]
+    kernel: String,
+    /// Sequence length n.
+    #[arg(long, required_unless_present = "load_tensors")]
+    seq_len: Option<u32>,
+    /// Head dimension d.
+    #[arg(long, required_unless_present = "load_tensors")]
+    head_dim: Option<u32>,
+    /// Batch size B.
+    #[arg(long, default_value_t = 1)]
+    batch: u32,
+    /// Heads H.
+    #[arg(long, default_value_t = 1)]
+    heads: u32,
+    /// Causal mask (query i sees keys j ≤ i).
+    #[arg(long)]
+    causal: bool,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Untimed warm-up runs.
+    #[arg(long, default_value_t = 2)]
+    warmup: u32,
+    /// Timed runs (fewer if --time-budget runs out first, at least 3).
+    #[arg(long, default_value_t = 10)]
+    samples: u32,
+    /// Seconds of timed runs after which sampling stops.
+    #[arg(long, default_value_t = 20.0)]
+    time_budget: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write q.npy, k.npy, v.npy (inputs) and o.npy (output) into this folder.
+    #[arg(long)]
+    save_tensors: Option<PathBuf>,
+    /// Run on q.npy, k.npy, v.npy from this folder instead of random inputs.
+    #[arg(long)]
+    load_tensors: Option<PathBuf>,
+}
+
+/// The JSON record of one run.
+#[derive(serde::Serialize)]
+struct RunRecord {
+    kernel: &'static str,
+    adapter: String,
+    backend: String,
+    batch: u32,
+    heads: u32,
+    seq_len: u32,
+    head_dim: u32,
+    causal: bool,
+    median_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    samples: usize,
+    gflops: f64,
+    flops: f64,
+    peak_buffer_bytes: u64,
+    score_matrix_bytes: u64,
+    timing: &'static str,
+    seed: u64,
+}
+
+fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
+    if let Some(dir) = &args.load_tensors {
+        let loaded = AttentionInputs::load_npy_dir(dir, args.causal)?;
+        let s = loaded.shape;
+        let asked = [("seq_len", args.seq_len, s.seq_len), ("head_dim", args.head_dim, s.head_dim)];
+        for (name, wanted, found) in asked {
+            if let Some(w) = wanted
+                && w != found
+            {
+                return Err(Error::InvalidShape(format!(
+                    "--{} {w} differs from the loaded tensors' {found}",
+                    name.replace('_', "-")
+                )));
+            }
+        }
+        return Ok(loaded);
+    }
+    let shape = Shape {
+        batch: args.batch,
+        heads: args.heads,
+        seq_len: args.seq_len.unwrap_or(0),
+        head_dim: args.head_dim.unwrap_or(0),
+        causal: args.causal,
+    };
+    AttentionInputs::random(shape, args.seed)
+}
+
+/// Validates, runs and times one kernel on one shape.
+pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let kernel = find_kernel(&args.kernel)?;
+    if !args.time_budget.is_finite() || args.time_budget <= 0.0 {
+        return Err(Error::InvalidSetting {
+            what: "--time-budget".into(),
+            value: args.time_budget.to_string(),
+            expected: "a positive number of seconds".into(),
+        }
+        .into());
+    }
+    // Validate the shape before touching the device or generating inputs.
+    if args.load_tensors.is_none() {
+        Shape {
+            batch: args.batch,
+            heads: args.heads,
+            seq_len: args.seq_len.unwrap_or(0),
+            head_dim: args.head_dim.unwrap_or(0),
+            causal: args.causal,
+        }
+        .validate()?;
+    }
+    let gpu = Gpu::new(choice)?;
+    if args.load_tensors.is_none() {
+        // Refuse oversized problems before generating gigabytes of inputs.
+        let shape = Shape {
+            batch: args.batch,
+            heads: args.heads,
+            seq_len: args.seq_len.unwrap_or(0),
+            head_dim: args.head_dim.unwrap_or(0),
+            causal: args.causal,
+        };
+        attnbench::run::plan_for(kernel, &shape, &gpu)?;
+    }
+    let inputs = inputs(args)?;
+    let shape = inputs.shape;
+    let run = KernelRun::new(&gpu, kernel, &inputs)?;
+    let m = run.measure(&MeasureOptions {
+        warmup: args.warmup,
+        samples: args.samples.max(1),
+        time_budget: Some(Duration::from_secs_f64(args.time_budget)),
+        min_samples: 3.min(args.samples.max(1)),
+    })?;
+    if let Some(dir) = &args.save_tensors {
+        inputs.save_npy_dir(dir)?;
+        write_npy(&dir.join("o.npy"), &shape, &run.read_output()?)?;
+    }
+    let summary = gpu.summary();
+    let record = RunRecord {
+        kernel: kernel.name(),
+        adapter: summary.name.clone(),
+        backend: summary.backend.clone(),
+        batch: shape.batch,
+        heads: shape.heads,
+        seq_len: shape.seq_len,
+        head_dim: shape.head_dim,
+        causal: shape.causal,
+        median_ms: m.median_ms,
+        min_ms: m.min_ms,
+        max_ms: m.max_ms,
+        samples: m.samples_ms.len(),
+        gflops: gflops(&shape, m.median_ms),
+        flops: shape.flops(),
+        peak_buffer_bytes: run.peak_buffer_bytes(),
+        score_matrix_bytes: shape.score_matrix_bytes(),
+        timing: m.timing.as_str(),
+        seed: args.seed,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&record).unwrap_or_default());
+    } else {
+        println!(
+            "{} on {} ({}), {shape}",
+            record.kernel, record.adapter, record.backend
+        );
+        println!(
+            "median {:.3} ms (min {:.3}, max {:.3}, {} samples, {})",
+            record.median_ms, record.min_ms, record.max_ms, record.samples, record.timing
+        );
+        println!(
+            "{:.2} GFLOP/s (4·B·H·n²·d{}), peak buffer bytes {} ({}); n×n matrix {}",
+            record.gflops,
+            if shape.causal { "/2, causal" } else { "" },
+            record.peak_buffer_bytes,
+            human_bytes(record.peak_buffer_bytes),
+            human_bytes(record.score_matrix_bytes)
+        );
+    }
+    Ok(())
+}

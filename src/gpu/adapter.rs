@@ -1,0 +1,202 @@
+//! Adapter selection the way wgpu users expect: `WGPU_BACKEND`, `WGPU_POWER_PREF` and
+//! `WGPU_ADAPTER_NAME` (case-insensitive substring), overridable by CLI flags; by default the
+//! high-performance adapter. Unlike `wgpu::util::initialize_adapter_from_env`, a name that
+//! matches nothing is an error listing the adapters, not a panic.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// How to choose the adapter. `None` fields fall back to the environment, then to defaults.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    /// Backends to search (`vulkan`, `gl`, `metal`, `dx12`, comma separated), as `WGPU_BACKEND`.
+    pub backends: Option<String>,
+    /// `high`, `low` or `none`, as `WGPU_POWER_PREF`.
+    pub power: Option<String>,
+    /// A case-insensitive substring of the adapter name, as `WGPU_ADAPTER_NAME`.
+    pub name: Option<String>,
+    /// Memory budget override in bytes (suffixes K, M, G, T allowed), as `ATTNBENCH_MEMORY_BUDGET`.
+    pub memory_budget: Option<String>,
+}
+
+impl AdapterChoice {
+    /// Fills the unset fields from `WGPU_BACKEND`, `WGPU_POWER_PREF`, `WGPU_ADAPTER_NAME`
+    /// and `ATTNBENCH_MEMORY_BUDGET`.
+    pub fn with_env(self) -> Self {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        AdapterChoice {
+            backends: self.backends.or_else(|| env("WGPU_BACKEND")),
+            power: self.power.or_else(|| env("WGPU_POWER_PREF")),
+            name: self.name.or_else(|| env("WGPU_ADAPTER_NAME")),
+            memory_budget: self
+                .memory_budget
+                .or_else(|| env("ATTNBENCH_MEMORY_BUDGET")),
+        }
+    }
+
+    /// The backends to search.
+    pub fn backends(&self) -> Result<wgpu::Backends> {
+        let Some(list) = &self.backends else {
+            return Ok(wgpu::Backends::all());
+        };
+        let parsed = wgpu::Backends::from_comma_list(list);
+        if parsed.is_empty() {
+            return Err(Error::InvalidSetting {
+                what: "backend (WGPU_BACKEND / --backend)".into(),
+                value: list.clone(),
+                expected: "a comma-separated list of vulkan, gl, metal, dx12".into(),
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// The power preference; high performance unless asked otherwise.
+    pub fn power(&self) -> Result<wgpu::PowerPreference> {
+        match self.power.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("high") | Some("high-performance") => {
+                Ok(wgpu::PowerPreference::HighPerformance)
+            }
+            Some("low") | Some("low-power") => Ok(wgpu::PowerPreference::LowPower),
+            Some("none") => Ok(wgpu::PowerPreference::None),
+            Some(other) => Err(Error::InvalidSetting {
+                what: "power preference (WGPU_POWER_PREF / --power)".into(),
+                value: other.into(),
+                expected: "high, low or none".into(),
+            }),
+        }
+    }
+}
+
+/// A printable description of one adapter.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterSummary {
+    /// Adapter name.
+    pub name: String,
+    /// Backend (Vulkan, Gl, ...).
+    pub backend: String,
+    /// Device type (DiscreteGpu, Cpu, ...).
+    pub device_type: String,
+    /// PCI vendor id.
+    pub vendor: u32,
+    /// Driver name.
+    pub driver: String,
+    /// Driver version/info.
+    pub driver_info: String,
+    /// Whether GPU timestamps can be written at compute pass boundaries.
+    pub timestamps: bool,
+    /// Whether subgroup operations are available.
+    pub subgroups: bool,
+    /// Whether f16 in shaders is available.
+    pub shader_f16: bool,
+    /// Largest buffer.
+    pub max_buffer_size: u64,
+    /// Largest storage buffer binding.
+    pub max_storage_buffer_binding_size: u64,
+    /// Workgroup memory per workgroup.
+    pub max_compute_workgroup_storage_size: u32,
+    /// Invocations per workgroup.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Workgroups per dispatch dimension.
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+/// Describes an adapter: identity, the features that matter here, key limits.
+pub fn describe_adapter(adapter: &wgpu::Adapter) -> AdapterSummary {
+    let info = adapter.get_info();
+    let features = adapter.features();
+    let limits = adapter.limits();
+    AdapterSummary {
+        name: info.name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        vendor: info.vendor,
+        driver: info.driver,
+        driver_info: info.driver_info,
+        timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        subgroups: features.contains(wgpu::Features::SUBGROUP),
+        shader_f16: features.contains(wgpu::Features::SHADER_F16),
+        max_buffer_size: limits.max_buffer_size,
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+        max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+    }
+}
+
+/// A wgpu instance for the chosen backends, with memory-budget thresholds set so that
+/// backends that report a budget (DX12, Vulkan with VK_EXT_memory_budget) refuse oversized
+/// allocations with an error instead of paging or losing the device.
+pub(crate) fn instance(choice: &AdapterChoice) -> Result<wgpu::Instance> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = choice.backends()?;
+    desc.memory_budget_thresholds = wgpu::MemoryBudgetThresholds {
+        for_resource_creation: Some(95),
+        for_device_loss: Some(99),
+    };
+    Ok(wgpu::Instance::new(desc))
+}
+
+/// Every adapter on the chosen backends.
+pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<wgpu::Adapter>> {
+    let instance = instance(choice)?;
+    Ok(pollster::block_on(
+        instance.enumerate_adapters(choice.backends()?),
+    ))
+}
+
+/// Picks the adapter: those whose name contains the wanted substring (all if none is given),
+/// ranked by device type for the power preference, native backends before GL.
+pub(crate) fn select_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+    let power = choice.power()?;
+    let adapters = list_adapters(choice)?;
+    if adapters.is_empty() {
+        return Err(Error::NoAdapter {
+            backends: format!("{:?}", choice.backends()?),
+        });
+    }
+    let mut candidates: Vec<wgpu::Adapter> = match &choice.name {
+        Some(wanted) => {
+            let wanted_lower = wanted.to_lowercase();
+            let names: Vec<String> = adapters
+                .iter()
+                .map(|a| {
+                    let info = a.get_info();
+                    format!("{} ({:?})", info.name, info.backend)
+                })
+                .collect();
+            let matching: Vec<_> = adapters
+                .into_iter()
+                .filter(|a| a.get_info().name.to_lowercase().contains(&wanted_lower))
+                .collect();
+            if matching.is_empty() {
+                return Err(Error::AdapterNotFound {
+                    wanted: wanted.clone(),
+                    available: names.join(", "),
+                });
+            }
+            matching
+        }
+        None => adapters,
+    };
+    candidates.sort_by_key(|a| rank(&a.get_info(), power));
+    Ok(candidates.swap_remove(0))
+}
+
+/// Lower is better.
+fn rank(info: &wgpu::AdapterInfo, power: wgpu::PowerPreference) -> (u8, u8) {
+    use wgpu::DeviceType::*;
+    let device = match (power, info.device_type) {
+        (wgpu::PowerPreference::LowPower, IntegratedGpu) => 0,
+        (wgpu::PowerPreference::LowPower, DiscreteGpu) => 1,
+        (_, DiscreteGpu) => 0,
+        (_, IntegratedGpu) => 1,
+        (_, VirtualGpu) => 2,
+        (_, Cpu) => 3,
+        (_, Other) => 4,
+    };
+    let backend = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (device, backend)
+}

@@ -1,0 +1,306 @@
+//! [`Gpu`]: one adapter, its device and queue, created once and shared (tests, benches and
+//! the CLI reuse it), with a cache of compiled pipelines and wgpu's errors turned into
+//! [`crate::Error`]s instead of panics.
+
+use super::adapter::{AdapterChoice, AdapterSummary, describe_adapter, select_adapter};
+use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
+use crate::error::{Error, Result};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// WGSL source of one shader file, with the name it is known by.
+#[derive(Clone, Copy, Debug)]
+pub struct ShaderSource {
+    /// File name, used as the cache key and in error messages.
+    pub name: &'static str,
+    /// The WGSL text.
+    pub wgsl: &'static str,
+}
+
+/// The device everything runs on.
+pub struct Gpu {
+    adapter: wgpu::Adapter,
+    /// The wgpu device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    summary: AdapterSummary,
+    budget: MemoryBudget,
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu")
+            .field("adapter", &self.summary.name)
+            .field("backend", &self.summary.backend)
+            .finish()
+    }
+}
+
+/// Features the kernels can use, requested whenever the adapter has them.
+const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::SHADER_F16);
+
+impl Gpu {
+    /// Opens the adapter chosen by `choice` (after filling it from the environment).
+    pub fn new(choice: AdapterChoice) -> Result<Gpu> {
+        let choice = choice.with_env();
+        let adapter = select_adapter(&choice)?;
+        let budget = MemoryBudget::detect(&adapter, choice.memory_budget.as_deref())?;
+        let summary = describe_adapter(&adapter);
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("attnbench"),
+            required_features: adapter.features() & OPTIONAL_FEATURES,
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+            Error::RequestDevice {
+                adapter: summary.name.clone(),
+                source: e,
+            }
+        })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.push(e.to_string());
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost_sink.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        Ok(Gpu {
+            adapter,
+            device,
+            queue,
+            summary,
+            budget,
+            uncaptured,
+            lost,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Opens the adapter chosen by the environment alone.
+    pub fn from_env() -> Result<Gpu> {
+        Gpu::new(AdapterChoice::default())
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &wgpu::Adapter {
+        &self.adapter
+    }
+
+    /// Name, backend, features and key limits of the adapter.
+    pub fn summary(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// The device's limits (the adapter's own, as requested).
+    pub fn limits(&self) -> wgpu::Limits {
+        self.device.limits()
+    }
+
+    /// The features enabled on the device.
+    pub fn features(&self) -> wgpu::Features {
+        self.device.features()
+    }
+
+    /// Whether passes can be timed with GPU timestamps.
+    pub fn has_timestamps(&self) -> bool {
+        self.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// How many bytes of buffers may live at once.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// Runs `f` inside error scopes and turns any out-of-memory, validation or internal
+    /// error it raised into an [`Error`].
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let value = f();
+        let errors = [
+            pollster::block_on(internal.pop()),
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
+        for error in errors.into_iter().flatten() {
+            return Err(match error {
+                wgpu::Error::OutOfMemory { source } => Error::OutOfMemory {
+                    during: during.into(),
+                    message: source.to_string(),
+                },
+                other => Error::Gpu {
+                    during: during.into(),
+                    message: other.to_string(),
+                },
+            });
+        }
+        self.check_health(during)?;
+        Ok(value)
+    }
+
+    /// Reports a lost device or an error that escaped the scopes.
+    pub fn check_health(&self, during: &str) -> Result<()> {
+        if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(Error::DeviceLost(reason));
+        }
+        let escaped: Vec<String> = self
+            .uncaptured
+            .lock()
+            .map(|mut e| e.drain(..).collect())
+            .unwrap_or_default();
+        if !escaped.is_empty() {
+            return Err(Error::Gpu {
+                during: during.into(),
+                message: escaped.join("; "),
+            });
+        }
+        Ok(())
+    }
+
+    /// The value cached under `key`, built by `build` the first time. Kernels keep their
+    /// layouts and pipelines here (keyed by kernel and configuration) so that they are
+    /// compiled once per device.
+    pub fn cached<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        build: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let hit = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(key).and_then(|v| v.downcast_ref::<T>()).cloned());
+        if let Some(value) = hit {
+            return Ok(value);
+        }
+        let value = build()?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_string(), Box::new(value.clone()));
+        }
+        Ok(value)
+    }
+
+    /// Compiles `entry` of `source` into a compute pipeline with the given override
+    /// constants (not cached: see [`Gpu::cached`]).
+    pub fn compile(
+        &self,
+        source: ShaderSource,
+        entry: &str,
+        layout: Option<&wgpu::PipelineLayout>,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let during = format!("compiling {}:{entry}", source.name);
+        self.scoped(&during, || {
+            let module = self
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(source.name),
+                    source: wgpu::ShaderSource::Wgsl(source.wgsl.into()),
+                });
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout,
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        // Kernels initialize what they read; zeroing costs time.
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+        })
+    }
+
+    /// Creates a tracked buffer of `bytes` bytes (rounded up to 4) with `usage`.
+    pub fn buffer(
+        &self,
+        tracker: &Arc<BufferTracker>,
+        label: &str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<TrackedBuffer> {
+        let size = bytes.max(4).next_multiple_of(4);
+        let buffer = self.scoped(&format!("allocating {label} ({size} bytes)"), || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(TrackedBuffer::new(buffer, size, tracker.clone()))
+    }
+
+    /// Waits until all submitted work is done.
+    pub fn wait(&self, during: &str) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu {
+                during: during.into(),
+                message: e.to_string(),
+            })?;
+        self.check_health(during)
+    }
+
+    /// Copies `bytes` bytes of `source` (which needs COPY_SRC) back to the host.
+    pub fn read_buffer(&self, source: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let staging = self.scoped("allocating a readback buffer", || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("attnbench readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+        let data = map_read(&self.device, &staging, bytes);
+        staging.destroy();
+        self.check_health("reading back a buffer")?;
+        data
+    }
+}
+
+/// Maps a MAP_READ buffer, waits, and copies its first `bytes` bytes out.
+pub(crate) fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+        let _ = sender.send(r);
+    });
+    let gpu_error = |message: String| Error::Gpu {
+        during: "reading back a buffer".into(),
+        message,
+    };
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| gpu_error(e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|e| gpu_error(e.to_string()))?
+        .map_err(|e| gpu_error(e.to_string()))?;
+    let data = buffer
+        .get_mapped_range(0..bytes)
+        .map_err(|e| gpu_error(e.to_string()))?
+        .to_vec();
+    buffer.unmap();
+    Ok(data)
+}

@@ -1,0 +1,16 @@
+//! The device layer: choosing an adapter, creating the device with its own limits and the
+//! optional features the kernels use, turning wgpu errors into [`crate::Error`]s, accounting
+//! for every buffer, and timing passes.
+
+mod adapter;
+mod context;
+mod grid;
+mod memory;
+mod timing;
+
+pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
+pub use context::{Gpu, ShaderSource};
+pub use grid::grid_for;
+pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
+pub use timing::{PassTimer, TimingSource};
+pub(crate) use timing::median;

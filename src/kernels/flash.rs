@@ -1,0 +1,208 @@
+//! `flash`: fused tiled attention with the online softmax (`shaders/flash.wgsl`).
+//!
+//! One dispatch; each workgroup owns `block_q` query rows of one (batch, head), one
+//! invocation per row holding its query and accumulator in registers; K/V tiles of
+//! `block_kv` keys stream through workgroup memory. Memory is Q, K, V, O and a uniform:
+//! O(B·H·n·d), never n×n. Causal runs skip the tiles past each block's last query.
+//! Tile sizes are WGSL `override` constants chosen by [`FlashConfig::for_shape`].
+//!
+//! Measured ladder (lavapipe, 2 cores): one version so far; see README for its figures.
+
+use super::{
+    AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
+    storage_and_uniform_layout, uniform_buffer,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::shape::Shape;
+use std::sync::Arc;
+
+/// The flash kernel.
+#[derive(Debug)]
+pub struct Flash;
+
+/// Keys per tile the shader's private score array holds at most (`MAX_KV`).
+const MAX_BLOCK_KV: u32 = 64;
+
+/// Tile sizes of one flash pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlashConfig {
+    /// Query rows per workgroup (= invocations per workgroup).
+    pub block_q: u32,
+    /// Keys per K/V tile in workgroup memory.
+    pub block_kv: u32,
+}
+
+impl FlashConfig {
+    /// Bytes of workgroup memory the K and V tiles take for `head_dim`.
+    pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
+        2 * self.block_kv * head_dim.div_ceil(4) * 16
+    }
+
+    /// The default tiles for `shape` on a device with `limits`: 64 rows per workgroup and
+    /// up to 32 keys per tile, fewer where the workgroup memory is too small.
+    pub fn for_shape(shape: &Shape, limits: &wgpu::Limits) -> Result<FlashConfig> {
+        let block_q = 64.min(limits.max_compute_invocations_per_workgroup);
+        let per_key = FlashConfig { block_q, block_kv: 1 }.workgroup_bytes(shape.head_dim);
+        let block_kv = (limits.max_compute_workgroup_storage_size / per_key).min(32);
+        if block_kv == 0 {
+            return Err(Error::Unsupported {
+                kernel: "flash".into(),
+                reason: format!(
+                    "head_dim {} needs {per_key} bytes of workgroup memory per key, device has {}",
+                    shape.head_dim, limits.max_compute_workgroup_storage_size
+                ),
+            });
+        }
+        Ok(FlashConfig { block_q, block_kv })
+    }
+
+    fn validate(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<()> {
+        let unsupported = |reason: String| Error::Unsupported {
+            kernel: "flash".into(),
+            reason,
+        };
+        if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
+            return Err(unsupported(format!("block_kv {} not in 1..={MAX_BLOCK_KV}", self.block_kv)));
+        }
+        if self.block_q == 0 || self.block_q > limits.max_compute_invocations_per_workgroup {
+            return Err(unsupported(format!("block_q {} exceeds the device", self.block_q)));
+        }
+        if self.workgroup_bytes(shape.head_dim) > limits.max_compute_workgroup_storage_size {
+            return Err(unsupported(format!(
+                "tiles need {} bytes of workgroup memory, device has {}",
+                self.workgroup_bytes(shape.head_dim),
+                limits.max_compute_workgroup_storage_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    q_blocks: u32,
+    total_groups: u32,
+    _pad: [u32; 2],
+}
+
+#[derive(Clone)]
+struct Pipeline {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
+    let d4 = head_dim.div_ceil(4);
+    let key = format!("flash q{} kv{} d4 {d4}", config.block_q, config.block_kv);
+    gpu.cached(&key, || {
+        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false]);
+        let constants = [
+            ("BLOCK_Q", f64::from(config.block_q)),
+            ("BLOCK_KV", f64::from(config.block_kv)),
+            ("D4", f64::from(d4)),
+        ];
+        let pipeline = gpu.compile(
+            shader!("flash.wgsl"),
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &constants,
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// Prepares flash with explicit tile sizes (the tuner and tests use this).
+pub fn prepare_with(
+    gpu: &Gpu,
+    shape: &Shape,
+    io: &AttentionBuffers,
+    tracker: &Arc<BufferTracker>,
+    config: FlashConfig,
+) -> Result<Box<dyn PreparedKernel>> {
+    let limits = gpu.limits();
+    config.validate(shape, &limits)?;
+    let p = pipeline(gpu, config, shape.head_dim)?;
+    let q_blocks = shape.seq_len.div_ceil(config.block_q);
+    let total_groups = shape.batch_heads() * u64::from(q_blocks);
+    let total_groups_u32 = u32::try_from(total_groups).map_err(|_| Error::TooLarge {
+        what: format!("flash at {shape}: workgroups"),
+        needed: total_groups,
+        allowed: u64::from(u32::MAX),
+        limit: "workgroups per dispatch".into(),
+    })?;
+    let params = uniform_buffer(
+        gpu,
+        tracker,
+        "flash params",
+        &Params {
+            seq_len: shape.seq_len,
+            head_dim: shape.head_dim,
+            causal: u32::from(shape.causal),
+            scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+            q_blocks,
+            total_groups: total_groups_u32,
+            _pad: [0; 2],
+        },
+    )?;
+    let bind_group = bind_buffers(gpu, "flash", &p.layout, &[&io.q, &io.k, &io.v, &io.o, &params]);
+    Ok(Box::new(PreparedFlash {
+        pipeline: p.pipeline,
+        bind_group,
+        grid: grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?,
+        _params: params,
+    }))
+}
+
+impl Kernel for Flash {
+    fn name(&self) -> &'static str {
+        "flash"
+    }
+
+    fn summary(&self) -> &'static str {
+        "fused tiled kernel with online softmax; never materializes n×n (1 dispatch)"
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        let limits = gpu.limits();
+        FlashConfig::for_shape(shape, &limits)?.validate(shape, &limits)
+    }
+
+    fn memory_plan(&self, shape: &Shape, _limits: &wgpu::Limits) -> Result<MemoryPlan> {
+        let mut plan = io_plan(shape);
+        plan.other("params", std::mem::size_of::<Params>() as u64);
+        Ok(plan)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        let config = FlashConfig::for_shape(shape, &gpu.limits())?;
+        prepare_with(gpu, shape, io, tracker, config)
+    }
+}
+
+struct PreparedFlash {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    grid: [u32; 3],
+    _params: TrackedBuffer,
+}
+
+impl PreparedKernel for PreparedFlash {
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.grid;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

@@ -1,0 +1,199 @@
+//! The kernel registry. Every attention kernel implements [`Kernel`] and is listed once in
+//! [`KERNELS`]; the CLI, the tests, the benches and the reports iterate over that list.
+//! Adding a kernel is one `.wgsl` file in `shaders/`, one module here, and one line in
+//! [`KERNELS`].
+//!
+//! | kernel | idea | memory |
+//! |---|---|---|
+//! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
+//! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
+
+pub mod flash;
+pub mod naive;
+
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer};
+use crate::shape::Shape;
+use std::sync::Arc;
+
+/// Every registered kernel, in the order reports list them.
+pub static KERNELS: &[&dyn Kernel] = &[&naive::Naive, &flash::Flash];
+
+/// The registered kernel called `name`.
+pub fn find_kernel(name: &str) -> Result<&'static dyn Kernel> {
+    KERNELS
+        .iter()
+        .copied()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| Error::UnknownKernel {
+            name: name.to_string(),
+            known: kernel_names().join(", "),
+        })
+}
+
+/// Names of the registered kernels.
+pub fn kernel_names() -> Vec<&'static str> {
+    KERNELS.iter().map(|k| k.name()).collect()
+}
+
+/// Q, K, V and O of one problem on the device, each `[B, H, n, d]` f32.
+#[derive(Debug)]
+pub struct AttentionBuffers {
+    /// Queries.
+    pub q: TrackedBuffer,
+    /// Keys.
+    pub k: TrackedBuffer,
+    /// Values.
+    pub v: TrackedBuffer,
+    /// Output.
+    pub o: TrackedBuffer,
+}
+
+/// An attention kernel.
+pub trait Kernel: Send + Sync + 'static {
+    /// Registry name, used on the command line and in results.
+    fn name(&self) -> &'static str;
+
+    /// One line on what it does.
+    fn summary(&self) -> &'static str;
+
+    /// Largest ‖out − ref‖/‖ref‖ against the f64 reference that counts as correct.
+    fn tolerance(&self) -> f64 {
+        1e-4
+    }
+
+    /// Refuses shapes or devices the kernel cannot handle ([`Error::Unsupported`]).
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
+
+    /// Every buffer a run of this kernel creates, Q/K/V/O included, for a device with
+    /// `limits`. Nothing is allocated.
+    fn memory_plan(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<MemoryPlan>;
+
+    /// Builds pipelines, scratch buffers (allocated through `tracker`) and bind groups.
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>>;
+}
+
+/// A kernel ready to run on one set of buffers.
+pub trait PreparedKernel: Send + Sync {
+    /// Records the kernel's dispatches into `pass` (one pass per run, so that pass-boundary
+    /// timestamps time the whole kernel).
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>);
+}
+
+/// The plan entries for Q, K, V and O.
+pub fn io_plan(shape: &Shape) -> MemoryPlan {
+    let mut plan = MemoryPlan::default();
+    for name in ["q", "k", "v", "o"] {
+        plan.storage(name, shape.tensor_bytes());
+    }
+    plan
+}
+
+/// Compiles a shader file with `shaders/common.wgsl` prepended.
+macro_rules! shader {
+    ($file:literal) => {
+        $crate::gpu::ShaderSource {
+            name: $file,
+            wgsl: concat!(
+                include_str!("../../shaders/common.wgsl"),
+                include_str!(concat!("../../shaders/", $file))
+            ),
+        }
+    };
+}
+pub(crate) use shader;
+
+/// A bind group layout of `storage.len()` storage buffers (read-only where `true`) at
+/// bindings 0.., followed by one uniform buffer, visible to compute.
+pub(crate) fn storage_and_uniform_layout(
+    gpu: &Gpu,
+    label: &str,
+    storage_read_only: &[bool],
+) -> wgpu::BindGroupLayout {
+    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = storage_read_only
+        .iter()
+        .enumerate()
+        .map(|(i, &read_only)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    entries.push(wgpu::BindGroupLayoutEntry {
+        binding: storage_read_only.len() as u32,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    });
+    gpu.device
+        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(label),
+            entries: &entries,
+        })
+}
+
+/// A bind group binding `buffers` whole, at bindings 0.. in order.
+pub(crate) fn bind_buffers(
+    gpu: &Gpu,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
+/// A tracked uniform buffer holding `value`.
+pub(crate) fn uniform_buffer<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    tracker: &Arc<BufferTracker>,
+    label: &str,
+    value: &T,
+) -> Result<TrackedBuffer> {
+    let bytes = bytemuck::bytes_of(value);
+    let buffer = gpu.buffer(
+        tracker,
+        label,
+        bytes.len() as u64,
+        wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    )?;
+    gpu.queue.write_buffer(&buffer, 0, bytes);
+    Ok(buffer)
+}
+
+/// A pipeline layout with one bind group layout.
+pub(crate) fn pipeline_layout(gpu: &Gpu, bind_group_layout: &wgpu::BindGroupLayout) -> wgpu::PipelineLayout {
+    gpu.device
+        .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: None,
+            bind_group_layouts: &[Some(bind_group_layout)],
+            immediate_size: 0,
+        })
+}
+

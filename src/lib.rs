@@ -1,0 +1,22 @@
+//! attnbench: GPU attention microbenchmarks on wgpu.
+//!
+//! - [`shape`]: the problem (B, H, n, d, causal), its FLOP and byte models;
+//! - [`gpu`]: adapter choice, device, buffer accounting, timing;
+//! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
+//! - [`reference`]: the f64 CPU reference and the comparison;
+//! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
+//! - [`tensors`]: random inputs and `.npy` files.
+
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod reference;
+pub mod run;
+pub mod shape;
+pub mod tensors;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use gpu::{AdapterChoice, Gpu};
+pub use kernels::{KERNELS, Kernel, find_kernel};
+pub use shape::Shape;

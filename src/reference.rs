@@ -1,0 +1,122 @@
+//! The CPU reference: attention in f64, and the comparison every kernel must pass.
+
+use crate::shape::Shape;
+use serde::Serialize;
+
+/// `softmax(scale·QKᵀ [causal]) · V` in f64 for `[B, H, n, d]` inputs (max-subtracted softmax).
+pub fn attention_f64(shape: &Shape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64> {
+    let n = shape.seq_len as usize;
+    let d = shape.head_dim as usize;
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut out = vec![0.0f64; q.len()];
+    let mut scores = vec![0.0f64; n];
+    for head in 0..shape.batch_heads() as usize {
+        let base = head * n * d;
+        for i in 0..n {
+            let keys = if shape.causal { i + 1 } else { n };
+            let qi = &q[base + i * d..base + (i + 1) * d];
+            let mut max = f64::NEG_INFINITY;
+            for (j, s) in scores.iter_mut().enumerate().take(keys) {
+                let kj = &k[base + j * d..base + (j + 1) * d];
+                let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                *s = dot * scale;
+                max = max.max(*s);
+            }
+            let mut sum = 0.0;
+            for s in scores.iter_mut().take(keys) {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let oi = &mut out[base + i * d..base + (i + 1) * d];
+            for (j, &p) in scores.iter().enumerate().take(keys) {
+                let vj = &v[base + j * d..base + (j + 1) * d];
+                for (o, &x) in oi.iter_mut().zip(vj) {
+                    *o += p / sum * f64::from(x);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How far an output is from the reference.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Comparison {
+    /// Largest |out − ref| over the elements.
+    pub max_abs_error: f64,
+    /// ‖out − ref‖₂ / ‖ref‖₂ (NaN or infinite when the output holds non-finite values).
+    pub rel_l2_error: f64,
+    /// Elements that are NaN or infinite (poisoned elements that were never written show here).
+    pub non_finite: usize,
+}
+
+impl Comparison {
+    /// Compares `out` with `reference` element by element.
+    pub fn new(out: &[f32], reference: &[f64]) -> Self {
+        let mut diff2 = 0.0;
+        let mut ref2 = 0.0;
+        let mut max_abs: f64 = 0.0;
+        let mut non_finite = 0;
+        for (&o, &r) in out.iter().zip(reference) {
+            if !o.is_finite() {
+                non_finite += 1;
+            }
+            let e = f64::from(o) - r;
+            diff2 += e * e;
+            ref2 += r * r;
+            max_abs = max_abs.max(e.abs());
+        }
+        if out.len() != reference.len() {
+            non_finite += out.len().abs_diff(reference.len());
+        }
+        let rel = if non_finite > 0 {
+            f64::NAN
+        } else if ref2 == 0.0 {
+            diff2.sqrt()
+        } else {
+            (diff2 / ref2).sqrt()
+        };
+        Comparison {
+            max_abs_error: if non_finite > 0 { f64::NAN } else { max_abs },
+            rel_l2_error: rel,
+            non_finite,
+        }
+    }
+
+    /// True when every element is finite and the relative error is below `tolerance`
+    /// (NaN never passes).
+    pub fn passes(&self, tolerance: f64) -> bool {
+        self.non_finite == 0 && self.rel_l2_error < tolerance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_gives_its_value() {
+        let shape = Shape::new(1, 2);
+        let out = attention_f64(&shape, &[0.3, -2.0], &[5.0, 1.0], &[7.0, -1.5]);
+        assert_eq!(out, vec![7.0, -1.5]);
+    }
+
+    #[test]
+    fn equal_scores_average_the_values() {
+        let shape = Shape::new(2, 1);
+        // q = 0 gives equal scores; row 0 under causal sees only v0.
+        let out = attention_f64(&shape, &[0.0, 0.0], &[1.0, 2.0], &[2.0, 4.0]);
+        assert_eq!(out, vec![3.0, 3.0]);
+        let causal = attention_f64(&shape.with_causal(true), &[0.0, 0.0], &[1.0, 2.0], &[2.0, 4.0]);
+        assert_eq!(causal, vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn nan_never_passes() {
+        let c = Comparison::new(&[1.0, f32::NAN], &[1.0, 1.0]);
+        assert!(!c.passes(1.0));
+        assert_eq!(c.non_finite, 1);
+        let ok = Comparison::new(&[1.0, 1.0], &[1.0, 1.0]);
+        assert!(ok.passes(1e-12));
+    }
+}

@@ -1,0 +1,223 @@
+//! Running a kernel: [`KernelRun`] uploads the inputs once, dispatches as often as asked
+//! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
+
+use crate::error::Result;
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, PassTimer, TimingSource};
+use crate::kernels::{AttentionBuffers, Kernel, PreparedKernel};
+use crate::shape::Shape;
+use crate::tensors::AttentionInputs;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The bytes a kernel needs for `shape` on `gpu`, checked against the device limits and
+/// memory budget without allocating anything.
+pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+    shape.validate()?;
+    kernel.check_support(shape, gpu)?;
+    let plan = kernel.memory_plan(shape, &gpu.limits())?;
+    plan.check(
+        &format!("{} at {shape}", kernel.name()),
+        &gpu.limits(),
+        gpu.memory_budget(),
+    )?;
+    Ok(plan)
+}
+
+/// One kernel on one problem, resident on the device.
+pub struct KernelRun<'g> {
+    gpu: &'g Gpu,
+    kernel: &'static dyn Kernel,
+    shape: Shape,
+    tracker: Arc<BufferTracker>,
+    io: AttentionBuffers,
+    prepared: Box<dyn PreparedKernel>,
+}
+
+/// Times of repeated dispatches.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    /// Median time in ms.
+    pub median_ms: f64,
+    /// Fastest in ms.
+    pub min_ms: f64,
+    /// Slowest in ms.
+    pub max_ms: f64,
+    /// Every sample in ms.
+    pub samples_ms: Vec<f64>,
+    /// Where the times came from.
+    pub timing: TimingSource,
+}
+
+/// How to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct MeasureOptions {
+    /// Untimed runs first (shader JIT, caches).
+    pub warmup: u32,
+    /// Timed runs wanted.
+    pub samples: u32,
+    /// Stop sampling once this much wall time has been spent on samples (at least
+    /// `min_samples` are taken).
+    pub time_budget: Option<Duration>,
+    /// Fewest timed runs, whatever the budget.
+    pub min_samples: u32,
+}
+
+impl Default for MeasureOptions {
+    fn default() -> Self {
+        MeasureOptions {
+            warmup: 2,
+            samples: 10,
+            time_budget: Some(Duration::from_secs(10)),
+            min_samples: 3,
+        }
+    }
+}
+
+impl<'g> KernelRun<'g> {
+    /// Validates, plans, allocates and uploads: afterwards only dispatches remain.
+    pub fn new(gpu: &'g Gpu, kernel: &'static dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
+        let shape = inputs.shape;
+        plan_for(kernel, &shape, gpu)?;
+        let tracker = BufferTracker::new();
+        let bytes = shape.tensor_bytes();
+        let input_usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let io = AttentionBuffers {
+            q: gpu.buffer(&tracker, "q", bytes, input_usage)?,
+            k: gpu.buffer(&tracker, "k", bytes, input_usage)?,
+            v: gpu.buffer(&tracker, "v", bytes, input_usage)?,
+            o: gpu.buffer(&tracker, "o", bytes, input_usage | wgpu::BufferUsages::COPY_SRC)?,
+        };
+        gpu.scoped("uploading inputs", || {
+            gpu.queue.write_buffer(&io.q, 0, bytemuck::cast_slice(&inputs.q));
+            gpu.queue.write_buffer(&io.k, 0, bytemuck::cast_slice(&inputs.k));
+            gpu.queue.write_buffer(&io.v, 0, bytemuck::cast_slice(&inputs.v));
+        })?;
+        let prepared = kernel.prepare(gpu, &shape, &io, &tracker)?;
+        Ok(KernelRun {
+            gpu,
+            kernel,
+            shape,
+            tracker,
+            io,
+            prepared,
+        })
+    }
+
+    /// The problem shape.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// The kernel.
+    pub fn kernel(&self) -> &'static dyn Kernel {
+        self.kernel
+    }
+
+    /// High-water mark of the bytes of every buffer this run created.
+    pub fn peak_buffer_bytes(&self) -> u64 {
+        self.tracker.peak_bytes()
+    }
+
+    /// Fills O with NaN so that elements a kernel fails to write show up in the comparison.
+    pub fn poison_output(&self) -> Result<()> {
+        let nan = vec![f32::NAN; self.shape.tensor_elements() as usize];
+        self.gpu.scoped("poisoning the output", || {
+            self.gpu.queue.write_buffer(&self.io.o, 0, bytemuck::cast_slice(&nan));
+        })
+    }
+
+    /// Encodes one run as one compute pass, with timestamp writes when a timer is given.
+    fn submit(&self, timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>) -> Result<wgpu::SubmissionIndex> {
+        self.gpu.scoped(&format!("running {}", self.kernel.name()), || {
+            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(self.kernel.name()),
+                    timestamp_writes: timestamps,
+                });
+                self.prepared.encode(&mut pass);
+            }
+            self.gpu.queue.submit([encoder.finish()])
+        })
+    }
+
+    /// Runs the kernel once and waits for it.
+    pub fn run_once(&self) -> Result<()> {
+        self.submit(None)?;
+        self.gpu.wait(&format!("running {}", self.kernel.name()))
+    }
+
+    /// Copies O back to the host.
+    pub fn read_output(&self) -> Result<Vec<f32>> {
+        let bytes = self.gpu.read_buffer(&self.io.o, self.shape.tensor_bytes())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Runs the kernel `count` times, each run its own pass, submission and full wait, and
+    /// returns each run's time in ns: GPU timestamps at the pass boundaries where the device
+    /// has them, else wall clock from submit until the poll returned. Stops early once
+    /// `budget` has passed (after at least `min_count` runs).
+    pub fn timed_runs(
+        &self,
+        count: u32,
+        min_count: u32,
+        budget: Option<Duration>,
+    ) -> Result<(Vec<f64>, TimingSource)> {
+        let timer = PassTimer::new(&self.gpu.device, &self.gpu.queue, count);
+        let count = timer.as_ref().map_or(count, |t| count.min(t.capacity())).max(1);
+        let during = format!("timing {}", self.kernel.name());
+        let started = Instant::now();
+        let mut wall_ns = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let t0 = Instant::now();
+            self.submit(timer.as_ref().map(|t| t.writes(i)))?;
+            self.gpu.wait(&during)?;
+            wall_ns.push(t0.elapsed().as_nanos() as f64);
+            if let Some(budget) = budget
+                && i + 1 >= min_count
+                && started.elapsed() >= budget
+            {
+                break;
+            }
+        }
+        if let Some(timer) = timer {
+            let gpu_ns = timer.read(&self.gpu.device, &self.gpu.queue, wall_ns.len() as u32)?;
+            if let Some(all) = gpu_ns.into_iter().collect::<Option<Vec<f64>>>() {
+                return Ok((all, TimingSource::GpuTimestamps));
+            }
+        }
+        Ok((wall_ns, TimingSource::WallClock))
+    }
+
+    /// Warms up, then times runs and summarizes them.
+    pub fn measure(&self, options: &MeasureOptions) -> Result<Measurement> {
+        for _ in 0..options.warmup {
+            self.run_once()?;
+        }
+        let (ns, timing) = self.timed_runs(options.samples.max(1), options.min_samples, options.time_budget)?;
+        let ms: Vec<f64> = ns.iter().map(|t| t / 1e6).collect();
+        Ok(Measurement {
+            median_ms: crate::gpu::median(&ms)?,
+            min_ms: ms.iter().copied().fold(f64::INFINITY, f64::min),
+            max_ms: ms.iter().copied().fold(0.0, f64::max),
+            samples_ms: ms,
+            timing,
+        })
+    }
+}
+
+/// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
+/// poisoned with NaN first.
+pub fn run_attention(gpu: &Gpu, kernel: &'static dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
+    let run = KernelRun::new(gpu, kernel, inputs)?;
+    run.poison_output()?;
+    run.run_once()?;
+    run.read_output()
+}
+
+/// GFLOP/s of `shape` (FLOP model in [`Shape::flops`]) at `ms` milliseconds.
+pub fn gflops(shape: &Shape, ms: f64) -> f64 {
+    if ms > 0.0 { shape.flops() / (ms * 1e6) } else { 0.0 }
+}
+

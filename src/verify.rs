@@ -1,0 +1,106 @@
+//! Correctness: every registered kernel against the f64 reference on fresh random inputs
+//! over a spread of shapes chosen to break attention kernels (n = 1, primes, lengths that
+//! are not multiples of any tile, odd and large head dims, causal, many heads).
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::Kernel;
+use crate::reference::{Comparison, attention_f64};
+use crate::run::run_attention;
+use crate::shape::Shape;
+use crate::tensors::AttentionInputs;
+use serde::Serialize;
+
+/// The shapes `attnbench verify` and the tests check: (B, H, n, d, causal).
+pub const VERIFY_SHAPES: &[(u32, u32, u32, u32, bool)] = &[
+    (1, 1, 1, 16, false),
+    (1, 1, 1, 64, true),
+    (1, 1, 2, 3, true),
+    (1, 1, 67, 16, false),
+    (1, 1, 67, 64, true),
+    (1, 1, 67, 128, false),
+    (2, 3, 100, 64, false),
+    (2, 3, 100, 64, true),
+    (1, 2, 129, 80, true),
+    (1, 1, 256, 16, true),
+    (1, 1, 256, 64, false),
+    (1, 1, 256, 128, true),
+    (1, 1, 33, 256, false),
+    (4, 8, 17, 32, true),
+];
+
+/// The verification shapes as [`Shape`]s.
+pub fn verify_shapes() -> Vec<Shape> {
+    VERIFY_SHAPES
+        .iter()
+        .map(|&(batch, heads, seq_len, head_dim, causal)| Shape {
+            batch,
+            heads,
+            seq_len,
+            head_dim,
+            causal,
+        })
+        .collect()
+}
+
+/// The outcome of one kernel on one shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// Kernel name.
+    pub kernel: &'static str,
+    /// Problem shape.
+    pub shape: Shape,
+    /// Seed of the random inputs.
+    pub seed: u64,
+    /// The comparison, when the kernel ran.
+    pub comparison: Option<Comparison>,
+    /// The kernel's tolerance on ‖out−ref‖/‖ref‖.
+    pub tolerance: f64,
+    /// Why it did not run, when it did not.
+    pub skipped: Option<String>,
+}
+
+impl Check {
+    /// True when the kernel ran and matched the reference; skips are not failures.
+    pub fn passed(&self) -> bool {
+        match &self.comparison {
+            Some(c) => c.passes(self.tolerance),
+            None => self.skipped.is_some(),
+        }
+    }
+}
+
+/// Runs `kernel` on `shape` with random inputs from `seed` (output poisoned first) and
+/// compares with the reference. A kernel that does not support the shape is a skip; any
+/// other error is returned.
+pub fn check_kernel(gpu: &Gpu, kernel: &'static dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
+    let mut check = Check {
+        kernel: kernel.name(),
+        shape,
+        seed,
+        comparison: None,
+        tolerance: kernel.tolerance(),
+        skipped: None,
+    };
+    match kernel.check_support(&shape, gpu) {
+        Err(Error::Unsupported { reason, .. }) => {
+            check.skipped = Some(reason);
+            return Ok(check);
+        }
+        Err(other) => return Err(other),
+        Ok(()) => {}
+    }
+    let inputs = AttentionInputs::random(shape, seed)?;
+    let out = run_attention(gpu, kernel, &inputs)?;
+    let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
+    check.comparison = Some(Comparison::new(&out, &reference));
+    Ok(check)
+}
+
+/// A seed that differs from run to run (time based), so every verification sees fresh inputs.
+pub fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x5eed)
+}

@@ -5,5 +5,29 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_mesa_runtime_dir();
     cli::main()
+}
+
+/// Mesa's EGL platform code prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter
+/// enumeration when the variable is missing (CI, containers). Point it at a private folder
+/// so errors stay one line.
+fn quiet_mesa_runtime_dir() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let valid = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .is_some_and(|p| p.is_dir());
+        if valid {
+            return;
+        }
+        let dir = std::env::temp_dir().join("attnbench-xdg-runtime");
+        if std::fs::create_dir_all(&dir).is_ok()
+            && std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).is_ok()
+        {
+            // SAFETY: called first thing in main, before any thread is started.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
 }

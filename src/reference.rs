@@ -18,7 +18,11 @@ pub fn attention_f64(shape: &Shape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64>
             let mut max = f64::NEG_INFINITY;
             for (j, s) in scores.iter_mut().enumerate().take(keys) {
                 let kj = &k[base + j * d..base + (j + 1) * d];
-                let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                let dot: f64 = qi
+                    .iter()
+                    .zip(kj)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
                 *s = dot * scale;
                 max = max.max(*s);
             }
@@ -107,7 +111,12 @@ mod tests {
         // q = 0 gives equal scores; row 0 under causal sees only v0.
         let out = attention_f64(&shape, &[0.0, 0.0], &[1.0, 2.0], &[2.0, 4.0]);
         assert_eq!(out, vec![3.0, 3.0]);
-        let causal = attention_f64(&shape.with_causal(true), &[0.0, 0.0], &[1.0, 2.0], &[2.0, 4.0]);
+        let causal = attention_f64(
+            &shape.with_causal(true),
+            &[0.0, 0.0],
+            &[1.0, 2.0],
+            &[2.0, 4.0],
+        );
         assert_eq!(causal, vec![2.0, 3.0]);
     }
 

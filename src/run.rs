@@ -76,7 +76,11 @@ impl Default for MeasureOptions {
 
 impl<'g> KernelRun<'g> {
     /// Validates, plans, allocates and uploads: afterwards only dispatches remain.
-    pub fn new(gpu: &'g Gpu, kernel: &'static dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
+    pub fn new(
+        gpu: &'g Gpu,
+        kernel: &'static dyn Kernel,
+        inputs: &AttentionInputs,
+    ) -> Result<Self> {
         let shape = inputs.shape;
         plan_for(kernel, &shape, gpu)?;
         let tracker = BufferTracker::new();
@@ -86,12 +90,20 @@ impl<'g> KernelRun<'g> {
             q: gpu.buffer(&tracker, "q", bytes, input_usage)?,
             k: gpu.buffer(&tracker, "k", bytes, input_usage)?,
             v: gpu.buffer(&tracker, "v", bytes, input_usage)?,
-            o: gpu.buffer(&tracker, "o", bytes, input_usage | wgpu::BufferUsages::COPY_SRC)?,
+            o: gpu.buffer(
+                &tracker,
+                "o",
+                bytes,
+                input_usage | wgpu::BufferUsages::COPY_SRC,
+            )?,
         };
         gpu.scoped("uploading inputs", || {
-            gpu.queue.write_buffer(&io.q, 0, bytemuck::cast_slice(&inputs.q));
-            gpu.queue.write_buffer(&io.k, 0, bytemuck::cast_slice(&inputs.k));
-            gpu.queue.write_buffer(&io.v, 0, bytemuck::cast_slice(&inputs.v));
+            gpu.queue
+                .write_buffer(&io.q, 0, bytemuck::cast_slice(&inputs.q));
+            gpu.queue
+                .write_buffer(&io.k, 0, bytemuck::cast_slice(&inputs.k));
+            gpu.queue
+                .write_buffer(&io.v, 0, bytemuck::cast_slice(&inputs.v));
         })?;
         let prepared = kernel.prepare(gpu, &shape, &io, &tracker)?;
         Ok(KernelRun {
@@ -123,23 +135,29 @@ impl<'g> KernelRun<'g> {
     pub fn poison_output(&self) -> Result<()> {
         let nan = vec![f32::NAN; self.shape.tensor_elements() as usize];
         self.gpu.scoped("poisoning the output", || {
-            self.gpu.queue.write_buffer(&self.io.o, 0, bytemuck::cast_slice(&nan));
+            self.gpu
+                .queue
+                .write_buffer(&self.io.o, 0, bytemuck::cast_slice(&nan));
         })
     }
 
     /// Encodes one run as one compute pass, with timestamp writes when a timer is given.
-    fn submit(&self, timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>) -> Result<wgpu::SubmissionIndex> {
-        self.gpu.scoped(&format!("running {}", self.kernel.name()), || {
-            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(self.kernel.name()),
-                    timestamp_writes: timestamps,
-                });
-                self.prepared.encode(&mut pass);
-            }
-            self.gpu.queue.submit([encoder.finish()])
-        })
+    fn submit(
+        &self,
+        timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) -> Result<wgpu::SubmissionIndex> {
+        self.gpu
+            .scoped(&format!("running {}", self.kernel.name()), || {
+                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(self.kernel.name()),
+                        timestamp_writes: timestamps,
+                    });
+                    self.prepared.encode(&mut pass);
+                }
+                self.gpu.queue.submit([encoder.finish()])
+            })
     }
 
     /// Runs the kernel once and waits for it.
@@ -150,7 +168,9 @@ impl<'g> KernelRun<'g> {
 
     /// Copies O back to the host.
     pub fn read_output(&self) -> Result<Vec<f32>> {
-        let bytes = self.gpu.read_buffer(&self.io.o, self.shape.tensor_bytes())?;
+        let bytes = self
+            .gpu
+            .read_buffer(&self.io.o, self.shape.tensor_bytes())?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -165,7 +185,10 @@ impl<'g> KernelRun<'g> {
         budget: Option<Duration>,
     ) -> Result<(Vec<f64>, TimingSource)> {
         let timer = PassTimer::new(&self.gpu.device, &self.gpu.queue, count);
-        let count = timer.as_ref().map_or(count, |t| count.min(t.capacity())).max(1);
+        let count = timer
+            .as_ref()
+            .map_or(count, |t| count.min(t.capacity()))
+            .max(1);
         let during = format!("timing {}", self.kernel.name());
         let started = Instant::now();
         let mut wall_ns = Vec::with_capacity(count as usize);
@@ -195,7 +218,11 @@ impl<'g> KernelRun<'g> {
         for _ in 0..options.warmup {
             self.run_once()?;
         }
-        let (ns, timing) = self.timed_runs(options.samples.max(1), options.min_samples, options.time_budget)?;
+        let (ns, timing) = self.timed_runs(
+            options.samples.max(1),
+            options.min_samples,
+            options.time_budget,
+        )?;
         let ms: Vec<f64> = ns.iter().map(|t| t / 1e6).collect();
         Ok(Measurement {
             median_ms: crate::gpu::median(&ms)?,
@@ -209,7 +236,11 @@ impl<'g> KernelRun<'g> {
 
 /// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
 /// poisoned with NaN first.
-pub fn run_attention(gpu: &Gpu, kernel: &'static dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
+pub fn run_attention(
+    gpu: &Gpu,
+    kernel: &'static dyn Kernel,
+    inputs: &AttentionInputs,
+) -> Result<Vec<f32>> {
     let run = KernelRun::new(gpu, kernel, inputs)?;
     run.poison_output()?;
     run.run_once()?;
@@ -218,6 +249,9 @@ pub fn run_attention(gpu: &Gpu, kernel: &'static dyn Kernel, inputs: &AttentionI
 
 /// GFLOP/s of `shape` (FLOP model in [`Shape::flops`]) at `ms` milliseconds.
 pub fn gflops(shape: &Shape, ms: f64) -> f64 {
-    if ms > 0.0 { shape.flops() / (ms * 1e6) } else { 0.0 }
+    if ms > 0.0 {
+        shape.flops() / (ms * 1e6)
+    } else {
+        0.0
+    }
 }
-

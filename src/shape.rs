@@ -74,11 +74,13 @@ impl Shape {
             )));
         }
         // Kernels index rows (batch·heads·seq_len) and elements with u32.
-        let rows = self.rows();
-        if rows > u64::from(u32::MAX) || rows * u64::from(self.head_dim) > u64::from(u32::MAX) {
+        let elements = u128::from(self.batch)
+            * u128::from(self.heads)
+            * u128::from(self.seq_len)
+            * u128::from(self.head_dim);
+        if elements > u128::from(u32::MAX) {
             return Err(Error::InvalidShape(format!(
-                "batch·heads·seq_len·head_dim = {} elements is too many to index with u32",
-                rows * u64::from(self.head_dim)
+                "batch·heads·seq_len·head_dim = {elements} elements is too many to index with u32"
             )));
         }
         if self.score_elements().is_none() {
@@ -182,7 +184,12 @@ mod tests {
         assert!(Shape::new(0, 64).validate().is_err());
         assert!(Shape::new(16, 0).validate().is_err());
         assert!(Shape::new(16, MAX_HEAD_DIM + 1).validate().is_err());
-        assert!(Shape::new(16, 64).with_batch_heads(0, 1).validate().is_err());
+        assert!(
+            Shape::new(16, 64)
+                .with_batch_heads(0, 1)
+                .validate()
+                .is_err()
+        );
         assert!(
             Shape::new(u32::MAX, 64)
                 .with_batch_heads(u32::MAX, 2)

@@ -121,13 +121,16 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
         message,
     };
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
     let descr = npy.dtype().descr();
     if !descr.contains("f4") {
         return Err(bad(format!("dtype {descr} is not float32")));
     }
     if npy.order() != npyz::Order::C {
-        return Err(bad("Fortran-ordered arrays are not supported; save in C order".into()));
+        return Err(bad(
+            "Fortran-ordered arrays are not supported; save in C order".into(),
+        ));
     }
     let shape = npy.shape().to_vec();
     if shape.len() != 4 {

@@ -24,7 +24,10 @@ pub fn devices(args: &DevicesArgs, choice: AdapterChoice) -> Result<(), Failure>
     }
     let summaries: Vec<_> = adapters.iter().map(describe_adapter).collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summaries).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
         return Ok(());
     }
     for (i, s) in summaries.iter().enumerate() {

@@ -78,7 +78,10 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
     if let Some(dir) = &args.load_tensors {
         let loaded = AttentionInputs::load_npy_dir(dir, args.causal)?;
         let s = loaded.shape;
-        let asked = [("seq_len", args.seq_len, s.seq_len), ("head_dim", args.head_dim, s.head_dim)];
+        let asked = [
+            ("seq_len", args.seq_len, s.seq_len),
+            ("head_dim", args.head_dim, s.head_dim),
+        ];
         for (name, wanted, found) in asked {
             if let Some(w) = wanted
                 && w != found

@@ -20,12 +20,18 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let kernels = if args.kernels.is_empty() {
         KERNELS.to_vec()
     } else {
-        args.kernels.iter().map(|k| find_kernel(k)).collect::<Result<Vec<_>, _>>()?
+        args.kernels
+            .iter()
+            .map(|k| find_kernel(k))
+            .collect::<Result<Vec<_>, _>>()?
     };
     let gpu = Gpu::new(choice)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
-    println!("adapter: {} ({}, {}), seed {seed}", s.name, s.backend, s.device_type);
+    println!(
+        "adapter: {} ({}, {}), seed {seed}",
+        s.name, s.backend, s.device_type
+    );
     println!(
         "{:<8} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  result",
         "kernel", "B", "H", "n", "d", "causal", "max_abs_err", "rel_l2_err"
@@ -39,11 +45,22 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
                 (Some(c), _) => {
                     let ok = check.passed();
-                    if ok { passes += 1 } else { failures += 1 }
+                    if ok {
+                        passes += 1
+                    } else {
+                        failures += 1
+                    }
                     (
                         format!("{:.3e}", c.max_abs_error),
                         format!("{:.3e}", c.rel_l2_error),
-                        if ok { "ok".to_string() } else { format!("FAIL (tolerance {:.0e}, {} non-finite)", check.tolerance, c.non_finite) },
+                        if ok {
+                            "ok".to_string()
+                        } else {
+                            format!(
+                                "FAIL (tolerance {:.0e}, {} non-finite)",
+                                check.tolerance, c.non_finite
+                            )
+                        },
                     )
                 }
                 (None, Some(reason)) => {
@@ -54,13 +71,22 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             };
             println!(
                 "{:<8} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  {verdict}",
-                check.kernel, shape.batch, shape.heads, shape.seq_len, shape.head_dim, shape.causal, max_abs, rel
+                check.kernel,
+                shape.batch,
+                shape.heads,
+                shape.seq_len,
+                shape.head_dim,
+                shape.causal,
+                max_abs,
+                rel
             );
         }
     }
     println!("{passes} passed, {failures} failed, {skips} skipped");
     if failures > 0 {
-        return Err(Failure::failed(format!("{failures} kernel checks failed (seed {seed})")));
+        return Err(Failure::failed(format!(
+            "{failures} kernel checks failed (seed {seed})"
+        )));
     }
     Ok(())
 }

@@ -17,6 +17,9 @@ pub struct AdapterChoice {
     pub name: Option<String>,
     /// Memory budget override in bytes (suffixes K, M, G, T allowed), as `ATTNBENCH_MEMORY_BUDGET`.
     pub memory_budget: Option<String>,
+    /// Request a smaller `max_storage_buffer_binding_size` than the adapter has, to
+    /// emulate a smaller device (tests use this to force naive's score chunking).
+    pub storage_binding_cap: Option<u64>,
 }
 
 impl AdapterChoice {
@@ -31,6 +34,7 @@ impl AdapterChoice {
             memory_budget: self
                 .memory_budget
                 .or_else(|| env("ATTNBENCH_MEMORY_BUDGET")),
+            storage_binding_cap: self.storage_binding_cap,
         }
     }
 
@@ -52,7 +56,12 @@ impl AdapterChoice {
 
     /// The power preference; high performance unless asked otherwise.
     pub fn power(&self) -> Result<wgpu::PowerPreference> {
-        match self.power.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match self
+            .power
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("high") | Some("high-performance") => {
                 Ok(wgpu::PowerPreference::HighPerformance)
             }

@@ -53,10 +53,15 @@ impl Gpu {
         let adapter = select_adapter(&choice)?;
         let budget = MemoryBudget::detect(&adapter, choice.memory_budget.as_deref())?;
         let summary = describe_adapter(&adapter);
+        let mut limits = adapter.limits();
+        if let Some(cap) = choice.storage_binding_cap {
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
+        }
         let desc = wgpu::DeviceDescriptor {
             label: Some("attnbench"),
             required_features: adapter.features() & OPTIONAL_FEATURES,
-            required_limits: adapter.limits(),
+            required_limits: limits,
             ..Default::default()
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
@@ -138,7 +143,7 @@ impl Gpu {
             pollster::block_on(validation.pop()),
             pollster::block_on(oom.pop()),
         ];
-        for error in errors.into_iter().flatten() {
+        if let Some(error) = errors.into_iter().flatten().next() {
             return Err(match error {
                 wgpu::Error::OutOfMemory { source } => Error::OutOfMemory {
                     during: during.into(),
@@ -281,7 +286,11 @@ impl Gpu {
 }
 
 /// Maps a MAP_READ buffer, waits, and copies its first `bytes` bytes out.
-pub(crate) fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+pub(crate) fn map_read(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<u8>> {
     let (sender, receiver) = std::sync::mpsc::channel();
     buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
         let _ = sender.send(r);

@@ -12,5 +12,5 @@ pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters
 pub use context::{Gpu, ShaderSource};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
-pub use timing::{PassTimer, TimingSource};
 pub(crate) use timing::median;
+pub use timing::{PassTimer, TimingSource};

@@ -43,7 +43,11 @@ impl FlashConfig {
     /// up to 32 keys per tile, fewer where the workgroup memory is too small.
     pub fn for_shape(shape: &Shape, limits: &wgpu::Limits) -> Result<FlashConfig> {
         let block_q = 64.min(limits.max_compute_invocations_per_workgroup);
-        let per_key = FlashConfig { block_q, block_kv: 1 }.workgroup_bytes(shape.head_dim);
+        let per_key = FlashConfig {
+            block_q,
+            block_kv: 1,
+        }
+        .workgroup_bytes(shape.head_dim);
         let block_kv = (limits.max_compute_workgroup_storage_size / per_key).min(32);
         if block_kv == 0 {
             return Err(Error::Unsupported {
@@ -63,10 +67,16 @@ impl FlashConfig {
             reason,
         };
         if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
-            return Err(unsupported(format!("block_kv {} not in 1..={MAX_BLOCK_KV}", self.block_kv)));
+            return Err(unsupported(format!(
+                "block_kv {} not in 1..={MAX_BLOCK_KV}",
+                self.block_kv
+            )));
         }
         if self.block_q == 0 || self.block_q > limits.max_compute_invocations_per_workgroup {
-            return Err(unsupported(format!("block_q {} exceeds the device", self.block_q)));
+            return Err(unsupported(format!(
+                "block_q {} exceeds the device",
+                self.block_q
+            )));
         }
         if self.workgroup_bytes(shape.head_dim) > limits.max_compute_workgroup_storage_size {
             return Err(unsupported(format!(
@@ -150,7 +160,12 @@ pub fn prepare_with(
             _pad: [0; 2],
         },
     )?;
-    let bind_group = bind_buffers(gpu, "flash", &p.layout, &[&io.q, &io.k, &io.v, &io.o, &params]);
+    let bind_group = bind_buffers(
+        gpu,
+        "flash",
+        &p.layout,
+        &[&io.q, &io.k, &io.v, &io.o, &params],
+    );
     Ok(Box::new(PreparedFlash {
         pipeline: p.pipeline,
         bind_group,

@@ -188,7 +188,10 @@ pub(crate) fn uniform_buffer<T: bytemuck::Pod>(
 }
 
 /// A pipeline layout with one bind group layout.
-pub(crate) fn pipeline_layout(gpu: &Gpu, bind_group_layout: &wgpu::BindGroupLayout) -> wgpu::PipelineLayout {
+pub(crate) fn pipeline_layout(
+    gpu: &Gpu,
+    bind_group_layout: &wgpu::BindGroupLayout,
+) -> wgpu::PipelineLayout {
     gpu.device
         .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: None,
@@ -196,4 +199,3 @@ pub(crate) fn pipeline_layout(gpu: &Gpu, bind_group_layout: &wgpu::BindGroupLayo
             immediate_size: 0,
         })
 }
-

@@ -1,0 +1,187 @@
+//! The `attnbench` binary: exit codes, one-line errors, JSON output, tensor files.
+
+use std::process::{Command, Output};
+
+fn attnbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_attnbench"))
+        .args(args)
+        .output()
+        .expect("run attnbench")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_input_error(args: &[&str], needle: &str) {
+    let out = attnbench(args);
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {lines:?}");
+    assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+    assert!(lines[0].contains(needle), "{args:?}: {lines:?}");
+}
+
+#[test]
+fn garbage_arguments_give_one_line_and_exit_2() {
+    let run = ["run", "--kernel", "flash", "--head-dim", "64", "--seq-len"];
+    assert_input_error(&[&run[..], &["0"]].concat(), "seq_len");
+    assert_input_error(&[&run[..], &["abc"]].concat(), "abc");
+    assert_input_error(
+        &[
+            "run",
+            "--kernel",
+            "flash",
+            "--seq-len",
+            "8",
+            "--head-dim",
+            "100000",
+        ],
+        "head_dim",
+    );
+    assert_input_error(
+        &[
+            "run",
+            "--kernel",
+            "nope",
+            "--seq-len",
+            "8",
+            "--head-dim",
+            "8",
+        ],
+        "unknown kernel",
+    );
+    assert_input_error(
+        &[
+            "--adapter",
+            "no-such-gpu-xyz",
+            "run",
+            "--kernel",
+            "flash",
+            "--seq-len",
+            "8",
+            "--head-dim",
+            "8",
+        ],
+        "no-such-gpu-xyz",
+    );
+    assert_input_error(&["--backend", "floppy", "devices"], "backend");
+}
+
+#[test]
+fn oversized_naive_is_refused_with_the_bytes() {
+    let out = attnbench(&[
+        "run",
+        "--kernel",
+        "naive",
+        "--seq-len",
+        "100000",
+        "--head-dim",
+        "64",
+    ]);
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{lines:?}");
+    assert!(
+        lines[0].contains("needs") && lines[0].contains("device allows"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn run_json_reports_the_fields_and_tensors_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("t");
+    let save_str = save.to_str().unwrap();
+    let base = ["run", "--samples", "3", "--warmup", "1", "--json"];
+    let out = attnbench(
+        &[
+            &base[..],
+            &[
+                "--kernel",
+                "flash",
+                "--seq-len",
+                "40",
+                "--head-dim",
+                "16",
+                "--heads",
+                "2",
+                "--causal",
+                "--save-tensors",
+                save_str,
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "kernel",
+        "batch",
+        "heads",
+        "seq_len",
+        "head_dim",
+        "causal",
+        "median_ms",
+        "gflops",
+        "peak_buffer_bytes",
+        "timing",
+    ] {
+        assert!(record.get(field).is_some(), "missing {field}: {record}");
+    }
+    assert_eq!(record["heads"], 2);
+    assert_eq!(record["causal"], true);
+    assert!(record["median_ms"].as_f64().unwrap() > 0.0);
+
+    // The saved output matches the reference on the saved inputs.
+    let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true).unwrap();
+    let (_, o) = attnbench::tensors::read_npy(&save.join("o.npy")).unwrap();
+    let reference =
+        attnbench::reference::attention_f64(&inputs.shape, &inputs.q, &inputs.k, &inputs.v);
+    assert!(attnbench::reference::Comparison::new(&o, &reference).passes(1e-4));
+
+    // And the files run again through --load-tensors.
+    let out = attnbench(
+        &[
+            &base[..],
+            &["--kernel", "naive", "--causal", "--load-tensors", save_str],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["seq_len"], 40);
+
+    // A truncated file is a one-line error naming it.
+    let q = save.join("q.npy");
+    let bytes = std::fs::read(&q).unwrap();
+    std::fs::write(&q, &bytes[..bytes.len() / 2]).unwrap();
+    assert_input_error(
+        &["run", "--kernel", "flash", "--load-tensors", save_str],
+        "q.npy",
+    );
+    std::fs::remove_file(&q).unwrap();
+    assert_input_error(
+        &["run", "--kernel", "flash", "--load-tensors", save_str],
+        "q.npy",
+    );
+}
+
+#[test]
+fn devices_lists_the_adapter() {
+    let out = attnbench(&["devices", "--json"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!list.as_array().unwrap().is_empty());
+    assert!(list[0].get("max_storage_buffer_binding_size").is_some());
+}

@@ -1,0 +1,152 @@
+//! Every registered kernel against the f64 reference on fresh random inputs.
+
+mod common;
+
+use attnbench::gpu::BufferTracker;
+use attnbench::kernels::{AttentionBuffers, KERNELS};
+use attnbench::reference::{Comparison, attention_f64};
+use attnbench::run::{KernelRun, run_attention};
+use attnbench::tensors::AttentionInputs;
+use attnbench::verify::{check_kernel, fresh_seed, verify_shapes};
+use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
+use common::gpu;
+
+fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
+    let seed = fresh_seed();
+    for &kernel in KERNELS {
+        let check = check_kernel(gpu, kernel, shape, seed)
+            .unwrap_or_else(|e| panic!("{} at {shape}: {e}", kernel.name()));
+        let c = check
+            .comparison
+            .unwrap_or_else(|| panic!("{} skipped {shape}: {:?}", kernel.name(), check.skipped));
+        assert!(
+            c.passes(kernel.tolerance()),
+            "{} at {shape} (seed {seed}): {c:?}",
+            kernel.name()
+        );
+        assert!(c.rel_l2_error < 1e-4, "{} at {shape}: {c:?}", kernel.name());
+    }
+}
+
+#[test]
+fn every_kernel_matches_the_reference_on_the_verify_shapes() {
+    for shape in verify_shapes() {
+        assert_matches_reference(gpu(), shape);
+    }
+}
+
+#[test]
+fn grids_past_65535_workgroups_per_dimension() {
+    // 70 000 (batch, head) pairs: flash needs 70 000 workgroups, naive's softmax 210 000.
+    let shape = Shape::new(3, 8)
+        .with_batch_heads(70_000, 1)
+        .with_causal(true);
+    assert_matches_reference(gpu(), shape);
+}
+
+#[test]
+fn naive_splits_the_score_matrix_across_buffers() {
+    // A device whose storage bindings hold 64 KiB: 300 rows of 300 scores need 6 chunks.
+    let small = Gpu::new(AdapterChoice {
+        storage_binding_cap: Some(64 << 10),
+        ..AdapterChoice::default()
+    })
+    .unwrap();
+    let shape = Shape::new(300, 16).with_causal(true);
+    let naive = find_kernel("naive").unwrap();
+    let plan = naive.memory_plan(&shape, &small.limits()).unwrap();
+    let chunks = plan
+        .buffers
+        .iter()
+        .filter(|b| b.label.starts_with("scores"))
+        .count();
+    assert!(chunks > 1, "{plan:?}");
+    let check = check_kernel(&small, naive, shape, fresh_seed()).unwrap();
+    assert!(check.passed(), "{check:?}");
+}
+
+#[test]
+fn poisoned_output_fails_the_comparison_when_nothing_runs() {
+    let shape = Shape::new(20, 16);
+    let inputs = AttentionInputs::random(shape, 3).unwrap();
+    let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
+    for &kernel in KERNELS {
+        let run = KernelRun::new(gpu(), kernel, &inputs).unwrap();
+        run.poison_output().unwrap();
+        let untouched = run.read_output().unwrap();
+        let c = Comparison::new(&untouched, &reference);
+        assert_eq!(c.non_finite, untouched.len());
+        assert!(!c.passes(1.0));
+        run.run_once().unwrap();
+        assert!(Comparison::new(&run.read_output().unwrap(), &reference).passes(1e-4));
+    }
+}
+
+#[test]
+fn peak_buffer_bytes_follow_each_kernels_memory_law() {
+    let shape = Shape::new(512, 64).with_batch_heads(1, 2);
+    let inputs = AttentionInputs::random(shape, 5).unwrap();
+    let io = 4 * shape.tensor_bytes();
+    let naive = KernelRun::new(gpu(), find_kernel("naive").unwrap(), &inputs).unwrap();
+    assert!(naive.peak_buffer_bytes() >= io + shape.score_matrix_bytes());
+    let flash = KernelRun::new(gpu(), find_kernel("flash").unwrap(), &inputs).unwrap();
+    assert!(flash.peak_buffer_bytes() >= io);
+    assert!(
+        flash.peak_buffer_bytes() < io + 4096,
+        "{}",
+        flash.peak_buffer_bytes()
+    );
+}
+
+#[test]
+fn oversized_requests_are_refused_before_allocating() {
+    let shape = Shape::new(100_000, 64);
+    let inputs_would_be = shape.tensor_bytes();
+    assert!(inputs_would_be > 0);
+    let err = attnbench::run::plan_for(find_kernel("naive").unwrap(), &shape, gpu()).unwrap_err();
+    match &err {
+        Error::TooLarge {
+            needed, allowed, ..
+        } => assert!(needed > allowed),
+        other => panic!("expected TooLarge, got {other}"),
+    }
+    assert!(err.to_string().contains("needs"), "{err}");
+    assert!(err.is_input_error());
+}
+
+#[test]
+fn bad_shapes_are_typed_errors() {
+    for shape in [Shape::new(0, 64), Shape::new(8, 0), Shape::new(8, 100_000)] {
+        let err = AttentionInputs::random(shape, 1).unwrap_err();
+        assert!(matches!(err, Error::InvalidShape(_)), "{err}");
+    }
+    let mismatched =
+        AttentionInputs::from_tensors(Shape::new(2, 2), vec![0.0; 4], vec![0.0; 3], vec![0.0; 4]);
+    assert!(matches!(mismatched, Err(Error::InvalidShape(_))));
+}
+
+#[test]
+fn unknown_adapter_names_are_errors_listing_the_adapters() {
+    let err = Gpu::new(AdapterChoice {
+        name: Some("no-such-gpu-xyz".into()),
+        ..AdapterChoice::default()
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::AdapterNotFound { .. }), "{err}");
+    assert!(err.to_string().contains(&gpu().summary().name), "{err}");
+}
+
+#[test]
+fn host_api_returns_the_output_of_the_buffers_it_ran_on() {
+    let shape = Shape::new(9, 8).with_batch_heads(2, 2);
+    let inputs = AttentionInputs::random(shape, 11).unwrap();
+    let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
+    for &kernel in KERNELS {
+        let out = run_attention(gpu(), kernel, &inputs).unwrap();
+        assert_eq!(out.len(), reference.len());
+        assert!(Comparison::new(&out, &reference).passes(1e-4));
+    }
+    // The tracker type is public so other crates can account their own buffers.
+    let _ = BufferTracker::new();
+    let _: Option<AttentionBuffers> = None;
+}

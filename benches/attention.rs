@@ -1,1 +1,167 @@
-fn main() {}
+//! `cargo bench`: the sequence-length sweep (see `attnbench::sweep`) measured by criterion,
+//! with GPU timestamps as the time criterion analyses. Ends by writing
+//! `results/<device>/results.{json,csv}`, the charts and the device README, and printing a
+//! summary table.
+//!
+//! - `cargo bench` — the sweep configured by the `ATTNBENCH_*` variables (README).
+//! - `cargo bench -- flash` — criterion's filters; unmeasured points keep their old results.
+//! - `cargo bench -- --save-baseline X` / `--baseline X` — criterion's baselines.
+//! - `cargo test` — runs this harness once in criterion's test mode on tiny sizes, writing
+//!   into a temporary folder, and checks what it wrote.
+
+use attnbench::gpu::TimingSource;
+use attnbench::report::{summary_table, write_device_report};
+use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::run::Measurement;
+use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
+use attnbench::{Gpu, Result};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::time::Duration;
+
+/// Samples criterion takes per point (its minimum).
+const SAMPLES: usize = 10;
+
+struct CriterionMeasurer<'c> {
+    criterion: &'c mut Criterion,
+    test_mode: bool,
+}
+
+impl Measurer for CriterionMeasurer<'_> {
+    fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>> {
+        let mut group = self.criterion.benchmark_group(point.family);
+        group
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(SAMPLES)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            // criterion has no FLOP unit: its "elements/s" here are FLOP/s.
+            .throughput(Throughput::Elements(point.flops as u64));
+        let mut calls: Vec<Vec<f64>> = Vec::new();
+        let mut timing = TimingSource::WallClock;
+        let mut error = None;
+        let id = BenchmarkId::new(point.kernel.name(), point.shape.seq_len);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                if error.is_some() {
+                    return Duration::from_nanos(iters);
+                }
+                let iters = u32::try_from(iters).unwrap_or(u32::MAX);
+                match run.get().and_then(|r| r.timed_runs(iters, iters, None)) {
+                    Ok((ns, source)) => {
+                        timing = source;
+                        let total: f64 = ns.iter().sum();
+                        calls.push(ns);
+                        Duration::from_nanos(total as u64)
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        Duration::from_nanos(u64::from(iters))
+                    }
+                }
+            })
+        });
+        group.finish();
+        if let Some(e) = error {
+            return Err(e);
+        }
+        // criterion calls the routine for warm-up first, then once per sample: the last
+        // SAMPLES calls are the measurement (test mode makes a single call).
+        let keep = if self.test_mode {
+            calls.len()
+        } else {
+            SAMPLES.min(calls.len())
+        };
+        let measured: Vec<f64> = calls[calls.len() - keep..]
+            .iter()
+            .flatten()
+            .map(|ns| ns / 1e6)
+            .collect();
+        if measured.is_empty() {
+            return Ok(None); // filtered out by criterion
+        }
+        Ok(Some(Measurement::from_samples(measured, timing)?))
+    }
+}
+
+fn main() {
+    attnbench::charts::register_fonts();
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    // criterion's rule: without --bench (cargo test) or with --test, it only tests.
+    let test_mode = !has("--bench") || has("--test");
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let config = if test_mode {
+        SweepConfig {
+            seq_lens: vec![16, 33],
+            head_dims: vec![16],
+            results_dir: scratch.path().to_path_buf(),
+            ..SweepConfig::default()
+        }
+    } else {
+        SweepConfig::from_env().unwrap_or_else(|e| fail(&e.to_string()))
+    };
+    let mut criterion = Criterion::default().configure_from_args();
+    let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    eprintln!(
+        "attnbench sweep on {} ({}): n {:?}, d {:?}, B={} H={}, kernels {:?}, time budget {:?} per run",
+        gpu.summary().name,
+        gpu.summary().backend,
+        config.seq_lens,
+        config.head_dims,
+        config.batch,
+        config.heads,
+        config.kernels,
+        config.time_budget
+    );
+    let rows = {
+        let mut measurer = CriterionMeasurer {
+            criterion: &mut criterion,
+            test_mode,
+        };
+        run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
+    };
+    let header = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&config.results_dir, &header);
+    let file = folder
+        .merge_and_save(header, rows)
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let written = write_device_report(&file, &folder.dir).unwrap_or_else(|e| fail(&e.to_string()));
+    criterion.final_summary();
+    println!("\n{}", summary_table(&[&file]));
+    if test_mode {
+        check_test_output(&folder, &written);
+        println!("bench harness test: 1 passed, 0 failed");
+    } else {
+        println!(
+            "results: {} and {}",
+            folder.json_path().display(),
+            folder.csv_path().display()
+        );
+        println!("charts and report: {}/README.md", folder.dir.display());
+    }
+}
+
+/// In test mode: the files exist, the results parse back, and every point was measured.
+fn check_test_output(folder: &DeviceFolder, written: &[std::path::PathBuf]) {
+    let file = folder
+        .load_existing()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let ok = file.rows.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        ok,
+        file.rows.len(),
+        "every tiny point runs: {:?}",
+        file.rows
+    );
+    assert!(ok >= 4, "naive and flash at two lengths: {ok}");
+    assert!(folder.csv_path().is_file());
+    for path in written {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{} is empty", path.display());
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}

@@ -1,19 +1,26 @@
 // Flash attention, one fused dispatch (Dao et al. 2022, forward pass).
-// Each workgroup owns BLOCK_Q query rows of one (batch, head): one invocation per row keeps
-// its query and output accumulator in registers. K and V stream through workgroup memory
-// in tiles of BLOCK_KV keys; each row applies the online softmax per tile (running max m and
-// sum l, accumulator rescaled by exp2(m_old − m_new)). The n×n matrix never exists: memory
-// is O(B·H·n·d). Scores are kept in the log2 domain (scale·log2(e) folded into the query)
-// so that exp2 is used. Causal tiles past the block's last query are skipped entirely.
 //
-// Any head_dim ≤ 4·MAX_D4 works: rows are loaded as scalars into zero-padded vec4 tiles.
+// A workgroup owns BLOCK_Q·ROWS query rows of one (batch, head): invocation `lid` holds rows
+// q0 + r·BLOCK_Q + lid for r < ROWS, each with its query and output accumulator in
+// registers. K and V stream through workgroup memory in tiles of BLOCK_KV keys, and every
+// K/V element read from the tile serves ROWS rows (register tiling: on CPU drivers such as
+// lavapipe each workgroup-memory read costs far more than an FMA). Keys are consumed four
+// at a time with their scores in one vec4, and the online softmax rescales each row's
+// accumulator once per four keys: running max m and sum l, accumulator scaled by
+// exp2(m_old − m_new). Scores live in the log2 domain (scale·log2 e folded into the query)
+// so that exp2 is used. The n×n matrix never exists: memory is O(B·H·n·d). Causal blocks
+// stop at their last query's tile.
+//
+// Any head_dim works: rows are loaded as scalars into zero-padded vec4 tiles.
 
-override BLOCK_Q: u32 = 64u;   // query rows per workgroup = invocations per workgroup
-override BLOCK_KV: u32 = 32u;  // keys per tile (≤ MAX_KV)
-override D4: u32 = 16u;        // ceil(head_dim / 4)
+override BLOCK_Q: u32 = 64u;   // invocations per workgroup
+override BLOCK_KV: u32 = 32u;  // keys per tile, a multiple of 4
+// Private arrays need constant sizes: src/kernels/flash.rs rewrites these two lines per
+// pipeline (gpu::specialize).
+const ROWS: u32 = 1u;          // query rows per invocation
+const D4: u32 = 16u;           // ceil(head_dim / 4)
 
-const MAX_D4: u32 = 64u;       // head_dim ≤ 256
-const MAX_KV: u32 = 64u;
+const NEG_BIG: f32 = -3.0e38;
 
 struct Params {
     seq_len: u32,
@@ -37,14 +44,19 @@ struct Params {
 var<workgroup> k_tile: array<vec4<f32>, BLOCK_KV * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BLOCK_KV * D4>;
 
-// Element c4 (a vec4 of columns 4·c4 ..) of `row`, zero past head_dim.
-fn load_q(row: u32, c4: u32) -> vec4<f32> {
+// Columns 4·c4 .. 4·c4+3 of global row `row` of `which` (0 = q, 1 = k, 2 = v), zero past head_dim.
+fn load4(which: u32, row: u32, c4: u32) -> vec4<f32> {
     let d = params.head_dim;
-    let base = row * d;
+    let base = row * d + c4 * 4u;
     var r = vec4<f32>(0.0);
     for (var t = 0u; t < 4u; t++) {
-        let c = c4 * 4u + t;
-        if (c < d) { r[t] = q[base + c]; }
+        if (c4 * 4u + t < d) {
+            switch which {
+                case 0u: { r[t] = q[base + t]; }
+                case 1u: { r[t] = k[base + t]; }
+                default: { r[t] = v[base + t]; }
+            }
+        }
     }
     return r;
 }
@@ -58,95 +70,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let n = params.seq_len;
-    let d = params.head_dim;
     let head = group / params.q_blocks;
-    let q0 = (group % params.q_blocks) * BLOCK_Q;
+    let q0 = (group % params.q_blocks) * (BLOCK_Q * ROWS);
     let head_row = head * n;          // first global row of this (batch, head)
-    let i = q0 + lid;                 // this invocation's query index
-    let row_valid = i < n;
     let causal = params.causal != 0u;
 
-    var q_reg: array<vec4<f32>, MAX_D4>;
-    var acc: array<vec4<f32>, MAX_D4>;
-    for (var c4 = 0u; c4 < D4; c4++) {
-        q_reg[c4] = select(vec4<f32>(0.0), load_q(head_row + i, c4) * params.scale_log2, row_valid);
-        acc[c4] = vec4<f32>(0.0);
+    var q_reg: array<vec4<f32>, ROWS * D4>;
+    var acc: array<vec4<f32>, ROWS * D4>;
+    var m: array<f32, ROWS>;
+    var l: array<f32, ROWS>;
+    var visible: array<u32, ROWS>;  // keys row r may see (0 for rows past n)
+    for (var r = 0u; r < ROWS; r++) {
+        let i = q0 + r * BLOCK_Q + lid;
+        let valid = i < n;
+        visible[r] = select(0u, select(n, i + 1u, causal), valid);
+        m[r] = NEG_BIG;
+        l[r] = 0.0;
+        for (var c4 = 0u; c4 < D4; c4++) {
+            q_reg[r * D4 + c4] = select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid);
+            acc[r * D4 + c4] = vec4<f32>(0.0);
+        }
     }
-    var m = -3.0e38;
-    var l = 0.0;
-    var s: array<f32, MAX_KV>;
 
     // Keys past the block's last query are masked for every row of the block.
-    let kv_end = select(n, min(n, q0 + BLOCK_Q), causal);
+    let kv_end = select(n, min(n, q0 + BLOCK_Q * ROWS), causal);
     let tile_elems = BLOCK_KV * D4;
+    var s: array<vec4<f32>, ROWS>;
     for (var kv0 = 0u; kv0 < kv_end; kv0 += BLOCK_KV) {
-        // Cooperative load of K and V rows kv0 .. kv0+BLOCK_KV, zero-padded.
         for (var e = lid; e < tile_elems; e += BLOCK_Q) {
-            let key = e / D4;
+            let j = kv0 + e / D4;
             let c4 = e % D4;
-            let j = kv0 + key;
-            var kk = vec4<f32>(0.0);
-            var vv = vec4<f32>(0.0);
-            if (j < n) {
-                let base = (head_row + j) * d;
-                for (var t = 0u; t < 4u; t++) {
-                    let c = c4 * 4u + t;
-                    if (c < d) {
-                        kk[t] = k[base + c];
-                        vv[t] = v[base + c];
-                    }
-                }
-            }
-            k_tile[e] = kk;
-            v_tile[e] = vv;
+            let in_range = j < n;
+            k_tile[e] = select(vec4<f32>(0.0), load4(1u, head_row + j, c4), in_range);
+            v_tile[e] = select(vec4<f32>(0.0), load4(2u, head_row + j, c4), in_range);
         }
         workgroupBarrier();
 
-        if (row_valid) {
-            // Keys this row sees in the tile: all real ones, or up to i when causal.
-            var count = min(BLOCK_KV, kv_end - kv0);
-            if (causal) {
-                count = select(0u, min(count, i + 1u - kv0), i >= kv0);
+        // A bound uniform across the workgroup keeps the tile reads uniform (one load and a
+        // broadcast on SIMD-across-invocations drivers); keys a row must not see are masked.
+        let tile_keys = min(BLOCK_KV, kv_end - kv0);
+        for (var jj = 0u; jj < tile_keys; jj += 4u) {
+            let b0 = jj * D4;
+            for (var r = 0u; r < ROWS; r++) {
+                s[r] = vec4<f32>(0.0);
             }
-            if (count > 0u) {
-                var tile_max = -3.0e38;
-                for (var jj = 0u; jj < count; jj++) {
-                    var score = 0.0;
-                    let kb = jj * D4;
-                    for (var c4 = 0u; c4 < D4; c4++) {
-                        score += dot(q_reg[c4], k_tile[kb + c4]);
-                    }
-                    s[jj] = score;
-                    tile_max = max(tile_max, score);
+            for (var c4 = 0u; c4 < D4; c4++) {
+                let k0 = k_tile[b0 + c4];
+                let k1 = k_tile[b0 + D4 + c4];
+                let k2 = k_tile[b0 + 2u * D4 + c4];
+                let k3 = k_tile[b0 + 3u * D4 + c4];
+                for (var r = 0u; r < ROWS; r++) {
+                    let qc = q_reg[r * D4 + c4];
+                    s[r] += vec4<f32>(dot(qc, k0), dot(qc, k1), dot(qc, k2), dot(qc, k3));
                 }
-                let m_new = max(m, tile_max);
-                let alpha = exp2(m - m_new);
-                l *= alpha;
-                for (var c4 = 0u; c4 < D4; c4++) {
-                    acc[c4] *= alpha;
+            }
+            var p: array<vec4<f32>, ROWS>;
+            var alpha: array<f32, ROWS>;
+            let key = vec4<u32>(kv0 + jj, kv0 + jj + 1u, kv0 + jj + 2u, kv0 + jj + 3u);
+            for (var r = 0u; r < ROWS; r++) {
+                // Mask the keys this row does not see (past n, or past i when causal).
+                let sr = select(vec4<f32>(NEG_BIG), s[r], key < vec4<u32>(visible[r]));
+                let m_new = max(m[r], max(max(sr.x, sr.y), max(sr.z, sr.w)));
+                alpha[r] = exp2(m[r] - m_new);
+                p[r] = exp2(sr - vec4<f32>(m_new));
+                l[r] = l[r] * alpha[r] + (p[r].x + p[r].y + p[r].z + p[r].w);
+                m[r] = m_new;
+            }
+            for (var c4 = 0u; c4 < D4; c4++) {
+                let v0 = v_tile[b0 + c4];
+                let v1 = v_tile[b0 + D4 + c4];
+                let v2 = v_tile[b0 + 2u * D4 + c4];
+                let v3 = v_tile[b0 + 3u * D4 + c4];
+                for (var r = 0u; r < ROWS; r++) {
+                    let pr = p[r];
+                    var a = acc[r * D4 + c4] * alpha[r];
+                    a = fma(vec4<f32>(pr.x), v0, a);
+                    a = fma(vec4<f32>(pr.y), v1, a);
+                    a = fma(vec4<f32>(pr.z), v2, a);
+                    a = fma(vec4<f32>(pr.w), v3, a);
+                    acc[r * D4 + c4] = a;
                 }
-                for (var jj = 0u; jj < count; jj++) {
-                    let p = exp2(s[jj] - m_new);
-                    l += p;
-                    let vb = jj * D4;
-                    for (var c4 = 0u; c4 < D4; c4++) {
-                        acc[c4] = fma(vec4<f32>(p), v_tile[vb + c4], acc[c4]);
-                    }
-                }
-                m = m_new;
             }
         }
         workgroupBarrier();
     }
 
-    if (row_valid) {
-        let inv = 1.0 / l;
-        let base = (head_row + i) * d;
-        for (var c4 = 0u; c4 < D4; c4++) {
-            let value = acc[c4] * inv;
-            for (var t = 0u; t < 4u; t++) {
-                let c = c4 * 4u + t;
-                if (c < d) { o[base + c] = value[t]; }
+    for (var r = 0u; r < ROWS; r++) {
+        let i = q0 + r * BLOCK_Q + lid;
+        if (i < n) {
+            let inv = 1.0 / l[r];
+            let base = (head_row + i) * params.head_dim;
+            for (var c4 = 0u; c4 < D4; c4++) {
+                let value = acc[r * D4 + c4] * inv;
+                for (var t = 0u; t < 4u; t++) {
+                    let c = c4 * 4u + t;
+                    if (c < params.head_dim) { o[base + c] = value[t]; }
+                }
             }
         }
     }

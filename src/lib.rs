@@ -5,14 +5,20 @@
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`]: the f64 CPU reference and the comparison;
 //! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
-//! - [`tensors`]: random inputs and `.npy` files.
+//! - [`tensors`]: random inputs and `.npy` files;
+//! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
+//! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts.
 
+pub mod charts;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod reference;
+pub mod report;
+pub mod results;
 pub mod run;
 pub mod shape;
+pub mod sweep;
 pub mod tensors;
 pub mod verify;
 

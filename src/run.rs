@@ -49,6 +49,19 @@ pub struct Measurement {
     pub timing: TimingSource,
 }
 
+impl Measurement {
+    /// Summarizes samples in ms (at least one).
+    pub fn from_samples(samples_ms: Vec<f64>, timing: TimingSource) -> Result<Self> {
+        Ok(Measurement {
+            median_ms: crate::gpu::median(&samples_ms)?,
+            min_ms: samples_ms.iter().copied().fold(f64::INFINITY, f64::min),
+            max_ms: samples_ms.iter().copied().fold(0.0, f64::max),
+            samples_ms,
+            timing,
+        })
+    }
+}
+
 /// How to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct MeasureOptions {
@@ -141,28 +154,9 @@ impl<'g> KernelRun<'g> {
         })
     }
 
-    /// Encodes one run as one compute pass, with timestamp writes when a timer is given.
-    fn submit(
-        &self,
-        timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>,
-    ) -> Result<wgpu::SubmissionIndex> {
-        self.gpu
-            .scoped(&format!("running {}", self.kernel.name()), || {
-                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(self.kernel.name()),
-                        timestamp_writes: timestamps,
-                    });
-                    self.prepared.encode(&mut pass);
-                }
-                self.gpu.queue.submit([encoder.finish()])
-            })
-    }
-
     /// Runs the kernel once and waits for it.
     pub fn run_once(&self) -> Result<()> {
-        self.submit(None)?;
+        self.submit_passes(None, 1)?;
         self.gpu.wait(&format!("running {}", self.kernel.name()))
     }
 
@@ -174,43 +168,93 @@ impl<'g> KernelRun<'g> {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
-    /// Runs the kernel `count` times, each run its own pass, submission and full wait, and
-    /// returns each run's time in ns: GPU timestamps at the pass boundaries where the device
-    /// has them, else wall clock from submit until the poll returned. Stops early once
-    /// `budget` has passed (after at least `min_count` runs).
+    /// Runs the kernel `count` times, each run its own compute pass, and returns each run's
+    /// time in ns: GPU timestamps at the pass boundaries where the device has them (passes
+    /// are submitted in batches, with a full wait after each batch), else the wall clock
+    /// from submit until a full device poll returned, one pass per submission. Stops early
+    /// once `budget` has passed (after at least `min_count` runs).
     pub fn timed_runs(
         &self,
         count: u32,
         min_count: u32,
         budget: Option<Duration>,
     ) -> Result<(Vec<f64>, TimingSource)> {
-        let timer = PassTimer::new(&self.gpu.device, &self.gpu.queue, count);
-        let count = timer
-            .as_ref()
-            .map_or(count, |t| count.min(t.capacity()))
-            .max(1);
+        /// Passes per submission when timestamps time each pass.
+        const BATCH: u32 = 16;
+        let count = count.max(1);
         let during = format!("timing {}", self.kernel.name());
         let started = Instant::now();
-        let mut wall_ns = Vec::with_capacity(count as usize);
-        for i in 0..count {
-            let t0 = Instant::now();
-            self.submit(timer.as_ref().map(|t| t.writes(i)))?;
-            self.gpu.wait(&during)?;
-            wall_ns.push(t0.elapsed().as_nanos() as f64);
-            if let Some(budget) = budget
-                && i + 1 >= min_count
-                && started.elapsed() >= budget
-            {
+        let over_budget =
+            |done: u32| budget.is_some_and(|b| done >= min_count && started.elapsed() >= b);
+        let timer = PassTimer::new(&self.gpu.device, &self.gpu.queue, count.min(BATCH * 64));
+        let Some(timer) = timer else {
+            return self.wall_clock_runs(count, min_count, budget);
+        };
+        let mut gpu_ns = Vec::with_capacity(count as usize);
+        while (gpu_ns.len() as u32) < count {
+            // Fill the query set, then read it back.
+            let mut used = 0;
+            while used < timer.capacity() && (gpu_ns.len() as u32) + used < count {
+                let passes = BATCH
+                    .min(timer.capacity() - used)
+                    .min(count - gpu_ns.len() as u32 - used);
+                self.submit_passes(Some((&timer, used)), passes)?;
+                self.gpu.wait(&during)?;
+                used += passes;
+                if over_budget(gpu_ns.len() as u32 + used) {
+                    break;
+                }
+            }
+            let times = timer.read(&self.gpu.device, &self.gpu.queue, used)?;
+            match times.into_iter().collect::<Option<Vec<f64>>>() {
+                Some(valid) => gpu_ns.extend(valid),
+                // A zero or wrapped reading (gfx-rs/wgpu#6406): fall back to the wall clock.
+                None => return self.wall_clock_runs(count, min_count, budget),
+            }
+            if over_budget(gpu_ns.len() as u32) {
                 break;
             }
         }
-        if let Some(timer) = timer {
-            let gpu_ns = timer.read(&self.gpu.device, &self.gpu.queue, wall_ns.len() as u32)?;
-            if let Some(all) = gpu_ns.into_iter().collect::<Option<Vec<f64>>>() {
-                return Ok((all, TimingSource::GpuTimestamps));
+        Ok((gpu_ns, TimingSource::GpuTimestamps))
+    }
+
+    /// `count` runs timed by the wall clock, one pass per submission and a full wait each.
+    fn wall_clock_runs(
+        &self,
+        count: u32,
+        min_count: u32,
+        budget: Option<Duration>,
+    ) -> Result<(Vec<f64>, TimingSource)> {
+        let during = format!("timing {}", self.kernel.name());
+        let started = Instant::now();
+        let mut wall_ns = Vec::with_capacity(count as usize);
+        while (wall_ns.len() as u32) < count.max(1) {
+            let t0 = Instant::now();
+            self.submit_passes(None, 1)?;
+            self.gpu.wait(&during)?;
+            wall_ns.push(t0.elapsed().as_nanos() as f64);
+            if budget.is_some_and(|b| wall_ns.len() as u32 >= min_count && started.elapsed() >= b) {
+                break;
             }
         }
         Ok((wall_ns, TimingSource::WallClock))
+    }
+
+    /// Encodes `passes` runs, one compute pass each, into one submission; with a timer,
+    /// pass i writes timestamps into slot `first + i`.
+    fn submit_passes(&self, timer: Option<(&PassTimer, u32)>, passes: u32) -> Result<()> {
+        self.gpu
+            .scoped(&format!("running {}", self.kernel.name()), || {
+                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+                for i in 0..passes {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(self.kernel.name()),
+                        timestamp_writes: timer.map(|(t, first)| t.writes(first + i)),
+                    });
+                    self.prepared.encode(&mut pass);
+                }
+                self.gpu.queue.submit([encoder.finish()]);
+            })
     }
 
     /// Warms up, then times runs and summarizes them.

@@ -1,8 +1,9 @@
 //! `attnbench devices`.
 
-use super::{Failure, human_bytes};
+use super::Failure;
 use attnbench::AdapterChoice;
 use attnbench::gpu::{describe_adapter, list_adapters};
+use attnbench::report::human_bytes;
 
 /// Options of `devices`.
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@
 //! failed or the device failed, 2 bad input (arguments, shapes, sizes past the device, files).
 
 mod devices;
+mod report;
 mod run;
 mod verify;
 
@@ -56,6 +57,12 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Time one kernel on one shape.
     Run(run::RunArgs),
+    /// Run the `cargo bench` sweep (ATTNBENCH_* variables) without criterion, with a progress bar.
+    Sweep(report::SweepArgs),
+    /// Regenerate charts and device READMEs from results files, running nothing.
+    Plot(report::PlotArgs),
+    /// Compare devices: charts with a line per (device, kernel) and a Markdown table.
+    Compare(report::CompareArgs),
 }
 
 /// A subcommand's failure: the message and the exit code.
@@ -114,6 +121,9 @@ pub fn main() -> ExitCode {
         Command::Devices(args) => devices::devices(args, choice),
         Command::Verify(args) => verify::verify(args, choice),
         Command::Run(args) => run::run(args, choice),
+        Command::Sweep(args) => report::sweep(args, choice),
+        Command::Plot(args) => report::plot(args),
+        Command::Compare(args) => report::compare(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,21 +131,5 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", f.message.replace('\n', " "));
             ExitCode::from(f.code)
         }
-    }
-}
-
-/// `1234567` → `1.18 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
     }
 }

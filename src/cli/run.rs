@@ -1,6 +1,7 @@
 //! `attnbench run`.
 
-use super::{Failure, human_bytes};
+use super::Failure;
+use attnbench::report::human_bytes;
 use attnbench::run::{KernelRun, MeasureOptions, gflops};
 use attnbench::tensors::{AttentionInputs, write_npy};
 use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};

@@ -2,7 +2,7 @@
 
 use super::Failure;
 use attnbench::verify::{check_kernel, fresh_seed, verify_shapes};
-use attnbench::{AdapterChoice, Gpu, KERNELS, find_kernel};
+use attnbench::{AdapterChoice, Gpu, KERNELS, Shape, find_kernel};
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
@@ -13,6 +13,21 @@ pub struct VerifyArgs {
     /// Only this kernel (repeatable).
     #[arg(long = "kernel")]
     kernels: Vec<String>,
+    /// Check this sequence length (with --head-dim) instead of the built-in spread of shapes.
+    #[arg(long, requires = "head_dim")]
+    seq_len: Option<u32>,
+    /// Head dimension of the custom shape.
+    #[arg(long, requires = "seq_len")]
+    head_dim: Option<u32>,
+    /// Batch of the custom shape.
+    #[arg(long, default_value_t = 1)]
+    batch: u32,
+    /// Heads of the custom shape.
+    #[arg(long, default_value_t = 1)]
+    heads: u32,
+    /// Causal custom shape.
+    #[arg(long)]
+    causal: bool,
 }
 
 /// Checks every kernel × shape and prints a table; fails if any check fails.
@@ -24,6 +39,20 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             .iter()
             .map(|k| find_kernel(k))
             .collect::<Result<Vec<_>, _>>()?
+    };
+    let shapes = match (args.seq_len, args.head_dim) {
+        (Some(seq_len), Some(head_dim)) => {
+            let shape = Shape {
+                batch: args.batch,
+                heads: args.heads,
+                seq_len,
+                head_dim,
+                causal: args.causal,
+            };
+            shape.validate()?;
+            vec![shape]
+        }
+        _ => verify_shapes(),
     };
     let gpu = Gpu::new(choice)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
@@ -40,7 +69,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let mut passes = 0;
     let mut skips = 0;
     for kernel in kernels {
-        for shape in verify_shapes() {
+        for &shape in &shapes {
             let check = check_kernel(&gpu, kernel, shape, seed)?;
             let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
                 (Some(c), _) => {

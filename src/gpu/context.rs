@@ -210,13 +210,44 @@ impl Gpu {
         layout: Option<&wgpu::PipelineLayout>,
         constants: &[(&str, f64)],
     ) -> Result<wgpu::ComputePipeline> {
-        let during = format!("compiling {}:{entry}", source.name);
+        self.compile_wgsl(
+            source.name,
+            source.wgsl.to_string(),
+            entry,
+            layout,
+            constants,
+        )
+    }
+
+    /// Like [`Gpu::compile`] after [`specialize`]: WGSL sizes private arrays only with
+    /// constants, not overrides, so such sizes are set by rewriting `const` lines.
+    pub fn compile_specialized(
+        &self,
+        source: ShaderSource,
+        consts: &[(&str, u32)],
+        entry: &str,
+        layout: Option<&wgpu::PipelineLayout>,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let wgsl = specialize(source, consts)?;
+        self.compile_wgsl(source.name, wgsl, entry, layout, constants)
+    }
+
+    fn compile_wgsl(
+        &self,
+        name: &str,
+        wgsl: String,
+        entry: &str,
+        layout: Option<&wgpu::PipelineLayout>,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let during = format!("compiling {name}:{entry}");
         self.scoped(&during, || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(source.name),
-                    source: wgpu::ShaderSource::Wgsl(source.wgsl.into()),
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl(wgsl.into()),
                 });
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -283,6 +314,28 @@ impl Gpu {
         self.check_health("reading back a buffer")?;
         data
     }
+}
+
+/// Rewrites each `const NAME: u32 = …;` line of `source` to the given value. Every name
+/// must occur exactly once, so a renamed constant is an error rather than silently ignored.
+pub fn specialize(source: ShaderSource, consts: &[(&str, u32)]) -> Result<String> {
+    let mut lines: Vec<String> = source.wgsl.lines().map(str::to_string).collect();
+    for (name, value) in consts {
+        let prefix = format!("const {name}: u32 = ");
+        let mut hits = lines
+            .iter_mut()
+            .filter(|l| l.trim_start().starts_with(&prefix));
+        match (hits.next(), hits.next()) {
+            (Some(line), None) => *line = format!("{prefix}{value}u;"),
+            _ => {
+                return Err(Error::Gpu {
+                    during: format!("specializing {}", source.name),
+                    message: format!("expected exactly one `{prefix}…` line"),
+                });
+            }
+        }
+    }
+    Ok(lines.join("\n"))
 }
 
 /// Maps a MAP_READ buffer, waits, and copies its first `bytes` bytes out.

@@ -9,8 +9,8 @@ mod memory;
 mod timing;
 
 pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
-pub use context::{Gpu, ShaderSource};
+pub use context::{Gpu, ShaderSource, specialize};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
-pub(crate) use timing::median;
+pub use timing::median;
 pub use timing::{PassTimer, TimingSource};

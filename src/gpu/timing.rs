@@ -136,7 +136,7 @@ impl std::fmt::Debug for PassTimer {
 }
 
 /// Median of a non-empty slice (mean of the middle two for even lengths).
-pub(crate) fn median(values: &[f64]) -> Result<f64> {
+pub fn median(values: &[f64]) -> Result<f64> {
     if values.is_empty() {
         return Err(Error::Gpu {
             during: "timing".into(),

@@ -199,3 +199,9 @@ pub(crate) fn pipeline_layout(
             immediate_size: 0,
         })
 }
+
+impl std::fmt::Debug for dyn Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

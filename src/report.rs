@@ -1,0 +1,399 @@
+//! Reports generated from results files: the scaling charts of one device, the comparison
+//! of several, and the Markdown tables and README that carry them into reports.
+
+use crate::charts::{ChartSpec, Mark, Series, SeriesKind};
+use crate::error::Result;
+use crate::results::{ResultRow, ResultsFile};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Score-matrix sizes marked on memory charts: (n, label).
+pub const WALL_MARKS: [(u32, &str); 3] = [(4096, "67 MB"), (16384, "1.07 GB"), (100_000, "40 GB")];
+
+fn ok_rows<'a>(file: &'a ResultsFile, family: &'a str) -> impl Iterator<Item = &'a ResultRow> + 'a {
+    file.rows
+        .iter()
+        .filter(move |r| r.family == family && r.is_ok())
+}
+
+fn kernels_in(file: &ResultsFile, family: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in file.rows.iter().filter(|r| r.family == family) {
+        if !out.contains(&r.kernel) {
+            out.push(r.kernel.clone());
+        }
+    }
+    out
+}
+
+fn series_of(
+    file: &ResultsFile,
+    family: &str,
+    kernel: &str,
+    label: String,
+    y: impl Fn(&ResultRow) -> Option<f64>,
+) -> Series {
+    Series {
+        label,
+        points: ok_rows(file, family)
+            .filter(|r| r.kernel == kernel)
+            .filter_map(|r| Some((f64::from(r.seq_len), y(r)?)))
+            .collect(),
+        kind: SeriesKind::Measured,
+    }
+}
+
+/// A reference law c·n^power through the last point of `anchor`, over the x range of `xs`.
+fn law_through(anchor: &Series, xs: &[f64], power: i32, label: &str) -> Option<Series> {
+    let &(ax, ay) = anchor.points.last()?;
+    let c = ay / ax.powi(power);
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(0.0, f64::max);
+    Some(Series {
+        label: label.to_string(),
+        points: vec![(lo, c * lo.powi(power)), (hi, c * hi.powi(power))],
+        kind: SeriesKind::Reference,
+    })
+}
+
+fn device_title(file: &ResultsFile) -> String {
+    format!("{} ({})", file.device.adapter, file.device.backend)
+}
+
+fn shape_text(rows: &[&ResultRow]) -> String {
+    rows.first()
+        .map(|r| {
+            format!(
+                "B={} H={} d={}{}",
+                r.batch,
+                r.heads,
+                r.head_dim,
+                if r.causal { " causal" } else { "" }
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// The three scaling charts of one family on one or more devices.
+pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, ChartSpec)> {
+    let multi = files.len() > 1;
+    let who = if multi {
+        files
+            .iter()
+            .map(|f| device_title(f))
+            .collect::<Vec<_>>()
+            .join(" vs ")
+    } else {
+        files.first().map(|f| device_title(f)).unwrap_or_default()
+    };
+    let label = |file: &ResultsFile, kernel: &str| {
+        if multi {
+            format!("{} — {kernel}", file.device.adapter)
+        } else {
+            kernel.to_string()
+        }
+    };
+    let rows: Vec<&ResultRow> = files.iter().flat_map(|f| ok_rows(f, family)).collect();
+    let shape = shape_text(&rows);
+    let xs: Vec<f64> = rows.iter().map(|r| f64::from(r.seq_len)).collect();
+
+    let mut time = ChartSpec {
+        title: format!("{family}: time vs n — {who}"),
+        x_label: format!("sequence length n ({shape})"),
+        y_label: "median time per run (ms)".into(),
+        ..Default::default()
+    };
+    let mut memory = ChartSpec {
+        title: format!("{family}: peak buffer bytes vs n — {who}"),
+        x_label: format!("sequence length n ({shape})"),
+        y_label: "peak bytes of all buffers".into(),
+        ..Default::default()
+    };
+    let mut throughput = ChartSpec {
+        title: format!("{family}: throughput vs n — {who}"),
+        x_label: format!("sequence length n ({shape})"),
+        y_label: "GFLOP/s (4·B·H·n²·d, halved if causal)".into(),
+        ..Default::default()
+    };
+    for file in files {
+        for kernel in kernels_in(file, family) {
+            let t = series_of(file, family, &kernel, label(file, &kernel), |r| r.median_ms);
+            if kernel == "naive"
+                && let Some(law) = law_through(&t, &xs, 2, &format!("n² law through {}", t.label))
+            {
+                time.series.push(law);
+            }
+            time.series.push(t);
+            memory.series.push(series_of(
+                file,
+                family,
+                &kernel,
+                label(file, &kernel),
+                |r| r.peak_buffer_bytes.map(|b| b as f64),
+            ));
+            throughput.series.push(series_of(
+                file,
+                family,
+                &kernel,
+                label(file, &kernel),
+                |r| r.gflops,
+            ));
+        }
+    }
+    // Memory laws: the exact score-matrix size (n²) and Q, K, V, O (n), for the family's shape.
+    if let Some(r) = rows.first() {
+        let bh = f64::from(r.batch) * f64::from(r.heads);
+        let d = f64::from(r.head_dim);
+        let hi = xs.iter().copied().fold(0.0, f64::max).max(100_000.0);
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        memory.series.push(Series {
+            label: "n² law: B·H·n×n f32 scores".into(),
+            points: vec![(lo, bh * lo * lo * 4.0), (hi, bh * hi * hi * 4.0)],
+            kind: SeriesKind::Reference,
+        });
+        memory.series.push(Series {
+            label: "n law: Q, K, V, O in f32".into(),
+            points: vec![(lo, 16.0 * bh * lo * d), (hi, 16.0 * bh * hi * d)],
+            kind: SeriesKind::Reference,
+        });
+        for (n, text) in WALL_MARKS {
+            let n = f64::from(n);
+            memory.marks.push(Mark {
+                label: format!(" n={}: n×n = {text}", n as u64),
+                at: (n, n * n * 4.0),
+            });
+        }
+    }
+    for file in files {
+        let prefix = if multi {
+            format!("{}: ", file.device.adapter)
+        } else {
+            String::new()
+        };
+        if let Some(budget) = file.device.memory_budget_bytes {
+            memory.limits.push((
+                format!("{prefix}memory budget {}", human_bytes(budget)),
+                budget as f64,
+            ));
+        }
+        if file.device.max_storage_buffer_binding_size > 0 {
+            let b = file.device.max_storage_buffer_binding_size;
+            memory.limits.push((
+                format!("{prefix}max storage binding {}", human_bytes(b)),
+                b as f64,
+            ));
+        }
+    }
+    let slug = sanitize(family);
+    vec![
+        (format!("time-{slug}"), time),
+        (format!("memory-{slug}"), memory),
+        (format!("throughput-{slug}"), throughput),
+    ]
+}
+
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Renders every family's charts into `dir`; returns the PNG paths (relative names).
+pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut families: Vec<String> = Vec::new();
+    for f in files {
+        for fam in f.families() {
+            if !families.contains(&fam) {
+                families.push(fam);
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for family in families {
+        for (name, spec) in family_charts(files, &family) {
+            written.extend(spec.render(&dir.join(&name))?);
+        }
+    }
+    Ok(written)
+}
+
+/// `1234567` → `1.18 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+/// Markdown table of the points of `files`: time, GFLOP/s, peak bytes, and the speedup over
+/// naive on the same device and shape; skipped points with their reasons.
+pub fn summary_table(files: &[&ResultsFile]) -> String {
+    let multi = files.len() > 1;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| {}family | kernel | B·H | n | d | causal | median ms | GFLOP/s | peak buffer bytes | × vs naive | timing |",
+        if multi { "device | " } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "|{}---|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        if multi { "---|" } else { "" }
+    );
+    for file in files {
+        for r in file.rows.iter().filter(|r| r.is_ok()) {
+            let naive = file.rows.iter().find(|o| {
+                o.kernel == "naive"
+                    && o.is_ok()
+                    && o.family == r.family
+                    && o.seq_len == r.seq_len
+                    && o.head_dim == r.head_dim
+                    && o.batch == r.batch
+                    && o.heads == r.heads
+                    && o.causal == r.causal
+            });
+            let speedup = match (naive.and_then(|n| n.median_ms), r.median_ms) {
+                (Some(n), Some(t)) if t > 0.0 && r.kernel != "naive" => format!("{:.2}×", n / t),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                if multi {
+                    format!("{} ({}) | ", file.device.adapter, file.device.backend)
+                } else {
+                    String::new()
+                },
+                r.family,
+                r.kernel,
+                u64::from(r.batch) * u64::from(r.heads),
+                r.seq_len,
+                r.head_dim,
+                if r.causal { "yes" } else { "no" },
+                r.median_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                r.gflops.map(|v| format!("{v:.2}")).unwrap_or_default(),
+                r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),
+                speedup,
+                r.timing
+            );
+        }
+    }
+    out
+}
+
+/// The skipped points and why, as a Markdown list.
+pub fn skipped_list(file: &ResultsFile) -> String {
+    let mut out = String::new();
+    for r in file.rows.iter().filter(|r| !r.is_ok()) {
+        let _ = writeln!(
+            out,
+            "- `{}` {} n={} d={}: {}",
+            r.family, r.kernel, r.seq_len, r.head_dim, r.reason
+        );
+    }
+    out
+}
+
+/// Writes the charts and a README.md (header, table, charts, skips) into the device folder.
+pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = render_charts(&[file], dir)?;
+    let d = &file.device;
+    let mut md = String::new();
+    let _ = writeln!(md, "# attnbench results: {} ({})\n", d.adapter, d.backend);
+    let _ = writeln!(
+        md,
+        "Generated by `attnbench plot` from `results.json`; do not edit.\n"
+    );
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let header = [
+        ("adapter", d.adapter.clone()),
+        ("backend", d.backend.clone()),
+        ("device type", d.device_type.clone()),
+        ("vendor id", format!("{:#06x}", d.vendor)),
+        ("driver", d.driver.clone()),
+        (
+            "memory budget",
+            d.memory_budget_bytes
+                .map(human_bytes)
+                .unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "max storage binding",
+            human_bytes(d.max_storage_buffer_binding_size),
+        ),
+        (
+            "wgpu / attnbench",
+            format!("{} / {}", d.wgpu_version, d.attnbench_version),
+        ),
+        (
+            "commit",
+            d.git_commit.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        ("date", d.date.clone()),
+        ("os", d.os.clone()),
+    ];
+    for (k, v) in header {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(
+        md,
+        "\nTimes are medians per run; FLOPs = 4·B·H·n²·d (halved when causal); peak buffer bytes \
+         are the high-water mark of every buffer the run created.\n"
+    );
+    md.push_str(&summary_table(&[file]));
+    for family in file.families() {
+        let _ = writeln!(md, "\n## {family}\n");
+        for (name, _) in family_charts(&[file], &family) {
+            let _ = writeln!(md, "![{name}]({name}.png)\n");
+        }
+    }
+    let skipped = skipped_list(file);
+    if !skipped.is_empty() {
+        let _ = writeln!(md, "\n## Skipped points\n\n{skipped}");
+    }
+    let readme = dir.join("README.md");
+    crate::results::write_atomic(&readme, md.as_bytes())?;
+    written.push(readme);
+    Ok(written)
+}
+
+/// Writes comparison charts and `compare.md` for several devices into `out`.
+pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = render_charts(files, out)?;
+    let mut md = String::new();
+    let names: Vec<String> = files.iter().map(|f| device_title(f)).collect();
+    let _ = writeln!(md, "# attnbench comparison: {}\n", names.join(" vs "));
+    md.push_str(&summary_table(files));
+    let mut families: Vec<String> = Vec::new();
+    for f in files {
+        for fam in f.families() {
+            if !families.contains(&fam) {
+                families.push(fam);
+            }
+        }
+    }
+    for family in families {
+        let _ = writeln!(md, "\n## {family}\n");
+        for (name, _) in family_charts(files, &family) {
+            let _ = writeln!(md, "![{name}]({name}.png)\n");
+        }
+    }
+    let path = out.join("compare.md");
+    crate::results::write_atomic(&path, md.as_bytes())?;
+    written.push(path);
+    Ok(written)
+}

@@ -1,0 +1,267 @@
+//! The results schema: one file per device (`results/<device>/results.json`, with a CSV
+//! twin), in attnbench's own format — never criterion's private JSON. A header names the
+//! device and the software; each row is one (family, kernel, shape) point, measured or
+//! skipped with its reason.
+
+mod store;
+
+pub use store::{DeviceFolder, device_slug, write_atomic};
+
+use crate::gpu::Gpu;
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+
+/// Identifies the schema in every results file.
+pub const SCHEMA: &str = "attnbench-results/1";
+
+/// Who measured: the device and the software.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHeader {
+    /// Adapter name.
+    pub adapter: String,
+    /// PCI vendor id.
+    pub vendor: u32,
+    /// Backend (Vulkan, Gl, Metal, Dx12).
+    pub backend: String,
+    /// Device type (DiscreteGpu, Cpu, ...).
+    pub device_type: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// wgpu version.
+    pub wgpu_version: String,
+    /// attnbench version.
+    pub attnbench_version: String,
+    /// Git commit of attnbench, when known.
+    pub git_commit: Option<String>,
+    /// When the file was last written (RFC 3339, UTC).
+    pub date: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// The memory budget the sweep ran under, when known.
+    #[serde(default)]
+    pub memory_budget_bytes: Option<u64>,
+    /// `max_storage_buffer_binding_size` of the device.
+    #[serde(default)]
+    pub max_storage_buffer_binding_size: u64,
+}
+
+impl DeviceHeader {
+    /// The header for `gpu`, dated now.
+    pub fn for_gpu(gpu: &Gpu) -> Self {
+        let s = gpu.summary();
+        DeviceHeader {
+            adapter: s.name.clone(),
+            vendor: s.vendor,
+            backend: s.backend.clone(),
+            device_type: s.device_type.clone(),
+            driver: format!("{} {}", s.driver, s.driver_info).trim().to_string(),
+            wgpu_version: WGPU_VERSION.to_string(),
+            attnbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git_commit(),
+            date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            memory_budget_bytes: gpu.memory_budget().bytes,
+            max_storage_buffer_binding_size: s.max_storage_buffer_binding_size,
+        }
+    }
+
+    /// The folder name of this device: adapter name and backend.
+    pub fn slug(&self) -> String {
+        device_slug(&self.adapter, &self.backend)
+    }
+}
+
+/// The wgpu version attnbench is built against.
+pub const WGPU_VERSION: &str = "30";
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether a point was measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Measured.
+    Ok,
+    /// Not run; `reason` says why.
+    Skipped,
+}
+
+/// One point of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Chart family, e.g. `prefill-d64`.
+    pub family: String,
+    /// Kernel name.
+    pub kernel: String,
+    /// Batch B.
+    pub batch: u32,
+    /// Heads H.
+    pub heads: u32,
+    /// Sequence length n.
+    pub seq_len: u32,
+    /// Head dim d.
+    pub head_dim: u32,
+    /// Causal mask.
+    pub causal: bool,
+    /// Element type.
+    pub dtype: String,
+    /// ok or skipped.
+    pub status: Status,
+    /// Why it was skipped (empty when ok).
+    pub reason: String,
+    /// Median time per run, ms.
+    pub median_ms: Option<f64>,
+    /// Fastest run, ms.
+    pub min_ms: Option<f64>,
+    /// Slowest run, ms.
+    pub max_ms: Option<f64>,
+    /// Timed runs.
+    pub samples: u32,
+    /// gpu-timestamps or wall-clock.
+    pub timing: String,
+    /// FLOP model of the point (4·B·H·n²·d, halved when causal).
+    pub flops: f64,
+    /// GFLOP/s at the median.
+    pub gflops: Option<f64>,
+    /// Peak bytes of all buffers the run created (from the buffer tracker).
+    pub peak_buffer_bytes: Option<u64>,
+    /// Bytes the kernel's plan needs (also for skipped points).
+    pub needed_bytes: u64,
+    /// Analytic size of the B·H·n×n f32 score matrix.
+    pub score_matrix_bytes: u64,
+}
+
+impl ResultRow {
+    /// A row for `shape` with nothing measured yet.
+    pub fn new(family: &str, kernel: &str, shape: &Shape) -> Self {
+        ResultRow {
+            family: family.to_string(),
+            kernel: kernel.to_string(),
+            batch: shape.batch,
+            heads: shape.heads,
+            seq_len: shape.seq_len,
+            head_dim: shape.head_dim,
+            causal: shape.causal,
+            dtype: "f32".into(),
+            status: Status::Skipped,
+            reason: String::new(),
+            median_ms: None,
+            min_ms: None,
+            max_ms: None,
+            samples: 0,
+            timing: String::new(),
+            flops: shape.flops(),
+            gflops: None,
+            peak_buffer_bytes: None,
+            needed_bytes: 0,
+            score_matrix_bytes: shape.score_matrix_bytes(),
+        }
+    }
+
+    /// What identifies a point: a re-run replaces the row with the same key.
+    pub fn key(&self) -> (String, String, u32, u32, u32, u32, bool, String) {
+        (
+            self.family.clone(),
+            self.kernel.clone(),
+            self.batch,
+            self.heads,
+            self.seq_len,
+            self.head_dim,
+            self.causal,
+            self.dtype.clone(),
+        )
+    }
+
+    /// Whether it was measured.
+    pub fn is_ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+}
+
+/// A device's results file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The device and software.
+    pub device: DeviceHeader,
+    /// The points, sorted by family, kernel and n.
+    pub rows: Vec<ResultRow>,
+}
+
+impl ResultsFile {
+    /// An empty file for `device`.
+    pub fn new(device: DeviceHeader) -> Self {
+        ResultsFile {
+            schema: SCHEMA.to_string(),
+            device,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Replaces the rows with the same keys as `rows`, keeps the others, adds the new ones,
+    /// and takes the newer header.
+    pub fn merge(&mut self, device: DeviceHeader, rows: Vec<ResultRow>) {
+        self.device = device;
+        for row in rows {
+            match self.rows.iter_mut().find(|r| r.key() == row.key()) {
+                Some(existing) => *existing = row,
+                None => self.rows.push(row),
+            }
+        }
+        self.sort();
+    }
+
+    /// Sorts by family, then kernel in registry order, then shape.
+    pub fn sort(&mut self) {
+        let order = |k: &str| {
+            crate::kernels::kernel_names()
+                .iter()
+                .position(|n| *n == k)
+                .unwrap_or(usize::MAX)
+        };
+        self.rows.sort_by(|a, b| {
+            (
+                &a.family,
+                order(&a.kernel),
+                &a.kernel,
+                a.batch,
+                a.heads,
+                a.head_dim,
+                a.causal,
+                a.seq_len,
+            )
+                .cmp(&(
+                    &b.family,
+                    order(&b.kernel),
+                    &b.kernel,
+                    b.batch,
+                    b.heads,
+                    b.head_dim,
+                    b.causal,
+                    b.seq_len,
+                ))
+        });
+    }
+
+    /// The families present, in order.
+    pub fn families(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.rows {
+            if !out.contains(&r.family) {
+                out.push(r.family.clone());
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,391 @@
+//! The sequence-length sweep behind `cargo bench` and `attnbench sweep`.
+//!
+//! For each family (head dim × causal) and each registered kernel, n doubles from
+//! `min_seq_len` up to `max_seq_len`. A kernel's sweep stops — and every later point is
+//! recorded as skipped with the reason — when the next point would pass a device limit or
+//! the memory budget, when the n² law predicts that one run of it would take longer than
+//! the time budget, or when one run did take longer. Everything is configurable through
+//! environment variables (see [`SweepConfig::from_env`] and README).
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::{KERNELS, Kernel, find_kernel};
+use crate::results::{ResultRow, Status};
+use crate::run::{KernelRun, Measurement, gflops, plan_for};
+use crate::shape::Shape;
+use crate::tensors::AttentionInputs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to sweep.
+#[derive(Clone, Debug)]
+pub struct SweepConfig {
+    /// Sequence lengths, ascending.
+    pub seq_lens: Vec<u32>,
+    /// Head dims: one family per head dim (and causal setting).
+    pub head_dims: Vec<u32>,
+    /// Batch B.
+    pub batch: u32,
+    /// Heads H.
+    pub heads: u32,
+    /// Causal settings to sweep (false, true or both).
+    pub causal: Vec<bool>,
+    /// Kernels, by registry name.
+    pub kernels: Vec<&'static dyn Kernel>,
+    /// Longest one run of a point may take before the kernel's sweep stops.
+    pub time_budget: Duration,
+    /// Where device folders go.
+    pub results_dir: PathBuf,
+    /// Seed of the random inputs.
+    pub seed: u64,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            seq_lens: doubling(128, 1 << 20),
+            head_dims: vec![64],
+            batch: 1,
+            heads: 1,
+            causal: vec![false],
+            kernels: KERNELS.to_vec(),
+            time_budget: Duration::from_secs(6),
+            results_dir: PathBuf::from("results"),
+            seed: 0,
+        }
+    }
+}
+
+/// min, 2·min, 4·min, … ≤ max.
+pub fn doubling(min: u32, max: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut n = u64::from(min.max(1));
+    while n <= u64::from(max) {
+        out.push(n as u32);
+        n *= 2;
+    }
+    out
+}
+
+fn parse_list<T: std::str::FromStr>(what: &str, text: &str) -> Result<Vec<T>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>().map_err(|_| Error::InvalidSetting {
+                what: what.into(),
+                value: text.into(),
+                expected: "a comma-separated list of numbers".into(),
+            })
+        })
+        .collect()
+}
+
+fn parse_one<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
+    text.trim().parse::<T>().map_err(|_| Error::InvalidSetting {
+        what: what.into(),
+        value: text.into(),
+        expected: "a number".into(),
+    })
+}
+
+impl SweepConfig {
+    /// The defaults, overridden by these environment variables:
+    ///
+    /// | variable | default | meaning |
+    /// |---|---|---|
+    /// | `ATTNBENCH_SEQ_LENS` | doubling | explicit list, e.g. `256,1024,4096` |
+    /// | `ATTNBENCH_MIN_SEQ_LEN` / `ATTNBENCH_MAX_SEQ_LEN` | 128 / 1048576 | doubling range |
+    /// | `ATTNBENCH_HEAD_DIMS` | 64 | one family each |
+    /// | `ATTNBENCH_BATCH`, `ATTNBENCH_HEADS` | 1, 1 | B and H |
+    /// | `ATTNBENCH_CAUSAL` | false | `false`, `true` or `both` |
+    /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
+    /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
+    /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
+    /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Like [`SweepConfig::from_env`] with any lookup (tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut c = SweepConfig::default();
+        let min = get("ATTNBENCH_MIN_SEQ_LEN")
+            .map(|v| parse_one("ATTNBENCH_MIN_SEQ_LEN", &v))
+            .transpose()?;
+        let max = get("ATTNBENCH_MAX_SEQ_LEN")
+            .map(|v| parse_one("ATTNBENCH_MAX_SEQ_LEN", &v))
+            .transpose()?;
+        c.seq_lens = match get("ATTNBENCH_SEQ_LENS") {
+            Some(list) => parse_list("ATTNBENCH_SEQ_LENS", &list)?,
+            None => doubling(min.unwrap_or(128), max.unwrap_or(1 << 20)),
+        };
+        c.seq_lens.sort_unstable();
+        c.seq_lens.dedup();
+        if let Some(v) = get("ATTNBENCH_HEAD_DIMS") {
+            c.head_dims = parse_list("ATTNBENCH_HEAD_DIMS", &v)?;
+        }
+        if let Some(v) = get("ATTNBENCH_BATCH") {
+            c.batch = parse_one("ATTNBENCH_BATCH", &v)?;
+        }
+        if let Some(v) = get("ATTNBENCH_HEADS") {
+            c.heads = parse_one("ATTNBENCH_HEADS", &v)?;
+        }
+        if let Some(v) = get("ATTNBENCH_CAUSAL") {
+            c.causal = match v.trim().to_ascii_lowercase().as_str() {
+                "false" | "0" | "no" => vec![false],
+                "true" | "1" | "yes" => vec![true],
+                "both" => vec![false, true],
+                _ => {
+                    return Err(Error::InvalidSetting {
+                        what: "ATTNBENCH_CAUSAL".into(),
+                        value: v,
+                        expected: "false, true or both".into(),
+                    });
+                }
+            };
+        }
+        if let Some(v) = get("ATTNBENCH_KERNELS") {
+            c.kernels = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(find_kernel)
+                .collect::<Result<_>>()?;
+        }
+        if let Some(v) = get("ATTNBENCH_TIME_BUDGET") {
+            let secs: f64 = parse_one("ATTNBENCH_TIME_BUDGET", &v)?;
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(Error::InvalidSetting {
+                    what: "ATTNBENCH_TIME_BUDGET".into(),
+                    value: v,
+                    expected: "a positive number of seconds".into(),
+                });
+            }
+            c.time_budget = Duration::from_secs_f64(secs);
+        }
+        if let Some(v) = get("ATTNBENCH_RESULTS_DIR") {
+            c.results_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("ATTNBENCH_SEED") {
+            c.seed = parse_one("ATTNBENCH_SEED", &v)?;
+        }
+        if c.seq_lens.is_empty()
+            || c.seq_lens[0] == 0
+            || c.head_dims.is_empty()
+            || c.kernels.is_empty()
+        {
+            return Err(Error::InvalidSetting {
+                what: "sweep".into(),
+                value: format!("{:?} / {:?}", c.seq_lens, c.head_dims),
+                expected: "at least one positive sequence length, head dim and kernel".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// The families: (name, head dim, causal).
+    pub fn families(&self) -> Vec<(String, u32, bool)> {
+        let mut out = Vec::new();
+        for &causal in &self.causal {
+            for &d in &self.head_dims {
+                let name = format!("prefill{}-d{d}", if causal { "-causal" } else { "" });
+                out.push((name, d, causal));
+            }
+        }
+        out
+    }
+}
+
+/// One point of the sweep, handed to the measurer.
+pub struct Point<'a> {
+    /// Family name.
+    pub family: &'a str,
+    /// The kernel.
+    pub kernel: &'static dyn Kernel,
+    /// The problem.
+    pub shape: Shape,
+    /// FLOP model of the problem.
+    pub flops: f64,
+}
+
+/// The device-resident run of a point, created on first use so that points a measurer
+/// filters out (e.g. criterion's name filters) allocate nothing.
+pub struct LazyRun<'g> {
+    gpu: &'g Gpu,
+    kernel: &'static dyn Kernel,
+    shape: Shape,
+    seed: u64,
+    run: Option<KernelRun<'g>>,
+}
+
+impl<'g> LazyRun<'g> {
+    /// The run, allocating and uploading on the first call.
+    pub fn get(&mut self) -> Result<&KernelRun<'g>> {
+        if self.run.is_none() {
+            let inputs = AttentionInputs::random(self.shape, self.seed)?;
+            self.run = Some(KernelRun::new(self.gpu, self.kernel, &inputs)?);
+        }
+        Ok(self.run.as_ref().expect("set above"))
+    }
+
+    /// Peak buffer bytes, when the run was created.
+    pub fn peak_buffer_bytes(&self) -> Option<u64> {
+        self.run.as_ref().map(|r| r.peak_buffer_bytes())
+    }
+}
+
+/// How a point is measured: `Ok(None)` means "not measured this time" (filtered out), and
+/// the existing result, if any, is kept.
+pub trait Measurer {
+    /// Measures one point.
+    fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>>;
+    /// Called before each point (progress display).
+    fn progress(&mut self, _point: &Point<'_>, _done: usize, _total: usize) {}
+}
+
+/// Runs the sweep on `gpu`; returns one row per point (measured or skipped).
+pub fn run_sweep(
+    gpu: &Gpu,
+    config: &SweepConfig,
+    measurer: &mut dyn Measurer,
+) -> Result<Vec<ResultRow>> {
+    let mut rows = Vec::new();
+    let families = config.families();
+    let total = families.len() * config.kernels.len() * config.seq_lens.len();
+    let mut done = 0;
+    for (family, head_dim, causal) in &families {
+        for &kernel in &config.kernels {
+            let mut stopped: Option<String> = None;
+            let mut last: Option<(u32, f64)> = None;
+            for &n in &config.seq_lens {
+                let shape = Shape {
+                    batch: config.batch,
+                    heads: config.heads,
+                    seq_len: n,
+                    head_dim: *head_dim,
+                    causal: *causal,
+                };
+                let point = Point {
+                    family,
+                    kernel,
+                    shape,
+                    flops: shape.flops(),
+                };
+                measurer.progress(&point, done, total);
+                done += 1;
+                let mut row = ResultRow::new(family, kernel.name(), &shape);
+                if let Ok(plan) = kernel.memory_plan(&shape, &gpu.limits()) {
+                    row.needed_bytes = plan.total_bytes();
+                }
+                if let Some(reason) = &stopped {
+                    row.reason = reason.clone();
+                    rows.push(row);
+                    continue;
+                }
+                match plan_for(kernel, &shape, gpu) {
+                    Ok(_) => {}
+                    Err(e @ (Error::TooLarge { .. } | Error::InvalidShape(_))) => {
+                        row.reason = e.to_string();
+                        stopped = Some(format!("sweep stopped at n={n}: {e}"));
+                        rows.push(row);
+                        continue;
+                    }
+                    Err(Error::Unsupported { reason, .. }) => {
+                        row.reason = format!("unsupported: {reason}");
+                        rows.push(row);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if let Some((last_n, last_ms)) = last {
+                    let predicted_ms = last_ms * (f64::from(n) / f64::from(last_n)).powi(2);
+                    if predicted_ms > config.time_budget.as_secs_f64() * 1e3 {
+                        let reason = format!(
+                            "time budget: the n² law predicts {:.1} s per run (from {:.2} s at n={last_n}), budget {:.1} s",
+                            predicted_ms / 1e3,
+                            last_ms / 1e3,
+                            config.time_budget.as_secs_f64()
+                        );
+                        row.reason = reason.clone();
+                        stopped = Some(reason);
+                        rows.push(row);
+                        continue;
+                    }
+                }
+                let mut lazy = LazyRun {
+                    gpu,
+                    kernel,
+                    shape,
+                    seed: config.seed,
+                    run: None,
+                };
+                let measured = match measurer.measure(&point, &mut lazy) {
+                    Ok(m) => m,
+                    Err(
+                        e
+                        @ (Error::OutOfMemory { .. } | Error::TooLarge { .. } | Error::Gpu { .. }),
+                    ) => {
+                        row.reason = e.to_string();
+                        stopped = Some(format!("sweep stopped at n={n}: {e}"));
+                        rows.push(row);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let Some(m) = measured else { continue };
+                row.status = Status::Ok;
+                row.median_ms = Some(m.median_ms);
+                row.min_ms = Some(m.min_ms);
+                row.max_ms = Some(m.max_ms);
+                row.samples = m.samples_ms.len() as u32;
+                row.timing = m.timing.as_str().to_string();
+                row.gflops = Some(gflops(&shape, m.median_ms));
+                row.peak_buffer_bytes = lazy.peak_buffer_bytes();
+                rows.push(row);
+                last = Some((n, m.median_ms));
+                if m.median_ms > config.time_budget.as_secs_f64() * 1e3 {
+                    stopped = Some(format!(
+                        "time budget: one run at n={n} took {:.1} s, budget {:.1} s",
+                        m.median_ms / 1e3,
+                        config.time_budget.as_secs_f64()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn config_reads_the_environment() {
+        let env: HashMap<&str, &str> = [
+            ("ATTNBENCH_SEQ_LENS", "512, 128,256"),
+            ("ATTNBENCH_HEAD_DIMS", "32,64"),
+            ("ATTNBENCH_CAUSAL", "both"),
+            ("ATTNBENCH_KERNELS", "flash"),
+            ("ATTNBENCH_TIME_BUDGET", "0.5"),
+        ]
+        .into_iter()
+        .collect();
+        let c = SweepConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.seq_lens, vec![128, 256, 512]);
+        assert_eq!(c.families().len(), 4);
+        assert_eq!(c.kernels.len(), 1);
+        assert_eq!(c.time_budget, Duration::from_millis(500));
+        let bad =
+            SweepConfig::from_lookup(|k| (k == "ATTNBENCH_KERNELS").then(|| "nope".to_string()));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn doubling_covers_the_range() {
+        assert_eq!(doubling(128, 1024), vec![128, 256, 512, 1024]);
+        assert_eq!(doubling(100, 99), Vec::<u32>::new());
+    }
+}

@@ -10,6 +10,7 @@
 //!   into a temporary folder, and checks what it wrote.
 
 use attnbench::gpu::TimingSource;
+use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::{summary_table, write_device_report};
 use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::run::Measurement;
@@ -122,6 +123,14 @@ fn main() {
     };
     let header = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&config.results_dir, &header);
+    // The device's ceilings, probed once per device, turn every point into a % of them.
+    if !test_mode && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
+        eprintln!("probing the device's ceilings once (attnbench probe)");
+        let probe = run_probes(&gpu).unwrap_or_else(|e| fail(&e.to_string()));
+        probe
+            .save(&folder.dir)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+    }
     let file = folder
         .merge_and_save(header, rows)
         .unwrap_or_else(|e| fail(&e.to_string()));

@@ -9,10 +9,12 @@
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts.
 
+pub mod capacity;
 pub mod charts;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod probe;
 pub mod reference;
 pub mod report;
 pub mod results;

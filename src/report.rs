@@ -184,12 +184,99 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
             ));
         }
     }
+    let mut roofline = ChartSpec {
+        title: format!("{family}: roofline — {who}"),
+        x_label: "arithmetic intensity (FLOPs per minimum byte moved)".into(),
+        y_label: "GFLOP/s".into(),
+        ..Default::default()
+    };
+    let mut transfer = ChartSpec {
+        title: format!("{family}: n×n scores, compute vs readback to host — {who}"),
+        x_label: format!("sequence length n ({shape})"),
+        y_label: "ms".into(),
+        ..Default::default()
+    };
+    for file in files {
+        let prefix = if multi {
+            format!("{}: ", file.device.adapter)
+        } else {
+            String::new()
+        };
+        for kernel in kernels_in(file, family) {
+            let mut points: Vec<(f64, f64)> = ok_rows(file, family)
+                .filter(|r| r.kernel == kernel && r.min_bytes > 0)
+                .filter_map(|r| Some((r.flops / r.min_bytes as f64, r.gflops?)))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            roofline.series.push(Series {
+                label: label(file, &kernel),
+                points,
+                kind: SeriesKind::Measured,
+            });
+            let materialized: Vec<&ResultRow> = ok_rows(file, family)
+                .filter(|r| r.kernel == kernel && r.scores_transfer_ms.is_some())
+                .collect();
+            if !materialized.is_empty() {
+                let mut compute = series_of(
+                    file,
+                    family,
+                    &kernel,
+                    format!("{} compute (median)", label(file, &kernel)),
+                    |r| r.median_ms,
+                );
+                compute
+                    .points
+                    .retain(|p| materialized.iter().any(|r| f64::from(r.seq_len) == p.0));
+                transfer.series.push(compute);
+                transfer.series.push(series_of(
+                    file,
+                    family,
+                    &kernel,
+                    format!("{} n×n scores read back to host", label(file, &kernel)),
+                    |r| r.scores_transfer_ms,
+                ));
+            }
+        }
+        if let Some(c) = &file.ceilings {
+            throughput.limits.push((
+                format!(
+                    "{prefix}f32 FMA peak (probed) {:.1} GFLOP/s",
+                    c.fma_f32_gflops
+                ),
+                c.fma_f32_gflops,
+            ));
+            roofline.limits.push((
+                format!("{prefix}f32 FMA peak {:.1} GFLOP/s", c.fma_f32_gflops),
+                c.fma_f32_gflops,
+            ));
+            let ai: Vec<f64> = roofline
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0))
+                .collect();
+            let lo = ai.iter().copied().fold(f64::INFINITY, f64::min).min(0.1);
+            let hi = ai.iter().copied().fold(0.0, f64::max).max(1.0) * 2.0;
+            roofline.series.push(Series {
+                label: format!(
+                    "{prefix}bandwidth ceiling {:.1} GB/s × intensity",
+                    c.bandwidth_gbps
+                ),
+                points: vec![(lo, c.bandwidth_gbps * lo), (hi, c.bandwidth_gbps * hi)],
+                kind: SeriesKind::Reference,
+            });
+        }
+    }
     let slug = sanitize(family);
-    vec![
+    let mut charts = vec![
         (format!("time-{slug}"), time),
         (format!("memory-{slug}"), memory),
         (format!("throughput-{slug}"), throughput),
-    ]
+        (format!("roofline-{slug}"), roofline),
+    ];
+    if !transfer.series.is_empty() {
+        charts.push((format!("transfer-{slug}"), transfer));
+    }
+    charts
 }
 
 fn sanitize(text: &str) -> String {
@@ -246,7 +333,7 @@ pub fn summary_table(files: &[&ResultsFile]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| {}family | kernel | B·H | n | d | causal | median ms | GFLOP/s | peak buffer bytes | × vs naive | timing |",
+        "| {}family | kernel | B·H | n | d | causal | median ms | GFLOP/s | % FMA peak | GB/s | % bandwidth | peak buffer bytes | × vs naive | timing |",
         if multi { "device | " } else { "" }
     );
     let _ = writeln!(
@@ -272,7 +359,7 @@ pub fn summary_table(files: &[&ResultsFile]) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 if multi {
                     format!("{} ({}) | ", file.device.adapter, file.device.backend)
                 } else {
@@ -286,6 +373,15 @@ pub fn summary_table(files: &[&ResultsFile]) -> String {
                 if r.causal { "yes" } else { "no" },
                 r.median_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 r.gflops.map(|v| format!("{v:.2}")).unwrap_or_default(),
+                r.pct_of_fma_peak
+                    .map(|v| format!("{v:.1}%"))
+                    .unwrap_or_default(),
+                r.achieved_gbps
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_default(),
+                r.pct_of_bandwidth
+                    .map(|v| format!("{v:.1}%"))
+                    .unwrap_or_default(),
                 r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),
                 speedup,
                 r.timing
@@ -348,6 +444,13 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     ];
     for (k, v) in header {
         let _ = writeln!(md, "| {k} | {v} |");
+    }
+    if let Some(c) = &file.ceilings {
+        let _ = writeln!(
+            md,
+            "| probed ceilings | f32 FMA {:.1} GFLOP/s, bandwidth {:.1} GB/s, upload {:.2} GB/s, readback {:.2} GB/s (`attnbench probe`) |",
+            c.fma_f32_gflops, c.bandwidth_gbps, c.upload_gbps, c.readback_gbps
+        );
     }
     let _ = writeln!(
         md,

@@ -2,13 +2,13 @@
 //! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
 
 use crate::error::Result;
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, PassTimer, TimingSource};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes};
 use crate::kernels::{AttentionBuffers, Kernel, PreparedKernel};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The bytes a kernel needs for `shape` on `gpu`, checked against the device limits and
 /// memory budget without allocating anything.
@@ -156,7 +156,13 @@ impl<'g> KernelRun<'g> {
 
     /// Runs the kernel once and waits for it.
     pub fn run_once(&self) -> Result<()> {
-        self.submit_passes(None, 1)?;
+        submit_passes(
+            self.gpu,
+            self.kernel.name(),
+            &|pass| self.prepared.encode(pass),
+            None,
+            1,
+        )?;
         self.gpu.wait(&format!("running {}", self.kernel.name()))
     }
 
@@ -169,92 +175,21 @@ impl<'g> KernelRun<'g> {
     }
 
     /// Runs the kernel `count` times, each run its own compute pass, and returns each run's
-    /// time in ns: GPU timestamps at the pass boundaries where the device has them (passes
-    /// are submitted in batches, with a full wait after each batch), else the wall clock
-    /// from submit until a full device poll returned, one pass per submission. Stops early
-    /// once `budget` has passed (after at least `min_count` runs).
+    /// time in ns (see [`time_passes`]).
     pub fn timed_runs(
         &self,
         count: u32,
         min_count: u32,
         budget: Option<Duration>,
     ) -> Result<(Vec<f64>, TimingSource)> {
-        /// Passes per submission when timestamps time each pass.
-        const BATCH: u32 = 16;
-        let count = count.max(1);
-        let during = format!("timing {}", self.kernel.name());
-        let started = Instant::now();
-        let over_budget =
-            |done: u32| budget.is_some_and(|b| done >= min_count && started.elapsed() >= b);
-        let timer = PassTimer::new(&self.gpu.device, &self.gpu.queue, count.min(BATCH * 64));
-        let Some(timer) = timer else {
-            return self.wall_clock_runs(count, min_count, budget);
-        };
-        let mut gpu_ns = Vec::with_capacity(count as usize);
-        while (gpu_ns.len() as u32) < count {
-            // Fill the query set, then read it back.
-            let mut used = 0;
-            while used < timer.capacity() && (gpu_ns.len() as u32) + used < count {
-                let passes = BATCH
-                    .min(timer.capacity() - used)
-                    .min(count - gpu_ns.len() as u32 - used);
-                self.submit_passes(Some((&timer, used)), passes)?;
-                self.gpu.wait(&during)?;
-                used += passes;
-                if over_budget(gpu_ns.len() as u32 + used) {
-                    break;
-                }
-            }
-            let times = timer.read(&self.gpu.device, &self.gpu.queue, used)?;
-            match times.into_iter().collect::<Option<Vec<f64>>>() {
-                Some(valid) => gpu_ns.extend(valid),
-                // A zero or wrapped reading (gfx-rs/wgpu#6406): fall back to the wall clock.
-                None => return self.wall_clock_runs(count, min_count, budget),
-            }
-            if over_budget(gpu_ns.len() as u32) {
-                break;
-            }
-        }
-        Ok((gpu_ns, TimingSource::GpuTimestamps))
-    }
-
-    /// `count` runs timed by the wall clock, one pass per submission and a full wait each.
-    fn wall_clock_runs(
-        &self,
-        count: u32,
-        min_count: u32,
-        budget: Option<Duration>,
-    ) -> Result<(Vec<f64>, TimingSource)> {
-        let during = format!("timing {}", self.kernel.name());
-        let started = Instant::now();
-        let mut wall_ns = Vec::with_capacity(count as usize);
-        while (wall_ns.len() as u32) < count.max(1) {
-            let t0 = Instant::now();
-            self.submit_passes(None, 1)?;
-            self.gpu.wait(&during)?;
-            wall_ns.push(t0.elapsed().as_nanos() as f64);
-            if budget.is_some_and(|b| wall_ns.len() as u32 >= min_count && started.elapsed() >= b) {
-                break;
-            }
-        }
-        Ok((wall_ns, TimingSource::WallClock))
-    }
-
-    /// Encodes `passes` runs, one compute pass each, into one submission; with a timer,
-    /// pass i writes timestamps into slot `first + i`.
-    fn submit_passes(&self, timer: Option<(&PassTimer, u32)>, passes: u32) -> Result<()> {
-        self.gpu
-            .scoped(&format!("running {}", self.kernel.name()), || {
-                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-                for i in 0..passes {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(self.kernel.name()),
-                        timestamp_writes: timer.map(|(t, first)| t.writes(first + i)),
-                    });
-                    self.prepared.encode(&mut pass);
-                }
-                self.gpu.queue.submit([encoder.finish()]);
-            })
+        time_passes(
+            self.gpu,
+            self.kernel.name(),
+            &|pass| self.prepared.encode(pass),
+            count,
+            min_count,
+            budget,
+        )
     }
 
     /// Warms up, then times runs and summarizes them.

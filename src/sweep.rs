@@ -275,6 +275,7 @@ pub fn run_sweep(
                 measurer.progress(&point, done, total);
                 done += 1;
                 let mut row = ResultRow::new(family, kernel.name(), &shape);
+                row.min_bytes = kernel.min_bytes(&shape);
                 if let Ok(plan) = kernel.memory_plan(&shape, &gpu.limits()) {
                     row.needed_bytes = plan.total_bytes();
                 }

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch to the subcommands. Exit codes: 0 success, 1 a kernel
 //! failed or the device failed, 2 bad input (arguments, shapes, sizes past the device, files).
 
+mod device_info;
 mod devices;
 mod report;
 mod run;
@@ -63,6 +64,10 @@ enum Command {
     Plot(report::PlotArgs),
     /// Compare devices: charts with a line per (device, kernel) and a Markdown table.
     Compare(report::CompareArgs),
+    /// Measure the device's ceilings: FMA peak (f32, f16), memory bandwidth, transfer rates.
+    Probe(device_info::ProbeArgs),
+    /// Largest n each kernel can run, and the bytes it needs at n = 4096, 16384, 100000.
+    Capacity(device_info::CapacityArgs),
 }
 
 /// A subcommand's failure: the message and the exit code.
@@ -124,6 +129,8 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => report::sweep(args, choice),
         Command::Plot(args) => report::plot(args),
         Command::Compare(args) => report::compare(args),
+        Command::Probe(args) => device_info::probe(args, choice),
+        Command::Capacity(args) => device_info::capacity_cmd(args, choice),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,11 +6,13 @@ mod adapter;
 mod context;
 mod grid;
 mod memory;
+mod passes;
 mod timing;
 
 pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
 pub use context::{Gpu, ShaderSource, specialize};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
+pub use passes::{Encode, submit_passes, time_passes};
 pub use timing::median;
 pub use timing::{PassTimer, TimingSource};

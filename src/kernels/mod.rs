@@ -62,6 +62,18 @@ pub trait Kernel: Send + Sync + 'static {
         1e-4
     }
 
+    /// The fewest bytes the kernel must move through device memory for `shape`: by default
+    /// Q, K, V read once and O written once. Achieved GB/s is reported over this.
+    fn min_bytes(&self, shape: &Shape) -> u64 {
+        shape.min_io_bytes()
+    }
+
+    /// Whether the kernel materializes the n×n score matrix (the bytes a transfer to the
+    /// host would have to move).
+    fn materializes_scores(&self) -> bool {
+        false
+    }
+
     /// Refuses shapes or devices the kernel cannot handle ([`Error::Unsupported`]).
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
 
@@ -101,8 +113,8 @@ macro_rules! shader {
         $crate::gpu::ShaderSource {
             name: $file,
             wgsl: concat!(
-                include_str!("../../shaders/common.wgsl"),
-                include_str!(concat!("../../shaders/", $file))
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common.wgsl")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
             ),
         }
     };

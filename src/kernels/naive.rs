@@ -99,6 +99,15 @@ impl Kernel for Naive {
         "materializes the n×n score matrix: scores, row softmax, P·V (3 dispatches)"
     }
 
+    /// Q, K, V, O plus S written, read and rewritten by the softmax, and read by P·V.
+    fn min_bytes(&self, shape: &Shape) -> u64 {
+        shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
+    }
+
+    fn materializes_scores(&self) -> bool {
+        true
+    }
+
     fn check_support(&self, _shape: &Shape, _gpu: &Gpu) -> Result<()> {
         Ok(())
     }

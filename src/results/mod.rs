@@ -139,6 +139,22 @@ pub struct ResultRow {
     pub needed_bytes: u64,
     /// Analytic size of the B·H·n×n f32 score matrix.
     pub score_matrix_bytes: u64,
+    /// The fewest bytes the kernel must move (achieved GB/s is over these).
+    #[serde(default)]
+    pub min_bytes: u64,
+    /// GFLOP/s as a % of the probed f32 FMA peak.
+    #[serde(default)]
+    pub pct_of_fma_peak: Option<f64>,
+    /// min_bytes / median time, GB/s.
+    #[serde(default)]
+    pub achieved_gbps: Option<f64>,
+    /// achieved_gbps as a % of the probed device bandwidth.
+    #[serde(default)]
+    pub pct_of_bandwidth: Option<f64>,
+    /// For kernels that materialize the n×n scores: ms to read them back to the host at the
+    /// probed readback rate (beside median_ms, the compute time).
+    #[serde(default)]
+    pub scores_transfer_ms: Option<f64>,
 }
 
 impl ResultRow {
@@ -165,6 +181,41 @@ impl ResultRow {
             peak_buffer_bytes: None,
             needed_bytes: 0,
             score_matrix_bytes: shape.score_matrix_bytes(),
+            min_bytes: 0,
+            pct_of_fma_peak: None,
+            achieved_gbps: None,
+            pct_of_bandwidth: None,
+            scores_transfer_ms: None,
+        }
+    }
+
+    /// Fills the columns derived from the device's probed ceilings.
+    pub fn apply_probe(&mut self, probe: &crate::probe::ProbeReport) {
+        let kernel = crate::kernels::find_kernel(&self.kernel).ok();
+        let materializes = kernel.is_some_and(|k| k.materializes_scores());
+        if self.min_bytes == 0
+            && let Some(k) = kernel
+        {
+            self.min_bytes = k.min_bytes(&self.shape());
+        }
+        if materializes && probe.readback_gbps > 0.0 {
+            self.scores_transfer_ms =
+                Some(self.score_matrix_bytes as f64 / probe.readback_gbps / 1e6);
+        }
+        let Some(ms) = self.median_ms.filter(|_| self.is_ok()) else {
+            return;
+        };
+        if let Some(g) = self.gflops
+            && probe.fma_f32_gflops > 0.0
+        {
+            self.pct_of_fma_peak = Some(100.0 * g / probe.fma_f32_gflops);
+        }
+        if self.min_bytes > 0 && ms > 0.0 {
+            let gbps = self.min_bytes as f64 / (ms * 1e6);
+            self.achieved_gbps = Some(gbps);
+            if probe.bandwidth_gbps > 0.0 {
+                self.pct_of_bandwidth = Some(100.0 * gbps / probe.bandwidth_gbps);
+            }
         }
     }
 
@@ -182,9 +233,44 @@ impl ResultRow {
         )
     }
 
+    /// The problem shape of the point.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            batch: self.batch,
+            heads: self.heads,
+            seq_len: self.seq_len,
+            head_dim: self.head_dim,
+            causal: self.causal,
+        }
+    }
+
     /// Whether it was measured.
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
+    }
+}
+
+/// The device's probed ceilings (from `probe.json`), kept with its results for the charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ceilings {
+    /// f32 FMA peak, GFLOP/s.
+    pub fma_f32_gflops: f64,
+    /// Device memory bandwidth, GB/s.
+    pub bandwidth_gbps: f64,
+    /// Host → device, GB/s.
+    pub upload_gbps: f64,
+    /// Device → host, GB/s.
+    pub readback_gbps: f64,
+}
+
+impl From<&crate::probe::ProbeReport> for Ceilings {
+    fn from(p: &crate::probe::ProbeReport) -> Self {
+        Ceilings {
+            fma_f32_gflops: p.fma_f32_gflops,
+            bandwidth_gbps: p.bandwidth_gbps,
+            upload_gbps: p.upload_gbps,
+            readback_gbps: p.readback_gbps,
+        }
     }
 }
 
@@ -195,6 +281,9 @@ pub struct ResultsFile {
     pub schema: String,
     /// The device and software.
     pub device: DeviceHeader,
+    /// The device's probed ceilings, when `attnbench probe` (or `cargo bench`) measured them.
+    #[serde(default)]
+    pub ceilings: Option<Ceilings>,
     /// The points, sorted by family, kernel and n.
     pub rows: Vec<ResultRow>,
 }
@@ -205,6 +294,7 @@ impl ResultsFile {
         ResultsFile {
             schema: SCHEMA.to_string(),
             device,
+            ceilings: None,
             rows: Vec::new(),
         }
     }

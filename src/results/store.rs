@@ -137,6 +137,11 @@ impl DeviceFolder {
             None => ResultsFile::new(device.clone()),
         };
         file.merge(device, rows);
+        // Derived columns follow the device's probed ceilings, when probed.
+        if let Some(probe) = crate::probe::ProbeReport::load(&self.dir)? {
+            file.rows.iter_mut().for_each(|r| r.apply_probe(&probe));
+            file.ceilings = Some((&probe).into());
+        }
         self.save(&file)?;
         Ok(file)
     }

@@ -1,0 +1,61 @@
+// Device ceiling probes (src/probe.rs). Each result is written out and checked on the host,
+// so a probe the compiler optimized away fails instead of reporting an impossible peak.
+
+struct Params {
+    iterations: u32,
+    count: u32,      // vec4 elements (copy) or invocations (fma) that do work
+    x: f32,
+    y: f32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+override WG: u32 = 256u;
+
+// Peak FMA: 8 independent vec4 chains a ← a·x + y per invocation (x, y from a uniform so
+// nothing folds), 8·4·2 FLOPs per iteration.
+@compute @workgroup_size(WG)
+fn fma_f32(@builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let id = workgroup_linear_id(wid, nwg) * WG + lid;
+    if (id >= params.count) {
+        return;
+    }
+    let x = vec4<f32>(params.x);
+    let y = vec4<f32>(params.y);
+    let seed = f32(id % 8u);
+    var a0 = vec4<f32>(seed);
+    var a1 = a0 + 1.0;
+    var a2 = a0 + 2.0;
+    var a3 = a0 + 3.0;
+    var a4 = a0 + 4.0;
+    var a5 = a0 + 5.0;
+    var a6 = a0 + 6.0;
+    var a7 = a0 + 7.0;
+    for (var i = 0u; i < params.iterations; i++) {
+        a0 = fma(a0, x, y);
+        a1 = fma(a1, x, y);
+        a2 = fma(a2, x, y);
+        a3 = fma(a3, x, y);
+        a4 = fma(a4, x, y);
+        a5 = fma(a5, x, y);
+        a6 = fma(a6, x, y);
+        a7 = fma(a7, x, y);
+    }
+    dst[id] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
+
+// Bandwidth: dst[i] = src[i]·x over `count` vec4s, grid-stride; 32 bytes moved per element.
+@compute @workgroup_size(WG)
+fn scale_copy(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let threads = nwg.x * nwg.y * nwg.z * WG;
+    let x = params.x;
+    for (var i = workgroup_linear_id(wid, nwg) * WG + lid; i < params.count; i += threads) {
+        dst[i] = src[i] * x;
+    }
+}

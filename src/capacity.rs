@@ -1,0 +1,104 @@
+//! How far each kernel can go on a device: the largest n at a shape (from the kernels'
+//! memory plans against the device limits and memory budget, nothing allocated), and the
+//! bytes each needs at the sizes of the quadratic-wall argument.
+
+use crate::error::Error;
+use crate::gpu::Gpu;
+use crate::kernels::Kernel;
+use crate::run::plan_for;
+use crate::shape::Shape;
+use serde::Serialize;
+
+/// Sequence lengths whose needs `attnbench capacity` reports.
+pub const CAPACITY_SEQ_LENS: [u32; 3] = [4096, 16384, 100_000];
+
+/// What one kernel needs at one n.
+#[derive(Clone, Debug, Serialize)]
+pub struct Need {
+    /// Sequence length.
+    pub seq_len: u32,
+    /// Bytes of all buffers it would create.
+    pub bytes: Option<u64>,
+    /// Whether that fits the device.
+    pub fits: bool,
+    /// Why not, when it does not.
+    pub reason: Option<String>,
+}
+
+/// One kernel's capacity on a device.
+#[derive(Clone, Debug, Serialize)]
+pub struct Capacity {
+    /// Kernel name.
+    pub kernel: &'static str,
+    /// Largest n that fits (None when even n = 1 does not).
+    pub max_seq_len: Option<u32>,
+    /// What stops it at max_seq_len + 1.
+    pub limited_by: String,
+    /// Needs at [`CAPACITY_SEQ_LENS`].
+    pub needs: Vec<Need>,
+}
+
+fn shape_at(template: &Shape, seq_len: u32) -> Shape {
+    Shape {
+        seq_len,
+        ..*template
+    }
+}
+
+/// The capacity of `kernel` at `template`'s B, H, d and causal flag.
+pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Capacity {
+    let fits = |n: u32| plan_for(kernel, &shape_at(template, n), gpu);
+    let (max_seq_len, limited_by) = match fits(1) {
+        Err(e) => (None, e.to_string()),
+        Ok(_) => {
+            // Largest n with a plan that fits: plans grow with n.
+            let (mut lo, mut hi) = (1u32, u32::MAX);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid).is_ok() {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            let reason = fits(lo.saturating_add(1))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            (Some(lo), reason)
+        }
+    };
+    let needs = CAPACITY_SEQ_LENS
+        .iter()
+        .map(|&n| {
+            let shape = shape_at(template, n);
+            let bytes = kernel
+                .memory_plan(&shape, &gpu.limits())
+                .ok()
+                .map(|p| p.total_bytes());
+            match fits(n) {
+                Ok(_) => Need {
+                    seq_len: n,
+                    bytes,
+                    fits: true,
+                    reason: None,
+                },
+                Err(e) => Need {
+                    seq_len: n,
+                    bytes: bytes.or(match &e {
+                        Error::TooLarge { needed, .. } => Some(*needed),
+                        _ => None,
+                    }),
+                    fits: false,
+                    reason: Some(e.to_string()),
+                },
+            }
+        })
+        .collect();
+    Capacity {
+        kernel: kernel.name(),
+        max_seq_len,
+        limited_by,
+        needs,
+    }
+}

@@ -1,0 +1,149 @@
+//! `attnbench probe` and `attnbench capacity`.
+
+use super::Failure;
+use attnbench::capacity::capacity;
+use attnbench::probe::{ProbeReport, run_probes};
+use attnbench::report::human_bytes;
+use attnbench::results::{DeviceFolder, DeviceHeader, write_atomic};
+use attnbench::{AdapterChoice, Gpu, KERNELS, Shape};
+use std::path::PathBuf;
+
+/// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results`.
+pub fn results_root() -> PathBuf {
+    std::env::var_os("ATTNBENCH_RESULTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("results"))
+}
+
+/// Options of `probe`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `capacity`.
+#[derive(Debug, clap::Args)]
+pub struct CapacityArgs {
+    /// Head dimension d.
+    #[arg(long, default_value_t = 64)]
+    head_dim: u32,
+    /// Batch B.
+    #[arg(long, default_value_t = 1)]
+    batch: u32,
+    /// Heads H.
+    #[arg(long, default_value_t = 1)]
+    heads: u32,
+    /// Causal.
+    #[arg(long)]
+    causal: bool,
+}
+
+/// Measures the device's ceilings and stores them in its results folder.
+pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let gpu = Gpu::new(choice)?;
+    let report = run_probes(&gpu)?;
+    let folder = DeviceFolder::for_device(&results_root(), &report.device);
+    report.save(&folder.dir)?;
+    // Existing results gain the % columns and the ceilings in their charts.
+    if folder.load()?.is_some() {
+        let file = folder.merge_and_save(DeviceHeader::for_gpu(&gpu), Vec::new())?;
+        attnbench::report::write_device_report(&file, &folder.dir)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "{} ({}), timing: {}",
+        report.device.adapter, report.device.backend, report.timing
+    );
+    println!("f32 FMA peak      {:>10.2} GFLOP/s", report.fma_f32_gflops);
+    match report.fma_f16_gflops {
+        Some(g) => println!("f16 FMA peak      {g:>10.2} GFLOP/s"),
+        None => println!("f16 FMA peak      {:>10} (no SHADER_F16)", "-"),
+    }
+    println!(
+        "device bandwidth  {:>10.2} GB/s (read + write)",
+        report.bandwidth_gbps
+    );
+    println!("host → device     {:>10.2} GB/s", report.upload_gbps);
+    println!("device → host     {:>10.2} GB/s", report.readback_gbps);
+    println!("saved: {}", ProbeReport::path(&folder.dir).display());
+    Ok(())
+}
+
+/// Largest n per kernel, and the bytes each needs at 4 096, 16 384 and 100 000.
+pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let template = Shape {
+        batch: args.batch,
+        heads: args.heads,
+        seq_len: 1,
+        head_dim: args.head_dim,
+        causal: args.causal,
+    };
+    template.validate()?;
+    let gpu = Gpu::new(choice)?;
+    let budget = gpu.memory_budget();
+    println!(
+        "{} ({}): memory budget {} ({}), max buffer {}, max storage binding {}; shape B={} H={} d={}{}",
+        gpu.summary().name,
+        gpu.summary().backend,
+        budget
+            .bytes
+            .map(human_bytes)
+            .unwrap_or_else(|| "unknown".into()),
+        budget.source,
+        human_bytes(gpu.summary().max_buffer_size),
+        human_bytes(gpu.summary().max_storage_buffer_binding_size),
+        args.batch,
+        args.heads,
+        args.head_dim,
+        if args.causal { " causal" } else { "" }
+    );
+    println!(
+        "{:<8} {:>10}  {:>14} {:>14} {:>14}  limited by",
+        "kernel", "max n", "n=4096", "n=16384", "n=100000"
+    );
+    let rows: Vec<_> = KERNELS
+        .iter()
+        .map(|&k| capacity(&gpu, k, &template))
+        .collect();
+    for c in &rows {
+        let need = |i: usize| {
+            let n = &c.needs[i];
+            let bytes = n.bytes.map(human_bytes).unwrap_or_else(|| "?".into());
+            if n.fits {
+                bytes
+            } else {
+                format!("{bytes} ✗")
+            }
+        };
+        println!(
+            "{:<8} {:>10}  {:>14} {:>14} {:>14}  {}",
+            c.kernel,
+            c.max_seq_len
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            need(0),
+            need(1),
+            need(2),
+            c.limited_by
+        );
+    }
+    let folder = DeviceFolder::for_device(&results_root(), &DeviceHeader::for_gpu(&gpu));
+    let path = folder.dir.join("capacity.json");
+    let json = serde_json::json!({ "device": DeviceHeader::for_gpu(&gpu), "shape": template, "kernels": rows });
+    write_atomic(
+        &path,
+        serde_json::to_string_pretty(&json)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    println!("saved: {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Submitting and timing compute passes: one pass per run, so that pass-boundary
+//! timestamps time the whole of it.
+
+use super::context::Gpu;
+use super::timing::{PassTimer, TimingSource};
+use crate::error::Result;
+use std::time::{Duration, Instant};
+
+/// Records one run's dispatches into a pass.
+pub type Encode<'a> = &'a dyn Fn(&mut wgpu::ComputePass<'_>);
+
+/// Encodes `passes` runs, one compute pass each, into one submission; with a timer, pass
+/// i writes timestamps into slot `first + i`.
+pub fn submit_passes(
+    gpu: &Gpu,
+    label: &str,
+    encode: Encode<'_>,
+    timer: Option<(&PassTimer, u32)>,
+    passes: u32,
+) -> Result<()> {
+    gpu.scoped(&format!("running {label}"), || {
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        for i in 0..passes {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: timer.map(|(t, first)| t.writes(first + i)),
+            });
+            encode(&mut pass);
+        }
+        gpu.queue.submit([encoder.finish()]);
+    })
+}
+
+/// Runs `encode` `count` times, each run its own compute pass, and returns each run's time
+/// in ns: GPU timestamps at the pass boundaries where the device has them (passes are
+/// submitted in batches, with a full wait after each batch), else the wall clock from
+/// submit until a full device poll returned, one pass per submission. Stops early once
+/// `budget` has passed (after at least `min_count` runs).
+pub fn time_passes(
+    gpu: &Gpu,
+    label: &str,
+    encode: Encode<'_>,
+    count: u32,
+    min_count: u32,
+    budget: Option<Duration>,
+) -> Result<(Vec<f64>, TimingSource)> {
+    /// Passes per submission when timestamps time each pass.
+    const BATCH: u32 = 16;
+    let count = count.max(1);
+    let during = format!("timing {label}");
+    let started = Instant::now();
+    let over_budget =
+        |done: u32| budget.is_some_and(|b| done >= min_count && started.elapsed() >= b);
+    let Some(timer) = PassTimer::new(&gpu.device, &gpu.queue, count.min(BATCH * 64)) else {
+        return wall_clock(gpu, label, encode, count, min_count, budget);
+    };
+    let mut gpu_ns = Vec::with_capacity(count as usize);
+    while (gpu_ns.len() as u32) < count {
+        // Fill the query set, then read it back.
+        let mut used = 0;
+        while used < timer.capacity() && (gpu_ns.len() as u32) + used < count {
+            let passes = BATCH
+                .min(timer.capacity() - used)
+                .min(count - gpu_ns.len() as u32 - used);
+            submit_passes(gpu, label, encode, Some((&timer, used)), passes)?;
+            gpu.wait(&during)?;
+            used += passes;
+            if over_budget(gpu_ns.len() as u32 + used) {
+                break;
+            }
+        }
+        let times = timer.read(&gpu.device, &gpu.queue, used)?;
+        match times.into_iter().collect::<Option<Vec<f64>>>() {
+            Some(valid) => gpu_ns.extend(valid),
+            // A zero or wrapped reading (gfx-rs/wgpu#6406): fall back to the wall clock.
+            None => return wall_clock(gpu, label, encode, count, min_count, budget),
+        }
+        if over_budget(gpu_ns.len() as u32) {
+            break;
+        }
+    }
+    Ok((gpu_ns, TimingSource::GpuTimestamps))
+}
+
+/// `count` runs timed by the wall clock, one pass per submission and a full wait each.
+fn wall_clock(
+    gpu: &Gpu,
+    label: &str,
+    encode: Encode<'_>,
+    count: u32,
+    min_count: u32,
+    budget: Option<Duration>,
+) -> Result<(Vec<f64>, TimingSource)> {
+    let during = format!("timing {label}");
+    let started = Instant::now();
+    let mut wall_ns = Vec::with_capacity(count as usize);
+    while (wall_ns.len() as u32) < count.max(1) {
+        let t0 = Instant::now();
+        submit_passes(gpu, label, encode, None, 1)?;
+        gpu.wait(&during)?;
+        wall_ns.push(t0.elapsed().as_nanos() as f64);
+        if budget.is_some_and(|b| wall_ns.len() as u32 >= min_count && started.elapsed() >= b) {
+            break;
+        }
+    }
+    Ok((wall_ns, TimingSource::WallClock))
+}

@@ -1,0 +1,359 @@
+//! Device ceilings measured on the device itself (as vkpeak, clpeak and mixbench do), so
+//! that every result can be reported as a fraction of what this device can do:
+//! f32 (and f16) FMA throughput, device memory bandwidth, and host↔device transfer rates.
+//! Every probe writes a value the host checks, so a probe optimized away fails.
+
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
+use crate::kernels::{bind_buffers, pipeline_layout, storage_and_uniform_layout, uniform_buffer};
+use crate::results::{DeviceHeader, write_atomic};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Identifies the probe file schema.
+pub const PROBE_SCHEMA: &str = "attnbench-probe/1";
+
+/// The measured ceilings of one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// Always [`PROBE_SCHEMA`].
+    pub schema: String,
+    /// The device.
+    pub device: DeviceHeader,
+    /// Peak f32 FMA throughput, GFLOP/s (best configuration).
+    pub fma_f32_gflops: f64,
+    /// Peak f16 FMA throughput, GFLOP/s, where the device has SHADER_F16.
+    pub fma_f16_gflops: Option<f64>,
+    /// Device memory bandwidth, GB/s (bytes read + written).
+    pub bandwidth_gbps: f64,
+    /// Host → device upload rate, GB/s (wall clock).
+    pub upload_gbps: f64,
+    /// Device → host readback rate, GB/s (wall clock).
+    pub readback_gbps: f64,
+    /// gpu-timestamps or wall-clock, for the FMA and bandwidth probes.
+    pub timing: String,
+    /// Configurations tried: (description, GFLOP/s or GB/s).
+    pub tried: Vec<(String, f64)>,
+}
+
+const PARAMS_X: f32 = 0.999_97;
+const PARAMS_Y: f32 = 0.000_12;
+/// Timed runs per probe; the median counts.
+const RUNS: u32 = 5;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    iterations: u32,
+    count: u32,
+    x: f32,
+    y: f32,
+}
+
+struct Probe<'g> {
+    gpu: &'g Gpu,
+    tracker: Arc<BufferTracker>,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// What the FMA probe must leave in `dst[id]` (all four lanes alike): the same chains on the
+/// CPU with the same fused multiply-add. `f16` rounds like the shader, loosely.
+pub fn expected_fma(id: u32, iterations: u32) -> f32 {
+    let seed = (id % 8) as f32;
+    (0..8)
+        .map(|c| {
+            let mut a = seed + c as f32;
+            for _ in 0..iterations {
+                a = a.mul_add(PARAMS_X, PARAMS_Y);
+            }
+            a
+        })
+        .sum()
+}
+
+impl<'g> Probe<'g> {
+    fn new(gpu: &'g Gpu) -> Self {
+        Probe {
+            gpu,
+            tracker: BufferTracker::new(),
+            layout: storage_and_uniform_layout(gpu, "probe", &[true, false]),
+        }
+    }
+
+    fn storage(&self, label: &str, bytes: u64) -> Result<TrackedBuffer> {
+        self.gpu.buffer(
+            &self.tracker,
+            label,
+            bytes,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        )
+    }
+
+    /// Median ns of RUNS runs of `entry` over `grid`, plus the source of the times.
+    fn time(
+        &self,
+        source: ShaderSource,
+        entry: &str,
+        workgroup: u32,
+        buffers: (&TrackedBuffer, &TrackedBuffer),
+        params: Params,
+        grid: [u32; 3],
+    ) -> Result<(f64, String)> {
+        let pipeline = self.gpu.compile(
+            source,
+            entry,
+            Some(&pipeline_layout(self.gpu, &self.layout)),
+            &[("WG", f64::from(workgroup))],
+        )?;
+        let uniform = uniform_buffer(self.gpu, &self.tracker, "probe params", &params)?;
+        let bind = bind_buffers(
+            self.gpu,
+            "probe",
+            &self.layout,
+            &[buffers.0, buffers.1, &uniform],
+        );
+        let encode = |pass: &mut wgpu::ComputePass<'_>| {
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        };
+        time_passes(self.gpu, entry, &encode, 1, 1, None)?; // warm-up (JIT)
+        let (ns, source) = time_passes(self.gpu, entry, &encode, RUNS, RUNS, None)?;
+        Ok((crate::gpu::median(&ns)?, source.as_str().to_string()))
+    }
+
+    /// Best FMA GFLOP/s over a few workgroup sizes, growing the work until a run takes
+    /// at least 20 ms; the result of every run is checked.
+    fn fma(&self, f16: bool, tried: &mut Vec<(String, f64)>) -> Result<(f64, String)> {
+        let (source, entry) = if f16 {
+            (
+                ShaderSource {
+                    name: "probe_f16.wgsl",
+                    wgsl: include_str!("../shaders/probe_f16.wgsl"),
+                },
+                "fma_f16",
+            )
+        } else {
+            (crate::kernels::shader!("probe.wgsl"), "fma_f32")
+        };
+        let iterations = 512u32;
+        let max_dim = self.gpu.limits().max_compute_workgroups_per_dimension;
+        let mut best = (0.0f64, String::new());
+        for workgroup in [64u32, 256] {
+            let mut count = 4096u32;
+            loop {
+                let bytes = u64::from(count) * 16;
+                let src = self.storage("probe src", 16)?;
+                let dst = self.storage("probe dst", bytes)?;
+                let groups = u64::from(count.div_ceil(workgroup));
+                let grid = if f16 {
+                    [groups.min(u64::from(max_dim)) as u32, 1, 1]
+                } else {
+                    grid_for(groups, max_dim)?
+                };
+                let params = Params {
+                    iterations,
+                    count,
+                    x: PARAMS_X,
+                    y: PARAMS_Y,
+                };
+                let (ns, timing) =
+                    self.time(source, entry, workgroup, (&src, &dst), params, grid)?;
+                self.check_fma(&dst, count, iterations, f16)?;
+                let gflops = f64::from(count) * f64::from(iterations) * 64.0 / ns;
+                let big_enough =
+                    ns >= 20e6 || count >= 1 << 22 || (f16 && groups >= u64::from(max_dim) / 2);
+                if big_enough {
+                    tried.push((format!("{entry} workgroup {workgroup}, {count} invocations × {iterations} iterations"), gflops));
+                    if gflops > best.0 {
+                        best = (gflops, timing);
+                    }
+                    break;
+                }
+                count *= 2;
+            }
+        }
+        Ok(best)
+    }
+
+    fn check_fma(&self, dst: &TrackedBuffer, count: u32, iterations: u32, f16: bool) -> Result<()> {
+        let sample = count.min(64);
+        let data: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.gpu.read_buffer(dst, u64::from(sample) * 16)?);
+        for id in 0..sample {
+            let want = expected_fma(id, iterations);
+            let tolerance = if f16 {
+                0.05 * want.abs().max(1.0)
+            } else {
+                1e-3 * want.abs().max(1.0)
+            };
+            for lane in 0..4 {
+                let got = data[(id * 4 + lane) as usize];
+                if got.is_nan() || (got - want).abs() > tolerance {
+                    return Err(Error::Gpu {
+                        during: "checking the FMA probe".into(),
+                        message: format!("invocation {id} computed {got}, expected {want}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Device memory bandwidth from a scale-copy of the largest buffer pair that fits.
+    fn bandwidth(&self, tried: &mut Vec<(String, f64)>) -> Result<f64> {
+        let limits = self.gpu.limits();
+        let budget = self.gpu.memory_budget().bytes.unwrap_or(u64::MAX);
+        let bytes = (256u64 << 20)
+            .min(limits.max_storage_buffer_binding_size)
+            .min(limits.max_buffer_size)
+            .min(budget / 4)
+            / 16
+            * 16;
+        let count = u32::try_from(bytes / 16).unwrap_or(u32::MAX);
+        let src = self.storage("probe src", bytes)?;
+        let dst = self.storage("probe dst", bytes)?;
+        let ramp: Vec<f32> = (0..count * 4).map(|i| (i % 1000) as f32).collect();
+        self.gpu
+            .queue
+            .write_buffer(&src, 0, bytemuck::cast_slice(&ramp));
+        let workgroup = 256;
+        let groups = u64::from(count.div_ceil(workgroup)).min(4096);
+        let grid = grid_for(groups, limits.max_compute_workgroups_per_dimension)?;
+        let params = Params {
+            iterations: 0,
+            count,
+            x: 0.5,
+            y: 0.0,
+        };
+        let (ns, _) = self.time(
+            crate::kernels::shader!("probe.wgsl"),
+            "scale_copy",
+            workgroup,
+            (&src, &dst),
+            params,
+            grid,
+        )?;
+        let out: Vec<f32> = bytemuck::pod_collect_to_vec(&self.gpu.read_buffer(&dst, bytes)?);
+        for i in [0usize, 1, 999, out.len() / 2, out.len() - 1] {
+            let want = ramp[i] * 0.5;
+            if out[i] != want {
+                return Err(Error::Gpu {
+                    during: "checking the bandwidth probe".into(),
+                    message: format!("element {i} is {}, expected {want}", out[i]),
+                });
+            }
+        }
+        let gbps = 2.0 * bytes as f64 / ns;
+        tried.push((
+            format!("scale_copy {} MiB read + written", bytes >> 20),
+            gbps,
+        ));
+        Ok(gbps)
+    }
+
+    /// Host→device and device→host rates over a 64 MiB buffer, wall clock, median of RUNS.
+    fn transfers(&self) -> Result<(f64, f64)> {
+        let limits = self.gpu.limits();
+        let bytes = (64u64 << 20).min(limits.max_buffer_size) / 16 * 16;
+        let buffer = self.storage("probe transfer", bytes)?;
+        let data: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for run in 0..=RUNS {
+            let t0 = Instant::now();
+            self.gpu.queue.write_buffer(&buffer, 0, &data);
+            self.gpu.queue.submit([]);
+            self.gpu.wait("uploading")?;
+            let t_up = t0.elapsed().as_nanos() as f64;
+            let t1 = Instant::now();
+            let back = self.gpu.read_buffer(&buffer, bytes)?;
+            let t_down = t1.elapsed().as_nanos() as f64;
+            if back != data {
+                return Err(Error::Gpu {
+                    during: "checking the transfer probe".into(),
+                    message: "data read back differs from data uploaded".into(),
+                });
+            }
+            if run > 0 {
+                up.push(t_up);
+                down.push(t_down);
+            }
+        }
+        Ok((
+            bytes as f64 / crate::gpu::median(&up)?,
+            bytes as f64 / crate::gpu::median(&down)?,
+        ))
+    }
+}
+
+/// Runs every probe on `gpu`.
+pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
+    let probe = Probe::new(gpu);
+    let mut tried = Vec::new();
+    let (fma_f32_gflops, timing) = probe.fma(false, &mut tried)?;
+    let fma_f16_gflops = if gpu.features().contains(wgpu::Features::SHADER_F16) {
+        Some(probe.fma(true, &mut tried)?.0)
+    } else {
+        None
+    };
+    let bandwidth_gbps = probe.bandwidth(&mut tried)?;
+    let (upload_gbps, readback_gbps) = probe.transfers()?;
+    Ok(ProbeReport {
+        schema: PROBE_SCHEMA.into(),
+        device: DeviceHeader::for_gpu(gpu),
+        fma_f32_gflops,
+        fma_f16_gflops,
+        bandwidth_gbps,
+        upload_gbps,
+        readback_gbps,
+        timing,
+        tried,
+    })
+}
+
+impl ProbeReport {
+    /// `probe.json` in a device folder.
+    pub fn path(dir: &Path) -> std::path::PathBuf {
+        dir.join("probe.json")
+    }
+
+    /// Reads `probe.json` from `dir`; `Ok(None)` when absent.
+    pub fn load(dir: &Path) -> Result<Option<ProbeReport>> {
+        let path = Self::path(dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::DataFile {
+                    path,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        };
+        let report: ProbeReport = serde_json::from_str(&text).map_err(|e| Error::DataFile {
+            path: path.clone(),
+            message: format!("malformed probe file: {e}"),
+        })?;
+        if report.schema != PROBE_SCHEMA {
+            return Err(Error::DataFile {
+                path,
+                message: format!("schema {:?} is not {PROBE_SCHEMA:?}", report.schema),
+            });
+        }
+        Ok(Some(report))
+    }
+
+    /// Writes `probe.json` into `dir` atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::DataFile {
+            path: Self::path(dir),
+            message: e.to_string(),
+        })?;
+        write_atomic(&Self::path(dir), &json)
+    }
+}

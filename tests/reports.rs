@@ -1,0 +1,174 @@
+//! Results files, charts and reports, with no GPU and no system fonts: plotters is built
+//! without its `ttf` feature, so these charts can only render with the embedded font.
+
+use attnbench::Shape;
+use attnbench::report::{write_comparison, write_device_report};
+use attnbench::results::{Ceilings, DeviceFolder, DeviceHeader, ResultRow, ResultsFile, Status};
+use std::process::Command;
+
+fn header(name: &str) -> DeviceHeader {
+    DeviceHeader {
+        adapter: name.into(),
+        vendor: 0x10de,
+        backend: "Vulkan".into(),
+        device_type: "DiscreteGpu".into(),
+        driver: "test".into(),
+        wgpu_version: "30".into(),
+        attnbench_version: "0.1.0".into(),
+        git_commit: None,
+        date: "2026-11-25T00:00:00Z".into(),
+        os: "linux x86_64".into(),
+        memory_budget_bytes: Some(8 << 30),
+        max_storage_buffer_binding_size: 1 << 30,
+    }
+}
+
+fn results(name: &str, speed: f64) -> ResultsFile {
+    let mut file = ResultsFile::new(header(name));
+    let mut rows = Vec::new();
+    for kernel in ["naive", "flash"] {
+        for n in [256u32, 512, 1024, 2048] {
+            let shape = Shape::new(n, 64);
+            let mut row = ResultRow::new("prefill-d64", kernel, &shape);
+            let ms = f64::from(n).powi(2) / speed / if kernel == "flash" { 3.0 } else { 1.0 };
+            row.status = Status::Ok;
+            row.median_ms = Some(ms);
+            row.gflops = Some(shape.flops() / (ms * 1e6));
+            row.min_bytes = if kernel == "naive" {
+                shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
+            } else {
+                shape.min_io_bytes()
+            };
+            row.peak_buffer_bytes = Some(row.min_bytes);
+            row.scores_transfer_ms =
+                (kernel == "naive").then(|| shape.score_matrix_bytes() as f64 / 1e7);
+            row.timing = "gpu-timestamps".into();
+            rows.push(row);
+        }
+    }
+    let mut skipped = ResultRow::new("prefill-d64", "naive", &Shape::new(4096, 64));
+    skipped.reason = "time budget".into();
+    rows.push(skipped);
+    file.ceilings = Some(Ceilings {
+        fma_f32_gflops: 100.0,
+        bandwidth_gbps: 50.0,
+        upload_gbps: 5.0,
+        readback_gbps: 4.0,
+    });
+    file.merge(header(name), rows);
+    file
+}
+
+#[test]
+fn every_chart_renders_with_the_embedded_font() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = results("Test GPU", 1e5);
+    let written = write_device_report(&file, dir.path()).unwrap();
+    for chart in ["time", "memory", "throughput", "roofline", "transfer"] {
+        for ext in ["png", "svg"] {
+            let path = dir.path().join(format!("{chart}-prefill-d64.{ext}"));
+            assert!(written.contains(&path), "{path:?} not written");
+            assert!(
+                std::fs::metadata(&path).unwrap().len() > 1000,
+                "{path:?} is empty"
+            );
+        }
+    }
+    let svg = std::fs::read_to_string(dir.path().join("time-prefill-d64.svg")).unwrap();
+    assert!(
+        svg.contains("Test GPU") && svg.contains("n² law"),
+        "title and law in the chart"
+    );
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(
+        readme.contains("| prefill-d64 | flash | 1 | 2048 | 64 | no |"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("3.00×"),
+        "flash-over-naive speedup: {readme}"
+    );
+    assert!(readme.contains("time budget"), "skips listed: {readme}");
+}
+
+#[test]
+fn comparison_draws_one_line_per_device_and_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = results("GPU A", 1e5);
+    let b = results("GPU B", 4e5);
+    write_comparison(&[&a, &b], dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("compare.md")).unwrap();
+    assert!(md.contains("GPU A (Vulkan)") && md.contains("GPU B (Vulkan)"));
+    let svg = std::fs::read_to_string(dir.path().join("time-prefill-d64.svg")).unwrap();
+    for label in [
+        "GPU A — naive",
+        "GPU A — flash",
+        "GPU B — naive",
+        "GPU B — flash",
+    ] {
+        assert!(svg.contains(label), "missing {label}");
+    }
+}
+
+#[test]
+fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    let file_a = results("GPU A", 1e5);
+    DeviceFolder::at(&a).save(&file_a).unwrap();
+    DeviceFolder::at(&b).save(&results("GPU B", 4e5)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_attnbench");
+    let plot = Command::new(bin)
+        .arg("plot")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        plot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plot.stderr)
+    );
+    assert!(a.join("time-prefill-d64.png").is_file() && b.join("README.md").is_file());
+    let out = root.path().join("cmp");
+    let compare = Command::new(bin)
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        compare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compare.stderr)
+    );
+    assert!(out.join("compare.md").is_file());
+
+    // A malformed results file: a one-line error naming it, exit 2, nothing rewritten.
+    std::fs::write(
+        b.join("results.json"),
+        "{\"schema\": \"attnbench-results/1\", \"rows\": 3}",
+    )
+    .unwrap();
+    let before = std::fs::read(a.join("README.md")).unwrap();
+    std::fs::remove_file(a.join("time-prefill-d64.png")).unwrap();
+    let plot = Command::new(bin)
+        .arg("plot")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&plot.stderr);
+    assert_eq!(plot.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("results.json") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        !a.join("time-prefill-d64.png").exists(),
+        "nothing drawn for a partial input"
+    );
+    assert_eq!(std::fs::read(a.join("README.md")).unwrap(), before);
+}

@@ -14,13 +14,14 @@ use std::time::Duration;
 /// memory budget without allocating anything.
 pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
     shape.validate()?;
-    kernel.check_support(shape, gpu)?;
+    // Memory first: it is the wall the suite is about, and its error gives the bytes.
     let plan = kernel.memory_plan(shape, &gpu.limits())?;
     plan.check(
         &format!("{} at {shape}", kernel.name()),
         &gpu.limits(),
         gpu.memory_budget(),
     )?;
+    kernel.check_support(shape, gpu)?;
     Ok(plan)
 }
 

@@ -150,3 +150,25 @@ fn host_api_returns_the_output_of_the_buffers_it_ran_on() {
     let _ = BufferTracker::new();
     let _: Option<AttentionBuffers> = None;
 }
+
+#[test]
+fn flash_is_exact_up_to_the_drivers_loop_cap_and_refuses_beyond() {
+    let gpu = gpu();
+    let Some(cap) = gpu.shader_loop_cap() else {
+        return; // only drivers such as llvmpipe cap loop iterations
+    };
+    let flash = find_kernel("flash").unwrap();
+    let probe = Shape::new(1, 256);
+    let config = attnbench::kernels::flash::FlashConfig::default_for(&probe, gpu).unwrap();
+    let max_n = config.max_seq_len_under_loop_cap(256, cap) as u32;
+    let at_cap = Shape::new(max_n, 256).with_causal(true);
+    let check = check_kernel(gpu, flash, at_cap, fresh_seed()).unwrap();
+    assert!(check.passed(), "{check:?}");
+    let beyond = Shape::new(max_n + config.block_kv, 256);
+    let err = flash.check_support(&beyond, gpu).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(
+        err.to_string().contains("iterations per invocation"),
+        "{err}"
+    );
+}

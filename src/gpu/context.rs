@@ -126,6 +126,18 @@ impl Gpu {
         self.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
+    /// The most loop iterations one shader invocation may run, where the driver caps it:
+    /// Mesa's llvmpipe/lavapipe (gallivm) silently stops every loop of an invocation after
+    /// 65 535 iterations in all, so a kernel must refuse the shapes that would need more
+    /// rather than return wrong results.
+    pub fn shader_loop_cap(&self) -> Option<u64> {
+        self.summary
+            .name
+            .to_lowercase()
+            .contains("llvmpipe")
+            .then_some(65_535)
+    }
+
     /// How many bytes of buffers may live at once.
     pub fn memory_budget(&self) -> &MemoryBudget {
         &self.budget

@@ -50,7 +50,30 @@ impl FlashConfig {
         if gpu.summary().device_type == "Cpu" {
             config.rows = max_rows(shape.head_dim).min(8);
         }
+        if let Ok(text) = std::env::var("ATTNBENCH_FLASH_TILES") {
+            config = Self::parse(&text)?;
+        }
         Ok(config)
+    }
+
+    /// Parses `block_q,rows,block_kv`, e.g. `64,8,32` (the `ATTNBENCH_FLASH_TILES` override).
+    pub fn parse(text: &str) -> Result<FlashConfig> {
+        let values: Vec<u32> = text
+            .split(',')
+            .filter_map(|v| v.trim().parse().ok())
+            .collect();
+        match values[..] {
+            [block_q, rows, block_kv] => Ok(FlashConfig {
+                block_q,
+                rows,
+                block_kv,
+            }),
+            _ => Err(Error::InvalidSetting {
+                what: "ATTNBENCH_FLASH_TILES".into(),
+                value: text.into(),
+                expected: "block_q,rows,block_kv, e.g. 64,8,32".into(),
+            }),
+        }
     }
 
     /// Tiles that fit `limits`, one row per invocation.
@@ -80,6 +103,20 @@ impl FlashConfig {
             rows: 1,
             block_kv,
         })
+    }
+
+    /// Loop iterations one invocation runs per K/V tile (fitted on lavapipe: the key loop
+    /// in steps of 4 around two column loops, plus the tile load), used against
+    /// [`Gpu::shader_loop_cap`].
+    pub fn loop_iterations_per_tile(&self, head_dim: u32) -> u64 {
+        let d4 = u64::from(head_dim.div_ceil(4));
+        let kv = u64::from(self.block_kv);
+        (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
+    }
+
+    /// The longest sequence a driver's loop cap allows (90% of it, for margin).
+    pub fn max_seq_len_under_loop_cap(&self, head_dim: u32, cap: u64) -> u64 {
+        cap * 9 / 10 / self.loop_iterations_per_tile(head_dim) * u64::from(self.block_kv)
     }
 
     fn validate(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<()> {
@@ -165,6 +202,24 @@ fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
     })
 }
 
+fn check_loop_cap(config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<()> {
+    if let Some(cap) = gpu.shader_loop_cap() {
+        let max_n = config.max_seq_len_under_loop_cap(shape.head_dim, cap);
+        if u64::from(shape.seq_len) > max_n {
+            return Err(Error::Unsupported {
+                kernel: "flash".into(),
+                reason: format!(
+                    "{} caps shader loops at {cap} iterations per invocation; flash at head_dim {} \
+                     with these tiles stays correct up to n = {max_n}",
+                    gpu.summary().name,
+                    shape.head_dim
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Prepares flash with explicit tile sizes (the tuner and tests use this).
 pub fn prepare_with(
     gpu: &Gpu,
@@ -175,6 +230,7 @@ pub fn prepare_with(
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
     config.validate(shape, &limits)?;
+    check_loop_cap(&config, shape, gpu)?;
     let p = pipeline(gpu, config, shape.head_dim)?;
     let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
@@ -222,7 +278,9 @@ impl Kernel for Flash {
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        FlashConfig::default_for(shape, gpu)?.validate(shape, &gpu.limits())
+        let config = FlashConfig::default_for(shape, gpu)?;
+        config.validate(shape, &gpu.limits())?;
+        check_loop_cap(&config, shape, gpu)
     }
 
     fn memory_plan(&self, shape: &Shape, _limits: &wgpu::Limits) -> Result<MemoryPlan> {

@@ -108,7 +108,19 @@ impl Kernel for Naive {
         true
     }
 
-    fn check_support(&self, _shape: &Shape, _gpu: &Gpu) -> Result<()> {
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        // weighted_sum loops over all keys in one invocation.
+        if let Some(cap) = gpu.shader_loop_cap()
+            && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
+        {
+            return Err(Error::Unsupported {
+                kernel: "naive".into(),
+                reason: format!(
+                    "{} caps shader loops at {cap} iterations per invocation; naive loops over all n keys",
+                    gpu.summary().name
+                ),
+            });
+        }
         Ok(())
     }
 

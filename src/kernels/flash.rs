@@ -6,7 +6,26 @@
 //! O(B·H·n·d), never n×n. Causal runs skip the tiles past each block's last query.
 //! Tile sizes are WGSL `override` constants chosen by [`FlashConfig::for_shape`].
 //!
-//! Measured ladder (lavapipe, 2 cores): one version so far; see README for its figures.
+//! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), n = 4096, d = 64, B·H = 1,
+//! GPU timestamps, `attnbench run --kernel flash --seq-len 4096 --head-dim 64`:
+//!
+//! | version | idea | GFLOP/s |
+//! |---|---|---:|
+//! | v1 | one row per invocation, a private array of the tile's scores | 3.0 |
+//! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 |
+//! | v3 | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.6 |
+//!
+//! What did not help: unrolling the column loops by hand (3.5), a uniform key-loop bound
+//! (13.0 vs 12.6, noise). Replacing the tile reads by registers reached 43 GFLOP/s, so on
+//! lavapipe each workgroup-memory read costs far more than an FMA: reuse per read is what
+//! pays. 16 rows per invocation computed wrong results on lavapipe (2 × 256 vec4 of private
+//! registers), hence [`max_rows`]. The probed f32 FMA peak there is ~95 GFLOP/s, so v3 is
+//! ~13% of peak; numpy (BLAS) reaches ~35–43 GFLOP/s on the same CPU.
+//!
+//! Lavapipe also stops every loop of an invocation after 65 535 iterations in all (gallivm's
+//! loop limiter); past that a kernel silently returns wrong results. Flash's loops grow
+//! with n/BLOCK_KV·d, so on such drivers it refuses n beyond
+//! [`FlashConfig::max_seq_len_under_loop_cap`] (d = 64: n ≤ 6208).
 
 use super::{
     AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,

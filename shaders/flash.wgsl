@@ -11,6 +11,11 @@
 // so that exp2 is used. The n×n matrix never exists: memory is O(B·H·n·d). Causal blocks
 // stop at their last query's tile.
 //
+// Keys may be split into passes (dispatches) over [kv_begin, kv_stop): between passes each
+// row's running (m, l, accumulator) lives in `state`, B·H·n·(D4 + 1) vec4s, still O(n·d).
+// Drivers that cap loop iterations per invocation (lavapipe) need this for long sequences;
+// elsewhere one pass covers all keys and `state` is a placeholder.
+//
 // Any head_dim works: rows are loaded as scalars into zero-padded vec4 tiles.
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup
@@ -31,15 +36,21 @@ struct Params {
     // query blocks per (batch, head) and the number of workgroups that do work
     q_blocks: u32,
     total_groups: u32,
+    // keys of this pass, and bit 0: first pass (start fresh), bit 1: last pass (write O)
+    kv_begin: u32,
+    kv_stop: u32,
+    pass_flags: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> k_tile: array<vec4<f32>, BLOCK_KV * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BLOCK_KV * D4>;
@@ -74,6 +85,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let q0 = (group % params.q_blocks) * (BLOCK_Q * ROWS);
     let head_row = head * n;          // first global row of this (batch, head)
     let causal = params.causal != 0u;
+    let first = (params.pass_flags & 1u) != 0u;
+    let last = (params.pass_flags & 2u) != 0u;
 
     var q_reg: array<vec4<f32>, ROWS * D4>;
     var acc: array<vec4<f32>, ROWS * D4>;
@@ -86,17 +99,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         visible[r] = select(0u, select(n, i + 1u, causal), valid);
         m[r] = NEG_BIG;
         l[r] = 0.0;
+        let st = (head_row + i) * (D4 + 1u);
         for (var c4 = 0u; c4 < D4; c4++) {
             q_reg[r * D4 + c4] = select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid);
             acc[r * D4 + c4] = vec4<f32>(0.0);
+            if (!first && valid) {
+                acc[r * D4 + c4] = state[st + c4];
+            }
+        }
+        if (!first && valid) {
+            let ml = state[st + D4];
+            m[r] = ml.x;
+            l[r] = ml.y;
         }
     }
 
     // Keys past the block's last query are masked for every row of the block.
-    let kv_end = select(n, min(n, q0 + BLOCK_Q * ROWS), causal);
+    let kv_end = min(params.kv_stop, select(n, min(n, q0 + BLOCK_Q * ROWS), causal));
     let tile_elems = BLOCK_KV * D4;
     var s: array<vec4<f32>, ROWS>;
-    for (var kv0 = 0u; kv0 < kv_end; kv0 += BLOCK_KV) {
+    for (var kv0 = params.kv_begin; kv0 < kv_end; kv0 += BLOCK_KV) {
         for (var e = lid; e < tile_elems; e += BLOCK_Q) {
             let j = kv0 + e / D4;
             let c4 = e % D4;
@@ -157,7 +179,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 
     for (var r = 0u; r < ROWS; r++) {
         let i = q0 + r * BLOCK_Q + lid;
-        if (i < n) {
+        if (i < n && !last) {
+            let st = (head_row + i) * (D4 + 1u);
+            for (var c4 = 0u; c4 < D4; c4++) {
+                state[st + c4] = acc[r * D4 + c4];
+            }
+            state[st + D4] = vec4<f32>(m[r], l[r], 0.0, 0.0);
+        }
+        if (i < n && last) {
             let inv = 1.0 / l[r];
             let base = (head_row + i) * params.head_dim;
             for (var c4 = 0u; c4 < D4; c4++) {

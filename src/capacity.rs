@@ -73,7 +73,7 @@ pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Cap
         .map(|&n| {
             let shape = shape_at(template, n);
             let bytes = kernel
-                .memory_plan(&shape, &gpu.limits())
+                .memory_plan(&shape, gpu)
                 .ok()
                 .map(|p| p.total_bytes());
             match fits(n) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
     shape.validate()?;
     // Memory first: it is the wall the suite is about, and its error gives the bytes.
-    let plan = kernel.memory_plan(shape, &gpu.limits())?;
+    let plan = kernel.memory_plan(shape, gpu)?;
     plan.check(
         &format!("{} at {shape}", kernel.name()),
         &gpu.limits(),

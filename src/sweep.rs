@@ -276,7 +276,7 @@ pub fn run_sweep(
                 done += 1;
                 let mut row = ResultRow::new(family, kernel.name(), &shape);
                 row.min_bytes = kernel.min_bytes(&shape);
-                if let Ok(plan) = kernel.memory_plan(&shape, &gpu.limits()) {
+                if let Ok(plan) = kernel.memory_plan(&shape, gpu) {
                     row.needed_bytes = plan.total_bytes();
                 }
                 if let Some(reason) = &stopped {

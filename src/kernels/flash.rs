@@ -23,9 +23,10 @@
 //! ~13% of peak; numpy (BLAS) reaches ~35–43 GFLOP/s on the same CPU.
 //!
 //! Lavapipe also stops every loop of an invocation after 65 535 iterations in all (gallivm's
-//! loop limiter); past that a kernel silently returns wrong results. Flash's loops grow
-//! with n/BLOCK_KV·d, so on such drivers it refuses n beyond
-//! [`FlashConfig::max_seq_len_under_loop_cap`] (d = 64: n ≤ 6208).
+//! loop limiter); past that a kernel silently returns wrong results (flash v3 did from
+//! n ≈ 7 600 at d = 64). Flash's loops grow with n/BLOCK_KV·d, so on such drivers the keys
+//! are split into passes of [`FlashConfig::keys_per_pass`] keys (d = 64: ~6 000), each row's
+//! running (m, l, accumulator) kept in a state buffer between passes: still O(n·d) memory.
 
 use super::{
     AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
@@ -133,9 +134,30 @@ impl FlashConfig {
         (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
     }
 
-    /// The longest sequence a driver's loop cap allows (90% of it, for margin).
-    pub fn max_seq_len_under_loop_cap(&self, head_dim: u32, cap: u64) -> u64 {
-        cap * 9 / 10 / self.loop_iterations_per_tile(head_dim) * u64::from(self.block_kv)
+    /// Keys one pass may cover so that an invocation stays under a driver's loop cap (90% of
+    /// it, less the loops that load and store each row's state), a multiple of `block_kv`;
+    /// `None` when even one tile does not fit.
+    pub fn keys_per_pass(&self, head_dim: u32, cap: Option<u64>) -> Option<u64> {
+        let Some(cap) = cap else {
+            return Some(u64::MAX);
+        };
+        let d4 = u64::from(head_dim.div_ceil(4));
+        let overhead = u64::from(self.rows) * (d4 + 1) * 8 + 64;
+        let tiles = (cap * 9 / 10).checked_sub(overhead)? / self.loop_iterations_per_tile(head_dim);
+        (tiles > 0).then(|| tiles * u64::from(self.block_kv))
+    }
+
+    /// Passes over the keys for `shape` on a device with loop cap `cap`.
+    pub fn passes(&self, shape: &Shape, cap: Option<u64>) -> Result<u64> {
+        let per_pass = self.keys_per_pass(shape.head_dim, cap).ok_or_else(|| Error::Unsupported {
+            kernel: "flash".into(),
+            reason: format!(
+                "one tile of head_dim {} exceeds the driver's cap of {} loop iterations per invocation",
+                shape.head_dim,
+                cap.unwrap_or(0)
+            ),
+        })?;
+        Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
     }
 
     fn validate(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<()> {
@@ -189,7 +211,10 @@ struct Params {
     scale_log2: f32,
     q_blocks: u32,
     total_groups: u32,
-    _pad: [u32; 2],
+    kv_begin: u32,
+    kv_stop: u32,
+    pass_flags: u32,
+    _pad: [u32; 3],
 }
 
 #[derive(Clone)]
@@ -205,7 +230,7 @@ fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
         config.block_q, config.rows, config.block_kv
     );
     gpu.cached(&key, || {
-        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false]);
+        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false, false]);
         let constants = [
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
@@ -221,24 +246,6 @@ fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
     })
 }
 
-fn check_loop_cap(config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<()> {
-    if let Some(cap) = gpu.shader_loop_cap() {
-        let max_n = config.max_seq_len_under_loop_cap(shape.head_dim, cap);
-        if u64::from(shape.seq_len) > max_n {
-            return Err(Error::Unsupported {
-                kernel: "flash".into(),
-                reason: format!(
-                    "{} caps shader loops at {cap} iterations per invocation; flash at head_dim {} \
-                     with these tiles stays correct up to n = {max_n}",
-                    gpu.summary().name,
-                    shape.head_dim
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Prepares flash with explicit tile sizes (the tuner and tests use this).
 pub fn prepare_with(
     gpu: &Gpu,
@@ -249,7 +256,7 @@ pub fn prepare_with(
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
     config.validate(shape, &limits)?;
-    check_loop_cap(&config, shape, gpu)?;
+    let passes = config.passes(shape, gpu.shader_loop_cap())?;
     let p = pipeline(gpu, config, shape.head_dim)?;
     let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
@@ -259,32 +266,57 @@ pub fn prepare_with(
         allowed: u64::from(u32::MAX),
         limit: "workgroups per dispatch".into(),
     })?;
-    let params = uniform_buffer(
-        gpu,
+    let state = gpu.buffer(
         tracker,
-        "flash params",
-        &Params {
-            seq_len: shape.seq_len,
-            head_dim: shape.head_dim,
-            causal: u32::from(shape.causal),
-            scale_log2: shape.scale() * std::f32::consts::LOG2_E,
-            q_blocks,
-            total_groups: total_groups_u32,
-            _pad: [0; 2],
-        },
+        "flash state",
+        state_bytes(shape, passes),
+        wgpu::BufferUsages::STORAGE,
     )?;
-    let bind_group = bind_buffers(
-        gpu,
-        "flash",
-        &p.layout,
-        &[&io.q, &io.k, &io.v, &io.o, &params],
-    );
+    let per_pass = u64::from(shape.seq_len)
+        .div_ceil(passes)
+        .next_multiple_of(u64::from(config.block_kv));
+    let mut steps = Vec::new();
+    for pass in 0..passes {
+        let params = uniform_buffer(
+            gpu,
+            tracker,
+            &format!("flash params[{pass}]"),
+            &Params {
+                seq_len: shape.seq_len,
+                head_dim: shape.head_dim,
+                causal: u32::from(shape.causal),
+                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+                q_blocks,
+                total_groups: total_groups_u32,
+                kv_begin: (pass * per_pass).min(u64::from(shape.seq_len)) as u32,
+                kv_stop: ((pass + 1) * per_pass).min(u64::from(shape.seq_len)) as u32,
+                pass_flags: u32::from(pass == 0) | (u32::from(pass + 1 == passes) << 1),
+                _pad: [0; 3],
+            },
+        )?;
+        let bind_group = bind_buffers(
+            gpu,
+            "flash",
+            &p.layout,
+            &[&io.q, &io.k, &io.v, &io.o, &state, &params],
+        );
+        steps.push((bind_group, params));
+    }
     Ok(Box::new(PreparedFlash {
         pipeline: p.pipeline,
-        bind_group,
+        steps,
         grid: grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?,
-        _params: params,
+        _state: state,
     }))
+}
+
+/// Bytes of the running state between passes (a 16-byte placeholder for one pass).
+fn state_bytes(shape: &Shape, passes: u64) -> u64 {
+    if passes <= 1 {
+        16
+    } else {
+        shape.rows() * (u64::from(shape.head_dim.div_ceil(4)) + 1) * 16
+    }
 }
 
 impl Kernel for Flash {
@@ -293,18 +325,26 @@ impl Kernel for Flash {
     }
 
     fn summary(&self) -> &'static str {
-        "fused tiled kernel with online softmax; never materializes n×n (1 dispatch)"
+        "fused tiled kernel with online softmax; never materializes n×n (1 dispatch per pass over the keys)"
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
         let config = FlashConfig::default_for(shape, gpu)?;
         config.validate(shape, &gpu.limits())?;
-        check_loop_cap(&config, shape, gpu)
+        config.passes(shape, gpu.shader_loop_cap()).map(|_| ())
     }
 
-    fn memory_plan(&self, shape: &Shape, _limits: &wgpu::Limits) -> Result<MemoryPlan> {
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape);
-        plan.other("params", std::mem::size_of::<Params>() as u64);
+        let config = FlashConfig::default_for(shape, gpu)?;
+        let passes = config.passes(shape, gpu.shader_loop_cap())?;
+        plan.storage("state", state_bytes(shape, passes));
+        for pass in 0..passes {
+            plan.other(
+                format!("params[{pass}]"),
+                std::mem::size_of::<Params>() as u64,
+            );
+        }
         Ok(plan)
     }
 
@@ -327,16 +367,19 @@ impl Kernel for Flash {
 
 struct PreparedFlash {
     pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
+    /// One bind group (and its params buffer) per pass over the keys.
+    steps: Vec<(wgpu::BindGroup, TrackedBuffer)>,
     grid: [u32; 3],
-    _params: TrackedBuffer,
+    _state: TrackedBuffer,
 }
 
 impl PreparedKernel for PreparedFlash {
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
         let [x, y, z] = self.grid;
-        pass.dispatch_workgroups(x, y, z);
+        for (bind_group, _) in &self.steps {
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        }
     }
 }

@@ -77,9 +77,9 @@ pub trait Kernel: Send + Sync + 'static {
     /// Refuses shapes or devices the kernel cannot handle ([`Error::Unsupported`]).
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
 
-    /// Every buffer a run of this kernel creates, Q/K/V/O included, for a device with
-    /// `limits`. Nothing is allocated.
-    fn memory_plan(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<MemoryPlan>;
+    /// Every buffer a run of this kernel creates on `gpu`, Q/K/V/O included. Nothing is
+    /// allocated.
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan>;
 
     /// Builds pipelines, scratch buffers (allocated through `tracker`) and bind groups.
     fn prepare(

@@ -95,6 +95,8 @@ fn main() {
         SweepConfig {
             seq_lens: vec![16, 33],
             head_dims: vec![16],
+            head_dim_sweep: vec![8, 24],
+            head_dim_sweep_seq_len: 33,
             results_dir: scratch.path().to_path_buf(),
             ..SweepConfig::default()
         }
@@ -162,7 +164,8 @@ fn check_test_output(folder: &DeviceFolder, written: &[std::path::PathBuf]) {
         "every tiny point runs: {:?}",
         file.rows
     );
-    assert!(ok >= 4, "naive and flash at two lengths: {ok}");
+    assert!(ok >= 4, "every kernel at two lengths: {ok}");
+    assert!(file.families().iter().any(|f| f.starts_with("headdim")));
     assert!(folder.csv_path().is_file());
     for path in written {
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

@@ -4,6 +4,7 @@
 use crate::charts::{ChartSpec, Mark, Series, SeriesKind};
 use crate::error::Result;
 use crate::results::{ResultRow, ResultsFile};
+use crate::sweep::Axis;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,7 @@ fn series_of(
         label,
         points: ok_rows(file, family)
             .filter(|r| r.kernel == kernel)
-            .filter_map(|r| Some((f64::from(r.seq_len), y(r)?)))
+            .filter_map(|r| Some((x_of(r), y(r)?)))
             .collect(),
         kind: SeriesKind::Measured,
     }
@@ -60,18 +61,30 @@ fn device_title(file: &ResultsFile) -> String {
     format!("{} ({})", file.device.adapter, file.device.backend)
 }
 
-fn shape_text(rows: &[&ResultRow]) -> String {
-    rows.first()
-        .map(|r| {
-            format!(
-                "B={} H={} d={}{}",
-                r.batch,
-                r.heads,
-                r.head_dim,
-                if r.causal { " causal" } else { "" }
-            )
-        })
-        .unwrap_or_default()
+/// The x value of a row: n, or d in head-dim families.
+fn x_of(r: &ResultRow) -> f64 {
+    match Axis::of_family(&r.family) {
+        Axis::SeqLen => f64::from(r.seq_len),
+        Axis::HeadDim => f64::from(r.head_dim),
+    }
+}
+
+/// The x axis description of a family: what varies, and the shape's fixed sizes.
+fn x_label(family: &str, rows: &[&ResultRow]) -> String {
+    let Some(r) = rows.first() else {
+        return "sequence length n".into();
+    };
+    let causal = if r.causal { " causal" } else { "" };
+    match Axis::of_family(family) {
+        Axis::SeqLen => format!(
+            "sequence length n (B={} H={} d={}{causal})",
+            r.batch, r.heads, r.head_dim
+        ),
+        Axis::HeadDim => format!(
+            "head dim d (B={} H={} n={}{causal})",
+            r.batch, r.heads, r.seq_len
+        ),
+    }
 }
 
 /// The three scaling charts of one family on one or more devices.
@@ -94,24 +107,25 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
         }
     };
     let rows: Vec<&ResultRow> = files.iter().flat_map(|f| ok_rows(f, family)).collect();
-    let shape = shape_text(&rows);
-    let xs: Vec<f64> = rows.iter().map(|r| f64::from(r.seq_len)).collect();
+    let axis = Axis::of_family(family);
+    let x_desc = x_label(family, &rows);
+    let xs: Vec<f64> = rows.iter().map(|r| x_of(r)).collect();
 
     let mut time = ChartSpec {
-        title: format!("{family}: time vs n — {who}"),
-        x_label: format!("sequence length n ({shape})"),
+        title: format!("{family}: time — {who}"),
+        x_label: x_desc.clone(),
         y_label: "median time per run (ms)".into(),
         ..Default::default()
     };
     let mut memory = ChartSpec {
-        title: format!("{family}: peak buffer bytes vs n — {who}"),
-        x_label: format!("sequence length n ({shape})"),
+        title: format!("{family}: peak buffer bytes — {who}"),
+        x_label: x_desc.clone(),
         y_label: "peak bytes of all buffers".into(),
         ..Default::default()
     };
     let mut throughput = ChartSpec {
-        title: format!("{family}: throughput vs n — {who}"),
-        x_label: format!("sequence length n ({shape})"),
+        title: format!("{family}: throughput — {who}"),
+        x_label: x_desc.clone(),
         y_label: "GFLOP/s (4·B·H·n²·d, halved if causal)".into(),
         ..Default::default()
     };
@@ -119,6 +133,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
         for kernel in kernels_in(file, family) {
             let t = series_of(file, family, &kernel, label(file, &kernel), |r| r.median_ms);
             if kernel == "naive"
+                && axis == Axis::SeqLen
                 && let Some(law) = law_through(&t, &xs, 2, &format!("n² law through {}", t.label))
             {
                 time.series.push(law);
@@ -141,7 +156,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
         }
     }
     // Memory laws: the exact score-matrix size (n²) and Q, K, V, O (n), for the family's shape.
-    if let Some(r) = rows.first() {
+    if let Some(r) = rows.first().filter(|_| axis == Axis::SeqLen) {
         let bh = f64::from(r.batch) * f64::from(r.heads);
         let d = f64::from(r.head_dim);
         let hi = xs.iter().copied().fold(0.0, f64::max).max(100_000.0);
@@ -192,7 +207,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     };
     let mut transfer = ChartSpec {
         title: format!("{family}: n×n scores, compute vs readback to host — {who}"),
-        x_label: format!("sequence length n ({shape})"),
+        x_label: x_desc.clone(),
         y_label: "ms".into(),
         ..Default::default()
     };

@@ -30,6 +30,10 @@ pub struct SweepConfig {
     pub heads: u32,
     /// Causal settings to sweep (false, true or both).
     pub causal: Vec<bool>,
+    /// Head dims of the head-dim family (empty: no such family), at `head_dim_sweep_seq_len`.
+    pub head_dim_sweep: Vec<u32>,
+    /// Sequence length of the head-dim family.
+    pub head_dim_sweep_seq_len: u32,
     /// Kernels, by registry name.
     pub kernels: Vec<&'static dyn Kernel>,
     /// Longest one run of a point may take before the kernel's sweep stops.
@@ -47,7 +51,9 @@ impl Default for SweepConfig {
             head_dims: vec![64],
             batch: 1,
             heads: 1,
-            causal: vec![false],
+            causal: vec![false, true],
+            head_dim_sweep: vec![32, 64, 128, 256],
+            head_dim_sweep_seq_len: 1024,
             kernels: KERNELS.to_vec(),
             time_budget: Duration::from_secs(6),
             results_dir: PathBuf::from("results"),
@@ -98,7 +104,9 @@ impl SweepConfig {
     /// | `ATTNBENCH_MIN_SEQ_LEN` / `ATTNBENCH_MAX_SEQ_LEN` | 128 / 1048576 | doubling range |
     /// | `ATTNBENCH_HEAD_DIMS` | 64 | one family each |
     /// | `ATTNBENCH_BATCH`, `ATTNBENCH_HEADS` | 1, 1 | B and H |
-    /// | `ATTNBENCH_CAUSAL` | false | `false`, `true` or `both` |
+    /// | `ATTNBENCH_CAUSAL` | both | `false`, `true` or `both` |
+    /// | `ATTNBENCH_HEAD_DIM_SWEEP` | 32,64,128,256 | head dims of the head-dim family, or `none` |
+    /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
     /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
     /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
     /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
@@ -127,6 +135,16 @@ impl SweepConfig {
         }
         if let Some(v) = get("ATTNBENCH_BATCH") {
             c.batch = parse_one("ATTNBENCH_BATCH", &v)?;
+        }
+        if let Some(v) = get("ATTNBENCH_HEAD_DIM_SWEEP") {
+            c.head_dim_sweep = if v.trim() == "none" {
+                Vec::new()
+            } else {
+                parse_list("ATTNBENCH_HEAD_DIM_SWEEP", &v)?
+            };
+        }
+        if let Some(v) = get("ATTNBENCH_HEAD_DIM_SWEEP_N") {
+            c.head_dim_sweep_seq_len = parse_one("ATTNBENCH_HEAD_DIM_SWEEP_N", &v)?;
         }
         if let Some(v) = get("ATTNBENCH_HEADS") {
             c.heads = parse_one("ATTNBENCH_HEADS", &v)?;
@@ -184,17 +202,73 @@ impl SweepConfig {
         Ok(c)
     }
 
-    /// The families: (name, head dim, causal).
-    pub fn families(&self) -> Vec<(String, u32, bool)> {
+    /// The families: n sweeps per head dim and causal setting, then the head-dim sweep.
+    pub fn families(&self) -> Vec<Family> {
+        let shape = |seq_len, head_dim, causal| Shape {
+            batch: self.batch,
+            heads: self.heads,
+            seq_len,
+            head_dim,
+            causal,
+        };
         let mut out = Vec::new();
         for &causal in &self.causal {
             for &d in &self.head_dims {
-                let name = format!("prefill{}-d{d}", if causal { "-causal" } else { "" });
-                out.push((name, d, causal));
+                out.push(Family {
+                    name: format!("prefill{}-d{d}", if causal { "-causal" } else { "" }),
+                    axis: Axis::SeqLen,
+                    shapes: self.seq_lens.iter().map(|&n| shape(n, d, causal)).collect(),
+                });
             }
+        }
+        if !self.head_dim_sweep.is_empty() {
+            let n = self.head_dim_sweep_seq_len;
+            out.push(Family {
+                name: format!("{HEAD_DIM_FAMILY}-n{n}"),
+                axis: Axis::HeadDim,
+                shapes: self
+                    .head_dim_sweep
+                    .iter()
+                    .map(|&d| shape(n, d, false))
+                    .collect(),
+            });
         }
         out
     }
+}
+
+/// Name prefix of head-dim families (their charts put d on the x axis).
+pub const HEAD_DIM_FAMILY: &str = "headdim";
+
+/// What varies along a family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// The sequence length n.
+    SeqLen,
+    /// The head dimension d.
+    HeadDim,
+}
+
+impl Axis {
+    /// The axis of a family, from its name.
+    pub fn of_family(family: &str) -> Axis {
+        if family.starts_with(HEAD_DIM_FAMILY) {
+            Axis::HeadDim
+        } else {
+            Axis::SeqLen
+        }
+    }
+}
+
+/// One chart family: a list of shapes along one axis.
+#[derive(Clone, Debug)]
+pub struct Family {
+    /// Name, e.g. `prefill-causal-d64` or `headdim-n1024`.
+    pub name: String,
+    /// What varies.
+    pub axis: Axis,
+    /// The points, in sweep order.
+    pub shapes: Vec<Shape>,
 }
 
 /// One point of the sweep, handed to the measurer.
@@ -252,20 +326,15 @@ pub fn run_sweep(
 ) -> Result<Vec<ResultRow>> {
     let mut rows = Vec::new();
     let families = config.families();
-    let total = families.len() * config.kernels.len() * config.seq_lens.len();
+    let total: usize =
+        families.iter().map(|f| f.shapes.len()).sum::<usize>() * config.kernels.len();
     let mut done = 0;
-    for (family, head_dim, causal) in &families {
+    for fam in &families {
+        let family = &fam.name;
         for &kernel in &config.kernels {
             let mut stopped: Option<String> = None;
-            let mut last: Option<(u32, f64)> = None;
-            for &n in &config.seq_lens {
-                let shape = Shape {
-                    batch: config.batch,
-                    heads: config.heads,
-                    seq_len: n,
-                    head_dim: *head_dim,
-                    causal: *causal,
-                };
+            let mut last: Option<(Shape, f64)> = None;
+            for &shape in &fam.shapes {
                 let point = Point {
                     family,
                     kernel,
@@ -288,7 +357,7 @@ pub fn run_sweep(
                     Ok(_) => {}
                     Err(e @ (Error::TooLarge { .. } | Error::InvalidShape(_))) => {
                         row.reason = e.to_string();
-                        stopped = Some(format!("sweep stopped at n={n}: {e}"));
+                        stopped = Some(format!("sweep stopped at {shape}: {e}"));
                         rows.push(row);
                         continue;
                     }
@@ -299,11 +368,12 @@ pub fn run_sweep(
                     }
                     Err(e) => return Err(e),
                 }
-                if let Some((last_n, last_ms)) = last {
-                    let predicted_ms = last_ms * (f64::from(n) / f64::from(last_n)).powi(2);
+                if let Some((last_shape, last_ms)) = last {
+                    // Time in proportion to FLOPs (the n² law along n, linear along d).
+                    let predicted_ms = last_ms * shape.flops() / last_shape.flops();
                     if predicted_ms > config.time_budget.as_secs_f64() * 1e3 {
                         let reason = format!(
-                            "time budget: the n² law predicts {:.1} s per run (from {:.2} s at n={last_n}), budget {:.1} s",
+                            "time budget: the FLOP model predicts {:.1} s per run (from {:.2} s at {last_shape}), budget {:.1} s",
                             predicted_ms / 1e3,
                             last_ms / 1e3,
                             config.time_budget.as_secs_f64()
@@ -328,7 +398,7 @@ pub fn run_sweep(
                         @ (Error::OutOfMemory { .. } | Error::TooLarge { .. } | Error::Gpu { .. }),
                     ) => {
                         row.reason = e.to_string();
-                        stopped = Some(format!("sweep stopped at n={n}: {e}"));
+                        stopped = Some(format!("sweep stopped at {shape}: {e}"));
                         rows.push(row);
                         continue;
                     }
@@ -344,10 +414,10 @@ pub fn run_sweep(
                 row.gflops = Some(gflops(&shape, m.median_ms));
                 row.peak_buffer_bytes = lazy.peak_buffer_bytes();
                 rows.push(row);
-                last = Some((n, m.median_ms));
+                last = Some((shape, m.median_ms));
                 if m.median_ms > config.time_budget.as_secs_f64() * 1e3 {
                     stopped = Some(format!(
-                        "time budget: one run at n={n} took {:.1} s, budget {:.1} s",
+                        "time budget: one run at {shape} took {:.1} s, budget {:.1} s",
                         m.median_ms / 1e3,
                         config.time_budget.as_secs_f64()
                     ));
@@ -369,6 +439,7 @@ mod tests {
             ("ATTNBENCH_SEQ_LENS", "512, 128,256"),
             ("ATTNBENCH_HEAD_DIMS", "32,64"),
             ("ATTNBENCH_CAUSAL", "both"),
+            ("ATTNBENCH_HEAD_DIM_SWEEP", "none"),
             ("ATTNBENCH_KERNELS", "flash"),
             ("ATTNBENCH_TIME_BUDGET", "0.5"),
         ]

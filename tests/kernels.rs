@@ -89,6 +89,15 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
     let io = 4 * shape.tensor_bytes();
     let naive = KernelRun::new(gpu(), find_kernel("naive").unwrap(), &inputs).unwrap();
     assert!(naive.peak_buffer_bytes() >= io + shape.score_matrix_bytes());
+    // chunked holds one block of 256 query rows of scores at a time.
+    let chunked = KernelRun::new(gpu(), find_kernel("chunked").unwrap(), &inputs).unwrap();
+    let block = 256 * u64::from(shape.seq_len) * 4;
+    assert!(chunked.peak_buffer_bytes() >= io + block);
+    assert!(
+        chunked.peak_buffer_bytes() < io + block + 4096,
+        "{}",
+        chunked.peak_buffer_bytes()
+    );
     let flash = KernelRun::new(gpu(), find_kernel("flash").unwrap(), &inputs).unwrap();
     assert!(flash.peak_buffer_bytes() >= io);
     assert!(

@@ -36,6 +36,8 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         seq_lens: vec![512, 1024, 2048, 4096, 8192, 16384],
         kernels: vec![find_kernel("naive").unwrap(), find_kernel("flash").unwrap()],
         time_budget: Duration::from_secs(5),
+        causal: vec![false],
+        head_dim_sweep: Vec::new(),
         ..SweepConfig::default()
     };
     let rows = run_sweep(&gpu, &config, &mut Quadratic).unwrap();
@@ -61,7 +63,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
     assert!(
         row("naive", 8192)
             .reason
-            .contains("sweep stopped at n=4096")
+            .contains("sweep stopped at B1 H1 n4096")
     );
 
     // flash fits, but 2048²/1000 ms = 4.2 s and the n² law predicts 16.8 s at 4096 > 5 s.

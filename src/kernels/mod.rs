@@ -6,6 +6,7 @@
 //! | kernel | idea | memory |
 //! |---|---|---|
 //! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
+//! | `chunked` ([`naive::Chunked`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
 //! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
 
 pub mod flash;
@@ -17,7 +18,7 @@ use crate::shape::Shape;
 use std::sync::Arc;
 
 /// Every registered kernel, in the order reports list them.
-pub static KERNELS: &[&dyn Kernel] = &[&naive::Naive, &flash::Flash];
+pub static KERNELS: &[&dyn Kernel] = &[&naive::Naive, &naive::Chunked, &flash::Flash];
 
 /// The registered kernel called `name`.
 pub fn find_kernel(name: &str) -> Result<&'static dyn Kernel> {

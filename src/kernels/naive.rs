@@ -1,4 +1,5 @@
-//! `naive`: the quadratic-wall baseline (`shaders/naive.wgsl`).
+//! `naive`: the quadratic-wall baseline (`shaders/naive.wgsl`), and `chunked`, the same
+//! dispatches over blocks of query rows with one reused block×n scores buffer.
 //!
 //! Three dispatches over the full score matrix S (B·H·n×n f32 in global memory):
 //! scores (one invocation per score), a max-subtracted row softmax in place (one workgroup
@@ -92,6 +93,141 @@ fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     })
 }
 
+/// How score rows are held between the three dispatches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScoreRows {
+    /// The whole B·H·n×n matrix, in as many binding-sized buffers as it takes.
+    Materialized,
+    /// One buffer of `QUERY_BLOCK` rows, reused by every block of queries in turn.
+    Blocked,
+}
+
+/// Query rows per block of the chunked kernel (Rabe & Staats 2021 use blocks of ~1024).
+pub const QUERY_BLOCK: u64 = 256;
+
+impl ScoreRows {
+    fn split(self, shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
+        let full = chunking(shape, limits)?;
+        Ok(match self {
+            ScoreRows::Materialized => full,
+            ScoreRows::Blocked => {
+                let rows_per_chunk = full.rows_per_chunk.min(QUERY_BLOCK);
+                Chunking {
+                    rows_per_chunk,
+                    chunks: shape.rows().div_ceil(rows_per_chunk),
+                }
+            }
+        })
+    }
+
+    fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+        let mut plan = io_plan(shape);
+        let split = self.split(shape, &gpu.limits())?;
+        let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
+        let rows = shape.rows();
+        for c in 0..split.chunks {
+            let chunk_rows = split.rows_per_chunk.min(rows - c * split.rows_per_chunk);
+            if self == ScoreRows::Materialized || c == 0 {
+                plan.storage(format!("scores[{c}]"), chunk_rows * row_bytes);
+            }
+            plan.other(format!("params[{c}]"), std::mem::size_of::<Params>() as u64);
+        }
+        Ok(plan)
+    }
+
+    fn prepare(
+        self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        let p = pipelines(gpu)?;
+        let limits = gpu.limits();
+        let split = self.split(shape, &limits)?;
+        let max_dim = limits.max_compute_workgroups_per_dimension;
+        let n = u64::from(shape.seq_len);
+        let d = u64::from(shape.head_dim);
+        let rows = shape.rows();
+        let scores_buffer = |label: String, rows: u64| {
+            gpu.buffer(
+                tracker,
+                &label,
+                rows * n * F32_BYTES,
+                wgpu::BufferUsages::STORAGE,
+            )
+        };
+        let shared = match self {
+            ScoreRows::Blocked => Some(scores_buffer(
+                "chunked scores".into(),
+                split.rows_per_chunk,
+            )?),
+            ScoreRows::Materialized => None,
+        };
+        let mut chunks = Vec::new();
+        for c in 0..split.chunks {
+            let row_start = c * split.rows_per_chunk;
+            let row_count = split.rows_per_chunk.min(rows - row_start);
+            let own = match &shared {
+                Some(_) => None,
+                None => Some(scores_buffer(format!("naive scores[{c}]"), row_count)?),
+            };
+            let scores = own
+                .as_ref()
+                .or(shared.as_ref())
+                .expect("one of the two is set");
+            let params = uniform_buffer(
+                gpu,
+                tracker,
+                &format!("naive params[{c}]"),
+                &Params {
+                    seq_len: shape.seq_len,
+                    head_dim: shape.head_dim,
+                    causal: u32::from(shape.causal),
+                    scale: shape.scale(),
+                    row_start: row_start as u32,
+                    row_count: row_count as u32,
+                    _pad: [0; 2],
+                },
+            )?;
+            let bind_group = bind_buffers(
+                gpu,
+                "naive",
+                &p.layout,
+                &[&io.q, &io.k, &io.v, &io.o, scores, &params],
+            );
+            chunks.push(Chunk {
+                bind_group,
+                score_grid: grid_for((row_count * n).div_ceil(THREADS), max_dim)?,
+                softmax_grid: grid_for(row_count, max_dim)?,
+                output_grid: grid_for((row_count * d).div_ceil(THREADS), max_dim)?,
+                _buffers: (own, params),
+            });
+        }
+        Ok(Box::new(PreparedNaive {
+            pipelines: p,
+            chunks,
+            _shared: shared,
+        }))
+    }
+}
+
+/// weighted_sum loops over all keys in one invocation.
+fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
+    if let Some(cap) = gpu.shader_loop_cap()
+        && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
+    {
+        return Err(Error::Unsupported {
+            kernel: kernel.into(),
+            reason: format!(
+                "{} caps shader loops at {cap} iterations per invocation; {kernel} loops over all n keys",
+                gpu.summary().name
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl Kernel for Naive {
     fn name(&self) -> &'static str {
         "naive"
@@ -111,32 +247,11 @@ impl Kernel for Naive {
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        // weighted_sum loops over all keys in one invocation.
-        if let Some(cap) = gpu.shader_loop_cap()
-            && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
-        {
-            return Err(Error::Unsupported {
-                kernel: "naive".into(),
-                reason: format!(
-                    "{} caps shader loops at {cap} iterations per invocation; naive loops over all n keys",
-                    gpu.summary().name
-                ),
-            });
-        }
-        Ok(())
+        check_loop_cap(self.name(), shape, gpu)
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape);
-        let split = chunking(shape, &gpu.limits())?;
-        let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
-        let rows = shape.rows();
-        for c in 0..split.chunks {
-            let chunk_rows = split.rows_per_chunk.min(rows - c * split.rows_per_chunk);
-            plan.storage(format!("scores[{c}]"), chunk_rows * row_bytes);
-            plan.other(format!("params[{c}]"), std::mem::size_of::<Params>() as u64);
-        }
-        Ok(plan)
+        ScoreRows::Materialized.plan(shape, gpu)
     }
 
     fn prepare(
@@ -146,55 +261,46 @@ impl Kernel for Naive {
         io: &AttentionBuffers,
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
-        let p = pipelines(gpu)?;
-        let limits = gpu.limits();
-        let split = chunking(shape, &limits)?;
-        let max_dim = limits.max_compute_workgroups_per_dimension;
-        let n = u64::from(shape.seq_len);
-        let d = u64::from(shape.head_dim);
-        let rows = shape.rows();
-        let mut chunks = Vec::new();
-        for c in 0..split.chunks {
-            let row_start = c * split.rows_per_chunk;
-            let row_count = split.rows_per_chunk.min(rows - row_start);
-            let scores = gpu.buffer(
-                tracker,
-                &format!("naive scores[{c}]"),
-                row_count * n * F32_BYTES,
-                wgpu::BufferUsages::STORAGE,
-            )?;
-            let params = uniform_buffer(
-                gpu,
-                tracker,
-                &format!("naive params[{c}]"),
-                &Params {
-                    seq_len: shape.seq_len,
-                    head_dim: shape.head_dim,
-                    causal: u32::from(shape.causal),
-                    scale: shape.scale(),
-                    row_start: row_start as u32,
-                    row_count: row_count as u32,
-                    _pad: [0; 2],
-                },
-            )?;
-            let bind_group = bind_buffers(
-                gpu,
-                "naive",
-                &p.layout,
-                &[&io.q, &io.k, &io.v, &io.o, &scores, &params],
-            );
-            chunks.push(Chunk {
-                bind_group,
-                score_grid: grid_for((row_count * n).div_ceil(THREADS), max_dim)?,
-                softmax_grid: grid_for(row_count, max_dim)?,
-                output_grid: grid_for((row_count * d).div_ceil(THREADS), max_dim)?,
-                _buffers: [scores, params],
-            });
-        }
-        Ok(Box::new(PreparedNaive {
-            pipelines: p,
-            chunks,
-        }))
+        ScoreRows::Materialized.prepare(gpu, shape, io, tracker)
+    }
+}
+
+/// The chunked kernel: naive's three dispatches over blocks of [`QUERY_BLOCK`] query rows,
+/// so only a block×n slice of scores exists at once (Rabe & Staats 2021, "Self-attention
+/// does not need O(n²) memory"): the same work as naive, O(block·n + n·d) memory.
+#[derive(Debug)]
+pub struct Chunked;
+
+impl Kernel for Chunked {
+    fn name(&self) -> &'static str {
+        "chunked"
+    }
+
+    fn summary(&self) -> &'static str {
+        "naive's dispatches over blocks of 256 query rows: only a block×n slice of scores at once"
+    }
+
+    /// The same score traffic as naive, in a block-sized buffer.
+    fn min_bytes(&self, shape: &Shape) -> u64 {
+        shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        check_loop_cap(self.name(), shape, gpu)
+    }
+
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+        ScoreRows::Blocked.plan(shape, gpu)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        ScoreRows::Blocked.prepare(gpu, shape, io, tracker)
     }
 }
 
@@ -203,12 +309,15 @@ struct Chunk {
     score_grid: [u32; 3],
     softmax_grid: [u32; 3],
     output_grid: [u32; 3],
-    _buffers: [TrackedBuffer; 2],
+    /// The chunk's own scores buffer (naive) and its params.
+    _buffers: (Option<TrackedBuffer>, TrackedBuffer),
 }
 
 struct PreparedNaive {
     pipelines: Pipelines,
     chunks: Vec<Chunk>,
+    /// The scores buffer all blocks share (chunked).
+    _shared: Option<TrackedBuffer>,
 }
 
 impl PreparedKernel for PreparedNaive {

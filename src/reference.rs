@@ -5,14 +5,28 @@ use serde::Serialize;
 
 /// `softmax(scale·QKᵀ [causal]) · V` in f64 for `[B, H, n, d]` inputs (max-subtracted softmax).
 pub fn attention_f64(shape: &Shape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64> {
+    attention_f64_last_rows(shape, q, k, v, shape.seq_len)
+}
+
+/// Like [`attention_f64`] for only the last `rows` query rows of each (batch, head):
+/// `[B, H, rows, d]` (what a decode kernel computes).
+pub fn attention_f64_last_rows(
+    shape: &Shape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    rows: u32,
+) -> Vec<f64> {
     let n = shape.seq_len as usize;
     let d = shape.head_dim as usize;
+    let rows = (rows as usize).min(n);
     let scale = 1.0 / (d as f64).sqrt();
-    let mut out = vec![0.0f64; q.len()];
+    let mut out = vec![0.0f64; shape.batch_heads() as usize * rows * d];
     let mut scores = vec![0.0f64; n];
     for head in 0..shape.batch_heads() as usize {
         let base = head * n * d;
-        for i in 0..n {
+        let out_base = head * rows * d;
+        for i in n - rows..n {
             let keys = if shape.causal { i + 1 } else { n };
             let qi = &q[base + i * d..base + (i + 1) * d];
             let mut max = f64::NEG_INFINITY;
@@ -31,7 +45,8 @@ pub fn attention_f64(shape: &Shape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64>
                 *s = (*s - max).exp();
                 sum += *s;
             }
-            let oi = &mut out[base + i * d..base + (i + 1) * d];
+            let r = i - (n - rows);
+            let oi = &mut out[out_base + r * d..out_base + (r + 1) * d];
             for (j, &p) in scores.iter().enumerate().take(keys) {
                 let vj = &v[base + j * d..base + (j + 1) * d];
                 for (o, &x) in oi.iter_mut().zip(vj) {
@@ -41,6 +56,20 @@ pub fn attention_f64(shape: &Shape, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f64>
         }
     }
     out
+}
+
+/// The last `rows` query rows of each (batch, head) of a `[B, H, n, d]` tensor.
+pub fn last_rows(shape: &Shape, tensor: &[f32], rows: u32) -> Vec<f32> {
+    let n = shape.seq_len as usize;
+    let d = shape.head_dim as usize;
+    let rows = (rows as usize).min(n);
+    (0..shape.batch_heads() as usize)
+        .flat_map(|h| {
+            tensor[(h * n + n - rows) * d..(h + 1) * n * d]
+                .iter()
+                .copied()
+        })
+        .collect()
 }
 
 /// How far an output is from the reference.
@@ -118,6 +147,23 @@ mod tests {
             &[2.0, 4.0],
         );
         assert_eq!(causal, vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn last_rows_match_the_full_reference() {
+        let shape = Shape::new(5, 3).with_batch_heads(2, 1).with_causal(true);
+        let t: Vec<f32> = (0..30).map(|i| (i as f32 * 0.37).sin()).collect();
+        let full = attention_f64(&shape, &t, &t, &t);
+        let tail = attention_f64_last_rows(&shape, &t, &t, &t, 2);
+        let full_f32: Vec<f32> = full.iter().map(|&x| x as f32).collect();
+        let expected: Vec<f64> = last_rows(&shape, &full_f32, 2)
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        assert_eq!(tail.len(), expected.len());
+        for (a, b) in tail.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::charts::{ChartSpec, Mark, Series, SeriesKind};
 use crate::error::Result;
 use crate::results::{ResultRow, ResultsFile};
-use crate::sweep::Axis;
+use crate::sweep::{Axis, DECODE_FAMILY};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -108,13 +108,18 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     };
     let rows: Vec<&ResultRow> = files.iter().flat_map(|f| ok_rows(f, family)).collect();
     let axis = Axis::of_family(family);
+    let decode = family.starts_with(DECODE_FAMILY);
     let x_desc = x_label(family, &rows);
     let xs: Vec<f64> = rows.iter().map(|r| x_of(r)).collect();
 
     let mut time = ChartSpec {
         title: format!("{family}: time — {who}"),
         x_label: x_desc.clone(),
-        y_label: "median time per run (ms)".into(),
+        y_label: if decode {
+            "ms per generated token (median)".into()
+        } else {
+            "median time per run (ms)".into()
+        },
         ..Default::default()
     };
     let mut memory = ChartSpec {
@@ -132,12 +137,15 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     for file in files {
         for kernel in kernels_in(file, family) {
             let t = series_of(file, family, &kernel, label(file, &kernel), |r| r.median_ms);
-            if kernel == "naive"
-                && axis == Axis::SeqLen
-                && let Some(law) = law_through(&t, &xs, 2, &format!("n² law through {}", t.label))
-            {
-                time.series.push(law);
-            }
+            // The growth law each family is about: n² for prefill, n for decode.
+            let law = match (decode, axis, kernel.as_str()) {
+                (true, _, _) => law_through(&t, &xs, 1, &format!("linear law through {}", t.label)),
+                (false, Axis::SeqLen, "naive") => {
+                    law_through(&t, &xs, 2, &format!("n² law through {}", t.label))
+                }
+                _ => None,
+            };
+            time.series.extend(law);
             time.series.push(t);
             memory.series.push(series_of(
                 file,
@@ -156,7 +164,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
         }
     }
     // Memory laws: the exact score-matrix size (n²) and Q, K, V, O (n), for the family's shape.
-    if let Some(r) = rows.first().filter(|_| axis == Axis::SeqLen) {
+    if let Some(r) = rows.first().filter(|_| axis == Axis::SeqLen && !decode) {
         let bh = f64::from(r.batch) * f64::from(r.heads);
         let d = f64::from(r.head_dim);
         let hi = xs.iter().copied().fold(0.0, f64::max).max(100_000.0);

@@ -227,11 +227,7 @@ pub fn run_attention(
     run.read_output()
 }
 
-/// GFLOP/s of `shape` (FLOP model in [`Shape::flops`]) at `ms` milliseconds.
-pub fn gflops(shape: &Shape, ms: f64) -> f64 {
-    if ms > 0.0 {
-        shape.flops() / (ms * 1e6)
-    } else {
-        0.0
-    }
+/// GFLOP/s of `flops` FLOPs (see [`Kernel::flops`]) done in `ms` milliseconds.
+pub fn gflops(flops: f64, ms: f64) -> f64 {
+    if ms > 0.0 { flops / (ms * 1e6) } else { 0.0 }
 }

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernels::{KERNELS, Kernel, find_kernel};
+use crate::kernels::{KERNELS, Kernel, Workload, find_kernel};
 use crate::results::{ResultRow, Status};
 use crate::run::{KernelRun, Measurement, gflops, plan_for};
 use crate::shape::Shape;
@@ -217,6 +217,7 @@ impl SweepConfig {
                 out.push(Family {
                     name: format!("prefill{}-d{d}", if causal { "-causal" } else { "" }),
                     axis: Axis::SeqLen,
+                    workload: Workload::Prefill,
                     shapes: self.seq_lens.iter().map(|&n| shape(n, d, causal)).collect(),
                 });
             }
@@ -226,6 +227,7 @@ impl SweepConfig {
             out.push(Family {
                 name: format!("{HEAD_DIM_FAMILY}-n{n}"),
                 axis: Axis::HeadDim,
+                workload: Workload::Prefill,
                 shapes: self
                     .head_dim_sweep
                     .iter()
@@ -233,9 +235,20 @@ impl SweepConfig {
                     .collect(),
             });
         }
+        for &d in &self.head_dims {
+            out.push(Family {
+                name: format!("{DECODE_FAMILY}-d{d}"),
+                axis: Axis::SeqLen,
+                workload: Workload::Decode,
+                shapes: self.seq_lens.iter().map(|&n| shape(n, d, true)).collect(),
+            });
+        }
         out
     }
 }
+
+/// Name prefix of decode families (one generated token against n cached keys).
+pub const DECODE_FAMILY: &str = "decode";
 
 /// Name prefix of head-dim families (their charts put d on the x axis).
 pub const HEAD_DIM_FAMILY: &str = "headdim";
@@ -267,6 +280,8 @@ pub struct Family {
     pub name: String,
     /// What varies.
     pub axis: Axis,
+    /// Which kernels it runs.
+    pub workload: Workload,
     /// The points, in sweep order.
     pub shapes: Vec<Shape>,
 }
@@ -326,12 +341,22 @@ pub fn run_sweep(
 ) -> Result<Vec<ResultRow>> {
     let mut rows = Vec::new();
     let families = config.families();
-    let total: usize =
-        families.iter().map(|f| f.shapes.len()).sum::<usize>() * config.kernels.len();
+    let kernels_of = |f: &Family| -> Vec<&'static dyn Kernel> {
+        config
+            .kernels
+            .iter()
+            .copied()
+            .filter(|k| k.workload() == f.workload)
+            .collect()
+    };
+    let total: usize = families
+        .iter()
+        .map(|f| f.shapes.len() * kernels_of(f).len())
+        .sum();
     let mut done = 0;
     for fam in &families {
         let family = &fam.name;
-        for &kernel in &config.kernels {
+        for kernel in kernels_of(fam) {
             let mut stopped: Option<String> = None;
             let mut last: Option<(Shape, f64)> = None;
             for &shape in &fam.shapes {
@@ -339,12 +364,13 @@ pub fn run_sweep(
                     family,
                     kernel,
                     shape,
-                    flops: shape.flops(),
+                    flops: kernel.flops(&shape),
                 };
                 measurer.progress(&point, done, total);
                 done += 1;
                 let mut row = ResultRow::new(family, kernel.name(), &shape);
                 row.min_bytes = kernel.min_bytes(&shape);
+                row.flops = kernel.flops(&shape);
                 if let Ok(plan) = kernel.memory_plan(&shape, gpu) {
                     row.needed_bytes = plan.total_bytes();
                 }
@@ -411,7 +437,7 @@ pub fn run_sweep(
                 row.max_ms = Some(m.max_ms);
                 row.samples = m.samples_ms.len() as u32;
                 row.timing = m.timing.as_str().to_string();
-                row.gflops = Some(gflops(&shape, m.median_ms));
+                row.gflops = Some(gflops(row.flops, m.median_ms));
                 row.peak_buffer_bytes = lazy.peak_buffer_bytes();
                 rows.push(row);
                 last = Some((shape, m.median_ms));
@@ -447,7 +473,8 @@ mod tests {
         .collect();
         let c = SweepConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.seq_lens, vec![128, 256, 512]);
-        assert_eq!(c.families().len(), 4);
+        // 2 head dims × (non-causal, causal) prefill + 2 decode families.
+        assert_eq!(c.families().len(), 6);
         assert_eq!(c.kernels.len(), 1);
         assert_eq!(c.time_budget, Duration::from_millis(500));
         let bad =

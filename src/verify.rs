@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::reference::{Comparison, attention_f64};
+use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
 use crate::run::run_attention;
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
@@ -27,6 +27,7 @@ pub const VERIFY_SHAPES: &[(u32, u32, u32, u32, bool)] = &[
     (1, 1, 256, 128, true),
     (1, 1, 33, 256, false),
     (4, 8, 17, 32, true),
+    (1, 2, 1000, 64, true),
 ];
 
 /// The verification shapes as [`Shape`]s.
@@ -97,9 +98,17 @@ pub fn check_kernel(
     }
     let inputs = AttentionInputs::random(shape, seed)?;
     let out = run_attention(gpu, kernel, &inputs)?;
-    let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
-    check.comparison = Some(Comparison::new(&out, &reference));
+    check.comparison = Some(compare_output(kernel, &inputs, &out));
     Ok(check)
+}
+
+/// Compares a kernel's output `[B, H, n, d]` with the f64 reference on the rows the kernel
+/// computes ([`Kernel::query_rows`]: all of them, or the last ones for decode).
+pub fn compare_output(kernel: &dyn Kernel, inputs: &AttentionInputs, out: &[f32]) -> Comparison {
+    let shape = inputs.shape;
+    let rows = kernel.query_rows(&shape);
+    let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);
+    Comparison::new(&last_rows(&shape, out, rows), &reference)
 }
 
 /// A seed that differs from run to run (time based), so every verification sees fresh inputs.

@@ -8,7 +8,9 @@
 //! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
 //! | `chunked` ([`naive::Chunked`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
 //! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
+//! | [`decode`] | the last query row against n keys: split keys, combine partial softmaxes | O(B·H·n·d) |
 
+pub mod decode;
 pub mod flash;
 pub mod naive;
 
@@ -18,7 +20,12 @@ use crate::shape::Shape;
 use std::sync::Arc;
 
 /// Every registered kernel, in the order reports list them.
-pub static KERNELS: &[&dyn Kernel] = &[&naive::Naive, &naive::Chunked, &flash::Flash];
+pub static KERNELS: &[&dyn Kernel] = &[
+    &naive::Naive,
+    &naive::Chunked,
+    &flash::Flash,
+    &decode::Decode,
+];
 
 /// The registered kernel called `name`.
 pub fn find_kernel(name: &str) -> Result<&'static dyn Kernel> {
@@ -35,6 +42,15 @@ pub fn find_kernel(name: &str) -> Result<&'static dyn Kernel> {
 /// Names of the registered kernels.
 pub fn kernel_names() -> Vec<&'static str> {
     KERNELS.iter().map(|k| k.name()).collect()
+}
+
+/// What a kernel computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Every query row: the prompt.
+    Prefill,
+    /// The last few query rows against the whole KV cache: generating tokens.
+    Decode,
 }
 
 /// Q, K, V and O of one problem on the device, each `[B, H, n, d]` f32.
@@ -61,6 +77,22 @@ pub trait Kernel: Send + Sync + 'static {
     /// Largest ‖out − ref‖/‖ref‖ against the f64 reference that counts as correct.
     fn tolerance(&self) -> f64 {
         1e-4
+    }
+
+    /// What the kernel computes: a whole prefill, or the last few query rows (decode).
+    fn workload(&self) -> Workload {
+        Workload::Prefill
+    }
+
+    /// Query rows per (batch, head) the kernel computes, the last ones of the sequence:
+    /// all n for prefill kernels. Verification compares these rows only.
+    fn query_rows(&self, shape: &Shape) -> u32 {
+        shape.seq_len
+    }
+
+    /// FLOPs of one run: [`Shape::flops`] (4·B·H·n²·d, halved when causal) for prefill.
+    fn flops(&self, shape: &Shape) -> f64 {
+        shape.flops()
     }
 
     /// The fewest bytes the kernel must move through device memory for `shape`: by default

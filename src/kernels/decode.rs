@@ -1,0 +1,231 @@
+//! `decode`: one generated token against a KV cache of n keys, flash-decoding style
+//! (`shaders/decode.wgsl`). A decode step has a single query row per (batch, head), so
+//! one workgroup per head would leave a GPU idle: the keys are split into chunks of
+//! [`SPLIT`] keys, one workgroup each, and a second dispatch combines the chunks' partial
+//! softmaxes. It computes the last [`DECODE_QUERIES`] query rows of the `[B, H, n, d]`
+//! problem (with the causal flag, that row sees every key, as a generated token does);
+//! time grows linearly in n, and a run's time is the time per generated token.
+
+use super::{
+    AttentionBuffers, Kernel, PreparedKernel, Workload, bind_buffers, io_plan, pipeline_layout,
+    shader, storage_and_uniform_layout, uniform_buffer,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::shape::{F32_BYTES, Shape};
+use std::sync::Arc;
+
+/// The decode kernel.
+#[derive(Debug)]
+pub struct Decode;
+
+/// Query rows per (batch, head) a decode step computes: one generated token.
+pub const DECODE_QUERIES: u32 = 1;
+
+/// Keys per chunk of the first pass.
+pub const SPLIT: u32 = 256;
+
+const WG: u32 = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale: f32,
+    queries: u32,
+    splits: u32,
+    total_groups: u32,
+    _pad: u32,
+}
+
+fn queries(shape: &Shape) -> u32 {
+    DECODE_QUERIES.min(shape.seq_len)
+}
+
+fn splits(shape: &Shape) -> u32 {
+    shape.seq_len.div_ceil(SPLIT)
+}
+
+fn partials_bytes(shape: &Shape) -> u64 {
+    shape.batch_heads()
+        * u64::from(splits(shape))
+        * u64::from(queries(shape))
+        * (u64::from(shape.head_dim) + 2)
+        * F32_BYTES
+}
+
+#[derive(Clone)]
+struct Pipelines {
+    layout: wgpu::BindGroupLayout,
+    partial: wgpu::ComputePipeline,
+    combine: wgpu::ComputePipeline,
+}
+
+fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
+    gpu.cached("decode", || {
+        let layout = storage_and_uniform_layout(gpu, "decode", &[true, true, true, false, false]);
+        let pipeline_layout = pipeline_layout(gpu, &layout);
+        let constants = [("WG", f64::from(WG)), ("SPLIT", f64::from(SPLIT))];
+        let compile = |entry| {
+            gpu.compile(
+                shader!("decode.wgsl"),
+                entry,
+                Some(&pipeline_layout),
+                &constants,
+            )
+        };
+        Ok(Pipelines {
+            partial: compile("partial")?,
+            combine: compile("combine")?,
+            layout,
+        })
+    })
+}
+
+impl Kernel for Decode {
+    fn name(&self) -> &'static str {
+        "decode"
+    }
+
+    fn summary(&self) -> &'static str {
+        "one generated token against n cached keys: split keys, combine partial softmaxes (2 dispatches)"
+    }
+
+    fn workload(&self) -> Workload {
+        Workload::Decode
+    }
+
+    fn query_rows(&self, shape: &Shape) -> u32 {
+        queries(shape)
+    }
+
+    /// 4·B·H·q·n·d for q query rows (each sees all n keys, causal or not, up to q − 1).
+    fn flops(&self, shape: &Shape) -> f64 {
+        4.0 * shape.batch_heads() as f64
+            * f64::from(queries(shape))
+            * f64::from(shape.seq_len)
+            * f64::from(shape.head_dim)
+    }
+
+    /// K and V read once; the query rows read and the output rows written.
+    fn min_bytes(&self, shape: &Shape) -> u64 {
+        let row = u64::from(shape.head_dim) * F32_BYTES * shape.batch_heads();
+        2 * shape.tensor_bytes() + 2 * row * u64::from(queries(shape))
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        // combine loops over every chunk, three times plus once per column group.
+        if let Some(cap) = gpu.shader_loop_cap() {
+            let iterations =
+                u64::from(splits(shape)) * (3 + u64::from(shape.head_dim.div_ceil(WG)));
+            if iterations > cap * 9 / 10 {
+                return Err(Error::Unsupported {
+                    kernel: "decode".into(),
+                    reason: format!(
+                        "{} caps shader loops at {cap} iterations per invocation; combining {} chunks needs {iterations}",
+                        gpu.summary().name,
+                        splits(shape)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
+        let mut plan = io_plan(shape);
+        plan.storage("partials", partials_bytes(shape));
+        plan.other("params[partial]", std::mem::size_of::<Params>() as u64);
+        plan.other("params[combine]", std::mem::size_of::<Params>() as u64);
+        Ok(plan)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        let p = pipelines(gpu)?;
+        let max_dim = gpu.limits().max_compute_workgroups_per_dimension;
+        let partials = gpu.buffer(
+            tracker,
+            "decode partials",
+            partials_bytes(shape),
+            wgpu::BufferUsages::STORAGE,
+        )?;
+        let groups = |per_head: u32| -> Result<u32> {
+            let total = shape.batch_heads() * u64::from(per_head);
+            u32::try_from(total).map_err(|_| Error::TooLarge {
+                what: format!("decode at {shape}: workgroups"),
+                needed: total,
+                allowed: u64::from(u32::MAX),
+                limit: "workgroups per dispatch".into(),
+            })
+        };
+        let mut steps = Vec::new();
+        for (label, pipeline, per_head) in [
+            ("partial", &p.partial, splits(shape)),
+            ("combine", &p.combine, queries(shape)),
+        ] {
+            let total_groups = groups(per_head)?;
+            let params = uniform_buffer(
+                gpu,
+                tracker,
+                &format!("decode params[{label}]"),
+                &Params {
+                    seq_len: shape.seq_len,
+                    head_dim: shape.head_dim,
+                    causal: u32::from(shape.causal),
+                    scale: shape.scale(),
+                    queries: queries(shape),
+                    splits: splits(shape),
+                    total_groups,
+                    _pad: 0,
+                },
+            )?;
+            let bind_group = bind_buffers(
+                gpu,
+                "decode",
+                &p.layout,
+                &[&io.q, &io.k, &io.v, &io.o, &partials, &params],
+            );
+            steps.push(Step {
+                pipeline: pipeline.clone(),
+                bind_group,
+                grid: grid_for(u64::from(total_groups), max_dim)?,
+                _params: params,
+            });
+        }
+        Ok(Box::new(PreparedDecode {
+            steps,
+            _partials: partials,
+        }))
+    }
+}
+
+struct Step {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    grid: [u32; 3],
+    _params: TrackedBuffer,
+}
+
+struct PreparedDecode {
+    steps: Vec<Step>,
+    _partials: TrackedBuffer,
+}
+
+impl PreparedKernel for PreparedDecode {
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for step in &self.steps {
+            pass.set_pipeline(&step.pipeline);
+            pass.set_bind_group(0, &step.bind_group, &[]);
+            let [x, y, z] = step.grid;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+}

@@ -101,7 +101,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     };
     let label = |file: &ResultsFile, kernel: &str| {
         if multi {
-            format!("{} — {kernel}", file.device.adapter)
+            format!("{} — {kernel}", device_title(file))
         } else {
             kernel.to_string()
         }
@@ -189,7 +189,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     }
     for file in files {
         let prefix = if multi {
-            format!("{}: ", file.device.adapter)
+            format!("{}: ", device_title(file))
         } else {
             String::new()
         };
@@ -221,7 +221,7 @@ pub fn family_charts(files: &[&ResultsFile], family: &str) -> Vec<(String, Chart
     };
     for file in files {
         let prefix = if multi {
-            format!("{}: ", file.device.adapter)
+            format!("{}: ", device_title(file))
         } else {
             String::new()
         };

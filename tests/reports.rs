@@ -101,10 +101,10 @@ fn comparison_draws_one_line_per_device_and_kernel() {
     assert!(md.contains("GPU A (Vulkan)") && md.contains("GPU B (Vulkan)"));
     let svg = std::fs::read_to_string(dir.path().join("time-prefill-d64.svg")).unwrap();
     for label in [
-        "GPU A — naive",
-        "GPU A — flash",
-        "GPU B — naive",
-        "GPU B — flash",
+        "GPU A (Vulkan) — naive",
+        "GPU A (Vulkan) — flash",
+        "GPU B (Vulkan) — naive",
+        "GPU B (Vulkan) — flash",
     ] {
         assert!(svg.contains(label), "missing {label}");
     }

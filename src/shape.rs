@@ -131,6 +131,15 @@ impl Shape {
 
     /// The FLOP model: 4·B·H·n²·d (2 for Q·Kᵀ and 2 for P·V, a multiply-add counted as 2),
     /// halved when causal. Softmax is not counted.
+    ///
+    /// ```
+    /// use attnbench::Shape;
+    /// let shape = Shape::new(4096, 64).with_batch_heads(1, 8);
+    /// assert_eq!(shape.flops(), 4.0 * 8.0 * 4096.0 * 4096.0 * 64.0);
+    /// assert_eq!(shape.with_causal(true).flops(), shape.flops() / 2.0);
+    /// // The n×n matrix naive materializes, per head: 67 MB at n = 4096.
+    /// assert_eq!(Shape::new(4096, 64).score_matrix_bytes(), 67_108_864);
+    /// ```
     pub fn flops(&self) -> f64 {
         let n = f64::from(self.seq_len);
         let full = 4.0 * self.batch_heads() as f64 * n * n * f64::from(self.head_dim);

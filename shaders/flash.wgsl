@@ -26,6 +26,10 @@ const ROWS: u32 = 1u;          // query rows per invocation
 const D4: u32 = 16u;           // ceil(head_dim / 4)
 
 const NEG_BIG: f32 = -3.0e38;
+// Element type of K, V tiles and query registers: src/kernels/flash.rs rewrites this line
+// (and prepends `enable f16;`) for the f16 variant; scores, softmax state and the output
+// accumulator stay f32.
+alias kv4 = vec4<f32>;
 
 struct Params {
     seq_len: u32,
@@ -52,8 +56,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> k_tile: array<vec4<f32>, BLOCK_KV * D4>;
-var<workgroup> v_tile: array<vec4<f32>, BLOCK_KV * D4>;
+var<workgroup> k_tile: array<kv4, BLOCK_KV * D4>;
+var<workgroup> v_tile: array<kv4, BLOCK_KV * D4>;
 
 // Columns 4·c4 .. 4·c4+3 of global row `row` of `which` (0 = q, 1 = k, 2 = v), zero past head_dim.
 fn load4(which: u32, row: u32, c4: u32) -> vec4<f32> {
@@ -93,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let first = (params.pass_flags & 1u) != 0u;
     let last = (params.pass_flags & 2u) != 0u;
 
-    var q_reg: array<vec4<f32>, ROWS * D4>;
+    var q_reg: array<kv4, ROWS * D4>;
     var acc: array<vec4<f32>, ROWS * D4>;
     var m: array<f32, ROWS>;
     var l: array<f32, ROWS>;
@@ -106,7 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         l[r] = 0.0;
         let st = (head_row + i) * (D4 + 1u);
         for (var c4 = 0u; c4 < D4; c4++) {
-            q_reg[r * D4 + c4] = select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid);
+            q_reg[r * D4 + c4] = kv4(select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid));
             acc[r * D4 + c4] = vec4<f32>(0.0);
             if (!first && valid) {
                 acc[r * D4 + c4] = state[st + c4];
@@ -128,8 +132,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             let j = kv0 + e / D4;
             let c4 = e % D4;
             let in_range = j < n;
-            k_tile[e] = select(vec4<f32>(0.0), load4(1u, head_row + j, c4), in_range);
-            v_tile[e] = select(vec4<f32>(0.0), load4(2u, head_row + j, c4), in_range);
+            k_tile[e] = kv4(select(vec4<f32>(0.0), load4(1u, head_row + j, c4), in_range));
+            v_tile[e] = kv4(select(vec4<f32>(0.0), load4(2u, head_row + j, c4), in_range));
         }
         workgroupBarrier();
 
@@ -148,7 +152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 let k3 = k_tile[b0 + 3u * D4 + c4];
                 for (var r = 0u; r < ROWS; r++) {
                     let qc = q_reg[r * D4 + c4];
-                    s[r] += vec4<f32>(dot(qc, k0), dot(qc, k1), dot(qc, k2), dot(qc, k3));
+                    s[r] += vec4<f32>(f32(dot(qc, k0)), f32(dot(qc, k1)), f32(dot(qc, k2)), f32(dot(qc, k3)));
                 }
             }
             var p: array<vec4<f32>, ROWS>;
@@ -164,10 +168,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 m[r] = m_new;
             }
             for (var c4 = 0u; c4 < D4; c4++) {
-                let v0 = v_tile[b0 + c4];
-                let v1 = v_tile[b0 + D4 + c4];
-                let v2 = v_tile[b0 + 2u * D4 + c4];
-                let v3 = v_tile[b0 + 3u * D4 + c4];
+                let v0 = vec4<f32>(v_tile[b0 + c4]);
+                let v1 = vec4<f32>(v_tile[b0 + D4 + c4]);
+                let v2 = vec4<f32>(v_tile[b0 + 2u * D4 + c4]);
+                let v3 = vec4<f32>(v_tile[b0 + 3u * D4 + c4]);
                 for (var r = 0u; r < ROWS; r++) {
                     let pr = p[r];
                     var a = acc[r * D4 + c4] * alpha[r];

@@ -371,6 +371,7 @@ pub fn run_sweep(
                 let mut row = ResultRow::new(family, kernel.name(), &shape);
                 row.min_bytes = kernel.min_bytes(&shape);
                 row.flops = kernel.flops(&shape);
+                row.dtype = kernel.dtype().to_string();
                 if let Ok(plan) = kernel.memory_plan(&shape, gpu) {
                     row.needed_bytes = plan.total_bytes();
                 }

@@ -10,9 +10,23 @@ use attnbench::verify::{check_kernel, compare_output, fresh_seed, verify_shapes}
 use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
 use common::gpu;
 
+/// The registered kernels the shared adapter supports for `shape` (flash_f16 needs
+/// SHADER_F16, which wgpu's GL backend lacks); every f32 kernel must be among them.
+fn supported(shape: &Shape) -> Vec<&'static dyn attnbench::Kernel> {
+    KERNELS
+        .iter()
+        .copied()
+        .filter(|k| {
+            let ok = k.check_support(shape, gpu()).is_ok();
+            assert!(ok || k.dtype() != "f32", "{} refuses {shape}", k.name());
+            ok
+        })
+        .collect()
+}
+
 fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
     let seed = fresh_seed();
-    for &kernel in KERNELS {
+    for kernel in supported(&shape) {
         let check = check_kernel(gpu, kernel, shape, seed)
             .unwrap_or_else(|e| panic!("{} at {shape}: {e}", kernel.name()));
         let c = check
@@ -23,7 +37,9 @@ fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
             "{} at {shape} (seed {seed}): {c:?}",
             kernel.name()
         );
-        assert!(c.rel_l2_error < 1e-4, "{} at {shape}: {c:?}", kernel.name());
+        if kernel.dtype() == "f32" {
+            assert!(c.rel_l2_error < 1e-4, "{} at {shape}: {c:?}", kernel.name());
+        }
     }
 }
 
@@ -68,7 +84,7 @@ fn naive_splits_the_score_matrix_across_buffers() {
 fn poisoned_output_fails_the_comparison_when_nothing_runs() {
     let shape = Shape::new(20, 16);
     let inputs = AttentionInputs::random(shape, 3).unwrap();
-    for &kernel in KERNELS {
+    for kernel in supported(&shape) {
         let run = KernelRun::new(gpu(), kernel, &inputs).unwrap();
         run.poison_output().unwrap();
         let untouched = run.read_output().unwrap();
@@ -81,7 +97,7 @@ fn poisoned_output_fails_the_comparison_when_nothing_runs() {
         );
         run.run_once().unwrap();
         let c = compare_output(kernel, &inputs, &run.read_output().unwrap());
-        assert!(c.passes(1e-4), "{}: {c:?}", kernel.name());
+        assert!(c.passes(kernel.tolerance()), "{}: {c:?}", kernel.name());
     }
 }
 
@@ -153,15 +169,12 @@ fn host_api_returns_the_output_of_the_buffers_it_ran_on() {
     let shape = Shape::new(9, 8).with_batch_heads(2, 2);
     let inputs = AttentionInputs::random(shape, 11).unwrap();
     let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
-    for &kernel in KERNELS {
+    for kernel in supported(&shape) {
         let out = run_attention(gpu(), kernel, &inputs).unwrap();
         assert_eq!(out.len(), reference.len());
-        assert!(
-            compare_output(kernel, &inputs, &out).passes(1e-4),
-            "{}",
-            kernel.name()
-        );
-        if kernel.query_rows(&shape) == shape.seq_len {
+        let c = compare_output(kernel, &inputs, &out);
+        assert!(c.passes(kernel.tolerance()), "{}: {c:?}", kernel.name());
+        if kernel.query_rows(&shape) == shape.seq_len && kernel.dtype() == "f32" {
             assert!(
                 Comparison::new(&out, &reference).passes(1e-4),
                 "{}",

@@ -62,7 +62,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         s.name, s.backend, s.device_type
     );
     println!(
-        "{:<8} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  result",
+        "{:<14} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  result",
         "kernel", "B", "H", "n", "d", "causal", "max_abs_err", "rel_l2_err"
     );
     let mut failures = 0;
@@ -99,7 +99,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 (None, None) => ("-".into(), "-".into(), "no result".into()),
             };
             println!(
-                "{:<8} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  {verdict}",
+                "{:<14} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  {verdict}",
                 check.kernel,
                 shape.batch,
                 shape.heads,

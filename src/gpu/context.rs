@@ -245,6 +245,18 @@ impl Gpu {
         self.compile_wgsl(source.name, wgsl, entry, layout, constants)
     }
 
+    /// Compiles WGSL text (already specialized) named `name`.
+    pub fn compile_text(
+        &self,
+        name: &str,
+        wgsl: String,
+        entry: &str,
+        layout: Option<&wgpu::PipelineLayout>,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        self.compile_wgsl(name, wgsl, entry, layout, constants)
+    }
+
     fn compile_wgsl(
         &self,
         name: &str,

@@ -33,13 +33,36 @@ use super::{
     storage_and_uniform_layout, uniform_buffer,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for, specialize};
 use crate::shape::Shape;
 use std::sync::Arc;
 
-/// The flash kernel.
+/// The flash kernel, in one of two precisions.
 #[derive(Debug)]
-pub struct Flash;
+pub struct Flash {
+    /// Element type of the K/V tiles, query registers and Q·Kᵀ arithmetic.
+    pub precision: Precision,
+}
+
+/// Element type of flash's tiles and score arithmetic (softmax state and the output
+/// accumulator are always f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout.
+    F32,
+    /// f16 tiles and Q·Kᵀ (needs SHADER_F16).
+    F16,
+}
+
+/// `flash`: f32.
+pub static FLASH: Flash = Flash {
+    precision: Precision::F32,
+};
+
+/// `flash_f16`: f16 K/V tiles and Q·Kᵀ, f32 softmax and accumulation.
+pub static FLASH_F16: Flash = Flash {
+    precision: Precision::F16,
+};
 
 /// Most keys per tile the tuner tries.
 const MAX_BLOCK_KV: u32 = 128;
@@ -223,10 +246,15 @@ struct Pipeline {
     pipeline: wgpu::ComputePipeline,
 }
 
-fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
+fn pipeline(
+    gpu: &Gpu,
+    config: FlashConfig,
+    head_dim: u32,
+    precision: Precision,
+) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
     let key = format!(
-        "flash q{} r{} kv{} d4 {d4}",
+        "flash {precision:?} q{} r{} kv{} d4 {d4}",
         config.block_q, config.rows, config.block_kv
     );
     gpu.cached(&key, || {
@@ -235,9 +263,24 @@ fn pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
         ];
-        let pipeline = gpu.compile_specialized(
-            shader!("flash.wgsl"),
-            &[("ROWS", config.rows), ("D4", d4)],
+        let source = shader!("flash.wgsl");
+        let mut wgsl = specialize(source, &[("ROWS", config.rows), ("D4", d4)])?;
+        if precision == Precision::F16 {
+            const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
+            if !wgsl.contains(F32_ALIAS) {
+                return Err(Error::Gpu {
+                    during: "specializing flash.wgsl for f16".into(),
+                    message: format!("expected the line `{F32_ALIAS}`"),
+                });
+            }
+            wgsl = format!(
+                "enable f16;\n{}",
+                wgsl.replace(F32_ALIAS, "alias kv4 = vec4<f16>;")
+            );
+        }
+        let pipeline = gpu.compile_text(
+            source.name,
+            wgsl,
             "main",
             Some(&pipeline_layout(gpu, &layout)),
             &constants,
@@ -253,11 +296,12 @@ pub fn prepare_with(
     io: &AttentionBuffers,
     tracker: &Arc<BufferTracker>,
     config: FlashConfig,
+    precision: Precision,
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
     config.validate(shape, &limits)?;
     let passes = config.passes(shape, gpu.shader_loop_cap())?;
-    let p = pipeline(gpu, config, shape.head_dim)?;
+    let p = pipeline(gpu, config, shape.head_dim, precision)?;
     let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
     let total_groups_u32 = u32::try_from(total_groups).map_err(|_| Error::TooLarge {
@@ -321,14 +365,44 @@ fn state_bytes(shape: &Shape, passes: u64) -> u64 {
 
 impl Kernel for Flash {
     fn name(&self) -> &'static str {
-        "flash"
+        match self.precision {
+            Precision::F32 => "flash",
+            Precision::F16 => "flash_f16",
+        }
     }
 
     fn summary(&self) -> &'static str {
-        "fused tiled kernel with online softmax; never materializes n×n (1 dispatch per pass over the keys)"
+        match self.precision {
+            Precision::F32 => {
+                "fused tiled kernel with online softmax; never materializes n×n (1 dispatch per pass over the keys)"
+            }
+            Precision::F16 => "flash with f16 K/V tiles and Q·Kᵀ, f32 softmax and accumulation",
+        }
+    }
+
+    fn dtype(&self) -> &'static str {
+        match self.precision {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// f16 keeps ~3 decimal digits in Q·Kᵀ.
+    fn tolerance(&self) -> f64 {
+        match self.precision {
+            Precision::F32 => 1e-4,
+            Precision::F16 => 1e-2,
+        }
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        if self.precision == Precision::F16 && !gpu.features().contains(wgpu::Features::SHADER_F16)
+        {
+            return Err(Error::Unsupported {
+                kernel: self.name().into(),
+                reason: format!("{} has no SHADER_F16", gpu.summary().name),
+            });
+        }
         let config = FlashConfig::default_for(shape, gpu)?;
         config.validate(shape, &gpu.limits())?;
         config.passes(shape, gpu.shader_loop_cap()).map(|_| ())
@@ -355,13 +429,9 @@ impl Kernel for Flash {
         io: &AttentionBuffers,
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
-        prepare_with(
-            gpu,
-            shape,
-            io,
-            tracker,
-            FlashConfig::default_for(shape, gpu)?,
-        )
+        self.check_support(shape, gpu)?;
+        let config = FlashConfig::default_for(shape, gpu)?;
+        prepare_with(gpu, shape, io, tracker, config, self.precision)
     }
 }
 

@@ -8,10 +8,13 @@
 //! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
 //! | `chunked` ([`naive::Chunked`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
 //! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
+//! | `flash_f16` ([`flash::FLASH_F16`]) | flash with f16 K/V tiles and Q·Kᵀ (SHADER_F16) | O(B·H·n·d) |
+//! | [`flash_subgroup`] | a subgroup per query row, subgroupMax/Add softmax (SUBGROUP) | O(B·H·n·d) |
 //! | [`decode`] | the last query row against n keys: split keys, combine partial softmaxes | O(B·H·n·d) |
 
 pub mod decode;
 pub mod flash;
+pub mod flash_subgroup;
 pub mod naive;
 
 use crate::error::{Error, Result};
@@ -23,7 +26,9 @@ use std::sync::Arc;
 pub static KERNELS: &[&dyn Kernel] = &[
     &naive::Naive,
     &naive::Chunked,
-    &flash::Flash,
+    &flash::FLASH,
+    &flash::FLASH_F16,
+    &flash_subgroup::FlashSubgroup,
     &decode::Decode,
 ];
 
@@ -73,6 +78,11 @@ pub trait Kernel: Send + Sync + 'static {
 
     /// One line on what it does.
     fn summary(&self) -> &'static str;
+
+    /// Element type of its arithmetic, as recorded in results (`f32`, `f16`).
+    fn dtype(&self) -> &'static str {
+        "f32"
+    }
 
     /// Largest ‖out − ref‖/‖ref‖ against the f64 reference that counts as correct.
     fn tolerance(&self) -> f64 {

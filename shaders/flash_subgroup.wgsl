@@ -1,0 +1,113 @@
+// Flash attention with subgroup reductions (needs SUBGROUP). One subgroup per query row:
+// lane ℓ takes keys j ≡ ℓ (mod subgroup size), so each step scores `subgroup_size` keys at
+// once; the row max and the row sum of the online softmax are subgroupMax / subgroupAdd,
+// shared by every lane, and the lanes' partial accumulators are summed with subgroupAdd
+// at the end. No workgroup memory and no barriers: K and V rows are read per lane.
+// Workgroups hold ROWS_PER_GROUP rows (params), one per subgroup; subgroups past that
+// count idle, so any subgroup size up to WG works. Loops are uniform across the workgroup
+// (causal rows mask the keys they must not see), as subgroup operations require.
+
+override WG: u32 = 64u;
+// Private arrays need constant sizes: src/kernels/flash_subgroup.rs rewrites this line.
+const D4: u32 = 16u;           // ceil(head_dim / 4)
+const NEG_BIG: f32 = -3.0e38;
+
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    rows_per_group: u32,
+    q_blocks: u32,
+    total_groups: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+// Columns 4·c4 .. 4·c4+3 of global row `row` of `which` (0 = q, 1 = k, 2 = v), zero past head_dim.
+fn load4(which: u32, row: u32, c4: u32) -> vec4<f32> {
+    let d = params.head_dim;
+    let base = row * d + c4 * 4u;
+    var r = vec4<f32>(0.0);
+    for (var t = 0u; t < 4u; t++) {
+        if (c4 * 4u + t < d) {
+            switch which {
+                case 0u: { r[t] = q[base + t]; }
+                case 1u: { r[t] = k[base + t]; }
+                default: { r[t] = v[base + t]; }
+            }
+        }
+    }
+    return r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_size) sg: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+    let group = workgroup_linear_id(wid, nwg);
+    if (group >= params.total_groups) {
+        return;
+    }
+    let n = params.seq_len;
+    let head = group / params.q_blocks;
+    let block = group % params.q_blocks;
+    let head_row = head * n;
+    let sub = lid / sg;
+    let i = block * params.rows_per_group + sub;
+    let valid = sub < params.rows_per_group && i < n;
+    let causal = params.causal != 0u;
+    let visible = select(0u, select(n, i + 1u, causal), valid);
+
+    var q_reg: array<vec4<f32>, D4>;
+    var acc: array<vec4<f32>, D4>;
+    for (var c4 = 0u; c4 < D4; c4++) {
+        q_reg[c4] = select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid);
+        acc[c4] = vec4<f32>(0.0);
+    }
+    var m = NEG_BIG;
+    var l = 0.0;
+    // Uniform bound: the block's last row sees the most keys.
+    let kv_end = select(n, min(n, (block + 1u) * params.rows_per_group), causal);
+    for (var j0 = 0u; j0 < kv_end; j0 += sg) {
+        let j = j0 + lane;
+        let seen = j < visible;
+        var s = NEG_BIG;
+        if (seen) {
+            var score = 0.0;
+            for (var c4 = 0u; c4 < D4; c4++) {
+                score += dot(q_reg[c4], load4(1u, head_row + j, c4));
+            }
+            s = score;
+        }
+        let m_new = max(m, subgroupMax(s));
+        let alpha = exp2(m - m_new);
+        let p = select(0.0, exp2(s - m_new), seen);
+        l = l * alpha + subgroupAdd(p);
+        m = m_new;
+        for (var c4 = 0u; c4 < D4; c4++) {
+            var vv = vec4<f32>(0.0);
+            if (seen) {
+                vv = load4(2u, head_row + j, c4);
+            }
+            acc[c4] = fma(vec4<f32>(p), vv, acc[c4] * alpha);
+        }
+    }
+    let base = (head_row + i) * params.head_dim;
+    for (var c4 = 0u; c4 < D4; c4++) {
+        let total = subgroupAdd(acc[c4]) / l;
+        if (valid && lane == 0u) {
+            for (var t = 0u; t < 4u; t++) {
+                let c = c4 * 4u + t;
+                if (c < params.head_dim) { o[base + c] = total[t]; }
+            }
+        }
+    }
+}

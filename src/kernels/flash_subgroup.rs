@@ -1,0 +1,169 @@
+//! `flash_subgroup`: flash with one subgroup per query row and subgroup reductions for the
+//! online softmax's row max and sum (`shaders/flash_subgroup.wgsl`); needs SUBGROUP.
+//! Lanes split the keys, so scores need no workgroup memory and no barriers.
+//! Measured on lavapipe (subgroups of 8): see README; GPUs with wide subgroups are where it
+//! is meant to shine.
+
+use super::{
+    AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
+    storage_and_uniform_layout, uniform_buffer,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for, specialize};
+use crate::shape::Shape;
+use std::sync::Arc;
+
+/// The subgroup flash kernel.
+#[derive(Debug)]
+pub struct FlashSubgroup;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    rows_per_group: u32,
+    q_blocks: u32,
+    total_groups: u32,
+    _pad: u32,
+}
+
+/// Invocations per workgroup and query rows per workgroup (one per subgroup of the largest
+/// size the adapter may use, so that smaller subgroups only leave some idle).
+fn geometry(gpu: &Gpu) -> (u32, u32) {
+    let info = gpu.adapter().get_info();
+    let max_sg = info.subgroup_max_size.max(1);
+    let wg = 64u32
+        .max(max_sg)
+        .min(gpu.limits().max_compute_invocations_per_workgroup);
+    (wg, (wg / max_sg).max(1))
+}
+
+#[derive(Clone)]
+struct Pipeline {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
+    let d4 = head_dim.div_ceil(4);
+    gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
+        let layout = storage_and_uniform_layout(gpu, "flash_subgroup", &[true, true, true, false]);
+        let source = shader!("flash_subgroup.wgsl");
+        let pipeline = gpu.compile_text(
+            source.name,
+            specialize(source, &[("D4", d4)])?,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &[("WG", f64::from(wg))],
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+impl Kernel for FlashSubgroup {
+    fn name(&self) -> &'static str {
+        "flash_subgroup"
+    }
+
+    fn summary(&self) -> &'static str {
+        "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        let unsupported = |reason: String| Error::Unsupported {
+            kernel: self.name().into(),
+            reason,
+        };
+        if !gpu.features().contains(wgpu::Features::SUBGROUP) {
+            return Err(unsupported(format!(
+                "{} has no SUBGROUP",
+                gpu.summary().name
+            )));
+        }
+        // Each lane loops over n / subgroup size keys, twice over the columns.
+        if let Some(cap) = gpu.shader_loop_cap() {
+            let min_sg = u64::from(gpu.adapter().get_info().subgroup_min_size.max(1));
+            let d4 = u64::from(shape.head_dim.div_ceil(4));
+            let iterations = u64::from(shape.seq_len).div_ceil(min_sg) * (2 * d4 + 2) + 2 * d4;
+            if iterations > cap * 9 / 10 {
+                return Err(unsupported(format!(
+                    "{} caps shader loops at {cap} iterations per invocation; this shape needs {iterations}",
+                    gpu.summary().name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
+        let mut plan = io_plan(shape);
+        plan.other("params", std::mem::size_of::<Params>() as u64);
+        Ok(plan)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        self.check_support(shape, gpu)?;
+        let (wg, rows_per_group) = geometry(gpu);
+        let p = pipeline(gpu, shape.head_dim, wg)?;
+        let q_blocks = shape.seq_len.div_ceil(rows_per_group);
+        let total = shape.batch_heads() * u64::from(q_blocks);
+        let total_groups = u32::try_from(total).map_err(|_| Error::TooLarge {
+            what: format!("flash_subgroup at {shape}: workgroups"),
+            needed: total,
+            allowed: u64::from(u32::MAX),
+            limit: "workgroups per dispatch".into(),
+        })?;
+        let params = uniform_buffer(
+            gpu,
+            tracker,
+            "flash_subgroup params",
+            &Params {
+                seq_len: shape.seq_len,
+                head_dim: shape.head_dim,
+                causal: u32::from(shape.causal),
+                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+                rows_per_group,
+                q_blocks,
+                total_groups,
+                _pad: 0,
+            },
+        )?;
+        let bind_group = bind_buffers(
+            gpu,
+            "flash_subgroup",
+            &p.layout,
+            &[&io.q, &io.k, &io.v, &io.o, &params],
+        );
+        Ok(Box::new(Prepared {
+            pipeline: p.pipeline,
+            bind_group,
+            grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
+            _params: params,
+        }))
+    }
+}
+
+struct Prepared {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    grid: [u32; 3],
+    _params: TrackedBuffer,
+}
+
+impl PreparedKernel for Prepared {
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.grid;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

@@ -1,8 +1,9 @@
 //! `flash_subgroup`: flash with one subgroup per query row and subgroup reductions for the
 //! online softmax's row max and sum (`shaders/flash_subgroup.wgsl`); needs SUBGROUP.
 //! Lanes split the keys, so scores need no workgroup memory and no barriers.
-//! Measured on lavapipe (subgroups of 8): see README; GPUs with wide subgroups are where it
-//! is meant to shine.
+//! Measured on lavapipe (subgroups of 8 AVX2 lanes), n = 2048, d = 64: 1.85 GFLOP/s against
+//! flash's 12.5: every lane gathers its own K and V rows, and that is what costs on a CPU
+//! driver. GPUs with 32- or 64-wide subgroups are where this variant is meant to be tried.
 
 use super::{
     AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,

@@ -11,6 +11,7 @@
 // Causal: query row i (global index n − QUERIES + r) sees keys j ≤ i.
 
 override WG: u32 = 64u;
+override REDUCE_WG: u32 = WG; // shaders/workgroup_reduce.wgsl
 override SPLIT: u32 = 256u;     // keys per chunk
 
 struct Params {
@@ -33,36 +34,6 @@ struct Params {
 @group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> scores: array<f32, SPLIT>;
-var<workgroup> reduce_buf: array<f32, WG>;
-
-fn reduce_max(lid: u32, value: f32) -> f32 {
-    reduce_buf[lid] = value;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            reduce_buf[lid] = max(reduce_buf[lid], reduce_buf[lid + stride]);
-        }
-        workgroupBarrier();
-    }
-    let result = reduce_buf[0];
-    workgroupBarrier();
-    return result;
-}
-
-fn reduce_sum(lid: u32, value: f32) -> f32 {
-    reduce_buf[lid] = value;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            reduce_buf[lid] = reduce_buf[lid] + reduce_buf[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = reduce_buf[0];
-    workgroupBarrier();
-    return result;
-}
-
 fn partial_base(head: u32, chunk: u32, r: u32) -> u32 {
     return ((head * params.splits + chunk) * params.queries + r) * (params.head_dim + 2u);
 }

@@ -28,6 +28,7 @@ struct Params {
 
 const THREADS: u32 = 256u;
 const ROW_THREADS: u32 = 64u;
+const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl
 
 // Number of keys query i may see.
 fn visible_keys(i: u32) -> u32 {
@@ -61,36 +62,6 @@ fn scores(@builtin(workgroup_id) wid: vec3<u32>,
         value = dot * params.scale;
     }
     s[t] = value;
-}
-
-var<workgroup> reduce_buf: array<f32, ROW_THREADS>;
-
-fn reduce_max(lid: u32, value: f32) -> f32 {
-    reduce_buf[lid] = value;
-    workgroupBarrier();
-    for (var stride = ROW_THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            reduce_buf[lid] = max(reduce_buf[lid], reduce_buf[lid + stride]);
-        }
-        workgroupBarrier();
-    }
-    let result = reduce_buf[0];
-    workgroupBarrier();
-    return result;
-}
-
-fn reduce_sum(lid: u32, value: f32) -> f32 {
-    reduce_buf[lid] = value;
-    workgroupBarrier();
-    for (var stride = ROW_THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            reduce_buf[lid] = reduce_buf[lid] + reduce_buf[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = reduce_buf[0];
-    workgroupBarrier();
-    return result;
 }
 
 // One workgroup per row of the chunk; masked entries become exact zeros.

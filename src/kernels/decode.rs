@@ -70,7 +70,7 @@ fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
         let constants = [("WG", f64::from(WG)), ("SPLIT", f64::from(SPLIT))];
         let compile = |entry| {
             gpu.compile(
-                shader!("decode.wgsl"),
+                shader!("decode.wgsl", "workgroup_reduce.wgsl"),
                 entry,
                 Some(&pipeline_layout),
                 &constants,

@@ -268,7 +268,7 @@ fn pipeline(
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
         ];
-        let source = shader!("flash.wgsl");
+        let source = shader!("flash.wgsl", "qkv_rows.wgsl");
         let mut wgsl = specialize(source, &[("ROWS", config.rows), ("D4", d4)])?;
         if precision == Precision::F16 {
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";

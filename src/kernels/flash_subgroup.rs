@@ -52,7 +52,7 @@ fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
     gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
         let layout = storage_and_uniform_layout(gpu, "flash_subgroup", &[true, true, true, false]);
-        let source = shader!("flash_subgroup.wgsl");
+        let source = shader!("flash_subgroup.wgsl", "qkv_rows.wgsl");
         let pipeline = gpu.compile_text(
             source.name,
             specialize(source, &[("D4", d4)])?,

@@ -150,13 +150,15 @@ pub fn io_plan(shape: &Shape) -> MemoryPlan {
     plan
 }
 
-/// Compiles a shader file with `shaders/common.wgsl` prepended.
+/// A shader file with `shaders/common.wgsl` and any shared files named after it prepended:
+/// `shader!("flash.wgsl", "qkv_rows.wgsl")`.
 macro_rules! shader {
-    ($file:literal) => {
+    ($file:literal $(, $include:literal)*) => {
         $crate::gpu::ShaderSource {
             name: $file,
             wgsl: concat!(
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common.wgsl")),
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $include)),)*
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
             ),
         }

@@ -7,11 +7,11 @@
 //! time grows linearly in n, and a run's time is the time per generated token.
 
 use super::{
-    AttentionBuffers, Kernel, PreparedKernel, Workload, bind_buffers, io_plan, pipeline_layout,
-    shader, storage_and_uniform_layout, uniform_buffer,
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,
+    io_plan, pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
@@ -157,21 +157,14 @@ impl Kernel for Decode {
             partials_bytes(shape),
             wgpu::BufferUsages::STORAGE,
         )?;
-        let groups = |per_head: u32| -> Result<u32> {
-            let total = shape.batch_heads() * u64::from(per_head);
-            u32::try_from(total).map_err(|_| Error::TooLarge {
-                what: format!("decode at {shape}: workgroups"),
-                needed: total,
-                allowed: u64::from(u32::MAX),
-                limit: "workgroups per dispatch".into(),
-            })
-        };
         let mut steps = Vec::new();
+        let mut buffers = Vec::new();
         for (label, pipeline, per_head) in [
             ("partial", &p.partial, splits(shape)),
             ("combine", &p.combine, queries(shape)),
         ] {
-            let total_groups = groups(per_head)?;
+            let total_groups =
+                workgroup_count("decode", shape, shape.batch_heads() * u64::from(per_head))?;
             let params = uniform_buffer(
                 gpu,
                 tracker,
@@ -193,39 +186,17 @@ impl Kernel for Decode {
                 &p.layout,
                 &[&io.q, &io.k, &io.v, &io.o, &partials, &params],
             );
-            steps.push(Step {
+            steps.push(Dispatch {
                 pipeline: pipeline.clone(),
                 bind_group,
                 grid: grid_for(u64::from(total_groups), max_dim)?,
-                _params: params,
             });
+            buffers.push(params);
         }
-        Ok(Box::new(PreparedDecode {
+        buffers.push(partials);
+        Ok(Box::new(Dispatches {
             steps,
-            _partials: partials,
+            _buffers: buffers,
         }))
-    }
-}
-
-struct Step {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    grid: [u32; 3],
-    _params: TrackedBuffer,
-}
-
-struct PreparedDecode {
-    steps: Vec<Step>,
-    _partials: TrackedBuffer,
-}
-
-impl PreparedKernel for PreparedDecode {
-    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for step in &self.steps {
-            pass.set_pipeline(&step.pipeline);
-            pass.set_bind_group(0, &step.bind_group, &[]);
-            let [x, y, z] = step.grid;
-            pass.dispatch_workgroups(x, y, z);
-        }
     }
 }

@@ -11,9 +11,9 @@
 //!
 //! | version | idea | GFLOP/s |
 //! |---|---|---:|
-//! | v1 | one row per invocation, a private array of the tile's scores | 3.0 |
+//! | v1 (commit 1eaec13) | one row per invocation, a private array of the tile's scores | 3.0 |
 //! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 |
-//! | v3 | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.6 |
+//! | v3 (commit 690f74f, current) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 |
 //!
 //! Causal: lavapipe splits a dispatch's workgroups into contiguous ranges per thread, so
 //! causal blocks (whose work grows with their index) are handed out in pairs short/long;
@@ -34,11 +34,11 @@
 //! running (m, l, accumulator) kept in a state buffer between passes: still O(n·d) memory.
 
 use super::{
-    AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
-    storage_and_uniform_layout, uniform_buffer,
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
+    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for, specialize};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -309,12 +309,8 @@ pub fn prepare_with(
     let p = pipeline(gpu, config, shape.head_dim, precision)?;
     let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
-    let total_groups_u32 = u32::try_from(total_groups).map_err(|_| Error::TooLarge {
-        what: format!("flash at {shape}: workgroups"),
-        needed: total_groups,
-        allowed: u64::from(u32::MAX),
-        limit: "workgroups per dispatch".into(),
-    })?;
+    let total_groups_u32 = workgroup_count("flash", shape, total_groups)?;
+    let grid = grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?;
     let state = gpu.buffer(
         tracker,
         "flash state",
@@ -325,6 +321,7 @@ pub fn prepare_with(
         .div_ceil(passes)
         .next_multiple_of(u64::from(config.block_kv));
     let mut steps = Vec::new();
+    let mut buffers = Vec::new();
     for pass in 0..passes {
         let params = uniform_buffer(
             gpu,
@@ -349,13 +346,17 @@ pub fn prepare_with(
             &p.layout,
             &[&io.q, &io.k, &io.v, &io.o, &state, &params],
         );
-        steps.push((bind_group, params));
+        steps.push(Dispatch {
+            pipeline: p.pipeline.clone(),
+            bind_group,
+            grid,
+        });
+        buffers.push(params);
     }
-    Ok(Box::new(PreparedFlash {
-        pipeline: p.pipeline,
+    buffers.push(state);
+    Ok(Box::new(Dispatches {
         steps,
-        grid: grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?,
-        _state: state,
+        _buffers: buffers,
     }))
 }
 
@@ -437,24 +438,5 @@ impl Kernel for Flash {
         self.check_support(shape, gpu)?;
         let config = FlashConfig::default_for(shape, gpu)?;
         prepare_with(gpu, shape, io, tracker, config, self.precision)
-    }
-}
-
-struct PreparedFlash {
-    pipeline: wgpu::ComputePipeline,
-    /// One bind group (and its params buffer) per pass over the keys.
-    steps: Vec<(wgpu::BindGroup, TrackedBuffer)>,
-    grid: [u32; 3],
-    _state: TrackedBuffer,
-}
-
-impl PreparedKernel for PreparedFlash {
-    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
-        let [x, y, z] = self.grid;
-        for (bind_group, _) in &self.steps {
-            pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(x, y, z);
-        }
     }
 }

@@ -6,11 +6,11 @@
 //! driver. GPUs with 32- or 64-wide subgroups are where this variant is meant to be tried.
 
 use super::{
-    AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
-    storage_and_uniform_layout, uniform_buffer,
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
+    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for, specialize};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -117,12 +117,7 @@ impl Kernel for FlashSubgroup {
         let p = pipeline(gpu, shape.head_dim, wg)?;
         let q_blocks = shape.seq_len.div_ceil(rows_per_group);
         let total = shape.batch_heads() * u64::from(q_blocks);
-        let total_groups = u32::try_from(total).map_err(|_| Error::TooLarge {
-            what: format!("flash_subgroup at {shape}: workgroups"),
-            needed: total,
-            allowed: u64::from(u32::MAX),
-            limit: "workgroups per dispatch".into(),
-        })?;
+        let total_groups = workgroup_count(self.name(), shape, total)?;
         let params = uniform_buffer(
             gpu,
             tracker,
@@ -144,27 +139,13 @@ impl Kernel for FlashSubgroup {
             &p.layout,
             &[&io.q, &io.k, &io.v, &io.o, &params],
         );
-        Ok(Box::new(Prepared {
-            pipeline: p.pipeline,
-            bind_group,
-            grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
-            _params: params,
+        Ok(Box::new(Dispatches {
+            steps: vec![Dispatch {
+                pipeline: p.pipeline,
+                bind_group,
+                grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
+            }],
+            _buffers: vec![params],
         }))
-    }
-}
-
-struct Prepared {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    grid: [u32; 3],
-    _params: TrackedBuffer,
-}
-
-impl PreparedKernel for Prepared {
-    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        let [x, y, z] = self.grid;
-        pass.dispatch_workgroups(x, y, z);
     }
 }

@@ -6,7 +6,7 @@
 //! | kernel | idea | memory |
 //! |---|---|---|
 //! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
-//! | `chunked` ([`naive::Chunked`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
+//! | `chunked` ([`naive::CHUNKED`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
 //! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
 //! | `flash_f16` ([`flash::FLASH_F16`]) | flash with f16 K/V tiles and Q·Kᵀ (SHADER_F16) | O(B·H·n·d) |
 //! | [`flash_subgroup`] | a subgroup per query row, subgroupMax/Add softmax (SUBGROUP) | O(B·H·n·d) |
@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 /// Every registered kernel, in the order reports list them.
 pub static KERNELS: &[&dyn Kernel] = &[
-    &naive::Naive,
-    &naive::Chunked,
+    &naive::NAIVE,
+    &naive::CHUNKED,
     &flash::FLASH,
     &flash::FLASH_F16,
     &flash_subgroup::FlashSubgroup,
@@ -139,6 +139,42 @@ pub trait PreparedKernel: Send + Sync {
     /// Records the kernel's dispatches into `pass` (one pass per run, so that pass-boundary
     /// timestamps time the whole kernel).
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>);
+}
+
+/// One dispatch: a pipeline, its bind group and a folded grid.
+pub(crate) struct Dispatch {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    pub grid: [u32; 3],
+}
+
+/// The prepared form of every kernel here: dispatches recorded in order (wgpu orders
+/// storage writes between dispatches of a pass), and the buffers they need kept alive.
+pub(crate) struct Dispatches {
+    pub steps: Vec<Dispatch>,
+    /// Held only to keep the buffers alive while the dispatches exist.
+    pub _buffers: Vec<TrackedBuffer>,
+}
+
+impl PreparedKernel for Dispatches {
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for step in &self.steps {
+            pass.set_pipeline(&step.pipeline);
+            pass.set_bind_group(0, &step.bind_group, &[]);
+            let [x, y, z] = step.grid;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+}
+
+/// `total` workgroups as the u32 the shaders compare their linear id with.
+pub(crate) fn workgroup_count(kernel: &str, shape: &Shape, total: u64) -> Result<u32> {
+    u32::try_from(total).map_err(|_| Error::TooLarge {
+        what: format!("{kernel} at {shape}: workgroups"),
+        needed: total,
+        allowed: u64::from(u32::MAX),
+        limit: "workgroups per dispatch".into(),
+    })
 }
 
 /// The plan entries for Q, K, V and O.

@@ -12,17 +12,31 @@
 //! longer fits the CPU's caches (6× from 2048 to 4096).
 
 use super::{
-    AttentionBuffers, Kernel, PreparedKernel, bind_buffers, io_plan, pipeline_layout, shader,
-    storage_and_uniform_layout, uniform_buffer,
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
+    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
-/// The naive kernel.
+/// The naive kernel family: how score rows are held is the only difference.
 #[derive(Debug)]
-pub struct Naive;
+pub struct Naive {
+    rows: ScoreRows,
+}
+
+/// `naive`: the whole n×n matrix at once.
+pub static NAIVE: Naive = Naive {
+    rows: ScoreRows::Materialized,
+};
+
+/// `chunked`: naive's dispatches over blocks of [`QUERY_BLOCK`] query rows, so only a
+/// block×n slice of scores exists at once (Rabe & Staats 2021, "Self-attention does not
+/// need O(n²) memory"): the same work as naive, O(block·n + n·d) memory.
+pub static CHUNKED: Naive = Naive {
+    rows: ScoreRows::Blocked,
+};
 
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
 const THREADS: u64 = 256;
@@ -95,7 +109,7 @@ fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
 
 /// How score rows are held between the three dispatches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ScoreRows {
+pub enum ScoreRows {
     /// The whole B·H·n×n matrix, in as many binding-sized buffers as it takes.
     Materialized,
     /// One buffer of `QUERY_BLOCK` rows, reused by every block of queries in turn.
@@ -164,7 +178,8 @@ impl ScoreRows {
             )?),
             ScoreRows::Materialized => None,
         };
-        let mut chunks = Vec::new();
+        let mut steps = Vec::new();
+        let mut buffers = Vec::new();
         for c in 0..split.chunks {
             let row_start = c * split.rows_per_chunk;
             let row_count = split.rows_per_chunk.min(rows - row_start);
@@ -196,18 +211,25 @@ impl ScoreRows {
                 &p.layout,
                 &[&io.q, &io.k, &io.v, &io.o, scores, &params],
             );
-            chunks.push(Chunk {
-                bind_group,
-                score_grid: grid_for((row_count * n).div_ceil(THREADS), max_dim)?,
-                softmax_grid: grid_for(row_count, max_dim)?,
-                output_grid: grid_for((row_count * d).div_ceil(THREADS), max_dim)?,
-                _buffers: (own, params),
-            });
+            let grids = [
+                (&p.scores, (row_count * n).div_ceil(THREADS)),
+                (&p.softmax, row_count),
+                (&p.weighted_sum, (row_count * d).div_ceil(THREADS)),
+            ];
+            for (pipeline, groups) in grids {
+                steps.push(Dispatch {
+                    pipeline: pipeline.clone(),
+                    bind_group: bind_group.clone(),
+                    grid: grid_for(groups, max_dim)?,
+                });
+            }
+            buffers.extend(own);
+            buffers.push(params);
         }
-        Ok(Box::new(PreparedNaive {
-            pipelines: p,
-            chunks,
-            _shared: shared,
+        buffers.extend(shared);
+        Ok(Box::new(Dispatches {
+            steps,
+            _buffers: buffers,
         }))
     }
 }
@@ -230,20 +252,31 @@ fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
 
 impl Kernel for Naive {
     fn name(&self) -> &'static str {
-        "naive"
+        match self.rows {
+            ScoreRows::Materialized => "naive",
+            ScoreRows::Blocked => "chunked",
+        }
     }
 
     fn summary(&self) -> &'static str {
-        "materializes the n×n score matrix: scores, row softmax, P·V (3 dispatches)"
+        match self.rows {
+            ScoreRows::Materialized => {
+                "materializes the n×n score matrix: scores, row softmax, P·V (3 dispatches)"
+            }
+            ScoreRows::Blocked => {
+                "naive's dispatches over blocks of 256 query rows: only a block×n slice of scores at once"
+            }
+        }
     }
 
-    /// Q, K, V, O plus S written, read and rewritten by the softmax, and read by P·V.
+    /// Q, K, V, O plus S written, read and rewritten by the softmax, and read by P·V
+    /// (the same traffic for chunked, in a block-sized buffer).
     fn min_bytes(&self, shape: &Shape) -> u64 {
         shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
     }
 
     fn materializes_scores(&self) -> bool {
-        true
+        self.rows == ScoreRows::Materialized
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
@@ -251,7 +284,7 @@ impl Kernel for Naive {
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        ScoreRows::Materialized.plan(shape, gpu)
+        self.rows.plan(shape, gpu)
     }
 
     fn prepare(
@@ -261,79 +294,7 @@ impl Kernel for Naive {
         io: &AttentionBuffers,
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
-        ScoreRows::Materialized.prepare(gpu, shape, io, tracker)
-    }
-}
-
-/// The chunked kernel: naive's three dispatches over blocks of [`QUERY_BLOCK`] query rows,
-/// so only a block×n slice of scores exists at once (Rabe & Staats 2021, "Self-attention
-/// does not need O(n²) memory"): the same work as naive, O(block·n + n·d) memory.
-#[derive(Debug)]
-pub struct Chunked;
-
-impl Kernel for Chunked {
-    fn name(&self) -> &'static str {
-        "chunked"
-    }
-
-    fn summary(&self) -> &'static str {
-        "naive's dispatches over blocks of 256 query rows: only a block×n slice of scores at once"
-    }
-
-    /// The same score traffic as naive, in a block-sized buffer.
-    fn min_bytes(&self, shape: &Shape) -> u64 {
-        shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
-    }
-
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        check_loop_cap(self.name(), shape, gpu)
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        ScoreRows::Blocked.plan(shape, gpu)
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        ScoreRows::Blocked.prepare(gpu, shape, io, tracker)
-    }
-}
-
-struct Chunk {
-    bind_group: wgpu::BindGroup,
-    score_grid: [u32; 3],
-    softmax_grid: [u32; 3],
-    output_grid: [u32; 3],
-    /// The chunk's own scores buffer (naive) and its params.
-    _buffers: (Option<TrackedBuffer>, TrackedBuffer),
-}
-
-struct PreparedNaive {
-    pipelines: Pipelines,
-    chunks: Vec<Chunk>,
-    /// The scores buffer all blocks share (chunked).
-    _shared: Option<TrackedBuffer>,
-}
-
-impl PreparedKernel for PreparedNaive {
-    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for chunk in &self.chunks {
-            pass.set_bind_group(0, &chunk.bind_group, &[]);
-            let steps = [
-                (&self.pipelines.scores, chunk.score_grid),
-                (&self.pipelines.softmax, chunk.softmax_grid),
-                (&self.pipelines.weighted_sum, chunk.output_grid),
-            ];
-            for (pipeline, [x, y, z]) in steps {
-                pass.set_pipeline(pipeline);
-                pass.dispatch_workgroups(x, y, z);
-            }
-        }
+        self.rows.prepare(gpu, shape, io, tracker)
     }
 }
 

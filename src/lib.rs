@@ -7,6 +7,8 @@
 //! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
+//! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
+//! - [`tuning`]: `attnbench tune`, the per-device tile choices in `tuning.json`;
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts.
 
 pub mod capacity;
@@ -21,7 +23,9 @@ pub mod results;
 pub mod run;
 pub mod shape;
 pub mod sweep;
+pub mod targets;
 pub mod tensors;
+pub mod tuning;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -28,7 +28,7 @@ pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryP
 /// One kernel on one problem, resident on the device.
 pub struct KernelRun<'g> {
     gpu: &'g Gpu,
-    kernel: &'static dyn Kernel,
+    kernel: &'g dyn Kernel,
     shape: Shape,
     tracker: Arc<BufferTracker>,
     io: AttentionBuffers,
@@ -90,11 +90,7 @@ impl Default for MeasureOptions {
 
 impl<'g> KernelRun<'g> {
     /// Validates, plans, allocates and uploads: afterwards only dispatches remain.
-    pub fn new(
-        gpu: &'g Gpu,
-        kernel: &'static dyn Kernel,
-        inputs: &AttentionInputs,
-    ) -> Result<Self> {
+    pub fn new(gpu: &'g Gpu, kernel: &'g dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
         let shape = inputs.shape;
         plan_for(kernel, &shape, gpu)?;
         let tracker = BufferTracker::new();
@@ -136,7 +132,7 @@ impl<'g> KernelRun<'g> {
     }
 
     /// The kernel.
-    pub fn kernel(&self) -> &'static dyn Kernel {
+    pub fn kernel(&self) -> &'g dyn Kernel {
         self.kernel
     }
 
@@ -216,11 +212,7 @@ impl<'g> KernelRun<'g> {
 
 /// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
 /// poisoned with NaN first.
-pub fn run_attention(
-    gpu: &Gpu,
-    kernel: &'static dyn Kernel,
-    inputs: &AttentionInputs,
-) -> Result<Vec<f32>> {
+pub fn run_attention(gpu: &Gpu, kernel: &dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
     let run = KernelRun::new(gpu, kernel, inputs)?;
     run.poison_output()?;
     run.run_once()?;

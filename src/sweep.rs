@@ -339,6 +339,8 @@ pub fn run_sweep(
     config: &SweepConfig,
     measurer: &mut dyn Measurer,
 ) -> Result<Vec<ResultRow>> {
+    // Measure the kernels as tuned for this device (`attnbench tune`), when it was.
+    crate::tuning::apply(gpu, &config.results_dir)?;
     let mut rows = Vec::new();
     let families = config.families();
     let kernels_of = |f: &Family| -> Vec<&'static dyn Kernel> {
@@ -372,6 +374,7 @@ pub fn run_sweep(
                 row.min_bytes = kernel.min_bytes(&shape);
                 row.flops = kernel.flops(&shape);
                 row.dtype = kernel.dtype().to_string();
+                row.config = kernel.config_label(&shape, gpu);
                 if let Ok(plan) = kernel.memory_plan(&shape, gpu) {
                     row.needed_bytes = plan.total_bytes();
                 }

@@ -74,12 +74,7 @@ impl Check {
 /// Runs `kernel` on `shape` with random inputs from `seed` (output poisoned first) and
 /// compares with the reference. A kernel that does not support the shape is a skip; any
 /// other error is returned.
-pub fn check_kernel(
-    gpu: &Gpu,
-    kernel: &'static dyn Kernel,
-    shape: Shape,
-    seed: u64,
-) -> Result<Check> {
+pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
     let mut check = Check {
         kernel: kernel.name(),
         shape,

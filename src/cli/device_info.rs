@@ -5,15 +5,8 @@ use attnbench::capacity::capacity;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
 use attnbench::results::{DeviceFolder, DeviceHeader, write_atomic};
+use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Gpu, KERNELS, Shape};
-use std::path::PathBuf;
-
-/// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results`.
-pub fn results_root() -> PathBuf {
-    std::env::var_os("ATTNBENCH_RESULTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("results"))
-}
 
 /// Options of `probe`.
 #[derive(Debug, clap::Args)]
@@ -87,7 +80,7 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         causal: args.causal,
     };
     template.validate()?;
-    let gpu = Gpu::new(choice)?;
+    let gpu = super::open_tuned_gpu(choice)?;
     let budget = gpu.memory_budget();
     println!(
         "{} ({}): memory budget {} ({}), max buffer {}, max storage binding {}; shape B={} H={} d={}{}",

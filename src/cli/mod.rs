@@ -5,9 +5,10 @@ mod device_info;
 mod devices;
 mod report;
 mod run;
+mod tune;
 mod verify;
 
-use attnbench::{AdapterChoice, Error};
+use attnbench::{AdapterChoice, Error, Gpu};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -68,6 +69,16 @@ enum Command {
     Probe(device_info::ProbeArgs),
     /// Largest n each kernel can run, and the bytes it needs at n = 4096, 16384, 100000.
     Capacity(device_info::CapacityArgs),
+    /// Autotune flash's tiles per head dim and dtype; writes results/<device>/tuning.json.
+    Tune(tune::TuneArgs),
+}
+
+/// Opens the chosen adapter with its tuned kernel configurations (`tuning.json` in its
+/// results folder, when `attnbench tune` has run on it).
+pub fn open_tuned_gpu(choice: AdapterChoice) -> Result<Gpu, Error> {
+    let gpu = Gpu::new(choice)?;
+    attnbench::tuning::apply(&gpu, &attnbench::tuning::results_root())?;
+    Ok(gpu)
 }
 
 /// A subcommand's failure: the message and the exit code.
@@ -131,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Probe(args) => device_info::probe(args, choice),
         Command::Capacity(args) => device_info::capacity_cmd(args, choice),
+        Command::Tune(args) => tune::tune_cmd(args, choice),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

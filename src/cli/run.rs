@@ -4,7 +4,7 @@ use super::Failure;
 use attnbench::report::human_bytes;
 use attnbench::run::{KernelRun, MeasureOptions, gflops};
 use attnbench::tensors::{AttentionInputs, write_npy};
-use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
+use attnbench::{AdapterChoice, Error, Shape, find_kernel};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ struct RunRecord {
     score_matrix_bytes: u64,
     timing: &'static str,
     seed: u64,
+    /// The kernel's tile configuration, for kernels that have one.
+    config: Option<String>,
 }
 
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
@@ -127,7 +129,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         }
         .validate()?;
     }
-    let gpu = Gpu::new(choice)?;
+    let gpu = super::open_tuned_gpu(choice)?;
     if args.load_tensors.is_none() {
         // Refuse oversized problems before generating gigabytes of inputs.
         let shape = Shape {
@@ -172,13 +174,21 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         score_matrix_bytes: shape.score_matrix_bytes(),
         timing: m.timing.as_str(),
         seed: args.seed,
+        config: kernel.config_label(&shape, &gpu),
     };
     if args.json {
         println!("{}", serde_json::to_string(&record).unwrap_or_default());
     } else {
         println!(
-            "{} on {} ({}), {shape}",
-            record.kernel, record.adapter, record.backend
+            "{} on {} ({}), {shape}{}",
+            record.kernel,
+            record.adapter,
+            record.backend,
+            record
+                .config
+                .as_ref()
+                .map(|c| format!(", tiles {c}"))
+                .unwrap_or_default()
         );
         println!(
             "median {:.3} ms (min {:.3}, max {:.3}, {} samples, {})",

@@ -2,7 +2,7 @@
 
 use super::Failure;
 use attnbench::verify::{check_kernel, fresh_seed, verify_shapes};
-use attnbench::{AdapterChoice, Gpu, KERNELS, Shape, find_kernel};
+use attnbench::{AdapterChoice, KERNELS, Shape, find_kernel};
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         }
         _ => verify_shapes(),
     };
-    let gpu = Gpu::new(choice)?;
+    let gpu = super::open_tuned_gpu(choice)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(

@@ -30,6 +30,7 @@ pub struct Gpu {
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
+    tuned: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -93,6 +94,7 @@ impl Gpu {
             uncaptured,
             lost,
             cache: Mutex::new(HashMap::new()),
+            tuned: Mutex::new(HashMap::new()),
         })
     }
 
@@ -188,6 +190,20 @@ impl Gpu {
             });
         }
         Ok(())
+    }
+
+    /// Records a tuned choice for this device (e.g. `flash d64` → `broadcast,32,4`), as
+    /// loaded from its `tuning.json` by [`crate::tuning`]; kernels read it with
+    /// [`Gpu::tuned`].
+    pub fn set_tuned(&self, key: &str, value: &str) {
+        if let Ok(mut tuned) = self.tuned.lock() {
+            tuned.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    /// The tuned choice recorded under `key`, if any.
+    pub fn tuned(&self, key: &str) -> Option<String> {
+        self.tuned.lock().ok()?.get(key).cloned()
     }
 
     /// The value cached under `key`, built by `build` the first time. Kernels keep their

@@ -8,6 +8,7 @@ mod grid;
 mod memory;
 mod passes;
 mod timing;
+mod unroll;
 
 pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
 pub use context::{Gpu, ShaderSource, specialize};
@@ -16,3 +17,4 @@ pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, Tracked
 pub use passes::{Encode, submit_passes, time_passes};
 pub use timing::median;
 pub use timing::{PassTimer, TimingSource};
+pub use unroll::unroll_marked_loops;

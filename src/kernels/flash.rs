@@ -1,45 +1,67 @@
-//! `flash`: fused tiled attention with the online softmax (`shaders/flash.wgsl`).
+//! `flash`: fused attention with the online softmax, in two shader variants that differ
+//! only in how K and V reach the invocations ([`KvSource`]):
 //!
-//! One dispatch; each workgroup owns `block_q` query rows of one (batch, head), one
-//! invocation per row holding its query and accumulator in registers; K/V tiles of
-//! `block_kv` keys stream through workgroup memory. Memory is Q, K, V, O and a uniform:
-//! O(B·H·n·d), never n×n. Causal runs skip the tiles past each block's last query.
-//! Tile sizes are WGSL `override` constants chosen by [`FlashConfig::for_shape`].
+//! - `shaders/flash.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
+//!   owns `block_q · rows` query rows of one (batch, head); each invocation holds `rows`
+//!   rows' queries and accumulators in registers; K/V tiles of `block_kv` keys stream
+//!   through workgroup memory.
+//! - `shaders/flash_lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
+//!   workgroup memory; the lanes of a subgroup load four keys cooperatively and share them
+//!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
+//!   index and lane is a constant.
 //!
-//! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), n = 4096, d = 64, B·H = 1,
-//! GPU timestamps, `attnbench run --kernel flash --seq-len 4096 --head-dim 64`:
+//! Memory is Q, K, V, O and a uniform: O(B·H·n·d), never n×n. Causal runs skip the keys
+//! past each block's last query. The configuration comes from
+//! [`FlashConfig::default_for`]: an override, the device's tuned choice
+//! (`attnbench tune`, `results/<device>/tuning.json`), or a default per driver type.
+//!
+//! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), d = 64, GPU timestamps,
+//! `attnbench run --kernel flash --seq-len N --head-dim 64 [--batch 2 --heads 4]`
+//! (`ATTNBENCH_FLASH_TILES` pins a configuration); probed f32 FMA peak ~90–96 GFLOP/s:
 //!
 //! | version | idea | GFLOP/s |
 //! |---|---|---:|
-//! | v1 (commit 1eaec13) | one row per invocation, a private array of the tile's scores | 3.0 |
-//! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 |
-//! | v3 (commit 690f74f, current) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 |
+//! | v1 (commit 1eaec13) | one row per invocation, a private array of the tile's scores | 3.0 (n = 4096) |
+//! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 (n = 4096) |
+//! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
+//! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
+//! | v5 (current) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
+//!
+//! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
+//! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
+//! one masked broadcast per component), so v3 paid that loop once per K/V element per
+//! invocation. v4 pays it once per 8 elements and shares them with register shuffles.
+//!
+//! What did not help: in v3, subgroupShuffle from per-lane registers indexed by loop
+//! variables (12.8: a private array indexed by a variable is itself memory on lavapipe);
+//! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 (~10% faster at
+//! 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for 4 rows
+//! and 183 s for 4 rows at d = 256; hence [`MAX_BROADCAST_REGISTERS`]). 16 rows per
+//! invocation in v3 computed wrong results (probably its row loops, no longer unrolled,
+//! then pass the loop cap below),
+//! hence [`max_rows`].
 //!
 //! Causal: lavapipe splits a dispatch's workgroups into contiguous ranges per thread, so
 //! causal blocks (whose work grows with their index) are handed out in pairs short/long;
-//! causal then runs 1.61× faster than non-causal at n = 2048 (1.14× before).
-//! f16 (`flash_f16`): 10.9 GFLOP/s at n = 2048 on lavapipe, which emulates f16 arithmetic.
-//!
-//! What did not help: unrolling the column loops by hand (3.5), a uniform key-loop bound
-//! (13.0 vs 12.6, noise). Replacing the tile reads by registers reached 43 GFLOP/s, so on
-//! lavapipe each workgroup-memory read costs far more than an FMA: reuse per read is what
-//! pays. 16 rows per invocation computed wrong results on lavapipe (2 × 256 vec4 of private
-//! registers), hence [`max_rows`]. The probed f32 FMA peak there is ~95 GFLOP/s, so v3 is
-//! ~13% of peak; numpy (BLAS) reaches ~35–43 GFLOP/s on the same CPU.
+//! causal then ran 1.61× faster than non-causal at n = 2048 in v3 (1.14× before).
+//! f16 (`flash_f16`, workgroup tiles only): 10.9 GFLOP/s at n = 2048 on lavapipe, which
+//! emulates f16 arithmetic.
 //!
 //! Lavapipe also stops every loop of an invocation after 65 535 iterations in all (gallivm's
-//! loop limiter); past that a kernel silently returns wrong results (flash v3 did from
-//! n ≈ 7 600 at d = 64). Flash's loops grow with n/BLOCK_KV·d, so on such drivers the keys
-//! are split into passes of [`FlashConfig::keys_per_pass`] keys (d = 64: ~6 000), each row's
-//! running (m, l, accumulator) kept in a state buffer between passes: still O(n·d) memory.
+//! loop limiter); past that a kernel silently returns wrong results (v3 did from
+//! n ≈ 7 600 at d = 64). So on such drivers the keys are split into passes of
+//! [`FlashConfig::keys_per_pass`] keys (tiles at d = 64: ~6 000; broadcast, whose key loop
+//! is the only loop left: ~235 000), each row's running (m, l, accumulator) kept in a state
+//! buffer between passes: still O(n·d) memory.
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
     pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
 use crate::shape::Shape;
+use crate::tuning::tuning_key;
 use std::sync::Arc;
 
 /// The flash kernel, in one of two precisions.
@@ -47,6 +69,40 @@ use std::sync::Arc;
 pub struct Flash {
     /// Element type of the K/V tiles, query registers and Q·Kᵀ arithmetic.
     pub precision: Precision,
+    /// Fixed tiles (the tuner's candidates); `None`: [`FlashConfig::default_for`].
+    pub config: Option<FlashConfig>,
+    /// At most this many keys per pass, as if the driver capped loops harder (tests use it
+    /// to cross pass boundaries at small n); `None`: only the driver's cap splits.
+    pub max_pass_keys: Option<u32>,
+}
+
+impl Flash {
+    /// Flash in `precision` with the tiles fixed to `config`.
+    pub fn with_config(precision: Precision, config: FlashConfig) -> Flash {
+        Flash {
+            precision,
+            config: Some(config),
+            max_pass_keys: None,
+        }
+    }
+
+    /// Passes over the keys for `shape` with `config` on `gpu`.
+    fn passes(&self, config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<u64> {
+        let by_driver = config.passes(shape, gpu.shader_loop_cap())?;
+        let by_request = self.max_pass_keys.map_or(1, |keys| {
+            let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
+            u64::from(shape.seq_len).div_ceil(keys)
+        });
+        Ok(by_driver.max(by_request))
+    }
+
+    /// The tiles this kernel uses for `shape` on `gpu`.
+    pub fn config_for(&self, shape: &Shape, gpu: &Gpu) -> Result<FlashConfig> {
+        match self.config {
+            Some(config) => Ok(config),
+            None => FlashConfig::default_for(shape, gpu, self.precision),
+        }
+    }
 }
 
 /// Element type of flash's tiles and score arithmetic (softmax state and the output
@@ -62,72 +118,150 @@ pub enum Precision {
 /// `flash`: f32.
 pub static FLASH: Flash = Flash {
     precision: Precision::F32,
+    config: None,
+    max_pass_keys: None,
 };
 
 /// `flash_f16`: f16 K/V tiles and Q·Kᵀ, f32 softmax and accumulation.
 pub static FLASH_F16: Flash = Flash {
     precision: Precision::F16,
+    config: None,
+    max_pass_keys: None,
 };
 
 /// Most keys per tile the tuner tries.
 const MAX_BLOCK_KV: u32 = 128;
 
+/// How K and V reach the invocations of a workgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvSource {
+    /// Tiles of `block_kv` keys staged in workgroup memory (`shaders/flash.wgsl`): the
+    /// classic GPU kernel.
+    WorkgroupTiles,
+    /// Four keys per step loaded cooperatively by the lanes of a subgroup and shared with
+    /// `subgroupBroadcast` (`shaders/flash_lanes.wgsl`): for CPU drivers, where each memory
+    /// load is a loop over the SIMD lanes. Needs SUBGROUP with one fixed subgroup size.
+    SubgroupBroadcast,
+}
+
 /// Tile sizes of one flash pipeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FlashConfig {
+    /// Where K/V are shared from.
+    pub kv: KvSource,
     /// Invocations per workgroup.
     pub block_q: u32,
-    /// Query rows per invocation (register tiling), 1..=4.
+    /// Query rows per invocation (register tiling).
     pub rows: u32,
-    /// Keys per K/V tile in workgroup memory.
+    /// Keys per K/V tile in workgroup memory (always 4 with [`KvSource::SubgroupBroadcast`]).
     pub block_kv: u32,
+}
+
+impl std::fmt::Display for FlashConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kv {
+            KvSource::WorkgroupTiles => {
+                write!(f, "tiles,{},{},{}", self.block_q, self.rows, self.block_kv)
+            }
+            KvSource::SubgroupBroadcast => {
+                write!(f, "broadcast,{},{}", self.block_q, self.rows)
+            }
+        }
+    }
 }
 
 impl FlashConfig {
     /// Bytes of workgroup memory the K and V tiles take for `head_dim`.
     pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
-        2 * self.block_kv * head_dim.div_ceil(4) * 16
+        match self.kv {
+            KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16,
+            KvSource::SubgroupBroadcast => 0,
+        }
     }
 
-    /// The default tiles for `shape` on `gpu`: 64 invocations per workgroup, up to 32 keys
-    /// per tile (fewer where workgroup memory is too small), and one row per invocation on
-    /// GPUs but several on CPU drivers, where each workgroup-memory read costs many FMAs
-    /// (lavapipe: 3.4 GFLOP/s at 1 row, 13 at 8, n = 4096, d = 64).
-    pub fn default_for(shape: &Shape, gpu: &Gpu) -> Result<FlashConfig> {
-        let mut config = Self::for_shape(shape, &gpu.limits())?;
-        if gpu.summary().device_type == "Cpu" {
-            config.rows = max_rows(shape.head_dim).min(8);
-        }
+    /// The configuration flash uses for `shape` on `gpu`, first found of:
+    /// 1. `ATTNBENCH_FLASH_TILES` (see [`FlashConfig::parse`]);
+    /// 2. the device's tuned choice for this kernel and head dim ([`crate::tuning`], from
+    ///    `attnbench tune`), when it is valid for the shape;
+    /// 3. on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with
+    ///    4 subgroups per workgroup and up to 4 rows per invocation (lavapipe, d = 64,
+    ///    n = 2048: 33 ms against 86 ms for the best workgroup tiles);
+    /// 4. workgroup tiles ([`FlashConfig::for_shape`]), with several rows per invocation
+    ///    on CPU drivers, where each workgroup-memory read costs many FMAs.
+    pub fn default_for(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
         if let Ok(text) = std::env::var("ATTNBENCH_FLASH_TILES") {
-            config = Self::parse(&text)?;
+            return Self::parse(&text);
+        }
+        let tuned = gpu
+            .tuned(&tuning_key(kernel_name(precision), shape.head_dim))
+            .and_then(|text| Self::parse(&text).ok())
+            .filter(|config| config.validate(shape, gpu, precision).is_ok());
+        if let Some(config) = tuned {
+            return Ok(config);
+        }
+        let cpu = gpu.summary().device_type == "Cpu";
+        if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
+            let broadcast = FlashConfig {
+                kv: KvSource::SubgroupBroadcast,
+                block_q: 4 * sg,
+                rows: (256 / shape.head_dim).clamp(1, 4),
+                block_kv: 4,
+            };
+            if broadcast.validate(shape, gpu, precision).is_ok() {
+                return Ok(broadcast);
+            }
+        }
+        let mut config = Self::for_shape(shape, &gpu.limits())?;
+        if cpu {
+            config.rows = max_rows(shape.head_dim).min(8);
         }
         Ok(config)
     }
 
-    /// Parses `block_q,rows,block_kv`, e.g. `64,8,32` (the `ATTNBENCH_FLASH_TILES` override).
+    /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv` (e.g.
+    /// `tiles,64,8,32`) or `broadcast,block_q,rows` (e.g. `broadcast,8,8`); a bare
+    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override.
     pub fn parse(text: &str) -> Result<FlashConfig> {
-        let values: Vec<u32> = text
-            .split(',')
-            .filter_map(|v| v.trim().parse().ok())
-            .collect();
-        match values[..] {
-            [block_q, rows, block_kv] => Ok(FlashConfig {
+        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+        let numbers: Option<Vec<u32>> = fields[1..].iter().map(|v| v.parse().ok()).collect();
+        let config = match (fields[0], numbers.as_deref()) {
+            // The older form without a prefix: workgroup tiles.
+            (_, _) if fields.len() == 3 && fields.iter().all(|f| f.parse::<u32>().is_ok()) => {
+                let n: Vec<u32> = fields.iter().filter_map(|f| f.parse().ok()).collect();
+                Some(FlashConfig {
+                    kv: KvSource::WorkgroupTiles,
+                    block_q: n[0],
+                    rows: n[1],
+                    block_kv: n[2],
+                })
+            }
+            ("tiles", Some(&[block_q, rows, block_kv])) => Some(FlashConfig {
+                kv: KvSource::WorkgroupTiles,
                 block_q,
                 rows,
                 block_kv,
             }),
-            _ => Err(Error::InvalidSetting {
-                what: "ATTNBENCH_FLASH_TILES".into(),
-                value: text.into(),
-                expected: "block_q,rows,block_kv, e.g. 64,8,32".into(),
+            ("broadcast", Some(&[block_q, rows])) => Some(FlashConfig {
+                kv: KvSource::SubgroupBroadcast,
+                block_q,
+                rows,
+                block_kv: 4,
             }),
-        }
+            _ => None,
+        };
+        config.ok_or_else(|| Error::InvalidSetting {
+            what: "flash tile configuration".into(),
+            value: text.into(),
+            expected: "tiles,BLOCK_Q,ROWS,BLOCK_KV (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,8,8)".into(),
+        })
     }
 
     /// Tiles that fit `limits`, one row per invocation.
     pub fn for_shape(shape: &Shape, limits: &wgpu::Limits) -> Result<FlashConfig> {
         let block_q = 64.min(limits.max_compute_invocations_per_workgroup);
         let per_key = FlashConfig {
+            kv: KvSource::WorkgroupTiles,
             block_q,
             rows: 1,
             block_kv: 1,
@@ -147,6 +281,7 @@ impl FlashConfig {
             });
         }
         Ok(FlashConfig {
+            kv: KvSource::WorkgroupTiles,
             block_q,
             rows: 1,
             block_kv,
@@ -159,7 +294,13 @@ impl FlashConfig {
     pub fn loop_iterations_per_tile(&self, head_dim: u32) -> u64 {
         let d4 = u64::from(head_dim.div_ceil(4));
         let kv = u64::from(self.block_kv);
-        (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
+        match self.kv {
+            KvSource::WorkgroupTiles => {
+                (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
+            }
+            // Everything inside the key loop is unrolled.
+            KvSource::SubgroupBroadcast => 1,
+        }
     }
 
     /// Keys one pass may cover so that an invocation stays under a driver's loop cap (90% of
@@ -188,18 +329,41 @@ impl FlashConfig {
         Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
     }
 
-    fn validate(&self, shape: &Shape, limits: &wgpu::Limits) -> Result<()> {
+    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why.
+    pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
+        let limits = gpu.limits();
         let unsupported = |reason: String| Error::Unsupported {
             kernel: "flash".into(),
             reason,
         };
+        if self.kv == KvSource::SubgroupBroadcast {
+            if precision != Precision::F32 {
+                return Err(unsupported(
+                    "subgroup broadcast is built for f32 only".into(),
+                ));
+            }
+            let sg = fixed_subgroup_size(gpu)?;
+            if self.block_kv != 4 || !self.block_q.is_multiple_of(sg) {
+                return Err(unsupported(format!(
+                    "subgroup broadcast needs 4 keys per step and block_q a multiple of the subgroup size {sg}, got {self}"
+                )));
+            }
+            if self.rows * shape.head_dim > MAX_BROADCAST_REGISTERS {
+                return Err(unsupported(format!(
+                    "rows {} × head_dim {} exceeds {MAX_BROADCAST_REGISTERS} unrolled registers",
+                    self.rows, shape.head_dim
+                )));
+            }
+        }
         if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
             return Err(unsupported(format!(
                 "block_kv {} not in 1..={MAX_BLOCK_KV}",
                 self.block_kv
             )));
         }
-        if !(1..=max_rows(shape.head_dim)).contains(&self.rows) {
+        if self.kv == KvSource::WorkgroupTiles
+            && !(1..=max_rows(shape.head_dim)).contains(&self.rows)
+        {
             return Err(unsupported(format!(
                 "rows {} not in 1..={} for head_dim {}",
                 self.rows,
@@ -222,6 +386,43 @@ impl FlashConfig {
         }
         Ok(())
     }
+}
+
+/// The kernel name of flash in `precision` (its tuned choices are filed under it).
+fn kernel_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "flash",
+        Precision::F16 => "flash_f16",
+    }
+}
+
+/// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds.
+/// Its code is unrolled over them, and lavapipe's compile time grows faster than that:
+/// with a cold shader cache, d = 64 takes 9 s at 4 rows, 42 s at 8; d = 256 takes 183 s
+/// at 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads): not worth it.
+const MAX_BROADCAST_REGISTERS: u32 = 256;
+
+/// The subgroup size of `gpu` when it is fixed (the broadcast kernel's lanes split each
+/// step's keys by it); an error where there are no subgroups or their size varies.
+pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
+    let info = gpu.adapter().get_info();
+    let unsupported = |reason: String| Error::Unsupported {
+        kernel: "flash".into(),
+        reason,
+    };
+    if !gpu.features().contains(wgpu::Features::SUBGROUP) {
+        return Err(unsupported(format!(
+            "{} has no SUBGROUP",
+            gpu.summary().name
+        )));
+    }
+    if info.subgroup_min_size != info.subgroup_max_size || info.subgroup_min_size == 0 {
+        return Err(unsupported(format!(
+            "subgroup size varies ({}..={}); subgroup broadcast needs one size",
+            info.subgroup_min_size, info.subgroup_max_size
+        )));
+    }
+    Ok(info.subgroup_min_size)
 }
 
 /// Most rows per invocation for `head_dim`: query and accumulator registers stay within
@@ -257,11 +458,11 @@ fn pipeline(
     head_dim: u32,
     precision: Precision,
 ) -> Result<Pipeline> {
+    if config.kv == KvSource::SubgroupBroadcast {
+        return broadcast_pipeline(gpu, config, head_dim);
+    }
     let d4 = head_dim.div_ceil(4);
-    let key = format!(
-        "flash {precision:?} q{} r{} kv{} d4 {d4}",
-        config.block_q, config.rows, config.block_kv
-    );
+    let key = format!("flash {precision:?} {config} d4 {d4}");
     gpu.cached(&key, || {
         let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false, false]);
         let constants = [
@@ -294,18 +495,48 @@ fn pipeline(
     })
 }
 
-/// Prepares flash with explicit tile sizes (the tuner and tests use this).
-pub fn prepare_with(
+/// The `shaders/flash_lanes.wgsl` pipeline: specialized to the head dimension, rows and
+/// subgroup size, then unrolled.
+fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
+    let sg = fixed_subgroup_size(gpu)?;
+    let key = format!("flash {config} d{head_dim} sg{sg}");
+    gpu.cached(&key, || {
+        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false, false]);
+        let source = if head_dim.is_multiple_of(4) {
+            shader!("flash_lanes.wgsl", "kv_quads_vec4.wgsl")
+        } else {
+            shader!("flash_lanes.wgsl", "kv_quads_scalar.wgsl")
+        };
+        let consts = [
+            ("ROWS", config.rows),
+            ("D", head_dim),
+            ("SG", sg),
+            ("SLOTS", head_dim.div_ceil(sg)),
+        ];
+        let wgsl = unroll_marked_loops(&specialize(source, &consts[..3])?, &consts)?;
+        let pipeline = gpu.compile_text(
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &[("BLOCK_Q", f64::from(config.block_q))],
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// Prepares flash with `config` in `passes` passes over the keys.
+fn prepare_with(
     gpu: &Gpu,
     shape: &Shape,
     io: &AttentionBuffers,
     tracker: &Arc<BufferTracker>,
     config: FlashConfig,
     precision: Precision,
+    passes: u64,
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
-    config.validate(shape, &limits)?;
-    let passes = config.passes(shape, gpu.shader_loop_cap())?;
+    config.validate(shape, gpu, precision)?;
     let p = pipeline(gpu, config, shape.head_dim, precision)?;
     let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
@@ -371,10 +602,7 @@ fn state_bytes(shape: &Shape, passes: u64) -> u64 {
 
 impl Kernel for Flash {
     fn name(&self) -> &'static str {
-        match self.precision {
-            Precision::F32 => "flash",
-            Precision::F16 => "flash_f16",
-        }
+        kernel_name(self.precision)
     }
 
     fn summary(&self) -> &'static str {
@@ -401,6 +629,10 @@ impl Kernel for Flash {
         }
     }
 
+    fn config_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
+        self.config_for(shape, gpu).ok().map(|c| c.to_string())
+    }
+
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
         if self.precision == Precision::F16 && !gpu.features().contains(wgpu::Features::SHADER_F16)
         {
@@ -409,15 +641,15 @@ impl Kernel for Flash {
                 reason: format!("{} has no SHADER_F16", gpu.summary().name),
             });
         }
-        let config = FlashConfig::default_for(shape, gpu)?;
-        config.validate(shape, &gpu.limits())?;
-        config.passes(shape, gpu.shader_loop_cap()).map(|_| ())
+        let config = self.config_for(shape, gpu)?;
+        config.validate(shape, gpu, self.precision)?;
+        self.passes(&config, shape, gpu).map(|_| ())
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape);
-        let config = FlashConfig::default_for(shape, gpu)?;
-        let passes = config.passes(shape, gpu.shader_loop_cap())?;
+        let config = self.config_for(shape, gpu)?;
+        let passes = self.passes(&config, shape, gpu)?;
         plan.storage("state", state_bytes(shape, passes));
         for pass in 0..passes {
             plan.other(
@@ -436,7 +668,8 @@ impl Kernel for Flash {
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
         self.check_support(shape, gpu)?;
-        let config = FlashConfig::default_for(shape, gpu)?;
-        prepare_with(gpu, shape, io, tracker, config, self.precision)
+        let config = self.config_for(shape, gpu)?;
+        let passes = self.passes(&config, shape, gpu)?;
+        prepare_with(gpu, shape, io, tracker, config, self.precision, passes)
     }
 }

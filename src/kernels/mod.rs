@@ -111,6 +111,12 @@ pub trait Kernel: Send + Sync + 'static {
         shape.min_io_bytes()
     }
 
+    /// The tile configuration the kernel uses for `shape` on `gpu`, for kernels that have
+    /// one (recorded beside each result so that numbers name what ran).
+    fn config_label(&self, _shape: &Shape, _gpu: &Gpu) -> Option<String> {
+        None
+    }
+
     /// Whether the kernel materializes the n×n score matrix (the bytes a transfer to the
     /// host would have to move).
     fn materializes_scores(&self) -> bool {

@@ -155,6 +155,9 @@ pub struct ResultRow {
     /// probed readback rate (beside median_ms, the compute time).
     #[serde(default)]
     pub scores_transfer_ms: Option<f64>,
+    /// The kernel's tile configuration, for kernels that have one (e.g. `broadcast,32,4`).
+    #[serde(default)]
+    pub config: Option<String>,
 }
 
 impl ResultRow {
@@ -186,6 +189,7 @@ impl ResultRow {
             achieved_gbps: None,
             pct_of_bandwidth: None,
             scores_transfer_ms: None,
+            config: None,
         }
     }
 

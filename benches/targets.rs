@@ -1,0 +1,48 @@
+//! `cargo bench --bench targets` (also part of plain `cargo bench`): flash's performance
+//! targets as ratios measured in one run on one adapter — share of the probed FMA peak,
+//! speedup over naive, time against numpy's BLAS attention (see `attnbench::targets`).
+//! Writes `results/<device>/targets.{json,md}` and prints the Markdown table.
+//!
+//! Uses the device's `tuning.json` when `attnbench tune` has written one. Needs `python3`
+//! with numpy for the BLAS comparison (`pip install numpy`); without it that row records
+//! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
+
+use attnbench::Gpu;
+use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::targets::{TargetOptions, measure};
+use attnbench::tuning::{apply, results_root};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Like criterion: without --bench (a `cargo test` run) there is nothing to do.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("targets bench: run with `cargo bench --bench targets`");
+        return;
+    }
+    let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    let root = results_root();
+    apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
+    eprintln!(
+        "flash targets on {} ({})",
+        gpu.summary().name,
+        gpu.summary().backend
+    );
+    let report = measure(&gpu, &TargetOptions::default(), &mut |line| {
+        eprintln!("  {line}")
+    })
+    .unwrap_or_else(|e| fail(&e.to_string()));
+    let folder = DeviceFolder::for_device(&root, &DeviceHeader::for_gpu(&gpu));
+    report
+        .save(&folder.dir)
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    println!("\n{}", report.markdown());
+    println!(
+        "written: {}/targets.json and targets.md",
+        folder.dir.display()
+    );
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}

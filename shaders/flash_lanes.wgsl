@@ -1,0 +1,163 @@
+// Flash attention for SIMD-on-CPU drivers (lavapipe): K/V shared through subgroup lanes
+// instead of workgroup memory. Same algorithm, bindings and Params as flash.wgsl (online
+// softmax in the log2 domain, key passes over [kv_begin, kv_stop) with an O(n·d) state
+// buffer between them, causal zigzag block order); only the way K and V reach the lanes
+// differs.
+//
+// Why: a CPU driver runs a subgroup as one SIMD vector, and every load from workgroup or
+// storage memory becomes a loop over the lanes (lavapipe: mask test, address, broadcast
+// load, per lane). flash.wgsl reads each K/V element from workgroup memory once per
+// invocation, paying that loop for one useful value. Here the four keys of a step are
+// 4·D consecutive floats; lane ℓ loads elements ℓ, ℓ + SG, … (one lane loop per SG useful
+// values) and every lane obtains each element with subgroupBroadcast from a constant lane,
+// a single register shuffle. No workgroup memory and no barriers.
+//
+// Constant indices everywhere: the loops over rows and columns are marked `// unroll` and
+// unrolled by src/gpu/unroll.rs, so the query registers, accumulators and broadcast lanes
+// are indexed by constants (a private array indexed by a variable becomes memory on
+// lavapipe). Requires: a fixed subgroup size SG, BLOCK_Q a multiple of it, and uniform
+// control flow around every broadcast (the key loop's bounds are per workgroup).
+
+override BLOCK_Q: u32 = 64u;   // invocations per workgroup, a multiple of SG
+// Rewritten per pipeline by src/kernels/flash.rs (gpu::specialize):
+const ROWS: u32 = 1u;          // query rows per invocation
+const D: u32 = 64u;            // head_dim
+const SG: u32 = 8u;            // subgroup size
+// Four keys are 4·D floats, D vec4s: lane ℓ holds vec4s ℓ, ℓ + SG, … in SLOTS registers.
+const SLOTS: u32 = (D + SG - 1u) / SG;
+// Floats per row of `state` (same layout as flash.wgsl: D4 accumulator vec4s, then m, l).
+const STATE_STRIDE: u32 = ((D + 3u) / 4u) * 4u + 4u;
+const NEG_BIG: f32 = -3.0e38;
+
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    q_blocks: u32,
+    total_groups: u32,
+    kv_begin: u32,
+    kv_stop: u32,
+    pass_flags: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+// Bindings 1 and 2 (k, v) and their loads k_quad / v_quad come from an include:
+// kv_quads_vec4.wgsl where head_dim is a multiple of 4, else kv_quads_scalar.wgsl.
+@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+@compute @workgroup_size(BLOCK_Q)
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+    let group = workgroup_linear_id(wid, nwg);
+    if (group >= params.total_groups) {
+        return;
+    }
+    let n = params.seq_len;
+    let head = group / params.q_blocks;
+    let block = group % params.q_blocks;
+    let zigzag = select(block / 2u, params.q_blocks - 1u - block / 2u, (block & 1u) == 1u);
+    let causal = params.causal != 0u;
+    let q0 = select(block, zigzag, causal) * (BLOCK_Q * ROWS);
+    let head_row = head * n;
+    let first = (params.pass_flags & 1u) != 0u;
+    let last = (params.pass_flags & 2u) != 0u;
+
+    var qr: array<f32, ROWS * D>;
+    var acc: array<f32, ROWS * D>;
+    var m: array<f32, ROWS>;
+    var l: array<f32, ROWS>;
+    var visible: array<u32, ROWS>;  // keys row r may see (0 for rows past n)
+    for (var r = 0u; r < ROWS; r++) { // unroll
+        let i = q0 + r * BLOCK_Q + lid;
+        let valid = i < n;
+        visible[r] = select(0u, select(n, i + 1u, causal), valid);
+        let row = select(0u, head_row + i, valid);
+        let resume = valid && !first;
+        let st = row * STATE_STRIDE;
+        for (var c = 0u; c < D; c++) { // unroll
+            qr[r * D + c] = select(0.0, q[row * D + c] * params.scale_log2, valid);
+            acc[r * D + c] = select(0.0, state[st + c], resume);
+        }
+        m[r] = select(NEG_BIG, state[st + STATE_STRIDE - 4u], resume);
+        l[r] = select(0.0, state[st + STATE_STRIDE - 3u], resume);
+    }
+
+    let kv_end = min(params.kv_stop, select(n, min(n, q0 + BLOCK_Q * ROWS), causal));
+    for (var kv0 = params.kv_begin; kv0 < kv_end; kv0 += 4u) {
+        // Keys kv0 … kv0 + 3 are floats [base, base + 4·D); those past the head's last key
+        // read as 0 (and are masked below).
+        let base = (head_row + kv0) * D;
+        let stop = (head_row + min(kv0 + 4u, n)) * D;
+        var kr: array<vec4<f32>, SLOTS>;
+        var vr: array<vec4<f32>, SLOTS>;
+        for (var t = 0u; t < SLOTS; t++) { // unroll
+            kr[t] = k_quad(base, t * SG + lane, stop);
+            vr[t] = v_quad(base, t * SG + lane, stop);
+        }
+
+        // Scores of the four keys for each row. Float f = j·D + c (key j, column c) is
+        // component f % 4 of register (f / 4) / SG in lane (f / 4) % SG.
+        var s: array<vec4<f32>, ROWS>;
+        for (var c = 0u; c < D; c++) { // unroll
+            let kc = vec4<f32>(
+                subgroupBroadcast(kr[(c / 4u) / SG], (c / 4u) % SG)[c % 4u],
+                subgroupBroadcast(kr[((D + c) / 4u) / SG], ((D + c) / 4u) % SG)[(D + c) % 4u],
+                subgroupBroadcast(kr[((2u * D + c) / 4u) / SG], ((2u * D + c) / 4u) % SG)[(2u * D + c) % 4u],
+                subgroupBroadcast(kr[((3u * D + c) / 4u) / SG], ((3u * D + c) / 4u) % SG)[(3u * D + c) % 4u]);
+            for (var r = 0u; r < ROWS; r++) { // unroll
+                s[r] = fma(vec4<f32>(qr[r * D + c]), kc, s[r]);
+            }
+        }
+
+        var p: array<vec4<f32>, ROWS>;
+        var alpha: array<f32, ROWS>;
+        let key = vec4<u32>(kv0, kv0 + 1u, kv0 + 2u, kv0 + 3u);
+        for (var r = 0u; r < ROWS; r++) { // unroll
+            let sr = select(vec4<f32>(NEG_BIG), s[r], key < vec4<u32>(visible[r]));
+            let m_new = max(m[r], max(max(sr.x, sr.y), max(sr.z, sr.w)));
+            alpha[r] = exp2(m[r] - m_new);
+            p[r] = exp2(sr - vec4<f32>(m_new));
+            l[r] = l[r] * alpha[r] + (p[r].x + p[r].y + p[r].z + p[r].w);
+            m[r] = m_new;
+        }
+
+        for (var c = 0u; c < D; c++) { // unroll
+            let vc = vec4<f32>(
+                subgroupBroadcast(vr[(c / 4u) / SG], (c / 4u) % SG)[c % 4u],
+                subgroupBroadcast(vr[((D + c) / 4u) / SG], ((D + c) / 4u) % SG)[(D + c) % 4u],
+                subgroupBroadcast(vr[((2u * D + c) / 4u) / SG], ((2u * D + c) / 4u) % SG)[(2u * D + c) % 4u],
+                subgroupBroadcast(vr[((3u * D + c) / 4u) / SG], ((3u * D + c) / 4u) % SG)[(3u * D + c) % 4u]);
+            for (var r = 0u; r < ROWS; r++) { // unroll
+                acc[r * D + c] = fma(acc[r * D + c], alpha[r], dot(p[r], vc));
+            }
+        }
+    }
+
+    for (var r = 0u; r < ROWS; r++) { // unroll
+        let i = q0 + r * BLOCK_Q + lid;
+        if (i < n) {
+            let row = head_row + i;
+            if (last) {
+                let inv = 1.0 / l[r];
+                for (var c = 0u; c < D; c++) { // unroll
+                    o[row * D + c] = acc[r * D + c] * inv;
+                }
+            } else {
+                let st = row * STATE_STRIDE;
+                for (var c = 0u; c < D; c++) { // unroll
+                    state[st + c] = acc[r * D + c];
+                }
+                state[st + STATE_STRIDE - 4u] = m[r];
+                state[st + STATE_STRIDE - 3u] = l[r];
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `attnbench tune`.
+
+use super::Failure;
+use attnbench::kernels::flash::Precision;
+use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::tuning::search::{TuneOptions, tune};
+use attnbench::tuning::{TuningFile, results_root};
+use attnbench::{AdapterChoice, Gpu};
+
+/// Options of `tune`.
+#[derive(Debug, clap::Args)]
+pub struct TuneArgs {
+    /// Head dims to tune (comma separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [32u32, 64, 128, 256])]
+    head_dims: Vec<u32>,
+    /// Sequence length of the tuning shape.
+    #[arg(long, default_value_t = 2048)]
+    seq_len: u32,
+    /// Batch of the tuning shape.
+    #[arg(long, default_value_t = 1)]
+    batch: u32,
+    /// Heads of the tuning shape.
+    #[arg(long, default_value_t = 4)]
+    heads: u32,
+    /// Timed runs per configuration.
+    #[arg(long, default_value_t = 3)]
+    samples: u32,
+    /// Tune f32 flash only (skip flash_f16).
+    #[arg(long)]
+    f32_only: bool,
+    /// Print the choices without writing tuning.json.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
+/// fastest correct configuration in the device's `tuning.json`.
+pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let gpu = Gpu::new(choice)?;
+    let options = TuneOptions {
+        head_dims: args.head_dims.clone(),
+        seq_len: args.seq_len,
+        batch: args.batch,
+        heads: args.heads,
+        samples: args.samples.max(1),
+        ..TuneOptions::default()
+    };
+    let mut precisions = vec![Precision::F32];
+    if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {
+        precisions.push(Precision::F16);
+    }
+    let mut choices = Vec::new();
+    for &precision in &precisions {
+        for &head_dim in &options.head_dims {
+            println!(
+                "flash {precision:?}, d = {head_dim}, at {}×{}×{}×{head_dim} on {}:",
+                options.batch,
+                options.heads,
+                options.seq_len,
+                gpu.summary().name
+            );
+            let mut print = |t: &attnbench::tuning::Trial| match (t.median_ms, &t.rejected) {
+                (Some(ms), _) => println!("  {:<20} {ms:>10.2} ms", t.config),
+                (None, Some(reason)) => println!("  {:<20} rejected: {reason}", t.config),
+                (None, None) => {}
+            };
+            match tune(&gpu, precision, head_dim, &options, &mut print)? {
+                Some(choice) => {
+                    println!(
+                        "  → {} ({:.2} ms, {:.2} GFLOP/s; untuned {} {})",
+                        choice.config,
+                        choice.median_ms,
+                        choice.gflops,
+                        choice.untuned_config,
+                        choice
+                            .untuned_ms
+                            .map(|ms| format!("{ms:.2} ms"))
+                            .unwrap_or_else(|| "not timed".into())
+                    );
+                    choices.push(choice);
+                }
+                None => println!("  → no configuration ran correctly; nothing recorded"),
+            }
+        }
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+    let device = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&results_root(), &device);
+    TuningFile::merge_and_save(&folder.dir, device, choices)?;
+    println!("wrote {}", TuningFile::path(&folder.dir).display());
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Per-device tuning: `results/<device>/tuning.json` holds, per (kernel, head dim), the
+//! fastest correct tile configuration `attnbench tune` found ([`search`]), with every
+//! configuration it tried and its time or the reason it was rejected. [`apply`] loads the
+//! file into a [`Gpu`], where the kernels read it ([`Gpu::tuned`]); the benches, `sweep`,
+//! `run` and `verify` do this, so they measure the tuned kernels.
+
+pub mod search;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::results::{DeviceFolder, DeviceHeader, write_atomic};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Identifies the schema of every tuning file.
+pub const SCHEMA: &str = "attnbench-tuning/1";
+
+/// One configuration the tuner tried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The configuration, in the kernel's text form (e.g. `broadcast,32,4`).
+    pub config: String,
+    /// Median time at the tuning shape, when it ran and was correct.
+    pub median_ms: Option<f64>,
+    /// Relative L2 error on the correctness shapes, when it ran.
+    pub rel_l2_err: Option<f64>,
+    /// Why it was not timed (unsupported, wrong results, pruned as slow), when it was not.
+    pub rejected: Option<String>,
+}
+
+/// The choice for one (kernel, head dim).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TunedChoice {
+    /// Kernel name (`flash` or `flash_f16`; the name carries the dtype).
+    pub kernel: String,
+    /// Element type of the kernel's arithmetic.
+    pub dtype: String,
+    /// Head dimension d.
+    pub head_dim: u32,
+    /// The fastest correct configuration.
+    pub config: String,
+    /// Its median time in ms at the tuning shape.
+    pub median_ms: f64,
+    /// Its GFLOP/s there (4·B·H·n²·d).
+    pub gflops: f64,
+    /// The configuration the kernel would use untuned, and its median time.
+    pub untuned_config: String,
+    /// Median ms of the untuned configuration (None if it was rejected).
+    pub untuned_ms: Option<f64>,
+    /// The tuning shape: `B×H×n×d`, non-causal.
+    pub shape: String,
+    /// Every configuration tried.
+    pub trials: Vec<Trial>,
+}
+
+/// The tuning file of one device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TuningFile {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The device (and software) the choices were measured on.
+    pub device: DeviceHeader,
+    /// The choices, sorted by kernel and head dim.
+    pub choices: Vec<TunedChoice>,
+}
+
+/// The key a choice is known by in [`Gpu::tuned`]: `flash d64`.
+pub fn tuning_key(kernel: &str, head_dim: u32) -> String {
+    format!("{kernel} d{head_dim}")
+}
+
+impl TuningFile {
+    /// An empty file for `device`.
+    pub fn new(device: DeviceHeader) -> Self {
+        TuningFile {
+            schema: SCHEMA.into(),
+            device,
+            choices: Vec::new(),
+        }
+    }
+
+    /// `tuning.json` in a device folder.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("tuning.json")
+    }
+
+    /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema or
+    /// a malformed one is an error naming the file.
+    pub fn load(dir: &Path) -> Result<Option<TuningFile>> {
+        let path = Self::path(dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::DataFile {
+                    path,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        };
+        let file: TuningFile = serde_json::from_str(&text).map_err(|e| Error::DataFile {
+            path: path.clone(),
+            message: format!("malformed tuning file: {e}"),
+        })?;
+        if file.schema != SCHEMA {
+            return Err(Error::DataFile {
+                path,
+                message: format!("schema {:?} is not {SCHEMA:?}", file.schema),
+            });
+        }
+        Ok(Some(file))
+    }
+
+    /// Merges `choices` into the file in `dir` (replacing those of the same kernel and
+    /// head dim) and writes it atomically. A file of another device is refused and left as
+    /// it is.
+    pub fn merge_and_save(
+        dir: &Path,
+        device: DeviceHeader,
+        choices: Vec<TunedChoice>,
+    ) -> Result<TuningFile> {
+        let mut file = match Self::load(dir)? {
+            Some(existing) => {
+                if existing.device.adapter != device.adapter
+                    || existing.device.backend != device.backend
+                {
+                    return Err(Error::DataFile {
+                        path: Self::path(dir),
+                        message: format!(
+                            "holds the tuning of {} ({}), not of {} ({}); refusing to overwrite it",
+                            existing.device.adapter,
+                            existing.device.backend,
+                            device.adapter,
+                            device.backend
+                        ),
+                    });
+                }
+                existing
+            }
+            None => TuningFile::new(device.clone()),
+        };
+        file.device = device;
+        for choice in choices {
+            file.choices
+                .retain(|c| !(c.kernel == choice.kernel && c.head_dim == choice.head_dim));
+            file.choices.push(choice);
+        }
+        file.choices
+            .sort_by(|a, b| (&a.kernel, a.head_dim).cmp(&(&b.kernel, b.head_dim)));
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::DataFile {
+            path: Self::path(dir),
+            message: e.to_string(),
+        })?;
+        write_atomic(&Self::path(dir), &json)?;
+        Ok(file)
+    }
+}
+
+/// Loads the tuning file of `gpu`'s device folder under `results_root`, if there is one,
+/// into `gpu`; returns how many choices it applied. A file recorded on another device (a
+/// folder copied by hand) is an error.
+pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
+    let device = DeviceHeader::for_gpu(gpu);
+    let folder = DeviceFolder::for_device(results_root, &device);
+    let Some(file) = TuningFile::load(&folder.dir)? else {
+        return Ok(0);
+    };
+    if file.device.adapter != device.adapter || file.device.backend != device.backend {
+        return Err(Error::DataFile {
+            path: TuningFile::path(&folder.dir),
+            message: format!(
+                "was tuned on {} ({}), not on {} ({})",
+                file.device.adapter, file.device.backend, device.adapter, device.backend
+            ),
+        });
+    }
+    for choice in &file.choices {
+        gpu.set_tuned(&tuning_key(&choice.kernel, choice.head_dim), &choice.config);
+    }
+    Ok(file.choices.len())
+}
+
+/// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results` (relative to the
+/// working directory, which is the crate root under `cargo bench`).
+pub fn results_root() -> PathBuf {
+    std::env::var_os("ATTNBENCH_RESULTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("results"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str) -> DeviceHeader {
+        DeviceHeader {
+            adapter: name.into(),
+            vendor: 0,
+            backend: "Vulkan".into(),
+            device_type: "Cpu".into(),
+            driver: "test".into(),
+            wgpu_version: "30".into(),
+            attnbench_version: "0".into(),
+            git_commit: None,
+            date: "2026-01-01T00:00:00Z".into(),
+            os: "linux".into(),
+            memory_budget_bytes: None,
+            max_storage_buffer_binding_size: 1 << 27,
+        }
+    }
+
+    fn choice(head_dim: u32, config: &str) -> TunedChoice {
+        TunedChoice {
+            kernel: "flash".into(),
+            dtype: "f32".into(),
+            head_dim,
+            config: config.into(),
+            median_ms: 1.0,
+            gflops: 1.0,
+            untuned_config: "tiles,64,1,32".into(),
+            untuned_ms: Some(2.0),
+            shape: format!("1×4×2048×{head_dim}"),
+            trials: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reruns_replace_their_head_dims_and_keep_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = header("gpu a");
+        TuningFile::merge_and_save(
+            dir.path(),
+            a.clone(),
+            vec![choice(64, "tiles,64,8,32"), choice(128, "tiles,64,4,32")],
+        )
+        .unwrap();
+        let file =
+            TuningFile::merge_and_save(dir.path(), a, vec![choice(64, "broadcast,32,4")]).unwrap();
+        let configs: Vec<(u32, &str)> = file
+            .choices
+            .iter()
+            .map(|c| (c.head_dim, c.config.as_str()))
+            .collect();
+        assert_eq!(configs, [(64, "broadcast,32,4"), (128, "tiles,64,4,32")]);
+        assert_eq!(
+            TuningFile::load(dir.path()).unwrap().unwrap().choices,
+            file.choices
+        );
+    }
+
+    #[test]
+    fn another_devices_or_a_malformed_file_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        TuningFile::merge_and_save(dir.path(), header("gpu a"), vec![choice(64, "x")]).unwrap();
+        let before = std::fs::read(TuningFile::path(dir.path())).unwrap();
+        let err = TuningFile::merge_and_save(dir.path(), header("gpu b"), vec![choice(64, "y")]);
+        assert!(err.unwrap_err().to_string().contains("refusing"));
+        assert_eq!(std::fs::read(TuningFile::path(dir.path())).unwrap(), before);
+        std::fs::write(TuningFile::path(dir.path()), "{\"schema\": 3").unwrap();
+        assert!(TuningFile::load(dir.path()).is_err());
+    }
+}

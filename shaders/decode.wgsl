@@ -31,7 +31,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
 // Per (batch·head, chunk, query row): head_dim accumulator floats, then m and l.
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> params: Params;
 
 var<workgroup> scores: array<f32, SPLIT>;
 fn partial_base(head: u32, chunk: u32, r: u32) -> u32 {

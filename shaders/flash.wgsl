@@ -54,7 +54,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> params: Params;
 
 var<workgroup> k_tile: array<kv4, BLOCK_KV * D4>;
 var<workgroup> v_tile: array<kv4, BLOCK_KV * D4>;

@@ -49,7 +49,7 @@ struct Params {
 // kv_quads_vec4.wgsl where head_dim is a multiple of 4, else kv_quads_scalar.wgsl.
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> params: Params;
 
 @compute @workgroup_size(BLOCK_Q)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,

@@ -10,12 +10,15 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 
 override WG: u32 = 256u;
+// Iterations of the FMA loop: a pipeline constant, so that the driver knows the trip
+// count (as it would for a kernel's unrolled inner loops); x and y stay runtime values.
+override ITERATIONS: u32 = 512u;
 
-// Peak FMA: 8 independent vec4 chains a ← a·x + y per invocation (x, y from a uniform so
-// nothing folds), 8·4·2 FLOPs per iteration.
+// Peak FMA: 8 independent vec4 chains a ← a·x + y per invocation (x, y from the
+// parameter buffer so nothing folds), 8·4·2 FLOPs per iteration.
 @compute @workgroup_size(WG)
 fn fma_f32(@builtin(workgroup_id) wid: vec3<u32>,
            @builtin(num_workgroups) nwg: vec3<u32>,
@@ -35,7 +38,7 @@ fn fma_f32(@builtin(workgroup_id) wid: vec3<u32>,
     var a5 = a0 + 5.0;
     var a6 = a0 + 6.0;
     var a7 = a0 + 7.0;
-    for (var i = 0u; i < params.iterations; i++) {
+    for (var i = 0u; i < ITERATIONS; i++) {
         a0 = fma(a0, x, y);
         a1 = fma(a1, x, y);
         a2 = fma(a2, x, y);

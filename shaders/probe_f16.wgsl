@@ -12,9 +12,12 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 
 override WG: u32 = 256u;
+// Iterations of the FMA loop: a pipeline constant, so that the driver knows the trip
+// count (as it would for a kernel's unrolled inner loops); x and y stay runtime values.
+override ITERATIONS: u32 = 512u;
 
 // As fma_f32 with vec4<f16> chains: 8·4·2 FLOPs per iteration.
 @compute @workgroup_size(WG)
@@ -34,7 +37,7 @@ fn fma_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a5 = a0 + 5.0h;
     var a6 = a0 + 6.0h;
     var a7 = a0 + 7.0h;
-    for (var i = 0u; i < params.iterations; i++) {
+    for (var i = 0u; i < ITERATIONS; i++) {
         a0 = fma(a0, x, y);
         a1 = fma(a1, x, y);
         a2 = fma(a2, x, y);

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
-use crate::kernels::{bind_buffers, pipeline_layout, storage_and_uniform_layout, uniform_buffer};
+use crate::kernels::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
 use crate::results::{DeviceHeader, write_atomic};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -78,7 +78,7 @@ impl<'g> Probe<'g> {
         Probe {
             gpu,
             tracker: BufferTracker::new(),
-            layout: storage_and_uniform_layout(gpu, "probe", &[true, false]),
+            layout: storage_and_params_layout(gpu, "probe", &[true, false]),
         }
     }
 
@@ -107,14 +107,17 @@ impl<'g> Probe<'g> {
             source,
             entry,
             Some(&pipeline_layout(self.gpu, &self.layout)),
-            &[("WG", f64::from(workgroup))],
+            &[
+                ("WG", f64::from(workgroup)),
+                ("ITERATIONS", f64::from(params.iterations)),
+            ],
         )?;
-        let uniform = uniform_buffer(self.gpu, &self.tracker, "probe params", &params)?;
+        let params_buf = params_buffer(self.gpu, &self.tracker, "probe params", &params)?;
         let bind = bind_buffers(
             self.gpu,
             "probe",
             &self.layout,
-            &[buffers.0, buffers.1, &uniform],
+            &[buffers.0, buffers.1, &params_buf],
         );
         let encode = |pass: &mut wgpu::ComputePass<'_>| {
             pass.set_pipeline(&pipeline);

@@ -8,7 +8,7 @@
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,
-    io_plan, pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
+    io_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
@@ -65,7 +65,7 @@ struct Pipelines {
 
 fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("decode", || {
-        let layout = storage_and_uniform_layout(gpu, "decode", &[true, true, true, false, false]);
+        let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let constants = [("WG", f64::from(WG)), ("SPLIT", f64::from(SPLIT))];
         let compile = |entry| {
@@ -165,7 +165,7 @@ impl Kernel for Decode {
         ] {
             let total_groups =
                 workgroup_count("decode", shape, shape.batch_heads() * u64::from(per_head))?;
-            let params = uniform_buffer(
+            let params = params_buffer(
                 gpu,
                 tracker,
                 &format!("decode params[{label}]"),

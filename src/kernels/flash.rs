@@ -10,7 +10,7 @@
 //!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
 //!   index and lane is a constant.
 //!
-//! Memory is Q, K, V, O and a uniform: O(B·H·n·d), never n×n. Causal runs skip the keys
+//! Memory is Q, K, V, O and the parameters: O(B·H·n·d), never n×n. Causal runs skip the keys
 //! past each block's last query. The configuration comes from
 //! [`FlashConfig::default_for`]: an override, the device's tuned choice
 //! (`attnbench tune`, `results/<device>/tuning.json`), or a default per driver type.
@@ -56,7 +56,7 @@
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
+    params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
@@ -464,7 +464,7 @@ fn pipeline(
     let d4 = head_dim.div_ceil(4);
     let key = format!("flash {precision:?} {config} d4 {d4}");
     gpu.cached(&key, || {
-        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false, false]);
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let constants = [
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
@@ -501,7 +501,7 @@ fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<P
     let sg = fixed_subgroup_size(gpu)?;
     let key = format!("flash {config} d{head_dim} sg{sg}");
     gpu.cached(&key, || {
-        let layout = storage_and_uniform_layout(gpu, "flash", &[true, true, true, false, false]);
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let source = if head_dim.is_multiple_of(4) {
             shader!("flash_lanes.wgsl", "kv_quads_vec4.wgsl")
         } else {
@@ -554,7 +554,7 @@ fn prepare_with(
     let mut steps = Vec::new();
     let mut buffers = Vec::new();
     for pass in 0..passes {
-        let params = uniform_buffer(
+        let params = params_buffer(
             gpu,
             tracker,
             &format!("flash params[{pass}]"),

@@ -7,7 +7,7 @@
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer, workgroup_count,
+    params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize};
@@ -51,7 +51,7 @@ struct Pipeline {
 fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
     gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
-        let layout = storage_and_uniform_layout(gpu, "flash_subgroup", &[true, true, true, false]);
+        let layout = storage_and_params_layout(gpu, "flash_subgroup", &[true, true, true, false]);
         let source = shader!("flash_subgroup.wgsl", "qkv_rows.wgsl");
         let pipeline = gpu.compile_text(
             source.name,
@@ -118,7 +118,7 @@ impl Kernel for FlashSubgroup {
         let q_blocks = shape.seq_len.div_ceil(rows_per_group);
         let total = shape.batch_heads() * u64::from(q_blocks);
         let total_groups = workgroup_count(self.name(), shape, total)?;
-        let params = uniform_buffer(
+        let params = params_buffer(
             gpu,
             tracker,
             "flash_subgroup params",

@@ -13,7 +13,7 @@
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    pipeline_layout, shader, storage_and_uniform_layout, uniform_buffer,
+    params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
@@ -94,7 +94,7 @@ struct Pipelines {
 
 fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
-        let layout = storage_and_uniform_layout(gpu, "naive", &[true, true, true, false, false]);
+        let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = shader!("naive.wgsl", "workgroup_reduce.wgsl");
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
@@ -191,7 +191,7 @@ impl ScoreRows {
                 .as_ref()
                 .or(shared.as_ref())
                 .expect("one of the two is set");
-            let params = uniform_buffer(
+            let params = params_buffer(
                 gpu,
                 tracker,
                 &format!("naive params[{c}]"),

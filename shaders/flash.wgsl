@@ -31,30 +31,10 @@ const NEG_BIG: f32 = -3.0e38;
 // accumulator stay f32.
 alias kv4 = vec4<f32>;
 
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    // scale · log2(e)
-    scale_log2: f32,
-    // query blocks per (batch, head) and the number of workgroups that do work
-    q_blocks: u32,
-    total_groups: u32,
-    // keys of this pass, and bit 0: first pass (start fresh), bit 1: last pass (write O)
-    kv_begin: u32,
-    kv_stop: u32,
-    pass_flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<f32>;
+// Params, q, o and params come from flash_params.wgsl.
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> params: Params;
 
 var<workgroup> k_tile: array<kv4, BLOCK_KV * D4>;
 var<workgroup> v_tile: array<kv4, BLOCK_KV * D4>;

@@ -29,27 +29,10 @@ const SLOTS: u32 = (D + SG - 1u) / SG;
 const STATE_STRIDE: u32 = ((D + 3u) / 4u) * 4u + 4u;
 const NEG_BIG: f32 = -3.0e38;
 
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    q_blocks: u32,
-    total_groups: u32,
-    kv_begin: u32,
-    kv_stop: u32,
-    pass_flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-// Bindings 1 and 2 (k, v) and their loads k_quad / v_quad come from an include:
-// kv_quads_vec4.wgsl where head_dim is a multiple of 4, else kv_quads_scalar.wgsl.
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+// Params, q, o and params come from flash_params.wgsl; k, v and their loads k_quad /
+// v_quad from kv_quads_vec4.wgsl where head_dim is a multiple of 4, else
+// kv_quads_scalar.wgsl.
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
-@group(0) @binding(5) var<storage, read> params: Params;
 
 @compute @workgroup_size(BLOCK_Q)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
 use crate::kernels::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
-use crate::results::{DeviceHeader, write_atomic};
+use crate::results::{DeviceHeader, load_json, save_json};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -327,36 +327,11 @@ impl ProbeReport {
 
     /// Reads `probe.json` from `dir`; `Ok(None)` when absent.
     pub fn load(dir: &Path) -> Result<Option<ProbeReport>> {
-        let path = Self::path(dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::DataFile {
-                    path,
-                    message: format!("cannot read: {e}"),
-                });
-            }
-        };
-        let report: ProbeReport = serde_json::from_str(&text).map_err(|e| Error::DataFile {
-            path: path.clone(),
-            message: format!("malformed probe file: {e}"),
-        })?;
-        if report.schema != PROBE_SCHEMA {
-            return Err(Error::DataFile {
-                path,
-                message: format!("schema {:?} is not {PROBE_SCHEMA:?}", report.schema),
-            });
-        }
-        Ok(Some(report))
+        load_json(&Self::path(dir), "probe file", PROBE_SCHEMA)
     }
 
     /// Writes `probe.json` into `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::DataFile {
-            path: Self::path(dir),
-            message: e.to_string(),
-        })?;
-        write_atomic(&Self::path(dir), &json)
+        save_json(&Self::path(dir), self)
     }
 }

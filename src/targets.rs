@@ -15,7 +15,7 @@ use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::probe::run_probes;
 use crate::reference::Comparison;
-use crate::results::{DeviceHeader, write_atomic};
+use crate::results::{DeviceHeader, save_json, write_atomic};
 use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, read_npy};
@@ -357,11 +357,7 @@ impl TargetsReport {
 
     /// Writes `targets.json` and `targets.md` into `dir`, each atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::DataFile {
-            path: dir.join("targets.json"),
-            message: e.to_string(),
-        })?;
-        write_atomic(&dir.join("targets.json"), &json)?;
+        save_json(&dir.join("targets.json"), self)?;
         write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())
     }
 }

@@ -469,7 +469,7 @@ fn pipeline(
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
         ];
-        let source = shader!("flash.wgsl", "qkv_rows.wgsl");
+        let source = shader!("flash.wgsl", "flash_params.wgsl", "qkv_rows.wgsl");
         let mut wgsl = specialize(source, &[("ROWS", config.rows), ("D4", d4)])?;
         if precision == Precision::F16 {
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
@@ -503,9 +503,17 @@ fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<P
     gpu.cached(&key, || {
         let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let source = if head_dim.is_multiple_of(4) {
-            shader!("flash_lanes.wgsl", "kv_quads_vec4.wgsl")
+            shader!(
+                "flash_lanes.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl"
+            )
         } else {
-            shader!("flash_lanes.wgsl", "kv_quads_scalar.wgsl")
+            shader!(
+                "flash_lanes.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl"
+            )
         };
         let consts = [
             ("ROWS", config.rows),

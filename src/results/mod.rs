@@ -5,7 +5,7 @@
 
 mod store;
 
-pub use store::{DeviceFolder, device_slug, write_atomic};
+pub use store::{DeviceFolder, device_slug, load_json, save_json, write_atomic};
 
 use crate::gpu::Gpu;
 use crate::shape::Shape;

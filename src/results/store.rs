@@ -36,6 +36,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Reads a JSON file of `what` (e.g. "probe file") whose `schema` field must equal
+/// `schema`; `Ok(None)` when the file does not exist. Unreadable, malformed or foreign
+/// files are errors that name the file.
+pub fn load_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: &str,
+) -> Result<Option<T>> {
+    let fail = |message: String| Error::DataFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(format!("cannot read: {e}"))),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
+    let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if found != schema {
+        return Err(fail(format!(
+            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
+        )));
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| fail(format!("malformed {what}: {e}")))
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::DataFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, &json)
+}
+
 /// One device's folder under the results root.
 #[derive(Clone, Debug)]
 pub struct DeviceFolder {
@@ -68,36 +107,7 @@ impl DeviceFolder {
 
     /// Reads `results.json`, checking the schema; `Ok(None)` when there is none yet.
     pub fn load(&self) -> Result<Option<ResultsFile>> {
-        let path = self.json_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::DataFile {
-                    path,
-                    message: format!("cannot read: {e}"),
-                });
-            }
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::DataFile {
-                path: path.clone(),
-                message: format!("not valid JSON: {e}"),
-            })?;
-        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-        if schema != SCHEMA {
-            return Err(Error::DataFile {
-                path,
-                message: format!(
-                    "not an attnbench results file (schema {schema:?}, expected {SCHEMA:?})"
-                ),
-            });
-        }
-        let file: ResultsFile = serde_json::from_value(value).map_err(|e| Error::DataFile {
-            path: path.clone(),
-            message: format!("malformed results: {e}"),
-        })?;
-        Ok(Some(file))
+        load_json(&self.json_path(), "results file", SCHEMA)
     }
 
     /// Like [`DeviceFolder::load`], but a missing file is an error too.

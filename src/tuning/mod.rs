@@ -8,7 +8,7 @@ pub mod search;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::results::{DeviceFolder, DeviceHeader, write_atomic};
+use crate::results::{DeviceFolder, DeviceHeader, load_json, save_json};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -87,28 +87,7 @@ impl TuningFile {
     /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema or
     /// a malformed one is an error naming the file.
     pub fn load(dir: &Path) -> Result<Option<TuningFile>> {
-        let path = Self::path(dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::DataFile {
-                    path,
-                    message: format!("cannot read: {e}"),
-                });
-            }
-        };
-        let file: TuningFile = serde_json::from_str(&text).map_err(|e| Error::DataFile {
-            path: path.clone(),
-            message: format!("malformed tuning file: {e}"),
-        })?;
-        if file.schema != SCHEMA {
-            return Err(Error::DataFile {
-                path,
-                message: format!("schema {:?} is not {SCHEMA:?}", file.schema),
-            });
-        }
-        Ok(Some(file))
+        load_json(&Self::path(dir), "tuning file", SCHEMA)
     }
 
     /// Merges `choices` into the file in `dir` (replacing those of the same kernel and
@@ -147,11 +126,7 @@ impl TuningFile {
         }
         file.choices
             .sort_by(|a, b| (&a.kernel, a.head_dim).cmp(&(&b.kernel, b.head_dim)));
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::DataFile {
-            path: Self::path(dir),
-            message: e.to_string(),
-        })?;
-        write_atomic(&Self::path(dir), &json)?;
+        save_json(&Self::path(dir), &file)?;
         Ok(file)
     }
 }

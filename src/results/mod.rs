@@ -65,6 +65,31 @@ impl DeviceHeader {
         }
     }
 
+    /// Whether `other` names the same device (adapter and backend): one device's files
+    /// are never merged into, or applied to, another's.
+    pub fn is_same_device(&self, other: &DeviceHeader) -> bool {
+        self.adapter == other.adapter && self.backend == other.backend
+    }
+
+    /// A header for tests: adapter `name` on Vulkan, fixed date and versions.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str) -> Self {
+        DeviceHeader {
+            adapter: name.into(),
+            vendor: 0,
+            backend: "Vulkan".into(),
+            device_type: "Cpu".into(),
+            driver: "test".into(),
+            wgpu_version: "30".into(),
+            attnbench_version: "0".into(),
+            git_commit: None,
+            date: "2026-01-01T00:00:00Z".into(),
+            os: "linux".into(),
+            memory_budget_bytes: Some(1 << 30),
+            max_storage_buffer_binding_size: 1 << 27,
+        }
+    }
+
     /// The folder name of this device: adapter name and backend.
     pub fn slug(&self) -> String {
         device_slug(&self.adapter, &self.backend)

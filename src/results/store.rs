@@ -128,9 +128,7 @@ impl DeviceFolder {
     ) -> Result<ResultsFile> {
         let mut file = match self.load()? {
             Some(existing) => {
-                if existing.device.adapter != device.adapter
-                    || existing.device.backend != device.backend
-                {
+                if !existing.device.is_same_device(&device) {
                     return Err(Error::DataFile {
                         path: self.json_path(),
                         message: format!(
@@ -186,20 +184,7 @@ mod tests {
     use crate::shape::Shape;
 
     fn header(name: &str) -> DeviceHeader {
-        DeviceHeader {
-            adapter: name.into(),
-            vendor: 0,
-            backend: "Vulkan".into(),
-            device_type: "Cpu".into(),
-            driver: "test".into(),
-            wgpu_version: "30".into(),
-            attnbench_version: "0".into(),
-            git_commit: None,
-            date: "2026-01-01T00:00:00Z".into(),
-            os: "linux".into(),
-            memory_budget_bytes: Some(1 << 30),
-            max_storage_buffer_binding_size: 1 << 27,
-        }
+        DeviceHeader::for_test(name)
     }
 
     fn row(kernel: &str, n: u32, ms: f64) -> ResultRow {

@@ -100,9 +100,7 @@ impl TuningFile {
     ) -> Result<TuningFile> {
         let mut file = match Self::load(dir)? {
             Some(existing) => {
-                if existing.device.adapter != device.adapter
-                    || existing.device.backend != device.backend
-                {
+                if !existing.device.is_same_device(&device) {
                     return Err(Error::DataFile {
                         path: Self::path(dir),
                         message: format!(
@@ -140,7 +138,7 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     let Some(file) = TuningFile::load(&folder.dir)? else {
         return Ok(0);
     };
-    if file.device.adapter != device.adapter || file.device.backend != device.backend {
+    if !file.device.is_same_device(&device) {
         return Err(Error::DataFile {
             path: TuningFile::path(&folder.dir),
             message: format!(
@@ -168,20 +166,7 @@ mod tests {
     use super::*;
 
     fn header(name: &str) -> DeviceHeader {
-        DeviceHeader {
-            adapter: name.into(),
-            vendor: 0,
-            backend: "Vulkan".into(),
-            device_type: "Cpu".into(),
-            driver: "test".into(),
-            wgpu_version: "30".into(),
-            attnbench_version: "0".into(),
-            git_commit: None,
-            date: "2026-01-01T00:00:00Z".into(),
-            os: "linux".into(),
-            memory_budget_bytes: None,
-            max_storage_buffer_binding_size: 1 << 27,
-        }
+        DeviceHeader::for_test(name)
     }
 
     fn choice(head_dim: u32, config: &str) -> TunedChoice {

@@ -49,17 +49,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let n = params.seq_len;
-    let head = group / params.q_blocks;
-    // Causal blocks get longer with their index. Pair short with long ones (0, last, 1,
-    // last − 1, …) so that drivers that split the grid into contiguous ranges per thread,
-    // as lavapipe does, get equal work per thread (n = 2048: 1.14× → see module docs).
-    let block = group % params.q_blocks;
-    let zigzag = select(block / 2u, params.q_blocks - 1u - block / 2u, (block & 1u) == 1u);
-    let q0 = select(block, zigzag, params.causal != 0u) * (BLOCK_Q * ROWS);
-    let head_row = head * n;          // first global row of this (batch, head)
-    let causal = params.causal != 0u;
-    let first = (params.pass_flags & 1u) != 0u;
-    let last = (params.pass_flags & 2u) != 0u;
+    let qb = query_block(group, BLOCK_Q * ROWS);
+    let q0 = qb.q0;
+    let head_row = qb.head_row;
+    let causal = qb.causal;
+    let first = qb.first;
+    let last = qb.last;
 
     var q_reg: array<kv4, ROWS * D4>;
     var acc: array<vec4<f32>, ROWS * D4>;

@@ -44,14 +44,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let n = params.seq_len;
-    let head = group / params.q_blocks;
-    let block = group % params.q_blocks;
-    let zigzag = select(block / 2u, params.q_blocks - 1u - block / 2u, (block & 1u) == 1u);
-    let causal = params.causal != 0u;
-    let q0 = select(block, zigzag, causal) * (BLOCK_Q * ROWS);
-    let head_row = head * n;
-    let first = (params.pass_flags & 1u) != 0u;
-    let last = (params.pass_flags & 2u) != 0u;
+    let qb = query_block(group, BLOCK_Q * ROWS);
+    let q0 = qb.q0;
+    let head_row = qb.head_row;
+    let causal = qb.causal;
+    let first = qb.first;
+    let last = qb.last;
 
     var qr: array<f32, ROWS * D>;
     var acc: array<f32, ROWS * D>;

@@ -11,7 +11,7 @@
 
 use attnbench::gpu::TimingSource;
 use attnbench::probe::{ProbeReport, run_probes};
-use attnbench::report::{summary_table, write_device_report};
+use attnbench::report::{save_and_report, summary_table};
 use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::run::Measurement;
 use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
@@ -105,6 +105,12 @@ fn main() {
     };
     let mut criterion = Criterion::default().configure_from_args();
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    let header = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&config.results_dir, &header);
+    // Before measuring: a destination that cannot take the results fails now.
+    folder
+        .preflight(&header)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "attnbench sweep on {} ({}): n {:?}, d {:?}, B={} H={}, kernels {:?}, time budget {:?} per run",
         gpu.summary().name,
@@ -123,20 +129,17 @@ fn main() {
         };
         run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
     };
-    let header = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&config.results_dir, &header);
     // The device's ceilings, probed once per device, turn every point into a % of them.
     if !test_mode && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
         eprintln!("probing the device's ceilings once (attnbench probe)");
         let probe = run_probes(&gpu).unwrap_or_else(|e| fail(&e.to_string()));
-        probe
-            .save(&folder.dir)
+        folder
+            .lock()
+            .and_then(|lock| probe.save(&lock, &folder.dir))
             .unwrap_or_else(|e| fail(&e.to_string()));
     }
-    let file = folder
-        .merge_and_save(header, rows)
-        .unwrap_or_else(|e| fail(&e.to_string()));
-    let written = write_device_report(&file, &folder.dir).unwrap_or_else(|e| fail(&e.to_string()));
+    let (file, written) =
+        save_and_report(&folder, header, rows).unwrap_or_else(|e| fail(&e.to_string()));
     criterion.final_summary();
     println!("\n{}", summary_table(&[&file]));
     if test_mode {

@@ -21,6 +21,10 @@ fn main() {
     }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
+    let folder = DeviceFolder::for_device(&root, &DeviceHeader::for_gpu(&gpu));
+    folder
+        .preflight(&DeviceHeader::for_gpu(&gpu))
+        .unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",
@@ -31,9 +35,9 @@ fn main() {
         eprintln!("  {line}")
     })
     .unwrap_or_else(|e| fail(&e.to_string()));
-    let folder = DeviceFolder::for_device(&root, &DeviceHeader::for_gpu(&gpu));
-    report
-        .save(&folder.dir)
+    folder
+        .lock()
+        .and_then(|_lock| report.save(&folder.dir))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
     println!(

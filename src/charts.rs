@@ -3,6 +3,7 @@
 //! embedded through the `dejavu` crate, so charts render on machines with no fonts.
 
 use crate::error::{Error, Result};
+use image::ImageEncoder as _;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -142,9 +143,6 @@ impl ChartSpec {
         register_fonts();
         let png = base.with_extension("png");
         let svg = base.with_extension("svg");
-        let dir = png.parent().unwrap_or(Path::new(".")).to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let fail = |path: &Path, message: String| Error::DataFile {
             path: path.to_path_buf(),
             message: format!("cannot draw chart: {message}"),
@@ -158,19 +156,20 @@ impl ChartSpec {
         }
         crate::results::write_atomic(&svg, text.as_bytes())?;
 
-        // The PNG encoder picks the format from the extension: a temporary *.png beside the
-        // target, renamed into place.
-        let tmp = tempfile::Builder::new()
-            .suffix(".png")
-            .tempfile_in(&dir)
-            .map_err(|e| fail(&png, e.to_string()))?;
+        // Drawn into memory and encoded here, so the PNG goes through the same atomic,
+        // umask-respecting write as every other file.
+        let (w, h) = SIZE;
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
         {
-            let root = BitMapBackend::new(tmp.path(), SIZE).into_drawing_area();
+            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
             self.draw(&root).map_err(|m| fail(&png, m))?;
             root.present().map_err(|e| fail(&png, format!("{e:?}")))?;
         }
-        tmp.persist(&png)
-            .map_err(|e| fail(&png, e.error.to_string()))?;
+        let mut encoded = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut encoded)
+            .write_image(&rgb, w, h, image::ColorType::Rgb8)
+            .map_err(|e| fail(&png, e.to_string()))?;
+        crate::results::write_atomic(&png, &encoded)?;
         Ok(vec![png, svg])
     }
 

@@ -5,9 +5,10 @@
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`]: the f64 CPU reference and the comparison;
 //! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
-//! - [`tensors`]: random inputs and `.npy` files;
+//! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
+//! - [`settings`]: range-checked parsers for settings given as text;
 //! - [`tuning`]: `attnbench tune`, the per-device tile choices in `tuning.json`;
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts.
 
@@ -15,12 +16,14 @@ pub mod capacity;
 pub mod charts;
 pub mod error;
 pub mod gpu;
+pub mod host;
 pub mod kernels;
 pub mod probe;
 pub mod reference;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod settings;
 pub mod shape;
 pub mod sweep;
 pub mod targets;

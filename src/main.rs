@@ -11,7 +11,8 @@ fn main() -> ExitCode {
 
 /// Mesa's EGL platform code prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter
 /// enumeration when the variable is missing (CI, containers). Point it at a private folder
-/// so errors stay one line.
+/// of this user's (one per user: another user's 0700 folder would be invalid for us) so
+/// errors stay one line.
 fn quiet_mesa_runtime_dir() {
     #[cfg(unix)]
     {
@@ -22,7 +23,7 @@ fn quiet_mesa_runtime_dir() {
         if valid {
             return;
         }
-        let dir = std::env::temp_dir().join("attnbench-xdg-runtime");
+        let dir = std::env::temp_dir().join(runtime_dir_name());
         if std::fs::create_dir_all(&dir).is_ok()
             && std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).is_ok()
         {
@@ -30,4 +31,15 @@ fn quiet_mesa_runtime_dir() {
             unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
         }
     }
+}
+
+/// `attnbench-xdg-runtime-<uid>`: the owner of `/proc/self` is this process's user.
+#[cfg(unix)]
+fn runtime_dir_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let user = std::fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("attnbench-xdg-runtime-{user}")
 }

@@ -330,8 +330,18 @@ impl ProbeReport {
         load_json(&Self::path(dir), "probe file", PROBE_SCHEMA)
     }
 
-    /// Writes `probe.json` into `dir` atomically.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Reads `probe.json` from `dir` when it was measured on `device`; `Ok(None)` when
+    /// absent. Another device's probe is an error: its ceilings are never applied here.
+    pub fn load_for(dir: &Path, device: &DeviceHeader) -> Result<Option<ProbeReport>> {
+        let Some(report) = Self::load(dir)? else {
+            return Ok(None);
+        };
+        crate::results::refuse_foreign(&Self::path(dir), &report.device, device, "probe")?;
+        Ok(Some(report))
+    }
+
+    /// Writes `probe.json` into `dir` atomically, under the folder's lock.
+    pub fn save(&self, _lock: &crate::results::FolderLock, dir: &Path) -> Result<()> {
         save_json(&Self::path(dir), self)
     }
 }

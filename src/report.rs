@@ -427,7 +427,23 @@ pub fn skipped_list(file: &ResultsFile) -> String {
     out
 }
 
-/// Writes the charts and a README.md (header, table, charts, skips) into the device folder.
+/// Merges `rows` measured on `device` into `folder` and rewrites its charts and README, all
+/// under the folder's lock, so that concurrent writers into one folder lose no rows and
+/// the README always matches `results.json`.
+pub fn save_and_report(
+    folder: &crate::results::DeviceFolder,
+    device: crate::results::DeviceHeader,
+    rows: Vec<ResultRow>,
+) -> Result<(ResultsFile, Vec<PathBuf>)> {
+    let lock = folder.lock()?;
+    let file = folder.merge_and_save(&lock, device, rows)?;
+    let written = write_device_report(&file, &folder.dir)?;
+    Ok((file, written))
+}
+
+/// Writes the charts and a README.md (header, table, charts, skips) into the device folder,
+/// and removes charts of an earlier run that this one no longer draws (so a folder never
+/// shows a chart its results do not back). Callers hold the folder's lock.
 pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = render_charts(&[file], dir)?;
     let d = &file.device;
@@ -494,7 +510,24 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     let readme = dir.join("README.md");
     crate::results::write_atomic(&readme, md.as_bytes())?;
     written.push(readme);
+    remove_stale_charts(dir, &written);
     Ok(written)
+}
+
+/// Deletes the PNG and SVG files in `dir` that are not in `keep`.
+fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        let chart = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("png" | "svg")
+        );
+        if chart && !keep.iter().any(|k| k == &path) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// Writes comparison charts and `compare.md` for several devices into `out`.

@@ -66,7 +66,7 @@ impl Measurement {
 /// How to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct MeasureOptions {
-    /// Untimed runs first (shader JIT, caches).
+    /// Untimed runs first (shader JIT, caches); they stop early once `time_budget` is spent.
     pub warmup: u32,
     /// Timed runs wanted.
     pub samples: u32,
@@ -189,10 +189,15 @@ impl<'g> KernelRun<'g> {
         )
     }
 
-    /// Warms up, then times runs and summarizes them.
+    /// Warms up (at most `options.warmup` runs, fewer once the time budget is spent, at
+    /// least one when any was asked), then times runs and summarizes them.
     pub fn measure(&self, options: &MeasureOptions) -> Result<Measurement> {
+        let start = std::time::Instant::now();
         for _ in 0..options.warmup {
             self.run_once()?;
+            if options.time_budget.is_some_and(|b| start.elapsed() > b) {
+                break;
+            }
         }
         let (ns, timing) = self.timed_runs(
             options.samples.max(1),

@@ -12,7 +12,8 @@ use crate::gpu::Gpu;
 use crate::kernels::{KERNELS, Kernel, Workload, find_kernel};
 use crate::results::{ResultRow, Status};
 use crate::run::{KernelRun, Measurement, gflops, plan_for};
-use crate::shape::Shape;
+use crate::settings::{check_u32_in, list, number, seconds};
+use crate::shape::{MAX_HEAD_DIM, Shape};
 use crate::tensors::AttentionInputs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,28 +74,6 @@ pub fn doubling(min: u32, max: u32) -> Vec<u32> {
     out
 }
 
-fn parse_list<T: std::str::FromStr>(what: &str, text: &str) -> Result<Vec<T>> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<T>().map_err(|_| Error::InvalidSetting {
-                what: what.into(),
-                value: text.into(),
-                expected: "a comma-separated list of numbers".into(),
-            })
-        })
-        .collect()
-}
-
-fn parse_one<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
-    text.trim().parse::<T>().map_err(|_| Error::InvalidSetting {
-        what: what.into(),
-        value: text.into(),
-        expected: "a number".into(),
-    })
-}
-
 impl SweepConfig {
     /// The defaults, overridden by these environment variables:
     ///
@@ -118,36 +97,54 @@ impl SweepConfig {
     /// Like [`SweepConfig::from_env`] with any lookup (tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut c = SweepConfig::default();
+        let positive = |what: &str, v: u32| check_u32_in(what, v, 1..=u32::MAX);
+        let head_dim = |what: &str, v: u32| check_u32_in(what, v, 1..=MAX_HEAD_DIM);
         let min = get("ATTNBENCH_MIN_SEQ_LEN")
-            .map(|v| parse_one("ATTNBENCH_MIN_SEQ_LEN", &v))
+            .map(|v| number("ATTNBENCH_MIN_SEQ_LEN", &v))
+            .transpose()?
+            .map(|v| positive("ATTNBENCH_MIN_SEQ_LEN", v))
             .transpose()?;
         let max = get("ATTNBENCH_MAX_SEQ_LEN")
-            .map(|v| parse_one("ATTNBENCH_MAX_SEQ_LEN", &v))
+            .map(|v| number("ATTNBENCH_MAX_SEQ_LEN", &v))
+            .transpose()?
+            .map(|v| positive("ATTNBENCH_MAX_SEQ_LEN", v))
             .transpose()?;
         c.seq_lens = match get("ATTNBENCH_SEQ_LENS") {
-            Some(list) => parse_list("ATTNBENCH_SEQ_LENS", &list)?,
+            Some(text) => list("ATTNBENCH_SEQ_LENS", &text)?,
             None => doubling(min.unwrap_or(128), max.unwrap_or(1 << 20)),
         };
+        for &n in &c.seq_lens {
+            positive("ATTNBENCH_SEQ_LENS", n)?;
+        }
         c.seq_lens.sort_unstable();
         c.seq_lens.dedup();
         if let Some(v) = get("ATTNBENCH_HEAD_DIMS") {
-            c.head_dims = parse_list("ATTNBENCH_HEAD_DIMS", &v)?;
+            c.head_dims = list("ATTNBENCH_HEAD_DIMS", &v)?;
+            for &d in &c.head_dims {
+                head_dim("ATTNBENCH_HEAD_DIMS", d)?;
+            }
         }
         if let Some(v) = get("ATTNBENCH_BATCH") {
-            c.batch = parse_one("ATTNBENCH_BATCH", &v)?;
+            c.batch = positive("ATTNBENCH_BATCH", number("ATTNBENCH_BATCH", &v)?)?;
         }
         if let Some(v) = get("ATTNBENCH_HEAD_DIM_SWEEP") {
             c.head_dim_sweep = if v.trim() == "none" {
                 Vec::new()
             } else {
-                parse_list("ATTNBENCH_HEAD_DIM_SWEEP", &v)?
+                list("ATTNBENCH_HEAD_DIM_SWEEP", &v)?
             };
+            for &d in &c.head_dim_sweep {
+                head_dim("ATTNBENCH_HEAD_DIM_SWEEP", d)?;
+            }
         }
         if let Some(v) = get("ATTNBENCH_HEAD_DIM_SWEEP_N") {
-            c.head_dim_sweep_seq_len = parse_one("ATTNBENCH_HEAD_DIM_SWEEP_N", &v)?;
+            c.head_dim_sweep_seq_len = positive(
+                "ATTNBENCH_HEAD_DIM_SWEEP_N",
+                number("ATTNBENCH_HEAD_DIM_SWEEP_N", &v)?,
+            )?;
         }
         if let Some(v) = get("ATTNBENCH_HEADS") {
-            c.heads = parse_one("ATTNBENCH_HEADS", &v)?;
+            c.heads = positive("ATTNBENCH_HEADS", number("ATTNBENCH_HEADS", &v)?)?;
         }
         if let Some(v) = get("ATTNBENCH_CAUSAL") {
             c.causal = match v.trim().to_ascii_lowercase().as_str() {
@@ -172,27 +169,15 @@ impl SweepConfig {
                 .collect::<Result<_>>()?;
         }
         if let Some(v) = get("ATTNBENCH_TIME_BUDGET") {
-            let secs: f64 = parse_one("ATTNBENCH_TIME_BUDGET", &v)?;
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(Error::InvalidSetting {
-                    what: "ATTNBENCH_TIME_BUDGET".into(),
-                    value: v,
-                    expected: "a positive number of seconds".into(),
-                });
-            }
-            c.time_budget = Duration::from_secs_f64(secs);
+            c.time_budget = seconds("ATTNBENCH_TIME_BUDGET", &v)?;
         }
         if let Some(v) = get("ATTNBENCH_RESULTS_DIR") {
             c.results_dir = PathBuf::from(v);
         }
         if let Some(v) = get("ATTNBENCH_SEED") {
-            c.seed = parse_one("ATTNBENCH_SEED", &v)?;
+            c.seed = number("ATTNBENCH_SEED", &v)?;
         }
-        if c.seq_lens.is_empty()
-            || c.seq_lens[0] == 0
-            || c.head_dims.is_empty()
-            || c.kernels.is_empty()
-        {
+        if c.seq_lens.is_empty() || c.head_dims.is_empty() || c.kernels.is_empty() {
             return Err(Error::InvalidSetting {
                 what: "sweep".into(),
                 value: format!("{:?} / {:?}", c.seq_lens, c.head_dims),

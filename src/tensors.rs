@@ -21,8 +21,13 @@ pub struct AttentionInputs {
 
 impl AttentionInputs {
     /// Uniform random values in [-1, 1) from `seed`, the same on every machine.
+    /// Refused with the bytes, before any allocation, when the host lacks the memory.
     pub fn random(shape: Shape, seed: u64) -> Result<Self> {
         shape.validate()?;
+        crate::host::check(
+            &format!("random inputs at {shape}"),
+            crate::host::inputs_bytes(&shape),
+        )?;
         let len = host_len(&shape)?;
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut tensor = || -> Vec<f32> { (0..len).map(|_| rng.f32() * 2.0 - 1.0).collect() };
@@ -120,7 +125,16 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
         path: PathBuf::from(path),
         message,
     };
+    let size = std::fs::metadata(path)
+        .map_err(|e| bad(format!("cannot read: {e}")))?
+        .len();
+    // The file's bytes and the decoded tensor are both held for a moment.
+    crate::host::check(
+        &format!("reading {}", path.display()),
+        size.saturating_mul(2),
+    )?;
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let header_len = npy_header_len(&bytes).ok_or_else(|| bad("not a valid .npy file".into()))?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
     let descr = npy.dtype().descr();
@@ -141,6 +155,13 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
         *slot = u32::try_from(value).map_err(|_| bad(format!("dimension {value} too large")))?;
     }
     let expected: u64 = shape.iter().product();
+    let data_len = (bytes.len() - header_len) as u64;
+    if data_len != expected.saturating_mul(4) {
+        return Err(bad(format!(
+            "holds {data_len} data bytes, shape {shape:?} needs {} (truncated, or trailing bytes after the data)",
+            expected.saturating_mul(4)
+        )));
+    }
     let data: Vec<f32> = npy
         .into_vec()
         .map_err(|e| bad(format!("truncated or unreadable data: {e}")))?;
@@ -151,6 +172,22 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
         )));
     }
     Ok((dims, data))
+}
+
+/// Length of a `.npy` file's magic, version, header-length field and header: where its
+/// data starts (format versions 1.0, 2.0 and 3.0).
+fn npy_header_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let len = match bytes[6] {
+        1 => 10 + usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+        2 | 3 if bytes.len() >= 12 => {
+            12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        _ => return None,
+    };
+    (len <= bytes.len()).then_some(len)
 }
 
 #[cfg(test)]
@@ -171,6 +208,14 @@ mod tests {
         std::fs::write(&q, &bytes[..bytes.len() - 6]).unwrap();
         let err = AttentionInputs::load_npy_dir(dir.path(), false).unwrap_err();
         assert!(err.to_string().contains("q.npy"), "{err}");
+
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(&[0, 0, 0, 0]);
+        std::fs::write(&q, &trailing).unwrap();
+        let err = AttentionInputs::load_npy_dir(dir.path(), false).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
+        std::fs::write(&q, &bytes).unwrap();
+        assert!(AttentionInputs::load_npy_dir(dir.path(), false).is_ok());
     }
 
     #[test]

@@ -72,8 +72,10 @@ impl Check {
 }
 
 /// Runs `kernel` on `shape` with random inputs from `seed` (output poisoned first) and
-/// compares with the reference. A kernel that does not support the shape is a skip; any
-/// other error is returned.
+/// compares with the reference. A kernel that does not support the shape, or a shape past
+/// the device's limits or memory budget, is a skip with the reason; a shape whose host
+/// tensors and reference do not fit the host's memory is an error ([`Error::TooLarge`]),
+/// raised before anything is allocated; any other error is returned.
 pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
     let mut check = Check {
         kernel: kernel.name(),
@@ -90,6 +92,25 @@ pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> 
         }
         Err(other) => return Err(other),
         Ok(()) => {}
+    }
+    crate::host::check(
+        &format!(
+            "verifying {} at {shape} (inputs, output and f64 reference)",
+            kernel.name()
+        ),
+        crate::host::verify_bytes(&shape, kernel.query_rows(&shape)),
+    )?;
+    match crate::run::plan_for(kernel, &shape, gpu) {
+        Err(e @ Error::TooLarge { .. }) => {
+            check.skipped = Some(e.to_string());
+            return Ok(check);
+        }
+        Err(Error::Unsupported { reason, .. }) => {
+            check.skipped = Some(reason);
+            return Ok(check);
+        }
+        Err(other) => return Err(other),
+        Ok(_) => {}
     }
     let inputs = AttentionInputs::random(shape, seed)?;
     let out = run_attention(gpu, kernel, &inputs)?;

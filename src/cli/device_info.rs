@@ -36,13 +36,19 @@ pub struct CapacityArgs {
 /// Measures the device's ceilings and stores them in its results folder.
 pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
+    let device = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&results_root(), &device);
+    // Every input checked before anything is measured or written.
+    folder.preflight(&device)?;
     let report = run_probes(&gpu)?;
-    let folder = DeviceFolder::for_device(&results_root(), &report.device);
-    report.save(&folder.dir)?;
-    // Existing results gain the % columns and the ceilings in their charts.
-    if folder.load()?.is_some() {
-        let file = folder.merge_and_save(DeviceHeader::for_gpu(&gpu), Vec::new())?;
-        attnbench::report::write_device_report(&file, &folder.dir)?;
+    {
+        let lock = folder.lock()?;
+        report.save(&lock, &folder.dir)?;
+        // Existing results gain the % columns and the ceilings in their charts.
+        if folder.load()?.is_some() {
+            let file = folder.merge_and_save(&lock, device, Vec::new())?;
+            attnbench::report::write_device_report(&file, &folder.dir)?;
+        }
     }
     if args.json {
         println!(
@@ -129,6 +135,8 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         );
     }
     let folder = DeviceFolder::for_device(&results_root(), &DeviceHeader::for_gpu(&gpu));
+    folder.preflight(&DeviceHeader::for_gpu(&gpu))?;
+    let _lock = folder.lock()?;
     let path = folder.dir.join("capacity.json");
     let json = serde_json::json!({ "device": DeviceHeader::for_gpu(&gpu), "shape": template, "kernels": rows });
     write_atomic(

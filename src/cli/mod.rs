@@ -106,6 +106,23 @@ impl Failure {
     }
 }
 
+/// clap's error as one line: its message and every line that belongs to it (e.g. the names
+/// of missing arguments, which clap prints on the lines after the first), without the
+/// usage and help hints.
+fn one_line_clap_error(text: &str) -> String {
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "error: invalid arguments".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
 /// Parses the arguments and runs the subcommand.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -123,16 +140,16 @@ pub fn main() -> ExitCode {
                     0
                 });
             }
-            // One line: clap's first line carries the error itself.
-            let text = e.render().to_string();
-            eprintln!(
-                "{}",
-                text.lines().next().unwrap_or("error: invalid arguments")
-            );
+            eprintln!("{}", one_line_clap_error(&e.render().to_string()));
             return ExitCode::from(2);
         }
     };
     let choice = cli.adapter.choice();
+    // Settings read from the environment deep inside a run are checked up front.
+    if let Err(e) = attnbench::kernels::flash::FlashConfig::from_env() {
+        eprintln!("error: {}", e.to_string().replace('\n', " "));
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Devices(args) => devices::devices(args, choice),
         Command::Verify(args) => verify::verify(args, choice),

@@ -1,10 +1,11 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
-use attnbench::report::{summary_table, write_comparison, write_device_report};
+use attnbench::report::{save_and_report, summary_table, write_comparison, write_device_report};
 use attnbench::results::{DeviceFolder, DeviceHeader, ResultsFile};
 use attnbench::run::{MeasureOptions, Measurement};
 use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
+use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Error, Gpu};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 /// Options of `plot`.
 #[derive(Debug, clap::Args)]
 pub struct PlotArgs {
-    /// Device folders (default: every folder under results/ holding a results.json).
+    /// Device folders (default: every folder under the results root, ATTNBENCH_RESULTS_DIR
+    /// or results/, holding a results.json).
     dirs: Vec<PathBuf>,
 }
 
@@ -22,22 +24,25 @@ pub struct CompareArgs {
     /// Two or more device folders, e.g. results/<device-a> results/<device-b>.
     #[arg(required = true, num_args = 2..)]
     dirs: Vec<PathBuf>,
-    /// Where the charts and compare.md go.
-    #[arg(long, default_value = "results/compare")]
-    out: PathBuf,
+    /// Where the charts and compare.md go (default: compare/ under the results root,
+    /// ATTNBENCH_RESULTS_DIR or results/). Must not be a device folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Options of `sweep`.
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
-    /// Timed runs per point.
-    #[arg(long, default_value_t = 5)]
+    /// Timed runs per point (at least 1).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
 }
 
 fn device_folders(root: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries =
-        std::fs::read_dir(root).map_err(|e| Error::io(format!("reading {}", root.display()), e))?;
+    let entries = std::fs::read_dir(root).map_err(|e| Error::DataFile {
+        path: root.to_path_buf(),
+        message: format!("cannot read the results folder: {e}"),
+    })?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("results.json").is_file())
@@ -54,20 +59,22 @@ fn load_all(dirs: &[PathBuf]) -> Result<Vec<ResultsFile>, Error> {
 
 /// Regenerates every chart and device README from results files; runs nothing.
 pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
+    let root = results_root();
     let dirs = if args.dirs.is_empty() {
-        device_folders(Path::new("results"))?
+        device_folders(&root)?
     } else {
         args.dirs.clone()
     };
     if dirs.is_empty() {
         return Err(Failure::from(Error::DataFile {
-            path: PathBuf::from("results"),
+            path: root,
             message: "no device folders with results.json (run `cargo bench` first)".into(),
         }));
     }
     // Read everything first, so that a bad file changes nothing.
     let files = load_all(&dirs)?;
     for (dir, file) in dirs.iter().zip(&files) {
+        let _lock = DeviceFolder::at(dir).lock()?;
         let written = write_device_report(file, dir)?;
         println!("{}: {} files", dir.display(), written.len());
     }
@@ -76,11 +83,38 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
 
 /// Charts and a Markdown table comparing devices.
 pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| results_root().join("compare"));
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for dir in &args.dirs {
+        let c = canonical(dir);
+        if seen.contains(&c) {
+            return Err(Error::InvalidSetting {
+                what: "compare folders".into(),
+                value: dir.display().to_string(),
+                expected: "distinct device folders (a folder compared with itself says nothing)"
+                    .into(),
+            }
+            .into());
+        }
+        seen.push(c);
+    }
+    if out.join("results.json").exists() || seen.contains(&canonical(&out)) {
+        return Err(Error::InvalidSetting {
+            what: "--out".into(),
+            value: out.display().to_string(),
+            expected: "a folder that is not a device folder (it holds a results.json)".into(),
+        }
+        .into());
+    }
     let files = load_all(&args.dirs)?;
     let refs: Vec<&ResultsFile> = files.iter().collect();
-    let written = write_comparison(&refs, &args.out)?;
+    let written = write_comparison(&refs, &out)?;
     println!("{}", summary_table(&refs));
-    println!("wrote {} files to {}", written.len(), args.out.display());
+    println!("wrote {} files to {}", written.len(), out.display());
     Ok(())
 }
 
@@ -114,6 +148,10 @@ impl Measurer for ProgressMeasurer {
 pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let config = SweepConfig::from_env()?;
     let gpu = Gpu::new(choice)?;
+    let header = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&config.results_dir, &header);
+    // Before measuring: a destination that cannot take the results fails now.
+    folder.preflight(&header)?;
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
@@ -123,17 +161,14 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
         bar,
         options: MeasureOptions {
             warmup: 1,
-            samples: args.samples.max(1),
-            time_budget: Some(config.time_budget * 2),
+            samples: args.samples,
+            time_budget: Some(config.time_budget.saturating_mul(2)),
             min_samples: 3.min(args.samples.max(1)),
         },
     };
     let rows = run_sweep(&gpu, &config, &mut measurer)?;
     measurer.bar.finish_and_clear();
-    let header = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&config.results_dir, &header);
-    let file = folder.merge_and_save(header, rows)?;
-    write_device_report(&file, &folder.dir)?;
+    let (file, _) = save_and_report(&folder, header, rows)?;
     println!("{}", summary_table(&[&file]));
     println!("results and charts: {}", folder.dir.display());
     Ok(())

@@ -3,10 +3,10 @@
 use super::Failure;
 use attnbench::report::human_bytes;
 use attnbench::run::{KernelRun, MeasureOptions, gflops};
+use attnbench::settings::seconds_from_f64;
 use attnbench::tensors::{AttentionInputs, write_npy};
 use attnbench::{AdapterChoice, Error, Shape, find_kernel};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Options of `run`.
 #[derive(Debug, clap::Args)]
@@ -20,25 +20,25 @@ pub struct RunArgs {
     /// Head dimension d.
     #[arg(long, required_unless_present = "load_tensors")]
     head_dim: Option<u32>,
-    /// Batch size B.
-    #[arg(long, default_value_t = 1)]
-    batch: u32,
-    /// Heads H.
-    #[arg(long, default_value_t = 1)]
-    heads: u32,
+    /// Batch size B [default: 1; with --load-tensors, checked against the tensors].
+    #[arg(long)]
+    batch: Option<u32>,
+    /// Heads H [default: 1; with --load-tensors, checked against the tensors].
+    #[arg(long)]
+    heads: Option<u32>,
     /// Causal mask (query i sees keys j ≤ i).
     #[arg(long)]
     causal: bool,
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Untimed warm-up runs.
+    /// Untimed warm-up runs (fewer if --time-budget runs out first, at least 1).
     #[arg(long, default_value_t = 2)]
     warmup: u32,
-    /// Timed runs (fewer if --time-budget runs out first, at least 3).
-    #[arg(long, default_value_t = 10)]
+    /// Timed runs, at least 1 (fewer if --time-budget runs out first, at least 3).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
-    /// Seconds of timed runs after which sampling stops.
+    /// Seconds of warm-up, and again of timed runs, after which each stops (at most a week).
     #[arg(long, default_value_t = 20.0)]
     time_budget: f64,
     /// Print one JSON object instead of text.
@@ -84,6 +84,8 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
         let asked = [
             ("seq_len", args.seq_len, s.seq_len),
             ("head_dim", args.head_dim, s.head_dim),
+            ("batch", args.batch, s.batch),
+            ("heads", args.heads, s.heads),
         ];
         for (name, wanted, found) in asked {
             if let Some(w) = wanted
@@ -97,58 +99,51 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
         }
         return Ok(loaded);
     }
-    let shape = Shape {
-        batch: args.batch,
-        heads: args.heads,
+    AttentionInputs::random(asked_shape(args), args.seed)
+}
+
+/// The shape the flags ask for (without --load-tensors).
+fn asked_shape(args: &RunArgs) -> Shape {
+    Shape {
+        batch: args.batch.unwrap_or(1),
+        heads: args.heads.unwrap_or(1),
         seq_len: args.seq_len.unwrap_or(0),
         head_dim: args.head_dim.unwrap_or(0),
         causal: args.causal,
-    };
-    AttentionInputs::random(shape, args.seed)
+    }
 }
 
 /// Validates, runs and times one kernel on one shape.
 pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let kernel = find_kernel(&args.kernel)?;
-    if !args.time_budget.is_finite() || args.time_budget <= 0.0 {
-        return Err(Error::InvalidSetting {
-            what: "--time-budget".into(),
-            value: args.time_budget.to_string(),
-            expected: "a positive number of seconds".into(),
-        }
-        .into());
-    }
+    let time_budget = seconds_from_f64("--time-budget", args.time_budget)?;
     // Validate the shape before touching the device or generating inputs.
     if args.load_tensors.is_none() {
-        Shape {
-            batch: args.batch,
-            heads: args.heads,
-            seq_len: args.seq_len.unwrap_or(0),
-            head_dim: args.head_dim.unwrap_or(0),
-            causal: args.causal,
-        }
-        .validate()?;
+        asked_shape(args).validate()?;
     }
     let gpu = super::open_tuned_gpu(choice)?;
     if args.load_tensors.is_none() {
         // Refuse oversized problems before generating gigabytes of inputs.
-        let shape = Shape {
-            batch: args.batch,
-            heads: args.heads,
-            seq_len: args.seq_len.unwrap_or(0),
-            head_dim: args.head_dim.unwrap_or(0),
-            causal: args.causal,
-        };
+        let shape = asked_shape(args);
         attnbench::run::plan_for(kernel, &shape, &gpu)?;
+        if args.save_tensors.is_some() {
+            attnbench::host::check(
+                &format!(
+                    "running {} at {shape} and saving its tensors",
+                    kernel.name()
+                ),
+                attnbench::host::inputs_bytes(&shape) + attnbench::host::readback_bytes(&shape),
+            )?;
+        }
     }
     let inputs = inputs(args)?;
     let shape = inputs.shape;
     let run = KernelRun::new(&gpu, kernel, &inputs)?;
     let m = run.measure(&MeasureOptions {
         warmup: args.warmup,
-        samples: args.samples.max(1),
-        time_budget: Some(Duration::from_secs_f64(args.time_budget)),
-        min_samples: 3.min(args.samples.max(1)),
+        samples: args.samples,
+        time_budget: Some(time_budget),
+        min_samples: 3.min(args.samples),
     })?;
     if let Some(dir) = &args.save_tensors {
         inputs.save_npy_dir(dir)?;
@@ -195,9 +190,9 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             record.median_ms, record.min_ms, record.max_ms, record.samples, record.timing
         );
         println!(
-            "{:.2} GFLOP/s (4·B·H·n²·d{}), peak buffer bytes {} ({}); n×n matrix {}",
+            "{:.2} GFLOP/s ({}), peak buffer bytes {} ({}); n×n matrix {}",
             record.gflops,
-            if shape.causal { "/2, causal" } else { "" },
+            kernel.flop_model(&shape),
             record.peak_buffer_bytes,
             human_bytes(record.peak_buffer_bytes),
             human_bytes(record.score_matrix_bytes)

@@ -22,8 +22,8 @@ pub struct TuneArgs {
     /// Heads of the tuning shape.
     #[arg(long, default_value_t = 4)]
     heads: u32,
-    /// Timed runs per configuration.
-    #[arg(long, default_value_t = 3)]
+    /// Timed runs per configuration (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
     /// Tune f32 flash only (skip flash_f16).
     #[arg(long)]
@@ -37,6 +37,13 @@ pub struct TuneArgs {
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
+    let device = DeviceHeader::for_gpu(&gpu);
+    let folder = DeviceFolder::for_device(&results_root(), &device);
+    if !args.dry_run {
+        // A destination that cannot take the choices (another device's tuning.json, a
+        // folder that cannot be written) fails before minutes of tuning, not after.
+        folder.preflight(&device)?;
+    }
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),
         seq_len: args.seq_len,
@@ -86,9 +93,8 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     if args.dry_run {
         return Ok(());
     }
-    let device = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&results_root(), &device);
-    TuningFile::merge_and_save(&folder.dir, device, choices)?;
+    let lock = folder.lock()?;
+    TuningFile::merge_and_save(&folder.dir, &lock, device, choices)?;
     println!("wrote {}", TuningFile::path(&folder.dir).display());
     Ok(())
 }

@@ -43,13 +43,18 @@ impl AdapterChoice {
         let Some(list) = &self.backends else {
             return Ok(wgpu::Backends::all());
         };
-        let parsed = wgpu::Backends::from_comma_list(list);
-        if parsed.is_empty() {
-            return Err(Error::InvalidSetting {
-                what: "backend (WGPU_BACKEND / --backend)".into(),
-                value: list.clone(),
-                expected: "a comma-separated list of vulkan, gl, metal, dx12".into(),
-            });
+        // Every item must name a backend: wgpu's own parser drops unknown names silently.
+        let mut parsed = wgpu::Backends::empty();
+        for item in list.split(',').map(str::trim) {
+            let one = wgpu::Backends::from_comma_list(item);
+            if item.is_empty() || one.is_empty() {
+                return Err(Error::InvalidSetting {
+                    what: "backend (WGPU_BACKEND / --backend)".into(),
+                    value: list.clone(),
+                    expected: "a comma-separated list of vulkan, gl, metal, dx12".into(),
+                });
+            }
+            parsed |= one;
         }
         Ok(parsed)
     }

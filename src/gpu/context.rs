@@ -192,18 +192,22 @@ impl Gpu {
         Ok(())
     }
 
-    /// Records a tuned choice for this device (e.g. `flash d64` → `broadcast,32,4`), as
-    /// loaded from its `tuning.json` by [`crate::tuning`]; kernels read it with
-    /// [`Gpu::tuned`].
-    pub fn set_tuned(&self, key: &str, value: &str) {
+    /// Records a tuned choice of `kernel` at `head_dim` for this device (e.g. flash, 64 →
+    /// `broadcast,32,4`), as loaded from its `tuning.json`; kernels read it with
+    /// [`Gpu::tuned`], so they never depend on where the choice came from.
+    pub fn set_tuned(&self, kernel: &str, head_dim: u32, config: &str) {
         if let Ok(mut tuned) = self.tuned.lock() {
-            tuned.insert(key.to_string(), value.to_string());
+            tuned.insert(format!("{kernel} d{head_dim}"), config.to_string());
         }
     }
 
-    /// The tuned choice recorded under `key`, if any.
-    pub fn tuned(&self, key: &str) -> Option<String> {
-        self.tuned.lock().ok()?.get(key).cloned()
+    /// The tuned choice of `kernel` at `head_dim`, if any.
+    pub fn tuned(&self, kernel: &str, head_dim: u32) -> Option<String> {
+        self.tuned
+            .lock()
+            .ok()?
+            .get(&format!("{kernel} d{head_dim}"))
+            .cloned()
     }
 
     /// The value cached under `key`, built by `build` the first time. Kernels keep their

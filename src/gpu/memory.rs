@@ -215,7 +215,7 @@ impl MemoryBudget {
             });
         }
         if adapter.get_info().device_type == wgpu::DeviceType::Cpu
-            && let Some(bytes) = host_available_memory()
+            && let Some(bytes) = crate::host::available_bytes()
         {
             return Ok(MemoryBudget {
                 bytes: Some(bytes),
@@ -251,14 +251,6 @@ fn vulkan_device_local_heap(adapter: &wgpu::Adapter) -> Option<u64> {
 #[cfg(any(target_arch = "wasm32", target_vendor = "apple"))]
 fn vulkan_device_local_heap(_adapter: &wgpu::Adapter) -> Option<u64> {
     None
-}
-
-/// `MemAvailable` from `/proc/meminfo`, in bytes (Linux only).
-fn host_available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]

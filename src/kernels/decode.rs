@@ -110,6 +110,10 @@ impl Kernel for Decode {
     }
 
     /// K and V read once; the query rows read and the output rows written.
+    fn flop_model(&self, shape: &Shape) -> String {
+        format!("4·B·H·q·n·d, q = {} query row(s)", queries(shape))
+    }
+
     fn min_bytes(&self, shape: &Shape) -> u64 {
         let row = u64::from(shape.head_dim) * F32_BYTES * shape.batch_heads();
         2 * shape.tensor_bytes() + 2 * row * u64::from(queries(shape))

@@ -61,7 +61,6 @@ use super::{
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
 use crate::shape::Shape;
-use crate::tuning::tuning_key;
 use std::sync::Arc;
 
 /// The flash kernel, in one of two precisions.
@@ -190,11 +189,11 @@ impl FlashConfig {
     /// 4. workgroup tiles ([`FlashConfig::for_shape`]), with several rows per invocation
     ///    on CPU drivers, where each workgroup-memory read costs many FMAs.
     pub fn default_for(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
-        if let Ok(text) = std::env::var("ATTNBENCH_FLASH_TILES") {
-            return Self::parse(&text);
+        if let Some(config) = Self::from_env()? {
+            return Ok(config);
         }
         let tuned = gpu
-            .tuned(&tuning_key(kernel_name(precision), shape.head_dim))
+            .tuned(kernel_name(precision), shape.head_dim)
             .and_then(|text| Self::parse(&text).ok())
             .filter(|config| config.validate(shape, gpu, precision).is_ok());
         if let Some(config) = tuned {
@@ -219,42 +218,83 @@ impl FlashConfig {
         Ok(config)
     }
 
+    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`]);
+    /// `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
+    /// variable, before any work is done with it.
+    pub fn from_env() -> Result<Option<FlashConfig>> {
+        let Some(text) = std::env::var("ATTNBENCH_FLASH_TILES")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        Self::parse(&text).map(Some).map_err(|e| match e {
+            Error::InvalidSetting {
+                value, expected, ..
+            } => Error::InvalidSetting {
+                what: "ATTNBENCH_FLASH_TILES".into(),
+                value,
+                expected,
+            },
+            other => other,
+        })
+    }
+
     /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv` (e.g.
     /// `tiles,64,8,32`) or `broadcast,block_q,rows` (e.g. `broadcast,8,8`); a bare
-    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override.
+    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
+    /// text form in `tuning.json`.
+    ///
+    /// Everything that does not depend on the device is checked here: `block_q` in
+    /// 1..=1024, `rows` in 1..=16, and for tiles `block_kv` a multiple of 4 (the shader
+    /// consumes keys four at a time) in 4..=128. [`FlashConfig::validate`] then checks the
+    /// device and the shape.
     pub fn parse(text: &str) -> Result<FlashConfig> {
-        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-        let numbers: Option<Vec<u32>> = fields[1..].iter().map(|v| v.parse().ok()).collect();
-        let config = match (fields[0], numbers.as_deref()) {
-            // The older form without a prefix: workgroup tiles.
-            (_, _) if fields.len() == 3 && fields.iter().all(|f| f.parse::<u32>().is_ok()) => {
-                let n: Vec<u32> = fields.iter().filter_map(|f| f.parse().ok()).collect();
-                Some(FlashConfig {
-                    kv: KvSource::WorkgroupTiles,
-                    block_q: n[0],
-                    rows: n[1],
-                    block_kv: n[2],
-                })
-            }
-            ("tiles", Some(&[block_q, rows, block_kv])) => Some(FlashConfig {
-                kv: KvSource::WorkgroupTiles,
-                block_q,
-                rows,
-                block_kv,
-            }),
-            ("broadcast", Some(&[block_q, rows])) => Some(FlashConfig {
-                kv: KvSource::SubgroupBroadcast,
-                block_q,
-                rows,
-                block_kv: 4,
-            }),
-            _ => None,
-        };
-        config.ok_or_else(|| Error::InvalidSetting {
+        let invalid = |why: &str| Error::InvalidSetting {
             what: "flash tile configuration".into(),
             value: text.into(),
-            expected: "tiles,BLOCK_Q,ROWS,BLOCK_KV (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,8,8)".into(),
-        })
+            expected: format!(
+                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4)"
+            ),
+        };
+        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+        let all_numbers = |fs: &[&str]| -> Option<Vec<u32>> {
+            fs.iter().map(|v| v.parse::<u32>().ok()).collect()
+        };
+        let config = match fields.as_slice() {
+            ["broadcast", rest @ ..] => match all_numbers(rest).as_deref() {
+                Some(&[block_q, rows]) => FlashConfig {
+                    kv: KvSource::SubgroupBroadcast,
+                    block_q,
+                    rows,
+                    block_kv: 4,
+                },
+                _ => return Err(invalid("")),
+            },
+            // The older form without a prefix means tiles.
+            ["tiles", rest @ ..] | rest @ [_, _, _] => match all_numbers(rest).as_deref() {
+                Some(&[block_q, rows, block_kv]) => FlashConfig {
+                    kv: KvSource::WorkgroupTiles,
+                    block_q,
+                    rows,
+                    block_kv,
+                },
+                _ => return Err(invalid("")),
+            },
+            _ => return Err(invalid("")),
+        };
+        if !(1..=1024).contains(&config.block_q) {
+            return Err(invalid("BLOCK_Q must be in 1..=1024; "));
+        }
+        if !(1..=16).contains(&config.rows) {
+            return Err(invalid("ROWS must be in 1..=16; "));
+        }
+        if config.block_kv == 0 || config.block_kv > MAX_BLOCK_KV || config.block_kv % 4 != 0 {
+            return Err(invalid(
+                "BLOCK_KV must be a multiple of 4 in 4..=128 (keys are consumed four at a time); ",
+            ));
+        }
+        Ok(config)
     }
 
     /// Tiles that fit `limits`, one row per invocation.

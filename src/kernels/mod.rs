@@ -105,6 +105,12 @@ pub trait Kernel: Send + Sync + 'static {
         shape.flops()
     }
 
+    /// The FLOP model of [`Kernel::flops`] as printed beside a result, e.g.
+    /// `4·B·H·n²·d/2 (causal)`.
+    fn flop_model(&self, shape: &Shape) -> String {
+        format!("4·B·H·n²·d{}", if shape.causal { "/2, causal" } else { "" })
+    }
+
     /// The fewest bytes the kernel must move through device memory for `shape`: by default
     /// Q, K, V read once and O written once. Achieved GB/s is reported over this.
     fn min_bytes(&self, shape: &Shape) -> u64 {

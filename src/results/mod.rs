@@ -5,7 +5,10 @@
 
 mod store;
 
-pub use store::{DeviceFolder, device_slug, load_json, save_json, write_atomic};
+pub use store::{
+    DeviceFolder, FolderLock, LOCK_FILE, clean_stale_temp_files, create_dir, device_slug,
+    load_json, refuse_foreign, save_json, temp_file_in, write_atomic,
+};
 
 use crate::gpu::Gpu;
 use crate::shape::Shape;

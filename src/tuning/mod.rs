@@ -8,7 +8,7 @@ pub mod search;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::results::{DeviceFolder, DeviceHeader, load_json, save_json};
+use crate::results::{DeviceFolder, DeviceHeader, FolderLock, load_json, save_json};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -64,11 +64,6 @@ pub struct TuningFile {
     pub choices: Vec<TunedChoice>,
 }
 
-/// The key a choice is known by in [`Gpu::tuned`]: `flash d64`.
-pub fn tuning_key(kernel: &str, head_dim: u32) -> String {
-    format!("{kernel} d{head_dim}")
-}
-
 impl TuningFile {
     /// An empty file for `device`.
     pub fn new(device: DeviceHeader) -> Self {
@@ -91,10 +86,11 @@ impl TuningFile {
     }
 
     /// Merges `choices` into the file in `dir` (replacing those of the same kernel and
-    /// head dim) and writes it atomically. A file of another device is refused and left as
-    /// it is.
+    /// head dim) and writes it atomically, under the folder's lock. A file of another
+    /// device is refused and left as it is.
     pub fn merge_and_save(
         dir: &Path,
+        _lock: &FolderLock,
         device: DeviceHeader,
         choices: Vec<TunedChoice>,
     ) -> Result<TuningFile> {
@@ -138,17 +134,18 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     let Some(file) = TuningFile::load(&folder.dir)? else {
         return Ok(0);
     };
-    if !file.device.is_same_device(&device) {
-        return Err(Error::DataFile {
-            path: TuningFile::path(&folder.dir),
-            message: format!(
-                "was tuned on {} ({}), not on {} ({})",
-                file.device.adapter, file.device.backend, device.adapter, device.backend
-            ),
-        });
+    let path = TuningFile::path(&folder.dir);
+    crate::results::refuse_foreign(&path, &file.device, &device, "tuning")?;
+    // Check every choice before applying any: a configuration that would compute wrong
+    // results (e.g. edited by hand) is refused, never run.
+    for choice in &file.choices {
+        crate::kernels::flash::FlashConfig::parse(&choice.config).map_err(|e| Error::DataFile {
+            path: path.clone(),
+            message: format!("{} d{}: {e}", choice.kernel, choice.head_dim),
+        })?;
     }
     for choice in &file.choices {
-        gpu.set_tuned(&tuning_key(&choice.kernel, choice.head_dim), &choice.config);
+        gpu.set_tuned(&choice.kernel, choice.head_dim, &choice.config);
     }
     Ok(file.choices.len())
 }
@@ -187,15 +184,18 @@ mod tests {
     #[test]
     fn reruns_replace_their_head_dims_and_keep_the_others() {
         let dir = tempfile::tempdir().unwrap();
+        let lock = FolderLock::acquire(dir.path()).unwrap();
         let a = header("gpu a");
         TuningFile::merge_and_save(
             dir.path(),
+            &lock,
             a.clone(),
             vec![choice(64, "tiles,64,8,32"), choice(128, "tiles,64,4,32")],
         )
         .unwrap();
         let file =
-            TuningFile::merge_and_save(dir.path(), a, vec![choice(64, "broadcast,32,4")]).unwrap();
+            TuningFile::merge_and_save(dir.path(), &lock, a, vec![choice(64, "broadcast,32,4")])
+                .unwrap();
         let configs: Vec<(u32, &str)> = file
             .choices
             .iter()
@@ -211,9 +211,12 @@ mod tests {
     #[test]
     fn another_devices_or_a_malformed_file_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        TuningFile::merge_and_save(dir.path(), header("gpu a"), vec![choice(64, "x")]).unwrap();
+        let lock = FolderLock::acquire(dir.path()).unwrap();
+        TuningFile::merge_and_save(dir.path(), &lock, header("gpu a"), vec![choice(64, "x")])
+            .unwrap();
         let before = std::fs::read(TuningFile::path(dir.path())).unwrap();
-        let err = TuningFile::merge_and_save(dir.path(), header("gpu b"), vec![choice(64, "y")]);
+        let err =
+            TuningFile::merge_and_save(dir.path(), &lock, header("gpu b"), vec![choice(64, "y")]);
         assert!(err.unwrap_err().to_string().contains("refusing"));
         assert_eq!(std::fs::read(TuningFile::path(dir.path())).unwrap(), before);
         std::fs::write(TuningFile::path(dir.path()), "{\"schema\": 3").unwrap();

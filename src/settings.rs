@@ -1,0 +1,95 @@
+//! Parsers for settings given as text (environment variables, flags, files). Each checks
+//! the value's range as it parses, so that a bad value is one [`Error::InvalidSetting`]
+//! (exit 2) at start-up, never a panic or a silent clamp deep inside a run. None of them
+//! panics on any input (a property test checks this).
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+/// Longest time budget accepted: a week, in seconds. Longer values are typos, and much
+/// longer ones overflow a `Duration`.
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// One number of type `T`.
+pub fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
+    text.trim().parse::<T>().map_err(|_| Error::InvalidSetting {
+        what: what.into(),
+        value: text.into(),
+        expected: "a number".into(),
+    })
+}
+
+/// A comma-separated list of numbers (empty items ignored).
+pub fn list<T: std::str::FromStr>(what: &str, text: &str) -> Result<Vec<T>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>().map_err(|_| Error::InvalidSetting {
+                what: what.into(),
+                value: text.into(),
+                expected: "a comma-separated list of numbers".into(),
+            })
+        })
+        .collect()
+}
+
+/// A u32 within `range`.
+pub fn u32_in(what: &str, text: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32> {
+    let value: u32 = number(what, text)?;
+    check_u32_in(what, value, range)
+}
+
+/// Checks that `value` lies in `range`.
+pub fn check_u32_in(what: &str, value: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::InvalidSetting {
+            what: what.into(),
+            value: value.to_string(),
+            expected: format!("a whole number in {}..={}", range.start(), range.end()),
+        })
+    }
+}
+
+/// A positive number of seconds, at most [`MAX_SECONDS`].
+pub fn seconds(what: &str, text: &str) -> Result<Duration> {
+    seconds_from_f64(what, number(what, text)?)
+}
+
+/// Like [`seconds`] for a value already parsed as a float (a flag).
+pub fn seconds_from_f64(what: &str, secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS) {
+        return Err(Error::InvalidSetting {
+            what: what.into(),
+            value: secs.to_string(),
+            expected: format!("a positive number of seconds, at most {MAX_SECONDS} (a week)"),
+        });
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| Error::InvalidSetting {
+        what: what.into(),
+        value: secs.to_string(),
+        expected: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_refuse_what_a_duration_cannot_hold() {
+        for bad in ["0", "-1", "1e300", "1e19", "NaN", "inf", "abc", ""] {
+            assert!(seconds("t", bad).is_err(), "{bad}");
+        }
+        assert_eq!(seconds("t", "0.5").unwrap(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        assert!(u32_in("d", "300", 1..=256).is_err());
+        assert!(u32_in("d", "0", 1..=256).is_err());
+        assert_eq!(u32_in("d", " 64 ", 1..=256).unwrap(), 64);
+    }
+}

@@ -1,0 +1,534 @@
+//! Bad input and faults, one test per class: every case exits 2 with one line (or gives a
+//! correct result), nothing is lost, and no other device's data is applied.
+
+mod common;
+
+use attnbench::probe::{PROBE_SCHEMA, ProbeReport};
+use attnbench::results::{DeviceFolder, DeviceHeader, ResultRow, Status};
+use attnbench::tuning::{TunedChoice, TuningFile};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn attnbench_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attnbench"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run attnbench")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Exit 2, exactly one line on stderr, containing `needle`.
+fn assert_refused(args: &[&str], env: &[(&str, &str)], needle: &str) {
+    let out = attnbench_env(args, env);
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {lines:?}");
+    assert_eq!(lines.len(), 1, "{args:?} {env:?}: {lines:?}");
+    assert!(
+        lines[0].contains(needle),
+        "{args:?} {env:?}: {lines:?} lacks {needle:?}"
+    );
+}
+
+/// This test binary's device, as its results folder knows it.
+fn device() -> DeviceHeader {
+    DeviceHeader::for_gpu(common::gpu())
+}
+
+fn other_device() -> DeviceHeader {
+    DeviceHeader {
+        adapter: "Some Other GPU".into(),
+        ..device()
+    }
+}
+
+fn probe_of(device: DeviceHeader) -> ProbeReport {
+    ProbeReport {
+        schema: PROBE_SCHEMA.into(),
+        device,
+        fma_f32_gflops: 82_000.0,
+        fma_f16_gflops: None,
+        bandwidth_gbps: 3000.0,
+        upload_gbps: 20.0,
+        readback_gbps: 20.0,
+        timing: "gpu-timestamps".into(),
+        tried: Vec::new(),
+    }
+}
+
+const TINY_SWEEP: &[(&str, &str)] = &[
+    ("ATTNBENCH_SEQ_LENS", "16,32"),
+    ("ATTNBENCH_HEAD_DIMS", "16"),
+    ("ATTNBENCH_HEAD_DIM_SWEEP", "none"),
+    ("ATTNBENCH_CAUSAL", "false"),
+    ("ATTNBENCH_TIME_BUDGET", "5"),
+];
+
+fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    [TINY_SWEEP, extra].concat()
+}
+
+#[test]
+fn host_memory_is_checked_before_host_tensors_are_built() {
+    let shape = attnbench::Shape::new(64, 64).with_batch_heads(1, 1_000_000);
+    let needed = attnbench::host::verify_bytes(&shape, 64);
+    let available = attnbench::host::available_bytes().unwrap_or(u64::MAX);
+    let start = Instant::now();
+    let out = attnbench_env(
+        &[
+            "verify",
+            "--kernel",
+            "flash",
+            "--seq-len",
+            "64",
+            "--head-dim",
+            "64",
+            "--heads",
+            "1000000",
+        ],
+        &[],
+    );
+    let lines = stderr_lines(&out);
+    if needed > available {
+        assert_eq!(out.status.code(), Some(2), "{lines:?}");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("host memory") && lines[0].contains(&needed.to_string()),
+            "{lines:?}"
+        );
+    }
+    assert!(start.elapsed() < Duration::from_secs(60), "refused early");
+}
+
+#[test]
+fn concurrent_sweeps_into_one_folder_keep_every_row() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().to_str().unwrap();
+    let spawn = |kernels: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attnbench"));
+        cmd.arg("sweep").arg("--samples").arg("2");
+        for (k, v) in TINY_SWEEP {
+            cmd.env(k, v);
+        }
+        cmd.env("ATTNBENCH_RESULTS_DIR", dir)
+            .env("ATTNBENCH_KERNELS", kernels)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn("flash");
+    std::thread::sleep(Duration::from_millis(200));
+    let second = spawn("decode");
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let folder = DeviceFolder::for_device(root.path(), &device());
+    let file = folder.load_existing().unwrap();
+    let count = |kernel: &str| {
+        file.rows
+            .iter()
+            .filter(|r| r.kernel == kernel && r.status == Status::Ok)
+            .count()
+    };
+    assert_eq!(count("flash"), 2, "{:?}", file.rows);
+    assert_eq!(count("decode"), 2, "{:?}", file.rows);
+    let readme = std::fs::read_to_string(folder.dir.join("README.md")).unwrap();
+    assert!(readme.contains("| flash |") && readme.contains("| decode |"));
+}
+
+#[test]
+fn settings_that_would_panic_are_refused_at_parse_time() {
+    let run = [
+        "run",
+        "--kernel",
+        "flash",
+        "--seq-len",
+        "128",
+        "--head-dim",
+        "64",
+    ];
+    assert_refused(
+        &run,
+        &[("ATTNBENCH_FLASH_TILES", "tiles,0,0,0")],
+        "ATTNBENCH_FLASH_TILES",
+    );
+    assert_refused(
+        &[&run[..], &["--time-budget", "1e300"]].concat(),
+        &[],
+        "--time-budget",
+    );
+    for budget in ["1e300", "1e19", "-3", "NaN"] {
+        assert_refused(
+            &["sweep"],
+            &[("ATTNBENCH_TIME_BUDGET", budget)],
+            "ATTNBENCH_TIME_BUDGET",
+        );
+    }
+}
+
+#[test]
+fn configurations_that_compute_wrong_results_are_refused_from_env_and_file() {
+    let run = [
+        "run",
+        "--kernel",
+        "flash",
+        "--seq-len",
+        "64",
+        "--head-dim",
+        "64",
+    ];
+    for bad in [
+        "tiles,64,8,3",
+        "broadcast,8,0",
+        "tiles,64,8",
+        "tiles,2000,1,32",
+    ] {
+        assert_refused(
+            &run,
+            &[("ATTNBENCH_FLASH_TILES", bad)],
+            "ATTNBENCH_FLASH_TILES",
+        );
+    }
+    let root = tempfile::tempdir().unwrap();
+    let folder = DeviceFolder::for_device(root.path(), &device());
+    let choice = TunedChoice {
+        kernel: "flash".into(),
+        dtype: "f32".into(),
+        head_dim: 64,
+        config: "tiles,64,8,3".into(),
+        median_ms: 1.0,
+        gflops: 1.0,
+        untuned_config: "tiles,64,1,32".into(),
+        untuned_ms: None,
+        shape: "1×1×64×64".into(),
+        trials: Vec::new(),
+    };
+    let lock = folder.lock().unwrap();
+    TuningFile::merge_and_save(&folder.dir, &lock, device(), vec![choice]).unwrap();
+    drop(lock);
+    assert_refused(
+        &run,
+        &[("ATTNBENCH_RESULTS_DIR", root.path().to_str().unwrap())],
+        "tuning.json",
+    );
+}
+
+#[test]
+fn another_devices_files_are_refused_before_anything_is_measured() {
+    let root = tempfile::tempdir().unwrap();
+    let root_str = root.path().to_str().unwrap();
+    let folder = DeviceFolder::for_device(root.path(), &device());
+    let env = with(&[("ATTNBENCH_KERNELS", "flash")]);
+    let mut env: Vec<(&str, &str)> = env;
+    env.push(("ATTNBENCH_RESULTS_DIR", root_str));
+
+    // Another adapter's probe.json: its ceilings are never applied.
+    let lock = folder.lock().unwrap();
+    probe_of(other_device()).save(&lock, &folder.dir).unwrap();
+    drop(lock);
+    let start = Instant::now();
+    assert_refused(&["sweep"], &env, "probe.json");
+    assert!(!folder.json_path().exists(), "nothing written");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "refused before measuring"
+    );
+    std::fs::remove_file(ProbeReport::path(&folder.dir)).unwrap();
+
+    // Another adapter's results.json.
+    let mut foreign = attnbench::results::ResultsFile::new(other_device());
+    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
+    row.status = Status::Ok;
+    foreign.merge(other_device(), vec![row]);
+    folder.save(&foreign).unwrap();
+    let before = std::fs::read(folder.json_path()).unwrap();
+    assert_refused(&["sweep"], &env, "results.json");
+    assert_refused(
+        &["probe"],
+        &[("ATTNBENCH_RESULTS_DIR", root_str)],
+        "results.json",
+    );
+    assert_eq!(std::fs::read(folder.json_path()).unwrap(), before);
+
+    // A corrupt results.json: probe refuses before replacing probe.json.
+    std::fs::write(folder.json_path(), "{ corrupt").unwrap();
+    let lock = folder.lock().unwrap();
+    probe_of(device()).save(&lock, &folder.dir).unwrap();
+    drop(lock);
+    let probe_before = std::fs::read(ProbeReport::path(&folder.dir)).unwrap();
+    assert_refused(
+        &["probe"],
+        &[("ATTNBENCH_RESULTS_DIR", root_str)],
+        "results.json",
+    );
+    assert_eq!(
+        std::fs::read(ProbeReport::path(&folder.dir)).unwrap(),
+        probe_before
+    );
+    std::fs::remove_file(folder.json_path()).unwrap();
+
+    // Another adapter's tuning.json: tune refuses before tuning.
+    std::fs::remove_file(ProbeReport::path(&folder.dir)).unwrap();
+    let lock = folder.lock().unwrap();
+    TuningFile::merge_and_save(&folder.dir, &lock, other_device(), Vec::new()).unwrap();
+    drop(lock);
+    assert_refused(
+        &["tune", "--head-dims", "16", "--seq-len", "64"],
+        &[("ATTNBENCH_RESULTS_DIR", root_str)],
+        "tuning.json",
+    );
+
+    // A results root that cannot be created (a file stands in its place).
+    let blocked = root.path().join("a-file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let mut env = with(&[("ATTNBENCH_KERNELS", "flash")]);
+    env.push(("ATTNBENCH_RESULTS_DIR", blocked.to_str().unwrap()));
+    assert_refused(&["sweep"], &env, "a-file");
+}
+
+#[test]
+fn invalid_settings_are_refused_not_ignored() {
+    let root = tempfile::tempdir().unwrap();
+    let root_str = root.path().to_str().unwrap();
+    for (key, value) in [
+        ("ATTNBENCH_HEAD_DIMS", "300"),
+        ("ATTNBENCH_BATCH", "0"),
+        ("ATTNBENCH_HEADS", "0"),
+        ("ATTNBENCH_SEQ_LENS", "0,16"),
+        ("ATTNBENCH_HEAD_DIM_SWEEP", "512"),
+    ] {
+        assert_refused(
+            &["sweep"],
+            &[(key, value), ("ATTNBENCH_RESULTS_DIR", root_str)],
+            key,
+        );
+    }
+    assert!(std::fs::read_dir(root.path()).unwrap().next().is_none());
+    assert_refused(
+        &["devices"],
+        &[("WGPU_BACKEND", "vulkan,garbage")],
+        "garbage",
+    );
+    let run = [
+        "run",
+        "--kernel",
+        "flash",
+        "--seq-len",
+        "16",
+        "--head-dim",
+        "16",
+    ];
+    assert_refused(&[&run[..], &["--samples", "0"]].concat(), &[], "--samples");
+    assert_refused(&["sweep", "--samples", "0"], &[], "--samples");
+
+    // --batch/--heads are checked against loaded tensors.
+    let tensors = root.path().join("t");
+    let inputs =
+        attnbench::tensors::AttentionInputs::random(attnbench::Shape::new(8, 4), 1).unwrap();
+    inputs.save_npy_dir(&tensors).unwrap();
+    let t = tensors.to_str().unwrap();
+    assert_refused(
+        &[
+            "run",
+            "--kernel",
+            "flash",
+            "--load-tensors",
+            t,
+            "--heads",
+            "2",
+        ],
+        &[],
+        "--heads",
+    );
+    assert_refused(
+        &[
+            "run",
+            "--kernel",
+            "flash",
+            "--load-tensors",
+            t,
+            "--batch",
+            "3",
+        ],
+        &[],
+        "--batch",
+    );
+
+    // A huge warm-up count ends with the time budget.
+    let start = Instant::now();
+    let out = attnbench_env(
+        &[
+            &run[..],
+            &[
+                "--warmup",
+                "4294967295",
+                "--time-budget",
+                "1",
+                "--samples",
+                "3",
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(start.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn missing_arguments_are_named() {
+    assert_refused(&["verify", "--seq-len", "3"], &[], "--head-dim");
+    assert_refused(
+        &["run", "--seq-len", "3", "--head-dim", "8"],
+        &[],
+        "--kernel",
+    );
+}
+
+#[test]
+fn plot_and_compare_follow_the_results_root_and_exit_2() {
+    let root = tempfile::tempdir().unwrap();
+    let root_str = root.path().to_str().unwrap();
+    assert_refused(&["plot"], &[("ATTNBENCH_RESULTS_DIR", root_str)], root_str);
+    let missing = root.path().join("missing");
+    assert_refused(
+        &["plot"],
+        &[("ATTNBENCH_RESULTS_DIR", missing.to_str().unwrap())],
+        "missing",
+    );
+    let a = root.path().join("a");
+    let mut file = attnbench::results::ResultsFile::new(device());
+    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
+    row.status = Status::Ok;
+    row.median_ms = Some(1.0);
+    file.merge(device(), vec![row]);
+    DeviceFolder::at(&a).save(&file).unwrap();
+    assert_refused(
+        &["compare", a.to_str().unwrap(), a.to_str().unwrap()],
+        &[("ATTNBENCH_RESULTS_DIR", root_str)],
+        "compared with itself",
+    );
+    let b = root.path().join("b");
+    let mut other = file.clone();
+    other.device = other_device();
+    DeviceFolder::at(&b).save(&other).unwrap();
+    assert_refused(
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            b.to_str().unwrap(),
+        ],
+        &[],
+        "--out",
+    );
+    let out = attnbench_env(
+        &["compare", a.to_str().unwrap(), b.to_str().unwrap()],
+        &[("ATTNBENCH_RESULTS_DIR", root_str)],
+    );
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(root.path().join("compare/compare.md").is_file());
+}
+
+#[test]
+fn verify_records_shapes_past_the_memory_budget_and_goes_on() {
+    let out = attnbench_env(
+        &[
+            "--memory-budget",
+            "1M",
+            "verify",
+            "--seq-len",
+            "1000",
+            "--head-dim",
+            "64",
+            "--kernel",
+            "naive",
+            "--kernel",
+            "flash",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {:?}", stderr_lines(&out));
+    let line = |k: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{k} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("naive").contains("skipped") && line("naive").contains("needs"),
+        "{stdout}"
+    );
+    assert!(line("flash").ends_with("ok"), "{stdout}");
+}
+
+#[test]
+fn decode_prints_its_own_flop_model() {
+    let out = attnbench_env(
+        &[
+            "run",
+            "--kernel",
+            "decode",
+            "--seq-len",
+            "64",
+            "--head-dim",
+            "16",
+            "--samples",
+            "3",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(
+        stdout.contains("4·B·H·q·n·d") && !stdout.contains("n²"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plot_with_no_rows_left_removes_old_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = attnbench::results::ResultsFile::new(device());
+    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
+    row.status = Status::Ok;
+    row.median_ms = Some(1.0);
+    row.gflops = Some(1.0);
+    file.merge(device(), vec![row]);
+    let written = attnbench::report::write_device_report(&file, dir.path()).unwrap();
+    assert!(
+        written
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "png"))
+    );
+    let empty = attnbench::results::ResultsFile::new(device());
+    attnbench::report::write_device_report(&empty, dir.path()).unwrap();
+    let charts: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            Path::new(&e.file_name())
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .collect();
+    assert!(charts.is_empty(), "{charts:?}");
+}

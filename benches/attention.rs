@@ -108,9 +108,7 @@ fn main() {
     let header = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&config.results_dir, &header);
     // Before measuring: a destination that cannot take the results fails now.
-    folder
-        .preflight(&header)
-        .unwrap_or_else(|e| fail(&e.to_string()));
+    attnbench::report::preflight(&folder, &header).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "attnbench sweep on {} ({}): n {:?}, d {:?}, B={} H={}, kernels {:?}, time budget {:?} per run",
         gpu.summary().name,
@@ -141,7 +139,7 @@ fn main() {
     let (file, written) =
         save_and_report(&folder, header, rows).unwrap_or_else(|e| fail(&e.to_string()));
     criterion.final_summary();
-    println!("\n{}", summary_table(&[&file]));
+    println!("\n{}", summary_table(&file));
     if test_mode {
         check_test_output(&folder, &written);
         println!("bench harness test: 1 passed, 0 failed");

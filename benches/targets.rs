@@ -22,8 +22,7 @@ fn main() {
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
     let folder = DeviceFolder::for_device(&root, &DeviceHeader::for_gpu(&gpu));
-    folder
-        .preflight(&DeviceHeader::for_gpu(&gpu))
+    attnbench::report::preflight(&folder, &DeviceHeader::for_gpu(&gpu))
         .unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(

@@ -20,13 +20,13 @@
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup
 override BLOCK_KV: u32 = 32u;  // keys per tile, a multiple of 4
-// Private arrays need constant sizes: src/kernels/flash.rs rewrites these two lines per
+// Private arrays need constant sizes: src/kernels/flash/pipelines.rs rewrites these two lines per
 // pipeline (gpu::specialize).
 const ROWS: u32 = 1u;          // query rows per invocation
 const D4: u32 = 16u;           // ceil(head_dim / 4)
 
 const NEG_BIG: f32 = -3.0e38;
-// Element type of K, V tiles and query registers: src/kernels/flash.rs rewrites this line
+// Element type of K, V tiles and query registers: src/kernels/flash/pipelines.rs rewrites this line
 // (and prepends `enable f16;`) for the f16 variant; scores, softmax state and the output
 // accumulator stay f32.
 alias kv4 = vec4<f32>;

@@ -19,7 +19,7 @@
 // control flow around every broadcast (the key loop's bounds are per workgroup).
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup, a multiple of SG
-// Rewritten per pipeline by src/kernels/flash.rs (gpu::specialize):
+// Rewritten per pipeline by src/kernels/flash/pipelines.rs (gpu::specialize):
 const ROWS: u32 = 1u;          // query rows per invocation
 const D: u32 = 64u;            // head_dim
 const SG: u32 = 8u;            // subgroup size

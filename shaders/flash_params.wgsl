@@ -1,5 +1,5 @@
 // Parameters, the Q, O bindings and the query-block prologue shared by flash.wgsl and
-// flash_lanes.wgsl (the same Params as src/kernels/flash.rs); each shader declares its own
+// flash_lanes.wgsl (the same Params as src/kernels/flash/); each shader declares its own
 // K, V and state bindings.
 
 struct Params {
@@ -39,7 +39,7 @@ struct QueryBlock {
 // The block of `rows_per_block` query rows that workgroup `group` owns. Causal blocks get
 // longer with their index: they are handed out short with long (0, last, 1, last − 1, …)
 // so that drivers that split the grid into contiguous ranges per thread, as lavapipe
-// does, get equal work per thread (n = 2048: 1.14× → 1.61×, see src/kernels/flash.rs).
+// does, get equal work per thread (n = 2048: 1.14× → 1.61×, see src/kernels/flash/).
 fn query_block(group: u32, rows_per_block: u32) -> QueryBlock {
     let head = group / params.q_blocks;
     let block = group % params.q_blocks;

@@ -17,6 +17,45 @@ pub enum SeriesKind {
     Reference,
 }
 
+/// How a line is stroked: in comparisons, one style per device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Line {
+    /// Unbroken.
+    #[default]
+    Solid,
+    /// Long dashes.
+    Dashed,
+    /// Dots.
+    Dotted,
+    /// Short dashes.
+    ShortDashed,
+}
+
+/// The point marker of a measured line: in comparisons, one per device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Marker {
+    /// Filled circle.
+    #[default]
+    Circle,
+    /// Triangle.
+    Triangle,
+    /// Square.
+    Square,
+    /// Cross.
+    Cross,
+}
+
+/// The line style and marker of the `i`-th device of a comparison.
+pub fn device_style(i: usize) -> (Line, Marker) {
+    const STYLES: [(Line, Marker); 4] = [
+        (Line::Solid, Marker::Circle),
+        (Line::Dashed, Marker::Triangle),
+        (Line::Dotted, Marker::Square),
+        (Line::ShortDashed, Marker::Cross),
+    ];
+    STYLES[i % STYLES.len()]
+}
+
 /// One line of a chart.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -26,6 +65,50 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// How it is drawn.
     pub kind: SeriesKind,
+    /// Its colour (measured series: the kernel's, from the registry); `None`: the next
+    /// free colour of the chart.
+    pub color: Option<[u8; 3]>,
+    /// Line style (measured series).
+    pub line: Line,
+    /// Point marker (measured series).
+    pub marker: Marker,
+}
+
+impl Series {
+    /// A measured line, solid with circles, in the chart's next free colour.
+    pub fn measured(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.into(),
+            points,
+            kind: SeriesKind::Measured,
+            color: None,
+            line: Line::Solid,
+            marker: Marker::Circle,
+        }
+    }
+
+    /// A reference law: dashed grey, no markers.
+    pub fn reference(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            kind: SeriesKind::Reference,
+            ..Series::measured(label, points)
+        }
+    }
+
+    /// This series in `color`.
+    pub fn colored(self, color: Option<[u8; 3]>) -> Self {
+        Series { color, ..self }
+    }
+
+    /// This series in the line style and marker of device `i` ([`device_style`]).
+    pub fn device(self, i: usize) -> Self {
+        let (line, marker) = device_style(i);
+        Series {
+            line,
+            marker,
+            ..self
+        }
+    }
 }
 
 /// A labelled point such as "n = 16 384: 1.07 GB".
@@ -70,18 +153,41 @@ pub fn register_fonts() {
 
 const SIZE: (u32, u32) = (1100, 700);
 
-fn palette(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-        RGBColor(255, 127, 14),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(23, 190, 207),
-    ];
-    COLORS[i % COLORS.len()]
+/// Colours of measured series without a colour of their own (the kernels' colours come from
+/// the registry, `kernels::kernel_color`, which draws from this same palette).
+pub const PALETTE: [[u8; 3]; 9] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [255, 127, 14],
+    [148, 103, 189],
+    [23, 190, 207],
+    [227, 119, 194],
+    [140, 86, 75],
+    [188, 189, 34],
+];
+
+/// Colours of horizontal limits (memory budget, binding size, peaks): dark, and none of
+/// them in [`PALETTE`], so a limit never looks like a kernel.
+const LIMIT_COLORS: [[u8; 3]; 6] = [
+    [0, 0, 0],
+    [128, 0, 0],
+    [0, 0, 128],
+    [85, 107, 47],
+    [139, 0, 139],
+    [101, 67, 33],
+];
+
+/// Greys of reference laws, one per law of a chart.
+const REFERENCE_GREYS: [[u8; 3]; 4] = [
+    [110, 110, 110],
+    [160, 160, 160],
+    [70, 70, 70],
+    [190, 190, 190],
+];
+
+fn rgb(c: [u8; 3]) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
 }
 
 /// Axis tick text: 1 024 → "1k", 2.5e9 → "2.5G".
@@ -103,7 +209,56 @@ pub fn si(value: f64) -> String {
     format!("{text}{unit}")
 }
 
+/// A marker element centred on the backend coordinate `at` (pixels, relative to its anchor).
+fn marker_at<DB: DrawingBackend>(
+    at: (i32, i32),
+    marker: Marker,
+    color: RGBColor,
+) -> DynElement<'static, DB, (i32, i32)> {
+    let (x, y) = at;
+    let fill = color.filled();
+    match marker {
+        Marker::Circle => Circle::new((x, y), 3, fill).into_dyn(),
+        Marker::Triangle => TriangleMarker::new((x, y), 5, fill).into_dyn(),
+        Marker::Square => Rectangle::new([(x - 3, y - 3), (x + 3, y + 3)], fill).into_dyn(),
+        Marker::Cross => Cross::new((x, y), 4, color.stroke_width(2)).into_dyn(),
+    }
+}
+
 impl ChartSpec {
+    /// The colour, line and marker each series is drawn with: measured series in their own
+    /// colour (else the next palette colour no series of the chart has), reference laws in
+    /// distinct greys.
+    pub fn styles(&self) -> Vec<([u8; 3], Line, Marker)> {
+        let taken: Vec<[u8; 3]> = self.series.iter().filter_map(|s| s.color).collect();
+        let mut free = PALETTE.iter().copied().filter(|c| !taken.contains(c));
+        let mut greys = REFERENCE_GREYS.iter().copied().cycle();
+        self.series
+            .iter()
+            .map(|s| match s.kind {
+                SeriesKind::Measured => (
+                    s.color.or_else(|| free.next()).unwrap_or([0, 0, 0]),
+                    s.line,
+                    s.marker,
+                ),
+                SeriesKind::Reference => (
+                    greys.next().unwrap_or([110, 110, 110]),
+                    Line::Dashed,
+                    Marker::Circle,
+                ),
+            })
+            .collect()
+    }
+
+    /// The colours of the horizontal limits, in order.
+    pub fn limit_colors(&self) -> Vec<[u8; 3]> {
+        self.limits
+            .iter()
+            .zip(LIMIT_COLORS.iter().cycle())
+            .map(|(_, c)| *c)
+            .collect()
+    }
+
     /// Every finite positive value, for the axis ranges.
     fn extent(&self) -> Option<((f64, f64), (f64, f64))> {
         let mut xs = Vec::new();
@@ -154,7 +309,7 @@ impl ChartSpec {
             self.draw(&root).map_err(|m| fail(&svg, m))?;
             root.present().map_err(|e| fail(&svg, format!("{e:?}")))?;
         }
-        crate::results::write_atomic(&svg, text.as_bytes())?;
+        crate::files::write_atomic(&svg, text.as_bytes())?;
 
         // Drawn into memory and encoded here, so the PNG goes through the same atomic,
         // umask-respecting write as every other file.
@@ -169,7 +324,7 @@ impl ChartSpec {
         image::codecs::png::PngEncoder::new(&mut encoded)
             .write_image(&rgb, w, h, image::ColorType::Rgb8)
             .map_err(|e| fail(&png, e.to_string()))?;
-        crate::results::write_atomic(&png, &encoded)?;
+        crate::files::write_atomic(&png, &encoded)?;
         Ok(vec![png, svg])
     }
 
@@ -207,8 +362,7 @@ impl ChartSpec {
             .draw()
             .map_err(err)?;
 
-        let mut measured = 0;
-        for series in &self.series {
+        for (series, (color, line, marker)) in self.series.iter().zip(self.styles()) {
             let points: Vec<(f64, f64)> = series
                 .points
                 .iter()
@@ -218,54 +372,61 @@ impl ChartSpec {
             if points.is_empty() {
                 continue;
             }
-            match series.kind {
-                SeriesKind::Measured => {
-                    let color = palette(measured);
-                    measured += 1;
-                    chart
-                        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                        .map_err(err)?
-                        .label(&series.label)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                        });
-                    chart
-                        .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                        .map_err(err)?;
+            let color = rgb(color);
+            let width = if series.kind == SeriesKind::Measured {
+                2
+            } else {
+                1
+            };
+            let style = color.stroke_width(width);
+            let drawn = match line {
+                Line::Solid => chart.draw_series(LineSeries::new(points.clone(), style)),
+                Line::Dashed => {
+                    chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
                 }
-                SeriesKind::Reference => {
-                    let style = RGBColor(110, 110, 110).stroke_width(1);
-                    chart
-                        .draw_series(DashedLineSeries::new(points, 6, 4, style))
-                        .map_err(err)?
-                        .label(&series.label)
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                Line::Dotted => {
+                    chart.draw_series(DashedLineSeries::new(points.clone(), 2, 4, style))
+                }
+                Line::ShortDashed => {
+                    chart.draw_series(DashedLineSeries::new(points.clone(), 4, 3, style))
                 }
             }
+            .map_err(err)?;
+            if series.kind == SeriesKind::Measured {
+                drawn.label(&series.label).legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (24, 0)], style)
+                        + marker_at::<DB>((12, 0), marker, color)
+                });
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&p| EmptyElement::at(p) + marker_at::<DB>((0, 0), marker, color)),
+                    )
+                    .map_err(err)?;
+            } else {
+                drawn
+                    .label(&series.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
         }
-        for (i, (label, y)) in self.limits.iter().enumerate() {
-            let color = RGBColor(180, 0, 0).mix(0.8 - 0.2 * i as f64);
-            let style = color.stroke_width(2);
+        for ((label, y), color) in self.limits.iter().zip(LIMIT_COLORS.iter().cycle()) {
+            let style = rgb(*color).stroke_width(2);
             chart
                 .draw_series(LineSeries::new(vec![(x0, *y), (x1, *y)], style))
                 .map_err(err)?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         }
         for mark in &self.marks {
+            // The text sits above and right of its circle, never on it.
             chart
-                .draw_series(std::iter::once(Circle::new(
-                    mark.at,
-                    5,
-                    BLACK.stroke_width(2),
-                )))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    mark.label.clone(),
-                    mark.at,
-                    ("sans-serif", 13).into_font(),
-                )))
+                .draw_series(std::iter::once(
+                    EmptyElement::at(mark.at)
+                        + Circle::new((0, 0), 5, BLACK.stroke_width(2))
+                        + Text::new(mark.label.clone(), (9, -20), ("sans-serif", 13).into_font()),
+                ))
                 .map_err(err)?;
         }
         chart

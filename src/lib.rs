@@ -7,17 +7,22 @@
 //! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
+//! - [`suite`]: `attnbench suite`, the whole job on one adapter within one time budget;
 //! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
 //! - [`settings`]: range-checked parsers for settings given as text;
 //! - [`tuning`]: `attnbench tune`, the per-device tile choices in `tuning.json`;
-//! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts.
+//! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts;
+//!   [`files`]: atomic writes, temporary files and folder locks under them; [`markdown`]:
+//!   tables that are always valid GitHub Markdown.
 
 pub mod capacity;
 pub mod charts;
 pub mod error;
+pub mod files;
 pub mod gpu;
 pub mod host;
 pub mod kernels;
+pub mod markdown;
 pub mod probe;
 pub mod reference;
 pub mod report;
@@ -25,6 +30,7 @@ pub mod results;
 pub mod run;
 pub mod settings;
 pub mod shape;
+pub mod suite;
 pub mod sweep;
 pub mod targets;
 pub mod tensors;

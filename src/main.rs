@@ -43,3 +43,16 @@ fn runtime_dir_name() -> String {
         .unwrap_or_else(|_| "unknown".into());
     format!("attnbench-xdg-runtime-{user}")
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[test]
+    fn the_mesa_runtime_folder_is_per_user() {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").unwrap().uid();
+        assert_eq!(
+            super::runtime_dir_name(),
+            format!("attnbench-xdg-runtime-{uid}")
+        );
+    }
+}

@@ -4,9 +4,10 @@
 //! Every probe writes a value the host checks, so a probe optimized away fails.
 
 use crate::error::{Error, Result};
+use crate::files::{load_json, save_json};
 use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
-use crate::kernels::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
-use crate::results::{DeviceHeader, load_json, save_json};
+use crate::gpu::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
+use crate::results::DeviceHeader;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -141,7 +142,7 @@ impl<'g> Probe<'g> {
                 "fma_f16",
             )
         } else {
-            (crate::kernels::shader!("probe.wgsl"), "fma_f32")
+            (crate::gpu::shader!("probe.wgsl"), "fma_f32")
         };
         let iterations = 512u32;
         let max_dim = self.gpu.limits().max_compute_workgroups_per_dimension;
@@ -234,7 +235,7 @@ impl<'g> Probe<'g> {
             y: 0.0,
         };
         let (ns, _) = self.time(
-            crate::kernels::shader!("probe.wgsl"),
+            crate::gpu::shader!("probe.wgsl"),
             "scale_copy",
             workgroup,
             (&src, &dst),
@@ -330,6 +331,16 @@ impl ProbeReport {
         load_json(&Self::path(dir), "probe file", PROBE_SCHEMA)
     }
 
+    /// The ceilings results rows are measured against.
+    pub fn ceilings(&self) -> crate::results::Ceilings {
+        crate::results::Ceilings {
+            fma_f32_gflops: self.fma_f32_gflops,
+            bandwidth_gbps: self.bandwidth_gbps,
+            upload_gbps: self.upload_gbps,
+            readback_gbps: self.readback_gbps,
+        }
+    }
+
     /// Reads `probe.json` from `dir` when it was measured on `device`; `Ok(None)` when
     /// absent. Another device's probe is an error: its ceilings are never applied here.
     pub fn load_for(dir: &Path, device: &DeviceHeader) -> Result<Option<ProbeReport>> {
@@ -341,7 +352,7 @@ impl ProbeReport {
     }
 
     /// Writes `probe.json` into `dir` atomically, under the folder's lock.
-    pub fn save(&self, _lock: &crate::results::FolderLock, dir: &Path) -> Result<()> {
+    pub fn save(&self, _lock: &crate::files::FolderLock, dir: &Path) -> Result<()> {
         save_json(&Self::path(dir), self)
     }
 }

@@ -53,18 +53,21 @@ pub fn check_u32_in(what: &str, value: u32, range: std::ops::RangeInclusive<u32>
     }
 }
 
-/// A positive number of seconds, at most [`MAX_SECONDS`].
+/// Shortest time budget accepted: a millisecond (shorter ones round to nothing).
+pub const MIN_SECONDS: f64 = 1e-3;
+
+/// A number of seconds from [`MIN_SECONDS`] to [`MAX_SECONDS`].
 pub fn seconds(what: &str, text: &str) -> Result<Duration> {
     seconds_from_f64(what, number(what, text)?)
 }
 
 /// Like [`seconds`] for a value already parsed as a float (a flag).
 pub fn seconds_from_f64(what: &str, secs: f64) -> Result<Duration> {
-    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS) {
+    if !(secs.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&secs)) {
         return Err(Error::InvalidSetting {
             what: what.into(),
             value: secs.to_string(),
-            expected: format!("a positive number of seconds, at most {MAX_SECONDS} (a week)"),
+            expected: format!("a number of seconds from {MIN_SECONDS} to {MAX_SECONDS} (a week)"),
         });
     }
     Duration::try_from_secs_f64(secs).map_err(|e| Error::InvalidSetting {
@@ -80,7 +83,7 @@ mod tests {
 
     #[test]
     fn seconds_refuse_what_a_duration_cannot_hold() {
-        for bad in ["0", "-1", "1e300", "1e19", "NaN", "inf", "abc", ""] {
+        for bad in ["0", "-1", "1e-10", "1e300", "1e19", "NaN", "inf", "abc", ""] {
             assert!(seconds("t", bad).is_err(), "{bad}");
         }
         assert_eq!(seconds("t", "0.5").unwrap(), Duration::from_millis(500));

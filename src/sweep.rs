@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::{KERNELS, Kernel, Workload, find_kernel};
+pub use crate::results::Axis;
 use crate::results::{ResultRow, Status};
 use crate::run::{KernelRun, Measurement, gflops, plan_for};
 use crate::settings::{check_u32_in, list, number, seconds};
@@ -43,6 +44,9 @@ pub struct SweepConfig {
     pub results_dir: PathBuf,
     /// Seed of the random inputs.
     pub seed: u64,
+    /// Past this instant no further point is measured: every remaining point is recorded
+    /// as skipped for lack of time (`attnbench suite` gives the sweep a share of its budget).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for SweepConfig {
@@ -59,6 +63,7 @@ impl Default for SweepConfig {
             time_budget: Duration::from_secs(6),
             results_dir: PathBuf::from("results"),
             seed: 0,
+            deadline: None,
         }
     }
 }
@@ -232,31 +237,12 @@ impl SweepConfig {
     }
 }
 
-/// Name prefix of decode families (one generated token against n cached keys).
+/// Name prefix of decode families (one generated token against n cached keys; their rows
+/// have [`Workload::Decode`]).
 pub const DECODE_FAMILY: &str = "decode";
 
-/// Name prefix of head-dim families (their charts put d on the x axis).
+/// Name prefix of head-dim families (their rows have [`Axis::HeadDim`]).
 pub const HEAD_DIM_FAMILY: &str = "headdim";
-
-/// What varies along a family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Axis {
-    /// The sequence length n.
-    SeqLen,
-    /// The head dimension d.
-    HeadDim,
-}
-
-impl Axis {
-    /// The axis of a family, from its name.
-    pub fn of_family(family: &str) -> Axis {
-        if family.starts_with(HEAD_DIM_FAMILY) {
-            Axis::HeadDim
-        } else {
-            Axis::SeqLen
-        }
-    }
-}
 
 /// One chart family: a list of shapes along one axis.
 #[derive(Clone, Debug)]
@@ -356,6 +342,8 @@ pub fn run_sweep(
                 measurer.progress(&point, done, total);
                 done += 1;
                 let mut row = ResultRow::new(family, kernel.name(), &shape);
+                row.axis = fam.axis;
+                row.workload = fam.workload;
                 row.min_bytes = kernel.min_bytes(&shape);
                 row.flops = kernel.flops(&shape);
                 row.dtype = kernel.dtype().to_string();
@@ -382,6 +370,21 @@ pub fn run_sweep(
                         continue;
                     }
                     Err(e) => return Err(e),
+                }
+                if let Some(deadline) = config.deadline {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    // The next run is predicted from the last (the FLOP model); a run needs
+                    // a warm-up and a few samples.
+                    let predicted =
+                        last.map_or(0.0, |(s, ms)| 4.0 * ms * shape.flops() / s.flops());
+                    if left.is_zero() || predicted > left.as_secs_f64() * 1e3 {
+                        row.reason = format!(
+                            "suite time budget: {:.0} s left, not enough to measure this point",
+                            left.as_secs_f64()
+                        );
+                        rows.push(row);
+                        continue;
+                    }
                 }
                 if let Some((last_shape, last_ms)) = last {
                     // Time in proportion to FLOPs (the n² law along n, linear along d).

@@ -1,31 +1,55 @@
 //! Flash's performance targets, measured as ratios in one run on one adapter (the
-//! `targets` bench, `cargo bench --bench targets`):
+//! `targets` bench, `cargo bench --bench targets`, and a step of `attnbench suite`):
 //! 1. flash f32 at B·H = 8, n = 4096, d = 64 as a fraction of the f32 FMA peak that
-//!    `attnbench probe` measures in the same run;
+//!    `attnbench probe` measures on the same device;
 //! 2. flash's speedup over naive at n = 512 … 4096, d = 64 and 128 (B = H = 1);
 //! 3. flash against a BLAS-backed CPU attention (numpy, `benches/numpy_attention.py`) at
 //!    n = 2048, d = 64, one head, on the same inputs; numpy's output is also compared with
-//!    flash's, so the ratio is between two correct results.
+//!    flash's, so the ratio is between two correct results;
+//! 4. the same-GPU peer: PyTorch's `scaled_dot_product_attention`, each backend (flash,
+//!    efficient, cuDNN, math) in f32 and, on a GPU, f16 and bf16
+//!    (`benches/torch_attention.py`), against flash on the same inputs, both outputs
+//!    checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so.
 //!
-//! Times are medians; GPU timestamps where the adapter has them (see `timing`), numpy's
-//! wall clock. Nothing here asserts a time: the report states the ratios.
+//! The Python scripts are embedded in the binary and written to a temporary folder when
+//! they run, so a copied `attnbench` binary needs no source tree. Times are medians; GPU
+//! timestamps where the adapter has them (see `timing`), numpy's wall clock, torch's CUDA
+//! events. Nothing here asserts a time: the report states the ratios. With a deadline
+//! (`attnbench suite`), steps that no longer fit are recorded as skipped.
 
 use crate::error::{Error, Result};
+use crate::files::{save_json, write_atomic};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::probe::run_probes;
-use crate::reference::Comparison;
-use crate::results::{DeviceHeader, save_json, write_atomic};
+use crate::markdown::{Align, Table};
+use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
+use crate::results::DeviceHeader;
 use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, read_npy};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/1";
+pub const SCHEMA: &str = "attnbench-targets/2";
+
+/// `benches/numpy_attention.py`, embedded.
+pub const NUMPY_SCRIPT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/numpy_attention.py"
+));
+
+/// `benches/torch_attention.py`, embedded.
+pub const TORCH_SCRIPT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/torch_attention.py"
+));
+
+/// Query rows per head compared with the f64 reference in the peer comparison (the last
+/// ones: the reference of every row at B·H = 16, n = 4096 would take minutes on the CPU).
+pub const PEER_REFERENCE_ROWS: u32 = 64;
 
 /// Target 1: flash's share of the probed FMA peak.
 #[derive(Clone, Debug, Serialize)]
@@ -38,7 +62,7 @@ pub struct PeakFraction {
     pub flash_ms: f64,
     /// flash's GFLOP/s (4·B·H·n²·d).
     pub flash_gflops: f64,
-    /// f32 FMA peak probed in this run.
+    /// f32 FMA peak probed on the device.
     pub fma_peak_gflops: f64,
     /// flash_gflops / fma_peak_gflops.
     pub fraction: f64,
@@ -66,8 +90,8 @@ pub struct Speedup {
 pub struct BlasComparison {
     /// The shape (`B×H×n×d`).
     pub shape: String,
-    /// flash's median ms.
-    pub flash_ms: f64,
+    /// flash's median ms, when measured.
+    pub flash_ms: Option<f64>,
     /// numpy's median ms (wall clock), when it ran.
     pub numpy_ms: Option<f64>,
     /// flash_ms / numpy_ms (below 1: flash is faster).
@@ -76,11 +100,51 @@ pub struct BlasComparison {
     pub numpy: Option<String>,
     /// ‖flash − numpy‖/‖numpy‖ on the same inputs.
     pub rel_l2_vs_numpy: Option<f64>,
-    /// Why numpy did not run, when it did not.
+    /// Why numpy (or the whole comparison) did not run, when it did not.
     pub skipped: Option<String>,
 }
 
-/// Everything the `targets` bench measured.
+/// One SDPA backend in one dtype.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerRun {
+    /// SDPA backend: flash, efficient, cudnn or math.
+    pub backend: String,
+    /// float32, float16 or bfloat16.
+    pub dtype: String,
+    /// Median ms, when it ran.
+    pub median_ms: Option<f64>,
+    /// GFLOP/s (4·B·H·n²·d, halved when causal).
+    pub gflops: Option<f64>,
+    /// ‖out − ref‖/‖ref‖ against the f64 reference (last rows of each head).
+    pub rel_l2_err: Option<f64>,
+    /// attnbench flash's median ÷ this run's (above 1: torch is faster).
+    pub flash_time_ratio: Option<f64>,
+    /// Why it did not run (PyTorch's own reason).
+    pub skipped: Option<String>,
+}
+
+/// Target 4: attnbench flash against PyTorch SDPA at one shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerComparison {
+    /// The shape (`B×H×n×d`).
+    pub shape: String,
+    /// flash's median ms and GFLOP/s, when measured.
+    pub flash_ms: Option<f64>,
+    /// flash's GFLOP/s.
+    pub flash_gflops: Option<f64>,
+    /// flash's error against the f64 reference (same rows as the peer's).
+    pub flash_rel_l2_err: Option<f64>,
+    /// `torch <version> on <device>`: a CPU peer is labelled as such.
+    pub peer: Option<String>,
+    /// How torch timed (`cuda-events`, `mps-events`, `wall-clock`).
+    pub peer_timing: Option<String>,
+    /// Every backend × dtype.
+    pub runs: Vec<PeerRun>,
+    /// Why the comparison did not run (no Python, no torch, no time), when it did not.
+    pub skipped: Option<String>,
+}
+
+/// Everything the targets measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetsReport {
     /// Always [`SCHEMA`].
@@ -89,15 +153,19 @@ pub struct TargetsReport {
     pub device: DeviceHeader,
     /// Where the GPU times came from.
     pub timing: String,
-    /// Target 1.
-    pub peak_fraction: PeakFraction,
+    /// Target 1, when measured.
+    pub peak_fraction: Option<PeakFraction>,
     /// Target 2.
     pub speedups: Vec<Speedup>,
     /// Target 3.
     pub blas: BlasComparison,
+    /// Target 4, per shape.
+    pub peers: Vec<PeerComparison>,
+    /// Steps not measured, and why (e.g. the suite's time budget).
+    pub skipped: Vec<String>,
 }
 
-/// Sizes of the three measurements (the defaults are the issue's).
+/// Sizes of the measurements (the defaults are the issues').
 #[derive(Clone, Debug)]
 pub struct TargetOptions {
     /// Target 1's shape.
@@ -108,12 +176,16 @@ pub struct TargetOptions {
     pub speedup_seq_lens: Vec<u32>,
     /// Target 3's shape.
     pub blas_shape: Shape,
-    /// The numpy script.
-    pub numpy_script: PathBuf,
+    /// Target 4's shapes.
+    pub peer_shapes: Vec<Shape>,
     /// The Python interpreter (`ATTNBENCH_PYTHON`, else `python3`).
     pub python: String,
     /// Timed runs per measurement.
     pub samples: u32,
+    /// The probed f32 FMA peak, when already known (else target 1 probes it).
+    pub fma_peak_gflops: Option<f64>,
+    /// Past this instant no further step starts (recorded in `skipped`).
+    pub deadline: Option<Instant>,
 }
 
 impl Default for TargetOptions {
@@ -123,9 +195,27 @@ impl Default for TargetOptions {
             speedup_head_dims: vec![64, 128],
             speedup_seq_lens: vec![512, 1024, 2048, 4096],
             blas_shape: Shape::new(2048, 64),
-            numpy_script: Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/numpy_attention.py"),
+            peer_shapes: vec![
+                Shape::new(2048, 64),
+                Shape::new(4096, 64).with_batch_heads(2, 8),
+            ],
             python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
             samples: 5,
+            fma_peak_gflops: None,
+            deadline: None,
+        }
+    }
+}
+
+impl TargetOptions {
+    /// Whether a step may start now; else records `what` as skipped for lack of time.
+    fn time_for(&self, what: &str, skipped: &mut Vec<String>) -> bool {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => {
+                skipped.push(format!("{what}: not measured, the time budget ran out"));
+                false
+            }
+            _ => true,
         }
     }
 }
@@ -151,7 +241,7 @@ fn shape_text(s: &Shape) -> String {
     format!("{}×{}×{}×{}", s.batch, s.heads, s.seq_len, s.head_dim)
 }
 
-/// Measures the three targets on `gpu`; `log` gets a line per step.
+/// Measures the targets on `gpu`; `log` gets a line per step.
 pub fn measure(
     gpu: &Gpu,
     options: &TargetOptions,
@@ -159,35 +249,50 @@ pub fn measure(
 ) -> Result<TargetsReport> {
     let flash = crate::kernels::find_kernel("flash")?;
     let naive = crate::kernels::find_kernel("naive")?;
+    let mut skipped = Vec::new();
 
-    log("probing the f32 FMA peak");
-    let probe = run_probes(gpu)?;
-    let shape = options.peak_shape;
-    let (flash_ms, _) = median_ms(
-        gpu,
-        flash,
-        &AttentionInputs::random(shape, 1)?,
-        options.samples,
-    )?;
-    let flash_gflops = gflops(flash.flops(&shape), flash_ms);
-    let peak_fraction = PeakFraction {
-        shape: shape_text(&shape),
-        config: flash.config_label(&shape, gpu),
-        flash_ms,
-        flash_gflops,
-        fma_peak_gflops: probe.fma_f32_gflops,
-        fraction: flash_gflops / probe.fma_f32_gflops,
-    };
-    log(&format!(
-        "flash {}: {flash_ms:.1} ms, {flash_gflops:.1} GFLOP/s = {:.0}% of {:.1}",
-        peak_fraction.shape,
-        100.0 * peak_fraction.fraction,
-        probe.fma_f32_gflops
-    ));
+    let mut peak_fraction = None;
+    if options.time_for("flash's share of the FMA peak", &mut skipped) {
+        let peak = match options.fma_peak_gflops {
+            Some(p) => p,
+            None => {
+                log("probing the f32 FMA peak");
+                crate::probe::run_probes(gpu)?.fma_f32_gflops
+            }
+        };
+        let shape = options.peak_shape;
+        let (flash_ms, _) = median_ms(
+            gpu,
+            flash,
+            &AttentionInputs::random(shape, 1)?,
+            options.samples,
+        )?;
+        let flash_gflops = gflops(flash.flops(&shape), flash_ms);
+        let p = PeakFraction {
+            shape: shape_text(&shape),
+            config: flash.config_label(&shape, gpu),
+            flash_ms,
+            flash_gflops,
+            fma_peak_gflops: peak,
+            fraction: flash_gflops / peak,
+        };
+        log(&format!(
+            "flash {}: {flash_ms:.1} ms, {flash_gflops:.1} GFLOP/s = {:.0}% of {peak:.1}",
+            p.shape,
+            100.0 * p.fraction,
+        ));
+        peak_fraction = Some(p);
+    }
 
     let mut speedups = Vec::new();
     for &head_dim in &options.speedup_head_dims {
         for &seq_len in &options.speedup_seq_lens {
+            if !options.time_for(
+                &format!("flash over naive at d {head_dim} n {seq_len}"),
+                &mut skipped,
+            ) {
+                continue;
+            }
             let shape = Shape::new(seq_len, head_dim);
             let inputs = AttentionInputs::random(shape, 2)?;
             let (flash_ms, _) = median_ms(gpu, flash, &inputs, options.samples)?;
@@ -213,7 +318,32 @@ pub fn measure(
         }
     }
 
-    let blas = compare_with_numpy(gpu, flash, options, log)?;
+    let blas = if options.time_for("flash against numpy", &mut skipped) {
+        compare_with_numpy(gpu, flash, options, log)?
+    } else {
+        BlasComparison {
+            shape: shape_text(&options.blas_shape),
+            flash_ms: None,
+            numpy_ms: None,
+            ratio: None,
+            numpy: None,
+            rel_l2_vs_numpy: None,
+            skipped: Some("the time budget ran out".into()),
+        }
+    };
+
+    let mut peers = Vec::new();
+    for &shape in &options.peer_shapes {
+        let comparison = if options.time_for(
+            &format!("flash against PyTorch SDPA at {}", shape_text(&shape)),
+            &mut skipped,
+        ) {
+            compare_with_torch(gpu, flash, shape, options, log)?
+        } else {
+            PeerComparison::skipped(shape, "the time budget ran out".into())
+        };
+        peers.push(comparison);
+    }
     Ok(TargetsReport {
         schema: SCHEMA.into(),
         device: DeviceHeader::for_gpu(gpu),
@@ -221,6 +351,8 @@ pub fn measure(
         peak_fraction,
         speedups,
         blas,
+        peers,
+        skipped,
     })
 }
 
@@ -230,6 +362,31 @@ fn gpu_timing(gpu: &Gpu) -> String {
     } else {
         "wall-clock".into()
     }
+}
+
+/// Runs an embedded Python `script` (written as `name` into `dir`) with `args`; its JSON
+/// line, or why it could not run.
+fn run_python(
+    options: &TargetOptions,
+    dir: &Path,
+    name: &str,
+    script: &str,
+    args: &[String],
+) -> Result<std::result::Result<serde_json::Value, String>> {
+    let path = dir.join(name);
+    write_atomic(&path, script.as_bytes())?;
+    let output = match Command::new(&options.python).arg(&path).args(args).output() {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(format!("cannot run {}: {e}", options.python))),
+    };
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("").to_string();
+        return Ok(Err(format!("{} {name} failed ({last})", options.python)));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    Ok(serde_json::from_str(line).map_err(|e| format!("{name} printed no JSON: {e}")))
 }
 
 /// Target 3: flash and numpy on the same inputs, times and outputs compared.
@@ -247,7 +404,7 @@ fn compare_with_numpy(
     let flash_out = run.read_output()?;
     let mut comparison = BlasComparison {
         shape: shape_text(&shape),
-        flash_ms,
+        flash_ms: Some(flash_ms),
         numpy_ms: None,
         ratio: None,
         numpy: None,
@@ -256,35 +413,24 @@ fn compare_with_numpy(
     };
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     inputs.save_npy_dir(dir.path())?;
-    let output = Command::new(&options.python)
-        .arg(&options.numpy_script)
-        .arg(dir.path())
-        .arg(options.samples.max(3).to_string())
-        .output();
-    let output = match output {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            let stderr = String::from_utf8_lossy(&o.stderr);
-            let last = stderr.lines().last().unwrap_or("").to_string();
-            comparison.skipped = Some(format!(
-                "{} {} failed ({last}); `pip install numpy` if it is missing",
-                options.python,
-                options.numpy_script.display()
-            ));
-            log(comparison.skipped.as_deref().unwrap_or(""));
-            return Ok(comparison);
-        }
-        Err(e) => {
-            comparison.skipped = Some(format!("cannot run {}: {e}", options.python));
+    let args = [
+        dir.path().display().to_string(),
+        options.samples.max(3).to_string(),
+    ];
+    let parsed = match run_python(
+        options,
+        dir.path(),
+        "numpy_attention.py",
+        NUMPY_SCRIPT,
+        &args,
+    )? {
+        Ok(v) => v,
+        Err(reason) => {
+            comparison.skipped = Some(format!("{reason}; `pip install numpy` if it is missing"));
             log(comparison.skipped.as_deref().unwrap_or(""));
             return Ok(comparison);
         }
     };
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| Error::DataFile {
-            path: options.numpy_script.clone(),
-            message: format!("printed no JSON: {e}"),
-        })?;
     let numpy_ms = parsed["median_ms"].as_f64();
     let (_, numpy_out) = read_npy(&dir.path().join("o_numpy.npy"))?;
     let numpy_f64: Vec<f64> = numpy_out.iter().map(|&x| f64::from(x)).collect();
@@ -304,53 +450,243 @@ fn compare_with_numpy(
     Ok(comparison)
 }
 
+impl PeerComparison {
+    fn skipped(shape: Shape, reason: String) -> Self {
+        PeerComparison {
+            shape: shape_text(&shape),
+            flash_ms: None,
+            flash_gflops: None,
+            flash_rel_l2_err: None,
+            peer: None,
+            peer_timing: None,
+            runs: Vec::new(),
+            skipped: Some(reason),
+        }
+    }
+}
+
+/// Target 4: attnbench flash and every PyTorch SDPA backend on the same inputs; times, and
+/// every output's error against the f64 reference on the last rows of each head.
+fn compare_with_torch(
+    gpu: &Gpu,
+    flash: &dyn Kernel,
+    shape: Shape,
+    options: &TargetOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<PeerComparison> {
+    if let Err(e) = crate::run::plan_for(flash, &shape, gpu) {
+        return Ok(PeerComparison::skipped(shape, e.to_string()));
+    }
+    let inputs = AttentionInputs::random(shape, 4)?;
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
+    inputs.save_npy_dir(dir.path())?;
+    let mut args = vec![
+        dir.path().display().to_string(),
+        options.samples.max(3).to_string(),
+    ];
+    if shape.causal {
+        args.push("--causal".into());
+    }
+    let parsed = match run_python(
+        options,
+        dir.path(),
+        "torch_attention.py",
+        TORCH_SCRIPT,
+        &args,
+    )? {
+        Ok(v) => v,
+        Err(reason) => {
+            let reason = format!("{reason}; PyTorch is the peer (`pip install torch`)");
+            log(&reason);
+            return Ok(PeerComparison::skipped(shape, reason));
+        }
+    };
+    if let Some(reason) = parsed["skipped"].as_str() {
+        log(&format!("PyTorch peer skipped: {reason}"));
+        return Ok(PeerComparison::skipped(shape, reason.to_string()));
+    }
+    let rows = PEER_REFERENCE_ROWS.min(shape.seq_len);
+    let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);
+    let error_of =
+        |out: &[f32]| Comparison::new(&last_rows(&shape, out, rows), &reference).rel_l2_error;
+
+    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options.samples)?;
+    run.poison_output()?;
+    run.run_once()?;
+    let flash_err = error_of(&run.read_output()?);
+    drop(run);
+    let flops = flash.flops(&shape);
+    let mut runs = Vec::new();
+    for r in parsed["runs"].as_array().into_iter().flatten() {
+        let text = |k: &str| r[k].as_str().unwrap_or("?").to_string();
+        let median_ms = r["median_ms"].as_f64();
+        let rel_l2_err = match r["output"].as_str() {
+            Some(path) => Some(error_of(&read_npy(Path::new(path))?.1)),
+            None => None,
+        };
+        runs.push(PeerRun {
+            backend: text("backend"),
+            dtype: text("dtype"),
+            median_ms,
+            gflops: median_ms.map(|ms| gflops(flops, ms)),
+            rel_l2_err,
+            flash_time_ratio: median_ms.filter(|ms| *ms > 0.0).map(|ms| flash_ms / ms),
+            skipped: r["skipped"].as_str().map(str::to_string),
+        });
+    }
+    let device = parsed["device"].as_str().unwrap_or("?");
+    let peer = format!(
+        "torch {} on {}{}",
+        parsed["torch"].as_str().unwrap_or("?"),
+        parsed["device_name"].as_str().unwrap_or(device),
+        if device == "cpu" {
+            " (a CPU peer, not the GPU)"
+        } else {
+            ""
+        }
+    );
+    log(&format!(
+        "{}: flash {flash_ms:.2} ms; {peer}: {} backend runs",
+        shape_text(&shape),
+        runs.iter().filter(|r| r.median_ms.is_some()).count()
+    ));
+    Ok(PeerComparison {
+        shape: shape_text(&shape),
+        flash_ms: Some(flash_ms),
+        flash_gflops: Some(gflops(flops, flash_ms)),
+        flash_rel_l2_err: Some(flash_err),
+        peer: Some(peer),
+        peer_timing: parsed["timing"].as_str().map(str::to_string),
+        runs,
+        skipped: None,
+    })
+}
+
 impl TargetsReport {
-    /// The report as Markdown (README and `targets.md`).
+    /// The report as Markdown (`targets.md`, the device README).
     pub fn markdown(&self) -> String {
-        let p = &self.peak_fraction;
         let mut md = format!(
-            "Measured on {} ({}), {}; one run of `cargo bench --bench targets`.\n\n",
+            "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d.\n\n",
             self.device.adapter, self.device.backend, self.timing
         );
-        md += "| target | measured |\n|---|---:|\n";
-        md += &format!(
-            "| flash f32 {} ({}) vs probed f32 FMA peak | {:.1} / {:.1} GFLOP/s = **{:.0}%** |\n",
-            p.shape,
-            p.config.as_deref().unwrap_or("-"),
-            p.flash_gflops,
-            p.fma_peak_gflops,
-            100.0 * p.fraction
-        );
+        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        if let Some(p) = &self.peak_fraction {
+            table.row([
+                format!(
+                    "flash f32 {} ({}) vs probed f32 FMA peak",
+                    p.shape,
+                    p.config.as_deref().unwrap_or("-")
+                ),
+                format!(
+                    "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
+                    p.flash_gflops,
+                    p.fma_peak_gflops,
+                    100.0 * p.fraction
+                ),
+            ]);
+        }
         let b = &self.blas;
-        md += &match (b.numpy_ms, b.ratio) {
-            (Some(numpy_ms), Some(ratio)) => format!(
-                "| flash vs {} at {} | {:.1} ms vs {:.1} ms = **{:.2}×** numpy's time (outputs agree to {:.1e}) |\n",
-                b.numpy.as_deref().unwrap_or("numpy"),
-                b.shape,
-                b.flash_ms,
-                numpy_ms,
-                ratio,
-                b.rel_l2_vs_numpy.unwrap_or(f64::NAN)
-            ),
-            _ => format!(
-                "| flash vs numpy at {} | not measured: {} |\n",
-                b.shape,
-                b.skipped.as_deref().unwrap_or("?")
-            ),
+        match (b.flash_ms, b.numpy_ms, b.ratio) {
+            (Some(flash_ms), Some(numpy_ms), Some(ratio)) => table.row([
+                format!(
+                    "flash vs {} at {}",
+                    b.numpy.as_deref().unwrap_or("numpy"),
+                    b.shape
+                ),
+                format!(
+                    "{flash_ms:.1} ms vs {numpy_ms:.1} ms = **{ratio:.2}×** numpy's time (outputs agree to {:.1e})",
+                    b.rel_l2_vs_numpy.unwrap_or(f64::NAN)
+                ),
+            ]),
+            _ => table.row([
+                format!("flash vs numpy at {}", b.shape),
+                format!("not measured: {}", b.skipped.as_deref().unwrap_or("?")),
+            ]),
         };
-        md += "\nflash over naive (B = H = 1, non-causal):\n\n| d | n | naive ms | flash ms | speedup |\n|---:|---:|---:|---:|---:|\n";
+        md += &table.render();
+
+        md += "\nflash over naive (B = H = 1, non-causal):\n\n";
+        let mut table = Table::new([
+            ("d", Align::Right),
+            ("n", Align::Right),
+            ("naive ms", Align::Right),
+            ("flash ms", Align::Right),
+            ("speedup", Align::Right),
+        ]);
         for s in &self.speedups {
-            md += &format!(
-                "| {} | {} | {} | {:.2} | {} |\n",
-                s.head_dim,
-                s.seq_len,
+            table.row([
+                s.head_dim.to_string(),
+                s.seq_len.to_string(),
                 s.naive_ms.map_or("-".into(), |ms| format!("{ms:.2}")),
-                s.flash_ms,
+                format!("{:.2}", s.flash_ms),
                 s.speedup.map_or_else(
                     || s.note.clone().unwrap_or_default(),
-                    |x| format!("**{x:.1}×**")
-                )
-            );
+                    |x| format!("**{x:.1}×**"),
+                ),
+            ]);
+        }
+        md += &table.render();
+
+        md += &format!(
+            "\nThe same-GPU peer, PyTorch `scaled_dot_product_attention` per backend (errors against \
+             the f64 reference on the last {PEER_REFERENCE_ROWS} rows of each head; \"flash ÷ torch\" \
+             above 1: torch is faster):\n\n"
+        );
+        let mut table = Table::new([
+            ("shape", Align::Left),
+            ("peer", Align::Left),
+            ("backend", Align::Left),
+            ("dtype", Align::Left),
+            ("ms", Align::Right),
+            ("GFLOP/s", Align::Right),
+            ("rel. error", Align::Right),
+            ("flash ÷ torch", Align::Right),
+        ]);
+        for p in &self.peers {
+            if let Some(reason) = &p.skipped {
+                table.row([
+                    p.shape.clone(),
+                    "skipped".into(),
+                    String::new(),
+                    String::new(),
+                    reason.clone(),
+                ]);
+                continue;
+            }
+            table.row([
+                p.shape.clone(),
+                "attnbench flash".into(),
+                "-".into(),
+                "float32".into(),
+                p.flash_ms.map_or(String::new(), |ms| format!("{ms:.3}")),
+                p.flash_gflops.map_or(String::new(), |g| format!("{g:.1}")),
+                p.flash_rel_l2_err
+                    .map_or(String::new(), |e| format!("{e:.1e}")),
+                "1.00×".into(),
+            ]);
+            for r in &p.runs {
+                table.row([
+                    p.shape.clone(),
+                    p.peer.clone().unwrap_or_default(),
+                    r.backend.clone(),
+                    r.dtype.clone(),
+                    r.median_ms.map_or_else(
+                        || format!("skipped: {}", r.skipped.as_deref().unwrap_or("?")),
+                        |ms| format!("{ms:.3}"),
+                    ),
+                    r.gflops.map_or(String::new(), |g| format!("{g:.1}")),
+                    r.rel_l2_err.map_or(String::new(), |e| format!("{e:.1e}")),
+                    r.flash_time_ratio
+                        .map_or(String::new(), |x| format!("{x:.2}×")),
+                ]);
+            }
+        }
+        md += &table.render();
+        if !self.skipped.is_empty() {
+            md += "\nNot measured:\n\n";
+            for s in &self.skipped {
+                md += &format!("- {s}\n");
+            }
         }
         md
     }

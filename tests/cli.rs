@@ -185,3 +185,44 @@ fn devices_lists_the_adapter() {
     assert!(!list.as_array().unwrap().is_empty());
     assert!(list[0].get("max_storage_buffer_binding_size").is_some());
 }
+
+#[test]
+fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
+    let out = attnbench(&["shader", "flash", "--head-dim", "64"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("@compute") && text.contains("fn main"),
+        "{text}"
+    );
+    let out = attnbench(&["shader", "naive", "--config", "tiles,64,8,32"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = attnbench(&[
+        "ladder",
+        "--seq-len",
+        "128",
+        "--head-dim",
+        "64",
+        "--heads",
+        "1",
+        "--samples",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rungs = text
+        .lines()
+        .filter(|l| l.starts_with("| v") || l.starts_with("| default"))
+        .count();
+    assert!(rungs >= 4, "{text}");
+    assert!(text.contains("not runnable (commit"), "{text}");
+}

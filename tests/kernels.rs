@@ -213,10 +213,41 @@ fn flash_splits_keys_into_passes_under_a_drivers_loop_cap() {
     let per_pass = config.keys_per_pass(256, Some(cap)).unwrap() as u32;
     // Two passes, the boundary inside the causal diagonal of a query block.
     let shape = Shape::new(per_pass + 37, 256).with_causal(true);
-    assert_eq!(config.passes(&shape, Some(cap)).unwrap(), 2);
+    assert_eq!(config.passes(&shape, Some(cap), Precision::F32).unwrap(), 2);
     let check = check_kernel(gpu, &flash, shape, fresh_seed()).unwrap();
     assert!(check.skipped.is_none() && check.passed(), "{check:?}");
     // The state between passes keeps memory O(n·d).
     let plan = flash.memory_plan(&shape, gpu).unwrap();
     assert!(plan.total_bytes() < 6 * shape.tensor_bytes(), "{plan:?}");
+}
+
+#[test]
+fn every_kernels_memory_plan_is_what_it_allocates() {
+    let gpu = gpu();
+    for &kernel in KERNELS {
+        for shape in [
+            Shape::new(100, 64),
+            Shape::new(33, 16).with_batch_heads(2, 3).with_causal(true),
+        ] {
+            if kernel.check_support(&shape, gpu).is_err() {
+                continue;
+            }
+            let plan = kernel.memory_plan(&shape, gpu).unwrap();
+            // Buffers are allocated in whole 4-byte words, at least one.
+            let planned: u64 = plan
+                .buffers
+                .iter()
+                .map(|b| b.bytes.max(4).next_multiple_of(4))
+                .sum();
+            let inputs = AttentionInputs::random(shape, 5).unwrap();
+            let run = KernelRun::new(gpu, kernel, &inputs).unwrap();
+            assert_eq!(
+                run.peak_buffer_bytes(),
+                planned,
+                "{} at {shape}: plan {:?}",
+                kernel.name(),
+                plan.buffers
+            );
+        }
+    }
 }

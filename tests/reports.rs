@@ -88,7 +88,10 @@ fn every_chart_renders_with_the_embedded_font() {
         readme.contains("3.00×"),
         "flash-over-naive speedup: {readme}"
     );
-    assert!(readme.contains("time budget"), "skips listed: {readme}");
+    assert!(
+        readme.contains("- `prefill-d64` naive: from n=4096: time budget"),
+        "skips listed, one line per family and kernel: {readme}"
+    );
 }
 
 #[test]
@@ -101,12 +104,98 @@ fn comparison_draws_one_line_per_device_and_kernel() {
     assert!(md.contains("GPU A (Vulkan)") && md.contains("GPU B (Vulkan)"));
     let svg = std::fs::read_to_string(dir.path().join("time-prefill-d64.svg")).unwrap();
     for label in [
-        "GPU A (Vulkan) — naive",
-        "GPU A (Vulkan) — flash",
-        "GPU B (Vulkan) — naive",
-        "GPU B (Vulkan) — flash",
+        "naive — GPU A Vulkan",
+        "flash — GPU A Vulkan",
+        "naive — GPU B Vulkan",
+        "flash — GPU B Vulkan",
     ] {
         assert!(svg.contains(label), "missing {label}");
+    }
+    assert!(dir.path().join("speedup-prefill-d64.png").is_file());
+}
+
+#[test]
+fn compare_puts_devices_side_by_side_with_ratios_and_reasons() {
+    let a = results("GPU A", 1e5);
+    let b = results("GPU B", 4e5);
+    let md = attnbench::report::comparison_markdown(&[&a, &b]);
+    // One row per point: both devices' times, and B's speedup over A.
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| prefill-d64 | naive | 1 | 1024 | 64 | no |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(row.matches("ms").count(), 0, "{row}");
+    assert!(row.ends_with("| 4.00× |"), "{row}");
+    assert!(row.contains("GFLOP/s"), "{row}");
+    // The summary: geometric-mean speedup per kernel and the largest n per device.
+    assert!(
+        md.contains("| naive | 2048 | 2048 | 4.00× (4 points) |"),
+        "{md}"
+    );
+    // A point neither measured shows why.
+    assert!(md.contains("skipped: time budget"), "{md}");
+}
+
+#[test]
+fn every_generated_table_is_valid_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = results("GPU A", 1e5);
+    let b = results("GPU B", 4e5);
+    write_device_report(&a, &dir.path().join("a")).unwrap();
+    write_comparison(&[&a, &b], &dir.path().join("cmp")).unwrap();
+    for path in [
+        dir.path().join("a/README.md"),
+        dir.path().join("cmp/compare.md"),
+    ] {
+        let md = std::fs::read_to_string(&path).unwrap();
+        assert!(md.contains("|---"), "{path:?} has tables");
+        let errors = attnbench::markdown::table_errors(&md);
+        assert!(errors.is_empty(), "{path:?}: {errors:?}");
+    }
+    // The committed reports too.
+    let results_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    for entry in std::fs::read_dir(results_dir).unwrap().flatten() {
+        for name in ["README.md", "compare.md", "targets.md"] {
+            let path = entry.path().join(name);
+            if let Ok(md) = std::fs::read_to_string(&path) {
+                let errors = attnbench::markdown::table_errors(&md);
+                assert!(errors.is_empty(), "{path:?}: {errors:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn no_two_series_of_a_chart_look_alike_and_kernels_keep_their_colour() {
+    let a = results("GPU A", 1e5);
+    let b = results("GPU B", 4e5);
+    for files in [vec![&a], vec![&a, &b]] {
+        for (name, chart) in attnbench::report::family_charts(&files, "prefill-d64") {
+            let styles = chart.styles();
+            for (i, x) in styles.iter().enumerate() {
+                for y in &styles[i + 1..] {
+                    assert_ne!(x, y, "{name}: two series drawn alike");
+                }
+            }
+            let limits = chart.limit_colors();
+            for (i, c) in limits.iter().enumerate() {
+                assert!(
+                    !styles.iter().any(|s| s.0 == *c),
+                    "{name}: limit colour of a series"
+                );
+                assert!(!limits[i + 1..].contains(c), "{name}: two limits alike");
+            }
+            // A kernel has its registry colour in every chart.
+            for (series, style) in chart.series.iter().zip(&styles) {
+                if series.label.starts_with("flash") && !series.label.contains("read back") {
+                    assert_eq!(
+                        Some(style.0),
+                        attnbench::kernels::kernel_color("flash"),
+                        "{name}"
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -85,3 +85,122 @@ fn configurations_round_trip_through_their_text_form() {
         assert!(FlashConfig::parse(bad).is_err(), "{bad}");
     }
 }
+
+/// Every shader variant the registry and the tuner can produce, through naga's validator
+/// and its SPIR-V (Vulkan), MSL (Metal) and HLSL (DX12) back ends, with the features each
+/// back end would be given on a device that offers what the shader uses (SPIR-V 1.3, MSL
+/// 2.4, HLSL shader model 6.2: subgroups and f16). Only Vulkan and GL run here; this is how
+/// Metal and DX12 are checked.
+#[test]
+fn every_shader_variant_translates_for_vulkan_metal_and_dx12() {
+    use attnbench::run::KernelRun;
+    use attnbench::tensors::AttentionInputs;
+    let gpu = gpu();
+    let mut prepared = 0;
+    let mut prepare = |kernel: &dyn attnbench::Kernel, shape: Shape| {
+        if kernel.check_support(&shape, gpu).is_ok() {
+            let inputs = AttentionInputs::random(shape, 1).unwrap();
+            KernelRun::new(gpu, kernel, &inputs).unwrap();
+            prepared += 1;
+        }
+    };
+    for &kernel in attnbench::KERNELS {
+        for head_dim in [16, 19, 64, 128, 256] {
+            for causal in [false, true] {
+                prepare(kernel, Shape::new(40, head_dim).with_causal(causal));
+            }
+        }
+    }
+    for &precision in &precisions() {
+        for &head_dim in HEAD_DIMS {
+            for config in candidates(precision, head_dim, gpu) {
+                prepare(
+                    &Flash::with_config(precision, config),
+                    Shape::new(40, head_dim),
+                );
+            }
+        }
+    }
+    assert!(prepared >= 20, "{prepared}");
+
+    let mut shaders = gpu.compiled_shaders();
+    shaders.sort_by(|a, b| (&a.wgsl, &a.entry).cmp(&(&b.wgsl, &b.entry)));
+    shaders.dedup_by(|a, b| a.wgsl == b.wgsl && a.entry == b.entry && a.constants == b.constants);
+    let mut failures = Vec::new();
+    for s in &shaders {
+        if let Err(e) = translate(&s.wgsl, &s.entry, &s.constants) {
+            failures.push(format!("{}:{}: {e}", s.name, s.entry));
+        }
+    }
+    assert!(shaders.len() >= 10, "only {} shaders", shaders.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Parses, validates, applies the override constants and writes SPIR-V, MSL and HLSL.
+fn translate(wgsl: &str, entry: &str, constants: &[(String, f64)]) -> Result<(), String> {
+    use naga::back::{hlsl, msl, spv};
+    use naga::valid::{
+        Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator,
+    };
+    let module = naga::front::wgsl::parse_str(wgsl).map_err(|e| format!("WGSL: {e}"))?;
+    let mut validator = Validator::new(ValidationFlags::all(), Capabilities::all());
+    validator
+        .subgroup_stages(ShaderStages::COMPUTE)
+        .subgroup_operations(SubgroupOperationSet::all());
+    let info = validator
+        .validate(&module)
+        .map_err(|e| format!("validation: {e:?}"))?;
+    let constants: naga::back::PipelineConstants =
+        constants.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let stage = (naga::ShaderStage::Compute, entry.to_string());
+    let (module, info) = naga::back::pipeline_constants::process_overrides(
+        &module,
+        &info,
+        Some((stage.0, &stage.1)),
+        &constants,
+    )
+    .map_err(|e| format!("override constants: {e:?}"))?;
+
+    let spv_options = spv::Options {
+        lang_version: (1, 3),
+        ..Default::default()
+    };
+    spv::write_vec(
+        &module,
+        &info,
+        &spv_options,
+        Some(&spv::PipelineOptions {
+            shader_stage: stage.0,
+            entry_point: stage.1.clone(),
+        }),
+    )
+    .map_err(|e| format!("SPIR-V: {e:?}"))?;
+
+    let msl_options = msl::Options {
+        lang_version: (2, 4),
+        ..Default::default()
+    };
+    msl::write_string(
+        &module,
+        &info,
+        &msl_options,
+        &msl::PipelineOptions {
+            entry_point: Some(stage.clone()),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("MSL: {e:?}"))?;
+
+    let hlsl_options = hlsl::Options {
+        shader_model: hlsl::ShaderModel::V6_2,
+        ..Default::default()
+    };
+    let pipeline = hlsl::PipelineOptions {
+        entry_point: Some(stage.clone()),
+    };
+    let mut out = String::new();
+    hlsl::Writer::new(&mut out, &hlsl_options, &pipeline)
+        .write(&module, &info, None)
+        .map_err(|e| format!("HLSL: {e:?}"))?;
+    Ok(())
+}

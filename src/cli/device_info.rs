@@ -2,9 +2,10 @@
 
 use super::Failure;
 use attnbench::capacity::capacity;
+use attnbench::files::write_atomic;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
-use attnbench::results::{DeviceFolder, DeviceHeader, write_atomic};
+use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Gpu, KERNELS, Shape};
 
@@ -19,18 +20,10 @@ pub struct ProbeArgs {
 /// Options of `capacity`.
 #[derive(Debug, clap::Args)]
 pub struct CapacityArgs {
-    /// Head dimension d.
-    #[arg(long, default_value_t = 64)]
-    head_dim: u32,
-    /// Batch B.
-    #[arg(long, default_value_t = 1)]
-    batch: u32,
-    /// Heads H.
-    #[arg(long, default_value_t = 1)]
-    heads: u32,
-    /// Causal.
-    #[arg(long)]
-    causal: bool,
+    /// The shape whose largest n is searched (--head-dim defaults to 64; --seq-len is what
+    /// is searched and cannot be given).
+    #[command(flatten)]
+    shape: super::ShapeArgs,
 }
 
 /// Measures the device's ceilings and stores them in its results folder.
@@ -39,14 +32,15 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let device = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&results_root(), &device);
     // Every input checked before anything is measured or written.
-    folder.preflight(&device)?;
+    attnbench::report::preflight(&folder, &device)?;
     let report = run_probes(&gpu)?;
     {
         let lock = folder.lock()?;
         report.save(&lock, &folder.dir)?;
         // Existing results gain the % columns and the ceilings in their charts.
         if folder.load()?.is_some() {
-            let file = folder.merge_and_save(&lock, device, Vec::new())?;
+            let file =
+                folder.merge_and_save(&lock, device, Vec::new(), Some(&report.ceilings()))?;
             attnbench::report::write_device_report(&file, &folder.dir)?;
         }
     }
@@ -78,12 +72,18 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
 
 /// Largest n per kernel, and the bytes each needs at 4 096, 16 384 and 100 000.
 pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    if args.shape.seq_len.is_some() {
+        return Err(attnbench::Error::InvalidSetting {
+            what: "--seq-len".into(),
+            value: format!("{:?}", args.shape.seq_len),
+            expected: "nothing: capacity searches the largest n".into(),
+        }
+        .into());
+    }
     let template = Shape {
-        batch: args.batch,
-        heads: args.heads,
         seq_len: 1,
-        head_dim: args.head_dim,
-        causal: args.causal,
+        head_dim: args.shape.head_dim.unwrap_or(64),
+        ..args.shape.shape()
     };
     template.validate()?;
     let gpu = super::open_tuned_gpu(choice)?;
@@ -99,10 +99,10 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         budget.source,
         human_bytes(gpu.summary().max_buffer_size),
         human_bytes(gpu.summary().max_storage_buffer_binding_size),
-        args.batch,
-        args.heads,
-        args.head_dim,
-        if args.causal { " causal" } else { "" }
+        template.batch,
+        template.heads,
+        template.head_dim,
+        if template.causal { " causal" } else { "" }
     );
     println!(
         "{:<8} {:>10}  {:>14} {:>14} {:>14}  limited by",
@@ -135,7 +135,7 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         );
     }
     let folder = DeviceFolder::for_device(&results_root(), &DeviceHeader::for_gpu(&gpu));
-    folder.preflight(&DeviceHeader::for_gpu(&gpu))?;
+    attnbench::report::preflight(&folder, &DeviceHeader::for_gpu(&gpu))?;
     let _lock = folder.lock()?;
     let path = folder.dir.join("capacity.json");
     let json = serde_json::json!({ "device": DeviceHeader::for_gpu(&gpu), "shape": template, "kernels": rows });

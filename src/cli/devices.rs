@@ -35,11 +35,22 @@ pub fn devices(args: &DevicesArgs, choice: AdapterChoice) -> Result<(), Failure>
         println!("[{i}] {} ({}, {})", s.name, s.backend, s.device_type);
         println!("    driver: {} {}", s.driver, s.driver_info);
         println!(
-            "    features: timestamps={} subgroups={} shader_f16={}",
-            s.timestamps, s.subgroups, s.shader_f16
+            "    features: timestamps={} subgroups={} (size {}..={}) shader_f16={} cooperative_matrix={}",
+            s.timestamps,
+            s.subgroups,
+            s.subgroup_min_size,
+            s.subgroup_max_size,
+            s.shader_f16,
+            s.cooperative_matrix
         );
+        if s.cooperative_matrix {
+            println!(
+                "    cooperative matrices: {}",
+                s.cooperative_matrix_configs.join(", ")
+            );
+        }
         println!(
-            "    limits: max_buffer_size={} max_storage_buffer_binding_size={} workgroup_storage={} invocations/workgroup={} workgroups/dim={}",
+            "    limits: max_buffer_size={} max_storage_buffer_binding_size={} workgroup_memory={} invocations/workgroup={} workgroups/dim={}",
             human_bytes(s.max_buffer_size),
             human_bytes(s.max_storage_buffer_binding_size),
             human_bytes(u64::from(s.max_compute_workgroup_storage_size)),

@@ -3,12 +3,14 @@
 
 mod device_info;
 mod devices;
+mod inspect;
 mod report;
 mod run;
+mod suite;
 mod tune;
 mod verify;
 
-use attnbench::{AdapterChoice, Error, Gpu};
+use attnbench::{AdapterChoice, Error, Gpu, Shape};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -24,6 +26,7 @@ pub struct Cli {
 
 /// How to choose the adapter (flags override the WGPU_* environment variables).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Adapter")]
 pub struct AdapterArgs {
     /// Backends to search: vulkan, gl, metal, dx12 (comma separated) [env: WGPU_BACKEND]
     #[arg(long, global = true)]
@@ -59,6 +62,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Time one kernel on one shape.
     Run(run::RunArgs),
+    /// The whole job in one command, for a GPU box with only this binary: device report,
+    /// verify, probe, tune, sweep, targets, charts (--adapter all: every adapter, compared).
+    Suite(suite::SuiteArgs),
     /// Run the `cargo bench` sweep (ATTNBENCH_* variables) without criterion, with a progress bar.
     Sweep(report::SweepArgs),
     /// Regenerate charts and device READMEs from results files, running nothing.
@@ -71,6 +77,65 @@ enum Command {
     Capacity(device_info::CapacityArgs),
     /// Autotune flash's tiles per head dim and dtype; writes results/<device>/tuning.json.
     Tune(tune::TuneArgs),
+    /// Print the final WGSL a kernel runs (after includes, specialization and unrolling).
+    Shader(inspect::ShaderArgs),
+    /// Rerun flash's version ladder on this adapter: rung, idea, ms, GFLOP/s, % of peak.
+    Ladder(inspect::LadderArgs),
+}
+
+/// The problem shape, shared by `run`, `verify` and `capacity` (each says which parts it
+/// needs: [`ShapeArgs::require`]).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Shape")]
+pub struct ShapeArgs {
+    /// Sequence length n.
+    #[arg(long)]
+    pub seq_len: Option<u32>,
+    /// Head dimension d.
+    #[arg(long)]
+    pub head_dim: Option<u32>,
+    /// Batch size B [default: 1].
+    #[arg(long)]
+    pub batch: Option<u32>,
+    /// Heads H [default: 1].
+    #[arg(long)]
+    pub heads: Option<u32>,
+    /// Causal mask (query i sees keys j ≤ i).
+    #[arg(long)]
+    pub causal: bool,
+}
+
+impl ShapeArgs {
+    /// The shape asked for; sizes not given are 1 (B, H) or 0 (n, d: refused by
+    /// [`Shape::validate`] unless [`ShapeArgs::require`] was satisfied).
+    pub fn shape(&self) -> Shape {
+        Shape {
+            batch: self.batch.unwrap_or(1),
+            heads: self.heads.unwrap_or(1),
+            seq_len: self.seq_len.unwrap_or(0),
+            head_dim: self.head_dim.unwrap_or(0),
+            causal: self.causal,
+        }
+    }
+
+    /// Refuses a shape whose `--seq-len` or `--head-dim` is missing, naming what is.
+    pub fn require(&self, seq_len: bool, head_dim: bool) -> Result<(), Error> {
+        let missing: Vec<&str> = [
+            (seq_len && self.seq_len.is_none(), "--seq-len <SEQ_LEN>"),
+            (head_dim && self.head_dim.is_none(), "--head-dim <HEAD_DIM>"),
+        ]
+        .into_iter()
+        .filter_map(|(m, name)| m.then_some(name))
+        .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidSetting {
+            what: "arguments".into(),
+            value: missing.join(", "),
+            expected: "the following required arguments were not provided".into(),
+        })
+    }
 }
 
 /// Opens the chosen adapter with its tuned kernel configurations (`tuning.json` in its
@@ -154,12 +219,15 @@ pub fn main() -> ExitCode {
         Command::Devices(args) => devices::devices(args, choice),
         Command::Verify(args) => verify::verify(args, choice),
         Command::Run(args) => run::run(args, choice),
+        Command::Suite(args) => suite::suite(args, choice),
         Command::Sweep(args) => report::sweep(args, choice),
         Command::Plot(args) => report::plot(args),
         Command::Compare(args) => report::compare(args),
         Command::Probe(args) => device_info::probe(args, choice),
         Command::Capacity(args) => device_info::capacity_cmd(args, choice),
         Command::Tune(args) => tune::tune_cmd(args, choice),
+        Command::Shader(args) => inspect::shader(args, choice),
+        Command::Ladder(args) => inspect::ladder(args, choice),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -113,7 +113,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     let files = load_all(&args.dirs)?;
     let refs: Vec<&ResultsFile> = files.iter().collect();
     let written = write_comparison(&refs, &out)?;
-    println!("{}", summary_table(&refs));
+    println!("{}", attnbench::report::comparison_markdown(&refs));
     println!("wrote {} files to {}", written.len(), out.display());
     Ok(())
 }
@@ -151,7 +151,7 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let header = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&config.results_dir, &header);
     // Before measuring: a destination that cannot take the results fails now.
-    folder.preflight(&header)?;
+    attnbench::report::preflight(&folder, &header)?;
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
@@ -169,7 +169,7 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let rows = run_sweep(&gpu, &config, &mut measurer)?;
     measurer.bar.finish_and_clear();
     let (file, _) = save_and_report(&folder, header, rows)?;
-    println!("{}", summary_table(&[&file]));
+    println!("{}", summary_table(&file));
     println!("results and charts: {}", folder.dir.display());
     Ok(())
 }

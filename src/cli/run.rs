@@ -5,7 +5,7 @@ use attnbench::report::human_bytes;
 use attnbench::run::{KernelRun, MeasureOptions, gflops};
 use attnbench::settings::seconds_from_f64;
 use attnbench::tensors::{AttentionInputs, write_npy};
-use attnbench::{AdapterChoice, Error, Shape, find_kernel};
+use attnbench::{AdapterChoice, Error, find_kernel};
 use std::path::PathBuf;
 
 /// Options of `run`.
@@ -14,41 +14,30 @@ pub struct RunArgs {
     /// Kernel name (see `attnbench verify` or README for the list).
     #[arg(long)]
     kernel: String,
-    /// Sequence length n.
-    #[arg(long, required_unless_present = "load_tensors")]
-    seq_len: Option<u32>,
-    /// Head dimension d.
-    #[arg(long, required_unless_present = "load_tensors")]
-    head_dim: Option<u32>,
-    /// Batch size B [default: 1; with --load-tensors, checked against the tensors].
-    #[arg(long)]
-    batch: Option<u32>,
-    /// Heads H [default: 1; with --load-tensors, checked against the tensors].
-    #[arg(long)]
-    heads: Option<u32>,
-    /// Causal mask (query i sees keys j ≤ i).
-    #[arg(long)]
-    causal: bool,
+    /// The problem (with --load-tensors: taken from the tensors; given sizes are checked
+    /// against them).
+    #[command(flatten)]
+    shape: super::ShapeArgs,
     /// Seed of the random inputs.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = "Tensors")]
     seed: u64,
     /// Untimed warm-up runs (fewer if --time-budget runs out first, at least 1).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, help_heading = "Timing")]
     warmup: u32,
     /// Timed runs, at least 1 (fewer if --time-budget runs out first, at least 3).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Timing")]
     samples: u32,
     /// Seconds of warm-up, and again of timed runs, after which each stops (at most a week).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, help_heading = "Timing")]
     time_budget: f64,
     /// Print one JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     json: bool,
     /// Write q.npy, k.npy, v.npy (inputs) and o.npy (output) into this folder.
-    #[arg(long)]
+    #[arg(long, help_heading = "Tensors")]
     save_tensors: Option<PathBuf>,
     /// Run on q.npy, k.npy, v.npy from this folder instead of random inputs.
-    #[arg(long)]
+    #[arg(long, help_heading = "Tensors")]
     load_tensors: Option<PathBuf>,
 }
 
@@ -79,13 +68,13 @@ struct RunRecord {
 
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
     if let Some(dir) = &args.load_tensors {
-        let loaded = AttentionInputs::load_npy_dir(dir, args.causal)?;
+        let loaded = AttentionInputs::load_npy_dir(dir, args.shape.causal)?;
         let s = loaded.shape;
         let asked = [
-            ("seq_len", args.seq_len, s.seq_len),
-            ("head_dim", args.head_dim, s.head_dim),
-            ("batch", args.batch, s.batch),
-            ("heads", args.heads, s.heads),
+            ("seq_len", args.shape.seq_len, s.seq_len),
+            ("head_dim", args.shape.head_dim, s.head_dim),
+            ("batch", args.shape.batch, s.batch),
+            ("heads", args.shape.heads, s.heads),
         ];
         for (name, wanted, found) in asked {
             if let Some(w) = wanted
@@ -99,18 +88,7 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
         }
         return Ok(loaded);
     }
-    AttentionInputs::random(asked_shape(args), args.seed)
-}
-
-/// The shape the flags ask for (without --load-tensors).
-fn asked_shape(args: &RunArgs) -> Shape {
-    Shape {
-        batch: args.batch.unwrap_or(1),
-        heads: args.heads.unwrap_or(1),
-        seq_len: args.seq_len.unwrap_or(0),
-        head_dim: args.head_dim.unwrap_or(0),
-        causal: args.causal,
-    }
+    AttentionInputs::random(args.shape.shape(), args.seed)
 }
 
 /// Validates, runs and times one kernel on one shape.
@@ -119,12 +97,13 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let time_budget = seconds_from_f64("--time-budget", args.time_budget)?;
     // Validate the shape before touching the device or generating inputs.
     if args.load_tensors.is_none() {
-        asked_shape(args).validate()?;
+        args.shape.require(true, true)?;
+        args.shape.shape().validate()?;
     }
     let gpu = super::open_tuned_gpu(choice)?;
     if args.load_tensors.is_none() {
         // Refuse oversized problems before generating gigabytes of inputs.
-        let shape = asked_shape(args);
+        let shape = args.shape.shape();
         attnbench::run::plan_for(kernel, &shape, &gpu)?;
         if args.save_tensors.is_some() {
             attnbench::host::check(

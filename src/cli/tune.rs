@@ -42,7 +42,7 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     if !args.dry_run {
         // A destination that cannot take the choices (another device's tuning.json, a
         // folder that cannot be written) fails before minutes of tuning, not after.
-        folder.preflight(&device)?;
+        attnbench::report::preflight(&folder, &device)?;
     }
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),

@@ -2,7 +2,7 @@
 
 use super::Failure;
 use attnbench::verify::{check_kernel, fresh_seed, verify_shapes};
-use attnbench::{AdapterChoice, KERNELS, Shape, find_kernel};
+use attnbench::{AdapterChoice, KERNELS, find_kernel};
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
@@ -13,21 +13,9 @@ pub struct VerifyArgs {
     /// Only this kernel (repeatable).
     #[arg(long = "kernel")]
     kernels: Vec<String>,
-    /// Check this sequence length (with --head-dim) instead of the built-in spread of shapes.
-    #[arg(long, requires = "head_dim")]
-    seq_len: Option<u32>,
-    /// Head dimension of the custom shape.
-    #[arg(long, requires = "seq_len")]
-    head_dim: Option<u32>,
-    /// Batch of the custom shape.
-    #[arg(long, default_value_t = 1)]
-    batch: u32,
-    /// Heads of the custom shape.
-    #[arg(long, default_value_t = 1)]
-    heads: u32,
-    /// Causal custom shape.
-    #[arg(long)]
-    causal: bool,
+    /// One shape of your own (--seq-len with --head-dim) instead of the built-in spread.
+    #[command(flatten)]
+    shape: super::ShapeArgs,
 }
 
 /// Checks every kernel × shape and prints a table; fails if any check fails.
@@ -40,19 +28,18 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             .map(|k| find_kernel(k))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let shapes = match (args.seq_len, args.head_dim) {
-        (Some(seq_len), Some(head_dim)) => {
-            let shape = Shape {
-                batch: args.batch,
-                heads: args.heads,
-                seq_len,
-                head_dim,
-                causal: args.causal,
-            };
-            shape.validate()?;
-            vec![shape]
-        }
-        _ => verify_shapes(),
+    let custom = args.shape.seq_len.is_some()
+        || args.shape.head_dim.is_some()
+        || args.shape.batch.is_some()
+        || args.shape.heads.is_some()
+        || args.shape.causal;
+    let shapes = if custom {
+        args.shape.require(true, true)?;
+        let shape = args.shape.shape();
+        shape.validate()?;
+        vec![shape]
+    } else {
+        verify_shapes()
     };
     let gpu = super::open_tuned_gpu(choice)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);

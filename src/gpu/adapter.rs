@@ -112,6 +112,15 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     /// Workgroups per dispatch dimension.
     pub max_compute_workgroups_per_dimension: u32,
+    /// Smallest and largest subgroup size (0 where there are no subgroups).
+    pub subgroup_min_size: u32,
+    /// Largest subgroup size.
+    pub subgroup_max_size: u32,
+    /// Whether the adapter offers cooperative matrices
+    /// (`Features::EXPERIMENTAL_COOPERATIVE_MATRIX`: tensor cores from WGSL).
+    pub cooperative_matrix: bool,
+    /// Its cooperative-matrix configurations, e.g. `16×16×16 F16→F32`.
+    pub cooperative_matrix_configs: Vec<String>,
 }
 
 /// Describes an adapter: identity, the features that matter here, key limits.
@@ -134,6 +143,34 @@ pub fn describe_adapter(adapter: &wgpu::Adapter) -> AdapterSummary {
         max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
         max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        subgroup_min_size: info.subgroup_min_size,
+        subgroup_max_size: info.subgroup_max_size,
+        cooperative_matrix: features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX),
+        cooperative_matrix_configs: if features
+            .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+        {
+            adapter
+                .cooperative_matrix_properties()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}×{}×{} {:?}→{:?}{}",
+                        p.m_size,
+                        p.n_size,
+                        p.k_size,
+                        p.ab_type,
+                        p.cr_type,
+                        if p.saturating_accumulation {
+                            " (saturating)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

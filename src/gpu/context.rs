@@ -31,6 +31,21 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
     tuned: Mutex<HashMap<String, String>>,
+    compiled: Mutex<Vec<CompiledShader>>,
+}
+
+/// One shader as it was handed to the driver: the final WGSL after includes,
+/// specialization and unrolling, and the override constants of its pipeline.
+#[derive(Clone, Debug)]
+pub struct CompiledShader {
+    /// The shader file it came from.
+    pub name: String,
+    /// Its entry point.
+    pub entry: String,
+    /// The WGSL text compiled.
+    pub wgsl: String,
+    /// Override constants set at pipeline creation.
+    pub constants: Vec<(String, f64)>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -95,12 +110,24 @@ impl Gpu {
             lost,
             cache: Mutex::new(HashMap::new()),
             tuned: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(Vec::new()),
         })
     }
 
     /// Opens the adapter chosen by the environment alone.
     pub fn from_env() -> Result<Gpu> {
         Gpu::new(AdapterChoice::default())
+    }
+
+    /// The kind of device (discrete or integrated GPU, CPU driver, ...).
+    pub fn device_type(&self) -> wgpu::DeviceType {
+        self.adapter.get_info().device_type
+    }
+
+    /// Whether the adapter is a CPU driver (lavapipe, llvmpipe, WARP), where memory loads
+    /// cost far more than arithmetic and defaults differ.
+    pub fn is_cpu(&self) -> bool {
+        self.device_type() == wgpu::DeviceType::Cpu
     }
 
     /// The adapter.
@@ -286,6 +313,14 @@ impl Gpu {
         constants: &[(&str, f64)],
     ) -> Result<wgpu::ComputePipeline> {
         let during = format!("compiling {name}:{entry}");
+        if let Ok(mut log) = self.compiled.lock() {
+            log.push(CompiledShader {
+                name: name.to_string(),
+                entry: entry.to_string(),
+                wgsl: wgsl.clone(),
+                constants: constants.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            });
+        }
         self.scoped(&during, || {
             let module = self
                 .device
@@ -307,6 +342,12 @@ impl Gpu {
                     cache: None,
                 })
         })
+    }
+
+    /// Every shader compiled on this device so far, in order (pipelines are cached, so each
+    /// appears once): what `attnbench shader` prints and the translation tests check.
+    pub fn compiled_shaders(&self) -> Vec<CompiledShader> {
+        self.compiled.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Creates a tracked buffer of `bytes` bytes (rounded up to 4) with `usage`.

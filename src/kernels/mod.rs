@@ -32,6 +32,26 @@ pub static KERNELS: &[&dyn Kernel] = &[
     &decode::Decode,
 ];
 
+/// Each registered kernel's colour in every chart, in [`KERNELS`] order (tab10 colours; a
+/// kernel added to the registry gets the next one).
+const KERNEL_COLORS: [[u8; 3]; 9] = [
+    [31, 119, 180],  // naive: blue
+    [214, 39, 40],   // chunked: red
+    [44, 160, 44],   // flash: green
+    [255, 127, 14],  // flash_f16: orange
+    [148, 103, 189], // flash_subgroup: purple
+    [23, 190, 207],  // decode: cyan
+    [227, 119, 194],
+    [140, 86, 75],
+    [188, 189, 34],
+];
+
+/// The chart colour of the registered kernel `name` (`None` for names not registered).
+pub fn kernel_color(name: &str) -> Option<[u8; 3]> {
+    let i = KERNELS.iter().position(|k| k.name() == name)?;
+    Some(KERNEL_COLORS[i % KERNEL_COLORS.len()])
+}
+
 /// The registered kernel called `name`.
 pub fn find_kernel(name: &str) -> Result<&'static dyn Kernel> {
     KERNELS
@@ -50,9 +70,13 @@ pub fn kernel_names() -> Vec<&'static str> {
 }
 
 /// What a kernel computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// Every query row: the prompt.
+    #[default]
     Prefill,
     /// The last few query rows against the whole KV cache: generating tokens.
     Decode,
@@ -198,118 +222,11 @@ pub fn io_plan(shape: &Shape) -> MemoryPlan {
     plan
 }
 
-/// A shader file with `shaders/common.wgsl` and any shared files named after it prepended:
-/// `shader!("flash.wgsl", "qkv_rows.wgsl")`.
-macro_rules! shader {
-    ($file:literal $(, $include:literal)*) => {
-        $crate::gpu::ShaderSource {
-            name: $file,
-            wgsl: concat!(
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common.wgsl")),
-                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $include)),)*
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
-            ),
-        }
-    };
-}
-pub(crate) use shader;
-
-/// A bind group layout of `storage.len()` storage buffers (read-only where `true`) at
-/// bindings 0.., followed by the read-only storage buffer of the parameters, visible to
-/// compute.
-pub(crate) fn storage_and_params_layout(
-    gpu: &Gpu,
-    label: &str,
-    storage_read_only: &[bool],
-) -> wgpu::BindGroupLayout {
-    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = storage_read_only
-        .iter()
-        .enumerate()
-        .map(|(i, &read_only)| wgpu::BindGroupLayoutEntry {
-            binding: i as u32,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        })
-        .collect();
-    // The parameters are a read-only storage buffer, not a uniform buffer: lavapipe
-    // (Mesa 22.3) inlines uniform values that bound loops and recompiles the shader's NIR
-    // on its queue thread at every dispatch while inlining looks worthwhile, which took
-    // one of two cores away from the workers (flash at n = 1024: 18 ms instead of 6).
-    entries.push(wgpu::BindGroupLayoutEntry {
-        binding: storage_read_only.len() as u32,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only: true },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    });
-    gpu.device
-        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(label),
-            entries: &entries,
-        })
-}
-
-/// A bind group binding `buffers` whole, at bindings 0.. in order.
-pub(crate) fn bind_buffers(
-    gpu: &Gpu,
-    label: &str,
-    layout: &wgpu::BindGroupLayout,
-    buffers: &[&wgpu::Buffer],
-) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
-        })
-        .collect();
-    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout,
-        entries: &entries,
-    })
-}
-
-/// A tracked buffer holding the parameters `value` (bound read-only storage, see
-/// [`storage_and_params_layout`]).
-pub(crate) fn params_buffer<T: bytemuck::Pod>(
-    gpu: &Gpu,
-    tracker: &Arc<BufferTracker>,
-    label: &str,
-    value: &T,
-) -> Result<TrackedBuffer> {
-    let bytes = bytemuck::bytes_of(value);
-    let buffer = gpu.buffer(
-        tracker,
-        label,
-        bytes.len() as u64,
-        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-    )?;
-    gpu.queue.write_buffer(&buffer, 0, bytes);
-    Ok(buffer)
-}
-
-/// A pipeline layout with one bind group layout.
-pub(crate) fn pipeline_layout(
-    gpu: &Gpu,
-    bind_group_layout: &wgpu::BindGroupLayout,
-) -> wgpu::PipelineLayout {
-    gpu.device
-        .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: None,
-            bind_group_layouts: &[Some(bind_group_layout)],
-            immediate_size: 0,
-        })
-}
+// The shader and pipeline helpers every kernel uses live in the device layer (the probes
+// use them too).
+pub(crate) use crate::gpu::{
+    bind_buffers, params_buffer, pipeline_layout, shader, storage_and_params_layout,
+};
 
 impl std::fmt::Debug for dyn Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

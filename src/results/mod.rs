@@ -5,12 +5,10 @@
 
 mod store;
 
-pub use store::{
-    DeviceFolder, FolderLock, LOCK_FILE, clean_stale_temp_files, create_dir, device_slug,
-    load_json, refuse_foreign, save_json, temp_file_in, write_atomic,
-};
+pub use store::{DeviceFolder, device_slug, refuse_foreign};
 
 use crate::gpu::Gpu;
+use crate::kernels::Workload;
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +184,64 @@ pub struct ResultRow {
     /// The kernel's tile configuration, for kernels that have one (e.g. `broadcast,32,4`).
     #[serde(default)]
     pub config: Option<String>,
+    /// What the family's charts put on the x axis.
+    #[serde(default)]
+    pub axis: Axis,
+    /// Prefill (every query row) or decode (the last row against a KV cache of n keys).
+    #[serde(default)]
+    pub workload: Workload,
+}
+
+/// What varies along a family, and so on its charts' x axis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Axis {
+    /// The sequence length n.
+    #[default]
+    SeqLen,
+    /// The head dimension d.
+    HeadDim,
+}
+
+impl Axis {
+    /// The row's value along this axis.
+    pub fn value(self, row: &ResultRow) -> u32 {
+        match self {
+            Axis::SeqLen => row.seq_len,
+            Axis::HeadDim => row.head_dim,
+        }
+    }
+}
+
+/// Rows written before `axis` and `workload` were recorded carry them only in their family
+/// name (`headdim-…`, `decode-…`): fills them in, in the JSON, before it is parsed.
+pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
+    let Some(rows) = file.get_mut("rows").and_then(|r| r.as_array_mut()) else {
+        return;
+    };
+    for row in rows.iter_mut().filter_map(|r| r.as_object_mut()) {
+        let family = row
+            .get("family")
+            .and_then(|f| f.as_str())
+            .unwrap_or("")
+            .to_string();
+        row.entry("axis").or_insert_with(|| {
+            if family.starts_with("headdim") {
+                "head_dim"
+            } else {
+                "seq_len"
+            }
+            .into()
+        });
+        row.entry("workload").or_insert_with(|| {
+            if family.starts_with("decode") {
+                "decode"
+            } else {
+                "prefill"
+            }
+            .into()
+        });
+    }
 }
 
 impl ResultRow {
@@ -218,11 +274,13 @@ impl ResultRow {
             pct_of_bandwidth: None,
             scores_transfer_ms: None,
             config: None,
+            axis: Axis::SeqLen,
+            workload: Workload::Prefill,
         }
     }
 
     /// Fills the columns derived from the device's probed ceilings.
-    pub fn apply_probe(&mut self, probe: &crate::probe::ProbeReport) {
+    pub fn apply_ceilings(&mut self, probe: &Ceilings) {
         let kernel = crate::kernels::find_kernel(&self.kernel).ok();
         let materializes = kernel.is_some_and(|k| k.materializes_scores());
         if self.min_bytes == 0
@@ -293,17 +351,6 @@ pub struct Ceilings {
     pub upload_gbps: f64,
     /// Device → host, GB/s.
     pub readback_gbps: f64,
-}
-
-impl From<&crate::probe::ProbeReport> for Ceilings {
-    fn from(p: &crate::probe::ProbeReport) -> Self {
-        Ceilings {
-            fma_f32_gflops: p.fma_f32_gflops,
-            bandwidth_gbps: p.bandwidth_gbps,
-            upload_gbps: p.upload_gbps,
-            readback_gbps: p.readback_gbps,
-        }
-    }
 }
 
 /// A device's results file.

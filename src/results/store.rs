@@ -2,9 +2,9 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
-use super::{DeviceHeader, ResultRow, ResultsFile, SCHEMA};
+use super::{Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA};
 use crate::error::{Error, Result};
-use std::io::Write;
+use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
 use std::path::{Path, PathBuf};
 
 /// `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan → `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
@@ -18,147 +18,6 @@ pub fn device_slug(adapter: &str, backend: &str) -> String {
         }
     }
     slug.trim_end_matches('-').to_string()
-}
-
-/// Suffix of attnbench's temporary files: `.gitignore`'s `*.tmp` matches them, so files
-/// left behind by a killed run are never committed (and [`clean_stale_temp_files`] removes them).
-pub const TEMP_SUFFIX: &str = ".tmp";
-
-/// Prefix of attnbench's temporary files.
-pub const TEMP_PREFIX: &str = ".attnbench-";
-
-/// Creates `dir` and its parents; a failure is a [`Error::DataFile`] (exit 2), like any
-/// other failure to write results.
-pub fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::DataFile {
-        path: dir.to_path_buf(),
-        message: format!("cannot create the folder: {e}"),
-    })
-}
-
-/// A new temporary file in `dir` named `.attnbench-XXXXXX.tmp`, created with mode 0666
-/// less the umask (like any file the user creates), not tempfile's private 0600.
-pub fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // open(2) applies the umask to this mode.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    builder.tempfile_in(dir)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    create_dir(dir)?;
-    let fail = |e: std::io::Error| Error::DataFile {
-        path: path.to_path_buf(),
-        message: format!("cannot write: {e}"),
-    };
-    let mut tmp = temp_file_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
-/// Removes temporary files a killed run left in `dir` (named by [`temp_file_in`]) that are
-/// older than a minute, so that a writer still running in parallel keeps its own.
-pub fn clean_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let minute = std::time::Duration::from_secs(60);
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > minute);
-        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) && stale {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// An exclusive advisory lock on a device folder (`.attnbench.lock` in it), held while a
-/// writer reads, merges and writes the folder's files, so that concurrent runs into one
-/// folder never lose each other's rows. Released when dropped.
-#[derive(Debug)]
-pub struct FolderLock {
-    _file: std::fs::File,
-}
-
-/// Name of the lock file in a device folder.
-pub const LOCK_FILE: &str = ".attnbench.lock";
-
-impl FolderLock {
-    /// Waits for, then takes, the lock on `dir` (created if missing).
-    pub fn acquire(dir: &Path) -> Result<FolderLock> {
-        create_dir(dir)?;
-        let path = dir.join(LOCK_FILE);
-        let fail = |e: std::io::Error| Error::DataFile {
-            path: path.clone(),
-            message: format!("cannot lock the folder: {e}"),
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(fail)?;
-        file.lock().map_err(fail)?;
-        clean_stale_temp_files(dir);
-        Ok(FolderLock { _file: file })
-    }
-}
-
-/// Reads a JSON file of `what` (e.g. "probe file") whose `schema` field must equal
-/// `schema`; `Ok(None)` when the file does not exist. Unreadable, malformed or foreign
-/// files are errors that name the file.
-pub fn load_json<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    what: &str,
-    schema: &str,
-) -> Result<Option<T>> {
-    let fail = |message: String| Error::DataFile {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(format!("cannot read: {e}"))),
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
-    let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-    if found != schema {
-        return Err(fail(format!(
-            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
-        )));
-    }
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(|e| fail(format!("malformed {what}: {e}")))
-}
-
-/// Writes `value` as pretty JSON to `path` atomically.
-pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::DataFile {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    write_atomic(path, &json)
 }
 
 /// One device's folder under the results root.
@@ -193,7 +52,12 @@ impl DeviceFolder {
 
     /// Reads `results.json`, checking the schema; `Ok(None)` when there is none yet.
     pub fn load(&self) -> Result<Option<ResultsFile>> {
-        load_json(&self.json_path(), "results file", SCHEMA)
+        load_json_with(
+            &self.json_path(),
+            "results file",
+            SCHEMA,
+            super::fill_legacy_row_fields,
+        )
     }
 
     /// Like [`DeviceFolder::load`], but a missing file is an error too.
@@ -209,23 +73,9 @@ impl DeviceFolder {
         FolderLock::acquire(&self.dir)
     }
 
-    /// Checks, before anything is measured, that results of `device` can be written here:
-    /// every file already in the folder (results, probe, tuning) is readable, well formed
-    /// and of the same device, and the folder can be created and written. A run that would
-    /// fail only at its final write fails here instead, and loses no measurement.
-    pub fn preflight(&self, device: &DeviceHeader) -> Result<()> {
-        if let Some(existing) = self.load()? {
-            refuse_foreign(&self.json_path(), &existing.device, device, "results")?;
-        }
-        crate::probe::ProbeReport::load_for(&self.dir, device)?;
-        if let Some(tuning) = crate::tuning::TuningFile::load(&self.dir)? {
-            refuse_foreign(
-                &crate::tuning::TuningFile::path(&self.dir),
-                &tuning.device,
-                device,
-                "tuning",
-            )?;
-        }
+    /// Checks that the folder can be created and written (a temporary file is created and
+    /// removed), so that a run fails before measuring rather than at its final write.
+    pub fn check_writable(&self) -> Result<()> {
         create_dir(&self.dir)?;
         temp_file_in(&self.dir).map_err(|e| Error::DataFile {
             path: self.dir.clone(),
@@ -235,13 +85,15 @@ impl DeviceFolder {
     }
 
     /// Merges `rows` measured on `device` into the folder's results and writes JSON and
-    /// CSV atomically, under the folder's `lock`. A folder holding another device's
-    /// results or probe, or a malformed file, is an error and nothing is written.
+    /// CSV atomically, under the folder's `lock`. With `ceilings` (the device's probe), every
+    /// row's derived columns (% of peak, GB/s) are recomputed from them. A folder holding
+    /// another device's results, or a malformed file, is an error and nothing is written.
     pub fn merge_and_save(
         &self,
         _lock: &FolderLock,
         device: DeviceHeader,
         rows: Vec<ResultRow>,
+        ceilings: Option<&Ceilings>,
     ) -> Result<ResultsFile> {
         let mut file = match self.load()? {
             Some(existing) => {
@@ -250,12 +102,10 @@ impl DeviceFolder {
             }
             None => ResultsFile::new(device.clone()),
         };
-        let probe = crate::probe::ProbeReport::load_for(&self.dir, &device)?;
         file.merge(device, rows);
-        // Derived columns follow the device's probed ceilings, when probed.
-        if let Some(probe) = probe {
-            file.rows.iter_mut().for_each(|r| r.apply_probe(&probe));
-            file.ceilings = Some((&probe).into());
+        if let Some(c) = ceilings {
+            file.rows.iter_mut().for_each(|r| r.apply_ceilings(c));
+            file.ceilings = Some(c.clone());
         }
         self.save(&file)?;
         Ok(file)
@@ -338,6 +188,7 @@ mod tests {
                 &lock,
                 header("gpu"),
                 vec![row("naive", 128, 1.0), row("naive", 256, 4.0)],
+                None,
             )
             .unwrap();
         let merged = folder
@@ -345,6 +196,7 @@ mod tests {
                 &lock,
                 header("gpu"),
                 vec![row("naive", 256, 3.0), row("flash", 128, 0.5)],
+                None,
             )
             .unwrap();
         assert_eq!(merged, folder.load().unwrap().unwrap());
@@ -362,11 +214,11 @@ mod tests {
         let folder = DeviceFolder::at(dir.path());
         let lock = folder.lock().unwrap();
         folder
-            .merge_and_save(&lock, header("gpu-a"), vec![row("naive", 128, 1.0)])
+            .merge_and_save(&lock, header("gpu-a"), vec![row("naive", 128, 1.0)], None)
             .unwrap();
         let before = std::fs::read(folder.json_path()).unwrap();
         let err = folder
-            .merge_and_save(&lock, header("gpu-b"), vec![row("naive", 128, 9.0)])
+            .merge_and_save(&lock, header("gpu-b"), vec![row("naive", 128, 9.0)], None)
             .unwrap_err();
         assert!(err.to_string().contains("results.json"), "{err}");
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), before);
@@ -377,7 +229,7 @@ mod tests {
         std::fs::write(folder.json_path(), b"{ not json").unwrap();
         assert!(
             folder
-                .merge_and_save(&lock, header("gpu-a"), vec![])
+                .merge_and_save(&lock, header("gpu-a"), vec![], None)
                 .is_err()
         );
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), b"{ not json");
@@ -393,7 +245,9 @@ mod tests {
                     for j in 0..4u32 {
                         let lock = folder.lock().unwrap();
                         let rows = vec![row(&format!("k{i}"), 16 << j, 1.0)];
-                        folder.merge_and_save(&lock, header("gpu"), rows).unwrap();
+                        folder
+                            .merge_and_save(&lock, header("gpu"), rows, None)
+                            .unwrap();
                     }
                 })
             })
@@ -431,25 +285,18 @@ mod tests {
     }
 
     #[test]
-    fn preflight_refuses_foreign_or_corrupt_files_and_unwritable_folders() {
+    fn unwritable_folders_are_found_before_any_work() {
         let dir = tempfile::tempdir().unwrap();
-        let folder = DeviceFolder::at(dir.path().join("dev"));
-        folder.preflight(&header("gpu-a")).unwrap();
-        let lock = folder.lock().unwrap();
-        folder
-            .merge_and_save(&lock, header("gpu-a"), vec![row("naive", 128, 1.0)])
-            .unwrap();
-        assert!(folder.preflight(&header("gpu-a")).is_ok());
-        let err = folder.preflight(&header("gpu-b")).unwrap_err();
-        assert!(err.is_input_error(), "{err}");
-        std::fs::write(folder.dir.join("probe.json"), b"{ corrupt").unwrap();
-        let err = folder.preflight(&header("gpu-a")).unwrap_err();
-        assert!(err.to_string().contains("probe.json"), "{err}");
+        assert!(
+            DeviceFolder::at(dir.path().join("dev"))
+                .check_writable()
+                .is_ok()
+        );
         // A folder that cannot be created (a file stands in its place).
         let blocked = dir.path().join("file");
         std::fs::write(&blocked, b"x").unwrap();
         let err = DeviceFolder::at(blocked.join("dev"))
-            .preflight(&header("gpu-a"))
+            .check_writable()
             .unwrap_err();
         assert!(err.is_input_error(), "{err}");
     }

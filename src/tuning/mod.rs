@@ -7,8 +7,10 @@
 pub mod search;
 
 use crate::error::{Error, Result};
+use crate::files::{FolderLock, load_json, save_json};
 use crate::gpu::Gpu;
-use crate::results::{DeviceFolder, DeviceHeader, FolderLock, load_json, save_json};
+use crate::kernels::flash::{FlashConfig, Precision};
+use crate::results::{DeviceFolder, DeviceHeader};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -139,10 +141,22 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     // Check every choice before applying any: a configuration that would compute wrong
     // results (e.g. edited by hand) is refused, never run.
     for choice in &file.choices {
-        crate::kernels::flash::FlashConfig::parse(&choice.config).map_err(|e| Error::DataFile {
-            path: path.clone(),
-            message: format!("{} d{}: {e}", choice.kernel, choice.head_dim),
-        })?;
+        let precision = match choice.kernel.as_str() {
+            "flash_f16" => Precision::F16,
+            _ => Precision::F32,
+        };
+        FlashConfig::parse(&choice.config)
+            .and_then(|config| {
+                config.validate(
+                    &crate::shape::Shape::new(1, choice.head_dim),
+                    gpu,
+                    precision,
+                )
+            })
+            .map_err(|e| Error::DataFile {
+                path: path.clone(),
+                message: format!("{} d{}: {e}", choice.kernel, choice.head_dim),
+            })?;
     }
     for choice in &file.choices {
         gpu.set_tuned(&choice.kernel, choice.head_dim, &choice.config);

@@ -31,6 +31,9 @@ pub struct TuneOptions {
     /// A configuration whose untimed first run takes longer than this many times the best
     /// median so far is not timed further.
     pub prune_factor: f64,
+    /// Past this instant the remaining candidates are not tried (recorded as rejected for
+    /// lack of time): `attnbench suite` gives the tuner a share of its budget.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for TuneOptions {
@@ -42,6 +45,7 @@ impl Default for TuneOptions {
             heads: 4,
             samples: 3,
             prune_factor: 2.0,
+            deadline: None,
         }
     }
 }
@@ -172,6 +176,12 @@ pub fn tune(
             rel_l2_err: None,
             rejected: None,
         };
+        if options.deadline.is_some_and(|d| Instant::now() >= d) {
+            trial.rejected = Some("not tried: the time budget for tuning ran out".into());
+            on_trial(&trial);
+            trials.push(trial);
+            continue;
+        }
         match check_config(gpu, precision, config, head_dim)? {
             Err(reason) => trial.rejected = Some(reason),
             Ok(err) => {

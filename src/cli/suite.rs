@@ -1,0 +1,110 @@
+//! `attnbench suite`: the whole job for a headless GPU box (see `attnbench::suite`).
+
+use super::Failure;
+use attnbench::gpu::{describe_adapter, list_adapters};
+use attnbench::results::{DeviceFolder, DeviceHeader, ResultsFile};
+use attnbench::suite::{SuiteOptions, SuiteOutcome, run_suite};
+use attnbench::{AdapterChoice, Error, Gpu, find_kernel};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Options of `suite`.
+#[derive(Debug, clap::Args)]
+pub struct SuiteArgs {
+    /// Seconds for the whole command (split across adapters and steps).
+    #[arg(long, default_value_t = 600.0)]
+    time_budget: f64,
+    /// Results root: each adapter's results go to DIR/<device>/ [default: results, or
+    /// ATTNBENCH_RESULTS_DIR].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only these kernels (repeatable; default: all registered).
+    #[arg(long = "kernel")]
+    kernels: Vec<String>,
+}
+
+/// Runs the suite on the chosen adapter, or on every adapter with `--adapter all` (then
+/// also their comparison).
+pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let budget = attnbench::settings::seconds_from_f64("--time-budget", args.time_budget)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(attnbench::tuning::results_root);
+    let kernels = args
+        .kernels
+        .iter()
+        .map(|k| find_kernel(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let choice = choice.with_env();
+    let all = choice
+        .name
+        .as_deref()
+        .is_some_and(|n| n.eq_ignore_ascii_case("all"));
+    let choices: Vec<AdapterChoice> = if all {
+        let base = AdapterChoice {
+            name: None,
+            ..choice.clone()
+        };
+        let adapters = list_adapters(&base)?;
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter {
+                backends: format!("{:?}", base.backends()?),
+            }
+            .into());
+        }
+        adapters
+            .iter()
+            .map(describe_adapter)
+            .map(|s| AdapterChoice {
+                name: Some(s.name.clone()),
+                backends: Some(s.backend.to_ascii_lowercase()),
+                ..base.clone()
+            })
+            .collect()
+    } else {
+        vec![choice]
+    };
+    let start = Instant::now();
+    let mut folders = Vec::new();
+    for (i, choice) in choices.iter().enumerate() {
+        // Each adapter gets an equal share of what is left.
+        let left = budget.saturating_sub(start.elapsed());
+        let share = left.div_f64((choices.len() - i) as f64);
+        let gpu = Gpu::new(choice.clone())?;
+        let s = gpu.summary();
+        eprintln!(
+            "suite on {} ({}, {}): {:.0} s",
+            s.name,
+            s.backend,
+            s.device_type,
+            share.as_secs_f64()
+        );
+        let options = SuiteOptions {
+            time_budget: share,
+            out: out.clone(),
+            kernels: kernels.clone(),
+        };
+        match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}"))? {
+            SuiteOutcome::Done(_) => {
+                let device = DeviceHeader::for_gpu(&gpu);
+                folders.push(DeviceFolder::for_device(&out, &device).dir);
+            }
+            SuiteOutcome::WrongKernel(why) => return Err(Failure::failed(why)),
+        }
+    }
+    if folders.len() > 1 {
+        let files = folders
+            .iter()
+            .map(|d| DeviceFolder::at(d).load_existing())
+            .collect::<Result<Vec<ResultsFile>, _>>()?;
+        let refs: Vec<&ResultsFile> = files.iter().collect();
+        let dir = out.join("compare");
+        attnbench::report::write_comparison(&refs, &dir)?;
+        eprintln!("comparison: {}", dir.join("compare.md").display());
+    }
+    for dir in &folders {
+        println!("{}", dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Files on disk: atomic writes with the umask's mode, temporary files that `.gitignore`
+//! matches, schema-checked JSON, and the advisory lock a writer holds on a folder. The
+//! lowest layer of the results code: it knows no attnbench types.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Suffix of attnbench's temporary files: `.gitignore`'s `*.tmp` matches them, so files
+/// left behind by a killed run are never committed (and [`clean_stale_temp_files`] removes them).
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Prefix of attnbench's temporary files.
+pub const TEMP_PREFIX: &str = ".attnbench-";
+
+/// Creates `dir` and its parents; a failure is a [`Error::DataFile`] (exit 2), like any
+/// other failure to write results.
+pub fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::DataFile {
+        path: dir.to_path_buf(),
+        message: format!("cannot create the folder: {e}"),
+    })
+}
+
+/// A new temporary file in `dir` named `.attnbench-XXXXXX.tmp`, created with mode 0666
+/// less the umask (like any file the user creates), not tempfile's private 0600.
+pub fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // open(2) applies the umask to this mode.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    create_dir(dir)?;
+    let fail = |e: std::io::Error| Error::DataFile {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}"),
+    };
+    let mut tmp = temp_file_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Removes temporary files a killed run left in `dir` (named by [`temp_file_in`]) that are
+/// older than a minute, so that a writer still running in parallel keeps its own.
+pub fn clean_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let minute = std::time::Duration::from_secs(60);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > minute);
+        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// An exclusive advisory lock on a device folder (`.attnbench.lock` in it), held while a
+/// writer reads, merges and writes the folder's files, so that concurrent runs into one
+/// folder never lose each other's rows. Released when dropped.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// Name of the lock file in a device folder.
+pub const LOCK_FILE: &str = ".attnbench.lock";
+
+impl FolderLock {
+    /// Waits for, then takes, the lock on `dir` (created if missing).
+    pub fn acquire(dir: &Path) -> Result<FolderLock> {
+        create_dir(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let fail = |e: std::io::Error| Error::DataFile {
+            path: path.clone(),
+            message: format!("cannot lock the folder: {e}"),
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(fail)?;
+        file.lock().map_err(fail)?;
+        clean_stale_temp_files(dir);
+        Ok(FolderLock { _file: file })
+    }
+}
+
+/// Reads a JSON file of `what` (e.g. "probe file") whose `schema` field must equal
+/// `schema`; `Ok(None)` when the file does not exist. Unreadable, malformed or foreign
+/// files are errors that name the file.
+pub fn load_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: &str,
+) -> Result<Option<T>> {
+    load_json_with(path, what, schema, |_| {})
+}
+
+/// Like [`load_json`], with `fix` applied to the JSON before it is parsed (older files).
+pub fn load_json_with<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: &str,
+    fix: impl FnOnce(&mut serde_json::Value),
+) -> Result<Option<T>> {
+    let fail = |message: String| Error::DataFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(format!("cannot read: {e}"))),
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
+    let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if found != schema {
+        return Err(fail(format!(
+            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
+        )));
+    }
+    fix(&mut value);
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| fail(format!("malformed {what}: {e}")))
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::DataFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, &json)
+}

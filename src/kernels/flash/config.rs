@@ -1,0 +1,366 @@
+//! Flash's tile configuration: what it is ([`FlashConfig`], [`KvSource`]), its text form
+//! (`ATTNBENCH_FLASH_TILES`, `tuning.json`), where it comes from for a shape
+//! ([`FlashConfig::default_for`]), whether it fits a device ([`FlashConfig::validate`]) and
+//! how many passes over the keys a driver's loop cap needs.
+
+use super::{Precision, kernel_name};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::shape::Shape;
+
+/// Most keys per tile the tuner tries.
+const MAX_BLOCK_KV: u32 = 128;
+
+/// How K and V reach the invocations of a workgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvSource {
+    /// Tiles of `block_kv` keys staged in workgroup memory (`shaders/flash.wgsl`): the
+    /// classic GPU kernel.
+    WorkgroupTiles,
+    /// Four keys per step loaded cooperatively by the lanes of a subgroup and shared with
+    /// `subgroupBroadcast` (`shaders/flash_lanes.wgsl`): for CPU drivers, where each memory
+    /// load is a loop over the SIMD lanes. Needs SUBGROUP with one fixed subgroup size.
+    SubgroupBroadcast,
+}
+
+/// Tile sizes of one flash pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct FlashConfig {
+    /// Where K/V are shared from.
+    pub kv: KvSource,
+    /// Invocations per workgroup.
+    pub block_q: u32,
+    /// Query rows per invocation (register tiling).
+    pub rows: u32,
+    /// Keys per K/V tile in workgroup memory (always 4 with [`KvSource::SubgroupBroadcast`]).
+    pub block_kv: u32,
+}
+
+impl std::fmt::Display for FlashConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kv {
+            KvSource::WorkgroupTiles => {
+                write!(f, "tiles,{},{},{}", self.block_q, self.rows, self.block_kv)
+            }
+            KvSource::SubgroupBroadcast => {
+                write!(f, "broadcast,{},{}", self.block_q, self.rows)
+            }
+        }
+    }
+}
+
+impl FlashConfig {
+    /// Bytes of workgroup memory the K and V tiles take for `head_dim`.
+    pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
+        match self.kv {
+            KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16,
+            KvSource::SubgroupBroadcast => 0,
+        }
+    }
+
+    /// The configuration flash uses for `shape` on `gpu`, first found of:
+    /// 1. `ATTNBENCH_FLASH_TILES` (see [`FlashConfig::parse`]);
+    /// 2. the device's tuned choice for this kernel and head dim ([`crate::tuning`], from
+    ///    `attnbench tune`), when it is valid for the shape;
+    /// 3. on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with
+    ///    4 subgroups per workgroup and up to 4 rows per invocation (lavapipe, d = 64,
+    ///    n = 2048: 33 ms against 86 ms for the best workgroup tiles);
+    /// 4. workgroup tiles ([`FlashConfig::for_shape`]), with several rows per invocation
+    ///    on CPU drivers, where each workgroup-memory read costs many FMAs.
+    pub fn default_for(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
+        if let Some(config) = Self::from_env()? {
+            return Ok(config);
+        }
+        let tuned = gpu
+            .tuned(kernel_name(precision), shape.head_dim)
+            .and_then(|text| Self::parse(&text).ok())
+            .filter(|config| config.validate(shape, gpu, precision).is_ok());
+        if let Some(config) = tuned {
+            return Ok(config);
+        }
+        let cpu = gpu.is_cpu();
+        if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
+            let broadcast = FlashConfig {
+                kv: KvSource::SubgroupBroadcast,
+                block_q: 4 * sg,
+                rows: (256 / shape.head_dim).clamp(1, 4),
+                block_kv: 4,
+            };
+            if broadcast.validate(shape, gpu, precision).is_ok() {
+                return Ok(broadcast);
+            }
+        }
+        let mut config = Self::for_shape(shape, &gpu.limits(), precision)?;
+        if cpu {
+            config.rows = max_rows(shape.head_dim).min(8);
+        }
+        Ok(config)
+    }
+
+    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`]);
+    /// `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
+    /// variable, before any work is done with it.
+    pub fn from_env() -> Result<Option<FlashConfig>> {
+        // Parsed once per process: every row of a sweep sees the same typed value.
+        static PARSED: std::sync::OnceLock<std::result::Result<Option<FlashConfig>, Error>> =
+            std::sync::OnceLock::new();
+        let parsed = PARSED.get_or_init(|| {
+            let Some(text) = std::env::var("ATTNBENCH_FLASH_TILES")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+            else {
+                return Ok(None);
+            };
+            Self::parse(&text).map(Some).map_err(|e| match e {
+                Error::InvalidSetting {
+                    value, expected, ..
+                } => Error::InvalidSetting {
+                    what: "ATTNBENCH_FLASH_TILES".into(),
+                    value,
+                    expected,
+                },
+                other => other,
+            })
+        });
+        match parsed {
+            Ok(config) => Ok(*config),
+            Err(Error::InvalidSetting {
+                what,
+                value,
+                expected,
+            }) => Err(Error::InvalidSetting {
+                what: what.clone(),
+                value: value.clone(),
+                expected: expected.clone(),
+            }),
+            Err(other) => Err(Error::InvalidShape(other.to_string())),
+        }
+    }
+
+    /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv` (e.g.
+    /// `tiles,64,8,32`) or `broadcast,block_q,rows` (e.g. `broadcast,8,8`); a bare
+    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
+    /// text form in `tuning.json`.
+    ///
+    /// Everything that does not depend on the device is checked here: `block_q` in
+    /// 1..=1024, `rows` in 1..=16, and for tiles `block_kv` a multiple of 4 (the shader
+    /// consumes keys four at a time) in 4..=128. [`FlashConfig::validate`] then checks the
+    /// device and the shape.
+    pub fn parse(text: &str) -> Result<FlashConfig> {
+        let invalid = |why: &str| Error::InvalidSetting {
+            what: "flash tile configuration".into(),
+            value: text.into(),
+            expected: format!(
+                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4)"
+            ),
+        };
+        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+        let all_numbers = |fs: &[&str]| -> Option<Vec<u32>> {
+            fs.iter().map(|v| v.parse::<u32>().ok()).collect()
+        };
+        let config = match fields.as_slice() {
+            ["broadcast", rest @ ..] => match all_numbers(rest).as_deref() {
+                Some(&[block_q, rows]) => FlashConfig {
+                    kv: KvSource::SubgroupBroadcast,
+                    block_q,
+                    rows,
+                    block_kv: 4,
+                },
+                _ => return Err(invalid("")),
+            },
+            // The older form without a prefix means tiles.
+            ["tiles", rest @ ..] | rest @ [_, _, _] => match all_numbers(rest).as_deref() {
+                Some(&[block_q, rows, block_kv]) => FlashConfig {
+                    kv: KvSource::WorkgroupTiles,
+                    block_q,
+                    rows,
+                    block_kv,
+                },
+                _ => return Err(invalid("")),
+            },
+            _ => return Err(invalid("")),
+        };
+        if !(1..=1024).contains(&config.block_q) {
+            return Err(invalid("BLOCK_Q must be in 1..=1024; "));
+        }
+        if !(1..=16).contains(&config.rows) {
+            return Err(invalid("ROWS must be in 1..=16; "));
+        }
+        if config.block_kv == 0 || config.block_kv > MAX_BLOCK_KV || config.block_kv % 4 != 0 {
+            return Err(invalid(
+                "BLOCK_KV must be a multiple of 4 in 4..=128 (keys are consumed four at a time); ",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Tiles that fit `limits`, one row per invocation.
+    pub fn for_shape(
+        shape: &Shape,
+        limits: &wgpu::Limits,
+        precision: Precision,
+    ) -> Result<FlashConfig> {
+        let block_q = 64.min(limits.max_compute_invocations_per_workgroup);
+        let per_key = FlashConfig {
+            kv: KvSource::WorkgroupTiles,
+            block_q,
+            rows: 1,
+            block_kv: 1,
+        }
+        .workgroup_bytes(shape.head_dim);
+        // A multiple of 4: the shader consumes keys four at a time.
+        let block_kv = (limits.max_compute_workgroup_storage_size / per_key).min(32) / 4 * 4;
+        if block_kv == 0 {
+            return Err(Error::Unsupported {
+                kernel: kernel_name(precision).into(),
+                reason: format!(
+                    "head_dim {} needs {} bytes of workgroup memory for 4 keys, device has {}",
+                    shape.head_dim,
+                    4 * per_key,
+                    limits.max_compute_workgroup_storage_size
+                ),
+            });
+        }
+        Ok(FlashConfig {
+            kv: KvSource::WorkgroupTiles,
+            block_q,
+            rows: 1,
+            block_kv,
+        })
+    }
+
+    /// Loop iterations one invocation runs per K/V tile (fitted on lavapipe: the key loop
+    /// in steps of 4 around two column loops, plus the tile load), used against
+    /// [`Gpu::shader_loop_cap`].
+    pub fn loop_iterations_per_tile(&self, head_dim: u32) -> u64 {
+        let d4 = u64::from(head_dim.div_ceil(4));
+        let kv = u64::from(self.block_kv);
+        match self.kv {
+            KvSource::WorkgroupTiles => {
+                (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
+            }
+            // Everything inside the key loop is unrolled.
+            KvSource::SubgroupBroadcast => 1,
+        }
+    }
+
+    /// Keys one pass may cover so that an invocation stays under a driver's loop cap (90% of
+    /// it, less the loops that load and store each row's state), a multiple of `block_kv`;
+    /// `None` when even one tile does not fit.
+    pub fn keys_per_pass(&self, head_dim: u32, cap: Option<u64>) -> Option<u64> {
+        let Some(cap) = cap else {
+            return Some(u64::MAX);
+        };
+        let d4 = u64::from(head_dim.div_ceil(4));
+        let overhead = u64::from(self.rows) * (d4 + 1) * 8 + 64;
+        let tiles = (cap * 9 / 10).checked_sub(overhead)? / self.loop_iterations_per_tile(head_dim);
+        (tiles > 0).then(|| tiles * u64::from(self.block_kv))
+    }
+
+    /// Passes over the keys for `shape` on a device with loop cap `cap`.
+    pub fn passes(&self, shape: &Shape, cap: Option<u64>, precision: Precision) -> Result<u64> {
+        let per_pass = self.keys_per_pass(shape.head_dim, cap).ok_or_else(|| Error::Unsupported {
+            kernel: kernel_name(precision).into(),
+            reason: format!(
+                "one tile of head_dim {} exceeds the driver's cap of {} loop iterations per invocation",
+                shape.head_dim,
+                cap.unwrap_or(0)
+            ),
+        })?;
+        Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
+    }
+
+    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why.
+    pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
+        let limits = gpu.limits();
+        let unsupported = |reason: String| Error::Unsupported {
+            kernel: kernel_name(precision).into(),
+            reason,
+        };
+        if self.kv == KvSource::SubgroupBroadcast {
+            if precision != Precision::F32 {
+                return Err(unsupported(
+                    "subgroup broadcast is built for f32 only".into(),
+                ));
+            }
+            let sg = fixed_subgroup_size(gpu)?;
+            if self.block_kv != 4 || !self.block_q.is_multiple_of(sg) {
+                return Err(unsupported(format!(
+                    "subgroup broadcast needs 4 keys per step and block_q a multiple of the subgroup size {sg}, got {self}"
+                )));
+            }
+            if self.rows * shape.head_dim > MAX_BROADCAST_REGISTERS {
+                return Err(unsupported(format!(
+                    "rows {} × head_dim {} exceeds {MAX_BROADCAST_REGISTERS} unrolled registers",
+                    self.rows, shape.head_dim
+                )));
+            }
+        }
+        if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
+            return Err(unsupported(format!(
+                "block_kv {} not in 1..={MAX_BLOCK_KV}",
+                self.block_kv
+            )));
+        }
+        if self.kv == KvSource::WorkgroupTiles
+            && !(1..=max_rows(shape.head_dim)).contains(&self.rows)
+        {
+            return Err(unsupported(format!(
+                "rows {} not in 1..={} for head_dim {}",
+                self.rows,
+                max_rows(shape.head_dim),
+                shape.head_dim
+            )));
+        }
+        if self.block_q == 0 || self.block_q > limits.max_compute_invocations_per_workgroup {
+            return Err(unsupported(format!(
+                "block_q {} exceeds the device",
+                self.block_q
+            )));
+        }
+        if self.workgroup_bytes(shape.head_dim) > limits.max_compute_workgroup_storage_size {
+            return Err(unsupported(format!(
+                "tiles need {} bytes of workgroup memory, device has {}",
+                self.workgroup_bytes(shape.head_dim),
+                limits.max_compute_workgroup_storage_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds.
+/// Its code is unrolled over them, and lavapipe's compile time grows faster than that:
+/// with a cold shader cache, d = 64 takes 9 s at 4 rows, 42 s at 8; d = 256 takes 183 s
+/// at 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads): not worth it.
+const MAX_BROADCAST_REGISTERS: u32 = 256;
+
+/// The subgroup size of `gpu` when it is fixed (the broadcast kernel's lanes split each
+/// step's keys by it); an error where there are no subgroups or their size varies.
+pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
+    let info = gpu.adapter().get_info();
+    let unsupported = |reason: String| Error::Unsupported {
+        kernel: "flash".into(),
+        reason,
+    };
+    if !gpu.features().contains(wgpu::Features::SUBGROUP) {
+        return Err(unsupported(format!(
+            "{} has no SUBGROUP",
+            gpu.summary().name
+        )));
+    }
+    if info.subgroup_min_size != info.subgroup_max_size || info.subgroup_min_size == 0 {
+        return Err(unsupported(format!(
+            "subgroup size varies ({}..={}); subgroup broadcast needs one size",
+            info.subgroup_min_size, info.subgroup_max_size
+        )));
+    }
+    Ok(info.subgroup_min_size)
+}
+
+/// Most rows per invocation for `head_dim`: query and accumulator registers stay within
+/// 2 × 128 vec4 per invocation (lavapipe computed wrong results with 2 × 256).
+pub fn max_rows(head_dim: u32) -> u32 {
+    (128 / head_dim.div_ceil(4)).clamp(1, 16)
+}

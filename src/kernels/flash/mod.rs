@@ -1,0 +1,309 @@
+//! `flash`: fused attention with the online softmax, in two shader variants that differ
+//! only in how K and V reach the invocations ([`KvSource`]):
+//!
+//! - `shaders/flash.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
+//!   owns `block_q · rows` query rows of one (batch, head); each invocation holds `rows`
+//!   rows' queries and accumulators in registers; K/V tiles of `block_kv` keys stream
+//!   through workgroup memory.
+//! - `shaders/flash_lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
+//!   workgroup memory; the lanes of a subgroup load four keys cooperatively and share them
+//!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
+//!   index and lane is a constant.
+//!
+//! Memory is Q, K, V, O and the parameters: O(B·H·n·d), never n×n. Causal runs skip the keys
+//! past each block's last query. The configuration comes from
+//! [`FlashConfig::default_for`]: an override, the device's tuned choice
+//! (`attnbench tune`, `results/<device>/tuning.json`), or a default per driver type.
+//!
+//! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), d = 64, GPU timestamps,
+//! `attnbench run --kernel flash --seq-len N --head-dim 64 [--batch 2 --heads 4]`
+//! (`ATTNBENCH_FLASH_TILES` pins a configuration); probed f32 FMA peak ~90–96 GFLOP/s:
+//!
+//! | version | idea | GFLOP/s |
+//! |---|---|---:|
+//! | v1 (commit 1eaec13) | one row per invocation, a private array of the tile's scores | 3.0 (n = 4096) |
+//! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 (n = 4096) |
+//! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
+//! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
+//! | v5 (current) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
+//!
+//! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
+//! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
+//! one masked broadcast per component), so v3 paid that loop once per K/V element per
+//! invocation. v4 pays it once per 8 elements and shares them with register shuffles.
+//!
+//! What did not help: in v3, subgroupShuffle from per-lane registers indexed by loop
+//! variables (12.8: a private array indexed by a variable is itself memory on lavapipe);
+//! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 (~10% faster at
+//! 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for 4 rows
+//! and 183 s for 4 rows at d = 256; hence [`MAX_BROADCAST_REGISTERS`]). 16 rows per
+//! invocation in v3 computed wrong results (probably its row loops, no longer unrolled,
+//! then pass the loop cap below),
+//! hence [`max_rows`].
+//!
+//! Causal: lavapipe splits a dispatch's workgroups into contiguous ranges per thread, so
+//! causal blocks (whose work grows with their index) are handed out in pairs short/long;
+//! causal then ran 1.61× faster than non-causal at n = 2048 in v3 (1.14× before).
+//! f16 (`flash_f16`, workgroup tiles only): 10.9 GFLOP/s at n = 2048 on lavapipe, which
+//! emulates f16 arithmetic.
+//!
+//! Lavapipe also stops every loop of an invocation after 65 535 iterations in all (gallivm's
+//! loop limiter); past that a kernel silently returns wrong results (v3 did from
+//! n ≈ 7 600 at d = 64). So on such drivers the keys are split into passes of
+//! [`FlashConfig::keys_per_pass`] keys (tiles at d = 64: ~6 000; broadcast, whose key loop
+//! is the only loop left: ~235 000), each row's running (m, l, accumulator) kept in a state
+//! buffer between passes: still O(n·d) memory.
+
+mod config;
+mod ladder;
+mod pipelines;
+
+pub use config::{FlashConfig, KvSource, fixed_subgroup_size, max_rows};
+pub use ladder::{LADDER, Rung};
+
+use super::{
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
+    params_buffer, workgroup_count,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
+use crate::shape::Shape;
+use pipelines::pipeline;
+use std::sync::Arc;
+
+/// The flash kernel, in one of two precisions.
+#[derive(Debug)]
+pub struct Flash {
+    /// Element type of the K/V tiles, query registers and Q·Kᵀ arithmetic.
+    pub precision: Precision,
+    /// Fixed tiles (the tuner's candidates); `None`: [`FlashConfig::default_for`].
+    pub config: Option<FlashConfig>,
+    /// At most this many keys per pass, as if the driver capped loops harder (tests use it
+    /// to cross pass boundaries at small n); `None`: only the driver's cap splits.
+    pub max_pass_keys: Option<u32>,
+}
+
+impl Flash {
+    /// Flash in `precision` with the tiles fixed to `config`.
+    pub fn with_config(precision: Precision, config: FlashConfig) -> Flash {
+        Flash {
+            precision,
+            config: Some(config),
+            max_pass_keys: None,
+        }
+    }
+
+    /// Passes over the keys for `shape` with `config` on `gpu`.
+    fn passes(&self, config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<u64> {
+        let by_driver = config.passes(shape, gpu.shader_loop_cap(), self.precision)?;
+        let by_request = self.max_pass_keys.map_or(1, |keys| {
+            let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
+            u64::from(shape.seq_len).div_ceil(keys)
+        });
+        Ok(by_driver.max(by_request))
+    }
+
+    /// The tiles this kernel uses for `shape` on `gpu`.
+    pub fn config_for(&self, shape: &Shape, gpu: &Gpu) -> Result<FlashConfig> {
+        match self.config {
+            Some(config) => Ok(config),
+            None => FlashConfig::default_for(shape, gpu, self.precision),
+        }
+    }
+}
+
+/// Element type of flash's tiles and score arithmetic (softmax state and the output
+/// accumulator are always f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout.
+    F32,
+    /// f16 tiles and Q·Kᵀ (needs SHADER_F16).
+    F16,
+}
+
+/// `flash`: f32.
+pub static FLASH: Flash = Flash {
+    precision: Precision::F32,
+    config: None,
+    max_pass_keys: None,
+};
+
+/// `flash_f16`: f16 K/V tiles and Q·Kᵀ, f32 softmax and accumulation.
+pub static FLASH_F16: Flash = Flash {
+    precision: Precision::F16,
+    config: None,
+    max_pass_keys: None,
+};
+
+/// The kernel name of flash in `precision` (its tuned choices are filed under it).
+fn kernel_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "flash",
+        Precision::F16 => "flash_f16",
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    q_blocks: u32,
+    total_groups: u32,
+    kv_begin: u32,
+    kv_stop: u32,
+    pass_flags: u32,
+    _pad: [u32; 3],
+}
+
+/// Prepares flash with `config` in `passes` passes over the keys.
+fn prepare_with(
+    gpu: &Gpu,
+    shape: &Shape,
+    io: &AttentionBuffers,
+    tracker: &Arc<BufferTracker>,
+    config: FlashConfig,
+    precision: Precision,
+    passes: u64,
+) -> Result<Box<dyn PreparedKernel>> {
+    let limits = gpu.limits();
+    config.validate(shape, gpu, precision)?;
+    let p = pipeline(gpu, config, shape.head_dim, precision)?;
+    let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
+    let total_groups = shape.batch_heads() * u64::from(q_blocks);
+    let total_groups_u32 = workgroup_count("flash", shape, total_groups)?;
+    let grid = grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?;
+    let state = gpu.buffer(
+        tracker,
+        "flash state",
+        state_bytes(shape, passes),
+        wgpu::BufferUsages::STORAGE,
+    )?;
+    let per_pass = u64::from(shape.seq_len)
+        .div_ceil(passes)
+        .next_multiple_of(u64::from(config.block_kv));
+    let mut steps = Vec::new();
+    let mut buffers = Vec::new();
+    for pass in 0..passes {
+        let params = params_buffer(
+            gpu,
+            tracker,
+            &format!("flash params[{pass}]"),
+            &Params {
+                seq_len: shape.seq_len,
+                head_dim: shape.head_dim,
+                causal: u32::from(shape.causal),
+                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+                q_blocks,
+                total_groups: total_groups_u32,
+                kv_begin: (pass * per_pass).min(u64::from(shape.seq_len)) as u32,
+                kv_stop: ((pass + 1) * per_pass).min(u64::from(shape.seq_len)) as u32,
+                pass_flags: u32::from(pass == 0) | (u32::from(pass + 1 == passes) << 1),
+                _pad: [0; 3],
+            },
+        )?;
+        let bind_group = bind_buffers(
+            gpu,
+            "flash",
+            &p.layout,
+            &[&io.q, &io.k, &io.v, &io.o, &state, &params],
+        );
+        steps.push(Dispatch {
+            pipeline: p.pipeline.clone(),
+            bind_group,
+            grid,
+        });
+        buffers.push(params);
+    }
+    buffers.push(state);
+    Ok(Box::new(Dispatches {
+        steps,
+        _buffers: buffers,
+    }))
+}
+
+/// Bytes of the running state between passes (a 16-byte placeholder for one pass).
+fn state_bytes(shape: &Shape, passes: u64) -> u64 {
+    if passes <= 1 {
+        16
+    } else {
+        shape.rows() * (u64::from(shape.head_dim.div_ceil(4)) + 1) * 16
+    }
+}
+
+impl Kernel for Flash {
+    fn name(&self) -> &'static str {
+        kernel_name(self.precision)
+    }
+
+    fn summary(&self) -> &'static str {
+        match self.precision {
+            Precision::F32 => {
+                "fused tiled kernel with online softmax; never materializes n×n (1 dispatch per pass over the keys)"
+            }
+            Precision::F16 => "flash with f16 K/V tiles and Q·Kᵀ, f32 softmax and accumulation",
+        }
+    }
+
+    fn dtype(&self) -> &'static str {
+        match self.precision {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// f16 keeps ~3 decimal digits in Q·Kᵀ.
+    fn tolerance(&self) -> f64 {
+        match self.precision {
+            Precision::F32 => 1e-4,
+            Precision::F16 => 1e-2,
+        }
+    }
+
+    fn config_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
+        self.config_for(shape, gpu).ok().map(|c| c.to_string())
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        if self.precision == Precision::F16 && !gpu.features().contains(wgpu::Features::SHADER_F16)
+        {
+            return Err(Error::Unsupported {
+                kernel: self.name().into(),
+                reason: format!("{} has no SHADER_F16", gpu.summary().name),
+            });
+        }
+        let config = self.config_for(shape, gpu)?;
+        config.validate(shape, gpu, self.precision)?;
+        self.passes(&config, shape, gpu).map(|_| ())
+    }
+
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+        let mut plan = io_plan(shape);
+        let config = self.config_for(shape, gpu)?;
+        let passes = self.passes(&config, shape, gpu)?;
+        plan.storage("state", state_bytes(shape, passes));
+        for pass in 0..passes {
+            plan.other(
+                format!("params[{pass}]"),
+                std::mem::size_of::<Params>() as u64,
+            );
+        }
+        Ok(plan)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        self.check_support(shape, gpu)?;
+        let config = self.config_for(shape, gpu)?;
+        let passes = self.passes(&config, shape, gpu)?;
+        prepare_with(gpu, shape, io, tracker, config, self.precision, passes)
+    }
+}

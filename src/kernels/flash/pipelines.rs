@@ -1,0 +1,96 @@
+//! Flash's compute pipelines: `shaders/flash.wgsl` (workgroup tiles, f32 or f16 tiles) and
+//! `shaders/flash_lanes.wgsl` (subgroup broadcast), specialized per configuration and head
+//! dim and cached on the device.
+
+use super::{FlashConfig, KvSource, Precision, fixed_subgroup_size};
+use crate::error::{Error, Result};
+use crate::gpu::{
+    Gpu, pipeline_layout, shader, specialize, storage_and_params_layout, unroll_marked_loops,
+};
+
+#[derive(Clone)]
+pub(super) struct Pipeline {
+    pub layout: wgpu::BindGroupLayout,
+    pub pipeline: wgpu::ComputePipeline,
+}
+
+pub(super) fn pipeline(
+    gpu: &Gpu,
+    config: FlashConfig,
+    head_dim: u32,
+    precision: Precision,
+) -> Result<Pipeline> {
+    if config.kv == KvSource::SubgroupBroadcast {
+        return broadcast_pipeline(gpu, config, head_dim);
+    }
+    let d4 = head_dim.div_ceil(4);
+    let key = format!("flash {precision:?} {config} d4 {d4}");
+    gpu.cached(&key, || {
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
+        let constants = [
+            ("BLOCK_Q", f64::from(config.block_q)),
+            ("BLOCK_KV", f64::from(config.block_kv)),
+        ];
+        let source = shader!("flash.wgsl", "flash_params.wgsl", "qkv_rows.wgsl");
+        let mut wgsl = specialize(source, &[("ROWS", config.rows), ("D4", d4)])?;
+        if precision == Precision::F16 {
+            const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
+            if !wgsl.contains(F32_ALIAS) {
+                return Err(Error::Gpu {
+                    during: "specializing flash.wgsl for f16".into(),
+                    message: format!("expected the line `{F32_ALIAS}`"),
+                });
+            }
+            wgsl = format!(
+                "enable f16;\n{}",
+                wgsl.replace(F32_ALIAS, "alias kv4 = vec4<f16>;")
+            );
+        }
+        let pipeline = gpu.compile_text(
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &constants,
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// The `shaders/flash_lanes.wgsl` pipeline: specialized to the head dimension, rows and
+/// subgroup size, then unrolled.
+fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
+    let sg = fixed_subgroup_size(gpu)?;
+    let key = format!("flash {config} d{head_dim} sg{sg}");
+    gpu.cached(&key, || {
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
+        let source = if head_dim.is_multiple_of(4) {
+            shader!(
+                "flash_lanes.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl"
+            )
+        } else {
+            shader!(
+                "flash_lanes.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl"
+            )
+        };
+        let consts = [
+            ("ROWS", config.rows),
+            ("D", head_dim),
+            ("SG", sg),
+            ("SLOTS", head_dim.div_ceil(sg)),
+        ];
+        let wgsl = unroll_marked_loops(&specialize(source, &consts[..3])?, &consts)?;
+        let pipeline = gpu.compile_text(
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &[("BLOCK_Q", f64::from(config.block_q))],
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}

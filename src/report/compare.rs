@@ -1,0 +1,182 @@
+//! `compare.md`: devices side by side. One row per measured point (family, kernel, B·H, n,
+//! d, causal), each device's median time and rate in its own columns, and each device's
+//! speedup over the first; a point a device did not measure shows that device's reason.
+//! A summary on top gives, per kernel, the geometric-mean speedup and each device's
+//! largest n.
+
+use super::{device_title, short_device_labels};
+use crate::kernels::Workload;
+use crate::markdown::{Align, Table, escape};
+use crate::results::{Axis, ResultRow, ResultsFile};
+use std::fmt::Write as _;
+
+/// What identifies a point across devices.
+type PointKey = (String, String, u64, u32, u32, bool, String);
+
+fn key(r: &ResultRow) -> PointKey {
+    (
+        r.family.clone(),
+        r.kernel.clone(),
+        u64::from(r.batch) * u64::from(r.heads),
+        r.seq_len,
+        r.head_dim,
+        r.causal,
+        r.dtype.clone(),
+    )
+}
+
+/// `12.3 GFLOP/s`, or `0.96 GB/s` for decode (bandwidth-bound).
+fn rate(r: &ResultRow) -> String {
+    match r.workload {
+        Workload::Decode => r
+            .achieved_gbps
+            .map(|g| format!("{g:.2} GB/s"))
+            .unwrap_or_default(),
+        Workload::Prefill => r
+            .gflops
+            .map(|g| format!("{g:.2} GFLOP/s"))
+            .unwrap_or_default(),
+    }
+}
+
+fn geometric_mean(values: &[f64]) -> Option<f64> {
+    let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+    (!positive.is_empty())
+        .then(|| (positive.iter().map(|v| v.ln()).sum::<f64>() / positive.len() as f64).exp())
+}
+
+/// The comparison of `files` as Markdown: title, summary table, then the side-by-side table.
+pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
+    let labels = short_device_labels(files);
+    let mut md = String::new();
+    let titles: Vec<String> = files.iter().map(|f| device_title(f)).collect();
+    let _ = writeln!(md, "# attnbench comparison: {}\n", titles.join(" vs "));
+    for (label, title) in labels.iter().zip(&titles) {
+        let _ = writeln!(md, "- **{label}**: {title}");
+    }
+    let _ = writeln!(
+        md,
+        "\nTimes are medians per run. \"× vs {0}\" is {0}'s time ÷ the device's time at the same \
+         point: above 1, the device is faster.\n",
+        labels[0]
+    );
+
+    // Points in the order they first appear.
+    let mut points: Vec<PointKey> = Vec::new();
+    for file in files {
+        for r in &file.rows {
+            let k = key(r);
+            if !points.contains(&k) {
+                points.push(k);
+            }
+        }
+    }
+    let find = |d: usize, k: &PointKey| files[d].rows.iter().find(|r| key(r) == *k);
+
+    // Summary: per kernel, the speedups' geometric mean and each device's largest n.
+    let mut kernels: Vec<String> = Vec::new();
+    for k in &points {
+        if !kernels.contains(&k.1) {
+            kernels.push(k.1.clone());
+        }
+    }
+    let mut columns = vec![("kernel".to_string(), Align::Left)];
+    for label in &labels {
+        columns.push((format!("{label}: largest n"), Align::Right));
+    }
+    for label in &labels[1..] {
+        columns.push((
+            format!("{label} × vs {} (geo-mean)", labels[0]),
+            Align::Right,
+        ));
+    }
+    let mut summary = Table::new(columns);
+    for kernel in &kernels {
+        let mut cells = vec![kernel.clone()];
+        for file in files {
+            let largest = file
+                .rows
+                .iter()
+                .filter(|r| r.kernel == *kernel && r.is_ok() && r.axis == Axis::SeqLen)
+                .map(|r| r.seq_len)
+                .max();
+            cells.push(largest.map(|n| n.to_string()).unwrap_or_else(|| "—".into()));
+        }
+        for d in 1..files.len() {
+            let ratios: Vec<f64> = points
+                .iter()
+                .filter(|k| k.1 == *kernel)
+                .filter_map(|k| {
+                    let t0 = find(0, k).filter(|r| r.is_ok())?.median_ms?;
+                    let t = find(d, k).filter(|r| r.is_ok())?.median_ms?;
+                    (t > 0.0).then(|| t0 / t)
+                })
+                .collect();
+            cells.push(
+                geometric_mean(&ratios)
+                    .map(|g| format!("{g:.2}× ({} points)", ratios.len()))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+        summary.row(cells);
+    }
+    let _ = writeln!(md, "## Summary\n\n{}", summary.render());
+
+    // Side by side.
+    let mut columns: Vec<(String, Align)> = [
+        ("family", Align::Left),
+        ("kernel", Align::Left),
+        ("B·H", Align::Right),
+        ("n", Align::Right),
+        ("d", Align::Right),
+        ("causal", Align::Left),
+    ]
+    .into_iter()
+    .map(|(t, a)| (t.to_string(), a))
+    .collect();
+    for label in &labels {
+        columns.push((format!("{label} ms"), Align::Right));
+        columns.push((format!("{label} rate"), Align::Right));
+    }
+    for label in &labels[1..] {
+        columns.push((format!("{label} × vs {}", labels[0]), Align::Right));
+    }
+    let mut table = Table::new(columns);
+    for k in &points {
+        let mut cells = vec![
+            k.0.clone(),
+            k.1.clone(),
+            k.2.to_string(),
+            k.3.to_string(),
+            k.4.to_string(),
+            if k.5 { "yes" } else { "no" }.to_string(),
+        ];
+        for d in 0..files.len() {
+            match find(d, k) {
+                Some(r) if r.is_ok() => {
+                    cells.push(r.median_ms.map(|t| format!("{t:.3}")).unwrap_or_default());
+                    cells.push(rate(r));
+                }
+                Some(r) => {
+                    cells.push(format!("skipped: {}", escape(&r.reason)));
+                    cells.push(String::new());
+                }
+                None => {
+                    cells.push("not run".into());
+                    cells.push(String::new());
+                }
+            }
+        }
+        for d in 1..files.len() {
+            let ratio = (|| {
+                let t0 = find(0, k).filter(|r| r.is_ok())?.median_ms?;
+                let t = find(d, k).filter(|r| r.is_ok())?.median_ms?;
+                (t > 0.0).then(|| format!("{:.2}×", t0 / t))
+            })();
+            cells.push(ratio.unwrap_or_default());
+        }
+        table.row(cells);
+    }
+    let _ = writeln!(md, "## Every point\n\n{}", table.render());
+    md
+}

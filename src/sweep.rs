@@ -327,9 +327,17 @@ pub fn run_sweep(
         .map(|f| f.shapes.len() * kernels_of(f).len())
         .sum();
     let mut done = 0;
+    // With a deadline, each (family, kernel) gets an equal share of the time left when it
+    // starts, so that one family cannot use up the budget of the others.
+    let mut groups_left: u32 = families.iter().map(|f| kernels_of(f).len() as u32).sum();
     for fam in &families {
         let family = &fam.name;
         for kernel in kernels_of(fam) {
+            let group_deadline = config.deadline.map(|d| {
+                let now = std::time::Instant::now();
+                now + d.saturating_duration_since(now) / groups_left.max(1)
+            });
+            groups_left = groups_left.saturating_sub(1);
             let mut stopped: Option<String> = None;
             let mut last: Option<(Shape, f64)> = None;
             for &shape in &fam.shapes {
@@ -371,7 +379,7 @@ pub fn run_sweep(
                     }
                     Err(e) => return Err(e),
                 }
-                if let Some(deadline) = config.deadline {
+                if let Some(deadline) = group_deadline {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     // The next run is predicted from the last (the FLOP model); a run needs
                     // a warm-up and a few samples.
@@ -379,7 +387,7 @@ pub fn run_sweep(
                         last.map_or(0.0, |(s, ms)| 4.0 * ms * shape.flops() / s.flops());
                     if left.is_zero() || predicted > left.as_secs_f64() * 1e3 {
                         row.reason = format!(
-                            "suite time budget: {:.0} s left, not enough to measure this point",
+                            "suite time budget: {:.1} s left of this kernel's share, not enough to measure this point",
                             left.as_secs_f64()
                         );
                         rows.push(row);

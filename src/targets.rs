@@ -284,6 +284,33 @@ pub fn measure(
         peak_fraction = Some(p);
     }
 
+    let blas = if options.time_for("flash against numpy", &mut skipped) {
+        compare_with_numpy(gpu, flash, options, log)?
+    } else {
+        BlasComparison {
+            shape: shape_text(&options.blas_shape),
+            flash_ms: None,
+            numpy_ms: None,
+            ratio: None,
+            numpy: None,
+            rel_l2_vs_numpy: None,
+            skipped: Some("the time budget ran out".into()),
+        }
+    };
+
+    let mut peers = Vec::new();
+    for &shape in &options.peer_shapes {
+        let comparison = if options.time_for(
+            &format!("flash against PyTorch SDPA at {}", shape_text(&shape)),
+            &mut skipped,
+        ) {
+            compare_with_torch(gpu, flash, shape, options, log)?
+        } else {
+            PeerComparison::skipped(shape, "the time budget ran out".into())
+        };
+        peers.push(comparison);
+    }
+    // Slowest last: naive at large n.
     let mut speedups = Vec::new();
     for &head_dim in &options.speedup_head_dims {
         for &seq_len in &options.speedup_seq_lens {
@@ -318,32 +345,6 @@ pub fn measure(
         }
     }
 
-    let blas = if options.time_for("flash against numpy", &mut skipped) {
-        compare_with_numpy(gpu, flash, options, log)?
-    } else {
-        BlasComparison {
-            shape: shape_text(&options.blas_shape),
-            flash_ms: None,
-            numpy_ms: None,
-            ratio: None,
-            numpy: None,
-            rel_l2_vs_numpy: None,
-            skipped: Some("the time budget ran out".into()),
-        }
-    };
-
-    let mut peers = Vec::new();
-    for &shape in &options.peer_shapes {
-        let comparison = if options.time_for(
-            &format!("flash against PyTorch SDPA at {}", shape_text(&shape)),
-            &mut skipped,
-        ) {
-            compare_with_torch(gpu, flash, shape, options, log)?
-        } else {
-            PeerComparison::skipped(shape, "the time budget ran out".into())
-        };
-        peers.push(comparison);
-    }
     Ok(TargetsReport {
         schema: SCHEMA.into(),
         device: DeviceHeader::for_gpu(gpu),

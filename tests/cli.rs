@@ -226,3 +226,66 @@ fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
     assert!(rungs >= 4, "{text}");
     assert!(text.contains("not runnable (commit"), "{text}");
 }
+
+/// The copied-binary flow: `suite` from an empty folder (no source tree, no results), within
+/// its budget, writes every file of the device folder; the PyTorch peer is measured or
+/// skipped with the reason.
+#[test]
+fn suite_runs_from_an_empty_folder_within_its_budget() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = cwd.path().join("out");
+    let start = std::time::Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_attnbench"))
+        .current_dir(cwd.path())
+        .env_remove("ATTNBENCH_RESULTS_DIR")
+        .args([
+            "suite",
+            "--time-budget",
+            "40",
+            "--kernel",
+            "flash",
+            "--out",
+            "out",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    // Verification is never cut short, so allow it beyond the budget on slow test builds.
+    assert!(start.elapsed().as_secs() < 240, "{stderr}");
+    let device = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for file in [
+        "device.json",
+        "probe.json",
+        "results.json",
+        "results.csv",
+        "targets.json",
+        "targets.md",
+        "suite.json",
+        "suite.md",
+        "README.md",
+    ] {
+        assert!(device.join(file).is_file(), "{file} missing: {stderr}");
+    }
+    let targets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(device.join("targets.json")).unwrap())
+            .unwrap();
+    let peers = targets["peers"].as_array().unwrap();
+    assert!(!peers.is_empty());
+    for p in peers {
+        assert!(
+            p["skipped"].is_string() || !p["runs"].as_array().unwrap().is_empty(),
+            "{p}"
+        );
+    }
+    let readme = std::fs::read_to_string(device.join("README.md")).unwrap();
+    assert!(
+        readme.contains("## Suite run") && readme.contains("| verify |"),
+        "{readme}"
+    );
+}

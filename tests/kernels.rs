@@ -208,6 +208,7 @@ fn flash_splits_keys_into_passes_under_a_drivers_loop_cap() {
         block_q: 64,
         rows: 1,
         block_kv: 16,
+        lanes: 1,
     };
     let flash = Flash::with_config(Precision::F32, config);
     let per_pass = config.keys_per_pass(256, Some(cap)).unwrap() as u32;

@@ -54,12 +54,17 @@ fn both_kv_sources_carry_their_state_across_key_passes() {
         block_q: 64,
         rows: 2,
         block_kv: 16,
+        lanes: 1,
     }];
     if let Some(broadcast) = candidates(Precision::F32, 64, gpu)
         .into_iter()
         .find(|c| c.kv == KvSource::SubgroupBroadcast)
     {
         configs.push(broadcast);
+    }
+    if gpu.features().contains(wgpu::Features::SUBGROUP) {
+        // Rows split across 4 lanes of a subgroup carry their state across passes too.
+        configs.push(FlashConfig::parse("tiles,64,2,16,4").unwrap());
     }
     for config in configs {
         let mut flash = Flash::with_config(Precision::F32, config);
@@ -78,12 +83,56 @@ fn both_kv_sources_carry_their_state_across_key_passes() {
 
 #[test]
 fn configurations_round_trip_through_their_text_form() {
-    for text in ["tiles,64,8,32", "broadcast,32,4"] {
+    for text in ["tiles,64,8,32", "tiles,128,2,32,4", "broadcast,32,4"] {
         assert_eq!(FlashConfig::parse(text).unwrap().to_string(), text);
     }
-    for bad in ["", "tiles,64,8", "broadcast,x,4", "warp,1,2,3"] {
+    for bad in [
+        "",
+        "tiles,64,8",
+        "broadcast,x,4",
+        "warp,1,2,3",
+        "tiles,64,2,32,3",
+        "tiles,60,2,32,8",
+    ] {
         assert!(FlashConfig::parse(bad).is_err(), "{bad}");
     }
+}
+
+/// The GPU grid (what `attnbench tune` tries on GPUs), checked here on the CPU driver's
+/// limits: every (rows, lanes) pair at 64 invocations and 32 keys per tile, plus the
+/// largest workgroup, on head dims that exercise both K/V load paths and uneven column
+/// splits (19: 5 vec4 columns over 2 or 4 lanes).
+#[test]
+fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
+    use attnbench::tuning::search::gpu_grid;
+    let gpu = gpu();
+    let grid: Vec<FlashConfig> = gpu_grid(gpu)
+        .into_iter()
+        .filter(|c| {
+            (c.block_q == 64 && c.block_kv == 32)
+                || (c.block_q == 256 && c.lanes == 4 && c.rows == 2 && c.block_kv == 64)
+        })
+        .collect();
+    assert!(grid.len() >= 8, "{grid:?}");
+    let mut checked = 0;
+    for &precision in &precisions() {
+        for head_dim in [19, 64, 128] {
+            for &config in &grid {
+                let shape = Shape::new(256, head_dim);
+                if config.validate(&shape, gpu, precision).is_err() {
+                    continue;
+                }
+                let outcome = check_config(gpu, precision, config, head_dim).unwrap();
+                assert!(
+                    outcome.is_ok(),
+                    "{precision:?} d{head_dim} {config}: {outcome:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    // Without subgroups (GL) only the one-lane configurations run.
+    assert!(checked >= 9, "only {checked} checked");
 }
 
 /// Every shader variant the registry and the tuner can produce, through naga's validator

@@ -66,10 +66,52 @@ const TILE_GRID: &[(u32, u32, u32)] = &[
 /// subgroup per workgroup measured the same on lavapipe, within noise).
 const BROADCAST_ROWS: &[u32] = &[1, 2, 4];
 
-/// Every configuration the tuner may choose for `precision` and `head_dim` on `gpu`: the
-/// untuned default, then the grids above, kept where the device and shape allow them.
-pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashConfig> {
-    let shape = Shape::new(256, head_dim);
+/// The GPU grid's (rows per lane group, lanes per row): whole rows per lane with register
+/// tiling, and rows split across 2 or 4 lanes of a subgroup (fewer registers per lane at
+/// large head dims).
+const GPU_ROWS_LANES: &[(u32, u32)] = &[
+    (1, 1),
+    (2, 1),
+    (4, 1),
+    (2, 2),
+    (4, 2),
+    (2, 4),
+    (4, 4),
+    (8, 4),
+];
+
+/// Invocations per workgroup the GPU grid tries (2–8 subgroups of 32), and keys per tile.
+const GPU_BLOCK_Q: &[u32] = &[64, 128, 256];
+const GPU_BLOCK_KV: &[u32] = &[32, 64];
+
+/// The workgroup-tile grid for GPUs, from the adapter's limits: query-block size
+/// (`block_q`, hence subgroups per workgroup), rows per lane group, lanes per row (where
+/// there are subgroups) and keys per tile (where workgroup memory holds them).
+pub fn gpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
+    let limits = gpu.limits();
+    let mut out = Vec::new();
+    for &block_q in GPU_BLOCK_Q {
+        if block_q > limits.max_compute_invocations_per_workgroup {
+            continue;
+        }
+        for &(rows, lanes) in GPU_ROWS_LANES {
+            for &block_kv in GPU_BLOCK_KV {
+                out.push(FlashConfig {
+                    kv: KvSource::WorkgroupTiles,
+                    block_q,
+                    rows,
+                    block_kv,
+                    lanes,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The grid for CPU drivers: workgroup tiles with many rows per invocation (each
+/// workgroup-memory read costs many FMAs there), and subgroup broadcast.
+fn cpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
     let mut all: Vec<FlashConfig> = TILE_GRID
         .iter()
         .map(|&(block_q, rows, block_kv)| FlashConfig {
@@ -77,6 +119,7 @@ pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashCo
             block_q,
             rows,
             block_kv,
+            lanes: 1,
         })
         .collect();
     if let Ok(sg) = fixed_subgroup_size(gpu) {
@@ -86,9 +129,24 @@ pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashCo
                 block_q: 4 * sg,
                 rows,
                 block_kv: 4,
+                lanes: 1,
             });
         }
     }
+    all
+}
+
+/// Every configuration the tuner may choose for `precision` and `head_dim` on `gpu`: the
+/// untuned default, then the CPU-driver grid (workgroup tiles with many rows per lane, and
+/// subgroup broadcast) on CPU adapters or the GPU grid ([`gpu_grid`]) elsewhere, kept where
+/// the device and shape allow them.
+pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashConfig> {
+    let shape = Shape::new(256, head_dim);
+    let mut all = if gpu.is_cpu() {
+        cpu_grid(gpu)
+    } else {
+        gpu_grid(gpu)
+    };
     // The untuned default first: a fast first entry lets the pruning skip slow ones early.
     if let Ok(default) = FlashConfig::default_for(&shape, gpu, precision) {
         all.insert(0, default);

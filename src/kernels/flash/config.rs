@@ -35,14 +35,28 @@ pub struct FlashConfig {
     pub rows: u32,
     /// Keys per K/V tile in workgroup memory (always 4 with [`KvSource::SubgroupBroadcast`]).
     pub block_kv: u32,
+    /// Lanes that share one query row, splitting its head dim (workgroup tiles only; 1 or a
+    /// power of two up to the subgroup size; above 1 needs SUBGROUP). Rows per workgroup:
+    /// `block_q / lanes · rows`.
+    #[serde(default = "one")]
+    pub lanes: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl std::fmt::Display for FlashConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kv {
-            KvSource::WorkgroupTiles => {
+            KvSource::WorkgroupTiles if self.lanes == 1 => {
                 write!(f, "tiles,{},{},{}", self.block_q, self.rows, self.block_kv)
             }
+            KvSource::WorkgroupTiles => write!(
+                f,
+                "tiles,{},{},{},{}",
+                self.block_q, self.rows, self.block_kv, self.lanes
+            ),
             KvSource::SubgroupBroadcast => {
                 write!(f, "broadcast,{},{}", self.block_q, self.rows)
             }
@@ -86,6 +100,7 @@ impl FlashConfig {
                 block_q: 4 * sg,
                 rows: (256 / shape.head_dim).clamp(1, 4),
                 block_kv: 4,
+                lanes: 1,
             };
             if broadcast.validate(shape, gpu, precision).is_ok() {
                 return Ok(broadcast);
@@ -138,21 +153,21 @@ impl FlashConfig {
         }
     }
 
-    /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv` (e.g.
-    /// `tiles,64,8,32`) or `broadcast,block_q,rows` (e.g. `broadcast,8,8`); a bare
-    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
+    /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv[,lanes]`
+    /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`) or `broadcast,block_q,rows` (e.g.
+    /// `broadcast,8,8`); a bare `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
     /// text form in `tuning.json`.
     ///
     /// Everything that does not depend on the device is checked here: `block_q` in
-    /// 1..=1024, `rows` in 1..=16, and for tiles `block_kv` a multiple of 4 (the shader
-    /// consumes keys four at a time) in 4..=128. [`FlashConfig::validate`] then checks the
+    /// 1..=1024, `rows` in 1..=16, `lanes` a power of two dividing `block_q`, and for tiles
+    /// `block_kv` a multiple of 4 (the shader consumes keys four at a time) in 4..=128. [`FlashConfig::validate`] then checks the
     /// device and the shape.
     pub fn parse(text: &str) -> Result<FlashConfig> {
         let invalid = |why: &str| Error::InvalidSetting {
             what: "flash tile configuration".into(),
             value: text.into(),
             expected: format!(
-                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4)"
+                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4)"
             ),
         };
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -166,6 +181,7 @@ impl FlashConfig {
                     block_q,
                     rows,
                     block_kv: 4,
+                    lanes: 1,
                 },
                 _ => return Err(invalid("")),
             },
@@ -176,6 +192,14 @@ impl FlashConfig {
                     block_q,
                     rows,
                     block_kv,
+                    lanes: 1,
+                },
+                Some(&[block_q, rows, block_kv, lanes]) => FlashConfig {
+                    kv: KvSource::WorkgroupTiles,
+                    block_q,
+                    rows,
+                    block_kv,
+                    lanes,
                 },
                 _ => return Err(invalid("")),
             },
@@ -186,6 +210,12 @@ impl FlashConfig {
         }
         if !(1..=16).contains(&config.rows) {
             return Err(invalid("ROWS must be in 1..=16; "));
+        }
+        if !config.lanes.is_power_of_two() || config.lanes > 64 {
+            return Err(invalid("LANES must be a power of two up to 64; "));
+        }
+        if !config.block_q.is_multiple_of(config.lanes) {
+            return Err(invalid("BLOCK_Q must be a multiple of LANES; "));
         }
         if config.block_kv == 0 || config.block_kv > MAX_BLOCK_KV || config.block_kv % 4 != 0 {
             return Err(invalid(
@@ -207,6 +237,7 @@ impl FlashConfig {
             block_q,
             rows: 1,
             block_kv: 1,
+            lanes: 1,
         }
         .workgroup_bytes(shape.head_dim);
         // A multiple of 4: the shader consumes keys four at a time.
@@ -227,6 +258,7 @@ impl FlashConfig {
             block_q,
             rows: 1,
             block_kv,
+            lanes: 1,
         })
     }
 
@@ -238,7 +270,12 @@ impl FlashConfig {
         let kv = u64::from(self.block_kv);
         match self.kv {
             KvSource::WorkgroupTiles => {
-                (kv / 4) * (2 * d4 + 4) + (kv * d4).div_ceil(u64::from(self.block_q)) + 8
+                let lanes = u64::from(self.lanes.max(1));
+                let per_lane = d4.div_ceil(lanes);
+                let butterfly = u64::from(self.rows) * u64::from(lanes.trailing_zeros());
+                (kv / 4) * (2 * per_lane + 4 + butterfly)
+                    + (kv * d4).div_ceil(u64::from(self.block_q))
+                    + 8
             }
             // Everything inside the key loop is unrolled.
             KvSource::SubgroupBroadcast => 1,
@@ -252,8 +289,8 @@ impl FlashConfig {
         let Some(cap) = cap else {
             return Some(u64::MAX);
         };
-        let d4 = u64::from(head_dim.div_ceil(4));
-        let overhead = u64::from(self.rows) * (d4 + 1) * 8 + 64;
+        let per_lane = u64::from(head_dim.div_ceil(4).div_ceil(self.lanes.max(1)));
+        let overhead = u64::from(self.rows) * (per_lane + 1) * 8 + 64;
         let tiles = (cap * 9 / 10).checked_sub(overhead)? / self.loop_iterations_per_tile(head_dim);
         (tiles > 0).then(|| tiles * u64::from(self.block_kv))
     }
@@ -297,6 +334,32 @@ impl FlashConfig {
                 )));
             }
         }
+        if self.lanes > 1 {
+            let info = gpu.adapter().get_info();
+            if !gpu.features().contains(wgpu::Features::SUBGROUP) {
+                return Err(unsupported(format!(
+                    "{} lanes per row need SUBGROUP, which {} lacks",
+                    self.lanes,
+                    gpu.summary().name
+                )));
+            }
+            if self.lanes > info.subgroup_min_size
+                || !self.block_q.is_multiple_of(info.subgroup_max_size.max(1))
+            {
+                return Err(unsupported(format!(
+                    "{} lanes per row need lanes ≤ the subgroup size {} and block_q a multiple of {}, got {self}",
+                    self.lanes, info.subgroup_min_size, info.subgroup_max_size
+                )));
+            }
+            if self.lanes > shape.head_dim.div_ceil(4) {
+                return Err(unsupported(format!(
+                    "{} lanes per row exceed head_dim {}'s {} vec4 columns",
+                    self.lanes,
+                    shape.head_dim,
+                    shape.head_dim.div_ceil(4)
+                )));
+            }
+        }
         if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
             return Err(unsupported(format!(
                 "block_kv {} not in 1..={MAX_BLOCK_KV}",
@@ -304,12 +367,12 @@ impl FlashConfig {
             )));
         }
         if self.kv == KvSource::WorkgroupTiles
-            && !(1..=max_rows(shape.head_dim)).contains(&self.rows)
+            && !(1..=max_rows_per_lane(shape.head_dim, self.lanes)).contains(&self.rows)
         {
             return Err(unsupported(format!(
                 "rows {} not in 1..={} for head_dim {}",
                 self.rows,
-                max_rows(shape.head_dim),
+                max_rows_per_lane(shape.head_dim, self.lanes),
                 shape.head_dim
             )));
         }
@@ -362,5 +425,11 @@ pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
 /// Most rows per invocation for `head_dim`: query and accumulator registers stay within
 /// 2 × 128 vec4 per invocation (lavapipe computed wrong results with 2 × 256).
 pub fn max_rows(head_dim: u32) -> u32 {
-    (128 / head_dim.div_ceil(4)).clamp(1, 16)
+    max_rows_per_lane(head_dim, 1)
+}
+
+/// Most rows per lane group when `lanes` lanes split each row's head dim: each lane holds
+/// `ceil(head_dim / 4 / lanes)` vec4 columns per row, within the same 2 × 128 vec4s.
+pub fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
+    (128 / head_dim.div_ceil(4).div_ceil(lanes.max(1))).clamp(1, 16)
 }

@@ -58,6 +58,13 @@ pub const LADDER: &[Rung] = &[
         commit: "36b4392",
     },
     Rung {
+        name: "v6",
+        idea: "the GPU path: vec4 coalesced K/V tile loads without a load selector; each row split across 4 lanes of a subgroup, partial dots summed by a subgroupShuffleXor butterfly (needs SUBGROUP)",
+        config: Some("tiles,128,2,32,4"),
+        runnable: true,
+        commit: "this session",
+    },
+    Rung {
         name: "default",
         idea: "what flash runs on this device: its tuned choice (attnbench tune) or the default for its driver type",
         config: None,

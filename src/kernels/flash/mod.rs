@@ -2,13 +2,42 @@
 //! only in how K and V reach the invocations ([`KvSource`]):
 //!
 //! - `shaders/flash.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
-//!   owns `block_q · rows` query rows of one (batch, head); each invocation holds `rows`
-//!   rows' queries and accumulators in registers; K/V tiles of `block_kv` keys stream
-//!   through workgroup memory.
+//!   owns `block_q / lanes · rows` query rows of one (batch, head); each row is held by
+//!   `lanes` lanes of a subgroup that split its head dim, with its query and accumulator
+//!   slices in registers; K/V tiles of `block_kv` keys stream through workgroup memory.
 //! - `shaders/flash_lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
 //!   workgroup memory; the lanes of a subgroup load four keys cooperatively and share them
 //!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
 //!   index and lane is a constant.
+//!
+//! ## The GPU path (`shaders/flash.wgsl`) and what to expect of it
+//!
+//! Designed for subgroups of 32 (NVIDIA, Apple, Intel) or 64 (AMD), 32–48 KiB of workgroup
+//! memory and wide memory buses; measured here only on lavapipe and GL (correctness) until
+//! a GPU run (issue 11):
+//! - Query blocks of 64–256 rows per workgroup (`block_q / lanes · rows`), the workgroup's
+//!   `block_q` invocations being 2–8 subgroups.
+//! - K/V tiles in workgroup memory loaded with coalesced vec4 loads (consecutive lanes,
+//!   consecutive 16 bytes; `kv_quads_vec4.wgsl` where head_dim is a multiple of 4, scalar
+//!   masked loads otherwise); no load selector anywhere in the loops.
+//! - Scores (a vec4 per four keys and row) and the output accumulator in registers.
+//! - `lanes` > 1: a row's head dim is split across that many lanes of one subgroup, and its
+//!   partial dot products are summed with a `subgroupShuffleXor` butterfly
+//!   (`lanes_subgroup.wgsl`); the softmax max and sum then need no reduction, since every
+//!   lane of the row has the same scores. This cuts the registers per lane by `lanes`
+//!   (d = 128: 64 vec4s per row and lane with 1 lane, 16 with 4), which is what limits
+//!   occupancy at large head dims on GPUs. `lanes` = 1 uses no subgroup operation at all
+//!   (`lanes_none.wgsl`): the fallback for adapters without subgroups (wgpu's GL backend).
+//! - `flash_f16`: the same kernel with f16 K/V tiles and query registers (half the
+//!   workgroup memory and LDS traffic); softmax state and accumulator stay f32.
+//! - Expectation on an NVIDIA data-centre GPU: this is a scalar-FMA kernel, so its ceiling
+//!   is the f32 FMA peak (67 TFLOP/s on an H100), not the tensor cores; each K element read
+//!   from workgroup memory feeds `rows` FMAs per lane, so `rows` ≥ 2 should keep it
+//!   compute-bound, and `attnbench tune`'s GPU grid ([`crate::tuning::search::gpu_grid`]:
+//!   block_q 64/128/256 × (rows, lanes) from (1, 1) to (8, 4) × 32 or 64 keys per tile)
+//!   finds the balance per device. On lavapipe, whose subgroup is one SIMD vector and whose
+//!   workgroup-memory reads are loops over the lanes, this path is 10–20× slower than the
+//!   broadcast kernel, which stays the CPU-driver default (ladder rung v6 below).
 //!
 //! Memory is Q, K, V, O and the parameters: O(B·H·n·d), never n×n. Causal runs skip the keys
 //! past each block's last query. The configuration comes from
@@ -25,7 +54,8 @@
 //! | v2 | four keys per step, scores in one vec4, one rescale per four keys | 3.4 (n = 4096) |
 //! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
 //! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
-//! | v5 (current) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
+//! | v5 (current CPU default) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
+//! | v6 (GPU path, this session) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | lavapipe, B·H = 4, n = 1024 (a slower day: v5 11.0 GFLOP/s): `tiles,64,8,32` 2.3 (v3 code: the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
 //!
 //! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
 //! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
@@ -172,7 +202,10 @@ fn prepare_with(
     let limits = gpu.limits();
     config.validate(shape, gpu, precision)?;
     let p = pipeline(gpu, config, shape.head_dim, precision)?;
-    let q_blocks = shape.seq_len.div_ceil(config.block_q * config.rows);
+    // Rows per workgroup: lane groups × rows per group.
+    let q_blocks = shape
+        .seq_len
+        .div_ceil(config.block_q / config.lanes * config.rows);
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
     let total_groups_u32 = workgroup_count("flash", shape, total_groups)?;
     let grid = grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?;

@@ -24,15 +24,54 @@ pub(super) fn pipeline(
         return broadcast_pipeline(gpu, config, head_dim);
     }
     let d4 = head_dim.div_ceil(4);
-    let key = format!("flash {precision:?} {config} d4 {d4}");
+    // The K/V load variant depends on whether head_dim is a multiple of 4.
+    let key = format!(
+        "flash {precision:?} {config} d4 {d4} vec4 {}",
+        head_dim.is_multiple_of(4)
+    );
     gpu.cached(&key, || {
         let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let constants = [
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
         ];
-        let source = shader!("flash.wgsl", "flash_params.wgsl", "qkv_rows.wgsl");
-        let mut wgsl = specialize(source, &[("ROWS", config.rows), ("D4", d4)])?;
+        // K/V loads: one vec4 per four floats where head_dim allows; the lanes' sum only
+        // where lanes share rows (no subgroup operation otherwise).
+        let source = match (head_dim.is_multiple_of(4), config.lanes > 1) {
+            (true, false) => shader!(
+                "flash.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl",
+                "lanes_none.wgsl"
+            ),
+            (false, false) => shader!(
+                "flash.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl",
+                "lanes_none.wgsl"
+            ),
+            (true, true) => shader!(
+                "flash.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl",
+                "lanes_subgroup.wgsl"
+            ),
+            (false, true) => shader!(
+                "flash.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl",
+                "lanes_subgroup.wgsl"
+            ),
+        };
+        let mut wgsl = specialize(
+            source,
+            &[
+                ("ROWS", config.rows),
+                ("D4", d4),
+                ("LANES", config.lanes),
+                ("GROUPS", config.block_q / config.lanes),
+            ],
+        )?;
         if precision == Precision::F16 {
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
             if !wgsl.contains(F32_ALIAS) {

@@ -41,7 +41,7 @@ pub const SCHEMA: &str = "attnbench-suite/1";
 pub const TUNE_SHARE: f64 = 0.15;
 
 /// Share of what is left after tuning that the sweep gets (the targets get the rest).
-pub const SWEEP_SHARE: f64 = 0.6;
+pub const SWEEP_SHARE: f64 = 0.7;
 
 /// What to run.
 #[derive(Clone, Debug)]

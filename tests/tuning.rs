@@ -253,3 +253,17 @@ fn translate(wgsl: &str, entry: &str, constants: &[(String, f64)]) -> Result<(),
         .map_err(|e| format!("HLSL: {e:?}"))?;
     Ok(())
 }
+
+#[test]
+fn a_new_tuned_choice_replaces_the_parsed_one() {
+    use attnbench::Kernel;
+    use attnbench::kernels::flash::FLASH;
+    // A device of its own: this test changes its tuned choices.
+    let gpu = attnbench::Gpu::from_env().unwrap();
+    let shape = Shape::new(64, 48);
+    assert!(FLASH.config_label(&shape, &gpu).is_some());
+    gpu.set_tuned("flash", 48, "tiles,32,2,16");
+    assert_eq!(FLASH.config_label(&shape, &gpu).unwrap(), "tiles,32,2,16");
+    gpu.set_tuned("flash", 48, "tiles,64,1,32");
+    assert_eq!(FLASH.config_label(&shape, &gpu).unwrap(), "tiles,64,1,32");
+}

@@ -223,8 +223,13 @@ impl Gpu {
     /// `broadcast,32,4`), as loaded from its `tuning.json`; kernels read it with
     /// [`Gpu::tuned`], so they never depend on where the choice came from.
     pub fn set_tuned(&self, kernel: &str, head_dim: u32, config: &str) {
+        let key = tuned_key(kernel, head_dim);
         if let Ok(mut tuned) = self.tuned.lock() {
-            tuned.insert(format!("{kernel} d{head_dim}"), config.to_string());
+            tuned.insert(key.clone(), config.to_string());
+        }
+        // A typed form parsed from the previous choice is stale now.
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&format!("typed {key}"));
         }
     }
 
@@ -233,8 +238,24 @@ impl Gpu {
         self.tuned
             .lock()
             .ok()?
-            .get(&format!("{kernel} d{head_dim}"))
+            .get(&tuned_key(kernel, head_dim))
             .cloned()
+    }
+
+    /// The tuned choice of `kernel` at `head_dim` in the kernel's own type, parsed by `parse`
+    /// once and kept until [`Gpu::set_tuned`] replaces it.
+    pub fn tuned_typed<T: Clone + Send + Sync + 'static>(
+        &self,
+        kernel: &str,
+        head_dim: u32,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let key = format!("typed {}", tuned_key(kernel, head_dim));
+        self.cached(&key, || {
+            Ok(self.tuned(kernel, head_dim).and_then(|t| parse(&t)))
+        })
+        .ok()
+        .flatten()
     }
 
     /// The value cached under `key`, built by `build` the first time. Kernels keep their
@@ -450,4 +471,9 @@ pub(crate) fn map_read(
         .to_vec();
     buffer.unmap();
     Ok(data)
+}
+
+/// How a tuned choice is filed: `flash d64`.
+fn tuned_key(kernel: &str, head_dim: u32) -> String {
+    format!("{kernel} d{head_dim}")
 }

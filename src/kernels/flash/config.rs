@@ -86,9 +86,12 @@ impl FlashConfig {
         if let Some(config) = Self::from_env()? {
             return Ok(config);
         }
+        // The tuned choice, parsed once per device and head dim (it was checked against the
+        // adapter when `tuning::apply` loaded it), then checked against this shape.
         let tuned = gpu
-            .tuned(kernel_name(precision), shape.head_dim)
-            .and_then(|text| Self::parse(&text).ok())
+            .tuned_typed(kernel_name(precision), shape.head_dim, |text| {
+                Self::parse(text).ok()
+            })
             .filter(|config| config.validate(shape, gpu, precision).is_ok());
         if let Some(config) = tuned {
             return Ok(config);

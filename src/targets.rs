@@ -186,6 +186,9 @@ pub struct TargetOptions {
     pub fma_peak_gflops: Option<f64>,
     /// Past this instant no further step starts (recorded in `skipped`).
     pub deadline: Option<Instant>,
+    /// flash's GFLOP/s as the sweep measured it, when known: with a deadline, a step whose
+    /// predicted time (a warm-up and one timed run) does not fit is skipped.
+    pub flash_gflops_hint: Option<f64>,
 }
 
 impl Default for TargetOptions {
@@ -203,6 +206,7 @@ impl Default for TargetOptions {
             samples: 5,
             fma_peak_gflops: None,
             deadline: None,
+            flash_gflops_hint: None,
         }
     }
 }
@@ -218,21 +222,52 @@ impl TargetOptions {
             _ => true,
         }
     }
+
+    /// Like [`TargetOptions::time_for`] for a step that runs flash on `shape`: also false
+    /// (and recorded) when flash's known rate predicts that a warm-up and one timed run
+    /// would not end before the deadline.
+    fn time_for_flash(&self, what: &str, shape: &Shape, skipped: &mut Vec<String>) -> bool {
+        if !self.time_for(what, skipped) {
+            return false;
+        }
+        let (Some(deadline), Some(gflops)) = (self.deadline, self.flash_gflops_hint) else {
+            return true;
+        };
+        let predicted = 2.0 * shape.flops() / (gflops.max(1e-3) * 1e9);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        if predicted > left {
+            skipped.push(format!(
+                "{what}: not measured, predicted {predicted:.0} s at flash's swept {gflops:.1} GFLOP/s, {left:.0} s left"
+            ));
+            return false;
+        }
+        true
+    }
 }
 
 /// Median ms of `kernel` on `inputs` (and the run, for its output).
+/// Median ms of `kernel` on `inputs` (and the run, for its output). Without a deadline:
+/// up to `samples` timed runs, at least 3, within 30 s. With one (the suite), the timed
+/// runs stop when it passes, after at least one.
 fn median_ms<'g>(
     gpu: &'g Gpu,
     kernel: &'g dyn Kernel,
     inputs: &AttentionInputs,
-    samples: u32,
+    options: &TargetOptions,
 ) -> Result<(f64, KernelRun<'g>)> {
     let run = KernelRun::new(gpu, kernel, inputs)?;
+    let cap = Duration::from_secs(30);
+    let (time_budget, min_samples) = match options.deadline {
+        Some(d) => (d.saturating_duration_since(Instant::now()).min(cap), 1),
+        None => (cap, 3),
+    };
     let m = run.measure(&MeasureOptions {
         warmup: 1,
-        samples,
-        time_budget: Some(Duration::from_secs(30)),
-        min_samples: 3,
+        samples: options.samples,
+        time_budget: Some(time_budget),
+        min_samples,
     })?;
     Ok((m.median_ms, run))
 }
@@ -252,7 +287,11 @@ pub fn measure(
     let mut skipped = Vec::new();
 
     let mut peak_fraction = None;
-    if options.time_for("flash's share of the FMA peak", &mut skipped) {
+    if options.time_for_flash(
+        "flash's share of the FMA peak",
+        &options.peak_shape,
+        &mut skipped,
+    ) {
         let peak = match options.fma_peak_gflops {
             Some(p) => p,
             None => {
@@ -261,12 +300,7 @@ pub fn measure(
             }
         };
         let shape = options.peak_shape;
-        let (flash_ms, _) = median_ms(
-            gpu,
-            flash,
-            &AttentionInputs::random(shape, 1)?,
-            options.samples,
-        )?;
+        let (flash_ms, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
         let flash_gflops = gflops(flash.flops(&shape), flash_ms);
         let p = PeakFraction {
             shape: shape_text(&shape),
@@ -284,7 +318,7 @@ pub fn measure(
         peak_fraction = Some(p);
     }
 
-    let blas = if options.time_for("flash against numpy", &mut skipped) {
+    let blas = if options.time_for_flash("flash against numpy", &options.blas_shape, &mut skipped) {
         compare_with_numpy(gpu, flash, options, log)?
     } else {
         BlasComparison {
@@ -300,8 +334,9 @@ pub fn measure(
 
     let mut peers = Vec::new();
     for &shape in &options.peer_shapes {
-        let comparison = if options.time_for(
+        let comparison = if options.time_for_flash(
             &format!("flash against PyTorch SDPA at {}", shape_text(&shape)),
+            &shape,
             &mut skipped,
         ) {
             compare_with_torch(gpu, flash, shape, options, log)?
@@ -314,16 +349,17 @@ pub fn measure(
     let mut speedups = Vec::new();
     for &head_dim in &options.speedup_head_dims {
         for &seq_len in &options.speedup_seq_lens {
-            if !options.time_for(
+            if !options.time_for_flash(
                 &format!("flash over naive at d {head_dim} n {seq_len}"),
+                &Shape::new(seq_len, head_dim),
                 &mut skipped,
             ) {
                 continue;
             }
             let shape = Shape::new(seq_len, head_dim);
             let inputs = AttentionInputs::random(shape, 2)?;
-            let (flash_ms, _) = median_ms(gpu, flash, &inputs, options.samples)?;
-            let (naive_ms, note) = match median_ms(gpu, naive, &inputs, options.samples) {
+            let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
+            let (naive_ms, note) = match median_ms(gpu, naive, &inputs, options) {
                 Ok((ms, _)) => (Some(ms), None),
                 Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => {
                     (None, Some(e.to_string()))
@@ -399,7 +435,7 @@ fn compare_with_numpy(
 ) -> Result<BlasComparison> {
     let shape = options.blas_shape;
     let inputs = AttentionInputs::random(shape, 3)?;
-    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options.samples)?;
+    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_out = run.read_output()?;
@@ -511,7 +547,7 @@ fn compare_with_torch(
     let error_of =
         |out: &[f32]| Comparison::new(&last_rows(&shape, out, rows), &reference).rel_l2_error;
 
-    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options.samples)?;
+    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_err = error_of(&run.read_output()?);

@@ -56,7 +56,8 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>,
     for (var r = 0u; r < params.queries; r++) {
         let i = n - params.queries + r;            // this query's position
         let visible = select(k_end, min(k_end, i + 1u), params.causal != 0u);
-        let q_base = (head_row + i) * d;
+        // q and o hold only the decoded rows: [B, H, queries, d].
+        let q_base = (head * params.queries + r) * d;
         var local_max = -3.0e38;
         for (var j = k0 + lid; j < visible; j += WG) {
             let k_base = (head_row + j) * d;
@@ -114,7 +115,7 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>,
         let base = partial_base(head, s, r);
         total += partials[base + d + 1u] * exp(partials[base + d] - big_m);
     }
-    let row = head * n + n - params.queries + r;
+    let row = head * params.queries + r;
     for (var c = lid; c < d; c += WG) {
         var acc = 0.0;
         for (var s = 0u; s < params.splits; s++) {

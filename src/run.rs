@@ -95,21 +95,29 @@ impl<'g> KernelRun<'g> {
         plan_for(kernel, &shape, gpu)?;
         let tracker = BufferTracker::new();
         let bytes = shape.tensor_bytes();
+        let rows = kernel.query_rows(&shape);
+        let rows_bytes = crate::kernels::query_bytes(&shape, rows);
         let input_usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let io = AttentionBuffers {
-            q: gpu.buffer(&tracker, "q", bytes, input_usage)?,
+            q: gpu.buffer(&tracker, "q", rows_bytes, input_usage)?,
             k: gpu.buffer(&tracker, "k", bytes, input_usage)?,
             v: gpu.buffer(&tracker, "v", bytes, input_usage)?,
             o: gpu.buffer(
                 &tracker,
                 "o",
-                bytes,
+                rows_bytes,
                 input_usage | wgpu::BufferUsages::COPY_SRC,
             )?,
         };
+        // Q holds only the rows the kernel computes (all of them for prefill).
+        let q_rows = if rows >= shape.seq_len {
+            std::borrow::Cow::Borrowed(&inputs.q[..])
+        } else {
+            std::borrow::Cow::Owned(crate::reference::last_rows(&shape, &inputs.q, rows))
+        };
         gpu.scoped("uploading inputs", || {
             gpu.queue
-                .write_buffer(&io.q, 0, bytemuck::cast_slice(&inputs.q));
+                .write_buffer(&io.q, 0, bytemuck::cast_slice(&q_rows));
             gpu.queue
                 .write_buffer(&io.k, 0, bytemuck::cast_slice(&inputs.k));
             gpu.queue
@@ -143,7 +151,7 @@ impl<'g> KernelRun<'g> {
 
     /// Fills O with NaN so that elements a kernel fails to write show up in the comparison.
     pub fn poison_output(&self) -> Result<()> {
-        let nan = vec![f32::NAN; self.shape.tensor_elements() as usize];
+        let nan = vec![f32::NAN; self.output_elements()];
         self.gpu.scoped("poisoning the output", || {
             self.gpu
                 .queue
@@ -163,11 +171,17 @@ impl<'g> KernelRun<'g> {
         self.gpu.wait(&format!("running {}", self.kernel.name()))
     }
 
-    /// Copies O back to the host.
+    /// Elements of O: `[B, H, rows, d]` with the kernel's [`Kernel::query_rows`] rows.
+    pub fn output_elements(&self) -> usize {
+        (crate::kernels::query_bytes(&self.shape, self.kernel.query_rows(&self.shape)) / 4) as usize
+    }
+
+    /// Copies O back to the host: `[B, H, rows, d]`, the rows the kernel computes (all n
+    /// for prefill kernels, the last one for decode).
     pub fn read_output(&self) -> Result<Vec<f32>> {
         let bytes = self
             .gpu
-            .read_buffer(&self.io.o, self.shape.tensor_bytes())?;
+            .read_buffer(&self.io.o, self.output_elements() as u64 * 4)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 

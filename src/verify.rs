@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
+use crate::reference::{Comparison, attention_f64_last_rows};
 use crate::run::run_attention;
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
@@ -118,13 +118,14 @@ pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> 
     Ok(check)
 }
 
-/// Compares a kernel's output `[B, H, n, d]` with the f64 reference on the rows the kernel
-/// computes ([`Kernel::query_rows`]: all of them, or the last ones for decode).
+/// Compares a kernel's output `[B, H, rows, d]` (as [`crate::run::KernelRun::read_output`]
+/// returns it: the rows the kernel computes, [`Kernel::query_rows`], all of them or the last
+/// ones for decode) with the f64 reference on those rows.
 pub fn compare_output(kernel: &dyn Kernel, inputs: &AttentionInputs, out: &[f32]) -> Comparison {
     let shape = inputs.shape;
     let rows = kernel.query_rows(&shape);
     let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);
-    Comparison::new(&last_rows(&shape, out, rows), &reference)
+    Comparison::new(out, &reference)
 }
 
 /// A seed that differs from run to run (time based), so every verification sees fresh inputs.

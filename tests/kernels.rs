@@ -171,7 +171,8 @@ fn host_api_returns_the_output_of_the_buffers_it_ran_on() {
     let reference = attention_f64(&shape, &inputs.q, &inputs.k, &inputs.v);
     for kernel in supported(&shape) {
         let out = run_attention(gpu(), kernel, &inputs).unwrap();
-        assert_eq!(out.len(), reference.len());
+        let rows = kernel.query_rows(&shape) as usize;
+        assert_eq!(out.len(), 4 * rows * 8, "{}", kernel.name());
         let c = compare_output(kernel, &inputs, &out);
         assert!(c.passes(kernel.tolerance()), "{}: {c:?}", kernel.name());
         if kernel.query_rows(&shape) == shape.seq_len && kernel.dtype() == "f32" {
@@ -251,4 +252,21 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
             );
         }
     }
+}
+
+/// A decode step holds one row of q and o per head beside the KV cache: its peak bytes are
+/// K + V and little more (the partial softmaxes of its key chunks).
+#[test]
+fn decode_holds_one_query_row_beside_the_kv_cache() {
+    let decode = find_kernel("decode").unwrap();
+    let shape = Shape::new(4096, 64)
+        .with_batch_heads(1, 8)
+        .with_causal(true);
+    let inputs = AttentionInputs::random(shape, 9).unwrap();
+    let run = KernelRun::new(gpu(), decode, &inputs).unwrap();
+    let kv = 2 * shape.tensor_bytes();
+    let peak = run.peak_buffer_bytes();
+    assert!(peak > kv, "{peak}");
+    assert!(peak <= kv + kv / 10 + (1 << 20), "peak {peak}, K+V {kv}");
+    assert_eq!(run.read_output().unwrap().len(), 8 * 64);
 }

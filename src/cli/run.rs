@@ -126,7 +126,12 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     })?;
     if let Some(dir) = &args.save_tensors {
         inputs.save_npy_dir(dir)?;
-        write_npy(&dir.join("o.npy"), &shape, &run.read_output()?)?;
+        // O holds the rows the kernel computes: [B, H, 1, d] for decode.
+        let o_shape = attnbench::Shape {
+            seq_len: kernel.query_rows(&shape),
+            ..shape
+        };
+        write_npy(&dir.join("o.npy"), &o_shape, &run.read_output()?)?;
     }
     let summary = gpu.summary();
     let record = RunRecord {

@@ -3,7 +3,9 @@
 //! one workgroup per head would leave a GPU idle: the keys are split into chunks of
 //! [`SPLIT`] keys, one workgroup each, and a second dispatch combines the chunks' partial
 //! softmaxes. It computes the last [`DECODE_QUERIES`] query rows of the `[B, H, n, d]`
-//! problem (with the causal flag, that row sees every key, as a generated token does);
+//! problem (with the causal flag, that row sees every key, as a generated token does), and
+//! holds only those rows of q and o on the device, `[B, H, 1, d]`, beside n rows of K and V,
+//! as a KV-cache decode does;
 //! time grows linearly in n, and a run's time is the time per generated token.
 
 use super::{
@@ -139,7 +141,7 @@ impl Kernel for Decode {
     }
 
     fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape);
+        let mut plan = io_plan(shape, queries(shape));
         plan.storage("partials", partials_bytes(shape));
         plan.other("params[partial]", std::mem::size_of::<Params>() as u64);
         plan.other("params[combine]", std::mem::size_of::<Params>() as u64);

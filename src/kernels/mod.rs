@@ -119,7 +119,8 @@ pub trait Kernel: Send + Sync + 'static {
     }
 
     /// Query rows per (batch, head) the kernel computes, the last ones of the sequence:
-    /// all n for prefill kernels. Verification compares these rows only.
+    /// all n for prefill kernels. Q and O hold only these rows on the device (a decode step
+    /// holds one row of q and o against n rows of K and V), and verification compares them.
     fn query_rows(&self, shape: &Shape) -> u32 {
         shape.seq_len
     }
@@ -213,13 +214,21 @@ pub(crate) fn workgroup_count(kernel: &str, shape: &Shape, total: u64) -> Result
     })
 }
 
-/// The plan entries for Q, K, V and O.
-pub fn io_plan(shape: &Shape) -> MemoryPlan {
+/// The plan entries for Q, K, V and O, Q and O holding `query_rows` rows per (batch, head)
+/// ([`Kernel::query_rows`]).
+pub fn io_plan(shape: &Shape, query_rows: u32) -> MemoryPlan {
+    let rows_bytes = query_bytes(shape, query_rows);
     let mut plan = MemoryPlan::default();
-    for name in ["q", "k", "v", "o"] {
-        plan.storage(name, shape.tensor_bytes());
-    }
+    plan.storage("q", rows_bytes)
+        .storage("k", shape.tensor_bytes())
+        .storage("v", shape.tensor_bytes())
+        .storage("o", rows_bytes);
     plan
+}
+
+/// Bytes of Q or O holding `query_rows` rows of each (batch, head), f32.
+pub fn query_bytes(shape: &Shape, query_rows: u32) -> u64 {
+    shape.batch_heads() * u64::from(query_rows.min(shape.seq_len)) * u64::from(shape.head_dim) * 4
 }
 
 // The shader and pipeline helpers every kernel uses live in the device layer (the probes

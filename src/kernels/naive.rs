@@ -135,7 +135,7 @@ impl ScoreRows {
     }
 
     fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape);
+        let mut plan = io_plan(shape, shape.seq_len);
         let split = self.split(shape, &gpu.limits())?;
         let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
         let rows = shape.rows();

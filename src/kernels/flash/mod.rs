@@ -314,7 +314,7 @@ impl Kernel for Flash {
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape);
+        let mut plan = io_plan(shape, shape.seq_len);
         let config = self.config_for(shape, gpu)?;
         let passes = self.passes(&config, shape, gpu)?;
         plan.storage("state", state_bytes(shape, passes));

@@ -153,8 +153,8 @@ pub fn register_fonts() {
 
 const SIZE: (u32, u32) = (1100, 700);
 
-/// Colours of measured series without a colour of their own (the kernels' colours come from
-/// the registry, `kernels::kernel_color`, which draws from this same palette).
+/// Colours of measured series: the kernels' in registry order (`report::kernel_color`),
+/// and for series without a colour of their own the next one no series of the chart has.
 pub const PALETTE: [[u8; 3]; 9] = [
     [31, 119, 180],
     [214, 39, 40],

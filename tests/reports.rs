@@ -190,7 +190,7 @@ fn no_two_series_of_a_chart_look_alike_and_kernels_keep_their_colour() {
                 if series.label.starts_with("flash") && !series.label.contains("read back") {
                     assert_eq!(
                         Some(style.0),
-                        attnbench::kernels::kernel_color("flash"),
+                        attnbench::report::kernel_color("flash"),
                         "{name}"
                     );
                 }

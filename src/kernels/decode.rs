@@ -141,7 +141,7 @@ impl Kernel for Decode {
     }
 
     fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape, queries(shape));
+        let mut plan = io_plan(shape, self.query_rows(shape));
         plan.storage("partials", partials_bytes(shape));
         plan.other("params[partial]", std::mem::size_of::<Params>() as u64);
         plan.other("params[combine]", std::mem::size_of::<Params>() as u64);

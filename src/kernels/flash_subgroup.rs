@@ -100,7 +100,7 @@ impl Kernel for FlashSubgroup {
     }
 
     fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape, shape.seq_len);
+        let mut plan = io_plan(shape, self.query_rows(shape));
         plan.other("params", std::mem::size_of::<Params>() as u64);
         Ok(plan)
     }

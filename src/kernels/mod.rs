@@ -32,24 +32,10 @@ pub static KERNELS: &[&dyn Kernel] = &[
     &decode::Decode,
 ];
 
-/// Each registered kernel's colour in every chart, in [`KERNELS`] order (tab10 colours; a
-/// kernel added to the registry gets the next one).
-const KERNEL_COLORS: [[u8; 3]; 9] = [
-    [31, 119, 180],  // naive: blue
-    [214, 39, 40],   // chunked: red
-    [44, 160, 44],   // flash: green
-    [255, 127, 14],  // flash_f16: orange
-    [148, 103, 189], // flash_subgroup: purple
-    [23, 190, 207],  // decode: cyan
-    [227, 119, 194],
-    [140, 86, 75],
-    [188, 189, 34],
-];
-
-/// The chart colour of the registered kernel `name` (`None` for names not registered).
-pub fn kernel_color(name: &str) -> Option<[u8; 3]> {
-    let i = KERNELS.iter().position(|k| k.name() == name)?;
-    Some(KERNEL_COLORS[i % KERNEL_COLORS.len()])
+/// The position of the registered kernel `name` in [`KERNELS`]: what assigns each kernel
+/// its colour in every chart (`report::kernel_color`, the chart palette in registry order).
+pub fn kernel_index(name: &str) -> Option<usize> {
+    KERNELS.iter().position(|k| k.name() == name)
 }
 
 /// The registered kernel called `name`.

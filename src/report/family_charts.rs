@@ -3,9 +3,10 @@
 //! kernel is drawn in its registry colour ([`kernel_color`]); in comparisons each device
 //! has its own line style and marker ([`crate::charts::device_style`]).
 
+use super::kernel_color;
 use super::{WALL_MARKS, human_bytes, short_device_labels};
 use crate::charts::{ChartSpec, Mark, Series};
-use crate::kernels::{Workload, kernel_color};
+use crate::kernels::Workload;
 use crate::results::{Axis, ResultRow, ResultsFile};
 
 /// What every chart of a family needs: its rows, axis, labels.

@@ -53,6 +53,14 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// The chart colour of the registered kernel `name`: the chart palette in registry order
+/// (naive blue, chunked red, flash green, …), the same in every chart; `None` for names not
+/// registered.
+pub fn kernel_color(name: &str) -> Option<[u8; 3]> {
+    let palette = crate::charts::PALETTE;
+    crate::kernels::kernel_index(name).map(|i| palette[i % palette.len()])
+}
+
 /// `adapter (backend)`: how a device is named in full.
 pub fn device_title(file: &ResultsFile) -> String {
     format!("{} ({})", file.device.adapter, file.device.backend)

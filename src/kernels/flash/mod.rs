@@ -55,7 +55,7 @@
 //! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
 //! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
 //! | v5 (current CPU default) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
-//! | v6 (GPU path, this session) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | lavapipe, B·H = 4, n = 1024 (a slower day: v5 11.0 GFLOP/s): `tiles,64,8,32` 2.3 (v3 code: the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
+//! | v6 (GPU path, this session) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | `attnbench ladder --seq-len 1024 --head-dim 64` on lavapipe, B·H = 4, on a slower day (v5 10.5 GFLOP/s): `tiles,64,8,32` 2.3 (the v3 code measured the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
 //!
 //! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
 //! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
@@ -314,7 +314,7 @@ impl Kernel for Flash {
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape, shape.seq_len);
+        let mut plan = io_plan(shape, self.query_rows(shape));
         let config = self.config_for(shape, gpu)?;
         let passes = self.passes(&config, shape, gpu)?;
         plan.storage("state", state_bytes(shape, passes));

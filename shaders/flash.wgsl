@@ -76,6 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let qb = query_block(group, GROUPS * ROWS);
     let q0 = qb.q0;
     let head_row = qb.head_row;
+    let kv_row = qb.kv_row;
     let causal = qb.causal;
     let first = qb.first;
     let last = qb.last;
@@ -88,11 +89,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var acc: array<vec4<f32>, ROWS * DL>;
     var m: array<f32, ROWS>;
     var l: array<f32, ROWS>;
-    var visible: array<u32, ROWS>;  // keys row r may see (0 for rows past n)
+    var visible: array<u32, ROWS>;  // keys row r may see end here (0 for rows past n)
+    var first_key: array<u32, ROWS>;  // and start here (a sliding window's start)
     for (var r = 0u; r < ROWS; r++) {
         let i = q0 + r * GROUPS + slot;
         let valid = i < n;
         visible[r] = select(0u, select(n, i + 1u, causal), valid);
+        first_key[r] = first_visible_key(i, params.window);
         m[r] = NEG_BIG;
         l[r] = 0.0;
         let st = (head_row + i) * (D4 + 1u);
@@ -116,12 +119,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let kv_end = min(params.kv_stop, select(n, min(n, q0 + GROUPS * ROWS), causal));
     let tile_elems = BLOCK_KV * D4;
     var s: array<vec4<f32>, ROWS>;
-    for (var kv0 = params.kv_begin; kv0 < kv_end; kv0 += BLOCK_KV) {
+    // A sliding window also skips the keys before the block's first row's window.
+    for (var kv0 = max(params.kv_begin, qb.kv_first); kv0 < kv_end; kv0 += BLOCK_KV) {
         // Coalesced: invocation e loads vec4 e of the tile, rows of D4 vec4s back to back.
         for (var e = lid; e < tile_elems; e += BLOCK_Q) {
             let j = kv0 + e / D4;
             let c4 = e % D4;
-            let base = (head_row + min(j, n - 1u)) * d;
+            let base = (kv_row + min(j, n - 1u)) * d;
             let in_range = j < n;
             k_tile[e] = kv4(select(vec4<f32>(0.0), k_quad(base, c4, base + d), in_range));
             v_tile[e] = kv4(select(vec4<f32>(0.0), v_quad(base, c4, base + d), in_range));
@@ -154,11 +158,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             for (var r = 0u; r < ROWS; r++) {
                 // The partial dots of the row's lanes summed: every lane has the scores.
                 let full = lane_sum(s[r]);
-                // Mask the keys this row does not see (past n, or past i when causal).
-                let sr = select(vec4<f32>(NEG_BIG), full, key < vec4<u32>(visible[r]));
+                // Mask the keys this row does not see (past n, past i when causal, before
+                // its window); p is zeroed too, for four masked keys before any it sees.
+                let seen = (key < vec4<u32>(visible[r])) & (key >= vec4<u32>(first_key[r]));
+                let sr = select(vec4<f32>(NEG_BIG), full, seen);
                 let m_new = max(m[r], max(max(sr.x, sr.y), max(sr.z, sr.w)));
                 alpha[r] = exp2(m[r] - m_new);
-                p[r] = exp2(sr - vec4<f32>(m_new));
+                p[r] = select(vec4<f32>(0.0), exp2(sr - vec4<f32>(m_new)), seen);
                 l[r] = l[r] * alpha[r] + (p[r].x + p[r].y + p[r].z + p[r].w);
                 m[r] = m_new;
             }

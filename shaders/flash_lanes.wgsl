@@ -47,6 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let qb = query_block(group, BLOCK_Q * ROWS);
     let q0 = qb.q0;
     let head_row = qb.head_row;
+    let kv_row = qb.kv_row;
     let causal = qb.causal;
     let first = qb.first;
     let last = qb.last;
@@ -55,11 +56,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var acc: array<f32, ROWS * D>;
     var m: array<f32, ROWS>;
     var l: array<f32, ROWS>;
-    var visible: array<u32, ROWS>;  // keys row r may see (0 for rows past n)
+    var visible: array<u32, ROWS>;  // keys row r may see end here (0 for rows past n)
+    var first_key: array<u32, ROWS>;  // and start here (a sliding window's start)
     for (var r = 0u; r < ROWS; r++) { // unroll
         let i = q0 + r * BLOCK_Q + lid;
         let valid = i < n;
         visible[r] = select(0u, select(n, i + 1u, causal), valid);
+        first_key[r] = first_visible_key(i, params.window);
         let row = select(0u, head_row + i, valid);
         let resume = valid && !first;
         let st = row * STATE_STRIDE;
@@ -72,11 +75,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     }
 
     let kv_end = min(params.kv_stop, select(n, min(n, q0 + BLOCK_Q * ROWS), causal));
-    for (var kv0 = params.kv_begin; kv0 < kv_end; kv0 += 4u) {
+    // A sliding window also skips the keys before the block's first row's window.
+    for (var kv0 = max(params.kv_begin, qb.kv_first); kv0 < kv_end; kv0 += 4u) {
         // Keys kv0 … kv0 + 3 are floats [base, base + 4·D); those past the head's last key
         // read as 0 (and are masked below).
-        let base = (head_row + kv0) * D;
-        let stop = (head_row + min(kv0 + 4u, n)) * D;
+        let base = (kv_row + kv0) * D;
+        let stop = (kv_row + min(kv0 + 4u, n)) * D;
         var kr: array<vec4<f32>, SLOTS>;
         var vr: array<vec4<f32>, SLOTS>;
         for (var t = 0u; t < SLOTS; t++) { // unroll
@@ -102,10 +106,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         var alpha: array<f32, ROWS>;
         let key = vec4<u32>(kv0, kv0 + 1u, kv0 + 2u, kv0 + 3u);
         for (var r = 0u; r < ROWS; r++) { // unroll
-            let sr = select(vec4<f32>(NEG_BIG), s[r], key < vec4<u32>(visible[r]));
+            // Masked: past n, past i when causal, before the row's window (p zeroed too,
+            // for four masked keys before any the row sees).
+            let seen = (key < vec4<u32>(visible[r])) & (key >= vec4<u32>(first_key[r]));
+            let sr = select(vec4<f32>(NEG_BIG), s[r], seen);
             let m_new = max(m[r], max(max(sr.x, sr.y), max(sr.z, sr.w)));
             alpha[r] = exp2(m[r] - m_new);
-            p[r] = exp2(sr - vec4<f32>(m_new));
+            p[r] = select(vec4<f32>(0.0), exp2(sr - vec4<f32>(m_new)), seen);
             l[r] = l[r] * alpha[r] + (p[r].x + p[r].y + p[r].z + p[r].w);
             m[r] = m_new;
         }

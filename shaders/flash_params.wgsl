@@ -15,9 +15,11 @@ struct Params {
     kv_begin: u32,
     kv_stop: u32,
     pass_flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // grouped-query attention: query head h reads KV head h / (heads / kv_heads)
+    heads: u32,
+    kv_heads: u32,
+    // causal sliding window W (0: none): query i sees keys i − W < j ≤ i
+    window: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -28,8 +30,13 @@ struct Params {
 struct QueryBlock {
     // First query row of the block within its (batch, head).
     q0: u32,
-    // First global row of this (batch, head).
+    // First global row of this (batch, head) in Q and O.
     head_row: u32,
+    // First global row of the K/V head it reads.
+    kv_row: u32,
+    // First key any row of the block may see (its first row's window start, a multiple
+    // of 4).
+    kv_first: u32,
     causal: bool,
     // First pass over the keys (start fresh) / last pass (write O).
     first: bool,
@@ -45,9 +52,14 @@ fn query_block(group: u32, rows_per_block: u32) -> QueryBlock {
     let block = group % params.q_blocks;
     let zigzag = select(block / 2u, params.q_blocks - 1u - block / 2u, (block & 1u) == 1u);
     let causal = params.causal != 0u;
+    let q0 = select(block, zigzag, causal) * rows_per_block;
     return QueryBlock(
-        select(block, zigzag, causal) * rows_per_block,
+        q0,
         head * params.seq_len,
+        kv_head_of(head, params.heads, params.kv_heads) * params.seq_len,
+        // Rounded down to a multiple of 4, as key passes are: a step of four keys never
+        // straddles a pass boundary (keys before a row's window are masked).
+        first_visible_key(q0, params.window) & ~3u,
         causal,
         (params.pass_flags & 1u) != 0u,
         (params.pass_flags & 2u) != 0u,

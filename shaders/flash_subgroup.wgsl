@@ -20,7 +20,13 @@ struct Params {
     rows_per_group: u32,
     q_blocks: u32,
     total_groups: u32,
-    _pad: u32,
+    heads: u32,
+    kv_heads: u32,
+    window: u32,              // causal sliding window (0: none)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -44,11 +50,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let head = group / params.q_blocks;
     let block = group % params.q_blocks;
     let head_row = head * n;
+    let kv_row = kv_head_of(head, params.heads, params.kv_heads) * n;
     let sub = lid / sg;
     let i = block * params.rows_per_group + sub;
     let valid = sub < params.rows_per_group && i < n;
     let causal = params.causal != 0u;
     let visible = select(0u, select(n, i + 1u, causal), valid);
+    let first_key = first_visible_key(i, params.window);
 
     var q_reg: array<vec4<f32>, D4>;
     var acc: array<vec4<f32>, D4>;
@@ -60,14 +68,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var l = 0.0;
     // Uniform bound: the block's last row sees the most keys.
     let kv_end = select(n, min(n, (block + 1u) * params.rows_per_group), causal);
-    for (var j0 = 0u; j0 < kv_end; j0 += sg) {
+    // A sliding window skips the keys before the block's first row's window.
+    let kv_start = first_visible_key(block * params.rows_per_group, params.window);
+    for (var j0 = kv_start; j0 < kv_end; j0 += sg) {
         let j = j0 + lane;
-        let seen = j < visible;
+        let seen = j < visible && j >= first_key;
         var s = NEG_BIG;
         if (seen) {
             var score = 0.0;
             for (var c4 = 0u; c4 < D4; c4++) {
-                score += dot(q_reg[c4], load4(1u, head_row + j, c4));
+                score += dot(q_reg[c4], load4(1u, kv_row + j, c4));
             }
             s = score;
         }
@@ -79,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         for (var c4 = 0u; c4 < D4; c4++) {
             var vv = vec4<f32>(0.0);
             if (seen) {
-                vv = load4(2u, head_row + j, c4);
+                vv = load4(2u, kv_row + j, c4);
             }
             acc[c4] = fma(vec4<f32>(p), vv, acc[c4] * alpha);
         }

@@ -5,7 +5,9 @@
 // S is the full n×n matrix per (batch, head), materialized in global memory. It may be split
 // across several buffers ("chunks" of whole rows) so that the binding-size limit does not
 // stop it before device memory does; each chunk is one bind group and one set of dispatches.
-// Rows r are global query rows in [0, B·H·n): r = (b·H + h)·n + i.
+// Rows r are global query rows in [0, B·H·n): r = (b·H + h)·n + i. K and V have HKV heads
+// (grouped-query attention): row r reads KV head kv_head_of(b·H + h). A sliding window
+// masks keys before i + 1 − W as causal masks keys after i (the matrix stays n×n).
 
 struct Params {
     seq_len: u32,
@@ -15,8 +17,12 @@ struct Params {
     // First global query row held by this chunk and how many rows it holds.
     row_start: u32,
     row_count: u32,
+    heads: u32,
+    kv_heads: u32,
+    window: u32,               // 0: no window
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -30,9 +36,15 @@ const THREADS: u32 = 256u;
 const ROW_THREADS: u32 = 64u;
 const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl
 
-// Number of keys query i may see.
+// Keys query i may see: [first_visible_key(i, window), visible_keys(i)).
 fn visible_keys(i: u32) -> u32 {
     return select(params.seq_len, i + 1u, params.causal != 0u);
+}
+
+// First row of the K/V head that global query row `row` reads.
+fn kv_head_row(row: u32) -> u32 {
+    let n = params.seq_len;
+    return kv_head_of(row / n, params.heads, params.kv_heads) * n;
 }
 
 // One invocation per score of the chunk: row_count · n of them.
@@ -49,12 +61,11 @@ fn scores(@builtin(workgroup_id) wid: vec3<u32>,
     let j = t % n;
     let row = params.row_start + local_row;
     let i = row % n;
-    let head_base = row - i; // first row of this (batch, head)
     var value = 0.0;
-    if (j < visible_keys(i)) {
+    if (j < visible_keys(i) && j >= first_visible_key(i, params.window)) {
         let d = params.head_dim;
         let q_base = row * d;
-        let k_base = (head_base + j) * d;
+        let k_base = (kv_head_row(row) + j) * d;
         var dot = 0.0;
         for (var c = 0u; c < d; c++) {
             dot = fma(q[q_base + c], k[k_base + c], dot);
@@ -74,15 +85,17 @@ fn softmax_rows(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let n = params.seq_len;
-    let keys = visible_keys((params.row_start + local_row) % n);
+    let i = (params.row_start + local_row) % n;
+    let keys = visible_keys(i);
+    let first = first_visible_key(i, params.window);
     let base = local_row * n;
     var m = -3.0e38;
-    for (var j = lid; j < keys; j += ROW_THREADS) {
+    for (var j = first + lid; j < keys; j += ROW_THREADS) {
         m = max(m, s[base + j]);
     }
     m = reduce_max(lid, m);
     var sum = 0.0;
-    for (var j = lid; j < keys; j += ROW_THREADS) {
+    for (var j = first + lid; j < keys; j += ROW_THREADS) {
         let p = exp(s[base + j] - m);
         s[base + j] = p;
         sum += p;
@@ -90,7 +103,7 @@ fn softmax_rows(@builtin(workgroup_id) wid: vec3<u32>,
     sum = reduce_sum(lid, sum);
     let inv = 1.0 / sum;
     for (var j = lid; j < n; j += ROW_THREADS) {
-        s[base + j] = select(0.0, s[base + j] * inv, j < keys);
+        s[base + j] = select(0.0, s[base + j] * inv, j < keys && j >= first);
     }
 }
 
@@ -109,12 +122,12 @@ fn weighted_sum(@builtin(workgroup_id) wid: vec3<u32>,
     let n = params.seq_len;
     let row = params.row_start + local_row;
     let i = row % n;
-    let head_base = row - i;
+    let kv_base = kv_head_row(row);
     let keys = visible_keys(i);
     let p_base = local_row * n;
     var acc = 0.0;
-    for (var j = 0u; j < keys; j++) {
-        acc = fma(s[p_base + j], v[(head_base + j) * d + c], acc);
+    for (var j = first_visible_key(i, params.window); j < keys; j++) {
+        acc = fma(s[p_base + j], v[(kv_base + j) * d + c], acc);
     }
     o[row * d + c] = acc;
 }

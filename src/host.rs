@@ -17,7 +17,9 @@ pub fn available_bytes() -> Option<u64> {
 
 /// Host bytes of random Q, K and V for `shape`.
 pub fn inputs_bytes(shape: &Shape) -> u64 {
-    shape.tensor_bytes().saturating_mul(3)
+    shape
+        .tensor_bytes()
+        .saturating_add(shape.kv_tensor_bytes().saturating_mul(2))
 }
 
 /// Host bytes of one output read back (a byte buffer, then the f32 vector).

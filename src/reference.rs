@@ -21,7 +21,9 @@ pub fn attention_f64_last_rows(
 }
 
 /// The forward pass in f64 for inputs of any float type (f32 tensors, or f64 ones in the
-/// gradient checks).
+/// gradient checks). K and V are `[B, HKV, n, d]` (grouped-query attention); q holds either
+/// all n rows of each (batch, head) or only the last ones (at least `rows`: a decode step's
+/// one-row q). Query i sees [`Shape::visible_keys`] (causal, sliding window).
 fn attention_rows<T: Copy + Into<f64>>(
     shape: &Shape,
     q: &[T],
@@ -32,31 +34,39 @@ fn attention_rows<T: Copy + Into<f64>>(
     let n = shape.seq_len as usize;
     let d = shape.head_dim as usize;
     let rows = (rows as usize).min(n);
+    let q_rows = q.len() / (shape.batch_heads() as usize * d).max(1);
+    assert!(
+        q_rows >= rows && q_rows <= n,
+        "q holds {q_rows} rows per head, {rows} needed"
+    );
     let scale = 1.0 / (d as f64).sqrt();
     let mut out = vec![0.0f64; shape.batch_heads() as usize * rows * d];
     let mut scores = vec![0.0f64; n];
     for head in 0..shape.batch_heads() as usize {
-        let base = head * n * d;
+        let kv_base = shape.kv_head_of(head as u64) as usize * n * d;
+        let q_base = head * q_rows * d;
         let out_base = head * rows * d;
         for i in n - rows..n {
-            let keys = if shape.causal { i + 1 } else { n };
-            let qi = &q[base + i * d..base + (i + 1) * d];
+            let keys = shape.visible_keys(i as u32);
+            let (first, end) = (keys.start as usize, keys.end as usize);
+            let qr = i - (n - q_rows);
+            let qi = &q[q_base + qr * d..q_base + (qr + 1) * d];
             let mut max = f64::NEG_INFINITY;
-            for (j, s) in scores.iter_mut().enumerate().take(keys) {
-                let kj = &k[base + j * d..base + (j + 1) * d];
+            for (j, s) in scores.iter_mut().enumerate().take(end).skip(first) {
+                let kj = &k[kv_base + j * d..kv_base + (j + 1) * d];
                 let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| a.into() * b.into()).sum();
                 *s = dot * scale;
                 max = max.max(*s);
             }
             let mut sum = 0.0;
-            for s in scores.iter_mut().take(keys) {
+            for s in scores.iter_mut().take(end).skip(first) {
                 *s = (*s - max).exp();
                 sum += *s;
             }
             let r = i - (n - rows);
             let oi = &mut out[out_base + r * d..out_base + (r + 1) * d];
-            for (j, &p) in scores.iter().enumerate().take(keys) {
-                let vj = &v[base + j * d..base + (j + 1) * d];
+            for (j, &p) in scores.iter().enumerate().take(end).skip(first) {
+                let vj = &v[kv_base + j * d..kv_base + (j + 1) * d];
                 for (o, &x) in oi.iter_mut().zip(vj) {
                     *o += p / sum * x.into();
                 }
@@ -92,46 +102,49 @@ fn backward_rows<T: Copy + Into<f64>>(
     let d = shape.head_dim as usize;
     let scale = 1.0 / (d as f64).sqrt();
     let len = shape.batch_heads() as usize * n * d;
-    let (mut dq, mut dk, mut dv) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+    let kv_len = shape.kv_tensor_elements() as usize;
+    let (mut dq, mut dk, mut dv) = (vec![0.0; len], vec![0.0; kv_len], vec![0.0; kv_len]);
     let mut p = vec![0.0f64; n];
     let mut dp = vec![0.0f64; n];
     for head in 0..shape.batch_heads() as usize {
         let base = head * n * d;
-        let row = |t: &[T], i: usize| -> Vec<f64> {
+        let kv_base = shape.kv_head_of(head as u64) as usize * n * d;
+        let row = |t: &[T], base: usize, i: usize| -> Vec<f64> {
             t[base + i * d..base + (i + 1) * d]
                 .iter()
                 .map(|&x| x.into())
                 .collect()
         };
         for i in 0..n {
-            let keys = if shape.causal { i + 1 } else { n };
-            let qi = row(q, i);
-            let doi = row(d_o, i);
+            let visible = shape.visible_keys(i as u32);
+            let (first, keys) = (visible.start as usize, visible.end as usize);
+            let qi = row(q, base, i);
+            let doi = row(d_o, base, i);
             let mut max = f64::NEG_INFINITY;
-            for (j, pj) in p.iter_mut().enumerate().take(keys) {
-                let kj = row(k, j);
+            for (j, pj) in p.iter_mut().enumerate().take(keys).skip(first) {
+                let kj = row(k, kv_base, j);
                 *pj = scale * qi.iter().zip(&kj).map(|(a, b)| a * b).sum::<f64>();
                 max = max.max(*pj);
             }
             let mut sum = 0.0;
-            for pj in p.iter_mut().take(keys) {
+            for pj in p.iter_mut().take(keys).skip(first) {
                 *pj = (*pj - max).exp();
                 sum += *pj;
             }
             let mut big_d = 0.0;
-            for j in 0..keys {
+            for j in first..keys {
                 p[j] /= sum;
-                let vj = row(v, j);
+                let vj = row(v, kv_base, j);
                 dp[j] = doi.iter().zip(&vj).map(|(a, b)| a * b).sum::<f64>();
                 big_d += p[j] * dp[j];
             }
-            for j in 0..keys {
+            for j in first..keys {
                 let ds = p[j] * (dp[j] - big_d);
-                let kj = row(k, j);
+                let kj = row(k, kv_base, j);
                 for c in 0..d {
                     dq[base + i * d + c] += scale * ds * kj[c];
-                    dk[base + j * d + c] += scale * ds * qi[c];
-                    dv[base + j * d + c] += p[j] * doi[c];
+                    dk[kv_base + j * d + c] += scale * ds * qi[c];
+                    dv[kv_base + j * d + c] += p[j] * doi[c];
                 }
             }
         }
@@ -250,15 +263,27 @@ mod tests {
     /// Central differences of L = Σ O ∘ dO in f64 match the analytic gradients.
     #[test]
     fn gradients_match_finite_differences() {
-        for causal in [false, true] {
-            let shape = Shape::new(5, 3).with_batch_heads(1, 2).with_causal(causal);
-            let len = 30;
-            let make = |seed: f64| -> Vec<f64> {
+        let plain = Shape::new(5, 3).with_batch_heads(1, 2);
+        let shapes = [
+            plain,
+            plain.with_causal(true),
+            // MQA (both query heads read one KV head) with a window of 2 keys.
+            plain.with_kv_heads(1).with_window(Some(2)),
+        ];
+        for shape in shapes {
+            let causal = shape.causal;
+            let make = |seed: f64, len: u64| -> Vec<f64> {
                 (0..len)
                     .map(|i| ((i as f64 + seed) * 0.731).sin() * 1.5)
                     .collect()
             };
-            let (q, k, v, d_o) = (make(0.1), make(1.7), make(3.2), make(5.9));
+            let (q_len, kv_len) = (shape.tensor_elements(), shape.kv_tensor_elements());
+            let (q, k, v, d_o) = (
+                make(0.1, q_len),
+                make(1.7, kv_len),
+                make(3.2, kv_len),
+                make(5.9, q_len),
+            );
             let (dq, dk, dv) = backward_rows(&shape, &q, &k, &v, &d_o);
             let loss = |q: &[f64], k: &[f64], v: &[f64]| -> f64 {
                 attention_rows(&shape, q, k, v, shape.seq_len)
@@ -269,7 +294,7 @@ mod tests {
             };
             let h = 1e-6;
             for (which, grad) in [(0, &dq), (1, &dk), (2, &dv)] {
-                for e in 0..len {
+                for e in 0..grad.len() {
                     let mut plus = [q.clone(), k.clone(), v.clone()];
                     let mut minus = [q.clone(), k.clone(), v.clone()];
                     plus[which][e] += h;
@@ -279,7 +304,7 @@ mod tests {
                         / (2.0 * h);
                     assert!(
                         (numeric - grad[e]).abs() < 1e-6 * (1.0 + numeric.abs()),
-                        "causal {causal} tensor {which} element {e}: {numeric} vs {}",
+                        "{shape} tensor {which} element {e}: {numeric} vs {}",
                         grad[e]
                     );
                 }
@@ -290,6 +315,63 @@ mod tests {
                 assert!(dq[..3].iter().all(|&x| x.abs() < 1e-12), "{:?}", &dq[..3]);
             }
         }
+    }
+
+    /// GQA is MHA with each KV head repeated for its group; a window equals a causal mask
+    /// with the keys before i − W + 1 removed, checked against a brute-force mask.
+    #[test]
+    fn gqa_and_windows_match_their_definitions() {
+        let (n, d) = (7usize, 3usize);
+        let gqa = Shape::new(n as u32, d as u32)
+            .with_batch_heads(2, 4)
+            .with_kv_heads(2)
+            .with_window(Some(3));
+        let wave = |len: usize, seed: f32| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i as f32 + seed) * 0.613).sin())
+                .collect()
+        };
+        let q = wave(2 * 4 * n * d, 0.3);
+        let k = wave(2 * 2 * n * d, 1.1);
+        let v = wave(2 * 2 * n * d, 2.9);
+        // Repeat each KV head for the two query heads of its group.
+        let repeat = |t: &[f32]| -> Vec<f32> {
+            (0..8)
+                .flat_map(|h| {
+                    let kv = gqa.kv_head_of(h) as usize;
+                    t[kv * n * d..(kv + 1) * n * d].to_vec()
+                })
+                .collect()
+        };
+        let mha = Shape {
+            kv_heads: None,
+            ..gqa
+        };
+        let got = attention_f64(&gqa, &q, &k, &v);
+        assert_eq!(got, attention_f64(&mha, &q, &repeat(&k), &repeat(&v)));
+        // Brute force for row i of head 0: softmax over j in (i − 3, i].
+        let i = 5;
+        let scale = 1.0 / (d as f64).sqrt();
+        let scores: Vec<f64> = (3..=5)
+            .map(|j| {
+                (0..d)
+                    .map(|c| f64::from(q[i * d + c]) * f64::from(k[j * d + c]))
+                    .sum::<f64>()
+                    * scale
+            })
+            .collect();
+        let total: f64 = scores.iter().map(|s| s.exp()).sum();
+        for c in 0..d {
+            let expected: f64 = (3..=5)
+                .zip(&scores)
+                .map(|(j, s)| s.exp() / total * f64::from(v[j * d + c]))
+                .sum();
+            assert!((got[i * d + c] - expected).abs() < 1e-12);
+        }
+        // A one-row q gives the last row alone.
+        let last = attention_f64_last_rows(&gqa, &last_rows(&gqa, &q, 1), &k, &v, 1);
+        let full_last = attention_f64_last_rows(&gqa, &q, &k, &v, 1);
+        assert_eq!(last, full_last);
     }
 
     #[test]

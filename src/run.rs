@@ -93,9 +93,16 @@ impl<'g> KernelRun<'g> {
     pub fn new(gpu: &'g Gpu, kernel: &'g dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
         let shape = inputs.shape;
         plan_for(kernel, &shape, gpu)?;
-        let tracker = BufferTracker::new();
-        let bytes = shape.tensor_bytes();
         let rows = kernel.query_rows(&shape);
+        let held = inputs.query_rows();
+        if held < rows {
+            return Err(crate::error::Error::InvalidShape(format!(
+                "q holds the last {held} query row(s) of each head; {} at {shape} computes {rows}",
+                kernel.name()
+            )));
+        }
+        let tracker = BufferTracker::new();
+        let bytes = shape.kv_tensor_bytes();
         let rows_bytes = crate::kernels::query_bytes(&shape, rows);
         let input_usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let io = AttentionBuffers {
@@ -110,10 +117,14 @@ impl<'g> KernelRun<'g> {
             )?,
         };
         // Q holds only the rows the kernel computes (all of them for prefill).
-        let q_rows = if rows >= shape.seq_len {
+        let q_rows = if held == rows {
             std::borrow::Cow::Borrowed(&inputs.q[..])
         } else {
-            std::borrow::Cow::Owned(crate::reference::last_rows(&shape, &inputs.q, rows))
+            let held_shape = Shape {
+                seq_len: held,
+                ..shape
+            };
+            std::borrow::Cow::Owned(crate::reference::last_rows(&held_shape, &inputs.q, rows))
         };
         gpu.scoped("uploading inputs", || {
             gpu.queue

@@ -1,6 +1,9 @@
 //! The attention problem: `O = softmax(scale · Q·Kᵀ [+ causal mask]) · V` on f32 tensors
 //! laid out `[batch, heads, seq_len, head_dim]` row-major, with `scale = 1/√head_dim`.
-//! Queries and keys have the same length `seq_len`.
+//! Queries and keys have the same length `seq_len`. K and V may have fewer heads than Q
+//! (grouped-query attention: `kv_heads` divides `heads`, query head h reading KV head
+//! h / (heads / kv_heads)), and causal attention may be limited to a sliding window of the
+//! last `window` keys.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,14 @@ pub struct Shape {
     pub head_dim: u32,
     /// Whether query i only attends to keys j ≤ i.
     pub causal: bool,
+    /// Heads of K and V, HKV (grouped-query attention; 1: multi-query). `None`: as many as
+    /// `heads` (plain multi-head attention). See [`Shape::kv_head_count`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_heads: Option<u32>,
+    /// Sliding window W (Mistral-style, implies causal): query i sees keys j with
+    /// i − W < j ≤ i. `None`: no window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
 }
 
 impl Shape {
@@ -35,6 +46,8 @@ impl Shape {
             seq_len,
             head_dim,
             causal: false,
+            kv_heads: None,
+            window: None,
         }
     }
 
@@ -52,6 +65,57 @@ impl Shape {
         Shape { causal, ..self }
     }
 
+    /// This shape with `kv_heads` heads of K and V (stored as `None` when it equals
+    /// `heads`, so that a GQA shape with HKV = H is the multi-head shape).
+    pub fn with_kv_heads(self, kv_heads: u32) -> Self {
+        Shape {
+            kv_heads: (kv_heads != self.heads).then_some(kv_heads),
+            ..self
+        }
+    }
+
+    /// This shape with a causal sliding window of `window` keys (`None`: no window). A
+    /// window implies causal.
+    pub fn with_window(self, window: Option<u32>) -> Self {
+        Shape {
+            window,
+            causal: self.causal || window.is_some(),
+            ..self
+        }
+    }
+
+    /// HKV, the heads of K and V (H for multi-head attention).
+    pub fn kv_head_count(&self) -> u32 {
+        self.kv_heads.unwrap_or(self.heads)
+    }
+
+    /// Query heads per KV head, H / HKV (1 for multi-head attention).
+    pub fn group_size(&self) -> u32 {
+        self.heads / self.kv_head_count().max(1)
+    }
+
+    /// The KV head (index into `[B, HKV]`) that query head `head` (index into `[B, H]`)
+    /// reads: same batch, head h / (H / HKV).
+    pub fn kv_head_of(&self, head: u64) -> u64 {
+        let heads = u64::from(self.heads);
+        (head / heads) * u64::from(self.kv_head_count())
+            + (head % heads) / u64::from(self.group_size())
+    }
+
+    /// The first key query `i` sees: i + 1 − W with a window W, else 0.
+    pub fn first_key(&self, i: u32) -> u32 {
+        match self.window {
+            Some(w) => (i + 1).saturating_sub(w),
+            None => 0,
+        }
+    }
+
+    /// Keys `[first, end)` query `i` sees.
+    pub fn visible_keys(&self, i: u32) -> std::ops::Range<u32> {
+        let end = if self.causal { i + 1 } else { self.seq_len };
+        self.first_key(i)..end
+    }
+
     /// Checks the sizes every kernel relies on: nothing zero, the head dim within
     /// [`MAX_HEAD_DIM`], and element counts of Q/K/V/O and of the n×n matrix that fit u64
     /// bytes and u32 row indices.
@@ -65,6 +129,23 @@ impl Shape {
         for (name, value) in fields {
             if value == 0 {
                 return Err(Error::InvalidShape(format!("{name} must be at least 1")));
+            }
+        }
+        let kv_heads = self.kv_head_count();
+        if kv_heads == 0 || !self.heads.is_multiple_of(kv_heads) {
+            return Err(Error::InvalidShape(format!(
+                "heads ({}) must be a multiple of kv_heads ({kv_heads})",
+                self.heads
+            )));
+        }
+        if let Some(w) = self.window {
+            if w == 0 {
+                return Err(Error::InvalidShape("window must be at least 1".into()));
+            }
+            if !self.causal {
+                return Err(Error::InvalidShape(
+                    "a sliding window is causal: set causal with window".into(),
+                ));
             }
         }
         if self.head_dim > MAX_HEAD_DIM {
@@ -106,9 +187,22 @@ impl Shape {
         self.rows() * u64::from(self.head_dim)
     }
 
-    /// Bytes of one of Q, K, V or O in f32.
+    /// Bytes of one of Q or O (and of K or V without GQA) in f32.
     pub fn tensor_bytes(&self) -> u64 {
         self.tensor_elements() * F32_BYTES
+    }
+
+    /// Elements of one of K or V: B·HKV·n·d.
+    pub fn kv_tensor_elements(&self) -> u64 {
+        u64::from(self.batch)
+            * u64::from(self.kv_head_count())
+            * u64::from(self.seq_len)
+            * u64::from(self.head_dim)
+    }
+
+    /// Bytes of one of K or V in f32: B·HKV·n·d·4.
+    pub fn kv_tensor_bytes(&self) -> u64 {
+        self.kv_tensor_elements() * F32_BYTES
     }
 
     /// Elements of the full score matrix, B·H·n², or `None` on overflow.
@@ -130,7 +224,8 @@ impl Shape {
     }
 
     /// The FLOP model: 4·B·H·n²·d (2 for Q·Kᵀ and 2 for P·V, a multiply-add counted as 2),
-    /// halved when causal. Softmax is not counted.
+    /// halved when causal; with a window W, 4·B·H·d·Σᵢ min(i + 1, W) (the keys each query
+    /// sees). Softmax is not counted. GQA changes the bytes, not the FLOPs.
     ///
     /// ```
     /// use attnbench::Shape;
@@ -141,27 +236,57 @@ impl Shape {
     /// assert_eq!(Shape::new(4096, 64).score_matrix_bytes(), 67_108_864);
     /// ```
     pub fn flops(&self) -> f64 {
+        if let Some(w) = self.window {
+            return 4.0
+                * self.batch_heads() as f64
+                * f64::from(self.head_dim)
+                * windowed_pairs(self.seq_len, w);
+        }
         let n = f64::from(self.seq_len);
         let full = 4.0 * self.batch_heads() as f64 * n * n * f64::from(self.head_dim);
         if self.causal { full / 2.0 } else { full }
     }
 
-    /// The fewest bytes any attention kernel must move: read Q, K, V once and write O once.
+    /// The FLOP model of [`Shape::flops`] in words, e.g. `4·B·H·n²·d/2 (causal)`.
+    pub fn flop_model(&self) -> String {
+        match self.window {
+            Some(w) => format!("4·B·H·d·Σᵢ min(i+1, W), W = {w}"),
+            None if self.causal => "4·B·H·n²·d/2, causal".into(),
+            None => "4·B·H·n²·d".into(),
+        }
+    }
+
+    /// The fewest bytes any attention kernel must move: read Q, K, V once and write O once
+    /// (K and V with their own head count).
     pub fn min_io_bytes(&self) -> u64 {
-        4 * self.tensor_bytes()
+        2 * self.tensor_bytes() + 2 * self.kv_tensor_bytes()
     }
 
     /// A short label such as `B1 H8 n4096 d64 causal`.
     pub fn label(&self) -> String {
-        format!(
+        let mut label = format!(
             "B{} H{} n{} d{}{}",
             self.batch,
             self.heads,
             self.seq_len,
             self.head_dim,
             if self.causal { " causal" } else { "" }
-        )
+        );
+        if let Some(kv) = self.kv_heads {
+            label.push_str(&format!(" kv{kv}"));
+        }
+        if let Some(w) = self.window {
+            label.push_str(&format!(" w{w}"));
+        }
+        label
     }
+}
+
+/// Σᵢ min(i + 1, W) over i < n: the (query, key) pairs of a causal window.
+fn windowed_pairs(n: u32, w: u32) -> f64 {
+    let (n, w) = (f64::from(n), f64::from(w));
+    let ramp = n.min(w);
+    ramp * (ramp + 1.0) / 2.0 + (n - ramp) * w
 }
 
 impl std::fmt::Display for Shape {
@@ -206,5 +331,46 @@ mod tests {
                 .is_err()
         );
         assert!(Shape::new(1, 1).validate().is_ok());
+    }
+
+    #[test]
+    fn gqa_maps_query_heads_to_kv_heads_and_checks_divisibility() {
+        let s = Shape::new(8, 4).with_batch_heads(2, 8).with_kv_heads(2);
+        assert_eq!(s.group_size(), 4);
+        assert_eq!(s.kv_head_of(0), 0);
+        assert_eq!(s.kv_head_of(3), 0);
+        assert_eq!(s.kv_head_of(4), 1);
+        assert_eq!(s.kv_head_of(8), 2); // batch 1, head 0
+        assert_eq!(s.kv_head_of(15), 3);
+        assert_eq!(s.kv_tensor_bytes() * 4, s.tensor_bytes());
+        assert!(s.validate().is_ok());
+        assert!(s.with_kv_heads(3).validate().is_err());
+        assert!(
+            Shape {
+                kv_heads: Some(0),
+                ..s
+            }
+            .validate()
+            .is_err()
+        );
+        assert_eq!(s.with_kv_heads(8).kv_heads, None);
+        assert!(s.label().ends_with("kv2"));
+    }
+
+    #[test]
+    fn windows_imply_causal_and_count_the_keys_seen() {
+        let s = Shape::new(10, 2).with_window(Some(3));
+        assert!(s.causal);
+        assert_eq!(s.visible_keys(0), 0..1);
+        assert_eq!(s.visible_keys(5), 3..6);
+        // Σ min(i+1, 3) for i < 10 = 1 + 2 + 3·8 = 27 pairs.
+        assert_eq!(s.flops(), 4.0 * 2.0 * 27.0);
+        assert!(Shape { causal: false, ..s }.validate().is_err());
+        assert!(s.with_window(Some(0)).validate().is_err());
+        // W ≥ n is full causal attention, counted exactly: n(n+1)/2 pairs.
+        assert_eq!(
+            Shape::new(10, 2).with_window(Some(64)).flops(),
+            4.0 * 2.0 * 55.0
+        );
     }
 }

@@ -30,8 +30,13 @@ pub struct SweepConfig {
     pub batch: u32,
     /// Heads H.
     pub heads: u32,
+    /// Heads of K and V (grouped-query attention); `None`: as many as `heads`.
+    pub kv_heads: Option<u32>,
     /// Causal settings to sweep (false, true or both).
     pub causal: Vec<bool>,
+    /// Window W of the sliding-window families (one per head dim: causal with keys
+    /// i − W < j ≤ i); `None`: no such family.
+    pub window: Option<u32>,
     /// Head dims of the head-dim family (empty: no such family), at `head_dim_sweep_seq_len`.
     pub head_dim_sweep: Vec<u32>,
     /// Sequence length of the head-dim family.
@@ -56,7 +61,9 @@ impl Default for SweepConfig {
             head_dims: vec![64],
             batch: 1,
             heads: 1,
+            kv_heads: None,
             causal: vec![false, true],
+            window: Some(DEFAULT_WINDOW),
             head_dim_sweep: vec![32, 64, 128, 256],
             head_dim_sweep_seq_len: 1024,
             kernels: KERNELS.to_vec(),
@@ -88,6 +95,8 @@ impl SweepConfig {
     /// | `ATTNBENCH_MIN_SEQ_LEN` / `ATTNBENCH_MAX_SEQ_LEN` | 128 / 1048576 | doubling range |
     /// | `ATTNBENCH_HEAD_DIMS` | 64 | one family each |
     /// | `ATTNBENCH_BATCH`, `ATTNBENCH_HEADS` | 1, 1 | B and H |
+    /// | `ATTNBENCH_KV_HEADS` | H | heads of K and V (GQA; a divisor of H) |
+    /// | `ATTNBENCH_WINDOW` | 1024 | W of the sliding-window family, or `none` |
     /// | `ATTNBENCH_CAUSAL` | both | `false`, `true` or `both` |
     /// | `ATTNBENCH_HEAD_DIM_SWEEP` | 32,64,128,256 | head dims of the head-dim family, or `none` |
     /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
@@ -151,6 +160,27 @@ impl SweepConfig {
         if let Some(v) = get("ATTNBENCH_HEADS") {
             c.heads = positive("ATTNBENCH_HEADS", number("ATTNBENCH_HEADS", &v)?)?;
         }
+        if let Some(v) = get("ATTNBENCH_KV_HEADS") {
+            let kv = positive("ATTNBENCH_KV_HEADS", number("ATTNBENCH_KV_HEADS", &v)?)?;
+            if !c.heads.is_multiple_of(kv) {
+                return Err(Error::InvalidSetting {
+                    what: "ATTNBENCH_KV_HEADS".into(),
+                    value: v,
+                    expected: format!("a divisor of the heads, {}", c.heads),
+                });
+            }
+            c.kv_heads = Some(kv);
+        }
+        if let Some(v) = get("ATTNBENCH_WINDOW") {
+            c.window = if v.trim() == "none" {
+                None
+            } else {
+                Some(positive(
+                    "ATTNBENCH_WINDOW",
+                    number("ATTNBENCH_WINDOW", &v)?,
+                )?)
+            };
+        }
         if let Some(v) = get("ATTNBENCH_CAUSAL") {
             c.causal = match v.trim().to_ascii_lowercase().as_str() {
                 "false" | "0" | "no" => vec![false],
@@ -194,12 +224,11 @@ impl SweepConfig {
 
     /// The families: n sweeps per head dim and causal setting, then the head-dim sweep.
     pub fn families(&self) -> Vec<Family> {
-        let shape = |seq_len, head_dim, causal| Shape {
-            batch: self.batch,
-            heads: self.heads,
-            seq_len,
-            head_dim,
-            causal,
+        let shape = |seq_len, head_dim, causal| {
+            Shape::new(seq_len, head_dim)
+                .with_batch_heads(self.batch, self.heads)
+                .with_causal(causal)
+                .with_kv_heads(self.kv_heads.unwrap_or(self.heads))
         };
         let mut out = Vec::new();
         for &causal in &self.causal {
@@ -225,6 +254,20 @@ impl SweepConfig {
                     .collect(),
             });
         }
+        if let Some(w) = self.window {
+            for &d in &self.head_dims {
+                out.push(Family {
+                    name: format!("{WINDOW_FAMILY}-d{d}"),
+                    axis: Axis::SeqLen,
+                    workload: Workload::Prefill,
+                    shapes: self
+                        .seq_lens
+                        .iter()
+                        .map(|&n| shape(n, d, true).with_window(Some(w)))
+                        .collect(),
+                });
+            }
+        }
         for &d in &self.head_dims {
             out.push(Family {
                 name: format!("{DECODE_FAMILY}-d{d}"),
@@ -240,6 +283,12 @@ impl SweepConfig {
 /// Name prefix of decode families (one generated token against n cached keys; their rows
 /// have [`Workload::Decode`]).
 pub const DECODE_FAMILY: &str = "decode";
+
+/// Name prefix of sliding-window families (causal, keys i − W < j ≤ i, at a fixed W).
+pub const WINDOW_FAMILY: &str = "window";
+
+/// The window of the sliding-window families unless `ATTNBENCH_WINDOW` says otherwise.
+pub const DEFAULT_WINDOW: u32 = 1024;
 
 /// Name prefix of head-dim families (their rows have [`Axis::HeadDim`]).
 pub const HEAD_DIM_FAMILY: &str = "headdim";
@@ -384,7 +433,7 @@ pub fn run_sweep(
                     // The next run is predicted from the last (the FLOP model); a run needs
                     // a warm-up and a few samples.
                     let predicted =
-                        last.map_or(0.0, |(s, ms)| 4.0 * ms * shape.flops() / s.flops());
+                        last.map_or(0.0, |(s, ms)| 4.0 * ms * growth(kernel, &s, &shape));
                     if left.is_zero() || predicted > left.as_secs_f64() * 1e3 {
                         row.reason = format!(
                             "suite time budget: {:.1} s left of this kernel's share, not enough to measure this point",
@@ -396,7 +445,7 @@ pub fn run_sweep(
                 }
                 if let Some((last_shape, last_ms)) = last {
                     // Time in proportion to FLOPs (the n² law along n, linear along d).
-                    let predicted_ms = last_ms * shape.flops() / last_shape.flops();
+                    let predicted_ms = last_ms * growth(kernel, &last_shape, &shape);
                     if predicted_ms > config.time_budget.as_secs_f64() * 1e3 {
                         let reason = format!(
                             "time budget: the FLOP model predicts {:.1} s per run (from {:.2} s at {last_shape}), budget {:.1} s",
@@ -454,6 +503,18 @@ pub fn run_sweep(
     Ok(rows)
 }
 
+/// How much longer a run of `kernel` at `next` should take than at `last`: the ratio of
+/// the kernel's FLOPs, or of the n×n matrix for kernels that materialize it (a windowed
+/// naive still writes all of it).
+fn growth(kernel: &dyn Kernel, last: &Shape, next: &Shape) -> f64 {
+    let flops = kernel.flops(next) / kernel.flops(last);
+    if kernel.materializes_scores() {
+        flops.max(next.score_matrix_bytes() as f64 / last.score_matrix_bytes() as f64)
+    } else {
+        flops
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,8 +534,16 @@ mod tests {
         .collect();
         let c = SweepConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.seq_lens, vec![128, 256, 512]);
-        // 2 head dims × (non-causal, causal) prefill + 2 decode families.
-        assert_eq!(c.families().len(), 6);
+        // 2 head dims × (non-causal, causal, window) prefill + 2 decode families.
+        assert_eq!(c.families().len(), 8);
+        let window = &c.families()[4];
+        assert_eq!(window.name, "window-d32");
+        assert!(
+            window
+                .shapes
+                .iter()
+                .all(|s| s.window == Some(DEFAULT_WINDOW) && s.causal)
+        );
         assert_eq!(c.kernels.len(), 1);
         assert_eq!(c.time_budget, Duration::from_millis(500));
         let bad =

@@ -1,21 +1,24 @@
-//! Host-side inputs: random Q, K, V for a shape, and NumPy `.npy` files (float32,
-//! shape `[B, H, n, d]`, C order) so anyone can check a kernel with their own tools.
+//! Host-side inputs: random Q, K, V for a shape, and NumPy `.npy` files (float32, C order)
+//! so anyone can check a kernel with their own tools. Q is `[B, H, n, d]` (or
+//! `[B, H, r, d]` with r < n: the last r query rows, as a decode step's one-row q), K and V
+//! are `[B, HKV, n, d]` (HKV < H: grouped-query attention).
 
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use npyz::WriterBuilder;
 use std::path::{Path, PathBuf};
 
-/// Q, K and V on the host, each `[B, H, n, d]` row-major.
+/// Q, K and V on the host, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttentionInputs {
     /// The problem shape.
     pub shape: Shape,
-    /// Queries.
+    /// Queries, `[B, H, r, d]`: the last r = [`AttentionInputs::query_rows`] rows of each
+    /// (batch, head), all n of them unless loaded from a shorter `q.npy`.
     pub q: Vec<f32>,
-    /// Keys.
+    /// Keys, `[B, HKV, n, d]`.
     pub k: Vec<f32>,
-    /// Values.
+    /// Values, `[B, HKV, n, d]`.
     pub v: Vec<f32>,
 }
 
@@ -28,72 +31,112 @@ impl AttentionInputs {
             &format!("random inputs at {shape}"),
             crate::host::inputs_bytes(&shape),
         )?;
-        let len = host_len(&shape)?;
+        let (q_len, kv_len) = host_lens(&shape)?;
         let mut rng = fastrand::Rng::with_seed(seed);
-        let mut tensor = || -> Vec<f32> { (0..len).map(|_| rng.f32() * 2.0 - 1.0).collect() };
+        let mut tensor =
+            |len: usize| -> Vec<f32> { (0..len).map(|_| rng.f32() * 2.0 - 1.0).collect() };
         Ok(AttentionInputs {
             shape,
-            q: tensor(),
-            k: tensor(),
-            v: tensor(),
+            q: tensor(q_len),
+            k: tensor(kv_len),
+            v: tensor(kv_len),
         })
     }
 
-    /// Wraps existing tensors, checking their lengths against the shape.
+    /// Wraps existing tensors, checking their lengths against the shape: K and V
+    /// `[B, HKV, n, d]`, Q `[B, H, r, d]` for some 1 ≤ r ≤ n (the last r query rows).
     pub fn from_tensors(shape: Shape, q: Vec<f32>, k: Vec<f32>, v: Vec<f32>) -> Result<Self> {
         shape.validate()?;
-        let len = host_len(&shape)?;
-        for (name, t) in [("q", &q), ("k", &k), ("v", &v)] {
-            if t.len() != len {
+        let (q_len, kv_len) = host_lens(&shape)?;
+        for (name, t) in [("k", &k), ("v", &v)] {
+            if t.len() != kv_len {
                 return Err(Error::InvalidShape(format!(
-                    "{name} has {} elements, the shape {shape} needs {len}",
+                    "{name} has {} elements, the shape {shape} needs {kv_len}",
                     t.len()
                 )));
             }
         }
+        let row = shape.batch_heads() as usize * shape.head_dim as usize;
+        if q.is_empty() || q.len() > q_len || !q.len().is_multiple_of(row) {
+            return Err(Error::InvalidShape(format!(
+                "q has {} elements, the shape {shape} needs {q_len} (or the last r rows of each head, a multiple of {row})",
+                q.len()
+            )));
+        }
         Ok(AttentionInputs { shape, q, k, v })
     }
 
-    /// Reads `q.npy`, `k.npy` and `v.npy` from `dir`. Their common shape `[B, H, n, d]`
-    /// gives the problem; `causal` is not stored in the files.
-    pub fn load_npy_dir(dir: &Path, causal: bool) -> Result<Self> {
+    /// Query rows per (batch, head) that `q` holds: the last ones of the sequence.
+    pub fn query_rows(&self) -> u32 {
+        let row = self.shape.batch_heads() as usize * self.shape.head_dim as usize;
+        (self.q.len() / row.max(1)) as u32
+    }
+
+    /// Reads `q.npy`, `k.npy` and `v.npy` from `dir`: q `[B, H, r, d]`, k and v
+    /// `[B, HKV, n, d]`, with HKV dividing H (grouped-query attention) and 1 ≤ r ≤ n (r = 1:
+    /// a decode step's query). They give the problem; `causal` and `window` are not stored
+    /// in the files.
+    pub fn load_npy_dir(dir: &Path, causal: bool, window: Option<u32>) -> Result<Self> {
         let (q_dims, q) = read_npy(&dir.join("q.npy"))?;
         let (k_dims, k) = read_npy(&dir.join("k.npy"))?;
         let (v_dims, v) = read_npy(&dir.join("v.npy"))?;
-        for (name, dims) in [("k.npy", &k_dims), ("v.npy", &v_dims)] {
-            if *dims != q_dims {
-                return Err(Error::TensorFile {
-                    path: dir.join(name),
-                    message: format!("shape {dims:?} differs from q.npy's {q_dims:?}"),
-                });
-            }
+        if v_dims != k_dims {
+            return Err(Error::TensorFile {
+                path: dir.join("v.npy"),
+                message: format!("shape {v_dims:?} differs from k.npy's {k_dims:?}"),
+            });
         }
-        let shape = Shape {
-            batch: q_dims[0],
-            heads: q_dims[1],
-            seq_len: q_dims[2],
-            head_dim: q_dims[3],
-            causal,
+        let [batch, heads, q_rows, head_dim] = q_dims;
+        let [k_batch, kv_heads, seq_len, k_dim] = k_dims;
+        let mismatch = if k_batch != batch || k_dim != head_dim {
+            Some("batch and head dim differ from q.npy's")
+        } else if kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            Some("its heads (HKV) must divide q.npy's heads (H)")
+        } else if q_rows > seq_len {
+            Some("it holds fewer rows than q.npy")
+        } else {
+            None
         };
+        if let Some(why) = mismatch {
+            return Err(Error::TensorFile {
+                path: dir.join("k.npy"),
+                message: format!("shape {k_dims:?} against q.npy's {q_dims:?}: {why}"),
+            });
+        }
+        let shape = Shape::new(seq_len, head_dim)
+            .with_batch_heads(batch, heads)
+            .with_causal(causal)
+            .with_kv_heads(kv_heads)
+            .with_window(window);
         Self::from_tensors(shape, q, k, v)
     }
 
     /// Writes `q.npy`, `k.npy` and `v.npy` into `dir` (created if missing).
     pub fn save_npy_dir(&self, dir: &Path) -> Result<()> {
-        for (name, t) in [("q.npy", &self.q), ("k.npy", &self.k), ("v.npy", &self.v)] {
-            write_npy(&dir.join(name), &self.shape, t)?;
-        }
-        Ok(())
+        let s = self.shape;
+        write_npy(
+            &dir.join("q.npy"),
+            [s.batch, s.heads, self.query_rows(), s.head_dim],
+            &self.q,
+        )?;
+        let kv = [s.batch, s.kv_head_count(), s.seq_len, s.head_dim];
+        write_npy(&dir.join("k.npy"), kv, &self.k)?;
+        write_npy(&dir.join("v.npy"), kv, &self.v)
     }
 }
 
-fn host_len(shape: &Shape) -> Result<usize> {
-    usize::try_from(shape.tensor_elements())
-        .map_err(|_| Error::InvalidShape("tensor too large for host memory".into()))
+/// Host elements of Q (all n rows) and of K or V.
+fn host_lens(shape: &Shape) -> Result<(usize, usize)> {
+    let too_large = |_| Error::InvalidShape("tensor too large for host memory".into());
+    Ok((
+        usize::try_from(shape.tensor_elements()).map_err(too_large)?,
+        usize::try_from(shape.kv_tensor_elements()).map_err(too_large)?,
+    ))
 }
 
-/// Writes one `[B, H, n, d]` float32 tensor as `.npy`, creating the parent folder.
-pub fn write_npy(path: &Path, shape: &Shape, data: &[f32]) -> Result<()> {
+/// Writes one float32 tensor of dims `[B, heads, rows, d]` as `.npy`, creating the parent
+/// folder.
+pub fn write_npy(path: &Path, dims: [u32; 4], data: &[f32]) -> Result<()> {
     let file_error = |e: std::io::Error| Error::TensorFile {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -101,12 +144,7 @@ pub fn write_npy(path: &Path, shape: &Shape, data: &[f32]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(file_error)?;
     }
-    let dims = [
-        u64::from(shape.batch),
-        u64::from(shape.heads),
-        u64::from(shape.seq_len),
-        u64::from(shape.head_dim),
-    ];
+    let dims = dims.map(u64::from);
     let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(file_error)?);
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()
@@ -200,22 +238,44 @@ mod tests {
         let shape = Shape::new(5, 3).with_batch_heads(2, 1);
         let inputs = AttentionInputs::random(shape, 7).unwrap();
         inputs.save_npy_dir(dir.path()).unwrap();
-        let back = AttentionInputs::load_npy_dir(dir.path(), false).unwrap();
+        let back = AttentionInputs::load_npy_dir(dir.path(), false, None).unwrap();
         assert_eq!(back, inputs);
 
         let q = dir.path().join("q.npy");
         let bytes = std::fs::read(&q).unwrap();
         std::fs::write(&q, &bytes[..bytes.len() - 6]).unwrap();
-        let err = AttentionInputs::load_npy_dir(dir.path(), false).unwrap_err();
+        let err = AttentionInputs::load_npy_dir(dir.path(), false, None).unwrap_err();
         assert!(err.to_string().contains("q.npy"), "{err}");
 
         let mut trailing = bytes.clone();
         trailing.extend_from_slice(&[0, 0, 0, 0]);
         std::fs::write(&q, &trailing).unwrap();
-        let err = AttentionInputs::load_npy_dir(dir.path(), false).unwrap_err();
+        let err = AttentionInputs::load_npy_dir(dir.path(), false, None).unwrap_err();
         assert!(err.to_string().contains("trailing"), "{err}");
         std::fs::write(&q, &bytes).unwrap();
-        assert!(AttentionInputs::load_npy_dir(dir.path(), false).is_ok());
+        assert!(AttentionInputs::load_npy_dir(dir.path(), false, None).is_ok());
+    }
+
+    #[test]
+    fn npy_round_trip_with_gqa_and_a_one_row_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape::new(6, 4)
+            .with_batch_heads(2, 4)
+            .with_kv_heads(2)
+            .with_window(Some(3));
+        let mut inputs = AttentionInputs::random(shape, 3).unwrap();
+        assert_eq!(inputs.k.len(), 2 * 2 * 6 * 4);
+        inputs.q = crate::reference::last_rows(&shape, &inputs.q, 1);
+        assert_eq!(inputs.query_rows(), 1);
+        inputs.save_npy_dir(dir.path()).unwrap();
+        let back = AttentionInputs::load_npy_dir(dir.path(), true, Some(3)).unwrap();
+        assert_eq!(back, inputs);
+        // K with 3 heads cannot serve 4 query heads.
+        let bad = AttentionInputs::random(Shape::new(6, 4).with_batch_heads(2, 3), 1).unwrap();
+        write_npy(&dir.path().join("k.npy"), [2, 3, 6, 4], &bad.k).unwrap();
+        write_npy(&dir.path().join("v.npy"), [2, 3, 6, 4], &bad.v).unwrap();
+        let err = AttentionInputs::load_npy_dir(dir.path(), true, None).unwrap_err();
+        assert!(err.to_string().contains("must divide"), "{err}");
     }
 
     #[test]

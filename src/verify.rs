@@ -1,6 +1,7 @@
 //! Correctness: every registered kernel against the f64 reference on fresh random inputs
 //! over a spread of shapes chosen to break attention kernels (n = 1, primes, lengths that
-//! are not multiples of any tile, odd and large head dims, causal, many heads).
+//! are not multiples of any tile, odd and large head dims, causal, many heads, grouped-query
+//! attention and sliding windows).
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -30,18 +31,42 @@ pub const VERIFY_SHAPES: &[(u32, u32, u32, u32, bool)] = &[
     (1, 2, 1000, 64, true),
 ];
 
-/// The verification shapes as [`Shape`]s.
+/// Grouped-query attention and sliding windows: (B, H, HKV, n, d, causal, W), W = 0 for
+/// no window. MQA (HKV = 1), W = 1 (a row sees itself), W ≥ n, W not a multiple of any
+/// tile, windows that start mid-block and cross blocks, odd and large head dims.
+pub const VARIANT_SHAPES: &[(u32, u32, u32, u32, u32, bool, u32)] = &[
+    (1, 4, 2, 67, 64, false, 0),
+    (2, 6, 1, 100, 32, true, 0),
+    (1, 8, 2, 33, 19, false, 0),
+    (1, 2, 1, 1, 64, true, 1),
+    (1, 1, 1, 130, 64, true, 1),
+    (1, 2, 2, 67, 16, true, 200),
+    (1, 4, 2, 300, 64, true, 37),
+    (1, 1, 1, 1000, 64, true, 100),
+    (2, 4, 2, 257, 128, true, 70),
+    (1, 2, 1, 129, 80, true, 5),
+    (1, 4, 4, 100, 256, true, 33),
+];
+
+/// The verification shapes as [`Shape`]s: [`VERIFY_SHAPES`], then [`VARIANT_SHAPES`].
 pub fn verify_shapes() -> Vec<Shape> {
-    VERIFY_SHAPES
+    let plain = VERIFY_SHAPES
         .iter()
-        .map(|&(batch, heads, seq_len, head_dim, causal)| Shape {
-            batch,
-            heads,
-            seq_len,
-            head_dim,
-            causal,
-        })
-        .collect()
+        .map(|&(batch, heads, seq_len, head_dim, causal)| {
+            Shape::new(seq_len, head_dim)
+                .with_batch_heads(batch, heads)
+                .with_causal(causal)
+        });
+    let variants = VARIANT_SHAPES.iter().map(
+        |&(batch, heads, kv_heads, seq_len, head_dim, causal, window)| {
+            Shape::new(seq_len, head_dim)
+                .with_batch_heads(batch, heads)
+                .with_causal(causal)
+                .with_kv_heads(kv_heads)
+                .with_window((window > 0).then_some(window))
+        },
+    );
+    plain.chain(variants).collect()
 }
 
 /// The outcome of one kernel on one shape.

@@ -140,7 +140,7 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
 
     // The saved output matches the reference on the saved inputs.
-    let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true).unwrap();
+    let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true, None).unwrap();
     let (_, o) = attnbench::tensors::read_npy(&save.join("o.npy")).unwrap();
     let reference =
         attnbench::reference::attention_f64(&inputs.shape, &inputs.q, &inputs.k, &inputs.v);

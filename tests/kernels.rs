@@ -230,6 +230,10 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
         for shape in [
             Shape::new(100, 64),
             Shape::new(33, 16).with_batch_heads(2, 3).with_causal(true),
+            Shape::new(70, 32)
+                .with_batch_heads(2, 4)
+                .with_kv_heads(2)
+                .with_window(Some(9)),
         ] {
             if kernel.check_support(&shape, gpu).is_err() {
                 continue;
@@ -269,4 +273,60 @@ fn decode_holds_one_query_row_beside_the_kv_cache() {
     assert!(peak > kv, "{peak}");
     assert!(peak <= kv + kv / 10 + (1 << 20), "peak {peak}, K+V {kv}");
     assert_eq!(run.read_output().unwrap().len(), 8 * 64);
+
+    // GQA: K and V hold HKV = 2 heads, a quarter of the bytes; the bound still holds.
+    let gqa = shape.with_kv_heads(2);
+    let inputs = AttentionInputs::random(gqa, 9).unwrap();
+    let run = KernelRun::new(gpu(), decode, &inputs).unwrap();
+    let kv = 2 * gqa.kv_tensor_bytes();
+    assert_eq!(kv, 2 * shape.tensor_bytes() / 4);
+    let peak = run.peak_buffer_bytes();
+    assert!(peak <= kv + kv / 10 + (1 << 20), "peak {peak}, K+V {kv}");
+}
+
+/// Inputs whose q holds only the last row (a KV cache's new token, as `--load-tensors`
+/// accepts): decode runs on them and matches the reference; prefill kernels refuse them.
+#[test]
+fn decode_runs_on_a_one_row_query_and_prefill_refuses_it() {
+    let shape = Shape::new(700, 64)
+        .with_batch_heads(2, 6)
+        .with_kv_heads(2)
+        .with_causal(true);
+    let mut inputs = AttentionInputs::random(shape, fresh_seed()).unwrap();
+    inputs.q = attnbench::reference::last_rows(&shape, &inputs.q, 1);
+    let decode = find_kernel("decode").unwrap();
+    let out = run_attention(gpu(), decode, &inputs).unwrap();
+    let c = compare_output(decode, &inputs, &out);
+    assert!(c.passes(decode.tolerance()), "{c:?}");
+    let err = run_attention(gpu(), find_kernel("flash").unwrap(), &inputs).unwrap_err();
+    assert!(err.to_string().contains("last 1 query row"), "{err}");
+}
+
+/// Windows and grouped-query attention across flash's key passes (the state between passes
+/// must carry rows whose window has not started yet, and blocks that skip whole passes).
+#[test]
+fn flash_windows_and_gqa_cross_key_passes() {
+    use attnbench::kernels::flash::{FLASH, Flash};
+    let seed = fresh_seed();
+    for shape in [
+        Shape::new(700, 64)
+            .with_batch_heads(1, 4)
+            .with_kv_heads(1)
+            .with_window(Some(100)),
+        Shape::new(333, 40)
+            .with_batch_heads(2, 2)
+            .with_kv_heads(1)
+            .with_window(Some(7)),
+        Shape::new(300, 64).with_batch_heads(1, 6).with_kv_heads(3),
+    ] {
+        let flash = Flash {
+            max_pass_keys: Some(64),
+            ..FLASH
+        };
+        let check = check_kernel(gpu(), &flash, shape, seed).unwrap();
+        assert!(
+            check.skipped.is_none() && check.passed(),
+            "{shape}: {check:?}"
+        );
+    }
 }

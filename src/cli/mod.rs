@@ -103,19 +103,25 @@ pub struct ShapeArgs {
     /// Causal mask (query i sees keys j ≤ i).
     #[arg(long)]
     pub causal: bool,
+    /// Heads of K and V, HKV (grouped-query attention; 1: multi-query) [default: --heads].
+    /// H must be a multiple of it; query head h reads KV head h / (H / HKV).
+    #[arg(long)]
+    pub kv_heads: Option<u32>,
+    /// Causal sliding window W: query i sees keys j with i − W < j ≤ i (implies --causal).
+    #[arg(long)]
+    pub window: Option<u32>,
 }
 
 impl ShapeArgs {
     /// The shape asked for; sizes not given are 1 (B, H) or 0 (n, d: refused by
     /// [`Shape::validate`] unless [`ShapeArgs::require`] was satisfied).
     pub fn shape(&self) -> Shape {
-        Shape {
-            batch: self.batch.unwrap_or(1),
-            heads: self.heads.unwrap_or(1),
-            seq_len: self.seq_len.unwrap_or(0),
-            head_dim: self.head_dim.unwrap_or(0),
-            causal: self.causal,
-        }
+        let heads = self.heads.unwrap_or(1);
+        Shape::new(self.seq_len.unwrap_or(0), self.head_dim.unwrap_or(0))
+            .with_batch_heads(self.batch.unwrap_or(1), heads)
+            .with_causal(self.causal)
+            .with_kv_heads(self.kv_heads.unwrap_or(heads))
+            .with_window(self.window)
     }
 
     /// Refuses a shape whose `--seq-len` or `--head-dim` is missing, naming what is.

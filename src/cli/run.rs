@@ -52,6 +52,12 @@ struct RunRecord {
     seq_len: u32,
     head_dim: u32,
     causal: bool,
+    /// Heads of K and V (H unless grouped-query attention).
+    kv_heads: u32,
+    /// Causal sliding window, when there is one.
+    window: Option<u32>,
+    /// The FLOP model behind `gflops`.
+    flop_model: String,
     median_ms: f64,
     min_ms: f64,
     max_ms: f64,
@@ -68,13 +74,14 @@ struct RunRecord {
 
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
     if let Some(dir) = &args.load_tensors {
-        let loaded = AttentionInputs::load_npy_dir(dir, args.shape.causal)?;
+        let loaded = AttentionInputs::load_npy_dir(dir, args.shape.causal, args.shape.window)?;
         let s = loaded.shape;
         let asked = [
             ("seq_len", args.shape.seq_len, s.seq_len),
             ("head_dim", args.shape.head_dim, s.head_dim),
             ("batch", args.shape.batch, s.batch),
             ("heads", args.shape.heads, s.heads),
+            ("kv_heads", args.shape.kv_heads, s.kv_head_count()),
         ];
         for (name, wanted, found) in asked {
             if let Some(w) = wanted
@@ -127,11 +134,13 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     if let Some(dir) = &args.save_tensors {
         inputs.save_npy_dir(dir)?;
         // O holds the rows the kernel computes: [B, H, 1, d] for decode.
-        let o_shape = attnbench::Shape {
-            seq_len: kernel.query_rows(&shape),
-            ..shape
-        };
-        write_npy(&dir.join("o.npy"), &o_shape, &run.read_output()?)?;
+        let o_dims = [
+            shape.batch,
+            shape.heads,
+            kernel.query_rows(&shape),
+            shape.head_dim,
+        ];
+        write_npy(&dir.join("o.npy"), o_dims, &run.read_output()?)?;
     }
     let summary = gpu.summary();
     let record = RunRecord {
@@ -143,6 +152,9 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         seq_len: shape.seq_len,
         head_dim: shape.head_dim,
         causal: shape.causal,
+        kv_heads: shape.kv_head_count(),
+        window: shape.window,
+        flop_model: kernel.flop_model(&shape),
         median_ms: m.median_ms,
         min_ms: m.min_ms,
         max_ms: m.max_ms,

@@ -32,6 +32,8 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         || args.shape.head_dim.is_some()
         || args.shape.batch.is_some()
         || args.shape.heads.is_some()
+        || args.shape.kv_heads.is_some()
+        || args.shape.window.is_some()
         || args.shape.causal;
     let shapes = if custom {
         args.shape.require(true, true)?;
@@ -49,8 +51,8 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         s.name, s.backend, s.device_type
     );
     println!(
-        "{:<14} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  result",
-        "kernel", "B", "H", "n", "d", "causal", "max_abs_err", "rel_l2_err"
+        "{:<14} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  result",
+        "kernel", "B", "H", "HKV", "n", "d", "causal", "window", "max_abs_err", "rel_l2_err"
     );
     let mut failures = 0;
     let mut passes = 0;
@@ -86,13 +88,15 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 (None, None) => ("-".into(), "-".into(), "no result".into()),
             };
             println!(
-                "{:<14} {:>3} {:>3} {:>6} {:>4} {:>6}  {:>12} {:>12}  {verdict}",
+                "{:<14} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  {verdict}",
                 check.kernel,
                 shape.batch,
                 shape.heads,
+                shape.kv_head_count(),
                 shape.seq_len,
                 shape.head_dim,
                 shape.causal,
+                shape.window.map_or("-".to_string(), |w| w.to_string()),
                 max_abs,
                 rel
             );

@@ -4,9 +4,15 @@
 //! [`SPLIT`] keys, one workgroup each, and a second dispatch combines the chunks' partial
 //! softmaxes. It computes the last [`DECODE_QUERIES`] query rows of the `[B, H, n, d]`
 //! problem (with the causal flag, that row sees every key, as a generated token does), and
-//! holds only those rows of q and o on the device, `[B, H, 1, d]`, beside n rows of K and V,
-//! as a KV-cache decode does;
-//! time grows linearly in n, and a run's time is the time per generated token.
+//! holds only those rows of q and o on the device, `[B, H, 1, d]`, beside n rows of K and V
+//! (`[B, HKV, n, d]`), as a KV-cache decode does; time grows linearly in n, and a run's time
+//! is the time per generated token.
+//!
+//! Decode is bandwidth-bound: each step reads the whole KV cache. A workgroup serves every
+//! query head of a KV head's group (grouped-query attention), scoring four query rows per
+//! K load and accumulating four rows per V load, so with H / HKV ≤ 4 each KV element is
+//! read once per step; K and V are read as vec4s where the head dim allows. Achieved GB/s
+//! are reported over K + V + the query and output rows ([`Kernel::min_bytes`]).
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,
@@ -39,7 +45,10 @@ struct Params {
     queries: u32,
     splits: u32,
     total_groups: u32,
-    _pad: u32,
+    heads: u32,
+    kv_heads: u32,
+    window: u32,
+    _pad: [u32; 2],
 }
 
 fn queries(shape: &Shape) -> u32 {
@@ -65,19 +74,33 @@ struct Pipelines {
     combine: wgpu::ComputePipeline,
 }
 
-fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
-    gpu.cached("decode", || {
+/// Query rows a workgroup of the partial pass serves per K/V load: 4, or 1 when the group
+/// has a single row (multi-head attention with one query), where four would waste arithmetic.
+fn rows_per_load(shape: &Shape) -> u32 {
+    if shape.group_size() * queries(shape) > 1 {
+        4
+    } else {
+        1
+    }
+}
+
+fn pipelines(gpu: &Gpu, shape: &Shape) -> Result<Pipelines> {
+    let vec4 = shape.head_dim.is_multiple_of(4);
+    let qr = rows_per_load(shape);
+    gpu.cached(&format!("decode vec4 {vec4} qr {qr}"), || {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let constants = [("WG", f64::from(WG)), ("SPLIT", f64::from(SPLIT))];
-        let compile = |entry| {
-            gpu.compile(
-                shader!("decode.wgsl", "workgroup_reduce.wgsl"),
-                entry,
-                Some(&pipeline_layout),
-                &constants,
-            )
+        let constants = [
+            ("WG", f64::from(WG)),
+            ("SPLIT", f64::from(SPLIT)),
+            ("QR", f64::from(qr)),
+        ];
+        let source = if vec4 {
+            shader!("decode.wgsl", "kv_quads_vec4.wgsl")
+        } else {
+            shader!("decode.wgsl", "kv_quads_scalar.wgsl")
         };
+        let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &constants);
         Ok(Pipelines {
             partial: compile("partial")?,
             combine: compile("combine")?,
@@ -103,22 +126,33 @@ impl Kernel for Decode {
         queries(shape)
     }
 
-    /// 4·B·H·q·n·d for q query rows (each sees all n keys, causal or not, up to q − 1).
+    /// 4·B·H·q·n·d for q query rows (each sees all n keys, causal or not, up to q − 1);
+    /// with a window W, the keys each row sees (min(n, W) for the last row).
     fn flops(&self, shape: &Shape) -> f64 {
-        4.0 * shape.batch_heads() as f64
-            * f64::from(queries(shape))
-            * f64::from(shape.seq_len)
-            * f64::from(shape.head_dim)
+        let n = shape.seq_len;
+        let pairs: u64 = (n - queries(shape)..n)
+            .map(|i| u64::from(shape.visible_keys(i).len() as u32))
+            .sum();
+        4.0 * shape.batch_heads() as f64 * pairs as f64 * f64::from(shape.head_dim)
     }
 
-    /// K and V read once; the query rows read and the output rows written.
     fn flop_model(&self, shape: &Shape) -> String {
-        format!("4·B·H·q·n·d, q = {} query row(s)", queries(shape))
+        match shape.window {
+            Some(w) => format!(
+                "4·B·H·q·min(n, W)·d, q = {} query row(s), W = {w}",
+                queries(shape)
+            ),
+            None => format!("4·B·H·q·n·d, q = {} query row(s)", queries(shape)),
+        }
     }
 
+    /// K and V (HKV heads) read once — only the keys a window leaves visible — the query
+    /// rows read and the output rows written.
     fn min_bytes(&self, shape: &Shape) -> u64 {
         let row = u64::from(shape.head_dim) * F32_BYTES * shape.batch_heads();
-        2 * shape.tensor_bytes() + 2 * row * u64::from(queries(shape))
+        let keys = u64::from(shape.seq_len - shape.first_key(shape.seq_len - queries(shape)));
+        let kv = shape.kv_tensor_bytes() / u64::from(shape.seq_len) * keys;
+        2 * kv + 2 * row * u64::from(queries(shape))
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
@@ -155,7 +189,7 @@ impl Kernel for Decode {
         io: &AttentionBuffers,
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
-        let p = pipelines(gpu)?;
+        let p = pipelines(gpu, shape)?;
         let max_dim = gpu.limits().max_compute_workgroups_per_dimension;
         let partials = gpu.buffer(
             tracker,
@@ -165,12 +199,17 @@ impl Kernel for Decode {
         )?;
         let mut steps = Vec::new();
         let mut buffers = Vec::new();
-        for (label, pipeline, per_head) in [
-            ("partial", &p.partial, splits(shape)),
-            ("combine", &p.combine, queries(shape)),
+        let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
+        for (label, pipeline, groups) in [
+            // One workgroup per (batch, KV head, chunk), then per (batch, head, query row).
+            ("partial", &p.partial, kv_heads * u64::from(splits(shape))),
+            (
+                "combine",
+                &p.combine,
+                shape.batch_heads() * u64::from(queries(shape)),
+            ),
         ] {
-            let total_groups =
-                workgroup_count("decode", shape, shape.batch_heads() * u64::from(per_head))?;
+            let total_groups = workgroup_count("decode", shape, groups)?;
             let params = params_buffer(
                 gpu,
                 tracker,
@@ -183,7 +222,10 @@ impl Kernel for Decode {
                     queries: queries(shape),
                     splits: splits(shape),
                     total_groups,
-                    _pad: 0,
+                    heads: shape.heads,
+                    kv_heads: shape.kv_head_count(),
+                    window: shape.window.unwrap_or(0),
+                    _pad: [0; 2],
                 },
             )?;
             let bind_group = bind_buffers(

@@ -28,7 +28,10 @@ struct Params {
     rows_per_group: u32,
     q_blocks: u32,
     total_groups: u32,
-    _pad: u32,
+    heads: u32,
+    kv_heads: u32,
+    window: u32,
+    _pad: [u32; 5],
 }
 
 /// Invocations per workgroup and query rows per workgroup (one per subgroup of the largest
@@ -130,7 +133,10 @@ impl Kernel for FlashSubgroup {
                 rows_per_group,
                 q_blocks,
                 total_groups,
-                _pad: 0,
+                heads: shape.heads,
+                kv_heads: shape.kv_head_count(),
+                window: shape.window.unwrap_or(0),
+                _pad: [0; 5],
             },
         )?;
         let bind_group = bind_buffers(

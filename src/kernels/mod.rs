@@ -68,7 +68,8 @@ pub enum Workload {
     Decode,
 }
 
-/// Q, K, V and O of one problem on the device, each `[B, H, n, d]` f32.
+/// Q, K, V and O of one problem on the device, f32: Q and O `[B, H, rows, d]`
+/// ([`Kernel::query_rows`]), K and V `[B, HKV, n, d]`.
 #[derive(Debug)]
 pub struct AttentionBuffers {
     /// Queries.
@@ -201,13 +202,13 @@ pub(crate) fn workgroup_count(kernel: &str, shape: &Shape, total: u64) -> Result
 }
 
 /// The plan entries for Q, K, V and O, Q and O holding `query_rows` rows per (batch, head)
-/// ([`Kernel::query_rows`]).
+/// ([`Kernel::query_rows`]), K and V the KV heads ([`Shape::kv_tensor_bytes`]).
 pub fn io_plan(shape: &Shape, query_rows: u32) -> MemoryPlan {
     let rows_bytes = query_bytes(shape, query_rows);
     let mut plan = MemoryPlan::default();
     plan.storage("q", rows_bytes)
-        .storage("k", shape.tensor_bytes())
-        .storage("v", shape.tensor_bytes())
+        .storage("k", shape.kv_tensor_bytes())
+        .storage("v", shape.kv_tensor_bytes())
         .storage("o", rows_bytes);
     plan
 }

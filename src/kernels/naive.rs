@@ -50,7 +50,10 @@ struct Params {
     scale: f32,
     row_start: u32,
     row_count: u32,
-    _pad: [u32; 2],
+    heads: u32,
+    kv_heads: u32,
+    window: u32,
+    _pad: [u32; 3],
 }
 
 /// How the score matrix is split: `rows_per_chunk` whole rows per buffer.
@@ -202,7 +205,10 @@ impl ScoreRows {
                     scale: shape.scale(),
                     row_start: row_start as u32,
                     row_count: row_count as u32,
-                    _pad: [0; 2],
+                    heads: shape.heads,
+                    kv_heads: shape.kv_head_count(),
+                    window: shape.window.unwrap_or(0),
+                    _pad: [0; 3],
                 },
             )?;
             let bind_group = bind_buffers(

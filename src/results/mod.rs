@@ -139,6 +139,12 @@ pub struct ResultRow {
     pub head_dim: u32,
     /// Causal mask.
     pub causal: bool,
+    /// Heads of K and V when fewer than `heads` (grouped-query attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_heads: Option<u32>,
+    /// Causal sliding window, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
     /// Element type.
     pub dtype: String,
     /// ok or skipped.
@@ -255,6 +261,8 @@ impl ResultRow {
             seq_len: shape.seq_len,
             head_dim: shape.head_dim,
             causal: shape.causal,
+            kv_heads: shape.kv_heads,
+            window: shape.window,
             dtype: "f32".into(),
             status: Status::Skipped,
             reason: String::new(),
@@ -310,15 +318,11 @@ impl ResultRow {
     }
 
     /// What identifies a point: a re-run replaces the row with the same key.
-    pub fn key(&self) -> (String, String, u32, u32, u32, u32, bool, String) {
+    pub fn key(&self) -> (String, String, Shape, String) {
         (
             self.family.clone(),
             self.kernel.clone(),
-            self.batch,
-            self.heads,
-            self.seq_len,
-            self.head_dim,
-            self.causal,
+            self.shape(),
             self.dtype.clone(),
         )
     }
@@ -331,6 +335,8 @@ impl ResultRow {
             seq_len: self.seq_len,
             head_dim: self.head_dim,
             causal: self.causal,
+            kv_heads: self.kv_heads,
+            window: self.window,
         }
     }
 

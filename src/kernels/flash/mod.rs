@@ -186,7 +186,9 @@ struct Params {
     kv_begin: u32,
     kv_stop: u32,
     pass_flags: u32,
-    _pad: [u32; 3],
+    heads: u32,
+    kv_heads: u32,
+    window: u32,
 }
 
 /// Prepares flash with `config` in `passes` passes over the keys.
@@ -235,7 +237,9 @@ fn prepare_with(
                 kv_begin: (pass * per_pass).min(u64::from(shape.seq_len)) as u32,
                 kv_stop: ((pass + 1) * per_pass).min(u64::from(shape.seq_len)) as u32,
                 pass_flags: u32::from(pass == 0) | (u32::from(pass + 1 == passes) << 1),
-                _pad: [0; 3],
+                heads: shape.heads,
+                kv_heads: shape.kv_head_count(),
+                window: shape.window.unwrap_or(0),
             },
         )?;
         let bind_group = bind_buffers(

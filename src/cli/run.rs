@@ -58,6 +58,8 @@ struct RunRecord {
     window: Option<u32>,
     /// The FLOP model behind `gflops`.
     flop_model: String,
+    /// The fewest bytes the kernel must move (K + V + Q + O rows), over the median time.
+    achieved_gbps: f64,
     median_ms: f64,
     min_ms: f64,
     max_ms: f64,
@@ -155,6 +157,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         kv_heads: shape.kv_head_count(),
         window: shape.window,
         flop_model: kernel.flop_model(&shape),
+        achieved_gbps: kernel.min_bytes(&shape) as f64 / (m.median_ms * 1e6),
         median_ms: m.median_ms,
         min_ms: m.min_ms,
         max_ms: m.max_ms,
@@ -186,9 +189,11 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             record.median_ms, record.min_ms, record.max_ms, record.samples, record.timing
         );
         println!(
-            "{:.2} GFLOP/s ({}), peak buffer bytes {} ({}); n×n matrix {}",
+            "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {} ({}); n×n matrix {}",
             record.gflops,
-            kernel.flop_model(&shape),
+            record.flop_model,
+            record.achieved_gbps,
+            human_bytes(kernel.min_bytes(&shape)),
             record.peak_buffer_bytes,
             human_bytes(record.peak_buffer_bytes),
             human_bytes(record.score_matrix_bytes)

@@ -1,25 +1,34 @@
 //! `decode`: one generated token against a KV cache of n keys, flash-decoding style
 //! (`shaders/decode.wgsl`). A decode step has a single query row per (batch, head), so
-//! one workgroup per head would leave a GPU idle: the keys are split into chunks of
-//! [`SPLIT`] keys, one workgroup each, and a second dispatch combines the chunks' partial
-//! softmaxes. It computes the last [`DECODE_QUERIES`] query rows of the `[B, H, n, d]`
-//! problem (with the causal flag, that row sees every key, as a generated token does), and
-//! holds only those rows of q and o on the device, `[B, H, 1, d]`, beside n rows of K and V
+//! one workgroup per head would leave the device idle: the keys are split between the
+//! invocations of many workgroups ([`keys_per_invocation`] keys each, strided so that
+//! neighbouring invocations read neighbouring rows), each runs the online softmax over its
+//! keys alone and writes a partial softmax, and a second dispatch combines the partials.
+//! It computes the last [`DECODE_QUERIES`] query rows of the `[B, H, n, d]` problem (with the
+//! causal flag, that row sees every key, as a generated token does), and holds only those
+//! rows of q and o on the device, `[B, H, 1, d]`, beside n rows of K and V
 //! (`[B, HKV, n, d]`), as a KV-cache decode does; time grows linearly in n, and a run's time
 //! is the time per generated token.
 //!
-//! Decode is bandwidth-bound: each step reads the whole KV cache. A workgroup serves every
-//! query head of a KV head's group (grouped-query attention), scoring four query rows per
-//! K load and accumulating four rows per V load, so with H / HKV ≤ 4 each KV element is
-//! read once per step; K and V are read as vec4s where the head dim allows. Achieved GB/s
-//! are reported over K + V + the query and output rows ([`Kernel::min_bytes`]).
+//! Decode is bandwidth-bound: each step reads the whole KV cache (with a window, the last
+//! W keys). An invocation serves four query heads of a KV head's group at once
+//! (grouped-query attention), scoring them per K load and accumulating them per V load, so
+//! with H / HKV ≤ 4 each KV element is read once per step (larger groups: once per four
+//! heads); K and V are read as vec4s where the head dim allows; no workgroup memory and no
+//! barrier (each is a coroutine switch on lavapipe). Achieved GB/s are reported over K + V
+//! + the query and output rows ([`Kernel::min_bytes`]).
+//!
+//! On lavapipe (`attnbench run --kernel decode --seq-len 262144 --head-dim 64 --causal`,
+//! against `attnbench probe`'s bandwidth in the same session): workgroups splitting 256-key
+//! chunks with barrier reductions moved 0.35 GB/s (28% of the probed 1.27 GB/s); this
+//! design's numbers are in the per-device README's targets.
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,
     io_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
@@ -30,9 +39,7 @@ pub struct Decode;
 /// Query rows per (batch, head) a decode step computes: one generated token.
 pub const DECODE_QUERIES: u32 = 1;
 
-/// Keys per chunk of the first pass.
-pub const SPLIT: u32 = 256;
-
+/// Invocations per workgroup of both passes.
 const WG: u32 = 64;
 
 #[repr(C)]
@@ -41,27 +48,49 @@ struct Params {
     seq_len: u32,
     head_dim: u32,
     causal: u32,
-    scale: f32,
+    scale_log2: f32,
     queries: u32,
     splits: u32,
     total_groups: u32,
     heads: u32,
     kv_heads: u32,
     window: u32,
-    _pad: [u32; 2],
+    keys: u32,
+    _pad: u32,
 }
 
 fn queries(shape: &Shape) -> u32 {
     DECODE_QUERIES.min(shape.seq_len)
 }
 
-fn splits(shape: &Shape) -> u32 {
-    shape.seq_len.div_ceil(SPLIT)
+/// Keys per invocation of the partial pass, a power of two: about 16 workgroups in all on
+/// CPU drivers (enough to fill every core; up to 256 keys each) and about a thousand on GPUs
+/// (for occupancy; up to 64 keys each), and at least 8 per query row an invocation serves,
+/// so that the partials (head_dim + 2 floats per invocation and query row) stay under a
+/// tenth of K + V.
+pub fn keys_per_invocation(shape: &Shape, gpu: &Gpu) -> u32 {
+    let (workgroups, most) = if gpu.is_cpu() { (16, 256) } else { (1024, 64) };
+    let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
+    let per_head = (workgroups / kv_heads).max(1) as u32;
+    let floor = (8 * shape.group_size() * queries(shape))
+        .next_power_of_two()
+        .max(4);
+    shape
+        .seq_len
+        .div_ceil(WG * per_head)
+        .next_power_of_two()
+        .max(floor)
+        .min(most.max(floor))
 }
 
-fn partials_bytes(shape: &Shape) -> u64 {
+/// Partials per (batch, head, query row): one per invocation of the partial pass.
+fn splits(shape: &Shape, gpu: &Gpu) -> u32 {
+    shape.seq_len.div_ceil(WG * keys_per_invocation(shape, gpu)) * WG
+}
+
+fn partials_bytes(shape: &Shape, gpu: &Gpu) -> u64 {
     shape.batch_heads()
-        * u64::from(splits(shape))
+        * u64::from(splits(shape, gpu))
         * u64::from(queries(shape))
         * (u64::from(shape.head_dim) + 2)
         * F32_BYTES
@@ -87,20 +116,26 @@ fn rows_per_load(shape: &Shape) -> u32 {
 fn pipelines(gpu: &Gpu, shape: &Shape) -> Result<Pipelines> {
     let vec4 = shape.head_dim.is_multiple_of(4);
     let qr = rows_per_load(shape);
-    gpu.cached(&format!("decode vec4 {vec4} qr {qr}"), || {
+    let d4 = shape.head_dim.div_ceil(4);
+    gpu.cached(&format!("decode vec4 {vec4} qr {qr} d4 {d4}"), || {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let constants = [
-            ("WG", f64::from(WG)),
-            ("SPLIT", f64::from(SPLIT)),
-            ("QR", f64::from(qr)),
-        ];
         let source = if vec4 {
             shader!("decode.wgsl", "kv_quads_vec4.wgsl")
         } else {
             shader!("decode.wgsl", "kv_quads_scalar.wgsl")
         };
-        let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &constants);
+        let consts = [("QR", qr), ("D4", d4)];
+        let wgsl = unroll_marked_loops(&specialize(source, &consts)?, &consts)?;
+        let compile = |entry| {
+            gpu.compile_text(
+                source.name,
+                wgsl.clone(),
+                entry,
+                Some(&pipeline_layout),
+                &[("WG", f64::from(WG))],
+            )
+        };
         Ok(Pipelines {
             partial: compile("partial")?,
             combine: compile("combine")?,
@@ -156,17 +191,20 @@ impl Kernel for Decode {
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        // combine loops over every chunk, three times plus once per column group.
+        // combine loops over every partial, three times plus once per column group; an
+        // invocation of partial loops over its keys once per four query rows.
         if let Some(cap) = gpu.shader_loop_cap() {
-            let iterations =
-                u64::from(splits(shape)) * (3 + u64::from(shape.head_dim.div_ceil(WG)));
+            let splits = splits(shape, gpu);
+            let combine = u64::from(splits) * (3 + u64::from(shape.head_dim.div_ceil(WG)));
+            let steps = u64::from((shape.group_size() * queries(shape)).div_ceil(4));
+            let partial = steps * (u64::from(keys_per_invocation(shape, gpu)) + 8);
+            let iterations = combine.max(partial);
             if iterations > cap * 9 / 10 {
                 return Err(Error::Unsupported {
                     kernel: "decode".into(),
                     reason: format!(
-                        "{} caps shader loops at {cap} iterations per invocation; combining {} chunks needs {iterations}",
+                        "{} caps shader loops at {cap} iterations per invocation; combining {splits} partials needs {iterations}",
                         gpu.summary().name,
-                        splits(shape)
                     ),
                 });
             }
@@ -174,9 +212,9 @@ impl Kernel for Decode {
         Ok(())
     }
 
-    fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape, self.query_rows(shape));
-        plan.storage("partials", partials_bytes(shape));
+        plan.storage("partials", partials_bytes(shape, gpu));
         plan.other("params[partial]", std::mem::size_of::<Params>() as u64);
         plan.other("params[combine]", std::mem::size_of::<Params>() as u64);
         Ok(plan)
@@ -194,7 +232,7 @@ impl Kernel for Decode {
         let partials = gpu.buffer(
             tracker,
             "decode partials",
-            partials_bytes(shape),
+            partials_bytes(shape, gpu),
             wgpu::BufferUsages::STORAGE,
         )?;
         let mut steps = Vec::new();
@@ -202,7 +240,11 @@ impl Kernel for Decode {
         let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
         for (label, pipeline, groups) in [
             // One workgroup per (batch, KV head, chunk), then per (batch, head, query row).
-            ("partial", &p.partial, kv_heads * u64::from(splits(shape))),
+            (
+                "partial",
+                &p.partial,
+                kv_heads * u64::from(splits(shape, gpu) / WG),
+            ),
             (
                 "combine",
                 &p.combine,
@@ -218,14 +260,15 @@ impl Kernel for Decode {
                     seq_len: shape.seq_len,
                     head_dim: shape.head_dim,
                     causal: u32::from(shape.causal),
-                    scale: shape.scale(),
+                    scale_log2: shape.scale() * std::f32::consts::LOG2_E,
                     queries: queries(shape),
-                    splits: splits(shape),
+                    splits: splits(shape, gpu),
                     total_groups,
                     heads: shape.heads,
                     kv_heads: shape.kv_head_count(),
                     window: shape.window.unwrap_or(0),
-                    _pad: [0; 2],
+                    keys: keys_per_invocation(shape, gpu),
+                    _pad: 0,
                 },
             )?;
             let bind_group = bind_buffers(

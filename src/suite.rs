@@ -264,7 +264,7 @@ pub fn run_suite(
         });
     let for_time = rows
         .iter()
-        .filter(|r| r.reason.starts_with("suite time budget"))
+        .filter(|r| r.reason.starts_with(crate::sweep::SWEEP_BUDGET_REASON))
         .count();
     save_and_report(&folder, device.clone(), rows)?;
     step(
@@ -281,6 +281,7 @@ pub fn run_suite(
         speedup_seq_lens: vec![512, 1024],
         samples: 3,
         fma_peak_gflops: Some(probe.fma_f32_gflops),
+        bandwidth_gbps: Some(probe.bandwidth_gbps),
         deadline: Some(began + left(began)),
         flash_gflops_hint: flash_gflops,
         ..TargetOptions::default()

@@ -102,6 +102,7 @@ impl SweepConfig {
     /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
     /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
     /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
+    /// | `ATTNBENCH_SWEEP_BUDGET` | 660 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
     /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
     /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
     pub fn from_env() -> Result<Self> {
@@ -206,6 +207,12 @@ impl SweepConfig {
         if let Some(v) = get("ATTNBENCH_TIME_BUDGET") {
             c.time_budget = seconds("ATTNBENCH_TIME_BUDGET", &v)?;
         }
+        let sweep_budget = match get("ATTNBENCH_SWEEP_BUDGET") {
+            Some(v) if v.trim() == "none" => None,
+            Some(v) => Some(seconds("ATTNBENCH_SWEEP_BUDGET", &v)?),
+            None => Some(Duration::from_secs(DEFAULT_SWEEP_BUDGET_S)),
+        };
+        c.deadline = sweep_budget.map(|b| std::time::Instant::now() + b);
         if let Some(v) = get("ATTNBENCH_RESULTS_DIR") {
             c.results_dir = PathBuf::from(v);
         }
@@ -283,6 +290,12 @@ impl SweepConfig {
 /// Name prefix of decode families (one generated token against n cached keys; their rows
 /// have [`Workload::Decode`]).
 pub const DECODE_FAMILY: &str = "decode";
+
+/// How points skipped for lack of the whole sweep's time (its deadline) are recorded.
+pub const SWEEP_BUDGET_REASON: &str = "time budget of the whole sweep";
+
+/// Seconds the default sweep may take in all (`ATTNBENCH_SWEEP_BUDGET`).
+pub const DEFAULT_SWEEP_BUDGET_S: u64 = 660;
 
 /// Name prefix of sliding-window families (causal, keys i − W < j ≤ i, at a fixed W).
 pub const WINDOW_FAMILY: &str = "window";
@@ -436,7 +449,7 @@ pub fn run_sweep(
                         last.map_or(0.0, |(s, ms)| 4.0 * ms * growth(kernel, &s, &shape));
                     if left.is_zero() || predicted > left.as_secs_f64() * 1e3 {
                         row.reason = format!(
-                            "suite time budget: {:.1} s left of this kernel's share, not enough to measure this point",
+                            "{SWEEP_BUDGET_REASON}: {:.1} s left of this kernel's share, not enough to measure this point",
                             left.as_secs_f64()
                         );
                         rows.push(row);

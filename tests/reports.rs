@@ -261,3 +261,45 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
     );
     assert_eq!(std::fs::read(a.join("README.md")).unwrap(), before);
 }
+
+/// A sliding-window family's time chart draws each kernel's full causal line beside its
+/// window line (the device's `prefill-causal-d64` rows), and flash's n² and linear laws,
+/// every series distinct.
+#[test]
+fn window_charts_draw_full_causal_attention_beside_the_window() {
+    let mut file = ResultsFile::new(header("GPU A"));
+    let mut rows = Vec::new();
+    for kernel in ["naive", "flash"] {
+        for n in [512u32, 1024, 2048, 4096] {
+            for (family, window) in [("prefill-causal-d64", None), ("window-d64", Some(1024))] {
+                let shape = Shape::new(n, 64).with_window(window).with_causal(true);
+                let mut row = ResultRow::new(family, kernel, &shape);
+                row.status = Status::Ok;
+                row.median_ms = Some(shape.flops() / 1e7);
+                row.gflops = Some(10.0);
+                row.peak_buffer_bytes = Some(shape.min_io_bytes());
+                rows.push(row);
+            }
+        }
+    }
+    file.merge(header("GPU A"), rows);
+    let charts = attnbench::report::family_charts(&[&file], "window-d64");
+    let (_, time) = charts
+        .iter()
+        .find(|(name, _)| name.contains("time"))
+        .expect("a time chart");
+    let labels: Vec<&str> = time.series.iter().map(|s| s.label.as_str()).collect();
+    for wanted in [
+        "flash, full causal",
+        "naive, full causal",
+        "n² law through flash's first point",
+        "linear law through flash's last point",
+    ] {
+        assert!(labels.contains(&wanted), "{wanted} missing from {labels:?}");
+    }
+    let styles = time.styles();
+    for (i, x) in styles.iter().enumerate() {
+        assert!(!styles[i + 1..].contains(x), "two series alike: {labels:?}");
+    }
+    assert!(time.x_label.contains("W=1024"), "{}", time.x_label);
+}

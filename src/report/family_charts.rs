@@ -19,6 +19,8 @@ struct Family<'a> {
     rows: Vec<&'a ResultRow>,
     axis: Axis,
     decode: bool,
+    /// The window of a sliding-window family.
+    window: Option<u32>,
     x_desc: String,
     xs: Vec<f64>,
     /// Who measured, for titles.
@@ -40,6 +42,7 @@ impl<'a> Family<'a> {
             devices,
             axis: first.map(|r| r.axis).unwrap_or_default(),
             decode: first.is_some_and(|r| r.workload == Workload::Decode),
+            window: first.and_then(|r| r.window),
             x_desc: x_label(first.copied()),
             xs: rows.iter().map(|r| x_of(r)).collect(),
             rows,
@@ -129,14 +132,23 @@ fn x_label(first: Option<&ResultRow>) -> String {
     let Some(r) = first else {
         return "sequence length n".into();
     };
-    let causal = if r.causal { " causal" } else { "" };
+    let mut extra = String::new();
+    if let Some(kv) = r.kv_heads {
+        extra += &format!(" HKV={kv}");
+    }
+    if r.causal {
+        extra += " causal";
+    }
+    if let Some(w) = r.window {
+        extra += &format!(" W={w}");
+    }
     match r.axis {
         Axis::SeqLen => format!(
-            "sequence length n (B={} H={} d={}{causal})",
+            "sequence length n (B={} H={} d={}{extra})",
             r.batch, r.heads, r.head_dim
         ),
         Axis::HeadDim => format!(
-            "head dim d (B={} H={} n={}{causal})",
+            "head dim d (B={} H={} n={}{extra})",
             r.batch, r.heads, r.seq_len
         ),
     }
@@ -144,7 +156,16 @@ fn x_label(first: Option<&ResultRow>) -> String {
 
 /// A reference law c·x^power through the last point of `anchor`, over the x range `xs`.
 fn law_through(anchor: &Series, xs: &[f64], power: i32, label: &str) -> Option<Series> {
-    let &(ax, ay) = anchor.points.last()?;
+    law_through_point(anchor.points.last()?, xs, power, label)
+}
+
+/// A reference law c·x^power through the point `(ax, ay)`, over the x range `xs`.
+fn law_through_point(
+    &(ax, ay): &(f64, f64),
+    xs: &[f64],
+    power: i32,
+    label: &str,
+) -> Option<Series> {
     let c = ay / ax.powi(power);
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = xs.iter().copied().fold(0.0, f64::max);
@@ -176,10 +197,61 @@ fn time_chart(f: &Family) -> ChartSpec {
                 _ => None,
             };
             chart.series.extend(law);
+            if device == 0 && f.window.is_some() && !f.multi() {
+                chart.series.extend(window_companions(f, &kernel, &t));
+            }
             chart.series.push(t);
         }
     }
     chart
+}
+
+/// Beside a sliding-window line: the same kernel's full causal line (from the device's
+/// `prefill-causal-d…` family, dashed) and, for flash, the n² law through the window line's
+/// first point and the linear law through its last — the bend from n² to n past n = W.
+fn window_companions(f: &Family, kernel: &str, line: &Series) -> Vec<Series> {
+    let mut out = Vec::new();
+    let Some(first) = f.rows.first() else {
+        return out;
+    };
+    let causal_family = format!("prefill-causal-d{}", first.head_dim);
+    let points: Vec<(f64, f64)> = f.files[0]
+        .rows
+        .iter()
+        .filter(|r| {
+            r.family == causal_family
+                && r.kernel == kernel
+                && r.is_ok()
+                && r.batch == first.batch
+                && r.heads == first.heads
+                && r.kv_heads == first.kv_heads
+        })
+        .filter_map(|r| Some((x_of(r), r.median_ms?)))
+        .collect();
+    if !points.is_empty() {
+        out.push(
+            Series::measured(format!("{kernel}, full causal"), points)
+                .colored(kernel_color(kernel))
+                .device(1),
+        );
+    }
+    if kernel == "flash" {
+        out.extend(line.points.first().and_then(|p| {
+            law_through_point(
+                p,
+                &f.xs,
+                2,
+                &format!("n² law through {kernel}'s first point"),
+            )
+        }));
+        out.extend(law_through(
+            line,
+            &f.xs,
+            1,
+            &format!("linear law through {kernel}'s last point"),
+        ));
+    }
+    out
 }
 
 fn memory_chart(f: &Family) -> ChartSpec {

@@ -101,7 +101,7 @@ impl FlashConfig {
             let broadcast = FlashConfig {
                 kv: KvSource::SubgroupBroadcast,
                 block_q: 4 * sg,
-                rows: (256 / shape.head_dim).clamp(1, 4),
+                rows: default_broadcast_rows(shape.head_dim),
                 block_kv: 4,
                 lanes: 1,
             };
@@ -398,9 +398,22 @@ impl FlashConfig {
 
 /// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds.
 /// Its code is unrolled over them, and lavapipe's compile time grows faster than that:
-/// with a cold shader cache, d = 64 takes 9 s at 4 rows, 42 s at 8; d = 256 takes 183 s
-/// at 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads): not worth it.
-const MAX_BROADCAST_REGISTERS: u32 = 256;
+/// with a cold shader cache, d = 64 takes 9 s at 4 rows, 42 s at 8; d = 128 takes 45 s at
+/// 3 rows and 70 s at 4; d = 256 takes 183 s at 4 rows. 8 rows at d = 64 ran ~10% faster
+/// than 4 (n = 2048, 4 heads): not worth it. At d = 128, 4 rows ran 1.6× faster than 2
+/// (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048), 3 rows 1.3×: worth the compile, since
+/// d = 128 is the head dim of most current LLMs.
+const MAX_BROADCAST_REGISTERS: u32 = 512;
+
+/// The broadcast kernel's default rows per invocation at `head_dim`: 4 up to d = 128
+/// (each K/V element read serves four rows), then as many as 256 registers allow.
+fn default_broadcast_rows(head_dim: u32) -> u32 {
+    if head_dim <= 128 {
+        4
+    } else {
+        (256 / head_dim).clamp(1, 4)
+    }
+}
 
 /// The subgroup size of `gpu` when it is fixed (the broadcast kernel's lanes split each
 /// step's keys by it); an error where there are no subgroups or their size varies.

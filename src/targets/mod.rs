@@ -11,6 +11,9 @@
 //!    (`benches/torch_attention.py`), against flash on the same inputs, both outputs
 //!    checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so.
 //!
+//! 5. the long-context targets of [`long_context`]: decode's bandwidth, grouped-query
+//!    decode, sliding windows, flash at d = 128, and the seed's inference claim.
+//!
 //! The Python scripts are embedded in the binary and written to a temporary folder when
 //! they run, so a copied `attnbench` binary needs no source tree. Times are medians; GPU
 //! timestamps where the adapter has them (see `timing`), numpy's wall clock, torch's CUDA
@@ -32,8 +35,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub mod long_context;
+pub use long_context::{LongContext, LongContextShapes};
+
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/2";
+pub const SCHEMA: &str = "attnbench-targets/3";
 
 /// `benches/numpy_attention.py`, embedded.
 pub const NUMPY_SCRIPT: &str = include_str!(concat!(
@@ -161,6 +167,8 @@ pub struct TargetsReport {
     pub blas: BlasComparison,
     /// Target 4, per shape.
     pub peers: Vec<PeerComparison>,
+    /// Target 5: the long-context targets.
+    pub long_context: LongContext,
     /// Steps not measured, and why (e.g. the suite's time budget).
     pub skipped: Vec<String>,
 }
@@ -182,8 +190,12 @@ pub struct TargetOptions {
     pub python: String,
     /// Timed runs per measurement.
     pub samples: u32,
-    /// The probed f32 FMA peak, when already known (else target 1 probes it).
+    /// The probed f32 FMA peak, when already known (else it is probed).
     pub fma_peak_gflops: Option<f64>,
+    /// The probed device bandwidth, when already known (else it is probed).
+    pub bandwidth_gbps: Option<f64>,
+    /// Target 5's shapes.
+    pub long_context: LongContextShapes,
     /// Past this instant no further step starts (recorded in `skipped`).
     pub deadline: Option<Instant>,
     /// flash's GFLOP/s as the sweep measured it, when known: with a deadline, a step whose
@@ -205,6 +217,8 @@ impl Default for TargetOptions {
             python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
             samples: 5,
             fma_peak_gflops: None,
+            bandwidth_gbps: None,
+            long_context: LongContextShapes::default(),
             deadline: None,
             flash_gflops_hint: None,
         }
@@ -286,19 +300,24 @@ pub fn measure(
     let naive = crate::kernels::find_kernel("naive")?;
     let mut skipped = Vec::new();
 
+    // The ceilings the ratios are taken against, probed in this run unless given.
+    let (peak, bandwidth) = match (options.fma_peak_gflops, options.bandwidth_gbps) {
+        (Some(p), Some(b)) => (p, b),
+        _ => {
+            log("probing the f32 FMA peak and the bandwidth");
+            let probe = crate::probe::run_probes(gpu)?;
+            (
+                options.fma_peak_gflops.unwrap_or(probe.fma_f32_gflops),
+                options.bandwidth_gbps.unwrap_or(probe.bandwidth_gbps),
+            )
+        }
+    };
     let mut peak_fraction = None;
     if options.time_for_flash(
         "flash's share of the FMA peak",
         &options.peak_shape,
         &mut skipped,
     ) {
-        let peak = match options.fma_peak_gflops {
-            Some(p) => p,
-            None => {
-                log("probing the f32 FMA peak");
-                crate::probe::run_probes(gpu)?.fma_f32_gflops
-            }
-        };
         let shape = options.peak_shape;
         let (flash_ms, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
         let flash_gflops = gflops(flash.flops(&shape), flash_ms);
@@ -345,6 +364,7 @@ pub fn measure(
         };
         peers.push(comparison);
     }
+    let long_context = long_context::measure(gpu, options, (peak, bandwidth), &mut skipped, log)?;
     // Slowest last: naive at large n.
     let mut speedups = Vec::new();
     for &head_dim in &options.speedup_head_dims {
@@ -389,6 +409,7 @@ pub fn measure(
         speedups,
         blas,
         peers,
+        long_context,
         skipped,
     })
 }
@@ -603,7 +624,8 @@ impl TargetsReport {
     /// The report as Markdown (`targets.md`, the device README).
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d.\n\n",
+            "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d, halved when causal, 4·B·H·d·Σᵢ min(i+1, W) \
+             with a window W; decode 4·B·H·n·d per token.\n\n",
             self.device.adapter, self.device.backend, self.timing
         );
         let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
@@ -719,6 +741,7 @@ impl TargetsReport {
             }
         }
         md += &table.render();
+        md += &self.long_context.markdown();
         if !self.skipped.is_empty() {
             md += "\nNot measured:\n\n";
             for s in &self.skipped {

@@ -1,0 +1,474 @@
+//! The long-context targets (issue 13), measured as ratios in one run on one adapter:
+//! 1. decode at H = 1, n = 262 144, d = 64: achieved GB/s over K + V against the bandwidth
+//!    `attnbench probe` measures;
+//! 2. grouped-query decode (H = 8, HKV = 2) against multi-head decode (H = HKV = 8) at
+//!    n = 65 536, and the GQA run's peak bytes against K + V;
+//! 3. flash with a causal sliding window W = 256 against full causal flash at n = 8192;
+//! 4. flash at d = 128 (B·H = 8, n = 4096), the head dim of most current LLMs, as a share of
+//!    the probed f32 FMA peak;
+//! 5. the seed's inference claim: one layer of a model with H = 32, HKV = 8, d = 128 at
+//!    n = 10 000, causal — flash's prefill and decode's time per token — and what that
+//!    means for 32 layers against a one-second budget (an extrapolation, stated as such).
+
+use super::{PeakFraction, TargetOptions, median_ms, shape_text};
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::kernels::{Kernel, find_kernel};
+use crate::markdown::{Align, Table};
+use crate::run::{KernelRun, MeasureOptions, gflops};
+use crate::shape::Shape;
+use crate::tensors::AttentionInputs;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Decode's achieved bandwidth.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecodeBandwidth {
+    /// The shape.
+    pub shape: String,
+    /// Median ms per generated token.
+    pub ms: f64,
+    /// Bytes decode must move (K + V + the query and output rows) over `ms`.
+    pub gbps: f64,
+    /// The probed device bandwidth.
+    pub probed_gbps: f64,
+    /// gbps / probed_gbps.
+    pub fraction: f64,
+}
+
+/// Grouped-query decode against multi-head decode, and its memory.
+#[derive(Clone, Debug, Serialize)]
+pub struct GqaDecode {
+    /// The GQA shape.
+    pub gqa_shape: String,
+    /// Median ms with HKV < H.
+    pub gqa_ms: f64,
+    /// Median ms with HKV = H.
+    pub mha_ms: f64,
+    /// gqa_ms / mha_ms.
+    pub ratio: f64,
+    /// Peak buffer bytes of the GQA run.
+    pub gqa_peak_bytes: u64,
+    /// K + V bytes of the GQA run.
+    pub kv_bytes: u64,
+    /// K + V + 10% + 1 MiB: the bound the peak should stay under.
+    pub bound_bytes: u64,
+}
+
+/// A sliding window against full causal attention at the same n.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowSpeedup {
+    /// The shape (causal).
+    pub shape: String,
+    /// The window W.
+    pub window: u32,
+    /// flash's median ms, full causal.
+    pub full_ms: f64,
+    /// flash's median ms with the window.
+    pub window_ms: f64,
+    /// full_ms / window_ms.
+    pub speedup: f64,
+}
+
+/// One layer of a long-context model, measured, and the 32-layer extrapolation.
+#[derive(Clone, Debug, Serialize)]
+pub struct InferenceClaim {
+    /// The layer's attention shape.
+    pub shape: String,
+    /// Equal slices of the layer's heads it ran in (1: whole), where the whole layer does
+    /// not fit the device's buffers; the times are one slice's times the slices.
+    pub slices: u32,
+    /// flash's prefill time for the layer (median of `prefill_samples` runs).
+    pub prefill_ms: f64,
+    /// Timed prefill runs.
+    pub prefill_samples: usize,
+    /// decode's time per generated token for the layer.
+    pub decode_ms: f64,
+    /// Layers of the extrapolated model.
+    pub layers: u32,
+    /// layers × prefill_ms, in seconds.
+    pub model_prefill_s: f64,
+    /// layers × decode_ms.
+    pub model_decode_ms: f64,
+}
+
+/// Everything issue 13's targets measured (each `None` when not measured; the report's
+/// `skipped` says why).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LongContext {
+    /// Target 1.
+    pub decode_bandwidth: Option<DecodeBandwidth>,
+    /// Target 2.
+    pub gqa_decode: Option<GqaDecode>,
+    /// Target 3.
+    pub window: Option<WindowSpeedup>,
+    /// Target 4.
+    pub d128_peak: Option<PeakFraction>,
+    /// The inference claim.
+    pub inference: Option<InferenceClaim>,
+}
+
+/// The shapes of the long-context targets (the issue's).
+#[derive(Clone, Debug)]
+pub struct LongContextShapes {
+    /// Target 1.
+    pub decode_bandwidth: Shape,
+    /// Target 2 (GQA; its MHA twin has HKV = H).
+    pub gqa_decode: Shape,
+    /// Target 3 (full causal; the windowed run adds `window`).
+    pub window_full: Shape,
+    /// Target 3's W.
+    pub window: u32,
+    /// Target 4.
+    pub d128: Shape,
+    /// The inference claim's layer.
+    pub inference: Shape,
+    /// The inference claim's layers.
+    pub layers: u32,
+}
+
+impl Default for LongContextShapes {
+    fn default() -> Self {
+        LongContextShapes {
+            decode_bandwidth: Shape::new(262_144, 64).with_causal(true),
+            gqa_decode: Shape::new(65_536, 64)
+                .with_batch_heads(1, 8)
+                .with_kv_heads(2)
+                .with_causal(true),
+            window_full: Shape::new(8192, 64).with_causal(true),
+            window: 256,
+            d128: Shape::new(4096, 128).with_batch_heads(2, 4),
+            inference: Shape::new(10_000, 128)
+                .with_batch_heads(1, 32)
+                .with_kv_heads(8)
+                .with_causal(true),
+            layers: 32,
+        }
+    }
+}
+
+fn label(s: &Shape) -> String {
+    let mut text = shape_text(s);
+    if let Some(kv) = s.kv_heads {
+        text += &format!(" HKV={kv}");
+    }
+    if let Some(w) = s.window {
+        text += &format!(" W={w}");
+    }
+    if s.causal {
+        text += " causal";
+    }
+    text
+}
+
+/// Measures issue 13's targets. `peak_gflops` and `bandwidth_gbps` are the probed ceilings.
+/// A step whose shape the device cannot hold (or a kernel refuses) is recorded in `skipped`
+/// with the reason and the bytes; the other steps still run.
+pub(super) fn measure(
+    gpu: &Gpu,
+    options: &TargetOptions,
+    (peak_gflops, bandwidth_gbps): (f64, f64),
+    skipped: &mut Vec<String>,
+    log: &mut dyn FnMut(&str),
+) -> Result<LongContext> {
+    let shapes = &options.long_context;
+    // With a deadline, flash steps are predicted from the swept rate, else from half the
+    // probed peak (the inference prefill alone takes half a minute on lavapipe).
+    let options = &TargetOptions {
+        flash_gflops_hint: options.flash_gflops_hint.or(Some(peak_gflops / 2.0)),
+        ..options.clone()
+    };
+    let flash = find_kernel("flash")?;
+    let decode = find_kernel("decode")?;
+    let mut out = LongContext::default();
+
+    let what = "decode's bandwidth";
+    let shape = shapes.decode_bandwidth;
+    if options.time_for(what, skipped) {
+        out.decode_bandwidth = or_skip(what, skipped, || {
+            let (ms, _) = median_ms(gpu, decode, &AttentionInputs::random(shape, 3)?, options)?;
+            let gbps = decode.min_bytes(&shape) as f64 / (ms * 1e6);
+            log(&format!(
+                "decode {}: {ms:.1} ms, {gbps:.2} GB/s of {bandwidth_gbps:.2}",
+                label(&shape)
+            ));
+            Ok(DecodeBandwidth {
+                shape: label(&shape),
+                ms,
+                gbps,
+                probed_gbps: bandwidth_gbps,
+                fraction: gbps / bandwidth_gbps,
+            })
+        })?;
+    }
+
+    let what = "grouped-query decode";
+    let gqa = shapes.gqa_decode;
+    if options.time_for(what, skipped) {
+        out.gqa_decode = or_skip(what, skipped, || {
+            let mha = gqa.with_kv_heads(gqa.heads);
+            let (gqa_ms, run) = median_ms(gpu, decode, &AttentionInputs::random(gqa, 4)?, options)?;
+            let gqa_peak_bytes = run.peak_buffer_bytes();
+            drop(run);
+            let (mha_ms, _) = median_ms(gpu, decode, &AttentionInputs::random(mha, 4)?, options)?;
+            let kv_bytes = 2 * gqa.kv_tensor_bytes();
+            log(&format!(
+                "decode {}: {gqa_ms:.1} ms vs {mha_ms:.1} ms with HKV = H",
+                label(&gqa)
+            ));
+            Ok(GqaDecode {
+                gqa_shape: label(&gqa),
+                gqa_ms,
+                mha_ms,
+                ratio: gqa_ms / mha_ms,
+                gqa_peak_bytes,
+                kv_bytes,
+                bound_bytes: kv_bytes + kv_bytes / 10 + (1 << 20),
+            })
+        })?;
+    }
+
+    let what = "flash with a sliding window";
+    let full = shapes.window_full;
+    if options.time_for_flash(what, &full, skipped) {
+        out.window = or_skip(what, skipped, || {
+            let windowed = full.with_window(Some(shapes.window));
+            let (full_ms, _) = median_ms(gpu, flash, &AttentionInputs::random(full, 5)?, options)?;
+            let (window_ms, _) =
+                median_ms(gpu, flash, &AttentionInputs::random(windowed, 5)?, options)?;
+            log(&format!(
+                "flash {}: {window_ms:.1} ms vs {full_ms:.1} ms full causal",
+                label(&windowed)
+            ));
+            Ok(WindowSpeedup {
+                shape: label(&full),
+                window: shapes.window,
+                full_ms,
+                window_ms,
+                speedup: full_ms / window_ms,
+            })
+        })?;
+    }
+
+    let what = "flash at d = 128";
+    let shape = shapes.d128;
+    if options.time_for_flash(what, &shape, skipped) {
+        out.d128_peak = or_skip(what, skipped, || {
+            let (ms, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 6)?, options)?;
+            let g = gflops(flash.flops(&shape), ms);
+            log(&format!(
+                "flash {}: {ms:.1} ms, {g:.1} GFLOP/s of {peak_gflops:.1}",
+                label(&shape)
+            ));
+            Ok(PeakFraction {
+                shape: label(&shape),
+                config: flash.config_label(&shape, gpu),
+                flash_ms: ms,
+                flash_gflops: g,
+                fma_peak_gflops: peak_gflops,
+                fraction: g / peak_gflops,
+            })
+        })?;
+    }
+
+    let what = "the inference claim";
+    let shape = shapes.inference;
+    if options.time_for_flash(what, &shape, skipped) {
+        out.inference = or_skip(what, skipped, || {
+            inference(gpu, flash, decode, shape, shapes.layers, log)
+        })?;
+    }
+    Ok(out)
+}
+
+/// Runs a step; a shape past the device's limits (or refused by a kernel) becomes a
+/// `skipped` line with the reason instead of an error.
+fn or_skip<T>(
+    what: &str,
+    skipped: &mut Vec<String>,
+    step: impl FnOnce() -> Result<T>,
+) -> Result<Option<T>> {
+    match step() {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_input_error() => {
+            skipped.push(format!("{what}: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The layer in equal slices of its heads (H/s query heads with HKV/s KV heads each, the
+/// same work per slice) when the whole layer does not fit the device's buffers (lavapipe's
+/// bindings hold 128 MiB; q at H = 32, n = 10 000, d = 128 is 164 MB): the slice and the
+/// number of slices.
+fn layer_slice(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape) -> Result<(Shape, u32)> {
+    let mut slices = 1;
+    loop {
+        let slice = Shape {
+            heads: shape.heads / slices,
+            kv_heads: shape.kv_heads.map(|kv| kv / slices),
+            ..shape
+        };
+        match crate::run::plan_for(kernel, &slice, gpu) {
+            Ok(_) => return Ok((slice, slices)),
+            Err(e @ crate::error::Error::TooLarge { .. }) => {
+                let next = slices * 2;
+                if !shape.kv_head_count().is_multiple_of(next) {
+                    return Err(e);
+                }
+                slices = next;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The inference claim: one layer's prefill (flash) and per-token decode at `shape`. A
+/// prefill run takes long on slow adapters (half a minute on lavapipe), so it is timed
+/// without a warm-up (pipelines are compiled before timing) and as few as one run. Where
+/// the layer does not fit the device's buffers it runs in equal slices of its heads, and
+/// one slice's time counts once per slice.
+fn inference(
+    gpu: &Gpu,
+    flash: &dyn Kernel,
+    decode: &dyn Kernel,
+    shape: Shape,
+    layers: u32,
+    log: &mut dyn FnMut(&str),
+) -> Result<InferenceClaim> {
+    let (slice, slices) = layer_slice(gpu, flash, shape)?;
+    let inputs = AttentionInputs::random(slice, 7)?;
+    let prefill = KernelRun::new(gpu, flash, &inputs)?.measure(&MeasureOptions {
+        warmup: 0,
+        samples: 3,
+        time_budget: Some(Duration::from_secs(20)),
+        min_samples: 1,
+    })?;
+    let step = KernelRun::new(gpu, decode, &inputs)?.measure(&MeasureOptions {
+        warmup: 2,
+        samples: 10,
+        time_budget: Some(Duration::from_secs(10)),
+        min_samples: 3,
+    })?;
+    let prefill_ms = prefill.median_ms * f64::from(slices);
+    let decode_ms = step.median_ms * f64::from(slices);
+    log(&format!(
+        "one layer at {} ({slices} slice(s) of {} heads): prefill {prefill_ms:.0} ms, decode {decode_ms:.2} ms per token",
+        label(&shape),
+        slice.heads
+    ));
+    Ok(InferenceClaim {
+        shape: label(&shape),
+        slices,
+        prefill_ms,
+        prefill_samples: prefill.samples_ms.len(),
+        decode_ms,
+        layers,
+        model_prefill_s: f64::from(layers) * prefill_ms / 1e3,
+        model_decode_ms: f64::from(layers) * decode_ms,
+    })
+}
+
+impl LongContext {
+    /// The report's long-context section as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut md = String::from(
+            "\nLong context (GQA, sliding windows, decode against a KV cache; decode's GB/s are \
+             the bytes it must move — K, V and the query and output rows — over its time):\n\n",
+        );
+        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        if let Some(b) = &self.decode_bandwidth {
+            table.row([
+                format!("decode {} vs probed bandwidth", b.shape),
+                format!(
+                    "{:.2} / {:.2} GB/s = **{:.0}%** ({:.1} ms per token)",
+                    b.gbps,
+                    b.probed_gbps,
+                    100.0 * b.fraction,
+                    b.ms
+                ),
+            ]);
+        }
+        if let Some(g) = &self.gqa_decode {
+            table.row([
+                format!("GQA decode {} vs HKV = H", g.gqa_shape),
+                format!(
+                    "{:.1} ms vs {:.1} ms = **{:.2}×** the time",
+                    g.gqa_ms, g.mha_ms, g.ratio
+                ),
+            ]);
+            table.row([
+                format!("GQA decode {} peak bytes", g.gqa_shape),
+                format!(
+                    "{} vs K + V {} (+ 10% + 1 MiB = {}): **{}**",
+                    crate::report::human_bytes(g.gqa_peak_bytes),
+                    crate::report::human_bytes(g.kv_bytes),
+                    crate::report::human_bytes(g.bound_bytes),
+                    if g.gqa_peak_bytes <= g.bound_bytes {
+                        "within"
+                    } else {
+                        "over"
+                    }
+                ),
+            ]);
+        }
+        if let Some(w) = &self.window {
+            table.row([
+                format!("flash {} with W = {} vs full causal", w.shape, w.window),
+                format!(
+                    "{:.1} ms vs {:.1} ms = **{:.1}×** faster",
+                    w.window_ms, w.full_ms, w.speedup
+                ),
+            ]);
+        }
+        if let Some(p) = &self.d128_peak {
+            table.row([
+                format!(
+                    "flash f32 {} ({}) vs probed f32 FMA peak",
+                    p.shape,
+                    p.config.as_deref().unwrap_or("-")
+                ),
+                format!(
+                    "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
+                    p.flash_gflops,
+                    p.fma_peak_gflops,
+                    100.0 * p.fraction
+                ),
+            ]);
+        }
+        md += &table.render();
+        if let Some(c) = &self.inference {
+            let verdict = if c.model_prefill_s <= 1.0 {
+                "within"
+            } else {
+                "over"
+            };
+            md += &format!(
+                "\nThe seed's inference claim (an assistant must answer a 10 000-token context \
+                 within a second). One attention layer at {}, measured: flash prefill \
+                 **{:.0} ms** (median of {} run(s){}), decode **{:.2} ms per generated token**. \
+                 Extrapolated from that one layer to a {}-layer model (attention only; the \
+                 feed-forward layers, the rest of the model and any batching are not counted): \
+                 prefill {:.1} s — **{verdict}** the 1-second budget on this device — and \
+                 {:.1} ms of attention per generated token.\n",
+                c.shape,
+                c.prefill_ms,
+                c.prefill_samples,
+                if c.slices > 1 {
+                    format!(
+                        "; in {} equal slices of the heads, which the device's buffers need, one slice's time counted {} times",
+                        c.slices, c.slices
+                    )
+                } else {
+                    String::new()
+                },
+                c.decode_ms,
+                c.layers,
+                c.model_prefill_s,
+                c.model_decode_ms
+            );
+        }
+        md
+    }
+}

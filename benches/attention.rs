@@ -22,19 +22,33 @@ use std::time::Duration;
 /// Samples criterion takes per point (its minimum).
 const SAMPLES: usize = 10;
 
+/// criterion's warm-up and measurement windows per point.
+const WARM_UP: Duration = Duration::from_millis(500);
+const MEASUREMENT: Duration = Duration::from_secs(2);
+
 struct CriterionMeasurer<'c> {
     criterion: &'c mut Criterion,
     test_mode: bool,
 }
 
 impl Measurer for CriterionMeasurer<'_> {
+    /// criterion spends its warm-up and measurement windows (and its analysis, about half
+    /// a second) on every point, however short the runs.
+    fn overhead(&self) -> Duration {
+        if self.test_mode {
+            Duration::ZERO
+        } else {
+            WARM_UP + MEASUREMENT + Duration::from_millis(500)
+        }
+    }
+
     fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>> {
         let mut group = self.criterion.benchmark_group(point.family);
         group
             .sampling_mode(SamplingMode::Flat)
             .sample_size(SAMPLES)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(WARM_UP)
+            .measurement_time(MEASUREMENT)
             // criterion has no FLOP unit: its "elements/s" here are FLOP/s.
             .throughput(Throughput::Elements(point.flops as u64));
         let mut calls: Vec<Vec<f64>> = Vec::new();

@@ -364,6 +364,11 @@ pub trait Measurer {
     fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>>;
     /// Called before each point (progress display).
     fn progress(&mut self, _point: &Point<'_>, _done: usize, _total: usize) {}
+    /// Time a point costs besides its runs (criterion's warm-up and measurement windows),
+    /// counted when a deadline decides whether a point still fits.
+    fn overhead(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Runs the sweep on `gpu`; returns one row per point (measured or skipped).
@@ -445,8 +450,8 @@ pub fn run_sweep(
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     // The next run is predicted from the last (the FLOP model); a run needs
                     // a warm-up and a few samples.
-                    let predicted =
-                        last.map_or(0.0, |(s, ms)| 4.0 * ms * growth(kernel, &s, &shape));
+                    let predicted = measurer.overhead().as_secs_f64() * 1e3
+                        + last.map_or(0.0, |(s, ms)| 4.0 * ms * growth(kernel, &s, &shape));
                     if left.is_zero() || predicted > left.as_secs_f64() * 1e3 {
                         row.reason = format!(
                             "{SWEEP_BUDGET_REASON}: {:.1} s left of this kernel's share, not enough to measure this point",

@@ -139,11 +139,12 @@ pub struct ResultRow {
     pub head_dim: u32,
     /// Causal mask.
     pub causal: bool,
-    /// Heads of K and V when fewer than `heads` (grouped-query attention).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Heads of K and V when fewer than `heads` (grouped-query attention). Always written
+    /// (null when unset), so that every CSV record has the same columns.
+    #[serde(default)]
     pub kv_heads: Option<u32>,
-    /// Causal sliding window, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Causal sliding window, when there is one (always written, like `kv_heads`).
+    #[serde(default)]
     pub window: Option<u32>,
     /// Element type.
     pub dtype: String,

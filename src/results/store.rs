@@ -195,16 +195,23 @@ mod tests {
             .merge_and_save(
                 &lock,
                 header("gpu"),
-                vec![row("naive", 256, 3.0), row("flash", 128, 0.5)],
+                vec![row("naive", 256, 3.0), row("flash", 128, 0.5), {
+                    // A grouped-query, windowed point beside plain ones: same CSV columns.
+                    let shape = crate::Shape::new(128, 64)
+                        .with_batch_heads(1, 4)
+                        .with_kv_heads(2)
+                        .with_window(Some(32));
+                    ResultRow::new("window-d64", "flash", &shape)
+                }],
                 None,
             )
             .unwrap();
         assert_eq!(merged, folder.load().unwrap().unwrap());
-        assert_eq!(merged.rows.len(), 3);
+        assert_eq!(merged.rows.len(), 4);
         let n256 = merged.rows.iter().find(|r| r.seq_len == 256).unwrap();
         assert_eq!(n256.median_ms, Some(3.0));
         let csv = std::fs::read_to_string(folder.csv_path()).unwrap();
-        assert_eq!(csv.lines().count(), 4);
+        assert_eq!(csv.lines().count(), 5);
         assert!(csv.starts_with("family,kernel,batch"));
     }
 

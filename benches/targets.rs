@@ -12,6 +12,9 @@ use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
 
+/// Seconds the targets bench may take unless `ATTNBENCH_TARGETS_BUDGET` says otherwise.
+const DEFAULT_BUDGET_S: u64 = 360;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // Like criterion: without --bench (a `cargo test` run) there is nothing to do.
@@ -30,7 +33,22 @@ fn main() {
         gpu.summary().name,
         gpu.summary().backend
     );
-    let report = measure(&gpu, &TargetOptions::default(), &mut |line| {
+    // The whole bench has a time budget (ATTNBENCH_TARGETS_BUDGET, default 360 s): steps
+    // that no longer fit are recorded as skipped, so `cargo bench` ends in bounded time on
+    // slow adapters.
+    let budget = match std::env::var("ATTNBENCH_TARGETS_BUDGET") {
+        Ok(v) if v.trim() == "none" => None,
+        Ok(v) => Some(
+            attnbench::settings::seconds("ATTNBENCH_TARGETS_BUDGET", &v)
+                .unwrap_or_else(|e| fail(&e.to_string())),
+        ),
+        Err(_) => Some(std::time::Duration::from_secs(DEFAULT_BUDGET_S)),
+    };
+    let options = TargetOptions {
+        deadline: budget.map(|b| std::time::Instant::now() + b),
+        ..TargetOptions::default()
+    };
+    let report = measure(&gpu, &options, &mut |line| {
         eprintln!("  {line}")
     })
     .unwrap_or_else(|e| fail(&e.to_string()));

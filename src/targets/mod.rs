@@ -336,6 +336,14 @@ pub fn measure(
         ));
         peak_fraction = Some(p);
     }
+    // Later flash steps are predicted from the rate just measured, when no hint was given.
+    let measured_hint = TargetOptions {
+        flash_gflops_hint: options
+            .flash_gflops_hint
+            .or(peak_fraction.as_ref().map(|p| p.flash_gflops)),
+        ..options.clone()
+    };
+    let options = &measured_hint;
 
     let blas = if options.time_for_flash("flash against numpy", &options.blas_shape, &mut skipped) {
         compare_with_numpy(gpu, flash, options, log)?
@@ -367,6 +375,7 @@ pub fn measure(
     let long_context = long_context::measure(gpu, options, (peak, bandwidth), &mut skipped, log)?;
     // Slowest last: naive at large n.
     let mut speedups = Vec::new();
+    let mut last_naive: Option<(u32, u32, f64)> = None;
     for &head_dim in &options.speedup_head_dims {
         for &seq_len in &options.speedup_seq_lens {
             if !options.time_for_flash(
@@ -379,13 +388,33 @@ pub fn measure(
             let shape = Shape::new(seq_len, head_dim);
             let inputs = AttentionInputs::random(shape, 2)?;
             let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
-            let (naive_ms, note) = match median_ms(gpu, naive, &inputs, options) {
-                Ok((ms, _)) => (Some(ms), None),
-                Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => {
-                    (None, Some(e.to_string()))
-                }
-                Err(e) => return Err(e),
+            // With a deadline, naive is predicted from its last point by the n² law (a
+            // warm-up and one timed run): one naive run at n = 4096 takes half a minute on
+            // lavapipe.
+            let naive_predicted_s = last_naive
+                .filter(|&(d, _, _)| d == head_dim)
+                .map(|(_, n, ms)| 2.0 * ms * (f64::from(seq_len) / f64::from(n)).powi(2) / 1e3);
+            let left_s = options
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+            let (naive_ms, note) = match (naive_predicted_s, left_s) {
+                (Some(p), Some(left)) if p > left => (
+                    None,
+                    Some(format!(
+                        "naive not measured: predicted {p:.0} s by the n² law, {left:.0} s of the time budget left"
+                    )),
+                ),
+                _ => match median_ms(gpu, naive, &inputs, options) {
+                    Ok((ms, _)) => (Some(ms), None),
+                    Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => {
+                        (None, Some(e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                },
             };
+            if let Some(ms) = naive_ms {
+                last_naive = Some((head_dim, seq_len, ms));
+            }
             log(&format!(
                 "d {head_dim} n {seq_len}: naive {} ms, flash {flash_ms:.1} ms",
                 naive_ms.map_or("-".into(), |ms| format!("{ms:.1}"))

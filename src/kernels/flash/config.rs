@@ -330,9 +330,10 @@ impl FlashConfig {
                     "subgroup broadcast needs 4 keys per step and block_q a multiple of the subgroup size {sg}, got {self}"
                 )));
             }
-            if self.rows * shape.head_dim > MAX_BROADCAST_REGISTERS {
+            let most = max_broadcast_registers(shape.head_dim);
+            if self.rows * shape.head_dim > most {
                 return Err(unsupported(format!(
-                    "rows {} × head_dim {} exceeds {MAX_BROADCAST_REGISTERS} unrolled registers",
+                    "rows {} × head_dim {} exceeds {most} unrolled registers",
                     self.rows, shape.head_dim
                 )));
             }
@@ -396,23 +397,21 @@ impl FlashConfig {
     }
 }
 
-/// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds.
-/// Its code is unrolled over them, and lavapipe's compile time grows faster than that:
-/// with a cold shader cache, d = 64 takes 9 s at 4 rows, 42 s at 8; d = 128 takes 45 s at
-/// 3 rows and 70 s at 4; d = 256 takes 183 s at 4 rows. 8 rows at d = 64 ran ~10% faster
-/// than 4 (n = 2048, 4 heads): not worth it. At d = 128, 4 rows ran 1.6× faster than 2
-/// (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048), 3 rows 1.3×: worth the compile, since
-/// d = 128 is the head dim of most current LLMs.
-const MAX_BROADCAST_REGISTERS: u32 = 512;
+/// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds at
+/// `head_dim`: 512 up to d = 128, 256 beyond. Its code is unrolled over them, and lavapipe's
+/// compile time grows faster than that: with a cold shader cache, d = 64 takes 9 s at
+/// 4 rows, 42 s at 8; d = 128 takes 45 s at 3 rows and 70 s at 4; d = 256 takes 183 s at
+/// 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads): not worth it. At
+/// d = 128, 4 rows ran 1.6× faster than 2 (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048),
+/// 3 rows 1.3×: worth the compile, since d = 128 is the head dim of most current LLMs.
+fn max_broadcast_registers(head_dim: u32) -> u32 {
+    if head_dim <= 128 { 512 } else { 256 }
+}
 
-/// The broadcast kernel's default rows per invocation at `head_dim`: 4 up to d = 128
-/// (each K/V element read serves four rows), then as many as 256 registers allow.
+/// The broadcast kernel's default rows per invocation at `head_dim`: as many as
+/// [`max_broadcast_registers`] allow, at most 4 (4 up to d = 128, 1 at d = 256).
 fn default_broadcast_rows(head_dim: u32) -> u32 {
-    if head_dim <= 128 {
-        4
-    } else {
-        (256 / head_dim).clamp(1, 4)
-    }
+    (max_broadcast_registers(head_dim) / head_dim).clamp(1, 4)
 }
 
 /// The subgroup size of `gpu` when it is fixed (the broadcast kernel's lanes split each

@@ -66,7 +66,7 @@
 //! variables (12.8: a private array indexed by a variable is itself memory on lavapipe);
 //! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 (~10% faster at
 //! 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for 4 rows
-//! and 183 s for 4 rows at d = 256; hence [`MAX_BROADCAST_REGISTERS`]). 16 rows per
+//! and 183 s for 4 rows at d = 256; hence `max_broadcast_registers` in `config.rs`). 16 rows per
 //! invocation in v3 computed wrong results (probably its row loops, no longer unrolled,
 //! then pass the loop cap below),
 //! hence [`max_rows`].

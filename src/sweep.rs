@@ -102,7 +102,7 @@ impl SweepConfig {
     /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
     /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
     /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
-    /// | `ATTNBENCH_SWEEP_BUDGET` | 600 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
+    /// | `ATTNBENCH_SWEEP_BUDGET` | 540 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
     /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
     /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
     pub fn from_env() -> Result<Self> {
@@ -295,7 +295,7 @@ pub const DECODE_FAMILY: &str = "decode";
 pub const SWEEP_BUDGET_REASON: &str = "time budget of the whole sweep";
 
 /// Seconds the default sweep may take in all (`ATTNBENCH_SWEEP_BUDGET`).
-pub const DEFAULT_SWEEP_BUDGET_S: u64 = 600;
+pub const DEFAULT_SWEEP_BUDGET_S: u64 = 540;
 
 /// Name prefix of sliding-window families (causal, keys i − W < j ≤ i, at a fixed W).
 pub const WINDOW_FAMILY: &str = "window";

@@ -34,13 +34,15 @@ struct Params {
     causal: u32,
     scale_log2: f32,            // scale · log2(e)
     queries: u32,               // query rows per (batch, head), at the end of the sequence
-    splits: u32,                // partials per (batch, head, query row): chunks · WG
+    splits: u32,                // partials per (batch, head, query row): chunks · WG, or n
+                                // when one chunk holds every key (invocations past n
+                                // have none)
     total_groups: u32,          // workgroups that do work in this pass
     heads: u32,                 // H
     kv_heads: u32,              // HKV
     window: u32,                // causal sliding window (0: none)
     keys: u32,                  // keys per invocation of `partial`
-    _pad: u32,
+    chunks: u32,                // workgroups of `partial` per (batch, KV head)
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -82,10 +84,12 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let n = params.seq_len;
     let d = params.head_dim;
-    let chunks = params.splits / WG;
-    let kv_head = group / chunks;                 // index into [B, HKV]
-    let chunk = group % chunks;
+    let kv_head = group / params.chunks;          // index into [B, HKV]
+    let chunk = group % params.chunks;
     let split = chunk * WG + lid;
+    if (split >= params.splits) {
+        return;                                   // no key, no partial (no barrier below)
+    }
     let kv_row = kv_head * n;
     let group_size = params.heads / params.kv_heads;
     let first_head = (kv_head / params.kv_heads) * params.heads

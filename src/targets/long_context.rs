@@ -172,12 +172,6 @@ pub(super) fn measure(
     log: &mut dyn FnMut(&str),
 ) -> Result<LongContext> {
     let shapes = &options.long_context;
-    // With a deadline, flash steps are predicted from the swept rate, else from half the
-    // probed peak (the inference prefill alone takes half a minute on lavapipe).
-    let options = &TargetOptions {
-        flash_gflops_hint: options.flash_gflops_hint.or(Some(peak_gflops / 2.0)),
-        ..options.clone()
-    };
     let flash = find_kernel("flash")?;
     let decode = find_kernel("decode")?;
     let mut out = LongContext::default();
@@ -423,19 +417,7 @@ impl LongContext {
             ]);
         }
         if let Some(p) = &self.d128_peak {
-            table.row([
-                format!(
-                    "flash f32 {} ({}) vs probed f32 FMA peak",
-                    p.shape,
-                    p.config.as_deref().unwrap_or("-")
-                ),
-                format!(
-                    "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
-                    p.flash_gflops,
-                    p.fma_peak_gflops,
-                    100.0 * p.fraction
-                ),
-            ]);
+            table.row(p.table_row());
         }
         md += &table.render();
         if let Some(c) = &self.inference {

@@ -74,6 +74,25 @@ pub struct PeakFraction {
     pub fraction: f64,
 }
 
+impl PeakFraction {
+    /// The report's table row: flash's rate against the probed peak.
+    pub fn table_row(&self) -> [String; 2] {
+        [
+            format!(
+                "flash f32 {} ({}) vs probed f32 FMA peak",
+                self.shape,
+                self.config.as_deref().unwrap_or("-")
+            ),
+            format!(
+                "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
+                self.flash_gflops,
+                self.fma_peak_gflops,
+                100.0 * self.fraction
+            ),
+        ]
+    }
+}
+
 /// Target 2: flash against naive at one shape.
 #[derive(Clone, Debug, Serialize)]
 pub struct Speedup {
@@ -336,11 +355,14 @@ pub fn measure(
         ));
         peak_fraction = Some(p);
     }
-    // Later flash steps are predicted from the rate just measured, when no hint was given.
+    // Later flash steps are predicted from the rate just measured when no hint was given,
+    // else from half the probed peak (the inference prefill alone takes half a minute on
+    // lavapipe).
     let measured_hint = TargetOptions {
         flash_gflops_hint: options
             .flash_gflops_hint
-            .or(peak_fraction.as_ref().map(|p| p.flash_gflops)),
+            .or(peak_fraction.as_ref().map(|p| p.flash_gflops))
+            .or(Some(peak / 2.0)),
         ..options.clone()
     };
     let options = &measured_hint;
@@ -659,19 +681,7 @@ impl TargetsReport {
         );
         let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
         if let Some(p) = &self.peak_fraction {
-            table.row([
-                format!(
-                    "flash f32 {} ({}) vs probed f32 FMA peak",
-                    p.shape,
-                    p.config.as_deref().unwrap_or("-")
-                ),
-                format!(
-                    "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
-                    p.flash_gflops,
-                    p.fma_peak_gflops,
-                    100.0 * p.fraction
-                ),
-            ]);
+            table.row(p.table_row());
         }
         let b = &self.blas;
         match (b.flash_ms, b.numpy_ms, b.ratio) {

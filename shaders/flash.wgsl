@@ -205,6 +205,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 state[st + D4] = vec4<f32>(m[r], l[r], 0.0, 0.0);
             }
         } else {
+            // For a backward pass: the row's logsumexp of scale·log2(e)·q·k, beside m, l.
+            if ((params.pass_flags & 4u) != 0u && sub == 0u) {
+                state[st + D4] = vec4<f32>(m[r], l[r], m[r] + log2(l[r]), 0.0);
+            }
             let inv = 1.0 / l[r];
             let base = (head_row + i) * d;
             for (var t = 0u; t < DL; t++) {

@@ -25,7 +25,8 @@ const D: u32 = 64u;            // head_dim
 const SG: u32 = 8u;            // subgroup size
 // Four keys are 4·D floats, D vec4s: lane ℓ holds vec4s ℓ, ℓ + SG, … in SLOTS registers.
 const SLOTS: u32 = (D + SG - 1u) / SG;
-// Floats per row of `state` (same layout as flash.wgsl: D4 accumulator vec4s, then m, l).
+// Floats per row of `state` (same layout as flash.wgsl: D4 accumulator vec4s, then m, l,
+// and the logsumexp the last pass leaves for a backward pass).
 const STATE_STRIDE: u32 = ((D + 3u) / 4u) * 4u + 4u;
 const NEG_BIG: f32 = -3.0e38;
 
@@ -137,6 +138,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
                 let inv = 1.0 / l[r];
                 for (var c = 0u; c < D; c++) { // unroll
                     o[row * D + c] = acc[r * D + c] * inv;
+                }
+                // For a backward pass: the row's logsumexp of scale·log2(e)·q·k.
+                if ((params.pass_flags & 4u) != 0u) {
+                    state[row * STATE_STRIDE + STATE_STRIDE - 2u] = m[r] + log2(l[r]);
                 }
             } else {
                 let st = row * STATE_STRIDE;

@@ -11,7 +11,9 @@ struct Params {
     // query blocks per (batch, head) and the number of workgroups that do work
     q_blocks: u32,
     total_groups: u32,
-    // keys of this pass, and bit 0: first pass (start fresh), bit 1: last pass (write O)
+    // keys of this pass, and bit 0: first pass (start fresh), bit 1: last pass (write O),
+    // bit 2: the last pass also writes each row's logsumexp into `state` (float D4·4 + 2
+    // of the row; `state` then holds every row), for a backward pass
     kv_begin: u32,
     kv_stop: u32,
     pass_flags: u32,

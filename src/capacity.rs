@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::run::plan_for;
-use crate::shape::Shape;
+use crate::shape::{Pass, Shape};
 use serde::Serialize;
 
 /// Sequence lengths whose needs `attnbench capacity` reports.
@@ -30,6 +30,8 @@ pub struct Need {
 pub struct Capacity {
     /// Kernel name.
     pub kernel: &'static str,
+    /// The pass: fwd (inference), or bwd / fwd-bwd (training, the backward's buffers too).
+    pub pass: Pass,
     /// Largest n that fits (None when even n = 1 does not).
     pub max_seq_len: Option<u32>,
     /// What stops it at max_seq_len + 1.
@@ -45,7 +47,9 @@ fn shape_at(template: &Shape, seq_len: u32) -> Shape {
     }
 }
 
-/// The capacity of `kernel` at `template`'s B, H, d and causal flag.
+/// The capacity of `kernel` at `template`'s B, H, d, causal flag and pass (a training step
+/// needs the backward's buffers too: naive's P and dP put its wall at half the forward's
+/// n²).
 pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Capacity {
     let fits = |n: u32| plan_for(kernel, &shape_at(template, n), gpu);
     let (max_seq_len, limited_by) = match fits(1) {
@@ -72,8 +76,7 @@ pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Cap
         .iter()
         .map(|&n| {
             let shape = shape_at(template, n);
-            let bytes = kernel
-                .memory_plan(&shape, gpu)
+            let bytes = crate::run::memory_plan(kernel, &shape, gpu)
                 .ok()
                 .map(|p| p.total_bytes());
             match fits(n) {
@@ -97,6 +100,7 @@ pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Cap
         .collect();
     Capacity {
         kernel: kernel.name(),
+        pass: template.pass,
         max_seq_len,
         limited_by,
         needs,

@@ -15,11 +15,17 @@ pub fn available_bytes() -> Option<u64> {
     Some(kib.saturating_mul(1024))
 }
 
-/// Host bytes of random Q, K and V for `shape`.
+/// Host bytes of random Q, K and V for `shape` (and dO when it has a backward pass).
 pub fn inputs_bytes(shape: &Shape) -> u64 {
+    let d_o = if shape.pass.has_backward() {
+        shape.tensor_bytes()
+    } else {
+        0
+    };
     shape
         .tensor_bytes()
         .saturating_add(shape.kv_tensor_bytes().saturating_mul(2))
+        .saturating_add(d_o)
 }
 
 /// Host bytes of one output read back (a byte buffer, then the f32 vector).
@@ -38,6 +44,19 @@ pub fn verify_bytes(shape: &Shape, rows: u32) -> u64 {
         .saturating_add(readback_bytes(shape))
         .saturating_add(compared.saturating_mul(3)) // f32 rows + f64 reference
         .saturating_add(u64::from(shape.seq_len) * 8)
+        .saturating_add(gradient_check_bytes(shape))
+}
+
+/// Host bytes of checking dQ, dK and dV: each read back (twice, as outputs are) and its f64
+/// reference, for shapes with a backward pass.
+fn gradient_check_bytes(shape: &Shape) -> u64 {
+    if !shape.pass.has_backward() {
+        return 0;
+    }
+    let grads = shape
+        .tensor_bytes()
+        .saturating_add(shape.kv_tensor_bytes().saturating_mul(2));
+    grads.saturating_mul(4)
 }
 
 /// Refuses `needed` bytes of host memory for `what` when the host has less available.

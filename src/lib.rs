@@ -40,4 +40,4 @@ pub mod verify;
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Gpu};
 pub use kernels::{KERNELS, Kernel, find_kernel};
-pub use shape::Shape;
+pub use shape::{Pass, Shape};

@@ -104,46 +104,41 @@ fn backward_rows<T: Copy + Into<f64>>(
     let len = shape.batch_heads() as usize * n * d;
     let kv_len = shape.kv_tensor_elements() as usize;
     let (mut dq, mut dk, mut dv) = (vec![0.0; len], vec![0.0; kv_len], vec![0.0; kv_len]);
+    let wide = |t: &[T]| -> Vec<f64> { t.iter().map(|&x| x.into()).collect() };
+    let (q, k, v, d_o) = (wide(q), wide(k), wide(v), wide(d_o));
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
     let mut p = vec![0.0f64; n];
     let mut dp = vec![0.0f64; n];
     for head in 0..shape.batch_heads() as usize {
         let base = head * n * d;
         let kv_base = shape.kv_head_of(head as u64) as usize * n * d;
-        let row = |t: &[T], base: usize, i: usize| -> Vec<f64> {
-            t[base + i * d..base + (i + 1) * d]
-                .iter()
-                .map(|&x| x.into())
-                .collect()
-        };
+        let row = |i: usize| base + i * d..base + (i + 1) * d;
+        let kv_row = |j: usize| kv_base + j * d..kv_base + (j + 1) * d;
         for i in 0..n {
             let visible = shape.visible_keys(i as u32);
             let (first, keys) = (visible.start as usize, visible.end as usize);
-            let qi = row(q, base, i);
-            let doi = row(d_o, base, i);
+            let (qi, doi) = (&q[row(i)], &d_o[row(i)]);
             let mut max = f64::NEG_INFINITY;
-            for (j, pj) in p.iter_mut().enumerate().take(keys).skip(first) {
-                let kj = row(k, kv_base, j);
-                *pj = scale * qi.iter().zip(&kj).map(|(a, b)| a * b).sum::<f64>();
-                max = max.max(*pj);
+            for j in first..keys {
+                p[j] = scale * dot(qi, &k[kv_row(j)]);
+                max = max.max(p[j]);
             }
             let mut sum = 0.0;
-            for pj in p.iter_mut().take(keys).skip(first) {
+            for pj in &mut p[first..keys] {
                 *pj = (*pj - max).exp();
                 sum += *pj;
             }
             let mut big_d = 0.0;
             for j in first..keys {
                 p[j] /= sum;
-                let vj = row(v, kv_base, j);
-                dp[j] = doi.iter().zip(&vj).map(|(a, b)| a * b).sum::<f64>();
+                dp[j] = dot(doi, &v[kv_row(j)]);
                 big_d += p[j] * dp[j];
             }
             for j in first..keys {
-                let ds = p[j] * (dp[j] - big_d);
-                let kj = row(k, kv_base, j);
+                let ds = scale * p[j] * (dp[j] - big_d);
                 for c in 0..d {
-                    dq[base + i * d + c] += scale * ds * kj[c];
-                    dk[kv_base + j * d + c] += scale * ds * qi[c];
+                    dq[base + i * d + c] += ds * k[kv_base + j * d + c];
+                    dk[kv_base + j * d + c] += ds * qi[c];
                     dv[kv_base + j * d + c] += p[j] * doi[c];
                 }
             }

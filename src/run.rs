@@ -3,9 +3,9 @@
 
 use crate::error::Result;
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes};
-use crate::kernels::{AttentionBuffers, Kernel, PreparedKernel};
+use crate::kernels::{AttentionBuffers, GradientBuffers, Kernel, PreparedKernel, PreparedTraining};
 use crate::shape::Shape;
-use crate::tensors::AttentionInputs;
+use crate::tensors::{AttentionInputs, Gradients};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,15 +14,63 @@ use std::time::Duration;
 /// memory budget without allocating anything.
 pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
     shape.validate()?;
+    let backward = if shape.pass.has_backward() {
+        Some(
+            kernel
+                .backward()
+                .ok_or_else(|| crate::kernels::no_backward(kernel))?,
+        )
+    } else {
+        None
+    };
     // Memory first: it is the wall the suite is about, and its error gives the bytes.
-    let plan = kernel.memory_plan(shape, gpu)?;
+    let plan = match backward {
+        Some(b) => b.memory_plan(shape, gpu)?,
+        None => kernel.memory_plan(shape, gpu)?,
+    };
     plan.check(
         &format!("{} at {shape}", kernel.name()),
         &gpu.limits(),
         gpu.memory_budget(),
     )?;
     kernel.check_support(shape, gpu)?;
+    if let Some(b) = backward {
+        b.check_support(shape, gpu)?;
+    }
     Ok(plan)
+}
+
+/// The buffers `kernel` creates for `shape` on `gpu` (its backward's plan for shapes with
+/// a backward pass), unchecked against the device.
+pub fn memory_plan(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+    if shape.pass.has_backward() {
+        kernel
+            .backward()
+            .ok_or_else(|| crate::kernels::no_backward(kernel))?
+            .memory_plan(shape, gpu)
+    } else {
+        kernel.memory_plan(shape, gpu)
+    }
+}
+
+/// Whether `kernel` can run `shape` on `gpu` as far as the kernel itself is concerned
+/// (its forward, and its backward for shapes with one): [`Kernel::check_support`], and a
+/// refusal for a missing backward. Device limits and memory are [`plan_for`]'s.
+pub fn check_support(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<()> {
+    kernel.check_support(shape, gpu)?;
+    if shape.pass.has_backward() {
+        kernel
+            .backward()
+            .ok_or_else(|| crate::kernels::no_backward(kernel))?
+            .check_support(shape, gpu)?;
+    }
+    Ok(())
+}
+
+/// What a run has prepared: the forward alone, or forward and backward.
+enum Prepared {
+    Forward(Box<dyn PreparedKernel>),
+    Training(PreparedTraining),
 }
 
 /// One kernel on one problem, resident on the device.
@@ -32,7 +80,8 @@ pub struct KernelRun<'g> {
     shape: Shape,
     tracker: Arc<BufferTracker>,
     io: AttentionBuffers,
-    prepared: Box<dyn PreparedKernel>,
+    grads: Option<GradientBuffers>,
+    prepared: Prepared,
 }
 
 /// Times of repeated dispatches.
@@ -134,15 +183,74 @@ impl<'g> KernelRun<'g> {
             gpu.queue
                 .write_buffer(&io.v, 0, bytemuck::cast_slice(&inputs.v));
         })?;
-        let prepared = kernel.prepare(gpu, &shape, &io, &tracker)?;
-        Ok(KernelRun {
+        let (grads, prepared) = if shape.pass.has_backward() {
+            let d_o = inputs.d_o.as_deref().ok_or_else(|| {
+                crate::error::Error::InvalidShape(format!(
+                    "the {} pass needs dO: inputs without one",
+                    shape.pass
+                ))
+            })?;
+            if held != shape.seq_len || d_o.len() != inputs.q.len() {
+                return Err(crate::error::Error::InvalidShape(format!(
+                    "the backward pass needs all {} query rows of q and dO",
+                    shape.seq_len
+                )));
+            }
+            let grad_usage = wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST;
+            let grads = GradientBuffers {
+                d_o: gpu.buffer(&tracker, "do", shape.tensor_bytes(), input_usage)?,
+                dq: gpu.buffer(&tracker, "dq", shape.tensor_bytes(), grad_usage)?,
+                dk: gpu.buffer(&tracker, "dk", bytes, grad_usage)?,
+                dv: gpu.buffer(&tracker, "dv", bytes, grad_usage)?,
+            };
+            gpu.scoped("uploading dO", || {
+                gpu.queue
+                    .write_buffer(&grads.d_o, 0, bytemuck::cast_slice(d_o));
+            })?;
+            let backward = kernel
+                .backward()
+                .ok_or_else(|| crate::kernels::no_backward(kernel))?;
+            let training = backward.prepare(gpu, &shape, &io, &grads, &tracker)?;
+            (Some(grads), Prepared::Training(training))
+        } else {
+            (
+                None,
+                Prepared::Forward(kernel.prepare(gpu, &shape, &io, &tracker)?),
+            )
+        };
+        let run = KernelRun {
             gpu,
             kernel,
             shape,
             tracker,
             io,
+            grads,
             prepared,
-        })
+        };
+        // The backward alone is timed: the forward that produces O (and what the backward
+        // reads besides) runs once here, untimed.
+        if let Prepared::Training(t) = &run.prepared
+            && !shape.pass.times_forward()
+        {
+            submit_passes(gpu, kernel.name(), &|pass| t.forward.encode(pass), None, 1)?;
+            gpu.wait(&format!("running {}'s forward", kernel.name()))?;
+        }
+        Ok(run)
+    }
+
+    /// Records what a run times: the forward, the backward, or both in order.
+    fn encode_timed(&self, pass: &mut wgpu::ComputePass<'_>) {
+        match &self.prepared {
+            Prepared::Forward(f) => f.encode(pass),
+            Prepared::Training(t) => {
+                if self.shape.pass.times_forward() {
+                    t.forward.encode(pass);
+                }
+                t.backward.encode(pass);
+            }
+        }
     }
 
     /// The problem shape.
@@ -160,14 +268,42 @@ impl<'g> KernelRun<'g> {
         self.tracker.peak_bytes()
     }
 
-    /// Fills O with NaN so that elements a kernel fails to write show up in the comparison.
+    /// Fills what a run writes with NaN so that elements a kernel fails to write show up in
+    /// the comparison: O when the forward is timed, dQ, dK and dV when there is a backward
+    /// (for `bwd`, O stays the untimed forward's: the backward reads it).
     pub fn poison_output(&self) -> Result<()> {
-        let nan = vec![f32::NAN; self.output_elements()];
-        self.gpu.scoped("poisoning the output", || {
-            self.gpu
-                .queue
-                .write_buffer(&self.io.o, 0, bytemuck::cast_slice(&nan));
+        self.gpu.scoped("poisoning the outputs", || {
+            let poison = |buffer: &wgpu::Buffer, elements: u64| {
+                let nan = vec![f32::NAN; elements as usize];
+                self.gpu
+                    .queue
+                    .write_buffer(buffer, 0, bytemuck::cast_slice(&nan));
+            };
+            if self.shape.pass.times_forward() {
+                poison(&self.io.o, self.output_elements() as u64);
+            }
+            if let Some(g) = &self.grads {
+                poison(&g.dq, self.shape.tensor_elements());
+                poison(&g.dk, self.shape.kv_tensor_elements());
+                poison(&g.dv, self.shape.kv_tensor_elements());
+            }
         })
+    }
+
+    /// Copies dQ, dK and dV back to the host (runs with a backward pass; `None` otherwise).
+    pub fn read_gradients(&self) -> Result<Option<Gradients>> {
+        let Some(g) = &self.grads else {
+            return Ok(None);
+        };
+        let read = |buffer: &wgpu::Buffer, elements: u64| -> Result<Vec<f32>> {
+            let bytes = self.gpu.read_buffer(buffer, elements * 4)?;
+            Ok(bytemuck::pod_collect_to_vec(&bytes))
+        };
+        Ok(Some(Gradients {
+            dq: read(&g.dq, self.shape.tensor_elements())?,
+            dk: read(&g.dk, self.shape.kv_tensor_elements())?,
+            dv: read(&g.dv, self.shape.kv_tensor_elements())?,
+        }))
     }
 
     /// Runs the kernel once and waits for it.
@@ -175,7 +311,7 @@ impl<'g> KernelRun<'g> {
         submit_passes(
             self.gpu,
             self.kernel.name(),
-            &|pass| self.prepared.encode(pass),
+            &|pass| self.encode_timed(pass),
             None,
             1,
         )?;
@@ -207,7 +343,7 @@ impl<'g> KernelRun<'g> {
         time_passes(
             self.gpu,
             self.kernel.name(),
-            &|pass| self.prepared.encode(pass),
+            &|pass| self.encode_timed(pass),
             count,
             min_count,
             budget,
@@ -247,6 +383,19 @@ pub fn run_attention(gpu: &Gpu, kernel: &dyn Kernel, inputs: &AttentionInputs) -
     run.poison_output()?;
     run.run_once()?;
     run.read_output()
+}
+
+/// Runs `kernel` once on host inputs for their shape's pass and returns O and, with a
+/// backward pass, dQ, dK and dV. Every output is poisoned with NaN first.
+pub fn run_training(
+    gpu: &Gpu,
+    kernel: &dyn Kernel,
+    inputs: &AttentionInputs,
+) -> Result<(Vec<f32>, Option<Gradients>)> {
+    let run = KernelRun::new(gpu, kernel, inputs)?;
+    run.poison_output()?;
+    run.run_once()?;
+    Ok((run.read_output()?, run.read_gradients()?))
 }
 
 /// GFLOP/s of `flops` FLOPs (see [`Kernel::flops`]) done in `ms` milliseconds.

@@ -35,6 +35,86 @@ pub struct Shape {
     /// i − W < j ≤ i. `None`: no window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<u32>,
+    /// Which passes a run computes and times: the forward pass (inference), the backward
+    /// pass alone (its forward runs untimed) or both (a training step).
+    #[serde(default, skip_serializing_if = "Pass::is_forward")]
+    pub pass: Pass,
+}
+
+/// The passes of attention a run computes and times.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum Pass {
+    /// O from Q, K, V.
+    #[default]
+    #[serde(rename = "fwd")]
+    Forward,
+    /// dQ, dK, dV from Q, K, V, O, dO (and the forward's row statistics); the forward that
+    /// produces O runs once, untimed.
+    #[serde(rename = "bwd")]
+    Backward,
+    /// The forward and then the backward, timed together: one training step of attention.
+    #[serde(rename = "fwd-bwd")]
+    ForwardBackward,
+}
+
+impl Pass {
+    /// Every pass, in the order `--pass` lists them.
+    pub const ALL: [Pass; 3] = [Pass::Forward, Pass::Backward, Pass::ForwardBackward];
+
+    /// The name on the command line and in results: `fwd`, `bwd`, `fwd-bwd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Forward => "fwd",
+            Pass::Backward => "bwd",
+            Pass::ForwardBackward => "fwd-bwd",
+        }
+    }
+
+    /// Parses [`Pass::name`].
+    pub fn parse(text: &str) -> Result<Pass> {
+        Pass::ALL
+            .into_iter()
+            .find(|p| p.name() == text.trim())
+            .ok_or_else(|| {
+                Error::InvalidShape(format!(
+                    "unknown pass `{text}`: expected fwd, bwd or fwd-bwd"
+                ))
+            })
+    }
+
+    /// True for the forward pass alone.
+    pub fn is_forward(&self) -> bool {
+        *self == Pass::Forward
+    }
+
+    /// True when the run computes gradients.
+    pub fn has_backward(self) -> bool {
+        self != Pass::Forward
+    }
+
+    /// True when the forward is part of what is timed.
+    pub fn times_forward(self) -> bool {
+        self != Pass::Backward
+    }
+
+    /// FLOPs of the pass in units of the forward's, FlashAttention's convention: the
+    /// backward does five matrix products where the forward does two (2.5×), a training
+    /// step both (3.5×). Recomputation inside a kernel is not counted.
+    pub fn flop_factor(self) -> f64 {
+        match self {
+            Pass::Forward => 1.0,
+            Pass::Backward => 2.5,
+            Pass::ForwardBackward => 3.5,
+        }
+    }
+}
+
+impl std::fmt::Display for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Shape {
@@ -48,7 +128,18 @@ impl Shape {
             causal: false,
             kv_heads: None,
             window: None,
+            pass: Pass::Forward,
         }
+    }
+
+    /// This shape computing `pass` (forward, backward or both).
+    pub fn with_pass(self, pass: Pass) -> Self {
+        Shape { pass, ..self }
+    }
+
+    /// This shape's forward problem (what the backward differentiates).
+    pub fn forward(self) -> Self {
+        self.with_pass(Pass::Forward)
     }
 
     /// This shape with another batch and head count.
@@ -236,6 +327,11 @@ impl Shape {
     /// assert_eq!(Shape::new(4096, 64).score_matrix_bytes(), 67_108_864);
     /// ```
     pub fn flops(&self) -> f64 {
+        self.pass.flop_factor() * self.forward_flops()
+    }
+
+    /// FLOPs of the forward pass alone (see [`Shape::flops`]).
+    pub fn forward_flops(&self) -> f64 {
         if let Some(w) = self.window {
             return 4.0
                 * self.batch_heads() as f64
@@ -247,19 +343,31 @@ impl Shape {
         if self.causal { full / 2.0 } else { full }
     }
 
-    /// The FLOP model of [`Shape::flops`] in words, e.g. `4·B·H·n²·d/2 (causal)`.
+    /// The FLOP model of [`Shape::flops`] in words, e.g. `4·B·H·n²·d/2 (causal)` or
+    /// `2.5 × 4·B·H·n²·d (bwd)`.
     pub fn flop_model(&self) -> String {
-        match self.window {
+        let forward = match self.window {
             Some(w) => format!("4·B·H·d·Σᵢ min(i+1, W), W = {w}"),
             None if self.causal => "4·B·H·n²·d/2, causal".into(),
             None => "4·B·H·n²·d".into(),
+        };
+        match self.pass {
+            Pass::Forward => forward,
+            pass => format!("{} × {forward} ({pass})", pass.flop_factor()),
         }
     }
 
     /// The fewest bytes any attention kernel must move: read Q, K, V once and write O once
-    /// (K and V with their own head count).
+    /// (K and V with their own head count); the backward reads Q, K, V, O and dO and writes
+    /// dQ, dK and dV; a training step does both.
     pub fn min_io_bytes(&self) -> u64 {
-        2 * self.tensor_bytes() + 2 * self.kv_tensor_bytes()
+        let forward = 2 * self.tensor_bytes() + 2 * self.kv_tensor_bytes();
+        let backward = 4 * self.tensor_bytes() + 4 * self.kv_tensor_bytes();
+        match self.pass {
+            Pass::Forward => forward,
+            Pass::Backward => backward,
+            Pass::ForwardBackward => forward + backward,
+        }
     }
 
     /// A short label such as `B1 H8 n4096 d64 causal`.
@@ -277,6 +385,9 @@ impl Shape {
         }
         if let Some(w) = self.window {
             label.push_str(&format!(" w{w}"));
+        }
+        if self.pass.has_backward() {
+            label.push_str(&format!(" {}", self.pass));
         }
         label
     }
@@ -304,6 +415,26 @@ mod tests {
         let s = Shape::new(4096, 64).with_batch_heads(2, 3);
         assert_eq!(s.flops(), 4.0 * 6.0 * 4096.0 * 4096.0 * 64.0);
         assert_eq!(s.with_causal(true).flops(), s.flops() / 2.0);
+    }
+
+    #[test]
+    fn backward_counts_two_and_a_half_forwards_and_parses_its_name() {
+        let s = Shape::new(2048, 64).with_causal(true);
+        assert_eq!(
+            s.with_pass(Pass::Backward).flops(),
+            10.0 * 2048.0 * 2048.0 * 64.0 / 2.0
+        );
+        assert_eq!(s.with_pass(Pass::ForwardBackward).flops(), 3.5 * s.flops());
+        for pass in Pass::ALL {
+            assert_eq!(Pass::parse(pass.name()).unwrap(), pass);
+        }
+        assert!(Pass::parse("backward").is_err());
+        assert!(s.with_pass(Pass::Backward).label().ends_with(" bwd"));
+        assert!(
+            s.with_pass(Pass::Backward)
+                .flop_model()
+                .starts_with("2.5 × ")
+        );
     }
 
     #[test]

@@ -20,10 +20,14 @@ pub struct AttentionInputs {
     pub k: Vec<f32>,
     /// Values, `[B, HKV, n, d]`.
     pub v: Vec<f32>,
+    /// The gradient of the loss with respect to O, `[B, H, r, d]` like `q`: present when the
+    /// shape has a backward pass ([`crate::shape::Pass`]) or when loaded from `do.npy`.
+    pub d_o: Option<Vec<f32>>,
 }
 
 impl AttentionInputs {
-    /// Uniform random values in [-1, 1) from `seed`, the same on every machine.
+    /// Uniform random values in [-1, 1) from `seed`, the same on every machine (dO, drawn
+    /// after V, only for shapes with a backward pass: Q, K and V do not depend on the pass).
     /// Refused with the bytes, before any allocation, when the host lacks the memory.
     pub fn random(shape: Shape, seed: u64) -> Result<Self> {
         shape.validate()?;
@@ -35,12 +39,26 @@ impl AttentionInputs {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut tensor =
             |len: usize| -> Vec<f32> { (0..len).map(|_| rng.f32() * 2.0 - 1.0).collect() };
+        let (q, k, v) = (tensor(q_len), tensor(kv_len), tensor(kv_len));
+        let d_o = shape.pass.has_backward().then(|| tensor(q_len));
         Ok(AttentionInputs {
             shape,
-            q: tensor(q_len),
-            k: tensor(kv_len),
-            v: tensor(kv_len),
+            q,
+            k,
+            v,
+            d_o,
         })
+    }
+
+    /// These inputs for `pass`: when it has a backward pass and no dO was loaded, dO is
+    /// drawn uniformly in [-1, 1) from `seed`, shaped like `q`.
+    pub fn for_pass(mut self, pass: crate::shape::Pass, seed: u64) -> Self {
+        self.shape = self.shape.with_pass(pass);
+        if pass.has_backward() && self.d_o.is_none() {
+            let mut rng = fastrand::Rng::with_seed(seed ^ 0xd0d0_d0d0);
+            self.d_o = Some((0..self.q.len()).map(|_| rng.f32() * 2.0 - 1.0).collect());
+        }
+        self
     }
 
     /// Wraps existing tensors, checking their lengths against the shape: K and V
@@ -63,7 +81,13 @@ impl AttentionInputs {
                 q.len()
             )));
         }
-        Ok(AttentionInputs { shape, q, k, v })
+        Ok(AttentionInputs {
+            shape,
+            q,
+            k,
+            v,
+            d_o: None,
+        })
     }
 
     /// Query rows per (batch, head) that `q` holds: the last ones of the sequence.
@@ -75,7 +99,7 @@ impl AttentionInputs {
     /// Reads `q.npy`, `k.npy` and `v.npy` from `dir`: q `[B, H, r, d]`, k and v
     /// `[B, HKV, n, d]`, with HKV dividing H (grouped-query attention) and 1 ≤ r ≤ n (r = 1:
     /// a decode step's query). They give the problem; `causal` and `window` are not stored
-    /// in the files.
+    /// in the files. `do.npy`, when present, is the output gradient (the shape of q.npy).
     pub fn load_npy_dir(dir: &Path, causal: bool, window: Option<u32>) -> Result<Self> {
         let (q_dims, q) = read_npy(&dir.join("q.npy"))?;
         let (k_dims, k) = read_npy(&dir.join("k.npy"))?;
@@ -108,10 +132,23 @@ impl AttentionInputs {
             .with_causal(causal)
             .with_kv_heads(kv_heads)
             .with_window(window);
-        Self::from_tensors(shape, q, k, v)
+        let mut inputs = Self::from_tensors(shape, q, k, v)?;
+        let do_path = dir.join("do.npy");
+        if do_path.exists() {
+            let (do_dims, d_o) = read_npy(&do_path)?;
+            if do_dims != q_dims {
+                return Err(Error::TensorFile {
+                    path: do_path,
+                    message: format!("shape {do_dims:?} differs from q.npy's {q_dims:?}"),
+                });
+            }
+            inputs.d_o = Some(d_o);
+        }
+        Ok(inputs)
     }
 
-    /// Writes `q.npy`, `k.npy` and `v.npy` into `dir` (created if missing).
+    /// Writes `q.npy`, `k.npy` and `v.npy` (and `do.npy` when there is a dO) into `dir`
+    /// (created if missing).
     pub fn save_npy_dir(&self, dir: &Path) -> Result<()> {
         let s = self.shape;
         write_npy(
@@ -121,7 +158,47 @@ impl AttentionInputs {
         )?;
         let kv = [s.batch, s.kv_head_count(), s.seq_len, s.head_dim];
         write_npy(&dir.join("k.npy"), kv, &self.k)?;
-        write_npy(&dir.join("v.npy"), kv, &self.v)
+        write_npy(&dir.join("v.npy"), kv, &self.v)?;
+        if let Some(d_o) = &self.d_o {
+            write_npy(
+                &dir.join("do.npy"),
+                [s.batch, s.heads, self.query_rows(), s.head_dim],
+                d_o,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// dQ, dK and dV of one backward pass, on the host: dQ `[B, H, n, d]`, dK and dV
+/// `[B, HKV, n, d]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients {
+    /// Gradient with respect to Q.
+    pub dq: Vec<f32>,
+    /// Gradient with respect to K (summed over the query heads of each KV head).
+    pub dk: Vec<f32>,
+    /// Gradient with respect to V (summed likewise).
+    pub dv: Vec<f32>,
+}
+
+impl Gradients {
+    /// The three gradients with their file stems, in the order dQ, dK, dV.
+    pub fn named(&self) -> [(&'static str, &[f32]); 3] {
+        [("dq", &self.dq), ("dk", &self.dk), ("dv", &self.dv)]
+    }
+
+    /// Writes `dq.npy`, `dk.npy` and `dv.npy` into `dir` for `shape`.
+    pub fn save_npy_dir(&self, shape: &Shape, dir: &Path) -> Result<()> {
+        let s = shape;
+        write_npy(
+            &dir.join("dq.npy"),
+            [s.batch, s.heads, s.seq_len, s.head_dim],
+            &self.dq,
+        )?;
+        let kv = [s.batch, s.kv_head_count(), s.seq_len, s.head_dim];
+        write_npy(&dir.join("dk.npy"), kv, &self.dk)?;
+        write_npy(&dir.join("dv.npy"), kv, &self.dv)
     }
 }
 

@@ -6,9 +6,9 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::reference::{Comparison, attention_f64_last_rows};
-use crate::run::run_attention;
-use crate::shape::Shape;
+use crate::reference::{Comparison, attention_backward_f64, attention_f64_last_rows};
+use crate::run::run_training;
+use crate::shape::{Pass, Shape};
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
 
@@ -69,48 +69,132 @@ pub fn verify_shapes() -> Vec<Shape> {
     plain.chain(variants).collect()
 }
 
+/// Amplitude of the peaked inputs of the backward spread: Q is scaled by it, so scores
+/// reach ±30 and each softmax row is dominated by a few keys.
+pub const PEAKED_AMPLITUDE: f32 = 16.0;
+
+/// The backward spread: every verification shape with `--pass bwd`, then a few with
+/// peaked scores (Q times [`PEAKED_AMPLITUDE`]) and one training step (`fwd-bwd`, O and the
+/// gradients checked together). Each case is (shape, amplitude of Q).
+pub fn backward_cases() -> Vec<(Shape, f32)> {
+    let mut cases: Vec<(Shape, f32)> = verify_shapes()
+        .into_iter()
+        .map(|s| (s.with_pass(Pass::Backward), 1.0))
+        .collect();
+    let peaked = [
+        Shape::new(67, 64).with_causal(true),
+        Shape::new(200, 32).with_batch_heads(1, 4).with_kv_heads(2),
+        Shape::new(300, 64).with_window(Some(37)),
+    ];
+    cases.extend(
+        peaked
+            .into_iter()
+            .map(|s| (s.with_pass(Pass::Backward), PEAKED_AMPLITUDE)),
+    );
+    cases.push((
+        Shape::new(129, 80)
+            .with_batch_heads(2, 2)
+            .with_causal(true)
+            .with_pass(Pass::ForwardBackward),
+        1.0,
+    ));
+    cases
+}
+
+/// One output of a run against its reference.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputCheck {
+    /// `o`, `dq`, `dk` or `dv`.
+    pub name: &'static str,
+    /// How far it is from the f64 reference.
+    pub comparison: Comparison,
+    /// Largest ‖out − ref‖/‖ref‖ that counts as correct for it.
+    pub tolerance: f64,
+}
+
+impl OutputCheck {
+    /// True when it matches within its tolerance (NaN never does).
+    pub fn passed(&self) -> bool {
+        self.comparison.passes(self.tolerance)
+    }
+}
+
 /// The outcome of one kernel on one shape.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
     /// Kernel name.
     pub kernel: &'static str,
-    /// Problem shape.
+    /// Problem shape (its pass says which outputs were compared).
     pub shape: Shape,
     /// Seed of the random inputs.
     pub seed: u64,
-    /// The comparison, when the kernel ran.
+    /// Q was scaled by this (1: uniform inputs in [-1, 1)).
+    pub amplitude: f32,
+    /// The worst of the compared outputs (relative to its tolerance), when the kernel ran:
+    /// O for the forward, the worst of dQ, dK, dV (and O for `fwd-bwd`) otherwise.
     pub comparison: Option<Comparison>,
-    /// The kernel's tolerance on ‖out−ref‖/‖ref‖.
+    /// The tolerance of that output.
     pub tolerance: f64,
+    /// Every compared output.
+    pub outputs: Vec<OutputCheck>,
     /// Why it did not run, when it did not.
     pub skipped: Option<String>,
 }
 
 impl Check {
-    /// True when the kernel ran and matched the reference; skips are not failures.
+    /// True when the kernel ran and every output matched the reference; skips are not
+    /// failures.
     pub fn passed(&self) -> bool {
-        match &self.comparison {
-            Some(c) => c.passes(self.tolerance),
-            None => self.skipped.is_some(),
+        if self.comparison.is_some() {
+            !self.outputs.is_empty() && self.outputs.iter().all(OutputCheck::passed)
+        } else {
+            self.skipped.is_some()
         }
+    }
+
+    /// The compared output that failed, or came closest to its tolerance.
+    pub fn worst(&self) -> Option<&OutputCheck> {
+        let badness = |o: &&OutputCheck| {
+            let r = o.comparison.rel_l2_error / o.tolerance;
+            if r.is_nan() { f64::INFINITY } else { r }
+        };
+        self.outputs
+            .iter()
+            .max_by(|a, b| badness(a).total_cmp(&badness(b)))
     }
 }
 
-/// Runs `kernel` on `shape` with random inputs from `seed` (output poisoned first) and
-/// compares with the reference. A kernel that does not support the shape, or a shape past
-/// the device's limits or memory budget, is a skip with the reason; a shape whose host
-/// tensors and reference do not fit the host's memory is an error ([`Error::TooLarge`]),
-/// raised before anything is allocated; any other error is returned.
+/// Runs `kernel` on `shape` with random inputs from `seed` (outputs poisoned first) and
+/// compares with the reference: O for the forward, dQ, dK and dV for the backward, all
+/// four for a training step. A kernel that does not support the shape (or has no
+/// backward), or a shape past the device's limits or memory budget, is a skip with the
+/// reason; a shape whose host tensors and reference do not fit the host's memory is an
+/// error ([`Error::TooLarge`]), raised before anything is allocated; any other error is
+/// returned.
 pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
+    check_kernel_scaled(gpu, kernel, shape, seed, 1.0)
+}
+
+/// [`check_kernel`] with Q scaled by `amplitude` (peaked scores when large).
+pub fn check_kernel_scaled(
+    gpu: &Gpu,
+    kernel: &dyn Kernel,
+    shape: Shape,
+    seed: u64,
+    amplitude: f32,
+) -> Result<Check> {
+    let backward_tolerance = kernel.backward().map_or(0.0, |b| b.tolerance());
     let mut check = Check {
         kernel: kernel.name(),
         shape,
         seed,
+        amplitude,
         comparison: None,
         tolerance: kernel.tolerance(),
+        outputs: Vec::new(),
         skipped: None,
     };
-    match kernel.check_support(&shape, gpu) {
+    match crate::run::check_support(kernel, &shape, gpu) {
         Err(Error::Unsupported { reason, .. }) => {
             check.skipped = Some(reason);
             return Ok(check);
@@ -137,9 +221,34 @@ pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> 
         Err(other) => return Err(other),
         Ok(_) => {}
     }
-    let inputs = AttentionInputs::random(shape, seed)?;
-    let out = run_attention(gpu, kernel, &inputs)?;
-    check.comparison = Some(compare_output(kernel, &inputs, &out));
+    let mut inputs = AttentionInputs::random(shape, seed)?;
+    if amplitude != 1.0 {
+        inputs.q.iter_mut().for_each(|x| *x *= amplitude);
+    }
+    let (out, grads) = run_training(gpu, kernel, &inputs)?;
+    if shape.pass.times_forward() {
+        check.outputs.push(OutputCheck {
+            name: "o",
+            comparison: compare_output(kernel, &inputs, &out),
+            tolerance: kernel.tolerance(),
+        });
+    }
+    if let Some(grads) = grads {
+        let d_o = inputs.d_o.as_deref().unwrap_or_default();
+        let (dq, dk, dv) =
+            attention_backward_f64(&shape.forward(), &inputs.q, &inputs.k, &inputs.v, d_o);
+        for ((name, got), reference) in grads.named().into_iter().zip([dq, dk, dv]) {
+            check.outputs.push(OutputCheck {
+                name,
+                comparison: Comparison::new(got, &reference),
+                tolerance: backward_tolerance,
+            });
+        }
+    }
+    if let Some((comparison, tolerance)) = check.worst().map(|w| (w.comparison, w.tolerance)) {
+        check.comparison = Some(comparison);
+        check.tolerance = tolerance;
+    }
     Ok(check)
 }
 

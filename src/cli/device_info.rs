@@ -7,7 +7,7 @@ use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
 use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::tuning::results_root;
-use attnbench::{AdapterChoice, Gpu, KERNELS, Shape};
+use attnbench::{AdapterChoice, Gpu, KERNELS, Pass, Shape};
 
 /// Options of `probe`.
 #[derive(Debug, clap::Args)]
@@ -105,12 +105,24 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         if template.causal { " causal" } else { "" }
     );
     println!(
-        "{:<8} {:>10}  {:>14} {:>14} {:>14}  limited by",
-        "kernel", "max n", "n=4096", "n=16384", "n=100000"
+        "{:<14} {:>7} {:>10}  {:>14} {:>14} {:>14}  limited by",
+        "kernel", "pass", "max n", "n=4096", "n=16384", "n=100000"
     );
-    let rows: Vec<_> = KERNELS
+    // Without --pass: inference (fwd), then a training step (fwd-bwd) for every kernel
+    // with a backward.
+    let passes = match args.shape.pass {
+        Some(pass) => vec![pass],
+        None => vec![Pass::Forward, Pass::ForwardBackward],
+    };
+    let rows: Vec<_> = passes
         .iter()
-        .map(|&k| capacity(&gpu, k, &template))
+        .flat_map(|&pass| {
+            KERNELS
+                .iter()
+                .filter(move |k| !pass.has_backward() || k.backward().is_some())
+                .map(move |&k| (pass, k))
+        })
+        .map(|(pass, k)| capacity(&gpu, k, &template.with_pass(pass)))
         .collect();
     for c in &rows {
         let need = |i: usize| {
@@ -123,8 +135,9 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
             }
         };
         println!(
-            "{:<8} {:>10}  {:>14} {:>14} {:>14}  {}",
+            "{:<14} {:>7} {:>10}  {:>14} {:>14} {:>14}  {}",
             c.kernel,
+            c.pass.name(),
             c.max_seq_len
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),

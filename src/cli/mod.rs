@@ -10,7 +10,7 @@ mod suite;
 mod tune;
 mod verify;
 
-use attnbench::{AdapterChoice, Error, Gpu, Shape};
+use attnbench::{AdapterChoice, Error, Gpu, Pass, Shape};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -110,6 +110,14 @@ pub struct ShapeArgs {
     /// Causal sliding window W: query i sees keys j with i − W < j ≤ i (implies --causal).
     #[arg(long)]
     pub window: Option<u32>,
+    /// Which passes to run and time: fwd (inference), bwd (dQ, dK, dV from dO; the forward
+    /// runs untimed) or fwd-bwd (a training step) [default: fwd].
+    #[arg(long, value_parser = parse_pass)]
+    pub pass: Option<Pass>,
+}
+
+fn parse_pass(text: &str) -> Result<Pass, String> {
+    Pass::parse(text).map_err(|e| e.to_string())
 }
 
 impl ShapeArgs {
@@ -122,6 +130,7 @@ impl ShapeArgs {
             .with_causal(self.causal)
             .with_kv_heads(self.kv_heads.unwrap_or(heads))
             .with_window(self.window)
+            .with_pass(self.pass.unwrap_or_default())
     }
 
     /// Whether any shape argument was given (`verify` then checks that shape alone).

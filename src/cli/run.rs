@@ -33,10 +33,12 @@ pub struct RunArgs {
     /// Print one JSON object instead of text.
     #[arg(long, help_heading = "Output")]
     json: bool,
-    /// Write q.npy, k.npy, v.npy (inputs) and o.npy (output) into this folder.
+    /// Write q.npy, k.npy, v.npy (inputs) and o.npy (output) into this folder; with a
+    /// backward pass also do.npy (input) and dq.npy, dk.npy, dv.npy (gradients).
     #[arg(long, help_heading = "Tensors")]
     save_tensors: Option<PathBuf>,
-    /// Run on q.npy, k.npy, v.npy from this folder instead of random inputs.
+    /// Run on q.npy, k.npy, v.npy from this folder instead of random inputs (and do.npy for
+    /// a backward pass; random from --seed when absent).
     #[arg(long, help_heading = "Tensors")]
     load_tensors: Option<PathBuf>,
 }
@@ -56,6 +58,8 @@ struct RunRecord {
     kv_heads: u32,
     /// Causal sliding window, when there is one.
     window: Option<u32>,
+    /// What was timed: fwd, bwd or fwd-bwd.
+    pass: attnbench::Pass,
     /// The FLOP model behind `gflops`.
     flop_model: String,
     /// The fewest bytes the kernel must move (K + V + Q + O rows), over the median time.
@@ -95,7 +99,7 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
                 )));
             }
         }
-        return Ok(loaded);
+        return Ok(loaded.for_pass(args.shape.pass.unwrap_or_default(), args.seed));
     }
     AttentionInputs::random(args.shape.shape(), args.seed)
 }
@@ -143,6 +147,9 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             shape.head_dim,
         ];
         write_npy(&dir.join("o.npy"), o_dims, &run.read_output()?)?;
+        if let Some(grads) = run.read_gradients()? {
+            grads.save_npy_dir(&shape, dir)?;
+        }
     }
     let summary = gpu.summary();
     let record = RunRecord {
@@ -156,6 +163,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         causal: shape.causal,
         kv_heads: shape.kv_head_count(),
         window: shape.window,
+        pass: shape.pass,
         flop_model: kernel.flop_model(&shape),
         achieved_gbps: kernel.min_bytes(&shape) as f64 / (m.median_ms * 1e6),
         median_ms: m.median_ms,

@@ -1,8 +1,8 @@
 //! `attnbench verify`.
 
 use super::Failure;
-use attnbench::verify::{check_kernel, fresh_seed, verify_shapes};
-use attnbench::{AdapterChoice, KERNELS, find_kernel};
+use attnbench::verify::{backward_cases, check_kernel_scaled, fresh_seed, verify_shapes};
+use attnbench::{AdapterChoice, KERNELS, Shape, find_kernel};
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,9 @@ pub struct VerifyArgs {
     /// Only this kernel (repeatable).
     #[arg(long = "kernel")]
     kernels: Vec<String>,
-    /// One shape of your own (--seq-len with --head-dim) instead of the built-in spread.
+    /// One shape of your own (--seq-len with --head-dim) instead of the built-in spread;
+    /// --pass alone checks the spread in that pass (default: the forward spread, then the
+    /// backward's cases for every kernel with a backward).
     #[command(flatten)]
     shape: super::ShapeArgs,
 }
@@ -28,13 +30,22 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             .map(|k| find_kernel(k))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let shapes = if args.shape.any_given() {
+    // (shape, amplitude of Q) per check; the default spread is the forward's shapes, then
+    // the backward's cases for the kernels that have a backward.
+    let cases: Vec<(Shape, f32)> = if args.shape.any_given() {
         args.shape.require(true, true)?;
         let shape = args.shape.shape();
         shape.validate()?;
-        vec![shape]
-    } else {
+        vec![(shape, 1.0)]
+    } else if let Some(pass) = args.shape.pass {
         verify_shapes()
+            .into_iter()
+            .map(|s| (s.with_pass(pass), 1.0))
+            .collect()
+    } else {
+        let mut all: Vec<(Shape, f32)> = verify_shapes().into_iter().map(|s| (s, 1.0)).collect();
+        all.extend(backward_cases());
+        all
     };
     let gpu = super::open_tuned_gpu(choice)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
@@ -44,15 +55,33 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         s.name, s.backend, s.device_type
     );
     println!(
-        "{:<14} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  result",
-        "kernel", "B", "H", "HKV", "n", "d", "causal", "window", "max_abs_err", "rel_l2_err"
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  result",
+        "kernel",
+        "pass",
+        "B",
+        "H",
+        "HKV",
+        "n",
+        "d",
+        "causal",
+        "window",
+        "max_abs_err",
+        "rel_l2_err"
     );
     let mut failures = 0;
     let mut passes = 0;
     let mut skips = 0;
     for kernel in kernels {
-        for &shape in &shapes {
-            let check = check_kernel(&gpu, kernel, shape, seed)?;
+        for &(shape, amplitude) in &cases {
+            // The default spread lists backward cases only for kernels that have one.
+            if shape.pass.has_backward()
+                && kernel.backward().is_none()
+                && !args.shape.any_given()
+                && args.shape.pass.is_none()
+            {
+                continue;
+            }
+            let check = check_kernel_scaled(&gpu, kernel, shape, seed, amplitude)?;
             let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
                 (Some(c), _) => {
                     let ok = check.passed();
@@ -61,14 +90,21 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                     } else {
                         failures += 1
                     }
+                    // Which output the numbers are (the worst), and the amplitude of Q.
+                    let worst = check.worst().map_or("", |w| w.name);
+                    let detail = match (worst, amplitude) {
+                        ("o", 1.0) => String::new(),
+                        (w, 1.0) => format!(" (worst: {w})"),
+                        (w, a) => format!(" (worst: {w}; q × {a})"),
+                    };
                     (
                         format!("{:.3e}", c.max_abs_error),
                         format!("{:.3e}", c.rel_l2_error),
                         if ok {
-                            "ok".to_string()
+                            format!("ok{detail}")
                         } else {
                             format!(
-                                "FAIL (tolerance {:.0e}, {} non-finite)",
+                                "FAIL{detail} (tolerance {:.0e}, {} non-finite)",
                                 check.tolerance, c.non_finite
                             )
                         },
@@ -81,8 +117,9 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 (None, None) => ("-".into(), "-".into(), "no result".into()),
             };
             println!(
-                "{:<14} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  {verdict}",
+                "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  {verdict}",
                 check.kernel,
+                shape.pass.name(),
                 shape.batch,
                 shape.heads,
                 shape.kv_head_count(),

@@ -11,11 +11,21 @@
 //! | `flash_f16` ([`flash::FLASH_F16`]) | flash with f16 K/V tiles and Q·Kᵀ (SHADER_F16) | O(B·H·n·d) |
 //! | [`flash_subgroup`] | a subgroup per query row, subgroupMax/Add softmax (SUBGROUP) | O(B·H·n·d) |
 //! | [`decode`] | the last query row against n keys: split keys, combine partial softmaxes | O(B·H·n·d) |
+//!
+//! Kernels with a backward pass (training: dQ, dK, dV from dO) return it from
+//! [`Kernel::backward`]:
+//!
+//! | backward | idea | memory |
+//! |---|---|---|
+//! | naive, chunked ([`naive_backward`]) | P and dP materialized (two n×n matrices), dS = P∘(dP − D), four products | O(B·H·n²) (chunked: O(256·n)) |
+//! | flash ([`flash_backward`]) | FlashAttention-2: P recomputed from the forward's logsumexp, dK/dV per key block, dQ per query block | O(B·H·n·d) |
 
 pub mod decode;
 pub mod flash;
+pub mod flash_backward;
 pub mod flash_subgroup;
 pub mod naive;
+pub mod naive_backward;
 
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer};
@@ -82,6 +92,77 @@ pub struct AttentionBuffers {
     pub o: TrackedBuffer,
 }
 
+/// dO on the device and the gradients a backward pass writes, f32: dO and dQ
+/// `[B, H, n, d]`, dK and dV `[B, HKV, n, d]` (summed over each KV head's query heads).
+#[derive(Debug)]
+pub struct GradientBuffers {
+    /// Gradient of the loss with respect to O (input).
+    pub d_o: TrackedBuffer,
+    /// Gradient with respect to Q (output).
+    pub dq: TrackedBuffer,
+    /// Gradient with respect to K (output).
+    pub dk: TrackedBuffer,
+    /// Gradient with respect to V (output).
+    pub dv: TrackedBuffer,
+}
+
+/// A kernel's forward and backward, prepared together: the backward may read what this
+/// forward leaves besides O (flash: each row's logsumexp).
+pub struct PreparedTraining {
+    /// The forward pass, writing O (and what the backward needs).
+    pub forward: Box<dyn PreparedKernel>,
+    /// The backward pass, writing dQ, dK and dV.
+    pub backward: Box<dyn PreparedKernel>,
+}
+
+/// The backward pass of a kernel: dQ, dK and dV of `O = softmax(scale·QKᵀ [mask])·V` for a
+/// given dO. The FLOP model is FlashAttention's ([`crate::shape::Pass::flop_factor`]).
+pub trait Backward: Send + Sync + 'static {
+    /// One line on how it computes the gradients.
+    fn summary(&self) -> &'static str;
+
+    /// Largest relative L2 error per gradient against the f64 reference that counts as
+    /// correct.
+    fn tolerance(&self) -> f64 {
+        2e-4
+    }
+
+    /// Refuses shapes or devices the backward cannot handle ([`Error::Unsupported`]).
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
+
+    /// Every buffer a training run creates on `gpu`: the forward's, dO and the gradients
+    /// ([`gradient_plan`]) and the backward's own scratch. Nothing is allocated.
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan>;
+
+    /// Builds the forward and the backward on one set of buffers.
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        grads: &GradientBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<PreparedTraining>;
+}
+
+/// The plan entries for dO and the three gradients.
+pub fn gradient_plan(shape: &Shape) -> MemoryPlan {
+    let mut plan = MemoryPlan::default();
+    plan.storage("do", shape.tensor_bytes())
+        .storage("dq", shape.tensor_bytes())
+        .storage("dk", shape.kv_tensor_bytes())
+        .storage("dv", shape.kv_tensor_bytes());
+    plan
+}
+
+/// The refusal of a kernel without a backward pass.
+pub fn no_backward(kernel: &dyn Kernel) -> Error {
+    Error::Unsupported {
+        kernel: kernel.name().into(),
+        reason: format!("{} has no backward pass", kernel.name()),
+    }
+}
+
 /// An attention kernel.
 pub trait Kernel: Send + Sync + 'static {
     /// Registry name, used on the command line and in results.
@@ -112,15 +193,16 @@ pub trait Kernel: Send + Sync + 'static {
         shape.seq_len
     }
 
-    /// FLOPs of one run: [`Shape::flops`] (4·B·H·n²·d, halved when causal) for prefill.
+    /// FLOPs of one run: [`Shape::flops`] (4·B·H·n²·d, halved when causal; 2.5× for the
+    /// backward, 3.5× for a training step) for prefill.
     fn flops(&self, shape: &Shape) -> f64 {
         shape.flops()
     }
 
     /// The FLOP model of [`Kernel::flops`] as printed beside a result, e.g.
-    /// `4·B·H·n²·d/2 (causal)`.
+    /// `4·B·H·n²·d/2, causal` ([`Shape::flop_model`] for prefill).
     fn flop_model(&self, shape: &Shape) -> String {
-        format!("4·B·H·n²·d{}", if shape.causal { "/2, causal" } else { "" })
+        shape.flop_model()
     }
 
     /// The fewest bytes the kernel must move through device memory for `shape`: by default
@@ -147,6 +229,11 @@ pub trait Kernel: Send + Sync + 'static {
     /// Every buffer a run of this kernel creates on `gpu`, Q/K/V/O included. Nothing is
     /// allocated.
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan>;
+
+    /// The kernel's backward pass, when it has one (`--pass bwd` and `fwd-bwd`).
+    fn backward(&self) -> Option<&dyn Backward> {
+        None
+    }
 
     /// Builds pipelines, scratch buffers (allocated through `tracker`) and bind groups.
     fn prepare(
@@ -188,6 +275,19 @@ impl PreparedKernel for Dispatches {
             let [x, y, z] = step.grid;
             pass.dispatch_workgroups(x, y, z);
         }
+    }
+}
+
+/// A prepared kernel and buffers it binds that it does not own.
+pub(crate) struct KeepAlive {
+    pub inner: Box<dyn PreparedKernel>,
+    /// Held only to keep the buffers alive while the dispatches exist.
+    pub _buffers: Vec<TrackedBuffer>,
+}
+
+impl PreparedKernel for KeepAlive {
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.inner.encode(pass);
     }
 }
 

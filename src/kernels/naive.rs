@@ -16,14 +16,14 @@ use super::{
     params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
 /// The naive kernel family: how score rows are held is the only difference.
 #[derive(Debug)]
 pub struct Naive {
-    rows: ScoreRows,
+    pub(super) rows: ScoreRows,
 }
 
 /// `naive`: the whole n×n matrix at once.
@@ -39,21 +39,43 @@ pub static CHUNKED: Naive = Naive {
 };
 
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
-const THREADS: u64 = 256;
+pub(super) const THREADS: u64 = 256;
 
+/// naive.wgsl's Params; naive_backward.wgsl reads the same layout (its `accumulate` is
+/// `extra`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale: f32,
-    row_start: u32,
-    row_count: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    _pad: [u32; 3],
+pub(super) struct Params {
+    pub seq_len: u32,
+    pub head_dim: u32,
+    pub causal: u32,
+    pub scale: f32,
+    pub row_start: u32,
+    pub row_count: u32,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub window: u32,
+    pub extra: u32,
+    pub _pad: [u32; 2],
+}
+
+impl Params {
+    /// The parameters of the chunk of `row_count` rows from `row_start`, with `scale`.
+    pub(super) fn chunk(shape: &Shape, row_start: u64, row_count: u64, scale: f32) -> Params {
+        Params {
+            seq_len: shape.seq_len,
+            head_dim: shape.head_dim,
+            causal: u32::from(shape.causal),
+            scale,
+            row_start: row_start as u32,
+            row_count: row_count as u32,
+            heads: shape.heads,
+            kv_heads: shape.kv_head_count(),
+            window: shape.window.unwrap_or(0),
+            extra: 0,
+            _pad: [0; 2],
+        }
+    }
 }
 
 /// How the score matrix is split: `rows_per_chunk` whole rows per buffer.
@@ -88,14 +110,14 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
 }
 
 #[derive(Clone)]
-struct Pipelines {
-    layout: wgpu::BindGroupLayout,
-    scores: wgpu::ComputePipeline,
-    softmax: wgpu::ComputePipeline,
-    weighted_sum: wgpu::ComputePipeline,
+pub(super) struct Pipelines {
+    pub layout: wgpu::BindGroupLayout,
+    pub scores: wgpu::ComputePipeline,
+    pub softmax: wgpu::ComputePipeline,
+    pub weighted_sum: wgpu::ComputePipeline,
 }
 
-fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
+pub(super) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
@@ -123,7 +145,7 @@ pub enum ScoreRows {
 pub const QUERY_BLOCK: u64 = 256;
 
 impl ScoreRows {
-    fn split(self, shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
+    pub(super) fn split(self, shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
         let full = chunking(shape, limits)?;
         Ok(match self {
             ScoreRows::Materialized => full,
@@ -137,7 +159,7 @@ impl ScoreRows {
         })
     }
 
-    fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+    pub(super) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape, shape.seq_len);
         let split = self.split(shape, &gpu.limits())?;
         let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
@@ -152,13 +174,53 @@ impl ScoreRows {
         Ok(plan)
     }
 
-    fn prepare(
+    /// The buffers holding score rows: one per chunk (materialized, together the n×n
+    /// matrix) or one block reused by every chunk (blocked). `what` names them.
+    pub(super) fn score_buffers(
+        self,
+        gpu: &Gpu,
+        shape: &Shape,
+        tracker: &Arc<BufferTracker>,
+        what: &str,
+    ) -> Result<Vec<TrackedBuffer>> {
+        let split = self.split(shape, &gpu.limits())?;
+        let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
+        let rows = shape.rows();
+        let count = match self {
+            ScoreRows::Materialized => split.chunks,
+            ScoreRows::Blocked => 1,
+        };
+        (0..count)
+            .map(|c| {
+                let chunk_rows = split.rows_per_chunk.min(rows - c * split.rows_per_chunk);
+                gpu.buffer(
+                    tracker,
+                    &format!("{what}[{c}]"),
+                    chunk_rows * row_bytes,
+                    wgpu::BufferUsages::STORAGE,
+                )
+            })
+            .collect()
+    }
+
+    /// The buffer of `buffers` ([`ScoreRows::score_buffers`]) that holds chunk `c`.
+    pub(super) fn chunk_buffer(self, buffers: &[TrackedBuffer], c: u64) -> &TrackedBuffer {
+        match self {
+            ScoreRows::Materialized => &buffers[c as usize],
+            ScoreRows::Blocked => &buffers[0],
+        }
+    }
+
+    /// The forward's dispatches over `scores` (left holding P, the softmax of the scores),
+    /// and the parameter buffers they bind.
+    pub(super) fn forward_steps(
         self,
         gpu: &Gpu,
         shape: &Shape,
         io: &AttentionBuffers,
         tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
+        scores: &[TrackedBuffer],
+    ) -> Result<(Vec<Dispatch>, Vec<TrackedBuffer>)> {
         let p = pipelines(gpu)?;
         let limits = gpu.limits();
         let split = self.split(shape, &limits)?;
@@ -166,56 +228,29 @@ impl ScoreRows {
         let n = u64::from(shape.seq_len);
         let d = u64::from(shape.head_dim);
         let rows = shape.rows();
-        let scores_buffer = |label: String, rows: u64| {
-            gpu.buffer(
-                tracker,
-                &label,
-                rows * n * F32_BYTES,
-                wgpu::BufferUsages::STORAGE,
-            )
-        };
-        let shared = match self {
-            ScoreRows::Blocked => Some(scores_buffer(
-                "chunked scores".into(),
-                split.rows_per_chunk,
-            )?),
-            ScoreRows::Materialized => None,
-        };
         let mut steps = Vec::new();
         let mut buffers = Vec::new();
         for c in 0..split.chunks {
             let row_start = c * split.rows_per_chunk;
             let row_count = split.rows_per_chunk.min(rows - row_start);
-            let own = match &shared {
-                Some(_) => None,
-                None => Some(scores_buffer(format!("naive scores[{c}]"), row_count)?),
-            };
-            let scores = own
-                .as_ref()
-                .or(shared.as_ref())
-                .expect("one of the two is set");
             let params = params_buffer(
                 gpu,
                 tracker,
                 &format!("naive params[{c}]"),
-                &Params {
-                    seq_len: shape.seq_len,
-                    head_dim: shape.head_dim,
-                    causal: u32::from(shape.causal),
-                    scale: shape.scale(),
-                    row_start: row_start as u32,
-                    row_count: row_count as u32,
-                    heads: shape.heads,
-                    kv_heads: shape.kv_head_count(),
-                    window: shape.window.unwrap_or(0),
-                    _pad: [0; 3],
-                },
+                &Params::chunk(shape, row_start, row_count, shape.scale()),
             )?;
             let bind_group = bind_buffers(
                 gpu,
                 "naive",
                 &p.layout,
-                &[&io.q, &io.k, &io.v, &io.o, scores, &params],
+                &[
+                    &io.q,
+                    &io.k,
+                    &io.v,
+                    &io.o,
+                    self.chunk_buffer(scores, c),
+                    &params,
+                ],
             );
             let grids = [
                 (&p.scores, (row_count * n).div_ceil(THREADS)),
@@ -229,10 +264,25 @@ impl ScoreRows {
                     grid: grid_for(groups, max_dim)?,
                 });
             }
-            buffers.extend(own);
             buffers.push(params);
         }
-        buffers.extend(shared);
+        Ok((steps, buffers))
+    }
+
+    pub(super) fn prepare(
+        self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Box<dyn PreparedKernel>> {
+        let what = match self {
+            ScoreRows::Materialized => "naive scores",
+            ScoreRows::Blocked => "chunked scores",
+        };
+        let scores = self.score_buffers(gpu, shape, tracker, what)?;
+        let (steps, mut buffers) = self.forward_steps(gpu, shape, io, tracker, &scores)?;
+        buffers.extend(scores);
         Ok(Box::new(Dispatches {
             steps,
             _buffers: buffers,
@@ -241,7 +291,7 @@ impl ScoreRows {
 }
 
 /// weighted_sum loops over all keys in one invocation.
-fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
+pub(super) fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
     if let Some(cap) = gpu.shader_loop_cap()
         && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
     {
@@ -291,6 +341,10 @@ impl Kernel for Naive {
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         self.rows.plan(shape, gpu)
+    }
+
+    fn backward(&self) -> Option<&dyn super::Backward> {
+        Some(self)
     }
 
     fn prepare(

@@ -9,7 +9,7 @@ pub use store::{DeviceFolder, device_slug, refuse_foreign};
 
 use crate::gpu::Gpu;
 use crate::kernels::Workload;
-use crate::shape::Shape;
+use crate::shape::{Pass, Shape};
 use serde::{Deserialize, Serialize};
 
 /// Identifies the schema in every results file.
@@ -146,6 +146,9 @@ pub struct ResultRow {
     /// Causal sliding window, when there is one (always written, like `kv_heads`).
     #[serde(default)]
     pub window: Option<u32>,
+    /// Which passes were timed: `fwd`, `bwd` or `fwd-bwd` (older files: `fwd`).
+    #[serde(default)]
+    pub pass: Pass,
     /// Element type.
     pub dtype: String,
     /// ok or skipped.
@@ -162,7 +165,8 @@ pub struct ResultRow {
     pub samples: u32,
     /// gpu-timestamps or wall-clock.
     pub timing: String,
-    /// FLOP model of the point (4·B·H·n²·d, halved when causal).
+    /// FLOP model of the point (4·B·H·n²·d, halved when causal; ×2.5 for bwd, ×3.5 for
+    /// fwd-bwd).
     pub flops: f64,
     /// GFLOP/s at the median.
     pub gflops: Option<f64>,
@@ -264,6 +268,7 @@ impl ResultRow {
             causal: shape.causal,
             kv_heads: shape.kv_heads,
             window: shape.window,
+            pass: shape.pass,
             dtype: "f32".into(),
             status: Status::Skipped,
             reason: String::new(),
@@ -338,6 +343,7 @@ impl ResultRow {
             causal: self.causal,
             kv_heads: self.kv_heads,
             window: self.window,
+            pass: self.pass,
         }
     }
 

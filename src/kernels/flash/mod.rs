@@ -92,11 +92,11 @@ pub use config::{FlashConfig, KvSource, fixed_subgroup_size, max_rows};
 pub use ladder::{LADDER, Rung};
 
 use super::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    params_buffer, workgroup_count,
+    AttentionBuffers, Dispatch, Dispatches, KeepAlive, Kernel, PreparedKernel, bind_buffers,
+    io_plan, params_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
 use crate::shape::Shape;
 use pipelines::pipeline;
 use std::sync::Arc;
@@ -124,13 +124,29 @@ impl Flash {
     }
 
     /// Passes over the keys for `shape` with `config` on `gpu`.
-    fn passes(&self, config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<u64> {
+    pub(crate) fn passes(&self, config: &FlashConfig, shape: &Shape, gpu: &Gpu) -> Result<u64> {
         let by_driver = config.passes(shape, gpu.shader_loop_cap(), self.precision)?;
         let by_request = self.max_pass_keys.map_or(1, |keys| {
             let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
             u64::from(shape.seq_len).div_ceil(keys)
         });
         Ok(by_driver.max(by_request))
+    }
+
+    /// Allocates the state buffer of `passes` passes for `shape`.
+    pub(crate) fn state_buffer(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        tracker: &Arc<BufferTracker>,
+        passes: u64,
+    ) -> Result<TrackedBuffer> {
+        gpu.buffer(
+            tracker,
+            "flash state",
+            state_bytes(shape, passes),
+            wgpu::BufferUsages::STORAGE,
+        )
     }
 
     /// The tiles this kernel uses for `shape` on `gpu`.
@@ -191,15 +207,17 @@ struct Params {
     window: u32,
 }
 
-/// Prepares flash with `config` in `passes` passes over the keys.
-fn prepare_with(
+/// Prepares flash with `config` in `precision` in `passes` passes over the keys, with
+/// `state` (of
+/// [`state_bytes`]) between passes. For shapes with a backward pass the last pass also
+/// writes each row's logsumexp into `state`.
+pub(super) fn prepare_with(
     gpu: &Gpu,
     shape: &Shape,
     io: &AttentionBuffers,
     tracker: &Arc<BufferTracker>,
-    config: FlashConfig,
-    precision: Precision,
-    passes: u64,
+    (config, precision, passes): (FlashConfig, Precision, u64),
+    state: &TrackedBuffer,
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
     config.validate(shape, gpu, precision)?;
@@ -211,12 +229,6 @@ fn prepare_with(
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
     let total_groups_u32 = workgroup_count("flash", shape, total_groups)?;
     let grid = grid_for(total_groups, limits.max_compute_workgroups_per_dimension)?;
-    let state = gpu.buffer(
-        tracker,
-        "flash state",
-        state_bytes(shape, passes),
-        wgpu::BufferUsages::STORAGE,
-    )?;
     let per_pass = u64::from(shape.seq_len)
         .div_ceil(passes)
         .next_multiple_of(u64::from(config.block_kv));
@@ -236,7 +248,9 @@ fn prepare_with(
                 total_groups: total_groups_u32,
                 kv_begin: (pass * per_pass).min(u64::from(shape.seq_len)) as u32,
                 kv_stop: ((pass + 1) * per_pass).min(u64::from(shape.seq_len)) as u32,
-                pass_flags: u32::from(pass == 0) | (u32::from(pass + 1 == passes) << 1),
+                pass_flags: u32::from(pass == 0)
+                    | (u32::from(pass + 1 == passes) << 1)
+                    | (u32::from(shape.pass.has_backward()) << 2),
                 heads: shape.heads,
                 kv_heads: shape.kv_head_count(),
                 window: shape.window.unwrap_or(0),
@@ -246,7 +260,7 @@ fn prepare_with(
             gpu,
             "flash",
             &p.layout,
-            &[&io.q, &io.k, &io.v, &io.o, &state, &params],
+            &[&io.q, &io.k, &io.v, &io.o, state, &params],
         );
         steps.push(Dispatch {
             pipeline: p.pipeline.clone(),
@@ -255,16 +269,16 @@ fn prepare_with(
         });
         buffers.push(params);
     }
-    buffers.push(state);
     Ok(Box::new(Dispatches {
         steps,
         _buffers: buffers,
     }))
 }
 
-/// Bytes of the running state between passes (a 16-byte placeholder for one pass).
-fn state_bytes(shape: &Shape, passes: u64) -> u64 {
-    if passes <= 1 {
+/// Bytes of the running state between passes, which also keeps each row's logsumexp for a
+/// backward pass (a 16-byte placeholder for one pass of the forward alone).
+pub(super) fn state_bytes(shape: &Shape, passes: u64) -> u64 {
+    if passes <= 1 && !shape.pass.has_backward() {
         16
     } else {
         shape.rows() * (u64::from(shape.head_dim.div_ceil(4)) + 1) * 16
@@ -341,6 +355,22 @@ impl Kernel for Flash {
         self.check_support(shape, gpu)?;
         let config = self.config_for(shape, gpu)?;
         let passes = self.passes(&config, shape, gpu)?;
-        prepare_with(gpu, shape, io, tracker, config, self.precision, passes)
+        let state = self.state_buffer(gpu, shape, tracker, passes)?;
+        let prepared = prepare_with(
+            gpu,
+            shape,
+            io,
+            tracker,
+            (config, self.precision, passes),
+            &state,
+        )?;
+        Ok(Box::new(KeepAlive {
+            inner: prepared,
+            _buffers: vec![state],
+        }))
+    }
+
+    fn backward(&self) -> Option<&dyn crate::kernels::Backward> {
+        (self.precision == Precision::F32).then_some(self as &dyn crate::kernels::Backward)
     }
 }

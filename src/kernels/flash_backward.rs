@@ -1,0 +1,489 @@
+//! flash's backward pass: FlashAttention-2's (Dao 2023, algorithm 2) in three kernels,
+//! O(B·H·n·d) memory, no float atomics:
+//!
+//! 1. the forward ([`super::flash`], either shader) leaves each row's logsumexp L in its
+//!    state buffer (one float per row beside the between-pass state);
+//! 2. `shaders/flash_backward_stats.wgsl`: D = rowsum(dO ∘ O) per row, stored with L four
+//!    rows per vec4;
+//! 3. `shaders/flash_backward_dkdv.wgsl`: workgroups own key blocks of a KV head, hold K, V,
+//!    dK and dV in registers and stream the query rows of its query heads, recomputing
+//!    P = exp(scale·q·k − L);
+//! 4. `shaders/flash_backward_dq.wgsl`: workgroups own query blocks, hold Q, dO and dQ in
+//!    registers and stream the keys (Triton's fused-attention tutorial splits dQ off the
+//!    same way; FlashAttention-2 instead adds dQ with atomics, which WGSL lacks for floats).
+//!
+//! Both main kernels share K/V (or Q/dO) rows across a subgroup with `subgroupBroadcast`
+//! from constant lanes and unroll their column loops, as the forward's broadcast kernel
+//! does (`shaders/flash_lanes.wgsl`), so the backward needs subgroups of a fixed size
+//! (adapters without, such as wgpu's GL backend, skip it with the reason). Causal blocks
+//! skip the blocks they cannot see; a window bounds both loops. Loop caps (lavapipe) split
+//! each kernel into passes that add into the gradients.
+//!
+//! The FLOP model is FlashAttention's: the backward counts 2.5 forwards (10·B·H·n²·d,
+//! halved when causal). These kernels do 3.5 forwards' worth (P is recomputed in both),
+//! so their FMA efficiency is 1.4× what the reported GFLOP/s suggest.
+//!
+//! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), d = 64, GPU timestamps,
+//! `attnbench run --kernel flash --pass bwd --seq-len N --head-dim 64 [--batch 2 --heads 4]`:
+//!
+//! | version | idea | GFLOP/s (FA model) |
+//! |---|---|---:|
+//! | v1 (this commit) | dK/dV and dQ kernels, one row per invocation per register set, broadcast K/V and Q/dO | see the closing note of issue 12 |
+
+use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, prepare_with};
+use super::{
+    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
+    bind_buffers, gradient_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout,
+    workgroup_count,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
+use crate::shape::Shape;
+use std::sync::Arc;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    seq_len: u32,
+    head_dim: u32,
+    causal: u32,
+    scale_log2: f32,
+    scale: f32,
+    blocks: u32,
+    total_groups: u32,
+    begin: u32,
+    stop: u32,
+    accumulate: u32,
+    heads: u32,
+    kv_heads: u32,
+    window: u32,
+    state_stride: u32,
+    padded_rows: u32,
+    _pad: u32,
+}
+
+/// How the backward's kernels are laid out on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackwardLayout {
+    /// Invocations per workgroup (a multiple of the subgroup size).
+    pub block: u32,
+    /// Lanes sharing rows by broadcast: the adapter's fixed subgroup size.
+    pub lanes: u32,
+    /// Query rows per invocation of the dQ kernel.
+    pub dq_rows: u32,
+    /// Key rows per invocation of the dK/dV kernel.
+    pub dkdv_rows: u32,
+}
+
+/// Register budgets per invocation, in floats, for the row registers of the dQ kernel (3
+/// per row and column: Q, dO, dQ) and the dK/dV kernel (4: K, V, dK, dV). Measured on
+/// lavapipe at B2 H4 n2048 d64 (rows of dQ, dK/dV → FA-model GFLOP/s, one session):
+/// (1, 1) 4.1, (2, 2) 7.5, (4, 4) 9.8, (2, 4) 8.6, (4, 8) 11.3 but 4 minutes to compile,
+/// (8, 4) 13.5: more rows share each broadcast row, until compile time explodes.
+const DQ_REGISTER_FLOATS: u32 = 1536;
+const DKDV_REGISTER_FLOATS: u32 = 1024;
+
+impl BackwardLayout {
+    /// The layout for `head_dim` on `gpu`: rows per invocation as the register budgets
+    /// allow (at most 8 for dQ, 4 for dK/dV; d = 64: 8 and 4), 32 invocations per
+    /// workgroup on CPU drivers and 64 elsewhere. `ATTNBENCH_FLASH_BWD_ROWS=dq,dkdv[,block]`
+    /// overrides it (for experiments). Refused without a fixed subgroup size.
+    pub fn for_device(head_dim: u32, gpu: &Gpu) -> Result<BackwardLayout> {
+        let lanes = fixed_subgroup_size(gpu)?;
+        let base = if gpu.is_cpu() { 32 } else { 64 };
+        let env = |i: usize| -> Option<u32> {
+            std::env::var("ATTNBENCH_FLASH_BWD_ROWS")
+                .ok()?
+                .split(',')
+                .nth(i)?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Ok(BackwardLayout {
+            block: env(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
+            lanes,
+            dq_rows: env(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
+            dkdv_rows: env(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+        })
+    }
+}
+
+/// Passes of the backward's two main kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Passes {
+    /// Keys per pass of the dQ kernel (a multiple of 4).
+    dq_keys: u64,
+    /// Query rows per pass of the dK/dV kernel (a multiple of 4).
+    dkdv_rows: u64,
+}
+
+impl Passes {
+    /// Within the driver's loop cap (each step of either kernel is one iteration of its only
+    /// loop besides the query heads of a group), and at most `max_keys` per pass when set.
+    fn for_shape(shape: &Shape, cap: Option<u64>, max_keys: Option<u32>) -> Result<Passes> {
+        let n = u64::from(shape.seq_len).next_multiple_of(4);
+        let group = u64::from(shape.group_size());
+        let (mut dq_keys, mut dkdv_rows) = (n, n);
+        if let Some(cap) = cap {
+            let steps = (cap * 8 / 10).saturating_sub(64);
+            dq_keys = dq_keys.min(steps * 4);
+            dkdv_rows = dkdv_rows.min((steps / group).saturating_sub(1) * 4);
+        }
+        if let Some(keys) = max_keys {
+            let keys = u64::from(keys).next_multiple_of(4);
+            dq_keys = dq_keys.min(keys);
+            dkdv_rows = dkdv_rows.min(keys);
+        }
+        if dq_keys == 0 || dkdv_rows == 0 {
+            return Err(Error::Unsupported {
+                kernel: "flash".into(),
+                reason: format!(
+                    "the driver's loop cap of {} iterations per invocation leaves no room for the backward's steps at {} query heads per KV head",
+                    cap.unwrap_or(0),
+                    group
+                ),
+            });
+        }
+        Ok(Passes { dq_keys, dkdv_rows })
+    }
+
+    fn ranges(per_pass: u64, n: u64) -> Vec<(u32, u32)> {
+        let padded = n.next_multiple_of(4);
+        (0..padded.div_ceil(per_pass))
+            .map(|p| {
+                (
+                    (p * per_pass) as u32,
+                    ((p + 1) * per_pass).min(padded) as u32,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Loads of the tensors `(name, binding)` for the backward shaders: a read-only storage
+/// binding each and `NAME_quad(base, i4, stop)` (floats base + 4·i4 …, zero at or past
+/// `stop`) and `NAME_at(f)`; vec4 bindings where the head dim is a multiple of 4.
+fn tensor_loads(tensors: &[(&str, u32)], vec4: bool) -> String {
+    let mut out = String::new();
+    for (name, binding) in tensors {
+        if vec4 {
+            out.push_str(&format!(
+                "@group(0) @binding({binding}) var<storage, read> {name}: array<vec4<f32>>;\n\
+                 fn {name}_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {{\n\
+                 \x20   let f = base + 4u * i4;\n\
+                 \x20   return select(vec4<f32>(0.0), {name}[f / 4u], f < stop);\n\
+                 }}\n\
+                 fn {name}_at(f: u32) -> f32 {{ return {name}[f / 4u][f % 4u]; }}\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "@group(0) @binding({binding}) var<storage, read> {name}: array<f32>;\n\
+                 fn {name}_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {{\n\
+                 \x20   var r = vec4<f32>(0.0);\n\
+                 \x20   for (var t = 0u; t < 4u; t++) {{\n\
+                 \x20       let f = base + 4u * i4 + t;\n\
+                 \x20       if (f < stop) {{ r[t] = {name}[f]; }}\n\
+                 \x20   }}\n\
+                 \x20   return r;\n\
+                 }}\n\
+                 fn {name}_at(f: u32) -> f32 {{ return {name}[f]; }}\n"
+            ));
+        }
+    }
+    out
+}
+
+#[derive(Clone)]
+struct Pipeline {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+/// Which of the two main kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Main {
+    Dq,
+    DkDv,
+}
+
+fn main_pipeline(
+    gpu: &Gpu,
+    which: Main,
+    layout: BackwardLayout,
+    head_dim: u32,
+) -> Result<Pipeline> {
+    let vec4 = head_dim.is_multiple_of(4);
+    let (source, rows, outputs) = match which {
+        Main::Dq => (
+            shader!("flash_backward_dq.wgsl", "flash_backward_params.wgsl"),
+            layout.dq_rows,
+            1,
+        ),
+        Main::DkDv => (
+            shader!("flash_backward_dkdv.wgsl", "flash_backward_params.wgsl"),
+            layout.dkdv_rows,
+            2,
+        ),
+    };
+    let key = format!("flash backward {which:?} {layout:?} d{head_dim} vec4 {vec4}");
+    gpu.cached(&key, || {
+        let mut read_only = vec![true; 5];
+        read_only.extend(std::iter::repeat_n(false, outputs));
+        let bind_layout = storage_and_params_layout(gpu, "flash backward", &read_only);
+        let consts = [
+            ("ROWS", rows),
+            ("D", head_dim),
+            ("SG", layout.lanes),
+            ("SLOTS", head_dim.div_ceil(layout.lanes)),
+        ];
+        let mut wgsl = specialize(source, &consts[..3])?;
+        wgsl.push_str(&tensor_loads(
+            &[("q", 0), ("k", 1), ("v", 2), ("d_o", 3)],
+            vec4,
+        ));
+        let wgsl = unroll_marked_loops(&wgsl, &consts)?;
+        let pipeline = gpu.compile_text(
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &bind_layout)),
+            &[("BLOCK", f64::from(layout.block))],
+        )?;
+        Ok(Pipeline {
+            layout: bind_layout,
+            pipeline,
+        })
+    })
+}
+
+fn stats_pipeline(gpu: &Gpu) -> Result<Pipeline> {
+    gpu.cached("flash backward stats", || {
+        let layout = storage_and_params_layout(gpu, "flash stats", &[true, true, true, false]);
+        let source = shader!("flash_backward_stats.wgsl", "flash_backward_params.wgsl");
+        let pipeline = gpu.compile(source, "main", Some(&pipeline_layout(gpu, &layout)), &[])?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// Bytes of the stats buffer: L and D of every row, rows padded to a multiple of 4 per head.
+fn stats_bytes(shape: &Shape) -> u64 {
+    shape.batch_heads() * u64::from(shape.seq_len).next_multiple_of(4) * 2 * 4
+}
+
+/// Invocations per workgroup of the stats kernel.
+const STATS_THREADS: u64 = 256;
+
+impl Flash {
+    fn backward_passes(&self, shape: &Shape, gpu: &Gpu) -> Result<Passes> {
+        Passes::for_shape(shape, gpu.shader_loop_cap(), self.max_pass_keys)
+    }
+
+    fn forward_config(&self, shape: &Shape, gpu: &Gpu) -> Result<(FlashConfig, u64)> {
+        let config = self.config_for(shape, gpu)?;
+        config.validate(shape, gpu, self.precision)?;
+        let passes = self.passes(&config, shape, gpu)?;
+        Ok((config, passes))
+    }
+}
+
+impl Backward for Flash {
+    fn summary(&self) -> &'static str {
+        "FlashAttention-2: logsumexp saved by the forward, D = rowsum(dO∘O), dK/dV over key blocks and dQ over query blocks recomputing P"
+    }
+
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        if self.precision != Precision::F32 {
+            return Err(super::no_backward(self));
+        }
+        Kernel::check_support(self, shape, gpu)?;
+        // The backward shares rows across a subgroup by broadcast (wgpu's GL backend has no
+        // subgroups: there the backward is naive's and chunked's).
+        BackwardLayout::for_device(shape.head_dim, gpu).map_err(|e| match e {
+            Error::Unsupported { reason, .. } => Error::Unsupported {
+                kernel: "flash".into(),
+                reason: format!("flash's backward needs subgroups of a fixed size: {reason}"),
+            },
+            other => other,
+        })?;
+        self.backward_passes(shape, gpu).map(|_| ())
+    }
+
+    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+        let mut plan = Kernel::memory_plan(self, shape, gpu)?;
+        plan.buffers.extend(gradient_plan(shape).buffers);
+        plan.storage("stats", stats_bytes(shape));
+        let passes = self.backward_passes(shape, gpu)?;
+        let n = u64::from(shape.seq_len);
+        let count =
+            1 + Passes::ranges(passes.dq_keys, n).len() + Passes::ranges(passes.dkdv_rows, n).len();
+        plan.other(
+            "backward params",
+            (count * std::mem::size_of::<Params>()) as u64,
+        );
+        Ok(plan)
+    }
+
+    fn prepare(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        io: &AttentionBuffers,
+        grads: &GradientBuffers,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<PreparedTraining> {
+        Backward::check_support(self, shape, gpu)?;
+        let (config, forward_passes) = self.forward_config(shape, gpu)?;
+        let state = self.state_buffer(gpu, shape, tracker, forward_passes)?;
+        let forward = prepare_with(
+            gpu,
+            shape,
+            io,
+            tracker,
+            (config, self.precision, forward_passes),
+            &state,
+        )?;
+        let layout = BackwardLayout::for_device(shape.head_dim, gpu)?;
+        let passes = self.backward_passes(shape, gpu)?;
+        let limits = gpu.limits();
+        let max_dim = limits.max_compute_workgroups_per_dimension;
+        let stats = gpu.buffer(
+            tracker,
+            "flash stats",
+            stats_bytes(shape),
+            wgpu::BufferUsages::STORAGE,
+        )?;
+        let n = shape.seq_len;
+        let padded_rows = n.next_multiple_of(4);
+        let template = Params {
+            seq_len: n,
+            head_dim: shape.head_dim,
+            causal: u32::from(shape.causal),
+            scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+            scale: shape.scale(),
+            blocks: 0,
+            total_groups: 0,
+            begin: 0,
+            stop: padded_rows,
+            accumulate: 0,
+            heads: shape.heads,
+            kv_heads: shape.kv_head_count(),
+            window: shape.window.unwrap_or(0),
+            state_stride: (shape.head_dim.div_ceil(4) + 1) * 4,
+            padded_rows,
+            _pad: 0,
+        };
+        let mut steps = Vec::new();
+        let mut buffers = Vec::new();
+
+        // D and L, four rows per vec4.
+        let stats_p = stats_pipeline(gpu)?;
+        let heads = workgroup_count("flash backward", shape, shape.batch_heads())?;
+        let stats_params = params_buffer(
+            gpu,
+            tracker,
+            "flash stats params",
+            &Params {
+                total_groups: heads,
+                ..template
+            },
+        )?;
+        steps.push(Dispatch {
+            pipeline: stats_p.pipeline.clone(),
+            bind_group: bind_buffers(
+                gpu,
+                "flash stats",
+                &stats_p.layout,
+                &[&io.o, &grads.d_o, &state, &stats, &stats_params],
+            ),
+            grid: grid_for(
+                (shape.batch_heads() * u64::from(padded_rows)).div_ceil(STATS_THREADS),
+                max_dim,
+            )?,
+        });
+        buffers.push(stats_params);
+
+        // dK, dV over key blocks of each KV head, then dQ over query blocks of each head.
+        let kernels = [
+            (Main::DkDv, layout.dkdv_rows, passes.dkdv_rows),
+            (Main::Dq, layout.dq_rows, passes.dq_keys),
+        ];
+        for (which, rows, per_pass) in kernels {
+            let p = main_pipeline(gpu, which, layout, shape.head_dim)?;
+            let blocks = n.div_ceil(layout.block * rows);
+            let heads = match which {
+                Main::Dq => shape.batch_heads(),
+                Main::DkDv => u64::from(shape.batch) * u64::from(shape.kv_head_count()),
+            };
+            let total = heads * u64::from(blocks);
+            let total_groups = workgroup_count("flash backward", shape, total)?;
+            let grid = grid_for(total, max_dim)?;
+            for (pass, (begin, stop)) in Passes::ranges(per_pass, u64::from(n))
+                .into_iter()
+                .enumerate()
+            {
+                let params = params_buffer(
+                    gpu,
+                    tracker,
+                    &format!("flash backward {which:?} params[{pass}]"),
+                    &Params {
+                        blocks,
+                        total_groups,
+                        begin,
+                        stop,
+                        accumulate: u32::from(pass > 0),
+                        ..template
+                    },
+                )?;
+                let mut bound: Vec<&wgpu::Buffer> = vec![&io.q, &io.k, &io.v, &grads.d_o, &stats];
+                match which {
+                    Main::Dq => bound.push(&grads.dq),
+                    Main::DkDv => bound.extend([&*grads.dk, &*grads.dv]),
+                }
+                bound.push(&params);
+                steps.push(Dispatch {
+                    pipeline: p.pipeline.clone(),
+                    bind_group: bind_buffers(gpu, "flash backward", &p.layout, &bound),
+                    grid,
+                });
+                buffers.push(params);
+            }
+        }
+        buffers.extend([stats, state]);
+        Ok(PreparedTraining {
+            forward,
+            backward: Box::new(Dispatches {
+                steps,
+                _buffers: buffers,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_stay_under_the_loop_cap_and_cover_every_row() {
+        let shape = Shape::new(100_000, 64)
+            .with_batch_heads(1, 8)
+            .with_kv_heads(2);
+        let passes = Passes::for_shape(&shape, Some(65_535), None).unwrap();
+        // 4 query heads per KV head: each dK/dV step is 4 loop iterations.
+        assert!(passes.dkdv_rows / 4 * 4 <= 65_535 * 8 / 10);
+        assert!(passes.dq_keys / 4 <= 65_535 * 8 / 10);
+        let ranges = Passes::ranges(passes.dkdv_rows, 100_000);
+        assert_eq!(ranges.first().unwrap().0, 0);
+        assert_eq!(ranges.last().unwrap().1, 100_000);
+        assert!(
+            ranges
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].1 % 4 == 0)
+        );
+        // A forced small pass is rounded to whole steps of four.
+        let small = Passes::for_shape(&Shape::new(37, 16), None, Some(10)).unwrap();
+        assert_eq!(small.dq_keys, 12);
+        assert_eq!(Passes::ranges(12, 37).len(), 4);
+    }
+}

@@ -13,7 +13,7 @@ use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
 
 /// Seconds the targets bench may take unless `ATTNBENCH_TARGETS_BUDGET` says otherwise.
-const DEFAULT_BUDGET_S: u64 = 300;
+const DEFAULT_BUDGET_S: u64 = 360;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -33,7 +33,7 @@ fn main() {
         gpu.summary().name,
         gpu.summary().backend
     );
-    // The whole bench has a time budget (ATTNBENCH_TARGETS_BUDGET, default 300 s): steps
+    // The whole bench has a time budget (ATTNBENCH_TARGETS_BUDGET, default 360 s): steps
     // that no longer fit are recorded as skipped, so `cargo bench` ends in bounded time on
     // slow adapters.
     let budget = match std::env::var("ATTNBENCH_TARGETS_BUDGET") {

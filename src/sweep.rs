@@ -14,7 +14,7 @@ pub use crate::results::Axis;
 use crate::results::{ResultRow, Status};
 use crate::run::{KernelRun, Measurement, gflops, plan_for};
 use crate::settings::{check_u32_in, list, number, seconds};
-use crate::shape::{MAX_HEAD_DIM, Shape};
+use crate::shape::{MAX_HEAD_DIM, Pass, Shape};
 use crate::tensors::AttentionInputs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +37,9 @@ pub struct SweepConfig {
     /// Window W of the sliding-window families (one per head dim: causal with keys
     /// i − W < j ≤ i); `None`: no such family.
     pub window: Option<u32>,
+    /// Whether to sweep the training families per head dim (`train-d…` and
+    /// `train-causal-d…`: fwd-bwd; `backward-d…`: bwd alone), for kernels with a backward.
+    pub training: bool,
     /// Head dims of the head-dim family (empty: no such family), at `head_dim_sweep_seq_len`.
     pub head_dim_sweep: Vec<u32>,
     /// Sequence length of the head-dim family.
@@ -64,6 +67,7 @@ impl Default for SweepConfig {
             kv_heads: None,
             causal: vec![false, true],
             window: Some(DEFAULT_WINDOW),
+            training: true,
             head_dim_sweep: vec![32, 64, 128, 256],
             head_dim_sweep_seq_len: 1024,
             kernels: KERNELS.to_vec(),
@@ -98,11 +102,12 @@ impl SweepConfig {
     /// | `ATTNBENCH_KV_HEADS` | H | heads of K and V (GQA; a divisor of H) |
     /// | `ATTNBENCH_WINDOW` | 1024 | W of the sliding-window family, or `none` |
     /// | `ATTNBENCH_CAUSAL` | both | `false`, `true` or `both` |
+    /// | `ATTNBENCH_TRAINING` | all | `none` leaves out the training families (fwd-bwd, bwd) |
     /// | `ATTNBENCH_HEAD_DIM_SWEEP` | 32,64,128,256 | head dims of the head-dim family, or `none` |
     /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
     /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
     /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
-    /// | `ATTNBENCH_SWEEP_BUDGET` | 540 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
+    /// | `ATTNBENCH_SWEEP_BUDGET` | 480 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
     /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
     /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
     pub fn from_env() -> Result<Self> {
@@ -180,6 +185,19 @@ impl SweepConfig {
                     "ATTNBENCH_WINDOW",
                     number("ATTNBENCH_WINDOW", &v)?,
                 )?)
+            };
+        }
+        if let Some(v) = get("ATTNBENCH_TRAINING") {
+            c.training = match v.trim() {
+                "none" => false,
+                "all" => true,
+                _ => {
+                    return Err(Error::InvalidSetting {
+                        what: "ATTNBENCH_TRAINING".into(),
+                        value: v,
+                        expected: "all or none".into(),
+                    });
+                }
             };
         }
         if let Some(v) = get("ATTNBENCH_CAUSAL") {
@@ -275,6 +293,31 @@ impl SweepConfig {
                 });
             }
         }
+        if self.training {
+            for &d in &self.head_dims {
+                let training = [
+                    (format!("{TRAIN_FAMILY}-d{d}"), false, Pass::ForwardBackward),
+                    (
+                        format!("{TRAIN_FAMILY}-causal-d{d}"),
+                        true,
+                        Pass::ForwardBackward,
+                    ),
+                    (format!("{BACKWARD_FAMILY}-d{d}"), false, Pass::Backward),
+                ];
+                for (name, causal, pass) in training {
+                    out.push(Family {
+                        name,
+                        axis: Axis::SeqLen,
+                        workload: Workload::Prefill,
+                        shapes: self
+                            .seq_lens
+                            .iter()
+                            .map(|&n| shape(n, d, causal).with_pass(pass))
+                            .collect(),
+                    });
+                }
+            }
+        }
         for &d in &self.head_dims {
             out.push(Family {
                 name: format!("{DECODE_FAMILY}-d{d}"),
@@ -295,7 +338,13 @@ pub const DECODE_FAMILY: &str = "decode";
 pub const SWEEP_BUDGET_REASON: &str = "time budget of the whole sweep";
 
 /// Seconds the default sweep may take in all (`ATTNBENCH_SWEEP_BUDGET`).
-pub const DEFAULT_SWEEP_BUDGET_S: u64 = 540;
+pub const DEFAULT_SWEEP_BUDGET_S: u64 = 480;
+
+/// Name prefix of training families (fwd-bwd: one training step of attention).
+pub const TRAIN_FAMILY: &str = "train";
+
+/// Name prefix of backward families (bwd alone; the forward runs untimed).
+pub const BACKWARD_FAMILY: &str = "backward";
 
 /// Name prefix of sliding-window families (causal, keys i − W < j ≤ i, at a fixed W).
 pub const WINDOW_FAMILY: &str = "window";
@@ -387,6 +436,7 @@ pub fn run_sweep(
             .iter()
             .copied()
             .filter(|k| k.workload() == f.workload)
+            .filter(|k| f.shapes.iter().all(|s| !s.pass.has_backward()) || k.backward().is_some())
             .collect()
     };
     let total: usize = families
@@ -423,7 +473,7 @@ pub fn run_sweep(
                 row.flops = kernel.flops(&shape);
                 row.dtype = kernel.dtype().to_string();
                 row.config = kernel.config_label(&shape, gpu);
-                if let Ok(plan) = kernel.memory_plan(&shape, gpu) {
+                if let Ok(plan) = crate::run::memory_plan(kernel, &shape, gpu) {
                     row.needed_bytes = plan.total_bytes();
                 }
                 if let Some(reason) = &stopped {
@@ -552,8 +602,9 @@ mod tests {
         .collect();
         let c = SweepConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.seq_lens, vec![128, 256, 512]);
-        // 2 head dims × (non-causal, causal, window) prefill + 2 decode families.
-        assert_eq!(c.families().len(), 8);
+        // 2 head dims × (non-causal, causal, window) prefill, × (train, train-causal,
+        // backward), + 2 decode families.
+        assert_eq!(c.families().len(), 14);
         let window = &c.families()[4];
         assert_eq!(window.name, "window-d32");
         assert!(
@@ -561,6 +612,24 @@ mod tests {
                 .shapes
                 .iter()
                 .all(|s| s.window == Some(DEFAULT_WINDOW) && s.causal)
+        );
+        let train = &c.families()[6];
+        assert_eq!(train.name, "train-d32");
+        assert!(train.shapes.iter().all(|s| s.pass == Pass::ForwardBackward));
+        assert_eq!(c.families()[8].name, "backward-d32");
+        assert!(
+            c.families()[8]
+                .shapes
+                .iter()
+                .all(|s| s.pass == Pass::Backward)
+        );
+        let lookup = |k: &str| (k == "ATTNBENCH_TRAINING").then(|| "none".to_string());
+        let untrained = SweepConfig::from_lookup(lookup).unwrap();
+        assert!(
+            untrained
+                .families()
+                .iter()
+                .all(|f| f.shapes[0].pass == Pass::Forward)
         );
         assert_eq!(c.kernels.len(), 1);
         assert_eq!(c.time_budget, Duration::from_millis(500));

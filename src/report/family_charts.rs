@@ -275,9 +275,18 @@ fn memory_chart(f: &Family) -> ChartSpec {
         let d = f64::from(r.head_dim);
         let hi = f.xs.iter().copied().fold(0.0, f64::max).max(100_000.0);
         let lo = f.xs.iter().copied().fold(f64::INFINITY, f64::min);
+        // A training step holds two n×n matrices where naive materializes them (P, dP).
+        let (matrices, what) = if r.pass.has_backward() {
+            (2.0, "2·n² law: P and dP, B·H·n×n f32 each")
+        } else {
+            (1.0, "n² law: B·H·n×n f32 scores")
+        };
         chart.series.push(Series::reference(
-            "n² law: B·H·n×n f32 scores",
-            vec![(lo, bh * lo * lo * 4.0), (hi, bh * hi * hi * 4.0)],
+            what,
+            vec![
+                (lo, matrices * bh * lo * lo * 4.0),
+                (hi, matrices * bh * hi * hi * 4.0),
+            ],
         ));
         chart.series.push(Series::reference(
             "n law: Q, K, V, O in f32",
@@ -311,7 +320,13 @@ fn memory_chart(f: &Family) -> ChartSpec {
 }
 
 fn throughput_chart(f: &Family) -> ChartSpec {
-    let mut chart = f.chart("throughput", "GFLOP/s (4·B·H·n²·d, halved if causal)");
+    let training = f.rows.first().is_some_and(|r| r.pass.has_backward());
+    let y = if training {
+        "GFLOP/s (FA model: 4·B·H·n²·d × 2.5 bwd, × 3.5 fwd-bwd; halved if causal)"
+    } else {
+        "GFLOP/s (4·B·H·n²·d, halved if causal)"
+    };
+    let mut chart = f.chart("throughput", y);
     for device in 0..f.files.len() {
         for kernel in f.kernels(device) {
             chart

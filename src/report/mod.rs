@@ -147,6 +147,65 @@ pub fn summary_table(file: &ResultsFile) -> String {
     table.render()
 }
 
+/// Markdown table of how the time of each training family (fwd-bwd, bwd) and kernel grows
+/// per doubling of n: every measured ratio t(2n)/t(n) and their geometric mean. Empty when
+/// the file has no such pair.
+pub fn training_growth(file: &ResultsFile) -> String {
+    let mut table = Table::new([
+        ("family", Align::Left),
+        ("kernel", Align::Left),
+        ("n", Align::Left),
+        ("× per doubling", Align::Left),
+        ("geometric mean", Align::Right),
+    ]);
+    for family in file.families() {
+        let rows: Vec<&ResultRow> = file
+            .rows
+            .iter()
+            .filter(|r| r.family == family && r.is_ok() && r.pass.has_backward())
+            .collect();
+        let mut kernels: Vec<&str> = rows.iter().map(|r| r.kernel.as_str()).collect();
+        kernels.dedup();
+        for kernel in kernels {
+            let mut points: Vec<(u32, f64)> = rows
+                .iter()
+                .filter(|r| r.kernel == kernel)
+                .filter_map(|r| Some((r.seq_len, r.median_ms?)))
+                .collect();
+            points.sort_by_key(|p| p.0);
+            let ratios: Vec<f64> = points
+                .windows(2)
+                .filter(|w| w[1].0 == 2 * w[0].0 && w[0].1 > 0.0)
+                .map(|w| w[1].1 / w[0].1)
+                .collect();
+            if ratios.is_empty() {
+                continue;
+            }
+            let mean = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;
+            table.row([
+                family.clone(),
+                kernel.to_string(),
+                format!(
+                    "{}–{}",
+                    points.first().map_or(0, |p| p.0),
+                    points.last().map_or(0, |p| p.0)
+                ),
+                ratios
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("**{:.2}×**", mean.exp()),
+            ]);
+        }
+    }
+    if table.is_empty() {
+        String::new()
+    } else {
+        table.render()
+    }
+}
+
 /// The skipped points, one line per family and kernel: where its sweep stopped (or the
 /// first point it skipped), why, and how many later points that skipped.
 pub fn skipped_list(file: &ResultsFile) -> String {
@@ -276,10 +335,22 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     md.push_str(&header_table.render());
     let _ = writeln!(
         md,
-        "\nTimes are medians per run; FLOPs = 4·B·H·n²·d (halved when causal); peak buffer bytes \
+        "\nTimes are medians per run; FLOPs = 4·B·H·n²·d (halved when causal; FlashAttention's \
+         convention for training: 2.5× for the backward, 3.5× for fwd-bwd); peak buffer bytes \
          are the high-water mark of every buffer the run created.\n"
     );
     md.push_str(&summary_table(file));
+    let growth = training_growth(file);
+    if !growth.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Training: growth per doubling of n\n\nThe seed's claim: the compute of a \
+             training step grows 4× when the context doubles. Measured, per training family \
+             and kernel (median time at 2n over the time at n, for each doubling measured; \
+             fwd-bwd is a training step of attention, bwd its backward alone, FLOPs 3.5× and \
+             2.5× the forward's):\n\n{growth}"
+        );
+    }
     for family in file.families() {
         let _ = writeln!(md, "\n## {family}\n");
         for (name, _) in family_charts(&[file], &family) {

@@ -277,7 +277,7 @@ pub(super) fn measure(
 
 /// Runs a step; a shape past the device's limits (or refused by a kernel) becomes a
 /// `skipped` line with the reason instead of an error.
-fn or_skip<T>(
+pub(super) fn or_skip<T>(
     what: &str,
     skipped: &mut Vec<String>,
     step: impl FnOnce() -> Result<T>,

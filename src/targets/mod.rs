@@ -12,7 +12,9 @@
 //!    checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so.
 //!
 //! 5. the long-context targets of [`long_context`]: decode's bandwidth, grouped-query
-//!    decode, sliding windows, flash at d = 128, and the seed's inference claim.
+//!    decode, sliding windows, flash at d = 128, and the seed's inference claim;
+//! 6. the training targets of [`training`]: flash's backward against naive's and against
+//!    the FMA peak, and the backward's peak bytes.
 //!
 //! The Python scripts are embedded in the binary and written to a temporary folder when
 //! they run, so a copied `attnbench` binary needs no source tree. Times are medians; GPU
@@ -36,10 +38,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod long_context;
+pub mod training;
 pub use long_context::{LongContext, LongContextShapes};
+pub use training::{Training, TrainingShapes};
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/3";
+pub const SCHEMA: &str = "attnbench-targets/4";
 
 /// `benches/numpy_attention.py`, embedded.
 pub const NUMPY_SCRIPT: &str = include_str!(concat!(
@@ -188,6 +192,9 @@ pub struct TargetsReport {
     pub peers: Vec<PeerComparison>,
     /// Target 5: the long-context targets.
     pub long_context: LongContext,
+    /// Target 6: the training targets.
+    #[serde(default)]
+    pub training: Training,
     /// Steps not measured, and why (e.g. the suite's time budget).
     pub skipped: Vec<String>,
 }
@@ -215,6 +222,8 @@ pub struct TargetOptions {
     pub bandwidth_gbps: Option<f64>,
     /// Target 5's shapes.
     pub long_context: LongContextShapes,
+    /// Target 6's shapes.
+    pub training: TrainingShapes,
     /// Past this instant no further step starts (recorded in `skipped`).
     pub deadline: Option<Instant>,
     /// flash's GFLOP/s as the sweep measured it, when known: with a deadline, a step whose
@@ -238,6 +247,7 @@ impl Default for TargetOptions {
             fma_peak_gflops: None,
             bandwidth_gbps: None,
             long_context: LongContextShapes::default(),
+            training: TrainingShapes::default(),
             deadline: None,
             flash_gflops_hint: None,
         }
@@ -394,6 +404,7 @@ pub fn measure(
         };
         peers.push(comparison);
     }
+    let training = training::measure(gpu, options, peak, &mut skipped, log)?;
     let long_context = long_context::measure(gpu, options, (peak, bandwidth), &mut skipped, log)?;
     // Slowest last: naive at large n.
     let mut speedups = Vec::new();
@@ -461,6 +472,7 @@ pub fn measure(
         blas,
         peers,
         long_context,
+        training,
         skipped,
     })
 }
@@ -781,6 +793,7 @@ impl TargetsReport {
         }
         md += &table.render();
         md += &self.long_context.markdown();
+        md += &self.training.markdown();
         if !self.skipped.is_empty() {
             md += "\nNot measured:\n\n";
             for s in &self.skipped {

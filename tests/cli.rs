@@ -289,3 +289,122 @@ fn suite_runs_from_an_empty_folder_within_its_budget() {
         "{readme}"
     );
 }
+
+/// `--pass bwd` saves dO and the gradients; reloading the folder (with its do.npy) gives
+/// the same gradients, which match the f64 reference; a bad pass is a one-line error.
+#[test]
+fn backward_runs_save_and_reload_their_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("t");
+    let save_str = save.to_str().unwrap();
+    let base = [
+        "run",
+        "--samples",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        "--pass",
+        "bwd",
+        "--causal",
+    ];
+    let first = [
+        "--kernel",
+        "naive",
+        "--seq-len",
+        "37",
+        "--head-dim",
+        "8",
+        "--heads",
+        "2",
+        "--seed",
+        "4",
+        "--save-tensors",
+        save_str,
+    ];
+    let out = attnbench(&[&base[..], &first[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["pass"], "bwd");
+    assert!(record["flop_model"].as_str().unwrap().starts_with("2.5 × "));
+    for name in ["q", "k", "v", "o", "do", "dq", "dk", "dv"] {
+        assert!(save.join(format!("{name}.npy")).exists(), "{name}.npy");
+    }
+    let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true, None).unwrap();
+    let (dq, dk, dv) = attnbench::reference::attention_backward_f64(
+        &inputs.shape,
+        &inputs.q,
+        &inputs.k,
+        &inputs.v,
+        inputs.d_o.as_deref().expect("do.npy"),
+    );
+    let read = |name: &str| attnbench::tensors::read_npy(&save.join(name)).unwrap().1;
+    for (file, reference) in [("dq.npy", &dq), ("dk.npy", &dk), ("dv.npy", &dv)] {
+        let c = attnbench::reference::Comparison::new(&read(file), reference);
+        assert!(c.passes(2e-4), "{file}: {c:?}");
+    }
+    // Reloaded with another kernel and another seed: do.npy wins over the seed.
+    let again = dir.path().join("again");
+    let second = [
+        "--kernel",
+        "chunked",
+        "--seed",
+        "99",
+        "--load-tensors",
+        save_str,
+        "--save-tensors",
+        again.to_str().unwrap(),
+    ];
+    let out = attnbench(&[&base[..], &second[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read("do.npy"),
+        attnbench::tensors::read_npy(&again.join("do.npy"))
+            .unwrap()
+            .1
+    );
+    let c = attnbench::reference::Comparison::new(
+        &attnbench::tensors::read_npy(&again.join("dk.npy"))
+            .unwrap()
+            .1,
+        &dk,
+    );
+    assert!(c.passes(2e-4), "{c:?}");
+
+    assert_input_error(
+        &[
+            "run",
+            "--kernel",
+            "flash",
+            "--seq-len",
+            "8",
+            "--head-dim",
+            "8",
+            "--pass",
+            "sideways",
+        ],
+        "unknown pass",
+    );
+    assert_input_error(
+        &[
+            "run",
+            "--kernel",
+            "decode",
+            "--seq-len",
+            "8",
+            "--head-dim",
+            "8",
+            "--pass",
+            "bwd",
+        ],
+        "no backward",
+    );
+}

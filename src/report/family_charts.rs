@@ -288,9 +288,18 @@ fn memory_chart(f: &Family) -> ChartSpec {
                 (hi, matrices * bh * hi * hi * 4.0),
             ],
         ));
+        // Q, K, V, O; a training step also holds dO, dQ, dK, dV.
+        let (tensors, what) = if r.pass.has_backward() {
+            (8.0, "n law: Q, K, V, O, dO, dQ, dK, dV in f32")
+        } else {
+            (4.0, "n law: Q, K, V, O in f32")
+        };
         chart.series.push(Series::reference(
-            "n law: Q, K, V, O in f32",
-            vec![(lo, 16.0 * bh * lo * d), (hi, 16.0 * bh * hi * d)],
+            what,
+            vec![
+                (lo, tensors * 4.0 * bh * lo * d),
+                (hi, tensors * 4.0 * bh * hi * d),
+            ],
         ));
         for (n, text) in WALL_MARKS {
             let n = f64::from(n);

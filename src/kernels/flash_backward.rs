@@ -26,9 +26,18 @@
 //! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), d = 64, GPU timestamps,
 //! `attnbench run --kernel flash --pass bwd --seq-len N --head-dim 64 [--batch 2 --heads 4]`:
 //!
+//! B·H = 8, n = 2048, on a slow day (flash's forward at the same shape: 10.5–10.7
+//! GFLOP/s, 21% of the 49–54 GFLOP/s probed):
+//!
 //! | version | idea | GFLOP/s (FA model) |
 //! |---|---|---:|
-//! | v1 (this commit) | dK/dV and dQ kernels, one row per invocation per register set, broadcast K/V and Q/dO | see the closing note of issue 12 |
+//! | v1 (rows 1, 1) | dK/dV kernel over key blocks, dQ kernel over query blocks, one row of each register set per invocation, Q/dO and K/V rows shared by subgroup broadcast, loops unrolled | 4.1 |
+//! | v2 (rows 2, 2) | two rows per invocation in each kernel: every broadcast row serves two | 7.5 |
+//! | v3 (rows 4, 4) | four rows each | 9.8 |
+//! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day) |
+//!
+//! Rows are chosen per head dim by [`BackwardLayout::for_device`]. What did not help: 16
+//! or 64 invocations per workgroup instead of 32 (within noise).
 
 use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, prepare_with};
 use super::{

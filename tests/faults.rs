@@ -71,6 +71,7 @@ const TINY_SWEEP: &[(&str, &str)] = &[
     ("ATTNBENCH_HEAD_DIM_SWEEP", "none"),
     ("ATTNBENCH_CAUSAL", "false"),
     ("ATTNBENCH_WINDOW", "none"),
+    ("ATTNBENCH_TRAINING", "none"),
     ("ATTNBENCH_TIME_BUDGET", "5"),
 ];
 

@@ -39,6 +39,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         causal: vec![false],
         head_dim_sweep: Vec::new(),
         window: None,
+        training: false,
         ..SweepConfig::default()
     };
     let rows = run_sweep(&gpu, &config, &mut Quadratic).unwrap();

@@ -26,7 +26,9 @@
 //! Measured ladder: lavapipe (llvmpipe, LLVM 15, 2 cores), d = 64, GPU timestamps,
 //! `attnbench run --kernel flash --pass bwd --seq-len N --head-dim 64 [--batch 2 --heads 4]`:
 //!
-//! B·H = 8, n = 2048, on a slow day (flash's forward at the same shape: 10.5–10.7
+//! B·H = 8, n = 2048, on a slow day; each rung is reproduced with
+//! `ATTNBENCH_FLASH_BWD_ROWS=DQ,DKDV attnbench run --kernel flash --pass bwd --seq-len 2048
+//! --head-dim 64 --batch 2 --heads 4` (flash's forward at the same shape: 10.5–10.7
 //! GFLOP/s, 21% of the 49–54 GFLOP/s probed):
 //!
 //! | version | idea | GFLOP/s (FA model) |

@@ -9,21 +9,7 @@
 // (grouped-query attention): row r reads KV head kv_head_of(b·H + h). A sliding window
 // masks keys before i + 1 − W as causal masks keys after i (the matrix stays n×n).
 
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale: f32,
-    // First global query row held by this chunk and how many rows it holds.
-    row_start: u32,
-    row_count: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,               // 0: no window
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params: shaders/naive_params.wgsl.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;

@@ -10,22 +10,7 @@
 // rowsum(P ∘ dP) is FlashAttention's D = rowsum(dO ∘ O): the same number, computed here from
 // the matrices naive has anyway. Masked entries of P and dP are exact zeros (naive.wgsl).
 
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale: f32,
-    // First global query row held by this chunk and how many rows it holds.
-    row_start: u32,
-    row_count: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,               // 0: no window
-    // transposed_sum: 0 on the first chunk (write), 1 on later ones (add).
-    accumulate: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params: shaders/naive_params.wgsl.
 
 // ds_rows: a = P, b = dP (becomes dS). transposed_sum: a = the matrix (dS or P), x = the
 // rows it weighs (Q or dO), out = dK or dV; b is bound but unused.

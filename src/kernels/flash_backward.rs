@@ -86,6 +86,14 @@ pub struct BackwardLayout {
     pub dkdv_rows: u32,
 }
 
+impl std::fmt::Display for BackwardLayout {
+    /// `bwd DQ,DKDV,BLOCK`: the rows per invocation of the dQ and dK/dV kernels and the
+    /// invocations per workgroup, in `ATTNBENCH_FLASH_BWD_ROWS`'s order.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bwd {},{},{}", self.dq_rows, self.dkdv_rows, self.block)
+    }
+}
+
 /// Register budgets per invocation, in floats, for the row registers of the dQ kernel (3
 /// per row and column: Q, dO, dQ) and the dK/dV kernel (4: K, V, dK, dV). Measured on
 /// lavapipe at B2 H4 n2048 d64 (rows of dQ, dK/dV → FA-model GFLOP/s, one session):

@@ -41,8 +41,7 @@ pub static CHUNKED: Naive = Naive {
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
 pub(super) const THREADS: u64 = 256;
 
-/// naive.wgsl's Params; naive_backward.wgsl reads the same layout (its `accumulate` is
-/// `extra`).
+/// The Params of naive.wgsl and naive_backward.wgsl (`shaders/naive_params.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub(super) struct Params {
@@ -55,7 +54,7 @@ pub(super) struct Params {
     pub heads: u32,
     pub kv_heads: u32,
     pub window: u32,
-    pub extra: u32,
+    pub accumulate: u32,
     pub _pad: [u32; 2],
 }
 
@@ -72,7 +71,7 @@ impl Params {
             heads: shape.heads,
             kv_heads: shape.kv_head_count(),
             window: shape.window.unwrap_or(0),
-            extra: 0,
+            accumulate: 0,
             _pad: [0; 2],
         }
     }
@@ -121,7 +120,7 @@ pub(super) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive.wgsl", "workgroup_reduce.wgsl");
+        let source = shader!("naive.wgsl", "naive_params.wgsl", "workgroup_reduce.wgsl");
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(Pipelines {
             scores: compile("scores")?,

@@ -34,7 +34,11 @@ fn backward_pipelines(gpu: &Gpu) -> Result<BackwardPipelines> {
     gpu.cached("naive backward", || {
         let layout = storage_and_params_layout(gpu, "naive backward", &[true, false, true, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive_backward.wgsl", "workgroup_reduce.wgsl");
+        let source = shader!(
+            "naive_backward.wgsl",
+            "naive_params.wgsl",
+            "workgroup_reduce.wgsl"
+        );
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(BackwardPipelines {
             ds_rows: compile("ds_rows")?,
@@ -149,7 +153,7 @@ impl Backward for Naive {
                 tracker,
                 &format!("naive bwd sum params[{c}]"),
                 &Params {
-                    extra: u32::from(c > 0),
+                    accumulate: u32::from(c > 0),
                     ..chunk
                 },
             )?;

@@ -314,8 +314,17 @@ impl Kernel for Flash {
         }
     }
 
+    /// The forward's tiles; with a backward pass also its layout, e.g.
+    /// `broadcast,32,4; bwd 8,4,32`.
     fn config_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        self.config_for(shape, gpu).ok().map(|c| c.to_string())
+        let forward = self.config_for(shape, gpu).ok()?.to_string();
+        if !shape.pass.has_backward() {
+            return Some(forward);
+        }
+        match super::flash_backward::BackwardLayout::for_device(shape.head_dim, gpu) {
+            Ok(layout) => Some(format!("{forward}; {layout}")),
+            Err(_) => Some(forward),
+        }
     }
 
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {

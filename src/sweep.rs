@@ -259,7 +259,7 @@ impl SweepConfig {
         for &causal in &self.causal {
             for &d in &self.head_dims {
                 out.push(Family {
-                    name: format!("prefill{}-d{d}", if causal { "-causal" } else { "" }),
+                    name: prefill_family(causal, d),
                     axis: Axis::SeqLen,
                     workload: Workload::Prefill,
                     shapes: self.seq_lens.iter().map(|&n| shape(n, d, causal)).collect(),
@@ -342,6 +342,12 @@ pub const DEFAULT_SWEEP_BUDGET_S: u64 = 480;
 
 /// Name prefix of training families (fwd-bwd: one training step of attention).
 pub const TRAIN_FAMILY: &str = "train";
+
+/// The name of the prefill family at head dim `head_dim`: `prefill-d64`,
+/// `prefill-causal-d64`.
+pub fn prefill_family(causal: bool, head_dim: u32) -> String {
+    format!("prefill{}-d{head_dim}", if causal { "-causal" } else { "" })
+}
 
 /// Name prefix of backward families (bwd alone; the forward runs untimed).
 pub const BACKWARD_FAMILY: &str = "backward";

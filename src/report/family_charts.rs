@@ -214,7 +214,7 @@ fn window_companions(f: &Family, kernel: &str, line: &Series) -> Vec<Series> {
     let Some(first) = f.rows.first() else {
         return out;
     };
-    let causal_family = format!("prefill-causal-d{}", first.head_dim);
+    let causal_family = crate::sweep::prefill_family(true, first.head_dim);
     let points: Vec<(f64, f64)> = f.files[0]
         .rows
         .iter()

@@ -63,8 +63,10 @@ const TILE_GRID: &[(u32, u32, u32)] = &[
 ];
 
 /// Rows per invocation tried with subgroup broadcast, with 4 subgroups per workgroup (1
-/// subgroup per workgroup measured the same on lavapipe, within noise).
-const BROADCAST_ROWS: &[u32] = &[1, 2, 4];
+/// subgroup per workgroup measured the same on lavapipe, within noise). 8 fits up to d = 64
+/// ([`FlashConfig::validate`] drops it beyond): each loaded K/V element then serves 64 query
+/// rows of a subgroup, which paid 1.5× on a slow day of lavapipe.
+const BROADCAST_ROWS: &[u32] = &[1, 2, 4, 8];
 
 /// The GPU grid's (rows per lane group, lanes per row): whole rows per lane with register
 /// tiling, and rows split across 2 or 4 lanes of a subgroup (fewer registers per lane at

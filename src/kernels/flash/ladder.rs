@@ -65,6 +65,13 @@ pub const LADDER: &[Rung] = &[
         commit: "this session",
     },
     Rung {
+        name: "v7",
+        idea: "v5 with 8 rows per invocation: every K/V load serves 64 query rows of a subgroup (tuned on lavapipe at d = 64; up to d = 64 only)",
+        config: Some("broadcast,32,8"),
+        runnable: true,
+        commit: "5865c31",
+    },
+    Rung {
         name: "default",
         idea: "what flash runs on this device: its tuned choice (attnbench tune) or the default for its driver type",
         config: None,

@@ -55,7 +55,8 @@
 //! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
 //! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
 //! | v5 (current CPU default) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
-//! | v6 (GPU path, this session) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | `attnbench ladder --seq-len 1024 --head-dim 64` on lavapipe, B·H = 4, on a slower day (v5 10.5 GFLOP/s): `tiles,64,8,32` 2.3 (the v3 code measured the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
+//! | v7 (tuned on lavapipe at d = 64, 2026-11-26) | v5 with 8 rows per invocation: each K/V load, a lane loop on lavapipe, serves 64 query rows of a subgroup | on a slow day (probe 50–53 GFLOP/s): 17.6 at 1×4×2048 against 11.3 for v5 (`attnbench tune --head-dims 64`); **15.6 at B·H = 8, n = 4096 (30% of peak, v5 22% that morning)** |
+//! | v6 (GPU path) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | `attnbench ladder --seq-len 1024 --head-dim 64` on lavapipe, B·H = 4, on a slower day (v5 10.5 GFLOP/s): `tiles,64,8,32` 2.3 (the v3 code measured the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
 //!
 //! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
 //! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
@@ -64,9 +65,11 @@
 //!
 //! What did not help: in v3, subgroupShuffle from per-lane registers indexed by loop
 //! variables (12.8: a private array indexed by a variable is itself memory on lavapipe);
-//! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 (~10% faster at
-//! 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for 4 rows
-//! and 183 s for 4 rows at d = 256; hence `max_broadcast_registers` in `config.rs`). 16 rows per
+//! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 on the fast day (~10%
+//! faster at 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for
+//! 4 rows and 183 s for 4 rows at d = 256; hence `max_broadcast_registers` in `config.rs`).
+//! On a slow day the same 8 rows paid 1.5× (v7), so the tuner tries them and the default
+//! stays at 4. 16 rows per
 //! invocation in v3 computed wrong results (probably its row loops, no longer unrolled,
 //! then pass the loop cap below),
 //! hence [`max_rows`].

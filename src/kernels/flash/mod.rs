@@ -55,8 +55,8 @@
 //! | v3 (commit 690f74f) | register tiling: 8 rows per invocation, each tile read serves 8 rows | 12.5 (n = 4096; 12.5 at B·H = 8) |
 //! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
 //! | v5 (current CPU default) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
-//! | v7 (tuned on lavapipe at d = 64, 2026-11-26) | v5 with 8 rows per invocation: each K/V load, a lane loop on lavapipe, serves 64 query rows of a subgroup | on a slow day (probe 50–53 GFLOP/s): 17.6 at 1×4×2048 against 11.3 for v5 (`attnbench tune --head-dims 64`); **15.6 at B·H = 8, n = 4096 (30% of peak, v5 22% that morning)** |
 //! | v6 (GPU path) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | `attnbench ladder --seq-len 1024 --head-dim 64` on lavapipe, B·H = 4, on a slower day (v5 10.5 GFLOP/s): `tiles,64,8,32` 2.3 (the v3 code measured the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
+//! | v7 (tuned on lavapipe at d = 64, 2026-11-26) | v5 with 8 rows per invocation: each K/V load, a lane loop on lavapipe, serves 64 query rows of a subgroup | on a slow day (probe 50–53 GFLOP/s): 17.6 at 1×4×2048 against 11.3 for v5 (`attnbench tune --head-dims 64`); **15.6 at B·H = 8, n = 4096 (30% of peak, v5 22% that morning)** |
 //!
 //! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
 //! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,

@@ -39,7 +39,10 @@
 //! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day) |
 //!
 //! Rows are chosen per head dim by [`BackwardLayout::for_device`]. What did not help: 16
-//! or 64 invocations per workgroup instead of 32 (within noise).
+//! or 64 invocations per workgroup instead of 32 (within noise); on a slow day (forward
+//! 16 GFLOP/s), 16 dQ rows (10.6 against 10.95 GFLOP/s for (8, 4), after an 11-minute
+//! cold compile) and 8 dK/dV rows (11.65, within noise). Under `perf` the hottest JIT code
+//! is still lavapipe's per-lane loops for the Q/dO and K/V loads, as in the forward.
 
 use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, prepare_with};
 use super::{

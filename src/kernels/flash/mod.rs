@@ -63,8 +63,11 @@
 //! one masked broadcast per component), so v3 paid that loop once per K/V element per
 //! invocation. v4 pays it once per 8 elements and shares them with register shuffles.
 //!
-//! What did not help: in v3, subgroupShuffle from per-lane registers indexed by loop
-//! variables (12.8: a private array indexed by a variable is itself memory on lavapipe);
+//! What did not help: reading K in the broadcast kernel's score loop with loads whose
+//! address is the same in every lane (v5 at 1×4×1024: 332 against 113 ms; lavapipe 22.3
+//! has no uniform-load path inside loops, so each is a lane loop too); in v3,
+//! subgroupShuffle from per-lane registers indexed by loop variables (12.8: a private array
+//! indexed by a variable is itself memory on lavapipe);
 //! unrolling v3's column loops (1.1×); 8 rows per invocation in v5 on the fast day (~10%
 //! faster at 4 heads, but lavapipe needs 42 s to compile it with a cold shader cache, 9 s for
 //! 4 rows and 183 s for 4 rows at d = 256; hence `max_broadcast_registers` in `config.rs`).

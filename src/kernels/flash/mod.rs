@@ -63,6 +63,14 @@
 //! one masked broadcast per component), so v3 paid that loop once per K/V element per
 //! invocation. v4 pays it once per 8 elements and shares them with register shuffles.
 //!
+//! The next lever on lavapipe (measured, not built): texel fetches are vectorized where
+//! storage loads are lane loops. `cargo run --release --example load_probe` times one vec4
+//! load per invocation in a loop: 14.7–15.1 ns per lane from a storage buffer, 2.1–2.3 ns
+//! from an `rgba32float` texture with `textureLoad` (0.3 ns without a load; 2026-11-26, slow
+//! day). With 8 rows at d = 64 the K/V loads are about half of v7's time per step, so K and
+//! V read through textures could make it ~1.7× faster, and the backward's Q/dO and K/V
+//! loads likewise.
+//!
 //! What did not help: reading K in the broadcast kernel's score loop with loads whose
 //! address is the same in every lane (v5 at 1×4×1024: 332 against 113 ms; lavapipe 22.3
 //! has no uniform-load path inside loops, so each is a lane loop too); in v3,

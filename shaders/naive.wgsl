@@ -9,7 +9,7 @@
 // (grouped-query attention): row r reads KV head kv_head_of(b·H + h). A sliding window
 // masks keys before i + 1 − W as causal masks keys after i (the matrix stays n×n).
 
-// Params: shaders/naive_params.wgsl.
+// Params and the workgroup sizes: shaders/naive_params.wgsl.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -17,10 +17,6 @@
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
 @group(0) @binding(4) var<storage, read_write> s: array<f32>;
 @group(0) @binding(5) var<storage, read> params: Params;
-
-const THREADS: u32 = 256u;
-const ROW_THREADS: u32 = 64u;
-const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl
 
 // Keys query i may see: [first_visible_key(i, window), visible_keys(i)).
 fn visible_keys(i: u32) -> u32 {

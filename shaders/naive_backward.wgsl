@@ -10,7 +10,7 @@
 // rowsum(P ∘ dP) is FlashAttention's D = rowsum(dO ∘ O): the same number, computed here from
 // the matrices naive has anyway. Masked entries of P and dP are exact zeros (naive.wgsl).
 
-// Params: shaders/naive_params.wgsl.
+// Params and the workgroup sizes: shaders/naive_params.wgsl.
 
 // ds_rows: a = P, b = dP (becomes dS). transposed_sum: a = the matrix (dS or P), x = the
 // rows it weighs (Q or dO), out = dK or dV; b is bound but unused.
@@ -19,10 +19,6 @@
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> params: Params;
-
-const THREADS: u32 = 256u;
-const ROW_THREADS: u32 = 64u;
-const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl
 
 // One workgroup per row of the chunk: D = Σ_j P·dP, then dS = scale · P ∘ (dP − D).
 @compute @workgroup_size(ROW_THREADS)

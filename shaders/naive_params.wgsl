@@ -1,5 +1,5 @@
-// Parameters of naive.wgsl and naive_backward.wgsl, one layout for both (the Rust side:
-// src/kernels/naive.rs's Params).
+// Parameters and workgroup sizes of naive.wgsl and naive_backward.wgsl, one layout for both
+// (the Rust side: src/kernels/naive.rs's Params and THREADS).
 struct Params {
     seq_len: u32,
     head_dim: u32,
@@ -17,3 +17,8 @@ struct Params {
     _pad1: u32,
     _pad2: u32,
 }
+
+// Invocations per workgroup of the element-wise entry points, and of the per-row ones.
+const THREADS: u32 = 256u;
+const ROW_THREADS: u32 = 64u;
+const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl

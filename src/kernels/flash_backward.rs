@@ -36,7 +36,7 @@
 //! | v1 (rows 1, 1) | dK/dV kernel over key blocks, dQ kernel over query blocks, one row of each register set per invocation, Q/dO and K/V rows shared by subgroup broadcast, loops unrolled | 4.1 |
 //! | v2 (rows 2, 2) | two rows per invocation in each kernel: every broadcast row serves two | 7.5 |
 //! | v3 (rows 4, 4) | four rows each | 9.8 |
-//! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day) |
+//! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day, with the forward at 4 rows; 66% of the 8-row forward's, `cargo bench --bench targets` that afternoon) |
 //!
 //! Rows are chosen per head dim by [`BackwardLayout::for_device`]. What did not help: 16
 //! or 64 invocations per workgroup instead of 32 (within noise); on a slow day (forward

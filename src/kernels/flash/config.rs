@@ -402,7 +402,9 @@ impl FlashConfig {
 /// compile time grows faster than that: with a cold shader cache, d = 64 takes 9 s at
 /// 4 rows, 42 s at 8; d = 128 takes 45 s at 3 rows and 70 s at 4; d = 256 takes 183 s at
 /// 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads) on a fast day, and
-/// 1.5× faster on a slow one (270 against 415 ms, 2026-11-26): lavapipe loads each K/V
+/// 1.5× faster on a slow one (270 against 415 ms, 2026-11-26;
+/// `ATTNBENCH_FLASH_TILES=broadcast,32,8 attnbench run --kernel flash --seq-len 2048
+/// --head-dim 64 --heads 4`, and `broadcast,32,4`): lavapipe loads each K/V
 /// float in a per-lane loop, and more rows share each load. The default stays at 4 (a cold
 /// compile of 8 rows takes 40–85 s); the tuner tries 8 ([`crate::tuning`]). At
 /// d = 128, 4 rows ran 1.6× faster than 2 (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048),

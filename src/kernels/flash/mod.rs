@@ -72,7 +72,9 @@
 //! loads likewise.
 //!
 //! What did not help: reading K in the broadcast kernel's score loop with loads whose
-//! address is the same in every lane (v5 at 1×4×1024: 332 against 113 ms; lavapipe 22.3
+//! address is the same in every lane (a one-off edit of the score loop's `kc` to
+//! `k_quad(base, (j·D + c) / 4, stop)[c % 4]`, not kept; v5 at 1×4×1024: 332 against
+//! 113 ms; lavapipe 22.3
 //! has no uniform-load path inside loops, so each is a lane loop too); in v3,
 //! subgroupShuffle from per-lane registers indexed by loop variables (12.8: a private array
 //! indexed by a variable is itself memory on lavapipe);

@@ -6,9 +6,9 @@
 //! a texture path for K/V could win there.
 //!
 //! `cargo run --release --example load_probe` (the adapter is chosen as for `attnbench`:
-//! `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`). Wall clock after a full device poll, best of 4.
-use attnbench::gpu::{AdapterChoice, Gpu};
-use std::time::Instant;
+//! `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`). Timed as the kernels are ([`time_passes`]: GPU
+//! timestamps where the adapter has them), median of 5 runs after one warm-up.
+use attnbench::gpu::{AdapterChoice, BufferTracker, Gpu, median, time_passes};
 
 const SHADER: &str = r#"
 @group(0) @binding(0) var<storage, read> buf: array<vec4<f32>>;
@@ -60,18 +60,18 @@ fn main() {
         source: wgpu::ShaderSource::Wgsl(SHADER.into()),
     });
     let groups = 512u32;
-    let buf = device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: 262144 * 16,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let out = device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: u64::from(groups) * 32 * 16,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
+    let tracker = BufferTracker::new();
+    let buf = gpu
+        .buffer(&tracker, "loaded", 262144 * 16, wgpu::BufferUsages::STORAGE)
+        .expect("buffer");
+    let out = gpu
+        .buffer(
+            &tracker,
+            "sums",
+            u64::from(groups) * 32 * 16,
+            wgpu::BufferUsages::STORAGE,
+        )
+        .expect("buffer");
     let size = wgpu::Extent3d {
         width: 512,
         height: 512,
@@ -131,23 +131,17 @@ fn main() {
                 },
             ],
         });
-        let mut best = f64::MAX;
-        for _ in 0..4 {
-            let mut encoder = device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(groups, 1, 1);
-            }
-            let t = Instant::now();
-            gpu.queue.submit([encoder.finish()]);
-            gpu.wait("load probe").expect("device lost");
-            best = best.min(t.elapsed().as_secs_f64());
-        }
+        let encode = |pass: &mut wgpu::ComputePass<'_>| {
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(groups, 1, 1);
+        };
+        time_passes(&gpu, entry, &encode, 1, 1, None).expect("warm-up");
+        let (ns, timing) = time_passes(&gpu, entry, &encode, 5, 5, None).expect("timing");
+        let best = median(&ns).expect("samples") * 1e-9;
         let loads = f64::from(groups) * 32.0 * 2048.0;
         println!(
-            "{entry:14} {:8.1} ms  {:6.2} ns per lane-load",
+            "{entry:14} {:8.1} ms  {:6.2} ns per lane-load  ({timing:?})",
             best * 1e3,
             best * 1e9 / loads
         );

@@ -65,9 +65,9 @@
 //!
 //! The next lever on lavapipe (measured, not built): texel fetches are vectorized where
 //! storage loads are lane loops. `cargo run --release --example load_probe` times one vec4
-//! load per invocation in a loop: 14.7–15.1 ns per lane from a storage buffer, 2.1–2.3 ns
-//! from an `rgba32float` texture with `textureLoad` (0.3 ns without a load; 2026-11-26, slow
-//! day). With 8 rows at d = 64 the K/V loads are about half of v7's time per step, so K and
+//! load per invocation in a loop: 14.2–14.7 ns per lane from a storage buffer, 1.8–2.5 ns
+//! from an `rgba32float` texture with `textureLoad` (0.3 ns without a load; three runs,
+//! GPU timestamps, 2026-11-26, slow day). With 8 rows at d = 64 the K/V loads are about half of v7's time per step, so K and
 //! V read through textures could make it ~1.7× faster, and the backward's Q/dO and K/V
 //! loads likewise.
 //!

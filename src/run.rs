@@ -3,7 +3,9 @@
 
 use crate::error::Result;
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes};
-use crate::kernels::{AttentionBuffers, GradientBuffers, Kernel, PreparedKernel, PreparedTraining};
+use crate::kernels::{
+    AttentionBuffers, Backward, GradientBuffers, Kernel, PreparedKernel, PreparedTraining,
+};
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, Gradients};
 use serde::Serialize;
@@ -14,40 +16,29 @@ use std::time::Duration;
 /// memory budget without allocating anything.
 pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
     shape.validate()?;
-    let backward = if shape.pass.has_backward() {
-        Some(
-            kernel
-                .backward()
-                .ok_or_else(|| crate::kernels::no_backward(kernel))?,
-        )
-    } else {
-        None
-    };
     // Memory first: it is the wall the suite is about, and its error gives the bytes.
-    let plan = match backward {
-        Some(b) => b.memory_plan(shape, gpu)?,
-        None => kernel.memory_plan(shape, gpu)?,
-    };
+    let plan = memory_plan(kernel, shape, gpu)?;
     plan.check(
         &format!("{} at {shape}", kernel.name()),
         &gpu.limits(),
         gpu.memory_budget(),
     )?;
-    kernel.check_support(shape, gpu)?;
-    if let Some(b) = backward {
-        b.check_support(shape, gpu)?;
-    }
+    check_support(kernel, shape, gpu)?;
     Ok(plan)
+}
+
+/// `kernel`'s backward pass, or the refusal of a kernel without one.
+fn backward_of(kernel: &dyn Kernel) -> Result<&dyn Backward> {
+    kernel
+        .backward()
+        .ok_or_else(|| crate::kernels::no_backward(kernel))
 }
 
 /// The buffers `kernel` creates for `shape` on `gpu` (its backward's plan for shapes with
 /// a backward pass), unchecked against the device.
 pub fn memory_plan(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
     if shape.pass.has_backward() {
-        kernel
-            .backward()
-            .ok_or_else(|| crate::kernels::no_backward(kernel))?
-            .memory_plan(shape, gpu)
+        backward_of(kernel)?.memory_plan(shape, gpu)
     } else {
         kernel.memory_plan(shape, gpu)
     }
@@ -59,10 +50,7 @@ pub fn memory_plan(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<Memo
 pub fn check_support(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<()> {
     kernel.check_support(shape, gpu)?;
     if shape.pass.has_backward() {
-        kernel
-            .backward()
-            .ok_or_else(|| crate::kernels::no_backward(kernel))?
-            .check_support(shape, gpu)?;
+        backward_of(kernel)?.check_support(shape, gpu)?;
     }
     Ok(())
 }
@@ -209,10 +197,7 @@ impl<'g> KernelRun<'g> {
                 gpu.queue
                     .write_buffer(&grads.d_o, 0, bytemuck::cast_slice(d_o));
             })?;
-            let backward = kernel
-                .backward()
-                .ok_or_else(|| crate::kernels::no_backward(kernel))?;
-            let training = backward.prepare(gpu, &shape, &io, &grads, &tracker)?;
+            let training = backward_of(kernel)?.prepare(gpu, &shape, &io, &grads, &tracker)?;
             (Some(grads), Prepared::Training(training))
         } else {
             (

@@ -31,12 +31,12 @@ impl BufferTracker {
         self.peak.load(Ordering::SeqCst)
     }
 
-    fn add(&self, bytes: u64) {
+    pub(crate) fn add(&self, bytes: u64) {
         let live = self.live.fetch_add(bytes, Ordering::SeqCst) + bytes;
         self.peak.fetch_max(live, Ordering::SeqCst);
     }
 
-    fn remove(&self, bytes: u64) {
+    pub(crate) fn remove(&self, bytes: u64) {
         self.live.fetch_sub(bytes, Ordering::SeqCst);
     }
 }

@@ -1,6 +1,6 @@
 //! The device layer: choosing an adapter, creating the device with its own limits and the
 //! optional features the kernels use, turning wgpu errors into [`crate::Error`]s, accounting
-//! for every buffer, and timing passes.
+//! for every buffer (and texel array), and timing passes.
 
 mod adapter;
 mod context;
@@ -8,6 +8,7 @@ mod grid;
 mod memory;
 mod passes;
 mod pipeline;
+mod texels;
 mod timing;
 mod unroll;
 
@@ -17,7 +18,12 @@ pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 pub use passes::{Encode, submit_passes, time_passes};
 pub(crate) use pipeline::{
-    bind_buffers, params_buffer, pipeline_layout, shader, storage_and_params_layout,
+    Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
+    slots_and_params_layout, storage_and_params_layout,
+};
+pub use texels::{
+    TEXEL_BYTES, TEXEL_FORMAT, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
+    texel_row_width,
 };
 pub use timing::median;
 pub use timing::{PassTimer, TimingSource};

@@ -22,6 +22,42 @@ macro_rules! shader {
 }
 pub(crate) use shader;
 
+/// What a shader binds at one slot of a bind group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// A storage buffer, read-only where `read_only`.
+    Storage {
+        /// Bound `read` rather than `read_write`.
+        read_only: bool,
+    },
+    /// A texel array read with `textureLoad` (`texture_2d<f32>`, see [`super::texels`]).
+    Texels,
+    /// A texel array written with `textureStore` (`texture_storage_2d<rgba32float, write>`).
+    TexelsOut,
+}
+
+impl Slot {
+    fn binding_type(self) -> wgpu::BindingType {
+        match self {
+            Slot::Storage { read_only } => wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            Slot::Texels => wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            Slot::TexelsOut => wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::WriteOnly,
+                format: super::texels::TEXEL_FORMAT,
+                view_dimension: wgpu::TextureViewDimension::D2,
+            },
+        }
+    }
+}
+
 /// A bind group layout of `storage.len()` storage buffers (read-only where `true`) at
 /// bindings 0.., followed by the read-only storage buffer of the parameters, visible to
 /// compute.
@@ -30,39 +66,76 @@ pub(crate) fn storage_and_params_layout(
     label: &str,
     storage_read_only: &[bool],
 ) -> wgpu::BindGroupLayout {
-    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = storage_read_only
+    let slots: Vec<Slot> = storage_read_only
         .iter()
-        .enumerate()
-        .map(|(i, &read_only)| wgpu::BindGroupLayoutEntry {
-            binding: i as u32,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        })
+        .map(|&read_only| Slot::Storage { read_only })
         .collect();
+    slots_and_params_layout(gpu, label, &slots)
+}
+
+/// A bind group layout of `slots` at bindings 0.., followed by the read-only storage
+/// buffer of the parameters, visible to compute.
+pub(crate) fn slots_and_params_layout(
+    gpu: &Gpu,
+    label: &str,
+    slots: &[Slot],
+) -> wgpu::BindGroupLayout {
+    let entry = |binding: usize, slot: Slot| wgpu::BindGroupLayoutEntry {
+        binding: binding as u32,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: slot.binding_type(),
+        count: None,
+    };
     // The parameters are a read-only storage buffer, not a uniform buffer: lavapipe
     // (Mesa 22.3) inlines uniform values that bound loops and recompiles the shader's NIR
     // on its queue thread at every dispatch while inlining looks worthwhile, which took
     // one of two cores away from the workers (flash at n = 1024: 18 ms instead of 6).
-    entries.push(wgpu::BindGroupLayoutEntry {
-        binding: storage_read_only.len() as u32,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only: true },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    });
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+        .iter()
+        .copied()
+        .chain([Slot::Storage { read_only: true }])
+        .enumerate()
+        .map(|(i, slot)| entry(i, slot))
+        .collect();
     gpu.device
         .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(label),
             entries: &entries,
         })
+}
+
+/// One resource of a bind group: a whole buffer or a texel array's view.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Resource<'a> {
+    /// A buffer, bound whole.
+    Buffer(&'a wgpu::Buffer),
+    /// A texture view (a texel array).
+    View(&'a wgpu::TextureView),
+}
+
+/// A bind group binding `resources` at bindings 0.. in order.
+pub(crate) fn bind_resources(
+    gpu: &Gpu,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    resources: &[Resource<'_>],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: match r {
+                Resource::Buffer(b) => b.as_entire_binding(),
+                Resource::View(v) => wgpu::BindingResource::TextureView(v),
+            },
+        })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
 }
 
 /// A bind group binding `buffers` whole, at bindings 0.. in order.
@@ -72,19 +145,8 @@ pub(crate) fn bind_buffers(
     layout: &wgpu::BindGroupLayout,
     buffers: &[&wgpu::Buffer],
 ) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
-        })
-        .collect();
-    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout,
-        entries: &entries,
-    })
+    let resources: Vec<Resource<'_>> = buffers.iter().map(|b| Resource::Buffer(b)).collect();
+    bind_resources(gpu, label, layout, &resources)
 }
 
 /// A tracked buffer holding the parameters `value` (bound read-only storage, see

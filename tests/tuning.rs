@@ -47,7 +47,7 @@ fn every_configuration_the_tuner_can_choose_matches_the_reference() {
 }
 
 #[test]
-fn both_kv_sources_carry_their_state_across_key_passes() {
+fn every_kv_source_carries_its_state_across_key_passes() {
     let gpu = gpu();
     let mut configs = vec![FlashConfig {
         kv: KvSource::WorkgroupTiles,
@@ -56,11 +56,13 @@ fn both_kv_sources_carry_their_state_across_key_passes() {
         block_kv: 16,
         lanes: 1,
     }];
-    if let Some(broadcast) = candidates(Precision::F32, 64, gpu)
-        .into_iter()
-        .find(|c| c.kv == KvSource::SubgroupBroadcast)
-    {
-        configs.push(broadcast);
+    for kv in [KvSource::SubgroupBroadcast, KvSource::TexelBroadcast] {
+        if let Some(broadcast) = candidates(Precision::F32, 64, gpu)
+            .into_iter()
+            .find(|c| c.kv == kv)
+        {
+            configs.push(broadcast);
+        }
     }
     if gpu.features().contains(wgpu::Features::SUBGROUP) {
         // Rows split across 4 lanes of a subgroup carry their state across passes too.

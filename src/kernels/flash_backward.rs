@@ -38,20 +38,24 @@
 //! | v3 (rows 4, 4) | four rows each | 9.8 |
 //! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day, with the forward at 4 rows; 66% of the 8-row forward's, `cargo bench --bench targets` that afternoon) |
 //!
-//! Rows are chosen per head dim by [`BackwardLayout::for_device`]. What did not help: 16
+//! Rows are chosen per head dim by [`BackwardLayout::for_shape`]. What did not help: 16
 //! or 64 invocations per workgroup instead of 32 (within noise); on a slow day (forward
 //! 16 GFLOP/s), 16 dQ rows (10.6 against 10.95 GFLOP/s for (8, 4), after an 11-minute
 //! cold compile) and 8 dK/dV rows (11.65, within noise). Under `perf` the hottest JIT code
 //! is still lavapipe's per-lane loops for the Q/dO and K/V loads, as in the forward.
 
-use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, prepare_with};
+use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, kv_texels, prepare_with};
+use super::texel_pair::{WithTexels, texel_shift};
 use super::{
-    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
-    bind_buffers, gradient_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout,
-    workgroup_count,
+    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedKernel,
+    PreparedTraining, bind_buffers, gradient_plan, params_buffer, pipeline_layout, shader,
+    storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, Resource, Slot, bind_resources, grid_for,
+    slots_and_params_layout, specialize, texel_arrays_supported, texel_extent, unroll_marked_loops,
+};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -87,13 +91,21 @@ pub struct BackwardLayout {
     pub dq_rows: u32,
     /// Key rows per invocation of the dK/dV kernel.
     pub dkdv_rows: u32,
+    /// Whether the rows each kernel streams (Q and dO in dK/dV, K and V in dQ) are read from
+    /// a texel pair (`src/kernels/texel_pair.rs`) rather than from their buffers.
+    pub texels: bool,
 }
 
 impl std::fmt::Display for BackwardLayout {
-    /// `bwd DQ,DKDV,BLOCK`: the rows per invocation of the dQ and dK/dV kernels and the
-    /// invocations per workgroup, in `ATTNBENCH_FLASH_BWD_ROWS`'s order.
+    /// `bwd DQ,DKDV,BLOCK[,texels]`: the rows per invocation of the dQ and dK/dV kernels,
+    /// the invocations per workgroup and whether streamed rows come from texel arrays, in
+    /// `ATTNBENCH_FLASH_BWD_ROWS`'s order.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "bwd {},{},{}", self.dq_rows, self.dkdv_rows, self.block)
+        write!(f, "bwd {},{},{}", self.dq_rows, self.dkdv_rows, self.block)?;
+        if self.texels {
+            f.write_str(",texels")?;
+        }
+        Ok(())
     }
 }
 
@@ -106,27 +118,39 @@ const DQ_REGISTER_FLOATS: u32 = 1536;
 const DKDV_REGISTER_FLOATS: u32 = 1024;
 
 impl BackwardLayout {
-    /// The layout for `head_dim` on `gpu`: rows per invocation as the register budgets
-    /// allow (at most 8 for dQ, 4 for dK/dV; d = 64: 8 and 4), 32 invocations per
-    /// workgroup on CPU drivers and 64 elsewhere. `ATTNBENCH_FLASH_BWD_ROWS=dq,dkdv[,block]`
-    /// overrides it (for experiments). Refused without a fixed subgroup size.
-    pub fn for_device(head_dim: u32, gpu: &Gpu) -> Result<BackwardLayout> {
+    /// The layout for `shape` on `gpu`: rows per invocation as the register budgets allow
+    /// for its head dim (at most 8 for dQ, 4 for dK/dV; d = 64: 8 and 4), 32 invocations
+    /// per workgroup on CPU drivers and 64 elsewhere, and on CPU drivers streamed rows from
+    /// texel arrays where they can hold Q (head_dim a multiple of 4, within the texture
+    /// limits). `ATTNBENCH_FLASH_BWD_ROWS=dq,dkdv[,block[,texels|buffers]]` overrides it
+    /// (for experiments; texels only where they can be held). Refused without a fixed
+    /// subgroup size.
+    pub fn for_shape(shape: &Shape, gpu: &Gpu) -> Result<BackwardLayout> {
         let lanes = fixed_subgroup_size(gpu)?;
+        let head_dim = shape.head_dim;
         let base = if gpu.is_cpu() { 32 } else { 64 };
-        let env = |i: usize| -> Option<u32> {
+        let field = |i: usize| -> Option<String> {
             std::env::var("ATTNBENCH_FLASH_BWD_ROWS")
                 .ok()?
                 .split(',')
-                .nth(i)?
-                .trim()
-                .parse()
-                .ok()
+                .nth(i)
+                .map(|f| f.trim().to_string())
+        };
+        let number = |i: usize| field(i)?.parse::<u32>().ok();
+        let texels_fit = head_dim.is_multiple_of(4)
+            && texel_arrays_supported(gpu)
+            && texel_extent("flash backward", shape.tensor_bytes() / 16, &gpu.limits()).is_ok();
+        let texels = match field(3).as_deref() {
+            Some("texels") => texels_fit,
+            Some("buffers") => false,
+            _ => gpu.is_cpu() && texels_fit,
         };
         Ok(BackwardLayout {
-            block: env(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
+            block: number(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
             lanes,
-            dq_rows: env(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
-            dkdv_rows: env(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+            dq_rows: number(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
+            dkdv_rows: number(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+            texels,
         })
     }
 }
@@ -183,13 +207,23 @@ impl Passes {
     }
 }
 
-/// Loads of the tensors `(name, binding)` for the backward shaders: a read-only storage
-/// binding each and `NAME_quad(base, i4, stop)` (floats base + 4·i4 …, zero at or past
-/// `stop`) and `NAME_at(f)`; vec4 bindings where the head dim is a multiple of 4.
-fn tensor_loads(tensors: &[(&str, u32)], vec4: bool) -> String {
+/// Loads of the tensors `(name, binding, from_texels)` for the backward shaders: a binding
+/// each and `NAME_quad(base, i4, stop)` (floats base + 4·i4 …, zero at or past `stop`) and
+/// `NAME_at(f)`; a texel array read with `textureLoad` where `from_texels` (`texels.wgsl`),
+/// else a read-only storage buffer, of vec4s where the head dim is a multiple of 4.
+fn tensor_loads(tensors: &[(&str, u32, bool)], vec4: bool) -> String {
     let mut out = String::new();
-    for (name, binding) in tensors {
-        if vec4 {
+    for &(name, binding, from_texels) in tensors {
+        if from_texels {
+            out.push_str(&format!(
+                "@group(0) @binding({binding}) var {name}_texels: texture_2d<f32>;\n\
+                 fn {name}_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {{\n\
+                 \x20   let f = base + 4u * i4;\n\
+                 \x20   return select(vec4<f32>(0.0), textureLoad({name}_texels, texel_at(f / 4u), 0), f < stop);\n\
+                 }}\n\
+                 fn {name}_at(f: u32) -> f32 {{ return textureLoad({name}_texels, texel_at(f / 4u), 0)[f % 4u]; }}\n"
+            ));
+        } else if vec4 {
             out.push_str(&format!(
                 "@group(0) @binding({binding}) var<storage, read> {name}: array<vec4<f32>>;\n\
                  fn {name}_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {{\n\
@@ -238,32 +272,62 @@ fn main_pipeline(
     let vec4 = head_dim.is_multiple_of(4);
     let (source, rows, outputs) = match which {
         Main::Dq => (
-            shader!("flash_backward_dq.wgsl", "flash_backward_params.wgsl"),
+            shader!(
+                "flash_backward_dq.wgsl",
+                "flash_backward_params.wgsl",
+                "texels.wgsl"
+            ),
             layout.dq_rows,
             1,
         ),
         Main::DkDv => (
-            shader!("flash_backward_dkdv.wgsl", "flash_backward_params.wgsl"),
+            shader!(
+                "flash_backward_dkdv.wgsl",
+                "flash_backward_params.wgsl",
+                "texels.wgsl"
+            ),
             layout.dkdv_rows,
             2,
         ),
     };
+    // The rows each kernel streams, from texels where the layout says so.
+    let streamed = |name: &str| {
+        layout.texels
+            && match which {
+                Main::Dq => name == "k" || name == "v",
+                Main::DkDv => name == "q" || name == "d_o",
+            }
+    };
+    let tensors = [("q", 0), ("k", 1), ("v", 2), ("d_o", 3)]
+        .map(|(name, binding)| (name, binding, streamed(name)));
     let key = format!("flash backward {which:?} {layout:?} d{head_dim} vec4 {vec4}");
     gpu.cached(&key, || {
-        let mut read_only = vec![true; 5];
-        read_only.extend(std::iter::repeat_n(false, outputs));
-        let bind_layout = storage_and_params_layout(gpu, "flash backward", &read_only);
+        let mut slots: Vec<Slot> = tensors
+            .iter()
+            .map(|&(_, _, from_texels)| {
+                if from_texels {
+                    Slot::Texels
+                } else {
+                    Slot::Storage { read_only: true }
+                }
+            })
+            .collect();
+        slots.push(Slot::Storage { read_only: true });
+        slots.extend(std::iter::repeat_n(
+            Slot::Storage { read_only: false },
+            outputs,
+        ));
+        let bind_layout = slots_and_params_layout(gpu, "flash backward", &slots);
         let consts = [
             ("ROWS", rows),
             ("D", head_dim),
             ("SG", layout.lanes),
             ("SLOTS", head_dim.div_ceil(layout.lanes)),
         ];
-        let mut wgsl = specialize(source, &consts[..3])?;
-        wgsl.push_str(&tensor_loads(
-            &[("q", 0), ("k", 1), ("v", 2), ("d_o", 3)],
-            vec4,
-        ));
+        let mut specialized = consts[..3].to_vec();
+        specialized.push(("TEXEL_SHIFT", texel_shift(gpu)));
+        let mut wgsl = specialize(source, &specialized)?;
+        wgsl.push_str(&tensor_loads(&tensors, vec4));
         let wgsl = unroll_marked_loops(&wgsl, &consts)?;
         let pipeline = gpu.compile_text(
             source.name,
@@ -321,7 +385,7 @@ impl Backward for Flash {
         Kernel::check_support(self, shape, gpu)?;
         // The backward shares rows across a subgroup by broadcast (wgpu's GL backend has no
         // subgroups: there the backward is naive's and chunked's).
-        BackwardLayout::for_device(shape.head_dim, gpu).map_err(|e| match e {
+        BackwardLayout::for_shape(shape, gpu).map_err(|e| match e {
             Error::Unsupported { reason, .. } => Error::Unsupported {
                 kernel: "flash".into(),
                 reason: format!("flash's backward needs subgroups of a fixed size: {reason}"),
@@ -357,15 +421,27 @@ impl Backward for Flash {
         Backward::check_support(self, shape, gpu)?;
         let (config, forward_passes) = self.forward_config(shape, gpu)?;
         let state = self.state_buffer(gpu, shape, tracker, forward_passes)?;
+        // One texel pair for the forward's K/V and the backward's streamed rows.
+        let texels = self.texel_pair(gpu, shape, tracker)?;
         let forward = prepare_with(
             gpu,
             shape,
             io,
             tracker,
             (config, self.precision, forward_passes),
-            &state,
+            (&state, texels.as_ref()),
         )?;
-        let layout = BackwardLayout::for_device(shape.head_dim, gpu)?;
+        let layout = BackwardLayout::for_shape(shape, gpu)?;
+        let pair = match (layout.texels, &texels) {
+            (false, _) => None,
+            (true, Some(pair)) => Some(pair),
+            (true, None) => {
+                return Err(Error::Gpu {
+                    during: format!("preparing flash's backward at {shape}"),
+                    message: "its layout reads texels but no texel pair was planned".into(),
+                });
+            }
+        };
         let passes = self.backward_passes(shape, gpu)?;
         let limits = gpu.limits();
         let max_dim = limits.max_compute_workgroups_per_dimension;
@@ -432,6 +508,37 @@ impl Backward for Flash {
         ];
         for (which, rows, per_pass) in kernels {
             let p = main_pipeline(gpu, which, layout, shape.head_dim)?;
+            // The rows this kernel streams, packed into the texel pair first.
+            if let Some(pair) = pair {
+                let (streamed, texels) = match which {
+                    Main::Dq => ((&*io.k, &*io.v), kv_texels(shape)),
+                    Main::DkDv => ((&*io.q, &*grads.d_o), shape.tensor_bytes() / 16),
+                };
+                let (pack, params) = pair.pack(gpu, tracker, streamed, texels)?;
+                steps.push(pack);
+                buffers.push(params);
+            }
+            // Q, K, V, dO: the streamed pair from the texels where the layout says so.
+            let inputs = match (which, pair) {
+                (Main::DkDv, Some(pair)) => [
+                    Resource::View(&pair.a.view),
+                    Resource::Buffer(&io.k),
+                    Resource::Buffer(&io.v),
+                    Resource::View(&pair.b.view),
+                ],
+                (Main::Dq, Some(pair)) => [
+                    Resource::Buffer(&io.q),
+                    Resource::View(&pair.a.view),
+                    Resource::View(&pair.b.view),
+                    Resource::Buffer(&grads.d_o),
+                ],
+                (_, None) => [
+                    Resource::Buffer(&io.q),
+                    Resource::Buffer(&io.k),
+                    Resource::Buffer(&io.v),
+                    Resource::Buffer(&grads.d_o),
+                ],
+            };
             let blocks = n.div_ceil(layout.block * rows);
             let heads = match which {
                 Main::Dq => shape.batch_heads(),
@@ -457,27 +564,37 @@ impl Backward for Flash {
                         ..template
                     },
                 )?;
-                let mut bound: Vec<&wgpu::Buffer> = vec![&io.q, &io.k, &io.v, &grads.d_o, &stats];
+                let mut bound = inputs.to_vec();
+                bound.push(Resource::Buffer(&stats));
                 match which {
-                    Main::Dq => bound.push(&grads.dq),
-                    Main::DkDv => bound.extend([&*grads.dk, &*grads.dv]),
+                    Main::Dq => bound.push(Resource::Buffer(&grads.dq)),
+                    Main::DkDv => {
+                        bound.extend([Resource::Buffer(&grads.dk), Resource::Buffer(&grads.dv)])
+                    }
                 }
-                bound.push(&params);
+                bound.push(Resource::Buffer(&params));
                 steps.push(Dispatch {
                     pipeline: p.pipeline.clone(),
-                    bind_group: bind_buffers(gpu, "flash backward", &p.layout, &bound),
+                    bind_group: bind_resources(gpu, "flash backward", &p.layout, &bound),
                     grid,
                 });
                 buffers.push(params);
             }
         }
         buffers.extend([stats, state]);
+        let backward: Box<dyn PreparedKernel> = Box::new(Dispatches {
+            steps,
+            _buffers: buffers,
+        });
         Ok(PreparedTraining {
             forward,
-            backward: Box::new(Dispatches {
-                steps,
-                _buffers: buffers,
-            }),
+            backward: match texels {
+                Some(pair) => Box::new(WithTexels {
+                    inner: backward,
+                    _texels: pair,
+                }),
+                None => backward,
+            },
         })
     }
 }

@@ -26,6 +26,7 @@ pub mod flash_backward;
 pub mod flash_subgroup;
 pub mod naive;
 pub mod naive_backward;
+mod texel_pair;
 
 use crate::error::{Error, Result};
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer};

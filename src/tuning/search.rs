@@ -112,7 +112,8 @@ pub fn gpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
 }
 
 /// The grid for CPU drivers: workgroup tiles with many rows per invocation (each
-/// workgroup-memory read costs many FMAs there), and subgroup broadcast.
+/// workgroup-memory read costs many FMAs there), and subgroup broadcast with K/V from the
+/// buffers or from texel arrays.
 fn cpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
     let mut all: Vec<FlashConfig> = TILE_GRID
         .iter()
@@ -125,14 +126,16 @@ fn cpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
         })
         .collect();
     if let Ok(sg) = fixed_subgroup_size(gpu) {
-        for &rows in BROADCAST_ROWS {
-            all.push(FlashConfig {
-                kv: KvSource::SubgroupBroadcast,
-                block_q: 4 * sg,
-                rows,
-                block_kv: 4,
-                lanes: 1,
-            });
+        for kv in [KvSource::SubgroupBroadcast, KvSource::TexelBroadcast] {
+            for &rows in BROADCAST_ROWS {
+                all.push(FlashConfig {
+                    kv,
+                    block_q: 4 * sg,
+                    rows,
+                    block_kv: 4,
+                    lanes: 1,
+                });
+            }
         }
     }
     all

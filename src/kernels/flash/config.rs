@@ -5,7 +5,7 @@
 
 use super::{Precision, kernel_name};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, texel_arrays_supported, texel_extent};
 use crate::shape::Shape;
 
 /// Most keys per tile the tuner tries.
@@ -22,6 +22,19 @@ pub enum KvSource {
     /// `subgroupBroadcast` (`shaders/flash_lanes.wgsl`): for CPU drivers, where each memory
     /// load is a loop over the SIMD lanes. Needs SUBGROUP with one fixed subgroup size.
     SubgroupBroadcast,
+    /// The same kernel with K and V read as texels of `rgba32float` textures
+    /// ([`crate::gpu::TexelArray`]), which a first dispatch of each run fills from the
+    /// buffers: on lavapipe a texel fetch is vectorized where a storage load is a loop over
+    /// the lanes. Needs head_dim a multiple of 4 and textures that hold K.
+    TexelBroadcast,
+}
+
+impl KvSource {
+    /// Whether K/V are shared by `subgroupBroadcast` (`shaders/flash_lanes.wgsl`), from
+    /// buffers or texel arrays.
+    pub fn is_broadcast(self) -> bool {
+        matches!(self, KvSource::SubgroupBroadcast | KvSource::TexelBroadcast)
+    }
 }
 
 /// Tile sizes of one flash pipeline.
@@ -60,6 +73,7 @@ impl std::fmt::Display for FlashConfig {
             KvSource::SubgroupBroadcast => {
                 write!(f, "broadcast,{},{}", self.block_q, self.rows)
             }
+            KvSource::TexelBroadcast => write!(f, "texels,{},{}", self.block_q, self.rows),
         }
     }
 }
@@ -69,7 +83,7 @@ impl FlashConfig {
     pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
         match self.kv {
             KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16,
-            KvSource::SubgroupBroadcast => 0,
+            KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 0,
         }
     }
 
@@ -79,7 +93,9 @@ impl FlashConfig {
     ///    `attnbench tune`), when it is valid for the shape;
     /// 3. on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with
     ///    4 subgroups per workgroup and up to 4 rows per invocation (lavapipe, d = 64,
-    ///    n = 2048: 33 ms against 86 ms for the best workgroup tiles);
+    ///    n = 2048: 33 ms against 86 ms for the best workgroup tiles), K/V read from texel
+    ///    arrays where the shape allows them ([`KvSource::TexelBroadcast`]; lavapipe,
+    ///    d = 128, n = 2048: 2.3× faster than from the buffers), else from the buffers;
     /// 4. workgroup tiles ([`FlashConfig::for_shape`]), with several rows per invocation
     ///    on CPU drivers, where each workgroup-memory read costs many FMAs.
     pub fn default_for(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
@@ -98,15 +114,18 @@ impl FlashConfig {
         }
         let cpu = gpu.is_cpu();
         if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
-            let broadcast = FlashConfig {
-                kv: KvSource::SubgroupBroadcast,
-                block_q: 4 * sg,
-                rows: default_broadcast_rows(shape.head_dim),
-                block_kv: 4,
-                lanes: 1,
-            };
-            if broadcast.validate(shape, gpu, precision).is_ok() {
-                return Ok(broadcast);
+            // K/V from texel arrays where they can be held there, else from the buffers.
+            for kv in [KvSource::TexelBroadcast, KvSource::SubgroupBroadcast] {
+                let broadcast = FlashConfig {
+                    kv,
+                    block_q: 4 * sg,
+                    rows: default_broadcast_rows(shape.head_dim),
+                    block_kv: 4,
+                    lanes: 1,
+                };
+                if broadcast.validate(shape, gpu, precision).is_ok() {
+                    return Ok(broadcast);
+                }
             }
         }
         let mut config = Self::for_shape(shape, &gpu.limits(), precision)?;
@@ -157,8 +176,9 @@ impl FlashConfig {
     }
 
     /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv[,lanes]`
-    /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`) or `broadcast,block_q,rows` (e.g.
-    /// `broadcast,8,8`); a bare `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
+    /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`), `broadcast,block_q,rows` (e.g.
+    /// `broadcast,8,8`) or `texels,block_q,rows` (broadcast from texel arrays); a bare
+    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
     /// text form in `tuning.json`.
     ///
     /// Everything that does not depend on the device is checked here: `block_q` in
@@ -170,7 +190,7 @@ impl FlashConfig {
             what: "flash tile configuration".into(),
             value: text.into(),
             expected: format!(
-                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32) or broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4)"
+                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32), broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4) or texels,BLOCK_Q,ROWS"
             ),
         };
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -178,9 +198,13 @@ impl FlashConfig {
             fs.iter().map(|v| v.parse::<u32>().ok()).collect()
         };
         let config = match fields.as_slice() {
-            ["broadcast", rest @ ..] => match all_numbers(rest).as_deref() {
+            [kind @ ("broadcast" | "texels"), rest @ ..] => match all_numbers(rest).as_deref() {
                 Some(&[block_q, rows]) => FlashConfig {
-                    kv: KvSource::SubgroupBroadcast,
+                    kv: if *kind == "texels" {
+                        KvSource::TexelBroadcast
+                    } else {
+                        KvSource::SubgroupBroadcast
+                    },
                     block_q,
                     rows,
                     block_kv: 4,
@@ -281,7 +305,7 @@ impl FlashConfig {
                     + 8
             }
             // Everything inside the key loop is unrolled.
-            KvSource::SubgroupBroadcast => 1,
+            KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 1,
         }
     }
 
@@ -318,7 +342,7 @@ impl FlashConfig {
             kernel: kernel_name(precision).into(),
             reason,
         };
-        if self.kv == KvSource::SubgroupBroadcast {
+        if self.kv.is_broadcast() {
             if precision != Precision::F32 {
                 return Err(unsupported(
                     "subgroup broadcast is built for f32 only".into(),
@@ -337,6 +361,22 @@ impl FlashConfig {
                     self.rows, shape.head_dim
                 )));
             }
+        }
+        if self.kv == KvSource::TexelBroadcast {
+            if !shape.head_dim.is_multiple_of(4) {
+                return Err(unsupported(format!(
+                    "texel arrays hold four floats per texel; head_dim {} is not a multiple of 4",
+                    shape.head_dim
+                )));
+            }
+            if !texel_arrays_supported(gpu) {
+                return Err(unsupported(format!(
+                    "{} cannot write and read {:?} textures from shaders",
+                    gpu.summary().name,
+                    crate::gpu::TEXEL_FORMAT
+                )));
+            }
+            texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
         }
         if self.lanes > 1 {
             let info = gpu.adapter().get_info();
@@ -452,4 +492,9 @@ pub fn max_rows(head_dim: u32) -> u32 {
 /// `ceil(head_dim / 4 / lanes)` vec4 columns per row, within the same 2 × 128 vec4s.
 pub fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
     (128 / head_dim.div_ceil(4).div_ceil(lanes.max(1))).clamp(1, 16)
+}
+
+/// Texels of K (and of V) for `shape`: four floats each.
+pub(crate) fn kv_texels(shape: &Shape) -> u64 {
+    shape.kv_tensor_bytes() / 16
 }

@@ -62,7 +62,7 @@ pub const LADDER: &[Rung] = &[
         idea: "the GPU path: vec4 coalesced K/V tile loads without a load selector; each row split across 4 lanes of a subgroup, partial dots summed by a subgroupShuffleXor butterfly (needs SUBGROUP)",
         config: Some("tiles,128,2,32,4"),
         runnable: true,
-        commit: "this session",
+        commit: "10f3f17",
     },
     Rung {
         name: "v7",
@@ -70,6 +70,13 @@ pub const LADDER: &[Rung] = &[
         config: Some("broadcast,32,8"),
         runnable: true,
         commit: "5865c31",
+    },
+    Rung {
+        name: "v8",
+        idea: "v5 with K and V read as texels of rgba32float textures (textureLoad), filled from the buffers by a first dispatch of each run: lavapipe vectorizes texel fetches, where each storage load is a loop over the lanes",
+        config: Some("texels,32,4"),
+        runnable: true,
+        commit: "TEXELS_COMMIT",
     },
     Rung {
         name: "default",

@@ -1,5 +1,5 @@
-//! `flash`: fused attention with the online softmax, in two shader variants that differ
-//! only in how K and V reach the invocations ([`KvSource`]):
+//! `flash`: fused attention with the online softmax, in two shaders that differ only in how
+//! K and V reach the invocations ([`KvSource`]):
 //!
 //! - `shaders/flash.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
 //!   owns `block_q / lanes · rows` query rows of one (batch, head); each row is held by
@@ -8,7 +8,10 @@
 //! - `shaders/flash_lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
 //!   workgroup memory; the lanes of a subgroup load four keys cooperatively and share them
 //!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
-//!   index and lane is a constant.
+//!   index and lane is a constant. [`KvSource::TexelBroadcast`] (the CPU-driver default)
+//!   runs the same shader with K and V read as texels of `rgba32float` textures
+//!   (`shaders/kv_quads_texels.wgsl`), which a first dispatch of each run fills from the
+//!   buffers (`src/kernels/texel_pair.rs`).
 //!
 //! ## The GPU path (`shaders/flash.wgsl`) and what to expect of it
 //!
@@ -56,20 +59,25 @@
 //! | v4 | K/V shared by subgroupBroadcast from constant lanes, loops unrolled, scalar loads | 25.7 (n = 2048) |
 //! | v5 (current CPU default) | the same with one vec4 load per four floats; 4 rows, 32 invocations | 32.6 (n = 2048); **47.0 at B·H = 8, n = 4096 (49% of peak)** |
 //! | v6 (GPU path) | flash.wgsl reworked for GPUs: vec4 coalesced tile loads, no load selector, rows split across lanes with a subgroup butterfly | `attnbench ladder --seq-len 1024 --head-dim 64` on lavapipe, B·H = 4, on a slower day (v5 10.5 GFLOP/s): `tiles,64,8,32` 2.3 (the v3 code measured the same), `tiles,128,2,32,4` 0.7; built for GPUs, not measured on one yet |
-//! | v7 (tuned on lavapipe at d = 64, 2026-11-26) | v5 with 8 rows per invocation: each K/V load, a lane loop on lavapipe, serves 64 query rows of a subgroup | on a slow day (probe 50–53 GFLOP/s): 17.6 at 1×4×2048 against 11.3 for v5 (`attnbench tune --head-dims 64`); **15.6 at B·H = 8, n = 4096 (30% of peak, v5 22% that morning)** |
+//! | v7 (commit 5865c31; tuned on lavapipe at d = 64, 2026-11-26) | v5 with 8 rows per invocation: each K/V load, a lane loop on lavapipe, serves 64 query rows of a subgroup | on a slow day (probe 50–53 GFLOP/s): 17.6 at 1×4×2048 against 11.3 for v5 (`attnbench tune --head-dims 64`); **15.6 at B·H = 8, n = 4096 (30% of peak, v5 22% that morning)** |
 //!
 //! Why v4 pays (from the JIT's disassembly under `perf`): lavapipe turns every load from
 //! workgroup or storage memory into a loop over the 8 SIMD lanes (mask test, bounds check,
 //! one masked broadcast per component), so v3 paid that loop once per K/V element per
 //! invocation. v4 pays it once per 8 elements and shares them with register shuffles.
 //!
-//! The next lever on lavapipe (measured, not built): texel fetches are vectorized where
-//! storage loads are lane loops. `cargo run --release --example load_probe` times one vec4
-//! load per invocation in a loop: 14.2–14.7 ns per lane from a storage buffer, 1.8–2.5 ns
-//! from an `rgba32float` texture with `textureLoad` (0.3 ns without a load; three runs,
-//! GPU timestamps, 2026-11-26, slow day). With 8 rows at d = 64 the K/V loads are about half of v7's time per step, so K and
-//! V read through textures could make it ~1.7× faster, and the backward's Q/dO and K/V
-//! loads likewise.
+//! | v8 (`texels,32,R`) | v5/v7 with K and V read as texels (`textureLoad` from `rgba32float` textures, filled from the buffers by a dispatch at the start of each run, timed with it) | same slow day, 1×4×n: d = 64, n = 1024, 8 rows: 20.4 against 15.1 for v7 (1.35×); d = 128, n = 2048, 4 rows: 25.2 against 10.8 (2.3×) |
+//!
+//! Why v8 pays: lavapipe vectorizes texel fetches, where each storage load is a loop over
+//! the lanes. `cargo run --release --example load_probe` times one vec4 load per invocation
+//! in a loop: 14.2–14.7 ns per lane from a storage buffer, 1.8–2.5 ns from an `rgba32float`
+//! texture with `textureLoad` (0.3 ns without a load; three runs, GPU timestamps,
+//! 2026-11-26, slow day). The textures cost two texel arrays of K's size (their rows
+//! rounded up to whole texture rows of 8192 texels) and an O(n·d) copy per run; shapes
+//! whose K does not fit the device's 2D textures, or whose head dim is not a multiple of 4
+//! (four floats per texel), keep the buffers (v5/v7). Figures: `ATTNBENCH_FLASH_TILES=texels,32,8
+//! attnbench run --kernel flash --seq-len 1024 --head-dim 64 --heads 4`, and the same with
+//! `broadcast,32,8`; at d = 128 `--seq-len 2048 --head-dim 128` with rows 4.
 //!
 //! What did not help: reading K in the broadcast kernel's score loop with loads whose
 //! address is the same in every lane (a one-off edit of the score loop's `kc` to
@@ -104,15 +112,19 @@ mod config;
 mod ladder;
 mod pipelines;
 
+pub(crate) use config::kv_texels;
 pub use config::{FlashConfig, KvSource, fixed_subgroup_size, max_rows};
 pub use ladder::{LADDER, Rung};
 
+use super::texel_pair::{TexelPair, WithTexels, plan_pair};
 use super::{
-    AttentionBuffers, Dispatch, Dispatches, KeepAlive, Kernel, PreparedKernel, bind_buffers,
-    io_plan, params_buffer, workgroup_count,
+    AttentionBuffers, Dispatch, Dispatches, KeepAlive, Kernel, PreparedKernel, io_plan,
+    params_buffer, workgroup_count,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
+};
 use crate::shape::Shape;
 use pipelines::pipeline;
 use std::sync::Arc;
@@ -163,6 +175,36 @@ impl Flash {
             state_bytes(shape, passes),
             wgpu::BufferUsages::STORAGE,
         )
+    }
+
+    /// The texel pair a run of `shape` reads through ([`TexelPair`]): its texels and the
+    /// pack dispatches that fill it, the forward's K/V with [`KvSource::TexelBroadcast`]
+    /// and, for shapes with a backward pass whose layout reads texels, the backward's Q/dO
+    /// and K/V (Q being the largest); `None` when nothing reads texels.
+    pub(crate) fn texel_pair_use(&self, shape: &Shape, gpu: &Gpu) -> Result<Option<(u64, u64)>> {
+        let forward = self.config_for(shape, gpu)?.kv == KvSource::TexelBroadcast;
+        let backward = shape.pass.has_backward()
+            && super::flash_backward::BackwardLayout::for_shape(shape, gpu)?.texels;
+        let texels = |(used, texels, packs): (bool, u64, u64)| used.then_some((texels, packs));
+        Ok([
+            (forward, kv_texels(shape), 1),
+            (backward, shape.tensor_bytes() / 16, 2),
+        ]
+        .into_iter()
+        .filter_map(texels)
+        .reduce(|(t1, p1), (t2, p2)| (t1.max(t2), p1 + p2)))
+    }
+
+    /// Allocates the texel pair of [`Flash::texel_pair_use`], if any.
+    pub(crate) fn texel_pair(
+        &self,
+        gpu: &Gpu,
+        shape: &Shape,
+        tracker: &Arc<BufferTracker>,
+    ) -> Result<Option<Arc<TexelPair>>> {
+        self.texel_pair_use(shape, gpu)?
+            .map(|(texels, _)| TexelPair::new(gpu, tracker, texels))
+            .transpose()
     }
 
     /// The tiles this kernel uses for `shape` on `gpu`.
@@ -224,16 +266,16 @@ struct Params {
 }
 
 /// Prepares flash with `config` in `precision` in `passes` passes over the keys, with
-/// `state` (of
-/// [`state_bytes`]) between passes. For shapes with a backward pass the last pass also
-/// writes each row's logsumexp into `state`.
+/// `state` (of [`state_bytes`]) between passes, and with [`KvSource::TexelBroadcast`] K and
+/// V packed into `texels` first ([`Flash::texel_pair`]). For shapes with a backward pass
+/// the last pass also writes each row's logsumexp into `state`.
 pub(super) fn prepare_with(
     gpu: &Gpu,
     shape: &Shape,
     io: &AttentionBuffers,
     tracker: &Arc<BufferTracker>,
     (config, precision, passes): (FlashConfig, Precision, u64),
-    state: &TrackedBuffer,
+    (state, texels): (&TrackedBuffer, Option<&Arc<TexelPair>>),
 ) -> Result<Box<dyn PreparedKernel>> {
     let limits = gpu.limits();
     config.validate(shape, gpu, precision)?;
@@ -250,6 +292,25 @@ pub(super) fn prepare_with(
         .next_multiple_of(u64::from(config.block_kv));
     let mut steps = Vec::new();
     let mut buffers = Vec::new();
+    let texels = match (config.kv, texels) {
+        (KvSource::TexelBroadcast, Some(pair)) => {
+            let (pack, params) = pair.pack(gpu, tracker, (&io.k, &io.v), kv_texels(shape))?;
+            steps.push(pack);
+            buffers.push(params);
+            Some(pair)
+        }
+        (KvSource::TexelBroadcast, None) => {
+            return Err(Error::Gpu {
+                during: format!("preparing flash {config} at {shape}"),
+                message: "texel broadcast needs a texel pair (Flash::texel_pair)".into(),
+            });
+        }
+        _ => None,
+    };
+    let (k, v) = match texels {
+        Some(pair) => (Resource::View(&pair.a.view), Resource::View(&pair.b.view)),
+        None => (Resource::Buffer(&io.k), Resource::Buffer(&io.v)),
+    };
     for pass in 0..passes {
         let params = params_buffer(
             gpu,
@@ -272,11 +333,18 @@ pub(super) fn prepare_with(
                 window: shape.window.unwrap_or(0),
             },
         )?;
-        let bind_group = bind_buffers(
+        let bind_group = bind_resources(
             gpu,
             "flash",
             &p.layout,
-            &[&io.q, &io.k, &io.v, &io.o, state, &params],
+            &[
+                Resource::Buffer(&io.q),
+                k,
+                v,
+                Resource::Buffer(&io.o),
+                Resource::Buffer(state),
+                Resource::Buffer(&params),
+            ],
         );
         steps.push(Dispatch {
             pipeline: p.pipeline.clone(),
@@ -285,10 +353,17 @@ pub(super) fn prepare_with(
         });
         buffers.push(params);
     }
-    Ok(Box::new(Dispatches {
+    let dispatches = Box::new(Dispatches {
         steps,
         _buffers: buffers,
-    }))
+    });
+    Ok(match texels {
+        Some(pair) => Box::new(WithTexels {
+            inner: dispatches,
+            _texels: pair.clone(),
+        }),
+        None => dispatches,
+    })
 }
 
 /// Bytes of the running state between passes, which also keeps each row's logsumexp for a
@@ -337,7 +412,7 @@ impl Kernel for Flash {
         if !shape.pass.has_backward() {
             return Some(forward);
         }
-        match super::flash_backward::BackwardLayout::for_device(shape.head_dim, gpu) {
+        match super::flash_backward::BackwardLayout::for_shape(shape, gpu) {
             Ok(layout) => Some(format!("{forward}; {layout}")),
             Err(_) => Some(forward),
         }
@@ -361,6 +436,9 @@ impl Kernel for Flash {
         let config = self.config_for(shape, gpu)?;
         let passes = self.passes(&config, shape, gpu)?;
         plan.storage("state", state_bytes(shape, passes));
+        if let Some((texels, packs)) = self.texel_pair_use(shape, gpu)? {
+            plan_pair(&mut plan, texels, packs, gpu);
+        }
         for pass in 0..passes {
             plan.other(
                 format!("params[{pass}]"),
@@ -381,13 +459,14 @@ impl Kernel for Flash {
         let config = self.config_for(shape, gpu)?;
         let passes = self.passes(&config, shape, gpu)?;
         let state = self.state_buffer(gpu, shape, tracker, passes)?;
+        let texels = self.texel_pair(gpu, shape, tracker)?;
         let prepared = prepare_with(
             gpu,
             shape,
             io,
             tracker,
             (config, self.precision, passes),
-            &state,
+            (&state, texels.as_ref()),
         )?;
         Ok(Box::new(KeepAlive {
             inner: prepared,

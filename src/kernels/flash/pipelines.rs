@@ -1,12 +1,14 @@
-//! Flash's compute pipelines: `shaders/flash.wgsl` (workgroup tiles, f32 or f16 tiles) and
-//! `shaders/flash_lanes.wgsl` (subgroup broadcast), specialized per configuration and head
-//! dim and cached on the device.
+//! Flash's compute pipelines: `shaders/flash.wgsl` (workgroup tiles, f32 or f16 tiles),
+//! and `shaders/flash_lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
+//! specialized per configuration and head dim and cached on the device.
 
 use super::{FlashConfig, KvSource, Precision, fixed_subgroup_size};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    Gpu, pipeline_layout, shader, specialize, storage_and_params_layout, unroll_marked_loops,
+    Gpu, Slot, pipeline_layout, shader, slots_and_params_layout, specialize,
+    storage_and_params_layout, unroll_marked_loops,
 };
+use crate::kernels::texel_pair::texel_shift;
 
 #[derive(Clone)]
 pub(super) struct Pipeline {
@@ -20,7 +22,7 @@ pub(super) fn pipeline(
     head_dim: u32,
     precision: Precision,
 ) -> Result<Pipeline> {
-    if config.kv == KvSource::SubgroupBroadcast {
+    if config.kv.is_broadcast() {
         return broadcast_pipeline(gpu, config, head_dim);
     }
     let d4 = head_dim.div_ceil(4);
@@ -97,13 +99,36 @@ pub(super) fn pipeline(
 }
 
 /// The `shaders/flash_lanes.wgsl` pipeline: specialized to the head dimension, rows and
-/// subgroup size, then unrolled.
+/// subgroup size (and with texel arrays the texture row width), then unrolled.
 fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
     let sg = fixed_subgroup_size(gpu)?;
     let key = format!("flash {config} d{head_dim} sg{sg}");
     gpu.cached(&key, || {
-        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
-        let source = if head_dim.is_multiple_of(4) {
+        let texels = config.kv == KvSource::TexelBroadcast;
+        let kv_slot = if texels {
+            Slot::Texels
+        } else {
+            Slot::Storage { read_only: true }
+        };
+        let layout = slots_and_params_layout(
+            gpu,
+            "flash",
+            &[
+                Slot::Storage { read_only: true },
+                kv_slot,
+                kv_slot,
+                Slot::Storage { read_only: false },
+                Slot::Storage { read_only: false },
+            ],
+        );
+        let source = if texels {
+            shader!(
+                "flash_lanes.wgsl",
+                "flash_params.wgsl",
+                "texels.wgsl",
+                "kv_quads_texels.wgsl"
+            )
+        } else if head_dim.is_multiple_of(4) {
             shader!(
                 "flash_lanes.wgsl",
                 "flash_params.wgsl",
@@ -122,7 +147,11 @@ fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<P
             ("SG", sg),
             ("SLOTS", head_dim.div_ceil(sg)),
         ];
-        let wgsl = unroll_marked_loops(&specialize(source, &consts[..3])?, &consts)?;
+        let mut specialized = consts[..3].to_vec();
+        if texels {
+            specialized.push(("TEXEL_SHIFT", texel_shift(gpu)));
+        }
+        let wgsl = unroll_marked_loops(&specialize(source, &specialized)?, &consts)?;
         let pipeline = gpu.compile_text(
             source.name,
             wgsl,

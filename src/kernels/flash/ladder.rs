@@ -76,7 +76,7 @@ pub const LADDER: &[Rung] = &[
         idea: "v5 with K and V read as texels of rgba32float textures (textureLoad), filled from the buffers by a first dispatch of each run: lavapipe vectorizes texel fetches, where each storage load is a loop over the lanes",
         config: Some("texels,32,4"),
         runnable: true,
-        commit: "TEXELS_COMMIT",
+        commit: "be87f9e",
     },
     Rung {
         name: "default",

@@ -36,6 +36,10 @@ pub fn submit_passes(
 /// submitted in batches, with a full wait after each batch), else the wall clock from
 /// submit until a full device poll returned, one pass per submission. Stops early once
 /// `budget` has passed (after at least `min_count` runs).
+///
+/// Timestamps that cannot be right fall back to the wall clock too: zero or wrapped
+/// readings, and batches whose passes the wall clock saw take ≥ 1 ms each while their
+/// timestamps account for under a tenth of that ([`timestamps_plausible`]).
 pub fn time_passes(
     gpu: &Gpu,
     label: &str,
@@ -58,12 +62,15 @@ pub fn time_passes(
     while (gpu_ns.len() as u32) < count {
         // Fill the query set, then read it back.
         let mut used = 0;
+        let mut wall_ns = 0.0;
         while used < timer.capacity() && (gpu_ns.len() as u32) + used < count {
             let passes = BATCH
                 .min(timer.capacity() - used)
                 .min(count - gpu_ns.len() as u32 - used);
+            let t0 = Instant::now();
             submit_passes(gpu, label, encode, Some((&timer, used)), passes)?;
             gpu.wait(&during)?;
+            wall_ns += t0.elapsed().as_nanos() as f64;
             used += passes;
             if over_budget(gpu_ns.len() as u32 + used) {
                 break;
@@ -71,15 +78,30 @@ pub fn time_passes(
         }
         let times = timer.read(&gpu.device, &gpu.queue, used)?;
         match times.into_iter().collect::<Option<Vec<f64>>>() {
-            Some(valid) => gpu_ns.extend(valid),
-            // A zero or wrapped reading (gfx-rs/wgpu#6406): fall back to the wall clock.
-            None => return wall_clock(gpu, label, encode, count, min_count, budget),
+            Some(valid) if timestamps_plausible(&valid, wall_ns) => gpu_ns.extend(valid),
+            // A zero or wrapped reading (gfx-rs/wgpu#6406), or timestamps the wall clock
+            // contradicts: fall back to the wall clock.
+            _ => return wall_clock(gpu, label, encode, count, min_count, budget),
         }
         if over_budget(gpu_ns.len() as u32) {
             break;
         }
     }
     Ok((gpu_ns, TimingSource::GpuTimestamps))
+}
+
+/// Whether GPU times `gpu_ns` of passes whose submissions and waits took `wall_ns` in all
+/// can be right: they may be any share of it while the passes are short (submission and
+/// wake-up costs dominate there), but once the wall clock saw ≥ 1 ms per pass, the
+/// timestamps must account for at least a tenth of it. lavapipe (Mesa 22.3) broke this:
+/// after a run that read texel arrays, its timestamps around later passes in the same
+/// process read ~0.1 ms for passes the wall clock saw take 50 ms (the pass's work done,
+/// its results correct), which would have made every later kernel look 300× faster.
+pub(crate) fn timestamps_plausible(gpu_ns: &[f64], wall_ns: f64) -> bool {
+    const SLOW_PASS_NS: f64 = 1e6;
+    let passes = gpu_ns.len().max(1) as f64;
+    let gpu_total: f64 = gpu_ns.iter().sum();
+    wall_ns / passes < SLOW_PASS_NS || gpu_total >= 0.1 * wall_ns
 }
 
 /// `count` runs timed by the wall clock, one pass per submission and a full wait each.
@@ -104,4 +126,19 @@ fn wall_clock(
         }
     }
     Ok((wall_ns, TimingSource::WallClock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamps_plausible;
+
+    #[test]
+    fn timestamps_the_wall_clock_contradicts_are_refused() {
+        // 16 passes of 50 ms by the wall clock, 0.1 ms each by the timestamps.
+        assert!(!timestamps_plausible(&[1e5; 16], 16.0 * 5e7));
+        // The same passes with timestamps of 45 ms each.
+        assert!(timestamps_plausible(&[4.5e7; 16], 16.0 * 5e7));
+        // Short passes: submission costs dominate the wall clock, any share is plausible.
+        assert!(timestamps_plausible(&[2e3; 16], 16.0 * 5e5));
+    }
 }

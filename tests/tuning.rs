@@ -5,6 +5,7 @@
 mod common;
 
 use attnbench::Shape;
+use attnbench::shape::Pass;
 use attnbench::kernels::flash::{Flash, FlashConfig, KvSource, Precision};
 use attnbench::tuning::search::{candidates, check_config};
 use attnbench::verify::{check_kernel, fresh_seed};
@@ -159,6 +160,15 @@ fn every_shader_variant_translates_for_vulkan_metal_and_dx12() {
         for head_dim in [16, 19, 64, 128, 256] {
             for causal in [false, true] {
                 prepare(kernel, Shape::new(40, head_dim).with_causal(causal));
+            }
+        }
+    }
+    // Backward passes, with streamed rows from texel arrays (d = 16) and from buffers
+    // (d = 19), at head dims that compile quickly.
+    for &kernel in attnbench::KERNELS {
+        for head_dim in [16, 19] {
+            if kernel.backward().is_some() {
+                prepare(kernel, Shape::new(40, head_dim).with_pass(Pass::Backward));
             }
         }
     }

@@ -5,8 +5,8 @@
 mod common;
 
 use attnbench::Shape;
-use attnbench::shape::Pass;
 use attnbench::kernels::flash::{Flash, FlashConfig, KvSource, Precision};
+use attnbench::shape::Pass;
 use attnbench::tuning::search::{candidates, check_config};
 use attnbench::verify::{check_kernel, fresh_seed};
 use common::gpu;

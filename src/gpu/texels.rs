@@ -107,7 +107,14 @@ impl Gpu {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
                 format: TEXEL_FORMAT,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING,
+                // COPY_DST lets wgpu zero-initialize the texture with a buffer copy. Without
+                // it wgpu clears it with a render pass, and on lavapipe (Mesa 22.3) a render
+                // pass leaves a framebuffer bound after which its timestamps are deferred
+                // to the next flush: later passes in the process then read ~0.1 ms for
+                // 50 ms of work (see gpu::passes::timestamps_plausible).
+                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             })
         })?;

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
 //! | `chunked` ([`naive::CHUNKED`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
-//! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory, online softmax | O(B·H·n·d) |
+//! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory (on CPU drivers: shared by subgroup broadcast, read from buffers or texel arrays), online softmax | O(B·H·n·d) |
 //! | `flash_f16` ([`flash::FLASH_F16`]) | flash with f16 K/V tiles and Q·Kᵀ (SHADER_F16) | O(B·H·n·d) |
 //! | [`flash_subgroup`] | a subgroup per query row, subgroupMax/Add softmax (SUBGROUP) | O(B·H·n·d) |
 //! | [`decode`] | the last query row against n keys: split keys, combine partial softmaxes | O(B·H·n·d) |

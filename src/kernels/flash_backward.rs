@@ -27,22 +27,26 @@
 //! `attnbench run --kernel flash --pass bwd --seq-len N --head-dim 64 [--batch 2 --heads 4]`:
 //!
 //! B·H = 8, n = 2048, on a slow day; each rung is reproduced with
-//! `ATTNBENCH_FLASH_BWD_ROWS=DQ,DKDV attnbench run --kernel flash --pass bwd --seq-len 2048
-//! --head-dim 64 --batch 2 --heads 4` (flash's forward at the same shape: 10.5–10.7
-//! GFLOP/s, 21% of the 49–54 GFLOP/s probed):
+//! `ATTNBENCH_FLASH_BWD_ROWS=DQ,DKDV,32,buffers attnbench run --kernel flash --pass bwd
+//! --seq-len 2048 --head-dim 64 --batch 2 --heads 4` (flash's forward at the same shape:
+//! 10.5–10.7 GFLOP/s, 21% of the 49–54 GFLOP/s probed, before texels):
 //!
 //! | version | idea | GFLOP/s (FA model) |
 //! |---|---|---:|
 //! | v1 (rows 1, 1) | dK/dV kernel over key blocks, dQ kernel over query blocks, one row of each register set per invocation, Q/dO and K/V rows shared by subgroup broadcast, loops unrolled | 4.1 |
 //! | v2 (rows 2, 2) | two rows per invocation in each kernel: every broadcast row serves two | 7.5 |
 //! | v3 (rows 4, 4) | four rows each | 9.8 |
-//! | v4 (current: rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day, with the forward at 4 rows; 66% of the 8-row forward's, `cargo bench --bench targets` that afternoon) |
+//! | v4 (rows 8, 4 at d = 64) | eight query rows in the dQ kernel (1536 register floats), four keys in dK/dV; (4, 8) measured 11.3 but took 4 minutes to compile | 13.5 (11.1 in the targets bench: 103% of the forward's efficiency that day, with the forward at 4 rows; 66% of the 8-row forward's, `cargo bench --bench targets` that afternoon) |
+//! | v5 (current on CPU drivers: v4 with `texels`) | the rows each kernel streams (Q and dO in dK/dV, K and V in dQ) read as texels of two `rgba32float` textures, packed by a dispatch before each kernel (`src/kernels/texel_pair.rs`), where lavapipe's storage loads are lane loops | B·H = 8, n = 1024, same slow day: 16.4 against 10.55 for v4 (`ATTNBENCH_FLASH_BWD_ROWS=8,4,32,texels` and `8,4,32,buffers`); n = 2048: **17.2 in the targets bench (34% of the 50.3 GFLOP/s probed; 59% of the forward's 29.2 with texels)** |
 //!
 //! Rows are chosen per head dim by [`BackwardLayout::for_shape`]. What did not help: 16
 //! or 64 invocations per workgroup instead of 32 (within noise); on a slow day (forward
 //! 16 GFLOP/s), 16 dQ rows (10.6 against 10.95 GFLOP/s for (8, 4), after an 11-minute
 //! cold compile) and 8 dK/dV rows (11.65, within noise). Under `perf` the hottest JIT code
-//! is still lavapipe's per-lane loops for the Q/dO and K/V loads, as in the forward.
+//! was lavapipe's per-lane loops for the Q/dO and K/V loads, as in the forward: v5 reads
+//! them as texels instead. The texel pair is shared with the forward (one pair of Q's size
+//! for a training step), so flash's backward at 1×1×4096×64 holds 11.1 MiB, 2 MiB more
+//! than v4.
 
 use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, kv_texels, prepare_with};
 use super::texel_pair::{WithTexels, texel_shift};

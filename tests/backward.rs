@@ -198,9 +198,10 @@ fn backward_memory_follows_each_kernels_law() {
     );
     assert!(naive.peak_buffer_bytes() < 2 * matrix + 10 * shape.tensor_bytes());
     if let Ok(flash) = KernelRun::new(gpu(), find_kernel("flash").unwrap(), &inputs) {
-        // Q, K, V, O, dO, dQ, dK, dV, the row state and the stats.
+        // Q, K, V, O, dO, dQ, dK, dV, the row state and the stats, and on CPU drivers the
+        // texel pair (two textures of Q's size): still under naive's two n×n matrices.
         assert!(
-            flash.peak_buffer_bytes() < 10 * shape.tensor_bytes(),
+            flash.peak_buffer_bytes() < 12 * shape.tensor_bytes(),
             "{}",
             flash.peak_buffer_bytes()
         );

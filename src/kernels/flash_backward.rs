@@ -58,7 +58,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, Gpu, MemoryPlan, Resource, Slot, bind_resources, grid_for,
-    slots_and_params_layout, specialize, texel_arrays_supported, texel_extent, unroll_marked_loops,
+    slots_and_params_layout, specialize, texel_array_bytes, texel_arrays_supported, texel_extent,
+    unroll_marked_loops,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -141,9 +142,16 @@ impl BackwardLayout {
                 .map(|f| f.trim().to_string())
         };
         let number = |i: usize| field(i)?.parse::<u32>().ok();
+        let q_texels = shape.tensor_bytes() / 16;
+        // Q, K, V, O, dO and the gradients, and the texel pair of Q's size: within the
+        // memory budget, or the streamed rows come from the buffers.
+        let with_texels = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
+            + gradient_plan(shape).total_bytes()
+            + 2 * texel_array_bytes(q_texels, &gpu.limits());
         let texels_fit = head_dim.is_multiple_of(4)
             && texel_arrays_supported(gpu)
-            && texel_extent("flash backward", shape.tensor_bytes() / 16, &gpu.limits()).is_ok();
+            && texel_extent("flash backward", q_texels, &gpu.limits()).is_ok()
+            && gpu.memory_budget().bytes.is_none_or(|b| with_texels <= b);
         let texels = match field(3).as_deref() {
             Some("texels") => texels_fit,
             Some("buffers") => false,

@@ -5,7 +5,7 @@
 
 use super::{Precision, kernel_name};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, texel_arrays_supported, texel_extent};
+use crate::gpu::{Gpu, texel_array_bytes, texel_arrays_supported, texel_extent};
 use crate::shape::Shape;
 
 /// Most keys per tile the tuner tries.
@@ -377,6 +377,17 @@ impl FlashConfig {
                 )));
             }
             texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
+            // The textures are a speed-up, not a need: where they would push a run past the
+            // memory budget, flash reads the buffers instead (the CPU default falls back).
+            let with_texels = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
+                + 2 * texel_array_bytes(kv_texels(shape), &limits);
+            if let Some(budget) = gpu.memory_budget().bytes
+                && with_texels > budget
+            {
+                return Err(unsupported(format!(
+                    "K/V as texels need {with_texels} bytes with Q, K, V and O, over the memory budget of {budget}"
+                )));
+            }
         }
         if self.lanes > 1 {
             let info = gpu.adapter().get_info();

@@ -124,7 +124,7 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
         .unwrap()
         .buffers
         .iter()
-        .filter(|b| b.label.starts_with("texels "))
+        .filter(|b| b.label == "texels a" || b.label == "texels b")
         .map(|b| b.bytes)
         .sum();
     assert!(

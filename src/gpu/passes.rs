@@ -97,7 +97,8 @@ pub fn time_passes(
 /// account for over 95%). lavapipe (Mesa 22.3) broke this once a render pass had run in
 /// the process (wgpu zero-initializes a texture without COPY_DST with one): from then on
 /// its timestamps were deferred to the next flush, and passes the wall clock saw take
-/// 50 ms read 0.1 ms, or only their last dispatch. `gpu::texels` avoids that render pass;
+/// 50 ms read 0.1 ms, or only their last dispatch (seen 2026-11-26 with a one-off program,
+/// not kept, that ran a texel flash run and then a buffer one). `gpu::texels` avoids that render pass;
 /// this check keeps any such driver state from turning into numbers.
 pub(crate) fn timestamps_plausible(gpu_ns: &[f64], wall_ns: f64) -> bool {
     const SLOW_PASS_NS: f64 = 1e6;

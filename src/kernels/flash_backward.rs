@@ -49,11 +49,11 @@
 //! than v4.
 
 use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, kv_texels, prepare_with};
-use super::texel_pair::{WithTexels, texel_shift};
+use super::texel_pair::texel_shift;
 use super::{
-    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedKernel,
-    PreparedTraining, bind_buffers, gradient_plan, params_buffer, pipeline_layout, shader,
-    storage_and_params_layout, workgroup_count,
+    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, KeepAlive, Kernel,
+    PreparedKernel, PreparedTraining, bind_buffers, gradient_plan, params_buffer, pipeline_layout,
+    shader, storage_and_params_layout, workgroup_count,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{
@@ -601,9 +601,9 @@ impl Backward for Flash {
         Ok(PreparedTraining {
             forward,
             backward: match texels {
-                Some(pair) => Box::new(WithTexels {
+                Some(pair) => Box::new(KeepAlive {
                     inner: backward,
-                    _texels: pair,
+                    _held: pair,
                 }),
                 None => backward,
             },

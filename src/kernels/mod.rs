@@ -279,14 +279,15 @@ impl PreparedKernel for Dispatches {
     }
 }
 
-/// A prepared kernel and buffers it binds that it does not own.
-pub(crate) struct KeepAlive {
+/// A prepared kernel and resources it binds that it does not own: buffers, or a texel
+/// pair shared with another prepared kernel.
+pub(crate) struct KeepAlive<T: Send + Sync = Vec<TrackedBuffer>> {
     pub inner: Box<dyn PreparedKernel>,
-    /// Held only to keep the buffers alive while the dispatches exist.
-    pub _buffers: Vec<TrackedBuffer>,
+    /// Held only to keep the resources alive while the dispatches exist.
+    pub _held: T,
 }
 
-impl PreparedKernel for KeepAlive {
+impl<T: Send + Sync> PreparedKernel for KeepAlive<T> {
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
         self.inner.encode(pass);
     }

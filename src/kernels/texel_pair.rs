@@ -11,7 +11,7 @@
 //! K/V, the backward's Q/dO and its K/V take turns in the same two textures, sized for the
 //! largest (Q: B·H·n·d floats). That keeps flash's extra memory at two textures.
 
-use super::{Dispatch, PreparedKernel, params_buffer, pipeline_layout, shader};
+use super::{Dispatch, params_buffer, pipeline_layout, shader};
 use crate::error::Result;
 use crate::gpu::{
     BufferTracker, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer, bind_resources,
@@ -139,18 +139,4 @@ fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipel
         )?;
         Ok((layout, pipeline))
     })
-}
-
-/// A prepared kernel and the texel pair it reads, kept alive with it.
-pub(crate) struct WithTexels {
-    /// The kernel's dispatches.
-    pub inner: Box<dyn PreparedKernel>,
-    /// Held only to keep the textures alive while the dispatches exist.
-    pub _texels: Arc<TexelPair>,
-}
-
-impl PreparedKernel for WithTexels {
-    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        self.inner.encode(pass);
-    }
 }

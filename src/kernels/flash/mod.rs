@@ -116,7 +116,7 @@ pub(crate) use config::kv_texels;
 pub use config::{FlashConfig, KvSource, fixed_subgroup_size, max_rows};
 pub use ladder::{LADDER, Rung};
 
-use super::texel_pair::{TexelPair, WithTexels, plan_pair};
+use super::texel_pair::{TexelPair, plan_pair};
 use super::{
     AttentionBuffers, Dispatch, Dispatches, KeepAlive, Kernel, PreparedKernel, io_plan,
     params_buffer, workgroup_count,
@@ -358,9 +358,9 @@ pub(super) fn prepare_with(
         _buffers: buffers,
     });
     Ok(match texels {
-        Some(pair) => Box::new(WithTexels {
+        Some(pair) => Box::new(KeepAlive {
             inner: dispatches,
-            _texels: pair.clone(),
+            _held: pair.clone(),
         }),
         None => dispatches,
     })
@@ -470,7 +470,7 @@ impl Kernel for Flash {
         )?;
         Ok(Box::new(KeepAlive {
             inner: prepared,
-            _buffers: vec![state],
+            _held: vec![state],
         }))
     }
 

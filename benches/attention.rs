@@ -11,9 +11,10 @@
 
 use attnbench::gpu::TimingSource;
 use attnbench::probe::{ProbeReport, run_probes};
-use attnbench::report::{save_and_report, summary_table};
-use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::report::summary_table;
+use attnbench::results::DeviceFolder;
 use attnbench::run::Measurement;
+use attnbench::session::Session;
 use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
 use attnbench::{Gpu, Result};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -119,10 +120,9 @@ fn main() {
     };
     let mut criterion = Criterion::default().configure_from_args();
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
-    let header = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&config.results_dir, &header);
     // Before measuring: a destination that cannot take the results fails now.
-    attnbench::report::preflight(&folder, &header).unwrap_or_else(|e| fail(&e.to_string()));
+    let session = Session::open(&gpu, &config.results_dir).unwrap_or_else(|e| fail(&e.to_string()));
+    let folder = &session.folder;
     eprintln!(
         "attnbench sweep on {} ({}): n {:?}, d {:?}, B={} H={}, kernels {:?}, time budget {:?} per run",
         gpu.summary().name,
@@ -150,12 +150,13 @@ fn main() {
             .and_then(|lock| probe.save(&lock, &folder.dir))
             .unwrap_or_else(|e| fail(&e.to_string()));
     }
-    let (file, written) =
-        save_and_report(&folder, header, rows).unwrap_or_else(|e| fail(&e.to_string()));
+    let (file, written) = session
+        .save_rows(rows)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     criterion.final_summary();
     println!("\n{}", summary_table(&file));
     if test_mode {
-        check_test_output(&folder, &written);
+        check_test_output(folder, &written);
         println!("bench harness test: 1 passed, 0 failed");
     } else {
         println!(

@@ -8,7 +8,7 @@
 //! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
 use attnbench::Gpu;
-use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::session::Session;
 use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
 
@@ -24,9 +24,7 @@ fn main() {
     }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
-    let folder = DeviceFolder::for_device(&root, &DeviceHeader::for_gpu(&gpu));
-    attnbench::report::preflight(&folder, &DeviceHeader::for_gpu(&gpu))
-        .unwrap_or_else(|e| fail(&e.to_string()));
+    let session = Session::open(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",
@@ -50,14 +48,14 @@ fn main() {
     };
     let report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    folder
+    session
         .lock()
-        .and_then(|_lock| report.save(&folder.dir))
+        .and_then(|_lock| report.save(session.dir()))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
     println!(
         "written: {}/targets.json and targets.md",
-        folder.dir.display()
+        session.dir().display()
     );
 }
 

@@ -7,6 +7,7 @@
 //! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
+//! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
 //! - [`suite`]: `attnbench suite`, the whole job on one adapter within one time budget;
 //! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
 //! - [`settings`]: range-checked parsers for settings given as text;
@@ -28,6 +29,7 @@ pub mod reference;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod session;
 pub mod settings;
 pub mod shape;
 pub mod suite;

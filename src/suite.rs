@@ -18,14 +18,14 @@
 use crate::error::Result;
 use crate::files::save_json;
 use crate::gpu::{Gpu, describe_adapter};
-use crate::kernels::Kernel;
-use crate::kernels::flash::Precision;
+use crate::kernels::{Kernel, Precision};
 use crate::markdown::{Align, Table};
-use crate::probe::run_probes;
-use crate::report::{preflight, save_and_report, write_device_report};
-use crate::results::{DeviceFolder, DeviceHeader};
+use crate::probe::{ProbeReport, run_probes};
+use crate::report::write_device_report;
+use crate::results::{DeviceHeader, Skip};
 use crate::run::MeasureOptions;
-use crate::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
+use crate::session::Session;
+use crate::sweep::{Sampler, SweepConfig};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
@@ -89,18 +89,15 @@ pub enum SuiteOutcome {
     WrongKernel(String),
 }
 
-struct Sampler {
-    options: MeasureOptions,
-}
-
-impl Measurer for Sampler {
-    fn measure(
-        &mut self,
-        _point: &Point<'_>,
-        run: &mut LazyRun<'_>,
-    ) -> Result<Option<crate::run::Measurement>> {
-        Ok(Some(run.get()?.measure(&self.options)?))
-    }
+/// One suite run in progress: the device, its folder, the clock and the steps so far.
+struct SuiteRun<'a> {
+    gpu: &'a Gpu,
+    options: &'a SuiteOptions,
+    session: Session,
+    kernels: Vec<&'static dyn Kernel>,
+    start: Instant,
+    steps: Vec<Step>,
+    log: &'a mut dyn FnMut(&str),
 }
 
 /// Runs the suite on `gpu`; `log` gets a line per step.
@@ -110,229 +107,262 @@ pub fn run_suite(
     log: &mut dyn FnMut(&str),
 ) -> Result<SuiteOutcome> {
     let start = Instant::now();
-    let end = start + options.time_budget;
-    let device = DeviceHeader::for_gpu(gpu);
-    let folder = DeviceFolder::for_device(&options.out, &device);
-    preflight(&folder, &device)?;
-    let mut steps: Vec<Step> = Vec::new();
-    let mut step = |name: &str, began: Instant, outcome: String, log: &mut dyn FnMut(&str)| {
-        let seconds = began.elapsed().as_secs_f64();
-        log(&format!("{name}: {outcome} ({seconds:.1} s)"));
-        steps.push(Step {
-            name: name.into(),
-            seconds,
-            outcome,
-        });
-    };
-    let kernels: Vec<&'static dyn Kernel> = if options.kernels.is_empty() {
+    let session = Session::open(gpu, &options.out)?;
+    let kernels = if options.kernels.is_empty() {
         crate::kernels::KERNELS.to_vec()
     } else {
         options.kernels.clone()
     };
+    let mut run = SuiteRun {
+        gpu,
+        options,
+        session,
+        kernels,
+        start,
+        steps: Vec::new(),
+        log,
+    };
+    run.device_report()?;
+    if let Some(why) = run.verify()? {
+        return Ok(SuiteOutcome::WrongKernel(why));
+    }
+    let probe = run.probe()?;
+    run.tune()?;
+    let flash_gflops = run.sweep()?;
+    run.targets(&probe, flash_gflops)?;
+    run.report().map(|r| SuiteOutcome::Done(Box::new(r)))
+}
 
-    // 1. The device report.
-    let began = Instant::now();
-    let mut summary =
-        serde_json::to_value(describe_adapter(gpu.adapter())).unwrap_or(serde_json::Value::Null);
-    summary["memory_budget"] = serde_json::to_value(gpu.memory_budget()).unwrap_or_default();
-    save_json(
-        &folder.dir.join("device.json"),
-        &serde_json::json!({ "schema": "attnbench-device/1", "device": device, "adapter": summary }),
-    )?;
-    step("device", began, "device.json written".into(), log);
+impl SuiteRun<'_> {
+    /// Records a step that began at `began` with its outcome.
+    fn step(&mut self, name: &str, began: Instant, outcome: String) {
+        let seconds = began.elapsed().as_secs_f64();
+        (self.log)(&format!("{name}: {outcome} ({seconds:.1} s)"));
+        self.steps.push(Step {
+            name: name.into(),
+            seconds,
+            outcome,
+        });
+    }
 
-    // 2. Correctness first: no number of a wrong kernel is ever published.
-    let began = Instant::now();
-    let seed = fresh_seed();
-    let (mut passed, mut skipped) = (0, 0);
-    for &kernel in &kernels {
-        for shape in verify_shapes() {
-            let check = check_kernel(gpu, kernel, shape, seed)?;
-            if check.skipped.is_some() {
-                skipped += 1;
-            } else if check.passed() {
-                passed += 1;
-            } else {
-                let why = format!(
-                    "{} is wrong at {shape} (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
-                    kernel.name(),
-                    check.comparison.map(|c| c.rel_l2_error),
-                    check.tolerance
-                );
-                step("verify", began, why.clone(), log);
-                return Ok(SuiteOutcome::WrongKernel(why));
+    /// Time the measuring steps may still use, less a reserve for the report.
+    fn left(&self, now: Instant) -> Duration {
+        let budget = self.options.time_budget;
+        let reserve = Duration::from_secs_f64((budget.as_secs_f64() * 0.05).max(3.0));
+        (self.start + budget)
+            .saturating_duration_since(now)
+            .saturating_sub(reserve)
+    }
+
+    /// 1. `device.json`: identity, features, limits, memory budget.
+    fn device_report(&mut self) -> Result<()> {
+        let began = Instant::now();
+        let gpu = self.gpu;
+        let mut summary = serde_json::to_value(describe_adapter(gpu.adapter()))
+            .unwrap_or(serde_json::Value::Null);
+        summary["memory_budget"] = serde_json::to_value(gpu.memory_budget()).unwrap_or_default();
+        save_json(
+            &self.session.dir().join("device.json"),
+            &serde_json::json!({
+                "schema": "attnbench-device/1",
+                "device": self.session.device,
+                "adapter": summary,
+            }),
+        )?;
+        self.step("device", began, "device.json written".into());
+        Ok(())
+    }
+
+    /// 2. Correctness first: no number of a wrong kernel is ever published. The reason
+    ///    when a kernel is wrong.
+    fn verify(&mut self) -> Result<Option<String>> {
+        let began = Instant::now();
+        let seed = fresh_seed();
+        let (mut passed, mut skipped) = (0, 0);
+        for kernel in self.kernels.clone() {
+            for shape in verify_shapes() {
+                let check = check_kernel(self.gpu, kernel, shape, seed)?;
+                if check.skipped.is_some() {
+                    skipped += 1;
+                } else if check.passed() {
+                    passed += 1;
+                } else {
+                    let why = format!(
+                        "{} is wrong at {shape} (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
+                        kernel.name(),
+                        check.comparison.map(|c| c.rel_l2_error),
+                        check.tolerance
+                    );
+                    self.step("verify", began, why.clone());
+                    return Ok(Some(why));
+                }
             }
         }
+        let outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
+        self.step("verify", began, outcome);
+        Ok(None)
     }
-    step(
-        "verify",
-        began,
-        format!("{passed} checks passed, {skipped} skipped (seed {seed})"),
-        log,
-    );
 
-    // 3. Ceilings.
-    let began = Instant::now();
-    let probe = run_probes(gpu)?;
-    {
-        let lock = folder.lock()?;
-        probe.save(&lock, &folder.dir)?;
-    }
-    step(
-        "probe",
-        began,
-        format!(
+    /// 3. The device's ceilings, saved as `probe.json`.
+    fn probe(&mut self) -> Result<ProbeReport> {
+        let began = Instant::now();
+        let probe = run_probes(self.gpu)?;
+        {
+            let lock = self.session.lock()?;
+            probe.save(&lock, self.session.dir())?;
+        }
+        let outcome = format!(
             "f32 FMA {:.1} GFLOP/s, bandwidth {:.1} GB/s",
             probe.fma_f32_gflops, probe.bandwidth_gbps
-        ),
-        log,
-    );
-
-    // The measuring steps share what is left, less a reserve for the charts.
-    let reserve = Duration::from_secs_f64((options.time_budget.as_secs_f64() * 0.05).max(3.0));
-    let left = |now: Instant| end.saturating_duration_since(now).saturating_sub(reserve);
-
-    // 4. A short tune of flash at d = 64.
-    let began = Instant::now();
-    let tune_deadline = began + left(began).mul_f64(TUNE_SHARE);
-    let tune_options = TuneOptions {
-        head_dims: vec![64],
-        seq_len: 1024,
-        batch: 1,
-        heads: 4,
-        samples: 2,
-        deadline: Some(tune_deadline),
-        ..TuneOptions::default()
-    };
-    let outcome = match tune(gpu, Precision::F32, 64, &tune_options, &mut |_| {})? {
-        Some(choice) => {
-            let text = format!(
-                "flash d64: {} ({:.2} ms; untuned {} {})",
-                choice.config,
-                choice.median_ms,
-                choice.untuned_config,
-                choice
-                    .untuned_ms
-                    .map_or("not timed".into(), |ms| format!("{ms:.2} ms"))
-            );
-            let untried = choice
-                .trials
-                .iter()
-                .filter(|t| {
-                    t.rejected
-                        .as_deref()
-                        .is_some_and(|r| r.contains("time budget"))
-                })
-                .count();
-            let lock = folder.lock()?;
-            TuningFile::merge_and_save(&folder.dir, &lock, device.clone(), vec![choice])?;
-            drop(lock);
-            crate::tuning::apply(gpu, &options.out)?;
-            if untried > 0 {
-                format!("{text}; {untried} configurations not tried for lack of time")
-            } else {
-                text
-            }
-        }
-        None => "no configuration ran correctly in time; flash keeps its default".into(),
-    };
-    step("tune", began, outcome, log);
-
-    // 5. The sweep.
-    let began = Instant::now();
-    let mut config = SweepConfig::from_env()?;
-    config.results_dir = options.out.clone();
-    config.kernels = kernels.clone();
-    config.deadline = Some(began + left(began).mul_f64(SWEEP_SHARE));
-    let mut sampler = Sampler {
-        options: MeasureOptions {
-            warmup: 1,
-            samples: 5,
-            time_budget: Some(config.time_budget.saturating_mul(2)),
-            min_samples: 3,
-        },
-    };
-    let rows = run_sweep(gpu, &config, &mut sampler)?;
-    let measured = rows.iter().filter(|r| r.is_ok()).count();
-    // flash's best swept rate, to predict what the targets can still measure.
-    let flash_gflops = rows
-        .iter()
-        .filter(|r| r.kernel == "flash" && r.is_ok())
-        .filter_map(|r| r.gflops)
-        .fold(None, |best: Option<f64>, g| {
-            Some(best.map_or(g, |b| b.max(g)))
-        });
-    let for_time = rows
-        .iter()
-        .filter(|r| r.reason.starts_with(crate::sweep::SWEEP_BUDGET_REASON))
-        .count();
-    save_and_report(&folder, device.clone(), rows)?;
-    step(
-        "sweep",
-        began,
-        format!("{measured} points measured, {for_time} skipped for lack of time"),
-        log,
-    );
-
-    // 6. The targets and the peers.
-    let began = Instant::now();
-    let target_options = TargetOptions {
-        speedup_head_dims: vec![64],
-        speedup_seq_lens: vec![512, 1024],
-        samples: 3,
-        fma_peak_gflops: Some(probe.fma_f32_gflops),
-        bandwidth_gbps: Some(probe.bandwidth_gbps),
-        deadline: Some(began + left(began)),
-        flash_gflops_hint: flash_gflops,
-        ..TargetOptions::default()
-    };
-    let report = measure(gpu, &target_options, &mut |line| log(&format!("  {line}")))?;
-    {
-        let _lock = folder.lock()?;
-        report.save(&folder.dir)?;
+        );
+        self.step("probe", began, outcome);
+        Ok(probe)
     }
-    step(
-        "targets",
-        began,
-        if report.skipped.is_empty() {
+
+    /// 4. A short tune of flash at d = 64, saved and applied.
+    fn tune(&mut self) -> Result<()> {
+        let began = Instant::now();
+        let options = TuneOptions {
+            head_dims: vec![64],
+            seq_len: 1024,
+            batch: 1,
+            heads: 4,
+            samples: 2,
+            deadline: Some(began + self.left(began).mul_f64(TUNE_SHARE)),
+            ..TuneOptions::default()
+        };
+        let outcome = match tune(self.gpu, Precision::F32, 64, &options, &mut |_| {})? {
+            Some(choice) => {
+                let text = format!(
+                    "flash d64: {} ({:.2} ms; untuned {} {})",
+                    choice.config,
+                    choice.median_ms,
+                    choice.untuned_config,
+                    choice
+                        .untuned_ms
+                        .map_or("not timed".into(), |ms| format!("{ms:.2} ms"))
+                );
+                let untried = choice
+                    .trials
+                    .iter()
+                    .filter(|t| {
+                        t.rejected
+                            .as_deref()
+                            .is_some_and(|r| r.contains("time budget"))
+                    })
+                    .count();
+                let lock = self.session.lock()?;
+                let device = self.session.device.clone();
+                TuningFile::merge_and_save(self.session.dir(), &lock, device, vec![choice])?;
+                drop(lock);
+                crate::tuning::apply(self.gpu, &self.options.out)?;
+                if untried > 0 {
+                    format!("{text}; {untried} configurations not tried for lack of time")
+                } else {
+                    text
+                }
+            }
+            None => "no configuration ran correctly in time; flash keeps its default".into(),
+        };
+        self.step("tune", began, outcome);
+        Ok(())
+    }
+
+    /// 5. The sweep over every family, within its share; returns flash's best swept rate.
+    fn sweep(&mut self) -> Result<Option<f64>> {
+        let began = Instant::now();
+        let mut config = SweepConfig::from_env()?;
+        config.results_dir = self.options.out.clone();
+        config.kernels = self.kernels.clone();
+        config.deadline = Some(began + self.left(began).mul_f64(SWEEP_SHARE));
+        let mut sampler = Sampler {
+            options: MeasureOptions {
+                warmup: 1,
+                samples: 5,
+                time_budget: Some(config.time_budget.saturating_mul(2)),
+                min_samples: 3,
+            },
+            on_progress: None,
+        };
+        let swept = self.session.sweep(self.gpu, &config, &mut sampler)?;
+        let rows = &swept.rows;
+        let measured = rows.iter().filter(|r| r.is_ok()).count();
+        let flash_gflops = rows
+            .iter()
+            .filter(|r| r.kernel == "flash" && r.is_ok())
+            .filter_map(|r| r.gflops)
+            .reduce(f64::max);
+        let for_time = rows
+            .iter()
+            .filter(|r| matches!(r.skip, Some(Skip::SweepBudget { .. })))
+            .count();
+        let outcome = format!("{measured} points measured, {for_time} skipped for lack of time");
+        self.step("sweep", began, outcome);
+        Ok(flash_gflops)
+    }
+
+    /// 6. The targets and the peers, within what is left.
+    fn targets(&mut self, probe: &ProbeReport, flash_gflops: Option<f64>) -> Result<()> {
+        let began = Instant::now();
+        let options = TargetOptions {
+            speedup_head_dims: vec![64],
+            speedup_seq_lens: vec![512, 1024],
+            samples: 3,
+            fma_peak_gflops: Some(probe.fma_f32_gflops),
+            bandwidth_gbps: Some(probe.bandwidth_gbps),
+            deadline: Some(began + self.left(began)),
+            flash_gflops_hint: flash_gflops,
+            ..TargetOptions::default()
+        };
+        let log = &mut *self.log;
+        let report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        {
+            let _lock = self.session.lock()?;
+            report.save(self.session.dir())?;
+        }
+        let outcome = if report.skipped.is_empty() {
             "all measured".into()
         } else {
             format!("{} steps skipped for lack of time", report.skipped.len())
-        },
-        log,
-    );
-
-    // 7. The report: suite.md first, so that the README carries it.
-    let began = Instant::now();
-    let mut suite = SuiteReport {
-        schema: SCHEMA.into(),
-        device: device.clone(),
-        budget_seconds: options.time_budget.as_secs_f64(),
-        total_seconds: start.elapsed().as_secs_f64(),
-        steps: steps.clone(),
-    };
-    let lock = folder.lock()?;
-    let file = folder.load_existing()?;
-    suite.steps.push(Step {
-        name: "report".into(),
-        seconds: 0.0,
-        outcome: "charts and README".into(),
-    });
-    crate::files::write_atomic(&folder.dir.join("suite.md"), suite.markdown().as_bytes())?;
-    write_device_report(&file, &folder.dir)?;
-    drop(lock);
-    if let Some(last) = suite.steps.last_mut() {
-        last.seconds = began.elapsed().as_secs_f64();
+        };
+        self.step("targets", began, outcome);
+        Ok(())
     }
-    suite.total_seconds = start.elapsed().as_secs_f64();
-    save_json(&folder.dir.join("suite.json"), &suite)?;
-    log(&format!(
-        "suite done in {:.0} s (budget {:.0} s): {}",
-        suite.total_seconds,
-        suite.budget_seconds,
-        folder.dir.display()
-    ));
-    Ok(SuiteOutcome::Done(Box::new(suite)))
+
+    /// 7. The report: `suite.md` first, so that the README carries it, then `suite.json`.
+    fn report(mut self) -> Result<SuiteReport> {
+        let began = Instant::now();
+        let dir = self.session.dir().to_path_buf();
+        self.steps.push(Step {
+            name: "report".into(),
+            seconds: 0.0,
+            outcome: "charts and README".into(),
+        });
+        let mut suite = SuiteReport {
+            schema: SCHEMA.into(),
+            device: self.session.device.clone(),
+            budget_seconds: self.options.time_budget.as_secs_f64(),
+            total_seconds: self.start.elapsed().as_secs_f64(),
+            steps: self.steps,
+        };
+        let lock = self.session.lock()?;
+        let file = self.session.folder.load_existing()?;
+        crate::files::write_atomic(&dir.join("suite.md"), suite.markdown().as_bytes())?;
+        write_device_report(&file, &dir)?;
+        drop(lock);
+        if let Some(last) = suite.steps.last_mut() {
+            last.seconds = began.elapsed().as_secs_f64();
+        }
+        suite.total_seconds = self.start.elapsed().as_secs_f64();
+        save_json(&dir.join("suite.json"), &suite)?;
+        (self.log)(&format!(
+            "suite done in {:.0} s (budget {:.0} s): {}",
+            suite.total_seconds,
+            suite.budget_seconds,
+            dir.display()
+        ));
+        Ok(suite)
+    }
 }
 
 impl SuiteReport {

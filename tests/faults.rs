@@ -210,7 +210,7 @@ fn configurations_that_compute_wrong_results_are_refused_from_env_and_file() {
     let folder = DeviceFolder::for_device(root.path(), &device());
     let choice = TunedChoice {
         kernel: "flash".into(),
-        dtype: "f32".into(),
+        dtype: attnbench::kernels::Precision::F32,
         head_dim: 64,
         config: "tiles,64,8,3".into(),
         median_ms: 1.0,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use attnbench::kernels::KERNELS;
+use attnbench::kernels::{KERNELS, Precision};
 use attnbench::reference::{Comparison, attention_f64};
 use attnbench::run::{KernelRun, run_attention};
 use attnbench::tensors::AttentionInputs;
@@ -18,7 +18,11 @@ fn supported(shape: &Shape) -> Vec<&'static dyn attnbench::Kernel> {
         .copied()
         .filter(|k| {
             let ok = k.check_support(shape, gpu()).is_ok();
-            assert!(ok || k.dtype() != "f32", "{} refuses {shape}", k.name());
+            assert!(
+                ok || k.precision() != Precision::F32,
+                "{} refuses {shape}",
+                k.name()
+            );
             ok
         })
         .collect()
@@ -37,7 +41,7 @@ fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
             "{} at {shape} (seed {seed}): {c:?}",
             kernel.name()
         );
-        if kernel.dtype() == "f32" {
+        if kernel.precision() == Precision::F32 {
             assert!(c.rel_l2_error < 1e-4, "{} at {shape}: {c:?}", kernel.name());
         }
     }
@@ -189,7 +193,7 @@ fn host_api_returns_the_output_of_the_buffers_it_ran_on() {
         assert_eq!(out.len(), 4 * rows * 8, "{}", kernel.name());
         let c = compare_output(kernel, &inputs, &out);
         assert!(c.passes(kernel.tolerance()), "{}: {c:?}", kernel.name());
-        if kernel.query_rows(&shape) == shape.seq_len && kernel.dtype() == "f32" {
+        if kernel.query_rows(&shape) == shape.seq_len && kernel.precision() == Precision::F32 {
             assert!(
                 Comparison::new(&out, &reference).passes(1e-4),
                 "{}",
@@ -212,7 +216,7 @@ fn decode_combines_many_chunks_of_keys() {
 #[test]
 fn flash_splits_keys_into_passes_under_a_drivers_loop_cap() {
     use attnbench::Kernel;
-    use attnbench::kernels::flash::{Flash, FlashConfig, KvSource, Precision};
+    use attnbench::kernels::flash::{Flash, FlashConfig, KvSource};
     let gpu = gpu();
     let Some(cap) = gpu.shader_loop_cap() else {
         return; // only drivers such as llvmpipe cap loop iterations

@@ -42,7 +42,7 @@ fn results(name: &str, speed: f64) -> ResultsFile {
             row.peak_buffer_bytes = Some(row.min_bytes);
             row.scores_transfer_ms =
                 (kernel == "naive").then(|| shape.score_matrix_bytes() as f64 / 1e7);
-            row.timing = "gpu-timestamps".into();
+            row.timing = Some(attnbench::gpu::TimingSource::GpuTimestamps);
             rows.push(row);
         }
     }

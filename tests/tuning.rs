@@ -5,7 +5,8 @@
 mod common;
 
 use attnbench::Shape;
-use attnbench::kernels::flash::{Flash, FlashConfig, KvSource, Precision};
+use attnbench::kernels::Precision;
+use attnbench::kernels::flash::{Flash, FlashConfig, KvSource};
 use attnbench::shape::Pass;
 use attnbench::tuning::search::{candidates, check_config};
 use attnbench::verify::{check_kernel, fresh_seed};
@@ -269,13 +270,23 @@ fn translate(wgsl: &str, entry: &str, constants: &[(String, f64)]) -> Result<(),
 #[test]
 fn a_new_tuned_choice_replaces_the_parsed_one() {
     use attnbench::Kernel;
-    use attnbench::kernels::flash::FLASH;
+    use attnbench::kernels::flash::{FLASH, TunedConfigs, TuningKey};
     // A device of its own: this test changes its tuned choices.
     let gpu = attnbench::Gpu::from_env().unwrap();
     let shape = Shape::new(64, 48);
     assert!(FLASH.config_label(&shape, &gpu).is_some());
-    gpu.set_tuned("flash", 48, "tiles,32,2,16");
+    let tune = |config: &str| {
+        let key = TuningKey {
+            precision: Precision::F32,
+            head_dim: 48,
+        };
+        gpu.set_extension(TunedConfigs::new([(
+            key,
+            FlashConfig::parse(config).unwrap(),
+        )]));
+    };
+    tune("tiles,32,2,16");
     assert_eq!(FLASH.config_label(&shape, &gpu).unwrap(), "tiles,32,2,16");
-    gpu.set_tuned("flash", 48, "tiles,64,1,32");
+    tune("tiles,64,1,32");
     assert_eq!(FLASH.config_label(&shape, &gpu).unwrap(), "tiles,64,1,32");
 }

@@ -5,7 +5,7 @@ use attnbench::capacity::capacity;
 use attnbench::files::write_atomic;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
-use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::session::Session;
 use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Gpu, KERNELS, Pass, Shape};
 
@@ -29,16 +29,16 @@ pub struct CapacityArgs {
 /// Measures the device's ceilings and stores them in its results folder.
 pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
-    let device = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&results_root(), &device);
     // Every input checked before anything is measured or written.
-    attnbench::report::preflight(&folder, &device)?;
+    let session = Session::open(&gpu, &results_root())?;
+    let folder = &session.folder;
     let report = run_probes(&gpu)?;
     {
-        let lock = folder.lock()?;
+        let lock = session.lock()?;
         report.save(&lock, &folder.dir)?;
         // Existing results gain the % columns and the ceilings in their charts.
         if folder.load()?.is_some() {
+            let device = session.device.clone();
             let file =
                 folder.merge_and_save(&lock, device, Vec::new(), Some(&report.ceilings()))?;
             attnbench::report::write_device_report(&file, &folder.dir)?;
@@ -147,11 +147,10 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
             c.limited_by
         );
     }
-    let folder = DeviceFolder::for_device(&results_root(), &DeviceHeader::for_gpu(&gpu));
-    attnbench::report::preflight(&folder, &DeviceHeader::for_gpu(&gpu))?;
-    let _lock = folder.lock()?;
-    let path = folder.dir.join("capacity.json");
-    let json = serde_json::json!({ "device": DeviceHeader::for_gpu(&gpu), "shape": template, "kernels": rows });
+    let session = Session::open(&gpu, &results_root())?;
+    let _lock = session.lock()?;
+    let path = session.dir().join("capacity.json");
+    let json = serde_json::json!({ "device": session.device, "shape": template, "kernels": rows });
     write_atomic(
         &path,
         serde_json::to_string_pretty(&json)

@@ -2,7 +2,8 @@
 //! ladder measured again on this adapter).
 
 use super::{Failure, ShapeArgs};
-use attnbench::kernels::flash::{FLASH, Flash, FlashConfig, LADDER, Precision};
+use attnbench::kernels::Precision;
+use attnbench::kernels::flash::{FLASH, Flash, FlashConfig, LADDER};
 use attnbench::probe::ProbeReport;
 use attnbench::report::human_bytes;
 use attnbench::results::{DeviceFolder, DeviceHeader};

@@ -1,10 +1,11 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
-use attnbench::report::{save_and_report, summary_table, write_comparison, write_device_report};
-use attnbench::results::{DeviceFolder, DeviceHeader, ResultsFile};
-use attnbench::run::{MeasureOptions, Measurement};
-use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
+use attnbench::report::{summary_table, write_comparison, write_device_report};
+use attnbench::results::{DeviceFolder, ResultsFile};
+use attnbench::run::MeasureOptions;
+use attnbench::session::Session;
+use attnbench::sweep::{Point, Sampler, SweepConfig};
 use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Error, Gpu};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -118,58 +119,40 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-struct ProgressMeasurer {
-    bar: ProgressBar,
-    options: MeasureOptions,
-}
-
-impl Measurer for ProgressMeasurer {
-    fn measure(
-        &mut self,
-        _point: &Point<'_>,
-        run: &mut LazyRun<'_>,
-    ) -> attnbench::Result<Option<Measurement>> {
-        Ok(Some(run.get()?.measure(&self.options)?))
-    }
-
-    fn progress(&mut self, point: &Point<'_>, done: usize, total: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(done as u64);
-        self.bar.set_message(format!(
-            "{} {} n={}",
-            point.family,
-            point.kernel.name(),
-            point.shape.seq_len
-        ));
-    }
-}
-
 /// The `cargo bench` sweep without criterion, with a progress bar.
 pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let config = SweepConfig::from_env()?;
     let gpu = Gpu::new(choice)?;
-    let header = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&config.results_dir, &header);
     // Before measuring: a destination that cannot take the results fails now.
-    attnbench::report::preflight(&folder, &header)?;
+    let session = Session::open(&gpu, &config.results_dir)?;
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut measurer = ProgressMeasurer {
-        bar,
+    let progress = |point: &Point<'_>, done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!(
+            "{} {} n={}",
+            point.family,
+            point.kernel.name(),
+            point.shape.seq_len
+        ));
+    };
+    let mut sampler = Sampler {
         options: MeasureOptions {
             warmup: 1,
             samples: args.samples,
             time_budget: Some(config.time_budget.saturating_mul(2)),
             min_samples: 3.min(args.samples.max(1)),
         },
+        on_progress: Some(Box::new(progress)),
     };
-    let rows = run_sweep(&gpu, &config, &mut measurer)?;
-    measurer.bar.finish_and_clear();
-    let (file, _) = save_and_report(&folder, header, rows)?;
-    println!("{}", summary_table(&file));
-    println!("results and charts: {}", folder.dir.display());
+    let swept = session.sweep(&gpu, &config, &mut sampler)?;
+    drop(sampler);
+    bar.finish_and_clear();
+    println!("{}", summary_table(&swept.file));
+    println!("results and charts: {}", session.dir().display());
     Ok(())
 }

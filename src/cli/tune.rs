@@ -1,8 +1,8 @@
 //! `attnbench tune`.
 
 use super::Failure;
-use attnbench::kernels::flash::Precision;
-use attnbench::results::{DeviceFolder, DeviceHeader};
+use attnbench::kernels::Precision;
+use attnbench::session::Session;
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
 use attnbench::{AdapterChoice, Gpu};
@@ -37,13 +37,13 @@ pub struct TuneArgs {
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
-    let device = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&results_root(), &device);
-    if !args.dry_run {
-        // A destination that cannot take the choices (another device's tuning.json, a
-        // folder that cannot be written) fails before minutes of tuning, not after.
-        attnbench::report::preflight(&folder, &device)?;
-    }
+    // A destination that cannot take the choices (another device's tuning.json, a folder
+    // that cannot be written) fails before minutes of tuning, not after.
+    let session = if args.dry_run {
+        None
+    } else {
+        Some(Session::open(&gpu, &results_root())?)
+    };
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),
         seq_len: args.seq_len,
@@ -90,11 +90,11 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
             }
         }
     }
-    if args.dry_run {
+    let Some(session) = session else {
         return Ok(());
-    }
-    let lock = folder.lock()?;
-    TuningFile::merge_and_save(&folder.dir, &lock, device, choices)?;
-    println!("wrote {}", TuningFile::path(&folder.dir).display());
+    };
+    let lock = session.lock()?;
+    TuningFile::merge_and_save(session.dir(), &lock, session.device.clone(), choices)?;
+    println!("wrote {}", TuningFile::path(session.dir()).display());
     Ok(())
 }

@@ -5,7 +5,7 @@
 use super::adapter::{AdapterChoice, AdapterSummary, describe_adapter, select_adapter};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
 use crate::error::{Error, Result};
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +30,7 @@ pub struct Gpu {
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
-    tuned: Mutex<HashMap<String, String>>,
+    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     compiled: Mutex<Vec<CompiledShader>>,
 }
 
@@ -109,7 +109,7 @@ impl Gpu {
             uncaptured,
             lost,
             cache: Mutex::new(HashMap::new()),
-            tuned: Mutex::new(HashMap::new()),
+            extensions: Mutex::new(HashMap::new()),
             compiled: Mutex::new(Vec::new()),
         })
     }
@@ -148,11 +148,6 @@ impl Gpu {
     /// The features enabled on the device.
     pub fn features(&self) -> wgpu::Features {
         self.device.features()
-    }
-
-    /// Whether passes can be timed with GPU timestamps.
-    pub fn has_timestamps(&self) -> bool {
-        self.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// The most loop iterations one shader invocation may run, where the driver caps it:
@@ -219,43 +214,24 @@ impl Gpu {
         Ok(())
     }
 
-    /// Records a tuned choice of `kernel` at `head_dim` for this device (e.g. flash, 64 →
-    /// `broadcast,32,4`), as loaded from its `tuning.json`; kernels read it with
-    /// [`Gpu::tuned`], so they never depend on where the choice came from.
-    pub fn set_tuned(&self, kernel: &str, head_dim: u32, config: &str) {
-        let key = tuned_key(kernel, head_dim);
-        if let Ok(mut tuned) = self.tuned.lock() {
-            tuned.insert(key.clone(), config.to_string());
-        }
-        // A typed form parsed from the previous choice is stale now.
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(&format!("typed {key}"));
-        }
-    }
-
-    /// The tuned choice of `kernel` at `head_dim`, if any.
-    pub fn tuned(&self, kernel: &str, head_dim: u32) -> Option<String> {
-        self.tuned
+    /// The value of type `T` that another layer keeps for this device (the kernels keep
+    /// their tuned configurations here), or `T::default()` when none was set: the device
+    /// stores it without knowing what it is.
+    pub fn extension<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let found = self
+            .extensions
             .lock()
-            .ok()?
-            .get(&tuned_key(kernel, head_dim))
-            .cloned()
+            .ok()
+            .and_then(|e| e.get(&TypeId::of::<T>()).cloned())
+            .and_then(|value| value.downcast::<T>().ok());
+        found.unwrap_or_default()
     }
 
-    /// The tuned choice of `kernel` at `head_dim` in the kernel's own type, parsed by `parse`
-    /// once and kept until [`Gpu::set_tuned`] replaces it.
-    pub fn tuned_typed<T: Clone + Send + Sync + 'static>(
-        &self,
-        kernel: &str,
-        head_dim: u32,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Option<T> {
-        let key = format!("typed {}", tuned_key(kernel, head_dim));
-        self.cached(&key, || {
-            Ok(self.tuned(kernel, head_dim).and_then(|t| parse(&t)))
-        })
-        .ok()
-        .flatten()
+    /// Replaces this device's value of type `T` (see [`Gpu::extension`]).
+    pub fn set_extension<T: Any + Send + Sync>(&self, value: T) {
+        if let Ok(mut extensions) = self.extensions.lock() {
+            extensions.insert(TypeId::of::<T>(), Arc::new(value));
+        }
     }
 
     /// The value cached under `key`, built by `build` the first time. Kernels keep their
@@ -299,20 +275,6 @@ impl Gpu {
         )
     }
 
-    /// Like [`Gpu::compile`] after [`specialize`]: WGSL sizes private arrays only with
-    /// constants, not overrides, so such sizes are set by rewriting `const` lines.
-    pub fn compile_specialized(
-        &self,
-        source: ShaderSource,
-        consts: &[(&str, u32)],
-        entry: &str,
-        layout: Option<&wgpu::PipelineLayout>,
-        constants: &[(&str, f64)],
-    ) -> Result<wgpu::ComputePipeline> {
-        let wgsl = specialize(source, consts)?;
-        self.compile_wgsl(source.name, wgsl, entry, layout, constants)
-    }
-
     /// Compiles WGSL text (already specialized) named `name`.
     pub fn compile_text(
         &self,
@@ -342,7 +304,8 @@ impl Gpu {
                 constants: constants.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             });
         }
-        self.scoped(&during, || {
+        let began = std::time::Instant::now();
+        let compiled = self.scoped(&during, || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -362,7 +325,15 @@ impl Gpu {
                     },
                     cache: None,
                 })
-        })
+        });
+        if std::env::var_os("ATTNBENCH_LOG_COMPILES").is_some() {
+            eprintln!(
+                "compiled {name}:{entry} {constants:?} in {:.2} s ({} lines)",
+                began.elapsed().as_secs_f64(),
+                0
+            );
+        }
+        compiled
     }
 
     /// Every shader compiled on this device so far, in order (pipelines are cached, so each
@@ -471,9 +442,4 @@ pub(crate) fn map_read(
         .to_vec();
     buffer.unmap();
     Ok(data)
-}
-
-/// How a tuned choice is filed: `flash d64`.
-fn tuned_key(kernel: &str, head_dim: u32) -> String {
-    format!("{kernel} d{head_dim}")
 }

@@ -24,12 +24,15 @@
 //! 0.35 GB/s, 28% of the probed 1.27 GB/s; this one moves 0.80 GB/s (63%). The targets
 //! bench (`cargo bench --bench targets`) measures it again in each run.
 
-use super::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, bind_buffers,
-    io_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
-};
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize, unroll_marked_loops};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer, pipeline_layout, shader,
+    specialize, storage_and_params_layout, unroll_marked_loops,
+};
+use crate::kernels::{
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, io_plan,
+    workgroup_count,
+};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 

@@ -5,12 +5,14 @@
 //! flash's 12.5: every lane gathers its own K and V rows, and that is what costs on a CPU
 //! driver. GPUs with 32- or 64-wide subgroups are where this variant is meant to be tried.
 
-use super::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    params_buffer, pipeline_layout, shader, storage_and_params_layout, workgroup_count,
-};
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for, specialize};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer, pipeline_layout, shader,
+    specialize, storage_and_params_layout,
+};
+use crate::kernels::{
+    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan, workgroup_count,
+};
 use crate::shape::Shape;
 use std::sync::Arc;
 

@@ -4,14 +4,15 @@
 //! A summary on top gives, per kernel, the geometric-mean speedup and each device's
 //! largest n.
 
-use super::{device_title, short_device_labels};
+use super::labels::{device_title, short_device_labels};
+use crate::kernels::Precision;
 use crate::kernels::Workload;
 use crate::markdown::{Align, Table, escape};
 use crate::results::{Axis, ResultRow, ResultsFile};
 use std::fmt::Write as _;
 
 /// What identifies a point across devices.
-type PointKey = (String, String, u64, u32, u32, bool, String);
+type PointKey = (String, String, u64, u32, u32, bool, Precision);
 
 fn key(r: &ResultRow) -> PointKey {
     (
@@ -21,7 +22,7 @@ fn key(r: &ResultRow) -> PointKey {
         r.seq_len,
         r.head_dim,
         r.causal,
-        r.dtype.clone(),
+        r.dtype,
     )
 }
 

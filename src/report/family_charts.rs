@@ -3,8 +3,7 @@
 //! kernel is drawn in its registry colour ([`kernel_color`]); in comparisons each device
 //! has its own line style and marker ([`crate::charts::device_style`]).
 
-use super::kernel_color;
-use super::{WALL_MARKS, human_bytes, short_device_labels};
+use super::labels::{WALL_MARKS, human_bytes, kernel_color, short_device_labels};
 use crate::charts::{ChartSpec, Mark, Series};
 use crate::kernels::Workload;
 use crate::results::{Axis, ResultRow, ResultsFile};
@@ -214,7 +213,11 @@ fn window_companions(f: &Family, kernel: &str, line: &Series) -> Vec<Series> {
     let Some(first) = f.rows.first() else {
         return out;
     };
-    let causal_family = crate::sweep::prefill_family(true, first.head_dim);
+    let causal_family = crate::sweep::FamilyKind::Prefill {
+        head_dim: first.head_dim,
+        causal: true,
+    }
+    .name();
     let points: Vec<(f64, f64)> = f.files[0]
         .rows
         .iter()

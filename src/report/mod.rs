@@ -3,20 +3,17 @@
 
 mod compare;
 mod family_charts;
+mod labels;
 
 pub use compare::comparison_markdown;
 pub use family_charts::family_charts;
+pub use labels::{WALL_MARKS, device_title, human_bytes, kernel_color, short_device_labels};
 
 use crate::error::Result;
 use crate::markdown::{Align, Table};
-use crate::probe::ProbeReport;
-use crate::results::{DeviceFolder, DeviceHeader, ResultRow, ResultsFile, refuse_foreign};
-use crate::tuning::TuningFile;
+use crate::results::{ResultRow, ResultsFile};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// Score-matrix sizes marked on memory charts: (n, label).
-pub const WALL_MARKS: [(u32, &str); 3] = [(4096, "67 MB"), (16384, "1.07 GB"), (100_000, "40 GB")];
 
 /// Renders every family's charts into `dir`; returns the PNG paths (relative names).
 pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
@@ -35,62 +32,6 @@ pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>>
         }
     }
     Ok(written)
-}
-
-/// `1234567` → `1.18 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
-    }
-}
-
-/// The chart colour of the registered kernel `name`: the chart palette in registry order
-/// (naive blue, chunked red, flash green, …), the same in every chart; `None` for names not
-/// registered.
-pub fn kernel_color(name: &str) -> Option<[u8; 3]> {
-    let palette = crate::charts::PALETTE;
-    crate::kernels::kernel_index(name).map(|i| palette[i % palette.len()])
-}
-
-/// `adapter (backend)`: how a device is named in full.
-pub fn device_title(file: &ResultsFile) -> String {
-    format!("{} ({})", file.device.adapter, file.device.backend)
-}
-
-/// Short names of the devices for legends and column headers: the adapter's name up to its
-/// first parenthesis, and the backend (`llvmpipe Vulkan`, `NVIDIA H200 Vulkan`); the full
-/// names where the short ones would coincide.
-pub fn short_device_labels(files: &[&ResultsFile]) -> Vec<String> {
-    let short: Vec<String> = files
-        .iter()
-        .map(|f| {
-            let name = f.device.adapter.split('(').next().unwrap_or("").trim();
-            let name = if name.is_empty() {
-                &f.device.adapter
-            } else {
-                name
-            };
-            format!("{name} {}", f.device.backend)
-        })
-        .collect();
-    let unique = short
-        .iter()
-        .enumerate()
-        .all(|(i, a)| short.iter().skip(i + 1).all(|b| a != b));
-    if unique {
-        short
-    } else {
-        files.iter().map(|f| device_title(f)).collect()
-    }
 }
 
 /// The speedup of `r` over naive on the same device and shape, as `12.3×`.
@@ -141,7 +82,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
             fmt(r.pct_of_bandwidth, 1, "%"),
             r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),
             speedup_over_naive(file, r),
-            r.timing.clone(),
+            r.timing.map_or(String::new(), |t| t.to_string()),
         ]);
     }
     table.render()
@@ -242,42 +183,6 @@ pub fn skipped_list(file: &ResultsFile) -> String {
         );
     }
     out
-}
-
-/// Checks, before anything is measured, that results of `device` can be written into
-/// `folder`: every file already there (results, probe, tuning) is readable, well formed and
-/// of the same device, and the folder can be created and written. A run that would fail
-/// only at its final write fails here instead, and loses no measurement.
-pub fn preflight(folder: &DeviceFolder, device: &DeviceHeader) -> Result<()> {
-    if let Some(existing) = folder.load()? {
-        refuse_foreign(&folder.json_path(), &existing.device, device, "results")?;
-    }
-    ProbeReport::load_for(&folder.dir, device)?;
-    if let Some(tuning) = TuningFile::load(&folder.dir)? {
-        refuse_foreign(
-            &TuningFile::path(&folder.dir),
-            &tuning.device,
-            device,
-            "tuning",
-        )?;
-    }
-    folder.check_writable()
-}
-
-/// Merges `rows` measured on `device` into `folder` (derived columns from the device's
-/// probe, when it has one) and rewrites its charts and README, all under the folder's lock,
-/// so that concurrent writers into one folder lose no rows and the README always matches
-/// `results.json`.
-pub fn save_and_report(
-    folder: &DeviceFolder,
-    device: DeviceHeader,
-    rows: Vec<ResultRow>,
-) -> Result<(ResultsFile, Vec<PathBuf>)> {
-    let lock = folder.lock()?;
-    let ceilings = ProbeReport::load_for(&folder.dir, &device)?.map(|p| p.ceilings());
-    let file = folder.merge_and_save(&lock, device, rows, ceilings.as_ref())?;
-    let written = write_device_report(&file, &folder.dir)?;
-    Ok((file, written))
 }
 
 /// Writes the charts and a README.md (header, table, charts, skips) into the device folder,

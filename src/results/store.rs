@@ -2,23 +2,12 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
-use super::{Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA};
+use super::schema::{
+    Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, fill_legacy_row_fields,
+};
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
 use std::path::{Path, PathBuf};
-
-/// `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan → `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
-pub fn device_slug(adapter: &str, backend: &str) -> String {
-    let mut slug = String::new();
-    for c in format!("{adapter} {backend}").chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
 
 /// One device's folder under the results root.
 #[derive(Clone, Debug)]
@@ -56,7 +45,7 @@ impl DeviceFolder {
             &self.json_path(),
             "results file",
             SCHEMA,
-            super::fill_legacy_row_fields,
+            fill_legacy_row_fields,
         )
     }
 
@@ -145,10 +134,32 @@ pub fn refuse_foreign(
     })
 }
 
+/// The rows as CSV: one column per field of a row in the schema's order, the typed skip
+/// left out (its text is the `reason` column).
 fn to_csv(rows: &[ResultRow]) -> std::result::Result<Vec<u8>, String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header_written = false;
     for row in rows {
-        writer.serialize(row).map_err(|e| e.to_string())?;
+        let serde_json::Value::Object(fields) =
+            serde_json::to_value(row).map_err(|e| e.to_string())?
+        else {
+            return Err("a results row is not a JSON object".into());
+        };
+        let fields: Vec<(String, serde_json::Value)> =
+            fields.into_iter().filter(|(k, _)| k != "skip").collect();
+        if !header_written {
+            writer
+                .write_record(fields.iter().map(|(k, _)| k.as_str()))
+                .map_err(|e| e.to_string())?;
+            header_written = true;
+        }
+        writer
+            .write_record(fields.iter().map(|(_, v)| match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }))
+            .map_err(|e| e.to_string())?;
     }
     writer.into_inner().map_err(|e| e.to_string())
 }
@@ -157,6 +168,7 @@ fn to_csv(rows: &[ResultRow]) -> std::result::Result<Vec<u8>, String> {
 mod tests {
     use super::*;
     use crate::results::Status;
+    use crate::results::device_slug;
     use crate::shape::Shape;
 
     fn header(name: &str) -> DeviceHeader {

@@ -1,4 +1,4 @@
-//! The long-context targets (issue 13), measured as ratios in one run on one adapter:
+//! The long-context targets, measured as ratios in one run on one adapter:
 //! 1. decode at H = 1, n = 262 144, d = 64: achieved GB/s over K + V against the bandwidth
 //!    `attnbench probe` measures;
 //! 2. grouped-query decode (H = 8, HKV = 2) against multi-head decode (H = HKV = 8) at
@@ -10,7 +10,8 @@
 //!    n = 10 000, causal — flash's prefill and decode's time per token — and what that
 //!    means for 32 layers against a one-second budget (an extrapolation, stated as such).
 
-use super::{PeakFraction, TargetOptions, median_ms, shape_text};
+use super::options::{TargetOptions, median_ms, or_skip, shape_text};
+use super::peak::PeakFraction;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::{Kernel, find_kernel};
@@ -92,59 +93,20 @@ pub struct InferenceClaim {
     pub model_decode_ms: f64,
 }
 
-/// Everything issue 13's targets measured (each `None` when not measured; the report's
+/// Everything the long-context targets measured (each `None` when not measured; the report's
 /// `skipped` says why).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LongContext {
-    /// Target 1.
+    /// Decode's share of the probed bandwidth.
     pub decode_bandwidth: Option<DecodeBandwidth>,
-    /// Target 2.
+    /// Grouped-query decode against multi-head decode.
     pub gqa_decode: Option<GqaDecode>,
-    /// Target 3.
+    /// A sliding window against full causal attention.
     pub window: Option<WindowSpeedup>,
-    /// Target 4.
+    /// flash at d = 128 against the FMA peak.
     pub d128_peak: Option<PeakFraction>,
     /// The inference claim.
     pub inference: Option<InferenceClaim>,
-}
-
-/// The shapes of the long-context targets (the issue's).
-#[derive(Clone, Debug)]
-pub struct LongContextShapes {
-    /// Target 1.
-    pub decode_bandwidth: Shape,
-    /// Target 2 (GQA; its MHA twin has HKV = H).
-    pub gqa_decode: Shape,
-    /// Target 3 (full causal; the windowed run adds `window`).
-    pub window_full: Shape,
-    /// Target 3's W.
-    pub window: u32,
-    /// Target 4.
-    pub d128: Shape,
-    /// The inference claim's layer.
-    pub inference: Shape,
-    /// The inference claim's layers.
-    pub layers: u32,
-}
-
-impl Default for LongContextShapes {
-    fn default() -> Self {
-        LongContextShapes {
-            decode_bandwidth: Shape::new(262_144, 64).with_causal(true),
-            gqa_decode: Shape::new(65_536, 64)
-                .with_batch_heads(1, 8)
-                .with_kv_heads(2)
-                .with_causal(true),
-            window_full: Shape::new(8192, 64).with_causal(true),
-            window: 256,
-            d128: Shape::new(4096, 128).with_batch_heads(2, 4),
-            inference: Shape::new(10_000, 128)
-                .with_batch_heads(1, 32)
-                .with_kv_heads(8)
-                .with_causal(true),
-            layers: 32,
-        }
-    }
 }
 
 fn label(s: &Shape) -> String {
@@ -161,7 +123,7 @@ fn label(s: &Shape) -> String {
     text
 }
 
-/// Measures issue 13's targets. `peak_gflops` and `bandwidth_gbps` are the probed ceilings.
+/// Measures the long-context targets. `peak_gflops` and `bandwidth_gbps` are the probed ceilings.
 /// A step whose shape the device cannot hold (or a kernel refuses) is recorded in `skipped`
 /// with the reason and the bytes; the other steps still run.
 pub(super) fn measure(
@@ -273,23 +235,6 @@ pub(super) fn measure(
         })?;
     }
     Ok(out)
-}
-
-/// Runs a step; a shape past the device's limits (or refused by a kernel) becomes a
-/// `skipped` line with the reason instead of an error.
-pub(super) fn or_skip<T>(
-    what: &str,
-    skipped: &mut Vec<String>,
-    step: impl FnOnce() -> Result<T>,
-) -> Result<Option<T>> {
-    match step() {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.is_input_error() => {
-            skipped.push(format!("{what}: {e}"));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// The layer in equal slices of its heads (H/s query heads with HKV/s KV heads each, the

@@ -1,4 +1,4 @@
-//! The training targets (issue 12), measured as ratios in one run on one adapter:
+//! The training targets, measured as ratios in one run on one adapter:
 //! 1. flash's backward against naive's at n = 2048, d = 64, B = H = 1;
 //! 2. flash's backward at B = 2, H = 4, n = 2048, d = 64 as a share of the probed f32 FMA
 //!    peak (FlashAttention's FLOP model: 2.5 forwards), beside flash's forward at the same
@@ -6,13 +6,14 @@
 //! 3. peak bytes of the backward at n = 4096, d = 64: naive's two n×n matrices against
 //!    flash's O(n·d) (allocations only: nothing is timed).
 
-use super::{PeakFraction, TargetOptions, median_ms, shape_text};
+use super::options::{TargetOptions, median_ms, or_skip, shape_text};
+use super::peak::PeakFraction;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::{Kernel, find_kernel};
 use crate::markdown::{Align, Table};
 use crate::run::{KernelRun, gflops};
-use crate::shape::{Pass, Shape};
+use crate::shape::Pass;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
 
@@ -66,28 +67,6 @@ pub struct Training {
     pub memory: Option<BackwardMemory>,
 }
 
-/// The shapes of the training targets (the issue's).
-#[derive(Clone, Debug)]
-pub struct TrainingShapes {
-    /// Target 1.
-    pub speedup: Shape,
-    /// Target 2.
-    pub peak: Shape,
-    /// Target 3.
-    pub memory: Shape,
-}
-
-impl Default for TrainingShapes {
-    fn default() -> Self {
-        let backward = |s: Shape| s.with_pass(Pass::Backward);
-        TrainingShapes {
-            speedup: backward(Shape::new(2048, 64)),
-            peak: backward(Shape::new(2048, 64).with_batch_heads(2, 4)),
-            memory: backward(Shape::new(4096, 64)),
-        }
-    }
-}
-
 /// Measures issue 12's targets against the probed `peak_gflops`. A step the device cannot
 /// hold is recorded in `skipped` with the reason; the others still run.
 pub(super) fn measure(
@@ -105,7 +84,7 @@ pub(super) fn measure(
     let what = "flash's backward against naive's";
     let shape = shapes.speedup;
     if options.time_for(what, skipped) {
-        out.speedup = super::long_context::or_skip(what, skipped, || {
+        out.speedup = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 12)?;
             let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
             let (naive_ms, _) = median_ms(gpu, naive, &inputs, options)?;
@@ -125,7 +104,7 @@ pub(super) fn measure(
     let what = "flash's backward against the FMA peak";
     let shape = shapes.peak;
     if options.time_for_flash(what, &shape, skipped) {
-        out.peak = super::long_context::or_skip(what, skipped, || {
+        out.peak = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 13)?;
             let (ms, _) = median_ms(gpu, flash, &inputs, options)?;
             let g = gflops(flash.flops(&shape), ms);
@@ -159,7 +138,7 @@ pub(super) fn measure(
     let what = "the backward's peak bytes";
     let shape = shapes.memory;
     if options.time_for(what, skipped) {
-        out.memory = super::long_context::or_skip(what, skipped, || {
+        out.memory = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 14)?;
             // Allocation (and the backward's untimed forward) is all it takes.
             let peak = |kernel: &dyn Kernel| -> Result<u64> {

@@ -1,7 +1,7 @@
 //! Per-device tuning: `results/<device>/tuning.json` holds, per (kernel, head dim), the
 //! fastest correct tile configuration `attnbench tune` found ([`search`]), with every
 //! configuration it tried and its time or the reason it was rejected. [`apply`] loads the
-//! file into a [`Gpu`], where the kernels read it ([`Gpu::tuned`]); the benches, `sweep`,
+//! file, checked, into the device's [`TunedConfigs`], where flash reads it; the benches, `sweep`,
 //! `run` and `verify` do this, so they measure the tuned kernels.
 
 pub mod search;
@@ -9,8 +9,10 @@ pub mod search;
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, load_json, save_json};
 use crate::gpu::Gpu;
-use crate::kernels::flash::{FlashConfig, Precision};
+use crate::kernels::Precision;
+use crate::kernels::flash::{FlashConfig, TunedConfigs, TuningKey, kernel_name};
 use crate::results::{DeviceFolder, DeviceHeader};
+use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -36,7 +38,7 @@ pub struct TunedChoice {
     /// Kernel name (`flash` or `flash_f16`; the name carries the dtype).
     pub kernel: String,
     /// Element type of the kernel's arithmetic.
-    pub dtype: String,
+    pub dtype: Precision,
     /// Head dimension d.
     pub head_dim: u32,
     /// The fastest correct configuration.
@@ -140,28 +142,37 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     crate::results::refuse_foreign(&path, &file.device, &device, "tuning")?;
     // Check every choice before applying any: a configuration that would compute wrong
     // results (e.g. edited by hand) is refused, never run.
+    let mut table = Vec::new();
     for choice in &file.choices {
-        let precision = match choice.kernel.as_str() {
-            "flash_f16" => Precision::F16,
-            _ => Precision::F32,
+        let invalid = |message: String| Error::DataFile {
+            path: path.clone(),
+            message: format!("{} d{}: {message}", choice.kernel, choice.head_dim),
         };
-        FlashConfig::parse(&choice.config)
+        if choice.kernel != kernel_name(choice.dtype) {
+            return Err(invalid(format!(
+                "a {} choice is filed under kernel {}, expected {}",
+                choice.dtype,
+                choice.kernel,
+                kernel_name(choice.dtype)
+            )));
+        }
+        let config = FlashConfig::parse(&choice.config)
             .and_then(|config| {
-                config.validate(
-                    &crate::shape::Shape::new(1, choice.head_dim),
-                    gpu,
-                    precision,
-                )
+                config
+                    .validate(&Shape::new(1, choice.head_dim), gpu, choice.dtype)
+                    .map(|()| config)
             })
-            .map_err(|e| Error::DataFile {
-                path: path.clone(),
-                message: format!("{} d{}: {e}", choice.kernel, choice.head_dim),
-            })?;
+            .map_err(|e| invalid(e.to_string()))?;
+        let key = TuningKey {
+            precision: choice.dtype,
+            head_dim: choice.head_dim,
+        };
+        table.push((key, config));
     }
-    for choice in &file.choices {
-        gpu.set_tuned(&choice.kernel, choice.head_dim, &choice.config);
-    }
-    Ok(file.choices.len())
+    let table = TunedConfigs::new(table);
+    let applied = table.len();
+    gpu.set_extension(table);
+    Ok(applied)
 }
 
 /// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results` (relative to the
@@ -183,7 +194,7 @@ mod tests {
     fn choice(head_dim: u32, config: &str) -> TunedChoice {
         TunedChoice {
             kernel: "flash".into(),
-            dtype: "f32".into(),
+            dtype: Precision::F32,
             head_dim,
             config: config.into(),
             median_ms: 1.0,

@@ -8,7 +8,8 @@ use super::{Trial, TunedChoice};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::kernels::flash::{Flash, FlashConfig, KvSource, Precision, fixed_subgroup_size};
+use crate::kernels::Precision;
+use crate::kernels::flash::{Flash, FlashConfig, KvSource, fixed_subgroup_size, untuned_config};
 use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
@@ -153,7 +154,7 @@ pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashCo
         gpu_grid(gpu)
     };
     // The untuned default first: a fast first entry lets the pruning skip slow ones early.
-    if let Ok(default) = FlashConfig::default_for(&shape, gpu, precision) {
+    if let Ok(default) = untuned_config(&shape, gpu, precision) {
         all.insert(0, default);
     }
     let mut kept: Vec<FlashConfig> = Vec::new();
@@ -222,7 +223,7 @@ pub fn tune(
     let shape =
         Shape::new(options.seq_len, head_dim).with_batch_heads(options.batch, options.heads);
     shape.validate()?;
-    let untuned = FlashConfig::default_for(&shape, gpu, precision)?;
+    let untuned = untuned_config(&shape, gpu, precision)?;
     let inputs = AttentionInputs::random(shape, 7)?;
     let measure = MeasureOptions {
         warmup: 1,
@@ -277,7 +278,7 @@ pub fn tune(
         .and_then(|t| t.median_ms);
     Ok(Some(TunedChoice {
         kernel: flash.name().into(),
-        dtype: flash.dtype().into(),
+        dtype: precision,
         head_dim,
         config: config.to_string(),
         median_ms,

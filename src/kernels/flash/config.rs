@@ -1,11 +1,12 @@
 //! Flash's tile configuration: what it is ([`FlashConfig`], [`KvSource`]), its text form
-//! (`ATTNBENCH_FLASH_TILES`, `tuning.json`), where it comes from for a shape
-//! ([`FlashConfig::default_for`]), whether it fits a device ([`FlashConfig::validate`]) and
-//! how many passes over the keys a driver's loop cap needs.
+//! (`ATTNBENCH_FLASH_TILES`, `tuning.json`), whether it fits a device
+//! ([`FlashConfig::validate`]) and how many passes over the keys a driver's loop cap needs.
+//! Which configuration a shape gets is [`super::plan`]'s decision.
 
-use super::{Precision, kernel_name};
+use super::texel_pair::texels_within_budget;
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, texel_array_bytes, texel_arrays_supported, texel_extent};
+use crate::gpu::{Gpu, TEXEL_BYTES, texel_arrays_supported, texel_extent};
+use crate::kernels::Precision;
 use crate::shape::Shape;
 
 /// Most keys per tile the tuner tries.
@@ -85,54 +86,6 @@ impl FlashConfig {
             KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16,
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 0,
         }
-    }
-
-    /// The configuration flash uses for `shape` on `gpu`, first found of:
-    /// 1. `ATTNBENCH_FLASH_TILES` (see [`FlashConfig::parse`]);
-    /// 2. the device's tuned choice for this kernel and head dim ([`crate::tuning`], from
-    ///    `attnbench tune`), when it is valid for the shape;
-    /// 3. on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with
-    ///    4 subgroups per workgroup and up to 4 rows per invocation (lavapipe, d = 64,
-    ///    n = 2048: 33 ms against 86 ms for the best workgroup tiles), K/V read from texel
-    ///    arrays where the shape allows them ([`KvSource::TexelBroadcast`]; lavapipe,
-    ///    d = 128, n = 2048: 2.3× faster than from the buffers), else from the buffers;
-    /// 4. workgroup tiles ([`FlashConfig::for_shape`]), with several rows per invocation
-    ///    on CPU drivers, where each workgroup-memory read costs many FMAs.
-    pub fn default_for(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
-        if let Some(config) = Self::from_env()? {
-            return Ok(config);
-        }
-        // The tuned choice, parsed once per device and head dim (it was checked against the
-        // adapter when `tuning::apply` loaded it), then checked against this shape.
-        let tuned = gpu
-            .tuned_typed(kernel_name(precision), shape.head_dim, |text| {
-                Self::parse(text).ok()
-            })
-            .filter(|config| config.validate(shape, gpu, precision).is_ok());
-        if let Some(config) = tuned {
-            return Ok(config);
-        }
-        let cpu = gpu.is_cpu();
-        if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
-            // K/V from texel arrays where they can be held there, else from the buffers.
-            for kv in [KvSource::TexelBroadcast, KvSource::SubgroupBroadcast] {
-                let broadcast = FlashConfig {
-                    kv,
-                    block_q: 4 * sg,
-                    rows: default_broadcast_rows(shape.head_dim),
-                    block_kv: 4,
-                    lanes: 1,
-                };
-                if broadcast.validate(shape, gpu, precision).is_ok() {
-                    return Ok(broadcast);
-                }
-            }
-        }
-        let mut config = Self::for_shape(shape, &gpu.limits(), precision)?;
-        if cpu {
-            config.rows = max_rows(shape.head_dim).min(8);
-        }
-        Ok(config)
     }
 
     /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`]);
@@ -378,16 +331,9 @@ impl FlashConfig {
             }
             texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
             // The textures are a speed-up, not a need: where they would push a run past the
-            // memory budget, flash reads the buffers instead (the CPU default falls back).
-            let with_texels = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
-                + 2 * texel_array_bytes(kv_texels(shape), &limits);
-            if let Some(budget) = gpu.memory_budget().bytes
-                && with_texels > budget
-            {
-                return Err(unsupported(format!(
-                    "K/V as texels need {with_texels} bytes with Q, K, V and O, over the memory budget of {budget}"
-                )));
-            }
+            // memory budget, flash reads the buffers instead (the default falls back).
+            let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
+            texels_within_budget(gpu, io, kv_texels(shape)).map_err(unsupported)?;
         }
         if self.lanes > 1 {
             let info = gpu.adapter().get_info();
@@ -466,7 +412,7 @@ fn max_broadcast_registers(head_dim: u32) -> u32 {
 
 /// The broadcast kernel's default rows per invocation at `head_dim`: as many as
 /// [`max_broadcast_registers`] allow, at most 4 (4 up to d = 128, 1 at d = 256).
-fn default_broadcast_rows(head_dim: u32) -> u32 {
+pub(super) fn default_broadcast_rows(head_dim: u32) -> u32 {
     (max_broadcast_registers(head_dim) / head_dim).clamp(1, 4)
 }
 
@@ -507,5 +453,13 @@ pub fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
 
 /// Texels of K (and of V) for `shape`: four floats each.
 pub(crate) fn kv_texels(shape: &Shape) -> u64 {
-    shape.kv_tensor_bytes() / 16
+    shape.kv_tensor_bytes() / TEXEL_BYTES
+}
+
+/// The kernel name of flash in `precision` (its tuned choices are filed under it).
+pub fn kernel_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "flash",
+        Precision::F16 => "flash_f16",
+    }
 }

@@ -2,13 +2,14 @@
 //! and `shaders/flash_lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
 //! specialized per configuration and head dim and cached on the device.
 
-use super::{FlashConfig, KvSource, Precision, fixed_subgroup_size};
+use super::config::{FlashConfig, KvSource, fixed_subgroup_size};
+use super::texel_pair::texel_shift;
 use crate::error::{Error, Result};
 use crate::gpu::{
     Gpu, Slot, pipeline_layout, shader, slots_and_params_layout, specialize,
     storage_and_params_layout, unroll_marked_loops,
 };
-use crate::kernels::texel_pair::texel_shift;
+use crate::kernels::Precision;
 
 #[derive(Clone)]
 pub(super) struct Pipeline {

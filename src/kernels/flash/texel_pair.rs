@@ -11,12 +11,13 @@
 //! K/V, the backward's Q/dO and its K/V take turns in the same two textures, sized for the
 //! largest (Q: B·H·n·d floats). That keeps flash's extra memory at two textures.
 
-use super::{Dispatch, params_buffer, pipeline_layout, shader};
 use crate::error::Result;
 use crate::gpu::{
     BufferTracker, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer, bind_resources,
-    grid_for, slots_and_params_layout, specialize, texel_array_bytes, texel_row_width,
+    grid_for, params_buffer, pipeline_layout, shader, slots_and_params_layout, specialize,
+    texel_array_bytes, texel_row_width,
 };
+use crate::kernels::Dispatch;
 use std::sync::Arc;
 
 /// Invocations per workgroup of `shaders/texels_pack.wgsl` (its `PACK_WG`).
@@ -107,6 +108,28 @@ pub(crate) fn plan_pair(plan: &mut MemoryPlan, texels: u64, packs: u64, gpu: &Gp
             std::mem::size_of::<PackParams>() as u64,
         );
     }
+}
+
+/// Whether a texel pair of `texels` texels each fits the memory budget beside `others`
+/// bytes of buffers; the reason when it does not. The pair is a speed-up, never a need:
+/// where it does not fit, flash reads the buffers.
+pub(crate) fn texels_within_budget(
+    gpu: &Gpu,
+    others: u64,
+    texels: u64,
+) -> std::result::Result<(), String> {
+    let needed = others + 2 * texel_array_bytes(texels, &gpu.limits());
+    match gpu.memory_budget().bytes {
+        Some(budget) if needed > budget => Err(format!(
+            "a texel pair needs {needed} bytes with the run's buffers, over the memory budget of {budget}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Texels of Q (and of dO): the largest tensor the pair holds in a training step.
+pub(crate) fn q_texels(shape: &crate::shape::Shape) -> u64 {
+    shape.tensor_bytes() / crate::gpu::TEXEL_BYTES
 }
 
 /// log2 of the texels per texture row of this device's texel arrays (the shaders'

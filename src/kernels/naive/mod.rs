@@ -11,19 +11,21 @@
 //! 4× per doubling of n, then 0.9 GFLOP/s at n = 4096 once the 64 MiB score matrix no
 //! longer fits the CPU's caches (6× from 2048 to 4096).
 
-use super::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, bind_buffers, io_plan,
-    params_buffer, pipeline_layout, shader, storage_and_params_layout,
-};
+mod backward;
+
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TrackedBuffer, grid_for};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for, params_buffer,
+    pipeline_layout, shader, storage_and_params_layout,
+};
+use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
 /// The naive kernel family: how score rows are held is the only difference.
 #[derive(Debug)]
 pub struct Naive {
-    pub(super) rows: ScoreRows,
+    pub(crate) rows: ScoreRows,
 }
 
 /// `naive`: the whole n×n matrix at once.
@@ -39,12 +41,12 @@ pub static CHUNKED: Naive = Naive {
 };
 
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
-pub(super) const THREADS: u64 = 256;
+pub(crate) const THREADS: u64 = 256;
 
 /// The Params of naive.wgsl and naive_backward.wgsl (`shaders/naive_params.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct Params {
+pub(crate) struct Params {
     pub seq_len: u32,
     pub head_dim: u32,
     pub causal: u32,
@@ -60,7 +62,7 @@ pub(super) struct Params {
 
 impl Params {
     /// The parameters of the chunk of `row_count` rows from `row_start`, with `scale`.
-    pub(super) fn chunk(shape: &Shape, row_start: u64, row_count: u64, scale: f32) -> Params {
+    pub(crate) fn chunk(shape: &Shape, row_start: u64, row_count: u64, scale: f32) -> Params {
         Params {
             seq_len: shape.seq_len,
             head_dim: shape.head_dim,
@@ -109,14 +111,14 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
 }
 
 #[derive(Clone)]
-pub(super) struct Pipelines {
+pub(crate) struct Pipelines {
     pub layout: wgpu::BindGroupLayout,
     pub scores: wgpu::ComputePipeline,
     pub softmax: wgpu::ComputePipeline,
     pub weighted_sum: wgpu::ComputePipeline,
 }
 
-pub(super) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
+pub(crate) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
@@ -144,7 +146,7 @@ pub enum ScoreRows {
 pub const QUERY_BLOCK: u64 = 256;
 
 impl ScoreRows {
-    pub(super) fn split(self, shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
+    pub(crate) fn split(self, shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
         let full = chunking(shape, limits)?;
         Ok(match self {
             ScoreRows::Materialized => full,
@@ -158,7 +160,7 @@ impl ScoreRows {
         })
     }
 
-    pub(super) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+    pub(crate) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape, shape.seq_len);
         let split = self.split(shape, &gpu.limits())?;
         let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
@@ -175,7 +177,7 @@ impl ScoreRows {
 
     /// The buffers holding score rows: one per chunk (materialized, together the n×n
     /// matrix) or one block reused by every chunk (blocked). `what` names them.
-    pub(super) fn score_buffers(
+    pub(crate) fn score_buffers(
         self,
         gpu: &Gpu,
         shape: &Shape,
@@ -203,7 +205,7 @@ impl ScoreRows {
     }
 
     /// The buffer of `buffers` ([`ScoreRows::score_buffers`]) that holds chunk `c`.
-    pub(super) fn chunk_buffer(self, buffers: &[TrackedBuffer], c: u64) -> &TrackedBuffer {
+    pub(crate) fn chunk_buffer(self, buffers: &[TrackedBuffer], c: u64) -> &TrackedBuffer {
         match self {
             ScoreRows::Materialized => &buffers[c as usize],
             ScoreRows::Blocked => &buffers[0],
@@ -212,7 +214,7 @@ impl ScoreRows {
 
     /// The forward's dispatches over `scores` (left holding P, the softmax of the scores),
     /// and the parameter buffers they bind.
-    pub(super) fn forward_steps(
+    pub(crate) fn forward_steps(
         self,
         gpu: &Gpu,
         shape: &Shape,
@@ -268,7 +270,7 @@ impl ScoreRows {
         Ok((steps, buffers))
     }
 
-    pub(super) fn prepare(
+    pub(crate) fn prepare(
         self,
         gpu: &Gpu,
         shape: &Shape,
@@ -290,7 +292,7 @@ impl ScoreRows {
 }
 
 /// weighted_sum loops over all keys in one invocation.
-pub(super) fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
+pub(crate) fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
     if let Some(cap) = gpu.shader_loop_cap()
         && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
     {
@@ -342,7 +344,7 @@ impl Kernel for Naive {
         self.rows.plan(shape, gpu)
     }
 
-    fn backward(&self) -> Option<&dyn super::Backward> {
+    fn backward(&self) -> Option<&dyn crate::kernels::Backward> {
         Some(self)
     }
 

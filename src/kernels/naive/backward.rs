@@ -13,13 +13,16 @@
 //! d = 64: 2 × 67 MB). `chunked` reuses one block of each and recomputes P block by block:
 //! O(256·n) besides the tensors.
 
-use super::naive::{Naive, Params, ScoreRows, THREADS, check_loop_cap, pipelines};
-use super::{
-    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
-    bind_buffers, gradient_plan, params_buffer, pipeline_layout, shader, storage_and_params_layout,
-};
+use super::{Naive, Params, ScoreRows, THREADS, check_loop_cap, pipelines};
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, grid_for};
+use crate::gpu::{
+    BufferTracker, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer, pipeline_layout, shader,
+    storage_and_params_layout,
+};
+use crate::kernels::{
+    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
+    gradient_plan,
+};
 use crate::shape::Shape;
 use std::sync::Arc;
 

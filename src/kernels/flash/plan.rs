@@ -1,0 +1,184 @@
+//! [`FlashPlan`]: what flash decides for one shape on one device, decided once — the
+//! forward's configuration and key passes, the texel pair and, for shapes with a backward
+//! pass, the backward's layout and passes. Every method of the kernel reads the plan.
+
+use super::backward_layout::{BackwardLayout, BackwardPasses};
+use super::config::{
+    FlashConfig, KvSource, default_broadcast_rows, fixed_subgroup_size, kv_texels, max_rows,
+};
+use super::texel_pair::q_texels;
+use super::tuned::{TunedConfigs, TuningKey};
+use super::variant::Flash;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::Precision;
+use crate::shape::Shape;
+
+/// Everything a flash run on one shape needs decided before it allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlashPlan {
+    /// The forward's tiles.
+    pub config: FlashConfig,
+    /// Passes of the forward over the keys (a driver's loop cap, or a test, splits them).
+    pub passes: u64,
+    /// The texel pair the run reads through, when any of its kernels reads texels.
+    pub texels: Option<TexelPairUse>,
+    /// The backward, for shapes with a backward pass (f32 only).
+    pub backward: Option<BackwardPlan>,
+}
+
+/// The texel pair of a run: texels in each of its two arrays, and how many pack dispatches
+/// fill it (one for the forward's K/V, two for the backward's streamed rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TexelPairUse {
+    /// Texels per array: the largest tensor the pair holds.
+    pub texels: u64,
+    /// Pack dispatches that fill it.
+    pub packs: u64,
+}
+
+/// The backward's layout and passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackwardPlan {
+    /// Rows per invocation, workgroup size, texels or buffers.
+    pub layout: BackwardLayout,
+    /// How its two main kernels are split under a loop cap.
+    pub passes: BackwardPasses,
+}
+
+impl FlashPlan {
+    /// The whole plan of `flash` for `shape` on `gpu`; an [`Error::Unsupported`] when the
+    /// configuration, or the backward a training shape needs, cannot run there.
+    pub fn resolve(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
+        let mut plan = Self::forward(flash, shape, gpu)?;
+        if shape.pass.has_backward() && flash.precision == Precision::F32 {
+            let backward = BackwardPlan::resolve(flash, shape, gpu)?;
+            plan.backward = Some(backward);
+            plan.texels = texel_pair_use(&plan.config, shape, Some(&backward));
+        }
+        Ok(plan)
+    }
+
+    /// The forward's part of the plan alone (what the forward of any pass runs).
+    pub fn forward(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
+        let config = match flash.config {
+            Some(config) => config,
+            None => choose_config(shape, gpu, flash.precision)?,
+        };
+        config.validate(shape, gpu, flash.precision)?;
+        let by_driver = config.passes(shape, gpu.shader_loop_cap(), flash.precision)?;
+        let by_request = flash.max_pass_keys.map_or(1, |keys| {
+            let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
+            u64::from(shape.seq_len).div_ceil(keys)
+        });
+        Ok(FlashPlan {
+            config,
+            passes: by_driver.max(by_request),
+            texels: texel_pair_use(&config, shape, None),
+            backward: None,
+        })
+    }
+
+    /// The configuration as results name it: the forward's tiles, with a backward also its
+    /// layout, e.g. `texels,32,8; bwd 8,4,32,texels`.
+    pub fn label(&self) -> String {
+        match &self.backward {
+            Some(b) => format!("{}; {}", self.config, b.layout),
+            None => self.config.to_string(),
+        }
+    }
+}
+
+impl BackwardPlan {
+    /// The backward's layout and passes for `shape` on `gpu`: refused, with the reason,
+    /// where the adapter lacks subgroups of a fixed size.
+    pub fn resolve(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<BackwardPlan> {
+        let layout = BackwardLayout::for_shape(shape, gpu).map_err(|e| match e {
+            Error::Unsupported { reason, .. } => Error::Unsupported {
+                kernel: "flash".into(),
+                reason: format!("flash's backward needs subgroups of a fixed size: {reason}"),
+            },
+            other => other,
+        })?;
+        let passes = BackwardPasses::for_shape(shape, gpu.shader_loop_cap(), flash.max_pass_keys)?;
+        Ok(BackwardPlan { layout, passes })
+    }
+}
+
+/// The texel pair a run reads through: the forward's K/V with [`KvSource::TexelBroadcast`]
+/// and the backward's Q/dO and K/V where its layout reads texels (Q being the largest);
+/// `None` when nothing reads texels.
+fn texel_pair_use(
+    config: &FlashConfig,
+    shape: &Shape,
+    backward: Option<&BackwardPlan>,
+) -> Option<TexelPairUse> {
+    let forward = (config.kv == KvSource::TexelBroadcast).then_some(TexelPairUse {
+        texels: kv_texels(shape),
+        packs: 1,
+    });
+    let backward = backward.filter(|b| b.layout.texels).map(|_| TexelPairUse {
+        texels: q_texels(shape),
+        packs: 2,
+    });
+    match (forward, backward) {
+        (Some(f), Some(b)) => Some(TexelPairUse {
+            texels: f.texels.max(b.texels),
+            packs: f.packs + b.packs,
+        }),
+        (one, other) => one.or(other),
+    }
+}
+
+/// The configuration flash uses for `shape` on `gpu` when none is fixed, first found of:
+/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]);
+/// 2. the device's tuned choice for this precision and head dim ([`TunedConfigs`], from
+///    `attnbench tune`), when it is valid for the shape (else the default below);
+/// 3. the default for the device ([`untuned_config`]).
+fn choose_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
+    if let Some(config) = FlashConfig::from_env()? {
+        return Ok(config);
+    }
+    let key = TuningKey {
+        precision,
+        head_dim: shape.head_dim,
+    };
+    let tuned = gpu
+        .extension::<TunedConfigs>()
+        .get(&key)
+        .filter(|config| config.validate(shape, gpu, precision).is_ok());
+    match tuned {
+        Some(config) => Ok(config),
+        None => untuned_config(shape, gpu, precision),
+    }
+}
+
+/// The configuration flash uses for `shape` on `gpu` without an override or a tuned
+/// choice (what the tuner compares its candidates with):
+/// - on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with 4 subgroups
+///   per workgroup and up to 4 rows per invocation, K/V read as texels where the shape
+///   allows them ([`KvSource::TexelBroadcast`]), else from the buffers;
+/// - elsewhere workgroup tiles ([`FlashConfig::for_shape`]), with several rows per
+///   invocation on CPU drivers, where each workgroup-memory read costs many FMAs.
+pub fn untuned_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
+    let cpu = gpu.is_cpu();
+    if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
+        for kv in [KvSource::TexelBroadcast, KvSource::SubgroupBroadcast] {
+            let broadcast = FlashConfig {
+                kv,
+                block_q: 4 * sg,
+                rows: default_broadcast_rows(shape.head_dim),
+                block_kv: 4,
+                lanes: 1,
+            };
+            if broadcast.validate(shape, gpu, precision).is_ok() {
+                return Ok(broadcast);
+            }
+        }
+    }
+    let mut config = FlashConfig::for_shape(shape, &gpu.limits(), precision)?;
+    if cpu {
+        config.rows = max_rows(shape.head_dim).min(8);
+    }
+    Ok(config)
+}

@@ -1,0 +1,108 @@
+//! [`Session`]: one invocation of attnbench that records into a device's results folder.
+//! Opening one names the device, finds its folder under the results root and checks,
+//! before anything is measured, that the folder can take the results (every file already
+//! there readable, well formed and of this device; the folder writable): a run that would
+//! fail at its final write fails at its start instead, and loses no measurement. The CLI,
+//! the benches and the suite all open their folder here, and all sweep through
+//! [`Session::sweep`].
+
+use crate::error::Result;
+use crate::files::FolderLock;
+use crate::gpu::Gpu;
+use crate::probe::ProbeReport;
+use crate::report::write_device_report;
+use crate::results::{DeviceFolder, DeviceHeader, ResultRow, ResultsFile, refuse_foreign};
+use crate::sweep::{Measurer, SweepConfig, run_sweep};
+use crate::tuning::TuningFile;
+use std::path::{Path, PathBuf};
+
+/// A device folder opened for writing by one invocation.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The device and software measuring.
+    pub device: DeviceHeader,
+    /// Its folder under the results root.
+    pub folder: DeviceFolder,
+}
+
+impl Session {
+    /// Opens `gpu`'s folder under `results_root`, checked before anything is measured.
+    pub fn open(gpu: &Gpu, results_root: &Path) -> Result<Session> {
+        let device = DeviceHeader::for_gpu(gpu);
+        let folder = DeviceFolder::for_device(results_root, &device);
+        let session = Session { device, folder };
+        session.preflight()?;
+        Ok(session)
+    }
+
+    /// The folder's path.
+    pub fn dir(&self) -> &Path {
+        &self.folder.dir
+    }
+
+    /// Takes the folder's lock: hold it across every read-merge-write.
+    pub fn lock(&self) -> Result<FolderLock> {
+        self.folder.lock()
+    }
+
+    /// Checks that every file already in the folder (results, probe, tuning) is readable,
+    /// well formed and of this device, and that the folder can be created and written.
+    fn preflight(&self) -> Result<()> {
+        let (folder, device) = (&self.folder, &self.device);
+        if let Some(existing) = folder.load()? {
+            refuse_foreign(&folder.json_path(), &existing.device, device, "results")?;
+        }
+        ProbeReport::load_for(&folder.dir, device)?;
+        if let Some(tuning) = TuningFile::load(&folder.dir)? {
+            refuse_foreign(
+                &TuningFile::path(&folder.dir),
+                &tuning.device,
+                device,
+                "tuning",
+            )?;
+        }
+        folder.check_writable()
+    }
+
+    /// Merges `rows` into the folder's results (derived columns from the device's probe,
+    /// when it has one) and rewrites its charts and README, all under the folder's lock,
+    /// so that concurrent writers lose no rows and the README always matches
+    /// `results.json`. Returns the merged file and the files written.
+    pub fn save_rows(&self, rows: Vec<ResultRow>) -> Result<(ResultsFile, Vec<PathBuf>)> {
+        let lock = self.lock()?;
+        let ceilings = ProbeReport::load_for(self.dir(), &self.device)?.map(|p| p.ceilings());
+        let file =
+            self.folder
+                .merge_and_save(&lock, self.device.clone(), rows, ceilings.as_ref())?;
+        let written = write_device_report(&file, self.dir())?;
+        Ok((file, written))
+    }
+
+    /// Runs the sweep `config` on `gpu` with `measurer` and saves its rows
+    /// ([`Session::save_rows`]).
+    pub fn sweep(
+        &self,
+        gpu: &Gpu,
+        config: &SweepConfig,
+        measurer: &mut dyn Measurer,
+    ) -> Result<Swept> {
+        let rows = run_sweep(gpu, config, measurer)?;
+        let (file, written) = self.save_rows(rows.clone())?;
+        Ok(Swept {
+            rows,
+            file,
+            written,
+        })
+    }
+}
+
+/// What a sweep measured and where it went.
+#[derive(Clone, Debug)]
+pub struct Swept {
+    /// This run's rows, measured or skipped.
+    pub rows: Vec<ResultRow>,
+    /// The folder's results after merging them.
+    pub file: ResultsFile,
+    /// The files written (results, charts, README).
+    pub written: Vec<PathBuf>,
+}

@@ -1,0 +1,214 @@
+//! How the targets measure: their shapes and budget ([`TargetOptions`]), whether a step
+//! still fits the deadline, a kernel's median time, and a step refused by the device
+//! recorded as skipped.
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::kernels::Kernel;
+use crate::run::{KernelRun, MeasureOptions};
+use crate::shape::{Pass, Shape};
+use crate::tensors::AttentionInputs;
+use std::time::{Duration, Instant};
+
+/// Sizes of the measurements (the defaults are the issues').
+#[derive(Clone, Debug)]
+pub struct TargetOptions {
+    /// Shape of flash's share of the FMA peak.
+    pub peak_shape: Shape,
+    /// Head dims of flash over naive.
+    pub speedup_head_dims: Vec<u32>,
+    /// Sequence lengths of flash over naive.
+    pub speedup_seq_lens: Vec<u32>,
+    /// Shape of flash against numpy.
+    pub blas_shape: Shape,
+    /// Shapes of flash against PyTorch.
+    pub peer_shapes: Vec<Shape>,
+    /// The Python interpreter (`ATTNBENCH_PYTHON`, else `python3`).
+    pub python: String,
+    /// Timed runs per measurement.
+    pub samples: u32,
+    /// The probed f32 FMA peak, when already known (else it is probed).
+    pub fma_peak_gflops: Option<f64>,
+    /// The probed device bandwidth, when already known (else it is probed).
+    pub bandwidth_gbps: Option<f64>,
+    /// Shapes of the long-context targets.
+    pub long_context: LongContextShapes,
+    /// Shapes of the training targets.
+    pub training: TrainingShapes,
+    /// Past this instant no further step starts (recorded in `skipped`).
+    pub deadline: Option<Instant>,
+    /// flash's GFLOP/s as the sweep measured it, when known: with a deadline, a step whose
+    /// predicted time (a warm-up and one timed run) does not fit is skipped.
+    pub flash_gflops_hint: Option<f64>,
+}
+
+impl Default for TargetOptions {
+    fn default() -> Self {
+        TargetOptions {
+            peak_shape: Shape::new(4096, 64).with_batch_heads(2, 4),
+            speedup_head_dims: vec![64, 128],
+            speedup_seq_lens: vec![512, 1024, 2048, 4096],
+            blas_shape: Shape::new(2048, 64),
+            peer_shapes: vec![
+                Shape::new(2048, 64),
+                Shape::new(4096, 64).with_batch_heads(2, 8),
+            ],
+            python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+            samples: 5,
+            fma_peak_gflops: None,
+            bandwidth_gbps: None,
+            long_context: LongContextShapes::default(),
+            training: TrainingShapes::default(),
+            deadline: None,
+            flash_gflops_hint: None,
+        }
+    }
+}
+
+impl TargetOptions {
+    /// Whether a step may start now; else records `what` as skipped for lack of time.
+    pub(super) fn time_for(&self, what: &str, skipped: &mut Vec<String>) -> bool {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => {
+                skipped.push(format!("{what}: not measured, the time budget ran out"));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Like [`TargetOptions::time_for`] for a step that runs flash on `shape`: also false
+    /// (and recorded) when flash's known rate predicts that a warm-up and one timed run
+    /// would not end before the deadline.
+    pub(super) fn time_for_flash(
+        &self,
+        what: &str,
+        shape: &Shape,
+        skipped: &mut Vec<String>,
+    ) -> bool {
+        if !self.time_for(what, skipped) {
+            return false;
+        }
+        let (Some(deadline), Some(gflops)) = (self.deadline, self.flash_gflops_hint) else {
+            return true;
+        };
+        let predicted = 2.0 * shape.flops() / (gflops.max(1e-3) * 1e9);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        if predicted > left {
+            skipped.push(format!(
+                "{what}: not measured, predicted {predicted:.0} s at flash's swept {gflops:.1} GFLOP/s, {left:.0} s left"
+            ));
+            return false;
+        }
+        true
+    }
+}
+
+/// Median ms of `kernel` on `inputs` (and the run, for its output). Without a deadline:
+/// up to `samples` timed runs, at least 3, within 30 s. With one (the suite), the timed
+/// runs stop when it passes, after at least one.
+pub(super) fn median_ms<'g>(
+    gpu: &'g Gpu,
+    kernel: &'g dyn Kernel,
+    inputs: &AttentionInputs,
+    options: &TargetOptions,
+) -> Result<(f64, KernelRun<'g>)> {
+    let run = KernelRun::new(gpu, kernel, inputs)?;
+    let cap = Duration::from_secs(30);
+    let (time_budget, min_samples) = match options.deadline {
+        Some(d) => (d.saturating_duration_since(Instant::now()).min(cap), 1),
+        None => (cap, 3),
+    };
+    let m = run.measure(&MeasureOptions {
+        warmup: 1,
+        samples: options.samples,
+        time_budget: Some(time_budget),
+        min_samples,
+    })?;
+    Ok((m.median_ms, run))
+}
+
+/// `B×H×n×d`.
+pub(super) fn shape_text(s: &Shape) -> String {
+    format!("{}×{}×{}×{}", s.batch, s.heads, s.seq_len, s.head_dim)
+}
+
+/// Runs a step; a shape past the device's limits (or refused by a kernel) becomes a
+/// `skipped` line with the reason instead of an error.
+pub(super) fn or_skip<T>(
+    what: &str,
+    skipped: &mut Vec<String>,
+    step: impl FnOnce() -> Result<T>,
+) -> Result<Option<T>> {
+    match step() {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_input_error() => {
+            skipped.push(format!("{what}: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The shapes of the long-context targets.
+#[derive(Clone, Debug)]
+pub struct LongContextShapes {
+    /// Decode's bandwidth shape.
+    pub decode_bandwidth: Shape,
+    /// The grouped-query decode shape (its multi-head twin has HKV = H).
+    pub gqa_decode: Shape,
+    /// The full causal shape (the windowed run adds `window`).
+    pub window_full: Shape,
+    /// The window W.
+    pub window: u32,
+    /// flash at d = 128.
+    pub d128: Shape,
+    /// The inference claim's layer.
+    pub inference: Shape,
+    /// The inference claim's layers.
+    pub layers: u32,
+}
+
+impl Default for LongContextShapes {
+    fn default() -> Self {
+        LongContextShapes {
+            decode_bandwidth: Shape::new(262_144, 64).with_causal(true),
+            gqa_decode: Shape::new(65_536, 64)
+                .with_batch_heads(1, 8)
+                .with_kv_heads(2)
+                .with_causal(true),
+            window_full: Shape::new(8192, 64).with_causal(true),
+            window: 256,
+            d128: Shape::new(4096, 128).with_batch_heads(2, 4),
+            inference: Shape::new(10_000, 128)
+                .with_batch_heads(1, 32)
+                .with_kv_heads(8)
+                .with_causal(true),
+            layers: 32,
+        }
+    }
+}
+
+/// The shapes of the training targets (the issue's).
+#[derive(Clone, Debug)]
+pub struct TrainingShapes {
+    /// Target 1.
+    pub speedup: Shape,
+    /// Target 2.
+    pub peak: Shape,
+    /// Target 3.
+    pub memory: Shape,
+}
+
+impl Default for TrainingShapes {
+    fn default() -> Self {
+        let backward = |s: Shape| s.with_pass(Pass::Backward);
+        TrainingShapes {
+            speedup: backward(Shape::new(2048, 64)),
+            peak: backward(Shape::new(2048, 64).with_batch_heads(2, 4)),
+            memory: backward(Shape::new(4096, 64)),
+        }
+    }
+}

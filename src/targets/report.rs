@@ -1,0 +1,179 @@
+//! What the targets measured ([`TargetsReport`]), as `targets.json` and `targets.md`.
+
+use super::long_context::LongContext;
+use super::peak::PeakFraction;
+use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
+use super::speedup::Speedup;
+use super::training::Training;
+use crate::error::Result;
+use crate::files::{save_json, write_atomic};
+use crate::gpu::Gpu;
+use crate::markdown::{Align, Table};
+use crate::results::DeviceHeader;
+use serde::Serialize;
+use std::path::Path;
+
+/// Identifies the schema of `targets.json`.
+pub const SCHEMA: &str = "attnbench-targets/4";
+
+/// Everything the targets measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetsReport {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The device.
+    pub device: DeviceHeader,
+    /// Where the GPU times came from.
+    pub timing: String,
+    /// flash's share of the FMA peak, when measured.
+    pub peak_fraction: Option<PeakFraction>,
+    /// flash over naive.
+    pub speedups: Vec<Speedup>,
+    /// flash against numpy.
+    pub blas: BlasComparison,
+    /// flash against PyTorch, per shape.
+    pub peers: Vec<PeerComparison>,
+    /// The long-context targets.
+    pub long_context: LongContext,
+    /// The training targets.
+    #[serde(default)]
+    pub training: Training,
+    /// Steps not measured, and why (e.g. the suite's time budget).
+    pub skipped: Vec<String>,
+}
+
+/// How the GPU times were taken on `gpu`.
+pub(super) fn gpu_timing(gpu: &Gpu) -> String {
+    if gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+        "gpu-timestamps".into()
+    } else {
+        "wall-clock".into()
+    }
+}
+
+impl TargetsReport {
+    /// The report as Markdown (`targets.md`, the device README).
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d, halved when causal, 4·B·H·d·Σᵢ min(i+1, W) \
+             with a window W; decode 4·B·H·n·d per token.\n\n",
+            self.device.adapter, self.device.backend, self.timing
+        );
+        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        if let Some(p) = &self.peak_fraction {
+            table.row(p.table_row());
+        }
+        let b = &self.blas;
+        match (b.flash_ms, b.numpy_ms, b.ratio) {
+            (Some(flash_ms), Some(numpy_ms), Some(ratio)) => table.row([
+                format!(
+                    "flash vs {} at {}",
+                    b.numpy.as_deref().unwrap_or("numpy"),
+                    b.shape
+                ),
+                format!(
+                    "{flash_ms:.1} ms vs {numpy_ms:.1} ms = **{ratio:.2}×** numpy's time (outputs agree to {:.1e})",
+                    b.rel_l2_vs_numpy.unwrap_or(f64::NAN)
+                ),
+            ]),
+            _ => table.row([
+                format!("flash vs numpy at {}", b.shape),
+                format!("not measured: {}", b.skipped.as_deref().unwrap_or("?")),
+            ]),
+        };
+        md += &table.render();
+
+        md += "\nflash over naive (B = H = 1, non-causal):\n\n";
+        let mut table = Table::new([
+            ("d", Align::Right),
+            ("n", Align::Right),
+            ("naive ms", Align::Right),
+            ("flash ms", Align::Right),
+            ("speedup", Align::Right),
+        ]);
+        for s in &self.speedups {
+            table.row([
+                s.head_dim.to_string(),
+                s.seq_len.to_string(),
+                s.naive_ms.map_or("-".into(), |ms| format!("{ms:.2}")),
+                format!("{:.2}", s.flash_ms),
+                s.speedup.map_or_else(
+                    || s.note.clone().unwrap_or_default(),
+                    |x| format!("**{x:.1}×**"),
+                ),
+            ]);
+        }
+        md += &table.render();
+
+        md += &format!(
+            "\nThe same-GPU peer, PyTorch `scaled_dot_product_attention` per backend (errors against \
+             the f64 reference on the last {PEER_REFERENCE_ROWS} rows of each head; \"flash ÷ torch\" \
+             above 1: torch is faster):\n\n"
+        );
+        let mut table = Table::new([
+            ("shape", Align::Left),
+            ("peer", Align::Left),
+            ("backend", Align::Left),
+            ("dtype", Align::Left),
+            ("ms", Align::Right),
+            ("GFLOP/s", Align::Right),
+            ("rel. error", Align::Right),
+            ("flash ÷ torch", Align::Right),
+        ]);
+        for p in &self.peers {
+            if let Some(reason) = &p.skipped {
+                table.row([
+                    p.shape.clone(),
+                    "skipped".into(),
+                    String::new(),
+                    String::new(),
+                    reason.clone(),
+                ]);
+                continue;
+            }
+            table.row([
+                p.shape.clone(),
+                "attnbench flash".into(),
+                "-".into(),
+                "float32".into(),
+                p.flash_ms.map_or(String::new(), |ms| format!("{ms:.3}")),
+                p.flash_gflops.map_or(String::new(), |g| format!("{g:.1}")),
+                p.flash_rel_l2_err
+                    .map_or(String::new(), |e| format!("{e:.1e}")),
+                "1.00×".into(),
+            ]);
+            for r in &p.runs {
+                table.row([
+                    p.shape.clone(),
+                    p.peer.clone().unwrap_or_default(),
+                    r.backend.clone(),
+                    r.dtype.clone(),
+                    r.median_ms.map_or_else(
+                        || format!("skipped: {}", r.skipped.as_deref().unwrap_or("?")),
+                        |ms| format!("{ms:.3}"),
+                    ),
+                    r.gflops.map_or(String::new(), |g| format!("{g:.1}")),
+                    r.rel_l2_err.map_or(String::new(), |e| format!("{e:.1e}")),
+                    r.flash_time_ratio
+                        .map_or(String::new(), |x| format!("{x:.2}×")),
+                ]);
+            }
+        }
+        md += &table.render();
+        md += &self.long_context.markdown();
+        md += &self.training.markdown();
+        if !self.skipped.is_empty() {
+            md += "\nNot measured:\n\n";
+            for s in &self.skipped {
+                md += &format!("- {s}\n");
+            }
+        }
+        md
+    }
+
+    /// Writes `targets.json` and `targets.md` into `dir`, each atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_json(&dir.join("targets.json"), self)?;
+        write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())
+    }
+}

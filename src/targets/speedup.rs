@@ -1,0 +1,96 @@
+//! flash's speedup over naive at n = 512 … 4096, d = 64 and 128 (B = H = 1): the
+//! quadratic wall as a ratio.
+
+use super::options::{TargetOptions, median_ms};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::Kernel;
+use crate::shape::Shape;
+use crate::tensors::AttentionInputs;
+use serde::Serialize;
+use std::time::Instant;
+
+/// flash against naive at one shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct Speedup {
+    /// Head dim d.
+    pub head_dim: u32,
+    /// Sequence length n.
+    pub seq_len: u32,
+    /// naive's median ms (None when naive could not run; `note` says why).
+    pub naive_ms: Option<f64>,
+    /// flash's median ms.
+    pub flash_ms: f64,
+    /// naive_ms / flash_ms.
+    pub speedup: Option<f64>,
+    /// Why naive did not run, when it did not.
+    pub note: Option<String>,
+}
+
+/// flash and naive at every (head dim, n) of `options`, n ascending; naive is skipped with
+/// the reason where it cannot run or where the n² law predicts it would pass the deadline.
+pub(super) fn measure(
+    gpu: &Gpu,
+    (flash, naive): (&dyn Kernel, &dyn Kernel),
+    options: &TargetOptions,
+    skipped: &mut Vec<String>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<Speedup>> {
+    let mut speedups = Vec::new();
+    let mut last_naive: Option<(u32, u32, f64)> = None;
+    for &head_dim in &options.speedup_head_dims {
+        for &seq_len in &options.speedup_seq_lens {
+            if !options.time_for_flash(
+                &format!("flash over naive at d {head_dim} n {seq_len}"),
+                &Shape::new(seq_len, head_dim),
+                skipped,
+            ) {
+                continue;
+            }
+            let shape = Shape::new(seq_len, head_dim);
+            let inputs = AttentionInputs::random(shape, 2)?;
+            let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
+            // With a deadline, naive is predicted from its last point by the n² law (a
+            // warm-up and one timed run): one naive run at n = 4096 takes half a minute on
+            // lavapipe.
+            let naive_predicted_s = last_naive
+                .filter(|&(d, _, _)| d == head_dim)
+                .map(|(_, n, ms)| 2.0 * ms * (f64::from(seq_len) / f64::from(n)).powi(2) / 1e3);
+            let left_s = options
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+            let (naive_ms, note) = match (naive_predicted_s, left_s) {
+                (Some(p), Some(left)) if p > left => (
+                    None,
+                    Some(format!(
+                        "naive not measured: predicted {p:.0} s by the n² law, {left:.0} s of the time budget left"
+                    )),
+                ),
+                _ => match median_ms(gpu, naive, &inputs, options) {
+                    Ok((ms, _)) => (Some(ms), None),
+                    Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => {
+                        (None, Some(e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            if let Some(ms) = naive_ms {
+                last_naive = Some((head_dim, seq_len, ms));
+            }
+            log(&format!(
+                "d {head_dim} n {seq_len}: naive {} ms, flash {flash_ms:.1} ms",
+                naive_ms.map_or("-".into(), |ms| format!("{ms:.1}"))
+            ));
+            speedups.push(Speedup {
+                head_dim,
+                seq_len,
+                naive_ms,
+                flash_ms,
+                speedup: naive_ms.map(|ms| ms / flash_ms),
+                note,
+            });
+        }
+    }
+
+    Ok(speedups)
+}

@@ -5,7 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::shape::Shape;
+#[cfg(feature = "native")]
 use npyz::WriterBuilder;
+#[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
 /// Q, K and V on the host, row-major.
@@ -96,6 +98,7 @@ impl AttentionInputs {
         (self.q.len() / row.max(1)) as u32
     }
 
+    #[cfg(feature = "native")]
     /// Reads `q.npy`, `k.npy` and `v.npy` from `dir`: q `[B, H, r, d]`, k and v
     /// `[B, HKV, n, d]`, with HKV dividing H (grouped-query attention) and 1 ≤ r ≤ n (r = 1:
     /// a decode step's query). They give the problem; `causal` and `window` are not stored
@@ -147,6 +150,7 @@ impl AttentionInputs {
         Ok(inputs)
     }
 
+    #[cfg(feature = "native")]
     /// Writes `q.npy`, `k.npy` and `v.npy` (and `do.npy` when there is a dO) into `dir`
     /// (created if missing).
     pub fn save_npy_dir(&self, dir: &Path) -> Result<()> {
@@ -188,6 +192,7 @@ impl Gradients {
         [("dq", &self.dq), ("dk", &self.dk), ("dv", &self.dv)]
     }
 
+    #[cfg(feature = "native")]
     /// Writes `dq.npy`, `dk.npy` and `dv.npy` into `dir` for `shape`.
     pub fn save_npy_dir(&self, shape: &Shape, dir: &Path) -> Result<()> {
         let s = shape;
@@ -211,6 +216,7 @@ fn host_lens(shape: &Shape) -> Result<(usize, usize)> {
     ))
 }
 
+#[cfg(feature = "native")]
 /// Writes one float32 tensor of dims `[B, heads, rows, d]` as `.npy`, creating the parent
 /// folder.
 pub fn write_npy(path: &Path, dims: [u32; 4], data: &[f32]) -> Result<()> {
@@ -233,6 +239,7 @@ pub fn write_npy(path: &Path, dims: [u32; 4], data: &[f32]) -> Result<()> {
     writer.finish().map_err(file_error)
 }
 
+#[cfg(feature = "native")]
 /// Reads a float32 `.npy` file of rank 4 in C order; any other content is an error that
 /// names the file.
 pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
@@ -289,6 +296,7 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
     Ok((dims, data))
 }
 
+#[cfg(feature = "native")]
 /// Length of a `.npy` file's magic, version, header-length field and header: where its
 /// data starts (format versions 1.0, 2.0 and 3.0).
 fn npy_header_len(bytes: &[u8]) -> Option<usize> {
@@ -305,7 +313,7 @@ fn npy_header_len(bytes: &[u8]) -> Option<usize> {
     (len <= bytes.len()).then_some(len)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "native"))]
 mod tests {
     use super::*;
 

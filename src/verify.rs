@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::reference::{Comparison, attention_backward_f64, attention_f64_last_rows};
-use crate::run::run_training;
+use crate::run::run_training_async;
 use crate::shape::{Pass, Shape};
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
@@ -171,12 +171,25 @@ impl Check {
 /// reason; a shape whose host tensors and reference do not fit the host's memory is an
 /// error ([`Error::TooLarge`]), raised before anything is allocated; any other error is
 /// returned.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
     check_kernel_scaled(gpu, kernel, shape, seed, 1.0)
 }
 
 /// [`check_kernel`] with Q scaled by `amplitude` (peaked scores when large).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn check_kernel_scaled(
+    gpu: &Gpu,
+    kernel: &dyn Kernel,
+    shape: Shape,
+    seed: u64,
+    amplitude: f32,
+) -> Result<Check> {
+    pollster::block_on(check_kernel_async(gpu, kernel, shape, seed, amplitude))
+}
+
+/// [`check_kernel_scaled`], awaited: the browser's form.
+pub async fn check_kernel_async(
     gpu: &Gpu,
     kernel: &dyn Kernel,
     shape: Shape,
@@ -225,7 +238,7 @@ pub fn check_kernel_scaled(
     if amplitude != 1.0 {
         inputs.q.iter_mut().for_each(|x| *x *= amplitude);
     }
-    let (out, grads) = run_training(gpu, kernel, &inputs)?;
+    let (out, grads) = run_training_async(gpu, kernel, &inputs).await?;
     if shape.pass.times_forward() {
         check.outputs.push(OutputCheck {
             name: "o",
@@ -264,8 +277,8 @@ pub fn compare_output(kernel: &dyn Kernel, inputs: &AttentionInputs, out: &[f32]
 
 /// A seed that differs from run to run (time based), so every verification sees fresh inputs.
 pub fn fresh_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0x5eed)
 }

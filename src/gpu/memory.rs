@@ -231,7 +231,10 @@ impl MemoryBudget {
 
 /// The largest DEVICE_LOCAL heap of a Vulkan adapter. wgpu's safe API exposes no heap
 /// sizes, so this asks Vulkan through wgpu-hal.
-#[cfg(not(any(target_arch = "wasm32", target_vendor = "apple")))]
+#[cfg(all(
+    feature = "native",
+    not(any(target_arch = "wasm32", target_vendor = "apple"))
+))]
 fn vulkan_device_local_heap(adapter: &wgpu::Adapter) -> Option<u64> {
     // SAFETY: the hal adapter is only used for a read-only property query while `adapter`
     // keeps it alive; no wgpu state is touched.
@@ -248,7 +251,10 @@ fn vulkan_device_local_heap(adapter: &wgpu::Adapter) -> Option<u64> {
     }
 }
 
-#[cfg(any(target_arch = "wasm32", target_vendor = "apple"))]
+#[cfg(not(all(
+    feature = "native",
+    not(any(target_arch = "wasm32", target_vendor = "apple"))
+)))]
 fn vulkan_device_local_heap(_adapter: &wgpu::Adapter) -> Option<u64> {
     None
 }

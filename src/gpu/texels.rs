@@ -1,4 +1,4 @@
-//! Texel arrays: a flat array of vec4<f32> held in an `rgba32float` 2D texture, row-major
+//! Texel arrays: a flat array of `vec4<f32>` held in an `rgba32float` 2D texture, row-major
 //! with rows of [`texel_row_width`] texels, so that a kernel can read it with `textureLoad`
 //! instead of storage loads. Why: on CPU drivers (lavapipe) a storage load inside a loop is
 //! a loop over the SIMD lanes while a texel fetch is vectorized; one vec4 load cost

@@ -69,7 +69,7 @@ pub trait Backward: Send + Sync + 'static {
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
 
     /// Every buffer a training run creates on `gpu`: the forward's, dO and the gradients
-    /// ([`gradient_plan`]) and the backward's own scratch. Nothing is allocated.
+    /// ([`gradient_plan`](crate::kernels::gradient_plan)) and the backward's own scratch. Nothing is allocated.
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan>;
 
     /// Builds the forward and the backward on one set of buffers.

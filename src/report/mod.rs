@@ -9,12 +9,15 @@ pub use compare::comparison_markdown;
 pub use family_charts::family_charts;
 pub use labels::{WALL_MARKS, device_title, human_bytes, kernel_color, short_device_labels};
 
+#[cfg(feature = "native")]
 use crate::error::Result;
 use crate::markdown::{Align, Table};
 use crate::results::{ResultRow, ResultsFile};
 use std::fmt::Write as _;
+#[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "native")]
 /// Renders every family's charts into `dir`; returns the PNG paths (relative names).
 pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut families: Vec<String> = Vec::new();
@@ -185,6 +188,7 @@ pub fn skipped_list(file: &ResultsFile) -> String {
     out
 }
 
+#[cfg(feature = "native")]
 /// Writes the charts and a README.md (header, table, charts, skips) into the device folder,
 /// and removes charts of an earlier run that this one no longer draws (so a folder never
 /// shows a chart its results do not back). Callers hold the folder's lock.
@@ -279,6 +283,7 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     Ok(written)
 }
 
+#[cfg(feature = "native")]
 /// Deletes the PNG and SVG files in `dir` that are not in `keep`.
 fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -295,6 +300,7 @@ fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
     }
 }
 
+#[cfg(feature = "native")]
 /// Writes comparison charts and `compare.md` (the devices side by side, see
 /// [`comparison_markdown`]) for several devices into `out`.
 pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {

@@ -5,10 +5,13 @@
 
 mod schema;
 mod skip;
+#[cfg(feature = "native")]
 mod store;
 
 pub use schema::{
-    Axis, Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, Status, WGPU_VERSION, device_slug,
+    Axis, Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, Status, WGPU_VERSION,
+    device_slug, git_commit, git_dirty, now_rfc3339,
 };
 pub use skip::Skip;
+#[cfg(feature = "native")]
 pub use store::{DeviceFolder, refuse_foreign};

@@ -55,7 +55,7 @@ impl DeviceHeader {
             wgpu_version: WGPU_VERSION.to_string(),
             attnbench_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: git_commit(),
-            date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            date: now_rfc3339(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             memory_budget_bytes: gpu.memory_budget().bytes,
             max_storage_buffer_binding_size: s.max_storage_buffer_binding_size,
@@ -109,16 +109,22 @@ pub fn device_slug(adapter: &str, backend: &str) -> String {
 /// The wgpu version attnbench is built against.
 pub const WGPU_VERSION: &str = "30";
 
-fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
+/// The commit attnbench was built from (`build.rs`), when the build knew it.
+pub fn git_commit() -> Option<String> {
+    Some(env!("ATTNBENCH_GIT_COMMIT").to_string()).filter(|c| !c.is_empty())
+}
+
+/// Whether the build's sources differed from that commit: `clean`, `dirty` or `unknown`.
+pub fn git_dirty() -> &'static str {
+    env!("ATTNBENCH_GIT_DIRTY")
+}
+
+/// Now as RFC 3339 in UTC, seconds precision (the browser's clock without `native`).
+pub fn now_rfc3339() -> String {
+    let since_epoch = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
 }
 
 /// Whether a point was measured.
@@ -253,6 +259,7 @@ impl Axis {
 
 /// Rows written before `axis` and `workload` were recorded carry them only in their family
 /// name (`headdim-…`, `decode-…`): fills them in, in the JSON, before it is parsed.
+#[cfg(feature = "native")]
 pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
     let Some(rows) = file.get_mut("rows").and_then(|r| r.as_array_mut()) else {
         return;

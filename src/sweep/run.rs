@@ -15,7 +15,8 @@ use crate::results::{ResultRow, Skip, Status};
 use crate::run::{KernelRun, MeasureOptions, Measurement, gflops, plan_for};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// One point of the sweep, handed to the measurer.
 pub struct Point<'a> {
@@ -69,13 +70,16 @@ pub trait Measurer {
     }
 }
 
+/// A progress callback: the point about to be measured, the points done, the total.
+pub type Progress<'p> = Box<dyn FnMut(&Point<'_>, usize, usize) + 'p>;
+
 /// The measurer of `attnbench sweep` and `suite`: warm-up and timed runs as `options`
 /// say, with an optional progress callback.
 pub struct Sampler<'p> {
     /// How to measure each point.
     pub options: MeasureOptions,
-    /// Called before each point with it, the points done and the total.
-    pub on_progress: Option<Box<dyn FnMut(&Point<'_>, usize, usize) + 'p>>,
+    /// Called before each point.
+    pub on_progress: Option<Progress<'p>>,
 }
 
 impl Measurer for Sampler<'_> {
@@ -132,6 +136,7 @@ pub fn run_sweep(
     measurer: &mut dyn Measurer,
 ) -> Result<Vec<ResultRow>> {
     // Measure the kernels as tuned for this device (`attnbench tune`), when it was.
+    #[cfg(feature = "native")]
     crate::tuning::apply(gpu, &config.results_dir)?;
     let families = families(config);
     let groups: Vec<(&Family, &'static dyn Kernel)> = families

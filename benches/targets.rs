@@ -8,6 +8,7 @@
 //! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
 use attnbench::Gpu;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
@@ -24,7 +25,8 @@ fn main() {
     }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
-    let session = Session::open(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
+    let session =
+        Session::open(&gpu, &root, RunKind::Targets).unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",

@@ -116,14 +116,14 @@ pub fn load_json<T: serde::de::DeserializeOwned>(
     what: &str,
     schema: &str,
 ) -> Result<Option<T>> {
-    load_json_with(path, what, schema, |_| {})
+    load_json_with(path, what, &[schema], |_| {})
 }
 
 /// Like [`load_json`], with `fix` applied to the JSON before it is parsed (older files).
 pub fn load_json_with<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
-    schema: &str,
+    schemas: &[&str],
     fix: impl FnOnce(&mut serde_json::Value),
 ) -> Result<Option<T>> {
     let fail = |message: String| Error::DataFile {
@@ -138,9 +138,10 @@ pub fn load_json_with<T: serde::de::DeserializeOwned>(
     let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
     let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-    if found != schema {
+    if !schemas.contains(&found) {
         return Err(fail(format!(
-            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
+            "not a {what} this attnbench reads: schema {found:?}, supported {}",
+            schemas.join(", ")
         )));
     }
     fix(&mut value);

@@ -5,6 +5,7 @@ use attnbench::capacity::capacity;
 use attnbench::files::write_atomic;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Gpu, KERNELS, Pass, Shape};
@@ -30,7 +31,7 @@ pub struct CapacityArgs {
 pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
     // Every input checked before anything is measured or written.
-    let session = Session::open(&gpu, &results_root())?;
+    let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
     let folder = &session.folder;
     let report = run_probes(&gpu)?;
     {
@@ -39,8 +40,12 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
         // Existing results gain the % columns and the ceilings in their charts.
         if folder.load()?.is_some() {
             let device = session.device.clone();
-            let file =
-                folder.merge_and_save(&lock, device, Vec::new(), Some(&report.ceilings()))?;
+            let file = folder.merge_and_save(
+                &lock,
+                device,
+                Vec::new(),
+                (Some(&report.ceilings()), None),
+            )?;
             attnbench::report::write_device_report(&file, &folder.dir)?;
         }
     }
@@ -147,7 +152,7 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
             c.limited_by
         );
     }
-    let session = Session::open(&gpu, &results_root())?;
+    let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
     let _lock = session.lock()?;
     let path = session.dir().join("capacity.json");
     let json = serde_json::json!({ "device": session.device, "shape": template, "kernels": rows });

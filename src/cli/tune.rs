@@ -2,6 +2,7 @@
 
 use super::Failure;
 use attnbench::kernels::Precision;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
@@ -42,7 +43,7 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let session = if args.dry_run {
         None
     } else {
-        Some(Session::open(&gpu, &results_root())?)
+        Some(Session::open(&gpu, &results_root(), RunKind::Tune)?)
     };
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),

@@ -78,6 +78,10 @@ impl Kernel for FlashSubgroup {
         "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
     }
 
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::SUBGROUP
+    }
+
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
         let unsupported = |reason: String| Error::Unsupported {
             kernel: self.name().into(),

@@ -109,6 +109,13 @@ pub trait Kernel: Send + Sync + 'static {
         1e-4
     }
 
+    /// Device features without which the kernel cannot run at all (every shape is refused
+    /// with the reason): verify and the reports then list it as not available here rather
+    /// than unchecked.
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::empty()
+    }
+
     /// What the kernel computes: a whole prefill, or the last few query rows (decode).
     fn workload(&self) -> Workload {
         Workload::Prefill

@@ -3,11 +3,14 @@
 //! device and the software; each row is one (family, kernel, shape) point, measured or
 //! skipped with its reason.
 
+mod run;
 mod schema;
 mod skip;
 #[cfg(feature = "native")]
 mod store;
 
+pub use run::{RunKind, RunRecord, STABLE_CHANGE, Stability};
+pub use schema::SCHEMA_V1;
 pub use schema::{
     Axis, Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, Status, WGPU_VERSION,
     device_slug, git_commit, git_dirty, now_rfc3339,

@@ -2,8 +2,9 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
+use super::run::RunRecord;
 use super::schema::{
-    Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, fill_legacy_row_fields,
+    Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, fill_legacy_row_fields,
 };
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
@@ -44,7 +45,7 @@ impl DeviceFolder {
         load_json_with(
             &self.json_path(),
             "results file",
-            SCHEMA,
+            &[SCHEMA, SCHEMA_V1],
             fill_legacy_row_fields,
         )
     }
@@ -82,7 +83,7 @@ impl DeviceFolder {
         _lock: &FolderLock,
         device: DeviceHeader,
         rows: Vec<ResultRow>,
-        ceilings: Option<&Ceilings>,
+        (ceilings, run): (Option<&Ceilings>, Option<&RunRecord>),
     ) -> Result<ResultsFile> {
         let mut file = match self.load()? {
             Some(existing) => {
@@ -92,10 +93,13 @@ impl DeviceFolder {
             None => ResultsFile::new(device.clone()),
         };
         file.merge(device, rows);
+        if let Some(run) = run {
+            file.record_run(run.clone());
+        }
         if let Some(c) = ceilings {
-            file.rows.iter_mut().for_each(|r| r.apply_ceilings(c));
             file.ceilings = Some(c.clone());
         }
+        file.apply_ceilings();
         self.save(&file)?;
         Ok(file)
     }
@@ -200,7 +204,7 @@ mod tests {
                 &lock,
                 header("gpu"),
                 vec![row("naive", 128, 1.0), row("naive", 256, 4.0)],
-                None,
+                (None, None),
             )
             .unwrap();
         let merged = folder
@@ -215,7 +219,7 @@ mod tests {
                         .with_window(Some(32));
                     ResultRow::new("window-d64", "flash", &shape)
                 }],
-                None,
+                (None, None),
             )
             .unwrap();
         assert_eq!(merged, folder.load().unwrap().unwrap());
@@ -233,11 +237,21 @@ mod tests {
         let folder = DeviceFolder::at(dir.path());
         let lock = folder.lock().unwrap();
         folder
-            .merge_and_save(&lock, header("gpu-a"), vec![row("naive", 128, 1.0)], None)
+            .merge_and_save(
+                &lock,
+                header("gpu-a"),
+                vec![row("naive", 128, 1.0)],
+                (None, None),
+            )
             .unwrap();
         let before = std::fs::read(folder.json_path()).unwrap();
         let err = folder
-            .merge_and_save(&lock, header("gpu-b"), vec![row("naive", 128, 9.0)], None)
+            .merge_and_save(
+                &lock,
+                header("gpu-b"),
+                vec![row("naive", 128, 9.0)],
+                (None, None),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("results.json"), "{err}");
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), before);
@@ -248,7 +262,7 @@ mod tests {
         std::fs::write(folder.json_path(), b"{ not json").unwrap();
         assert!(
             folder
-                .merge_and_save(&lock, header("gpu-a"), vec![], None)
+                .merge_and_save(&lock, header("gpu-a"), vec![], (None, None))
                 .is_err()
         );
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), b"{ not json");
@@ -265,7 +279,7 @@ mod tests {
                         let lock = folder.lock().unwrap();
                         let rows = vec![row(&format!("k{i}"), 16 << j, 1.0)];
                         folder
-                            .merge_and_save(&lock, header("gpu"), rows, None)
+                            .merge_and_save(&lock, header("gpu"), rows, (None, None))
                             .unwrap();
                     }
                 })

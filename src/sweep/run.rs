@@ -241,6 +241,8 @@ impl KernelLine<'_> {
         row.min_ms = Some(m.min_ms);
         row.max_ms = Some(m.max_ms);
         row.samples = m.samples_ms.len() as u32;
+        row.ci95_low_ms = Some(m.ci95_ms.0);
+        row.ci95_high_ms = Some(m.ci95_ms.1);
         row.timing = Some(m.timing);
         row.gflops = Some(gflops(row.flops, m.median_ms));
         row.peak_buffer_bytes = lazy.peak_buffer_bytes();

@@ -74,6 +74,13 @@ impl Kernel for Flash {
         self.precision
     }
 
+    fn required_features(&self) -> wgpu::Features {
+        match self.precision {
+            Precision::F32 => wgpu::Features::empty(),
+            Precision::F16 => wgpu::Features::SHADER_F16,
+        }
+    }
+
     /// f16 keeps ~3 decimal digits in Q·Kᵀ.
     fn tolerance(&self) -> f64 {
         match self.precision {

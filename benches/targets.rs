@@ -50,15 +50,22 @@ fn main() {
     };
     let report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    folder
+    let written = folder
         .lock()
         .and_then(|_lock| report.save(&folder.dir))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
-    println!(
-        "written: {}/targets.json and targets.md",
-        folder.dir.display()
-    );
+    if written {
+        println!(
+            "written: {}/targets.json and targets.md",
+            folder.dir.display()
+        );
+    } else {
+        println!(
+            "kept {}/targets.json and targets.md: they skipped fewer steps for lack of time",
+            folder.dir.display()
+        );
+    }
 }
 
 fn fail(message: &str) -> ! {

@@ -287,20 +287,19 @@ pub fn run_suite(
         ..TargetOptions::default()
     };
     let report = measure(gpu, &target_options, &mut |line| log(&format!("  {line}")))?;
-    {
+    let written = {
         let _lock = folder.lock()?;
-        report.save(&folder.dir)?;
+        report.save(&folder.dir)?
+    };
+    let mut outcome = if report.skipped.is_empty() {
+        "all measured".to_string()
+    } else {
+        format!("{} steps skipped for lack of time", report.skipped.len())
+    };
+    if !written {
+        outcome += "; targets.md kept: the one there skipped fewer steps";
     }
-    step(
-        "targets",
-        began,
-        if report.skipped.is_empty() {
-            "all measured".into()
-        } else {
-            format!("{} steps skipped for lack of time", report.skipped.len())
-        },
-        log,
-    );
+    step("targets", began, outcome, log);
 
     // 7. The report: suite.md first, so that the README carries it.
     let began = Instant::now();

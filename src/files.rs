@@ -18,8 +18,23 @@ pub const TEMP_PREFIX: &str = ".attnbench-";
 pub fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::DataFile {
         path: dir.to_path_buf(),
-        message: format!("cannot create the folder: {e}"),
+        message: if dir.exists() && !dir.is_dir() {
+            "is a file, not a folder".into()
+        } else {
+            format!("cannot create the folder: {e}")
+        },
     })
+}
+
+/// Checks that files can be written into `dir` (created if missing; a temporary file is
+/// created and removed), so that a command fails before its work, not at its last write.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    create_dir(dir)?;
+    temp_file_in(dir).map_err(|e| Error::DataFile {
+        path: dir.to_path_buf(),
+        message: format!("cannot write into the folder: {e}"),
+    })?;
+    Ok(())
 }
 
 /// A new temporary file in `dir` named `.attnbench-XXXXXX.tmp`, created with mode 0666

@@ -85,7 +85,7 @@ enum Command {
 
 /// The problem shape, shared by `run`, `verify` and `capacity` (each says which parts it
 /// needs: [`ShapeArgs::require`]).
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Shape")]
 pub struct ShapeArgs {
     /// Sequence length n.

@@ -340,11 +340,13 @@ impl<'g> KernelRun<'g> {
     pub fn measure(&self, options: &MeasureOptions) -> Result<Measurement> {
         let start = std::time::Instant::now();
         for _ in 0..options.warmup {
+            crate::interrupt::check()?;
             self.run_once()?;
             if options.time_budget.is_some_and(|b| start.elapsed() > b) {
                 break;
             }
         }
+        crate::interrupt::check()?;
         let (ns, timing) = self.timed_runs(
             options.samples.max(1),
             options.min_samples,

@@ -147,6 +147,7 @@ pub fn run_suite(
     let (mut passed, mut skipped) = (0, 0);
     for &kernel in &kernels {
         for shape in verify_shapes() {
+            crate::interrupt::check()?;
             let check = check_kernel(gpu, kernel, shape, seed)?;
             if check.skipped.is_some() {
                 skipped += 1;
@@ -172,6 +173,7 @@ pub fn run_suite(
     );
 
     // 3. Ceilings.
+    crate::interrupt::check()?;
     let began = Instant::now();
     let probe = run_probes(gpu)?;
     {
@@ -273,6 +275,8 @@ pub fn run_suite(
         format!("{measured} points measured, {for_time} skipped for lack of time"),
         log,
     );
+    // Ctrl-C: the sweep's points are saved; the targets and the report are not started.
+    crate::interrupt::check()?;
 
     // 6. The targets and the peers.
     let began = Instant::now();

@@ -426,7 +426,8 @@ pub trait Measurer {
     }
 }
 
-/// Runs the sweep on `gpu`; returns one row per point (measured or skipped).
+/// Runs the sweep on `gpu`; returns one row per point (measured or skipped). Interrupted
+/// ([`crate::interrupt`]), it returns the rows of the points finished so far.
 pub fn run_sweep(
     gpu: &Gpu,
     config: &SweepConfig,
@@ -464,6 +465,10 @@ pub fn run_sweep(
             let mut stopped: Option<String> = None;
             let mut last: Option<(Shape, f64)> = None;
             for &shape in &fam.shapes {
+                // Ctrl-C: the points measured so far are returned, to be saved.
+                if crate::interrupt::requested() {
+                    return Ok(rows);
+                }
                 let point = Point {
                     family,
                     kernel,
@@ -551,6 +556,7 @@ pub fn run_sweep(
                         rows.push(row);
                         continue;
                     }
+                    Err(Error::Interrupted) => return Ok(rows),
                     Err(e) => return Err(e),
                 };
                 let Some(m) = measured else { continue };

@@ -20,6 +20,10 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Fail at once, naming the holder, when another attnbench holds a results folder's
+    /// lock (default: say who holds it and wait).
+    #[arg(long, global = true)]
+    no_wait: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -181,9 +185,38 @@ pub struct Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure {
-            code: if e.is_input_error() { 2 } else { 1 },
+            code: match &e {
+                Error::Interrupted => attnbench::interrupt::EXIT_CODE,
+                e if e.is_input_error() => 2,
+                _ => 1,
+            },
             message: e.to_string(),
         }
+    }
+}
+
+/// Catches Ctrl-C and SIGTERM for a command that saves what it measured when stopped
+/// ([`attnbench::interrupt`]): the first signal asks its loops to stop after the current
+/// step, a second one exits at once.
+pub fn catch_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        if attnbench::interrupt::request() {
+            std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+        }
+        eprintln!(
+            "interrupted: stopping after the current step and saving what was measured (again: stop at once)"
+        );
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not save partial results: {e}");
+    }
+}
+
+/// A failure for work stopped by a signal after `saved` was saved (exit 130).
+pub fn interrupted(saved: &str) -> Failure {
+    Failure {
+        message: format!("interrupted; {saved}"),
+        code: attnbench::interrupt::EXIT_CODE,
     }
 }
 
@@ -236,6 +269,11 @@ pub fn main() -> ExitCode {
         }
     };
     let choice = cli.adapter.choice();
+    attnbench::files::set_lock_wait(if cli.no_wait {
+        attnbench::files::LockWait::Fail
+    } else {
+        attnbench::files::LockWait::Wait(|notice| eprintln!("{notice}"))
+    });
     // Settings read from the environment deep inside a run are checked up front.
     if let Err(e) = attnbench::kernels::flash::FlashConfig::from_env() {
         eprintln!("error: {}", e.to_string().replace('\n', " "));

@@ -147,6 +147,7 @@ impl Measurer for ProgressMeasurer {
 /// The `cargo bench` sweep without criterion, with a progress bar.
 pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let config = SweepConfig::from_env()?;
+    super::catch_interrupts();
     let gpu = Gpu::new(choice)?;
     let header = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&config.results_dir, &header);
@@ -168,7 +169,14 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     };
     let rows = run_sweep(&gpu, &config, &mut measurer)?;
     measurer.bar.finish_and_clear();
+    let measured = rows.iter().filter(|r| r.is_ok()).count();
     let (file, _) = save_and_report(&folder, header, rows)?;
+    if attnbench::interrupt::requested() {
+        return Err(super::interrupted(&format!(
+            "{measured} measured points saved to {}",
+            folder.dir.display()
+        )));
+    }
     println!("{}", summary_table(&file));
     println!("results and charts: {}", folder.dir.display());
     Ok(())

@@ -27,6 +27,7 @@ pub struct SuiteArgs {
 /// also their comparison).
 pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let budget = attnbench::settings::seconds_from_f64("--time-budget", args.time_budget)?;
+    super::catch_interrupts();
     let out = args
         .out
         .clone()
@@ -85,7 +86,17 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
             out: out.clone(),
             kernels: kernels.clone(),
         };
-        match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}"))? {
+        let outcome = match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}")) {
+            Err(Error::Interrupted) => {
+                let device = DeviceHeader::for_gpu(&gpu);
+                return Err(super::interrupted(&format!(
+                    "the steps finished are saved in {}",
+                    DeviceFolder::for_device(&out, &device).dir.display()
+                )));
+            }
+            other => other?,
+        };
+        match outcome {
             SuiteOutcome::Done(_) => {
                 let device = DeviceHeader::for_gpu(&gpu);
                 folders.push(DeviceFolder::for_device(&out, &device).dir);

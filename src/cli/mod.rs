@@ -275,7 +275,12 @@ pub fn main() -> ExitCode {
         attnbench::files::LockWait::Wait(|notice| eprintln!("{notice}"))
     });
     // Settings read from the environment deep inside a run are checked up front.
-    if let Err(e) = attnbench::kernels::flash::FlashConfig::from_env() {
+    let env_checks = attnbench::kernels::flash::FlashConfig::from_env()
+        .map(|_| ())
+        .and_then(|()| {
+            attnbench::kernels::flash::backward_rows::BackwardRows::from_env().map(|_| ())
+        });
+    if let Err(e) = env_checks {
         eprintln!("error: {}", e.to_string().replace('\n', " "));
         return ExitCode::from(2);
     }

@@ -48,6 +48,7 @@
 //! for a training step), so flash's backward at 1×1×4096×64 holds 11.1 MiB, 2 MiB more
 //! than v4.
 
+use super::flash::backward_rows::BackwardRows;
 use super::flash::{Flash, FlashConfig, Precision, fixed_subgroup_size, kv_texels, prepare_with};
 use super::texel_pair::texel_shift;
 use super::{
@@ -134,14 +135,8 @@ impl BackwardLayout {
         let lanes = fixed_subgroup_size(gpu)?;
         let head_dim = shape.head_dim;
         let base = if gpu.is_cpu() { 32 } else { 64 };
-        let field = |i: usize| -> Option<String> {
-            std::env::var("ATTNBENCH_FLASH_BWD_ROWS")
-                .ok()?
-                .split(',')
-                .nth(i)
-                .map(|f| f.trim().to_string())
-        };
-        let number = |i: usize| field(i)?.parse::<u32>().ok();
+        // Checked at start-up and, against the head dim, by `check_support`.
+        let rows = BackwardRows::from_env()?;
         let q_texels = shape.tensor_bytes() / 16;
         // Q, K, V, O, dO and the gradients, and the texel pair of Q's size: within the
         // memory budget, or the streamed rows come from the buffers.
@@ -152,16 +147,24 @@ impl BackwardLayout {
             && texel_arrays_supported(gpu)
             && texel_extent("flash backward", q_texels, &gpu.limits()).is_ok()
             && gpu.memory_budget().bytes.is_none_or(|b| with_texels <= b);
-        let texels = match field(3).as_deref() {
-            Some("texels") => texels_fit,
-            Some("buffers") => false,
-            _ => gpu.is_cpu() && texels_fit,
+        let texels = match rows.and_then(|r| r.texels) {
+            Some(true) => texels_fit,
+            Some(false) => false,
+            None => gpu.is_cpu() && texels_fit,
         };
         Ok(BackwardLayout {
-            block: number(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
+            block: rows
+                .and_then(|r| r.block)
+                .unwrap_or(base)
+                .max(lanes)
+                .next_multiple_of(lanes),
             lanes,
-            dq_rows: number(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
-            dkdv_rows: number(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+            dq_rows: rows.map_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8), |r| {
+                r.dq_rows
+            }),
+            dkdv_rows: rows.map_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4), |r| {
+                r.dkdv_rows
+            }),
             texels,
         })
     }
@@ -395,6 +398,11 @@ impl Backward for Flash {
             return Err(super::no_backward(self));
         }
         Kernel::check_support(self, shape, gpu)?;
+        if let Some(rows) = BackwardRows::from_env()? {
+            let lanes = fixed_subgroup_size(gpu).unwrap_or(0);
+            let budgets = [(3, DQ_REGISTER_FLOATS), (4, DKDV_REGISTER_FLOATS)];
+            rows.check(shape.head_dim, lanes, budgets)?;
+        }
         // The backward shares rows across a subgroup by broadcast (wgpu's GL backend has no
         // subgroups: there the backward is naive's and chunked's).
         BackwardLayout::for_shape(shape, gpu).map_err(|e| match e {

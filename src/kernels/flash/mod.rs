@@ -108,6 +108,7 @@
 //! is the only loop left: ~235 000), each row's running (m, l, accumulator) kept in a state
 //! buffer between passes: still O(n·d) memory.
 
+pub mod backward_rows;
 mod config;
 mod ladder;
 mod pipelines;

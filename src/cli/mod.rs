@@ -168,11 +168,13 @@ impl ShapeArgs {
     }
 }
 
-/// Opens the chosen adapter with its tuned kernel configurations (`tuning.json` in its
-/// results folder, when `attnbench tune` has run on it).
-pub fn open_tuned_gpu(choice: AdapterChoice) -> Result<Gpu, Error> {
+/// Opens the chosen adapter with the tuned configurations of `kernels` (all kernels when
+/// empty) from `tuning.json` in its results folder, when `attnbench tune` has run on it.
+pub fn open_tuned_gpu(choice: AdapterChoice, kernels: &[&str]) -> Result<Gpu, Error> {
     let gpu = Gpu::new(choice)?;
-    attnbench::tuning::apply(&gpu, &attnbench::tuning::results_root())?;
+    attnbench::tuning::apply_for(&gpu, &attnbench::tuning::results_root(), |k| {
+        kernels.is_empty() || kernels.contains(&k)
+    })?;
     Ok(gpu)
 }
 

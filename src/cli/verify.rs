@@ -47,7 +47,13 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         all.extend(backward_cases());
         all
     };
-    let gpu = super::open_tuned_gpu(choice)?;
+    // Only the kernels checked have their tuned choices checked and applied.
+    let names: Vec<&str> = if args.kernels.is_empty() {
+        Vec::new()
+    } else {
+        kernels.iter().map(|k| k.name()).collect()
+    };
+    let gpu = super::open_tuned_gpu(choice, &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(

@@ -131,6 +131,14 @@ impl TuningFile {
 /// into `gpu`; returns how many choices it applied. A file recorded on another device (a
 /// folder copied by hand) is an error.
 pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
+    apply_for(gpu, results_root, |_| true)
+}
+
+/// Like [`apply`] for the kernels `wanted` accepts: the choices of other kernels are
+/// neither checked nor applied, so a command about one kernel never fails on another's
+/// choice. A choice is checked against the device, not the memory budget: where it does
+/// not fit a shape, that shape runs the kernel's default.
+pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
     let device = DeviceHeader::for_gpu(gpu);
     let folder = DeviceFolder::for_device(results_root, &device);
     let Some(file) = TuningFile::load(&folder.dir)? else {
@@ -140,14 +148,15 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     crate::results::refuse_foreign(&path, &file.device, &device, "tuning")?;
     // Check every choice before applying any: a configuration that would compute wrong
     // results (e.g. edited by hand) is refused, never run.
-    for choice in &file.choices {
+    let choices: Vec<&TunedChoice> = file.choices.iter().filter(|c| wanted(&c.kernel)).collect();
+    for choice in &choices {
         let precision = match choice.kernel.as_str() {
             "flash_f16" => Precision::F16,
             _ => Precision::F32,
         };
         FlashConfig::parse(&choice.config)
             .and_then(|config| {
-                config.validate(
+                config.validate_on_device(
                     &crate::shape::Shape::new(1, choice.head_dim),
                     gpu,
                     precision,
@@ -158,10 +167,10 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
                 message: format!("{} d{}: {e}", choice.kernel, choice.head_dim),
             })?;
     }
-    for choice in &file.choices {
+    for choice in &choices {
         gpu.set_tuned(&choice.kernel, choice.head_dim, &choice.config);
     }
-    Ok(file.choices.len())
+    Ok(choices.len())
 }
 
 /// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results` (relative to the

@@ -337,6 +337,30 @@ impl FlashConfig {
 
     /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why.
     pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
+        self.validate_on_device(shape, gpu, precision)?;
+        if self.kv == KvSource::TexelBroadcast {
+            // The textures are a speed-up, not a need: where they would push a run past the
+            // memory budget, flash reads the buffers instead (the CPU default falls back).
+            let with_texels = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
+                + 2 * texel_array_bytes(kv_texels(shape), &gpu.limits());
+            if let Some(budget) = gpu.memory_budget().bytes
+                && with_texels > budget
+            {
+                return Err(Error::Unsupported {
+                    kernel: kernel_name(precision).into(),
+                    reason: format!(
+                        "K/V as texels need {with_texels} bytes with Q, K, V and O, over the memory budget of {budget}"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
+    /// configuration correctly at all. What a tuned choice must pass to be applied; one that
+    /// does not fit the budget at some shape gives way to the default there.
+    pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
         let limits = gpu.limits();
         let unsupported = |reason: String| Error::Unsupported {
             kernel: kernel_name(precision).into(),
@@ -377,17 +401,6 @@ impl FlashConfig {
                 )));
             }
             texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
-            // The textures are a speed-up, not a need: where they would push a run past the
-            // memory budget, flash reads the buffers instead (the CPU default falls back).
-            let with_texels = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
-                + 2 * texel_array_bytes(kv_texels(shape), &limits);
-            if let Some(budget) = gpu.memory_budget().bytes
-                && with_texels > budget
-            {
-                return Err(unsupported(format!(
-                    "K/V as texels need {with_texels} bytes with Q, K, V and O, over the memory budget of {budget}"
-                )));
-            }
         }
         if self.lanes > 1 {
             let info = gpu.adapter().get_info();

@@ -217,9 +217,16 @@ pub fn load_json_with<T: serde::de::DeserializeOwned>(
         serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
     let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
     if found != schema {
-        return Err(fail(format!(
-            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
-        )));
+        let kind = |s: &str| s.rsplit_once('/').map(|(kind, _)| kind.to_string());
+        return Err(fail(
+            if kind(found).is_some() && kind(found) == kind(schema) {
+                format!(
+                    "an attnbench {what} of schema {found:?}, which this attnbench does not read (it reads {schema:?}; another version wrote it)"
+                )
+            } else {
+                format!("not an attnbench {what} (schema {found:?}, expected {schema:?})")
+            },
+        ));
     }
     fix(&mut value);
     serde_json::from_value(value)

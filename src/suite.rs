@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 /// Identifies the schema of `suite.json`.
 pub const SCHEMA: &str = "attnbench-suite/1";
 
+/// The smallest budget a suite accepts per adapter, seconds: verification and the probe
+/// always run whole (10–40 s on a CPU adapter), and the measuring steps need some left.
+pub const MIN_BUDGET_S: f64 = 60.0;
+
 /// Share of the measuring budget the tuner gets.
 pub const TUNE_SHARE: f64 = 0.15;
 

@@ -112,7 +112,7 @@ pub struct ShapeArgs {
     #[arg(long)]
     pub kv_heads: Option<u32>,
     /// Causal sliding window W: query i sees keys j with i − W < j ≤ i (implies --causal).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: Option<u32>,
     /// Which passes to run and time: fwd (inference), bwd (dQ, dK, dV from dO; the forward
     /// runs untimed) or fwd-bwd (a training step) [default: fwd].
@@ -228,6 +228,14 @@ impl Failure {
         Failure {
             message: message.into(),
             code: 1,
+        }
+    }
+
+    /// A failure with exit code 2 (the request cannot be served as asked).
+    pub fn input(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 2,
         }
     }
 }

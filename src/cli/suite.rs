@@ -66,6 +66,18 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
     } else {
         vec![choice]
     };
+    let minimum = attnbench::suite::MIN_BUDGET_S * choices.len() as f64;
+    if budget.as_secs_f64() < minimum {
+        return Err(Error::InvalidSetting {
+            what: "--time-budget".into(),
+            value: format!("{:?}", args.time_budget),
+            expected: format!(
+                "at least {minimum} s ({} s per adapter: verification and the probe always run whole)",
+                attnbench::suite::MIN_BUDGET_S
+            ),
+        }
+        .into());
+    }
     let start = Instant::now();
     let mut folders = Vec::new();
     for (i, choice) in choices.iter().enumerate() {

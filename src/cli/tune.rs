@@ -5,7 +5,7 @@ use attnbench::kernels::flash::Precision;
 use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
-use attnbench::{AdapterChoice, Gpu};
+use attnbench::{AdapterChoice, Gpu, Shape};
 
 /// Options of `tune`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,12 @@ pub struct TuneArgs {
 /// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    // Every tuning shape is checked before the first is tuned.
+    for &head_dim in &args.head_dims {
+        Shape::new(args.seq_len, head_dim)
+            .with_batch_heads(args.batch, args.heads)
+            .validate()?;
+    }
     let gpu = Gpu::new(choice)?;
     let device = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&results_root(), &device);

@@ -77,6 +77,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let mut failures = 0;
     let mut passes = 0;
     let mut skips = 0;
+    let mut first_skip: Option<String> = None;
     for kernel in kernels {
         for &(shape, amplitude) in &cases {
             // The default spread lists backward cases only for kernels that have one.
@@ -118,6 +119,8 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 }
                 (None, Some(reason)) => {
                     skips += 1;
+                    first_skip
+                        .get_or_insert_with(|| format!("{} at {shape}: {reason}", check.kernel));
                     ("-".into(), "-".into(), format!("skipped: {reason}"))
                 }
                 (None, None) => ("-".into(), "-".into(), "no result".into()),
@@ -139,6 +142,15 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         }
     }
     println!("{passes} passed, {failures} failed, {skips} skipped");
+    // A verify that checked nothing says so, as `run` refuses the same input.
+    if passes + failures == 0 {
+        return Err(Failure::input(format!(
+            "nothing was verified: {skips} checks skipped ({})",
+            first_skip
+                .as_deref()
+                .unwrap_or("no kernel and shape to check")
+        )));
+    }
     if failures > 0 {
         return Err(Failure::failed(format!(
             "{failures} kernel checks failed (seed {seed})"

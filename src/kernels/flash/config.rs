@@ -493,8 +493,9 @@ pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
     };
     if !gpu.features().contains(wgpu::Features::SUBGROUP) {
         return Err(unsupported(format!(
-            "{} has no SUBGROUP",
-            gpu.summary().name
+            "{} ({}) has no SUBGROUP",
+            gpu.summary().name,
+            gpu.summary().backend
         )));
     }
     if info.subgroup_min_size != info.subgroup_max_size || info.subgroup_min_size == 0 {

@@ -120,6 +120,15 @@ fn main() {
         SweepConfig::from_env().unwrap_or_else(|e| fail(&e.to_string()))
     };
     let mut criterion = Criterion::default().configure_from_args();
+    if !test_mode {
+        // Ctrl-C or SIGTERM: stop after the current point and save what was measured.
+        let _ = ctrlc::set_handler(|| {
+            if attnbench::interrupt::request() {
+                std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+            }
+            eprintln!("interrupted: saving what was measured (again: stop at once)");
+        });
+    }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     // Before measuring: a destination that cannot take the results fails now.
     let mut session = Session::open(&gpu, &config.results_dir, RunKind::Bench)
@@ -149,7 +158,8 @@ fn main() {
         run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
     };
     // The device's ceilings, probed once per device, turn every point into a % of them.
-    if !test_mode && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
+    let interrupted = attnbench::interrupt::requested();
+    if !test_mode && !interrupted && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
         eprintln!("probing the device's ceilings once (attnbench probe)");
         let probe = run_probes(&gpu).unwrap_or_else(|e| fail(&e.to_string()));
         folder
@@ -160,6 +170,13 @@ fn main() {
     let (_, written) = session
         .save_rows(rows)
         .unwrap_or_else(|e| fail(&e.to_string()));
+    if interrupted {
+        eprintln!(
+            "interrupted; the points measured are saved in {}",
+            folder.dir.display()
+        );
+        std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+    }
     criterion.final_summary();
     if !test_mode {
         let run = session

@@ -50,15 +50,22 @@ fn main() {
     };
     let report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    session
+    let written = session
         .lock()
         .and_then(|_lock| report.save(session.dir()))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
-    println!(
-        "written: {}/targets.json and targets.md",
-        session.dir().display()
-    );
+    if written {
+        println!(
+            "written: {}/targets.json and targets.md",
+            session.dir().display()
+        );
+    } else {
+        println!(
+            "kept {}/targets.json and targets.md: they skipped fewer steps for lack of time",
+            session.dir().display()
+        );
+    }
 }
 
 fn fail(message: &str) -> ! {

@@ -10,7 +10,8 @@
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
 //! - [`suite`]: `attnbench suite`, the whole job on one adapter within one time budget;
 //! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
-//! - [`settings`]: range-checked parsers for settings given as text;
+//! - [`settings`]: range-checked parsers for settings given as text; [`interrupt`]:
+//!   stopping at Ctrl-C or SIGTERM with what was measured kept;
 //! - [`tuning`]: `attnbench tune`, the per-device tile choices in `tuning.json`;
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts;
 //!   [`files`]: atomic writes, temporary files and folder locks under them; [`markdown`]:
@@ -22,6 +23,7 @@ pub mod charts;
 pub mod error;
 pub mod gpu;
 pub mod host;
+pub mod interrupt;
 pub mod kernels;
 pub mod markdown;
 pub mod reference;

@@ -423,11 +423,13 @@ impl<'g> KernelRun<'g> {
     pub async fn measure_async(&self, options: &MeasureOptions) -> Result<Measurement> {
         let start = web_time::Instant::now();
         for _ in 0..options.warmup {
+            crate::interrupt::check()?;
             self.run_once_async().await?;
             if options.time_budget.is_some_and(|b| start.elapsed() > b) {
                 break;
             }
         }
+        crate::interrupt::check()?;
         let (ns, timing) = self
             .timed_runs_async(
                 options.samples.max(1),

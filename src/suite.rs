@@ -39,6 +39,10 @@ use std::time::{Duration, Instant};
 /// Identifies the schema of `suite.json`.
 pub const SCHEMA: &str = "attnbench-suite/1";
 
+/// The smallest budget a suite accepts per adapter, seconds: verification and the probe
+/// always run whole (10–40 s on a CPU adapter), and the measuring steps need some left.
+pub const MIN_BUDGET_S: f64 = 60.0;
+
 /// Share of the measuring budget the tuner gets.
 pub const TUNE_SHARE: f64 = 0.15;
 
@@ -188,6 +192,7 @@ impl SuiteRun<'_> {
         let seed = fresh_seed();
         let (mut passed, mut skipped) = (0, 0);
         for case in plan(&self.kernels, Coverage::Device, None) {
+            crate::interrupt::check()?;
             let check = check(self.gpu, case.kernel, case.shape, seed, case.inputs)?;
             if check.passed() {
                 passed += 1;
@@ -213,6 +218,7 @@ impl SuiteRun<'_> {
 
     /// 3. The device's ceilings, saved as `probe.json`.
     fn probe(&mut self) -> Result<ProbeReport> {
+        crate::interrupt::check()?;
         let began = Instant::now();
         let probe = run_probes(self.gpu)?;
         {
@@ -308,6 +314,8 @@ impl SuiteRun<'_> {
             .count();
         let outcome = format!("{measured} points measured, {for_time} skipped for lack of time");
         self.step("sweep", began, outcome);
+        // Ctrl-C: the sweep's points are saved; the targets and the report are not started.
+        crate::interrupt::check()?;
         Ok(flash_gflops)
     }
 
@@ -326,15 +334,18 @@ impl SuiteRun<'_> {
         };
         let log = &mut *self.log;
         let report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
-        {
+        let written = {
             let _lock = self.session.lock()?;
-            report.save(self.session.dir())?;
-        }
-        let outcome = if report.skipped.is_empty() {
-            "all measured".into()
+            report.save(self.session.dir())?
+        };
+        let mut outcome = if report.skipped.is_empty() {
+            "all measured".to_string()
         } else {
             format!("{} steps skipped for lack of time", report.skipped.len())
         };
+        if !written {
+            outcome += "; targets.md kept: the one there skipped fewer steps";
+        }
         self.step("targets", began, outcome);
         Ok(())
     }

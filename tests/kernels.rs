@@ -65,11 +65,12 @@ fn naive_splits_the_score_matrix_across_buffers() {
     let shape = Shape::new(300, 16).with_causal(true);
     let naive = find_kernel("naive").unwrap();
     let plan = naive.memory_plan(&shape, &small).unwrap();
-    let chunks = plan
+    let chunks: u64 = plan
         .buffers
         .iter()
         .filter(|b| b.label.starts_with("scores"))
-        .count();
+        .map(|b| b.count)
+        .sum();
     assert!(chunks > 1, "{plan:?}");
     let check = check_kernel(&small, naive, shape, fresh_seed()).unwrap();
     assert!(check.passed(), "{check:?}");
@@ -252,7 +253,7 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
             let planned: u64 = plan
                 .buffers
                 .iter()
-                .map(|b| b.bytes.max(4).next_multiple_of(4))
+                .map(|b| b.count * b.bytes.max(4).next_multiple_of(4))
                 .sum();
             let inputs = AttentionInputs::random(shape, 5).unwrap();
             let run = KernelRun::new(gpu, kernel, &inputs).unwrap();

@@ -123,6 +123,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
 /// The `cargo bench` sweep without criterion, with a progress bar.
 pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let config = SweepConfig::from_env()?;
+    super::catch_interrupts();
     let gpu = Gpu::new(choice)?;
     // Before measuring: a destination that cannot take the results fails now.
     let mut session = Session::open(&gpu, &config.results_dir, RunKind::Sweep)?;
@@ -154,6 +155,13 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let swept = session.sweep(&gpu, &config, &mut sampler)?;
     drop(sampler);
     bar.finish_and_clear();
+    if attnbench::interrupt::requested() {
+        let measured = swept.rows.iter().filter(|r| r.is_ok()).count();
+        return Err(super::interrupted(&format!(
+            "{measured} measured points saved to {}",
+            session.dir().display()
+        )));
+    }
     let run = session.finish(&gpu)?;
     println!("{}", summary_table(&swept.file));
     println!("run {}", run.describe());

@@ -6,7 +6,7 @@ use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
-use attnbench::{AdapterChoice, Gpu};
+use attnbench::{AdapterChoice, Gpu, Shape};
 
 /// Options of `tune`.
 #[derive(Debug, clap::Args)]
@@ -37,6 +37,12 @@ pub struct TuneArgs {
 /// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    // Every tuning shape is checked before the first is tuned.
+    for &head_dim in &args.head_dims {
+        Shape::new(args.seq_len, head_dim)
+            .with_batch_heads(args.batch, args.heads)
+            .validate()?;
+    }
     let gpu = Gpu::new(choice)?;
     // A destination that cannot take the choices (another device's tuning.json, a folder
     // that cannot be written) fails before minutes of tuning, not after.

@@ -58,7 +58,9 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         .collect::<Result<_, _>>()?;
     // Every argument checked before the device opens.
     cases(args, KERNELS)?;
-    let gpu = super::open_tuned_gpu(choice)?;
+    // Only the kernels checked have their tuned choices checked and applied.
+    let names: Vec<&str> = asked.iter().map(|k| k.name()).collect();
+    let gpu = super::open_tuned_gpu(choice, &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(
@@ -100,6 +102,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         "rel_l2",
         "secs"
     );
+    let mut first_skip: BTreeMap<&str, String> = BTreeMap::new();
     let mut tallies: BTreeMap<&str, Tally> = kernels
         .iter()
         .map(|k| (k.name(), Tally::default()))
@@ -114,6 +117,14 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             tally.failed += 1;
         } else {
             tally.skipped += 1;
+            first_skip.entry(case.kernel.name()).or_insert_with(|| {
+                format!(
+                    "{} at {}: {}",
+                    case.kernel.name(),
+                    case.shape,
+                    check.skipped.clone().unwrap_or_default()
+                )
+            });
         }
         print_row(&check, began.elapsed().as_secs_f64());
     }
@@ -129,15 +140,20 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
             "{failed} kernel checks failed (seed {seed})"
         )));
     }
-    let unchecked: Vec<&str> = tallies
+    let unchecked: Vec<String> = tallies
         .iter()
         .filter(|(_, t)| t.passed == 0)
-        .map(|(name, _)| *name)
+        .map(|(name, _)| {
+            first_skip
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_string())
+        })
         .collect();
     if !unchecked.is_empty() {
         return Err(Failure::failed(format!(
-            "no check ran for {}: every case was skipped (a skip is not a pass)",
-            unchecked.join(", ")
+            "nothing was verified for {}: every case was skipped, and a skip is not a pass",
+            unchecked.join("; ")
         )));
     }
     Ok(())

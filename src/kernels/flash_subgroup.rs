@@ -89,8 +89,9 @@ impl Kernel for FlashSubgroup {
         };
         if !gpu.features().contains(wgpu::Features::SUBGROUP) {
             return Err(unsupported(format!(
-                "{} has no SUBGROUP",
-                gpu.summary().name
+                "{} ({}) has no SUBGROUP",
+                gpu.summary().name,
+                gpu.summary().backend
             )));
         }
         // Each lane loops over n / subgroup size keys, twice over the columns.

@@ -4,6 +4,7 @@
 mod compare;
 mod family_charts;
 mod labels;
+pub mod manifest;
 
 pub use compare::comparison_markdown;
 pub use family_charts::family_charts;
@@ -289,7 +290,8 @@ pub fn skipped_list(file: &ResultsFile) -> String {
 #[cfg(feature = "native")]
 /// Writes the charts and a README.md (header, table, charts, skips) into the device folder,
 /// and removes charts of an earlier run that this one no longer draws (so a folder never
-/// shows a chart its results do not back). Callers hold the folder's lock.
+/// shows a chart its results do not back; only those its [`manifest`] lists). Callers hold
+/// the folder's lock.
 pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = render_charts(&[file], dir)?;
     let d = &file.device;
@@ -378,31 +380,15 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     let readme = dir.join("README.md");
     crate::files::write_atomic(&readme, md.as_bytes())?;
     written.push(readme);
-    remove_stale_charts(dir, &written);
+    manifest::replace_charts(dir, &written)?;
     Ok(written)
 }
 
-#[cfg(feature = "native")]
-/// Deletes the PNG and SVG files in `dir` that are not in `keep`.
-fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.flatten().map(|e| e.path()) {
-        let chart = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("png" | "svg")
-        );
-        if chart && !keep.iter().any(|k| k == &path) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
-#[cfg(feature = "native")]
 /// Writes comparison charts and `compare.md` (the devices side by side, see
-/// [`comparison_markdown`]) for several devices into `out`.
+/// [`comparison_markdown`]) for several devices into `out`: a new or empty folder, or one
+/// of an earlier comparison (a folder of other files is refused, untouched).
 pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {
+    manifest::check_ours_or_empty(out, "compare.md")?;
     let mut written = render_charts(files, out)?;
     let mut md = comparison_markdown(files);
     let mut families: Vec<String> = Vec::new();
@@ -422,6 +408,6 @@ pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBu
     let path = out.join("compare.md");
     crate::files::write_atomic(&path, md.as_bytes())?;
     written.push(path);
-    remove_stale_charts(out, &written);
+    manifest::replace_charts(out, &written)?;
     Ok(written)
 }

@@ -459,11 +459,14 @@ impl ResultsFile {
     }
 
     /// Replaces the rows with the same keys as `rows`, keeps the others, adds the new ones,
-    /// and takes the newer header.
+    /// and takes the newer header. A skipped row never replaces a measured one (a short,
+    /// interrupted or what-if re-run skips for its own reasons): a measurement is only
+    /// replaced by a newer measurement, and the older run stays listed.
     pub fn merge(&mut self, device: DeviceHeader, rows: Vec<ResultRow>) {
         self.device = device;
         for row in rows {
             match self.rows.iter_mut().find(|r| r.key() == row.key()) {
+                Some(existing) if existing.is_ok() && !row.is_ok() => {}
                 Some(existing) => *existing = row,
                 None => self.rows.push(row),
             }

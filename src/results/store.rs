@@ -231,6 +231,51 @@ mod tests {
         assert!(csv.starts_with("family,kernel,batch"));
     }
 
+    /// A re-run that skips points (a short sweep budget, a what-if memory budget) keeps the
+    /// measured rows; a newer measurement replaces an older one, and a skip an older skip.
+    #[test]
+    fn skips_never_replace_measurements() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = DeviceFolder::at(dir.path().join("dev"));
+        let lock = folder.lock().unwrap();
+        let skipped = |n: u32, reason: &str| {
+            let mut r = ResultRow::new("prefill-d64", "naive", &Shape::new(n, 64));
+            r.reason = reason.into();
+            r
+        };
+        folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![row("naive", 128, 1.0), skipped(256, "old reason")],
+                (None, None),
+            )
+            .unwrap();
+        let merged = folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![
+                    skipped(128, "time budget of the whole sweep: 0.0 s left"),
+                    skipped(256, "new reason"),
+                ],
+                (None, None),
+            )
+            .unwrap();
+        assert_eq!(merged.rows[0].median_ms, Some(1.0), "{:?}", merged.rows[0]);
+        assert!(merged.rows[0].is_ok());
+        assert_eq!(merged.rows[1].reason, "new reason");
+        let newer = folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![row("naive", 128, 2.0)],
+                (None, None),
+            )
+            .unwrap();
+        assert_eq!(newer.rows[0].median_ms, Some(2.0));
+    }
+
     #[test]
     fn foreign_and_malformed_files_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();

@@ -121,7 +121,17 @@ impl SweepConfig {
             .transpose()?;
         c.seq_lens = match get("ATTNBENCH_SEQ_LENS") {
             Some(text) => list("ATTNBENCH_SEQ_LENS", &text)?,
-            None => doubling(min.unwrap_or(128), max.unwrap_or(1 << 20)),
+            None => {
+                let (min, max) = (min.unwrap_or(128), max.unwrap_or(1 << 20));
+                if min > max {
+                    return Err(Error::InvalidSetting {
+                        what: "ATTNBENCH_MIN_SEQ_LEN".into(),
+                        value: min.to_string(),
+                        expected: format!("at most ATTNBENCH_MAX_SEQ_LEN, {max}"),
+                    });
+                }
+                doubling(min, max)
+            }
         };
         for &n in &c.seq_lens {
             positive("ATTNBENCH_SEQ_LENS", n)?;

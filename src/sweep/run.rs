@@ -129,7 +129,8 @@ fn kernels_of(config: &SweepConfig, family: &Family) -> Vec<&'static dyn Kernel>
         .collect()
 }
 
-/// Runs the sweep on `gpu`; returns one row per point (measured or skipped).
+/// Runs the sweep on `gpu`; returns one row per point (measured or skipped). Interrupted
+/// ([`crate::interrupt`]), it returns the rows of the points finished so far.
 pub fn run_sweep(
     gpu: &Gpu,
     config: &SweepConfig,
@@ -161,6 +162,10 @@ pub fn run_sweep(
             last: None,
         };
         for &shape in &family.shapes {
+            // Ctrl-C: the points measured so far are returned, to be saved.
+            if crate::interrupt::requested() {
+                return Ok(rows);
+            }
             let point = Point {
                 family: &family.name,
                 kernel,
@@ -169,8 +174,11 @@ pub fn run_sweep(
             };
             measurer.progress(&point, done, total);
             done += 1;
-            if let Some(row) = line.point(&point, measurer)? {
-                rows.push(row);
+            match line.point(&point, measurer) {
+                Ok(Some(row)) => rows.push(row),
+                Ok(None) => {}
+                Err(Error::Interrupted) => return Ok(rows),
+                Err(e) => return Err(e),
             }
         }
     }

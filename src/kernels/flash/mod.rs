@@ -33,6 +33,7 @@
 mod backward;
 mod backward_layout;
 mod backward_pipelines;
+pub mod backward_rows;
 mod config;
 mod forward;
 pub mod ladder;

@@ -4,6 +4,7 @@
 mod compare;
 mod family_charts;
 mod labels;
+#[cfg(feature = "native")]
 pub mod manifest;
 
 pub use compare::comparison_markdown;
@@ -384,6 +385,7 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     Ok(written)
 }
 
+#[cfg(feature = "native")]
 /// Writes comparison charts and `compare.md` (the devices side by side, see
 /// [`comparison_markdown`]) for several devices into `out`: a new or empty folder, or one
 /// of an earlier comparison (a folder of other files is refused, untouched).

@@ -9,11 +9,12 @@ mod skip;
 #[cfg(feature = "native")]
 mod store;
 
-pub use run::{RunKind, RunRecord, STABLE_CHANGE, Stability};
-pub use schema::SCHEMA_V1;
+pub use run::{
+    Ceilings, RunKind, RunRecord, STABLE_CHANGE, Stability, WGPU_VERSION, git_commit, git_dirty,
+    now_rfc3339,
+};
 pub use schema::{
-    Axis, Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, Status, WGPU_VERSION,
-    device_slug, git_commit, git_dirty, now_rfc3339,
+    Axis, DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, Status, device_slug,
 };
 pub use skip::Skip;
 #[cfg(feature = "native")]

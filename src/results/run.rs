@@ -4,9 +4,42 @@
 //! Results rows name the run that measured them, so a table never silently divides numbers
 //! from different runs, and a ceiling that moved during a run marks it unstable.
 
-use super::schema::{Ceilings, WGPU_VERSION, git_commit, git_dirty, now_rfc3339};
 use crate::gpu::Gpu;
 use serde::{Deserialize, Serialize};
+
+/// The wgpu version attnbench is built against.
+pub const WGPU_VERSION: &str = "30";
+
+/// The commit attnbench was built from (`build.rs`), when the build knew it.
+pub fn git_commit() -> Option<String> {
+    Some(env!("ATTNBENCH_GIT_COMMIT").to_string()).filter(|c| !c.is_empty())
+}
+
+/// Whether the build's sources differed from that commit: `clean`, `dirty` or `unknown`.
+pub fn git_dirty() -> &'static str {
+    env!("ATTNBENCH_GIT_DIRTY")
+}
+
+/// Now as RFC 3339 in UTC, seconds precision (the browser's clock without `native`).
+pub fn now_rfc3339() -> String {
+    let since_epoch = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
+}
+
+/// The device's probed ceilings (from `probe.json`), kept with its results for the charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ceilings {
+    /// f32 FMA peak, GFLOP/s.
+    pub fma_f32_gflops: f64,
+    /// Device memory bandwidth, GB/s.
+    pub bandwidth_gbps: f64,
+    /// Host → device, GB/s.
+    pub upload_gbps: f64,
+    /// Device → host, GB/s.
+    pub readback_gbps: f64,
+}
 
 /// What kind of invocation measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The results schema: a device header, rows (one per family, kernel and shape, measured
 //! or skipped with its reason) and the device's ceilings, as `results.json` holds them.
 
-use super::run::RunRecord;
+use super::run::{Ceilings, RunRecord, WGPU_VERSION, git_commit, now_rfc3339};
 use super::skip::Skip;
 use crate::gpu::Gpu;
 use crate::gpu::TimingSource;
@@ -108,27 +108,6 @@ pub fn device_slug(adapter: &str, backend: &str) -> String {
         }
     }
     slug.trim_end_matches('-').to_string()
-}
-
-/// The wgpu version attnbench is built against.
-pub const WGPU_VERSION: &str = "30";
-
-/// The commit attnbench was built from (`build.rs`), when the build knew it.
-pub fn git_commit() -> Option<String> {
-    Some(env!("ATTNBENCH_GIT_COMMIT").to_string()).filter(|c| !c.is_empty())
-}
-
-/// Whether the build's sources differed from that commit: `clean`, `dirty` or `unknown`.
-pub fn git_dirty() -> &'static str {
-    env!("ATTNBENCH_GIT_DIRTY")
-}
-
-/// Now as RFC 3339 in UTC, seconds precision (the browser's clock without `native`).
-pub fn now_rfc3339() -> String {
-    let since_epoch = web_time::SystemTime::now()
-        .duration_since(web_time::UNIX_EPOCH)
-        .unwrap_or_default();
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
 }
 
 /// Whether a point was measured.
@@ -414,19 +393,6 @@ impl ResultRow {
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
     }
-}
-
-/// The device's probed ceilings (from `probe.json`), kept with its results for the charts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ceilings {
-    /// f32 FMA peak, GFLOP/s.
-    pub fma_f32_gflops: f64,
-    /// Device memory bandwidth, GB/s.
-    pub bandwidth_gbps: f64,
-    /// Host → device, GB/s.
-    pub upload_gbps: f64,
-    /// Device → host, GB/s.
-    pub readback_gbps: f64,
 }
 
 /// A device's results file.

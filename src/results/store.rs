@@ -2,9 +2,9 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
-use super::run::RunRecord;
+use super::run::{Ceilings, RunRecord};
 use super::schema::{
-    Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, fill_legacy_row_fields,
+    DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, fill_legacy_row_fields,
 };
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};

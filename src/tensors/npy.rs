@@ -2,7 +2,7 @@
 //! (regular files only, length checked against the header before any data is read) and
 //! written atomically.
 
-use super::{AttentionInputs, Gradients};
+use super::inputs::{AttentionInputs, Gradients};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use npyz::WriterBuilder;

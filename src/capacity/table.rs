@@ -1,16 +1,12 @@
-//! How far each kernel can go on a device: the largest n at a shape (from the kernels'
-//! memory plans against the device limits and memory budget, nothing allocated), and the
-//! bytes each needs at the sizes of the quadratic-wall argument.
+//! The capacity table: for each kernel, the largest n whose memory plan fits the device,
+//! and the bytes it needs at the seed's marks.
 
-use crate::error::{Error, Result};
-use crate::files::{FolderLock, save_json};
+use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::results::{DeviceHeader, refuse_foreign};
 use crate::run::plan_for;
 use crate::shape::{Pass, Shape};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 
 /// Sequence lengths whose needs `attnbench capacity` reports.
 pub const CAPACITY_SEQ_LENS: [u32; 3] = [4096, 16384, 100_000];
@@ -108,55 +104,4 @@ pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Cap
         limited_by,
         needs,
     }
-}
-
-/// Identifies the schema of `capacity.json` (files before it have no `schema`).
-pub const SCHEMA: &str = "attnbench-capacity/1";
-
-/// `capacity.json` in a device folder.
-pub fn path(dir: &Path) -> PathBuf {
-    dir.join("capacity.json")
-}
-
-/// Refuses the `capacity.json` in `dir` when it holds another device's capacity or cannot
-/// be read (it is never overwritten then); a missing file is fine.
-pub fn check_file(dir: &Path, device: &DeviceHeader) -> Result<()> {
-    let path = path(dir);
-    let fail = |message: String| Error::DataFile {
-        path: path.clone(),
-        message,
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(fail(format!("cannot read: {e}"))),
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| fail(format!("malformed capacity file: {e}")))?;
-    let found: DeviceHeader = value
-        .get("device")
-        .cloned()
-        .ok_or_else(|| fail("not an attnbench capacity file (no device)".into()))
-        .and_then(|d| {
-            serde_json::from_value(d).map_err(|e| fail(format!("malformed capacity file: {e}")))
-        })?;
-    refuse_foreign(&path, &found, device, "capacity")
-}
-
-/// Writes `capacity.json` into `dir` for `device` at `template` (atomically, under the
-/// folder's lock), unless the file there is another device's.
-pub fn save(
-    dir: &Path,
-    _lock: &FolderLock,
-    device: &DeviceHeader,
-    template: &Shape,
-    rows: &[Capacity],
-) -> Result<PathBuf> {
-    check_file(dir, device)?;
-    let path = path(dir);
-    save_json(
-        &path,
-        &serde_json::json!({ "schema": SCHEMA, "device": device, "shape": template, "kernels": rows }),
-    )?;
-    Ok(path)
 }

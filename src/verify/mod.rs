@@ -7,10 +7,14 @@
 
 pub mod cases;
 mod inputs;
+#[cfg(not(target_arch = "wasm32"))]
+mod parallel;
 mod tolerance;
 
 pub use cases::{Case, Coverage, plan};
 pub use inputs::InputKind;
+#[cfg(not(target_arch = "wasm32"))]
+pub use parallel::check_all;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;

@@ -174,6 +174,13 @@ pub struct ResultRow {
     pub min_ms: Option<f64>,
     /// Slowest run, ms.
     pub max_ms: Option<f64>,
+    /// Low end of the 95% confidence interval of the median, ms (none where not computed;
+    /// charts draw the interval as an error bar where it is present).
+    #[serde(default)]
+    pub ci95_low_ms: Option<f64>,
+    /// High end of the 95% confidence interval of the median, ms.
+    #[serde(default)]
+    pub ci95_high_ms: Option<f64>,
     /// Timed runs.
     pub samples: u32,
     /// Where the times came from (`gpu-timestamps` or `wall-clock`); none when skipped.
@@ -303,6 +310,8 @@ impl ResultRow {
             median_ms: None,
             min_ms: None,
             max_ms: None,
+            ci95_low_ms: None,
+            ci95_high_ms: None,
             samples: 0,
             timing: None,
             flops: shape.flops(),
@@ -385,6 +394,11 @@ impl ResultRow {
     /// Whether it was measured.
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
+    }
+
+    /// The 95% confidence interval of the median in ms, where the row has one.
+    pub fn ci95_ms(&self) -> Option<(f64, f64)> {
+        Some((self.ci95_low_ms?, self.ci95_high_ms?))
     }
 }
 

@@ -8,6 +8,7 @@
 //! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
 use attnbench::Gpu;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
@@ -24,7 +25,8 @@ fn main() {
     }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
-    let session = Session::open(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
+    let session =
+        Session::open(&gpu, &root, RunKind::Targets).unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",
@@ -48,15 +50,22 @@ fn main() {
     };
     let report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    session
+    let written = session
         .lock()
         .and_then(|_lock| report.save(session.dir()))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
-    println!(
-        "written: {}/targets.json and targets.md",
-        session.dir().display()
-    );
+    if written {
+        println!(
+            "written: {}/targets.json and targets.md",
+            session.dir().display()
+        );
+    } else {
+        println!(
+            "kept {}/targets.json and targets.md: they skipped fewer steps for lack of time",
+            session.dir().display()
+        );
+    }
 }
 
 fn fail(message: &str) -> ! {

@@ -2,10 +2,11 @@
 
 use super::Failure;
 use attnbench::kernels::Precision;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
-use attnbench::{AdapterChoice, Gpu};
+use attnbench::{AdapterChoice, Gpu, Shape};
 
 /// Options of `tune`.
 #[derive(Debug, clap::Args)]
@@ -36,13 +37,19 @@ pub struct TuneArgs {
 /// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    // Every tuning shape is checked before the first is tuned.
+    for &head_dim in &args.head_dims {
+        Shape::new(args.seq_len, head_dim)
+            .with_batch_heads(args.batch, args.heads)
+            .validate()?;
+    }
     let gpu = Gpu::new(choice)?;
     // A destination that cannot take the choices (another device's tuning.json, a folder
     // that cannot be written) fails before minutes of tuning, not after.
     let session = if args.dry_run {
         None
     } else {
-        Some(Session::open(&gpu, &results_root())?)
+        Some(Session::open(&gpu, &results_root(), RunKind::Tune)?)
     };
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),

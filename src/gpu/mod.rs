@@ -12,11 +12,15 @@ mod texels;
 mod timing;
 mod unroll;
 
-pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
+#[cfg(not(target_arch = "wasm32"))]
+pub use adapter::list_adapters;
+pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter};
 pub use context::{CompiledShader, Gpu, ShaderSource, specialize};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
-pub use passes::{Encode, submit_passes, time_passes};
+#[cfg(not(target_arch = "wasm32"))]
+pub use passes::time_passes;
+pub use passes::{Encode, submit_passes, time_passes_async};
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,

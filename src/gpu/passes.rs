@@ -4,7 +4,8 @@
 use super::context::Gpu;
 use super::timing::{PassTimer, TimingSource};
 use crate::error::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Records one run's dispatches into a pass.
 pub type Encode<'a> = &'a dyn Fn(&mut wgpu::ComputePass<'_>);
@@ -39,8 +40,8 @@ pub fn submit_passes(
 ///
 /// Timestamps that cannot be right fall back to the wall clock too: zero or wrapped
 /// readings, and batches whose passes the wall clock saw take ≥ 1 ms each while their
-/// timestamps account for under half of that ([`timestamps_plausible`]).
-pub fn time_passes(
+/// timestamps account for under half of that (`timestamps_plausible`).
+pub async fn time_passes_async(
     gpu: &Gpu,
     label: &str,
     encode: Encode<'_>,
@@ -56,7 +57,7 @@ pub fn time_passes(
     let over_budget =
         |done: u32| budget.is_some_and(|b| done >= min_count && started.elapsed() >= b);
     let Some(timer) = PassTimer::new(&gpu.device, &gpu.queue, count.min(BATCH * 64)) else {
-        return wall_clock(gpu, label, encode, count, min_count, budget);
+        return wall_clock(gpu, label, encode, count, min_count, budget).await;
     };
     let mut gpu_ns = Vec::with_capacity(count as usize);
     while (gpu_ns.len() as u32) < count {
@@ -69,25 +70,40 @@ pub fn time_passes(
                 .min(count - gpu_ns.len() as u32 - used);
             let t0 = Instant::now();
             submit_passes(gpu, label, encode, Some((&timer, used)), passes)?;
-            gpu.wait(&during)?;
+            gpu.wait_async(&during).await?;
             wall_ns += t0.elapsed().as_nanos() as f64;
             used += passes;
             if over_budget(gpu_ns.len() as u32 + used) {
                 break;
             }
         }
-        let times = timer.read(&gpu.device, &gpu.queue, used)?;
+        let times = timer.read(&gpu.device, &gpu.queue, used).await?;
         match times.into_iter().collect::<Option<Vec<f64>>>() {
             Some(valid) if timestamps_plausible(&valid, wall_ns) => gpu_ns.extend(valid),
             // A zero or wrapped reading (gfx-rs/wgpu#6406), or timestamps the wall clock
             // contradicts: fall back to the wall clock.
-            _ => return wall_clock(gpu, label, encode, count, min_count, budget),
+            _ => return wall_clock(gpu, label, encode, count, min_count, budget).await,
         }
         if over_budget(gpu_ns.len() as u32) {
             break;
         }
     }
     Ok((gpu_ns, TimingSource::GpuTimestamps))
+}
+
+/// [`time_passes_async`], blocking.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn time_passes(
+    gpu: &Gpu,
+    label: &str,
+    encode: Encode<'_>,
+    count: u32,
+    min_count: u32,
+    budget: Option<Duration>,
+) -> Result<(Vec<f64>, TimingSource)> {
+    pollster::block_on(time_passes_async(
+        gpu, label, encode, count, min_count, budget,
+    ))
 }
 
 /// Whether GPU times `gpu_ns` of passes whose submissions and waits took `wall_ns` in all
@@ -108,7 +124,7 @@ pub(crate) fn timestamps_plausible(gpu_ns: &[f64], wall_ns: f64) -> bool {
 }
 
 /// `count` runs timed by the wall clock, one pass per submission and a full wait each.
-fn wall_clock(
+async fn wall_clock(
     gpu: &Gpu,
     label: &str,
     encode: Encode<'_>,
@@ -122,7 +138,7 @@ fn wall_clock(
     while (wall_ns.len() as u32) < count.max(1) {
         let t0 = Instant::now();
         submit_passes(gpu, label, encode, None, 1)?;
-        gpu.wait(&during)?;
+        gpu.wait_async(&during).await?;
         wall_ns.push(t0.elapsed().as_nanos() as f64);
         if budget.is_some_and(|b| wall_ns.len() as u32 >= min_count && started.elapsed() >= b) {
             break;

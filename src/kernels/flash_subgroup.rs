@@ -78,6 +78,10 @@ impl Kernel for FlashSubgroup {
         "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
     }
 
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::SUBGROUP
+    }
+
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
         let unsupported = |reason: String| Error::Unsupported {
             kernel: self.name().into(),
@@ -85,8 +89,9 @@ impl Kernel for FlashSubgroup {
         };
         if !gpu.features().contains(wgpu::Features::SUBGROUP) {
             return Err(unsupported(format!(
-                "{} has no SUBGROUP",
-                gpu.summary().name
+                "{} ({}) has no SUBGROUP",
+                gpu.summary().name,
+                gpu.summary().backend
             )));
         }
         // Each lane loops over n / subgroup size keys, twice over the columns.

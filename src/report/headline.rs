@@ -4,7 +4,7 @@
 
 use super::family_charts::chart_name;
 use super::labels::{human_bytes, short_reason};
-use super::provenance::source;
+use super::provenance::{across_runs, source};
 use super::stops::line_end;
 use crate::markdown::{Align, Table};
 use crate::results::{ResultRow, ResultsFile};
@@ -69,10 +69,11 @@ fn at<'a>(file: &'a ResultsFile, family: &str, kernel: &str, n: u32) -> Option<&
 }
 
 /// flash's speedup over naive at the largest n both measured: "42.1× at n = 4096", with
-/// the range the two rows' intervals allow where both have one.
+/// the range the two rows' intervals allow where both have one. Pairs from one run come
+/// first; a pair from two runs says so.
 fn speedup_cell(file: &ResultsFile, family: &str) -> String {
     let ok = |r: &&ResultRow| r.family == family && r.is_ok();
-    let common = file
+    let pairs: Vec<(&ResultRow, &ResultRow)> = file
         .rows
         .iter()
         .filter(|r| ok(r) && r.kernel == "naive")
@@ -83,8 +84,15 @@ fn speedup_cell(file: &ResultsFile, family: &str) -> String {
                 .find(|f| ok(f) && f.kernel == "flash" && f.seq_len == naive.seq_len)?;
             Some((naive, flash))
         })
-        .max_by_key(|(naive, _)| naive.seq_len);
-    let Some((naive, flash)) = common else {
+        .collect();
+    let best = |same_run: bool| {
+        pairs
+            .iter()
+            .filter(|(n, f)| (n.run_id == f.run_id) == same_run)
+            .max_by_key(|(naive, _)| naive.seq_len)
+            .copied()
+    };
+    let Some((naive, flash)) = best(true).or_else(|| best(false)) else {
         return "—".into();
     };
     let (Some(tn), Some(tf)) = (naive.median_ms, flash.median_ms) else {
@@ -94,7 +102,7 @@ fn speedup_cell(file: &ResultsFile, family: &str) -> String {
     if let (Some((nlo, nhi)), Some((flo, fhi))) = (naive.ci95_ms(), flash.ci95_ms()) {
         let _ = write!(cell, " ({:.1}–{:.1}×)", nlo / fhi, nhi / flo);
     }
-    cell
+    cell + &across_runs(naive, flash)
 }
 
 /// Peak bytes of `kernel` at the seed's first mark, or what it would need and why not.

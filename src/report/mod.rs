@@ -14,13 +14,17 @@
 //! | `compare` | `compare.md` |
 //! | `provenance` | which run a figure comes from |
 //! | `labels` | names, colours, styles, bytes and walls as text |
+//! | [`manifest`] | which charts in a folder are attnbench's |
 
 mod compare;
+#[cfg(feature = "native")]
 mod device_readme;
 mod family;
 mod family_charts;
 mod headline;
 mod labels;
+#[cfg(feature = "native")]
+pub mod manifest;
 mod provenance;
 mod scaling_charts;
 mod stops;
@@ -28,6 +32,7 @@ mod tables;
 mod transfer;
 
 pub use compare::comparison_markdown;
+#[cfg(feature = "native")]
 pub use device_readme::{device_readme, write_device_report};
 pub use family_charts::{chart_name, family_charts};
 pub use headline::{headline_charts, headline_families, key_ratios};
@@ -35,11 +40,15 @@ pub use labels::{
     WALL_MARKS, device_title, human_bytes, kernel_color, kernel_style, short_device_labels,
     wall_label,
 };
-pub use tables::{skipped_list, summary_table, training_growth};
+pub use tables::{
+    median_with_interval, runs_section, skipped_list, summary_table, training_growth,
+};
 pub use transfer::PCIE5_GBPS;
 
+#[cfg(feature = "native")]
 use crate::error::Result;
 use crate::results::ResultsFile;
+#[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
 /// The families of `files`, in order of first appearance.
@@ -56,6 +65,7 @@ fn all_families(files: &[&ResultsFile]) -> Vec<String> {
 }
 
 /// Renders every family's charts into `dir`; returns the paths written (PNG and SVG).
+#[cfg(feature = "native")]
 pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for family in all_families(files) {
@@ -66,26 +76,15 @@ pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>>
     Ok(written)
 }
 
-/// Deletes the PNG and SVG files in `dir` that are not in `keep`.
-fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.flatten().map(|e| e.path()) {
-        let chart = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("png" | "svg")
-        );
-        if chart && !keep.iter().any(|k| k == &path) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
 /// Writes comparison charts and `compare.md` (the devices side by side, see
-/// [`comparison_markdown`]) for several devices into `out`.
+/// [`comparison_markdown`]) for several devices into `out`: a new or empty folder, or one
+/// of an earlier comparison (a folder of other files is refused, untouched). Charts of an
+/// earlier comparison that this one no longer draws are removed (only those its
+/// [`manifest`] lists).
+#[cfg(feature = "native")]
 pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {
     use std::fmt::Write as _;
+    manifest::check_ours_or_empty(out, "compare.md")?;
     let mut written = render_charts(files, out)?;
     let mut md = comparison_markdown(files);
     for family in all_families(files) {
@@ -97,6 +96,6 @@ pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBu
     let path = out.join("compare.md");
     crate::files::write_atomic(&path, md.as_bytes())?;
     written.push(path);
-    remove_stale_charts(out, &written);
+    manifest::replace_charts(out, &written)?;
     Ok(written)
 }

@@ -1,19 +1,47 @@
-//! The Markdown tables of a device report: every measured point, the training families'
-//! growth per doubling of n, and the skipped points with their reasons.
+//! The Markdown tables of a device report: every measured point (with its interval and
+//! run), the runs the rows came from, the training families' growth per doubling of n, and
+//! the skipped points with their reasons.
 
 use super::labels::human_bytes;
 use crate::markdown::{Align, Table};
 use crate::results::{ResultRow, ResultsFile};
 use std::fmt::Write as _;
 
-/// The speedup of `r` over naive on the same device and shape, as `12.3×`.
+/// The speedup of `r` over naive on the same device and shape, as `12.3×`: only between
+/// rows of one run (a ratio of two runs would carry the machine's drift between them);
+/// across runs the cell says so.
 fn speedup_over_naive(file: &ResultsFile, r: &ResultRow) -> String {
     let naive = file.rows.iter().find(|o| {
         o.kernel == "naive" && o.is_ok() && o.family == r.family && o.shape() == r.shape()
     });
-    match (naive.and_then(|n| n.median_ms), r.median_ms) {
-        (Some(n), Some(t)) if t > 0.0 && r.kernel != "naive" => format!("{:.2}×", n / t),
+    let Some(naive) = naive.filter(|_| r.kernel != "naive") else {
+        return String::new();
+    };
+    if naive.run_id != r.run_id {
+        return "runs differ".into();
+    }
+    match (naive.median_ms, r.median_ms) {
+        (Some(n), Some(t)) if t > 0.0 => format!("{:.2}×", n / t),
         _ => String::new(),
+    }
+}
+
+/// `12.300 (12.1–12.6)`: the median and its 95% confidence interval.
+pub fn median_with_interval(r: &ResultRow) -> String {
+    match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
+        (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}–{hi:.3})"),
+        (Some(m), _, _) => format!("{m:.3}"),
+        _ => String::new(),
+    }
+}
+
+/// A share of a probed ceiling as a percentage, or, where the row beats the ceiling, that
+/// the ceiling is wrong (a probe that did not reach what a kernel reaches).
+fn share_of_ceiling(pct: Option<f64>) -> String {
+    match pct {
+        Some(p) if p > 100.0 => "above the probed ceiling (probe too low)".into(),
+        Some(p) => format!("{p:.1}%"),
+        None => String::new(),
     }
 }
 
@@ -27,7 +55,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("n", Align::Right),
         ("d", Align::Right),
         ("causal", Align::Left),
-        ("median ms", Align::Right),
+        ("median ms (95% CI)", Align::Right),
         ("GFLOP/s", Align::Right),
         ("% FMA peak", Align::Right),
         ("GB/s", Align::Right),
@@ -36,6 +64,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("× vs naive", Align::Right),
         ("timing", Align::Left),
         ("samples", Align::Right),
+        ("run", Align::Left),
     ]);
     let fmt = |v: Option<f64>, digits: usize, unit: &str| {
         v.map(|v| format!("{v:.digits$}{unit}")).unwrap_or_default()
@@ -48,18 +77,88 @@ pub fn summary_table(file: &ResultsFile) -> String {
             r.seq_len.to_string(),
             r.head_dim.to_string(),
             if r.causal { "yes" } else { "no" }.to_string(),
-            fmt(r.median_ms, 3, ""),
+            median_with_interval(r),
             fmt(r.gflops, 2, ""),
-            fmt(r.pct_of_fma_peak, 1, "%"),
+            share_of_ceiling(r.pct_of_fma_peak),
             fmt(r.achieved_gbps, 2, ""),
-            fmt(r.pct_of_bandwidth, 1, "%"),
+            share_of_ceiling(r.pct_of_bandwidth),
             r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),
             speedup_over_naive(file, r),
             r.timing.map_or(String::new(), |t| t.to_string()),
             r.samples.to_string(),
+            r.run_id.clone().unwrap_or_default(),
         ]);
     }
     table.render()
+}
+
+/// The runs the file's rows came from, as a Markdown section: id, kind, date, commit,
+/// whether the sources were clean, the ceilings at the start and the end, and stability.
+/// Empty when the file has no run records (older files).
+pub fn runs_section(file: &ResultsFile) -> String {
+    let live: Vec<&crate::results::RunRecord> = file
+        .runs
+        .iter()
+        .filter(|run| {
+            file.rows
+                .iter()
+                .any(|r| r.run_id.as_deref() == Some(&run.id))
+        })
+        .collect();
+    if live.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new([
+        ("run", Align::Left),
+        ("kind", Align::Left),
+        ("started", Align::Left),
+        ("commit", Align::Left),
+        ("sources", Align::Left),
+        ("FMA GFLOP/s start → end", Align::Right),
+        ("GB/s start → end", Align::Right),
+        ("machine", Align::Left),
+        ("rows", Align::Right),
+    ]);
+    let pair = |a: Option<f64>, b: Option<f64>, digits: usize| match (a, b) {
+        (Some(a), Some(b)) => format!("{a:.digits$} → {b:.digits$}"),
+        (Some(a), None) => format!("{a:.digits$}"),
+        _ => String::new(),
+    };
+    for run in &live {
+        let (start, end) = (run.ceilings_start.as_ref(), run.ceilings_end.as_ref());
+        table.row([
+            run.id.clone(),
+            format!("{:?}", run.kind).to_lowercase(),
+            run.started.clone(),
+            run.commit.clone().unwrap_or_else(|| "unknown".into()),
+            run.sources.clone(),
+            pair(
+                start.map(|c| c.fma_f32_gflops),
+                end.map(|c| c.fma_f32_gflops),
+                1,
+            ),
+            pair(
+                start.map(|c| c.bandwidth_gbps),
+                end.map(|c| c.bandwidth_gbps),
+                2,
+            ),
+            match &run.stability {
+                Some(s) if s.stable => "steady".into(),
+                Some(s) => format!("**unstable**: {}", s.describe()),
+                None => "not probed".into(),
+            },
+            file.rows
+                .iter()
+                .filter(|r| r.run_id.as_deref() == Some(&run.id))
+                .count()
+                .to_string(),
+        ]);
+    }
+    let mut md = String::from(
+        "\nThe rows below came from these runs (ratios are taken within one run only):\n\n",
+    );
+    md.push_str(&table.render());
+    md
 }
 
 /// Markdown table of how the time of each training family (fwd-bwd, bwd) and kernel grows

@@ -14,7 +14,8 @@ use crate::kernels::Kernel;
 use crate::results::{ResultRow, Skip, Status};
 use crate::run::{gflops, plan_for};
 use crate::shape::Shape;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// One kernel's line through one family: where it stopped, and its last measured point
 /// (the next one is predicted from it).
@@ -124,6 +125,8 @@ impl<'a> KernelLine<'a> {
         row.min_ms = Some(m.min_ms);
         row.max_ms = Some(m.max_ms);
         row.samples = m.samples_ms.len() as u32;
+        row.ci95_low_ms = Some(m.ci95_ms.0);
+        row.ci95_high_ms = Some(m.ci95_ms.1);
         row.timing = Some(m.timing);
         row.gflops = Some(gflops(row.flops, m.median_ms));
         row.peak_buffer_bytes = lazy.peak_buffer_bytes();

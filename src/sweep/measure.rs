@@ -9,7 +9,8 @@ use crate::kernels::Kernel;
 use crate::run::{KernelRun, MeasureOptions, Measurement};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// One point of the sweep, handed to the measurer.
 pub struct Point<'a> {

@@ -11,7 +11,7 @@ use super::families::{Family, families};
 use super::line::KernelLine;
 use super::measure::Measurer;
 use super::schedule::{Phase, Shares};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::results::ResultRow;
@@ -38,22 +38,34 @@ struct Tally {
 }
 
 impl Tally {
-    /// Measures or skips point `index` of line `i`.
+    /// Measures or skips point `index` of line `i`; `false` when a stop was asked for
+    /// (Ctrl-C: the points finished so far are returned, to be saved).
     fn step(
         &mut self,
         lines: &mut [KernelLine<'_>],
         i: usize,
         index: usize,
         measurer: &mut dyn Measurer,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        if crate::interrupt::requested() {
+            return Ok(false);
+        }
         let line = &mut lines[i];
         let point = line.point(line.family.shapes[index]);
         measurer.progress(&point, self.done, self.total);
         self.done += 1;
-        if let Some(row) = line.measure(&point, measurer)? {
-            self.rows[i].push(row);
+        match line.measure(&point, measurer) {
+            Ok(Some(row)) => self.rows[i].push(row),
+            Ok(None) => {}
+            Err(Error::Interrupted) => return Ok(false),
+            Err(e) => return Err(e),
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// The rows, line by line.
+    fn into_rows(self) -> Vec<ResultRow> {
+        self.rows.into_iter().flatten().collect()
     }
 }
 
@@ -80,12 +92,14 @@ fn next_point(
 }
 
 /// Runs the sweep on `gpu`; returns one row per point (measured or skipped), line by line.
+/// Interrupted ([`crate::interrupt`]), it returns the rows of the points finished so far.
 pub fn run_sweep(
     gpu: &Gpu,
     config: &SweepConfig,
     measurer: &mut dyn Measurer,
 ) -> Result<Vec<ResultRow>> {
     // Measure the kernels as tuned for this device (`attnbench tune`), when it was.
+    #[cfg(feature = "native")]
     crate::tuning::apply(gpu, &config.results_dir)?;
     let families = families(config);
     let mut lines: Vec<KernelLine> = families
@@ -112,7 +126,9 @@ pub fn run_sweep(
             })
             .collect();
         while let Some((i, index)) = next_point(&lines, &mut pending) {
-            progress.step(&mut lines, i, index, measurer)?;
+            if !progress.step(&mut lines, i, index, measurer)? {
+                return Ok(progress.into_rows());
+            }
         }
     }
 
@@ -130,10 +146,12 @@ pub fn run_sweep(
     for i in rest {
         lines[i].deadline = shares.next(measurer.now());
         for index in 0..lines[i].family.shapes.len() {
-            if lines[i].phase(&lines[i].family.shapes[index]) == Phase::Rest {
-                progress.step(&mut lines, i, index, measurer)?;
+            if lines[i].phase(&lines[i].family.shapes[index]) == Phase::Rest
+                && !progress.step(&mut lines, i, index, measurer)?
+            {
+                return Ok(progress.into_rows());
             }
         }
     }
-    Ok(progress.rows.into_iter().flatten().collect())
+    Ok(progress.into_rows())
 }

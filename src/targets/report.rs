@@ -171,9 +171,71 @@ impl TargetsReport {
         md
     }
 
-    /// Writes `targets.json` and `targets.md` into `dir`, each atomically.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Writes `targets.json` and `targets.md` into `dir`, each atomically, unless the
+    /// report there skipped fewer steps for lack of time: a short run never replaces the
+    /// numbers of a longer one (a one-second suite after a full one keeps the full one's).
+    /// Returns whether it wrote. Callers hold the folder's lock.
+    pub fn save(&self, dir: &Path) -> Result<bool> {
+        if saved_skips(dir).is_some_and(|kept| self.skipped.len() > kept) {
+            return Ok(false);
+        }
         save_json(&dir.join("targets.json"), self)?;
-        write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())
+        write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())?;
+        Ok(true)
+    }
+}
+
+/// How many steps the report saved in `dir` skipped; `None` when there is no readable one.
+fn saved_skips(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("targets.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (value.get("schema")?.as_str()? == SCHEMA).then_some(())?;
+    Some(value.get("skipped")?.as_array()?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(skipped: usize) -> TargetsReport {
+        TargetsReport {
+            schema: SCHEMA.into(),
+            device: DeviceHeader::for_test("gpu"),
+            timing: "wall-clock".into(),
+            peak_fraction: None,
+            speedups: Vec::new(),
+            blas: BlasComparison {
+                shape: "1×1×2048×64".into(),
+                flash_ms: None,
+                numpy_ms: None,
+                ratio: None,
+                numpy: None,
+                rel_l2_vs_numpy: None,
+                skipped: None,
+            },
+            peers: Vec::new(),
+            long_context: LongContext::default(),
+            training: Training::default(),
+            skipped: (0..skipped).map(|i| format!("step {i}")).collect(),
+        }
+    }
+
+    /// A run that skipped more for lack of time keeps the report there; one that skipped
+    /// as few or fewer replaces it.
+    #[test]
+    fn a_shorter_run_never_replaces_the_targets_of_a_longer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(report(1).save(dir.path()).unwrap());
+        let before = std::fs::read(dir.path().join("targets.md")).unwrap();
+        assert!(!report(5).save(dir.path()).unwrap());
+        assert_eq!(
+            std::fs::read(dir.path().join("targets.md")).unwrap(),
+            before
+        );
+        assert!(report(0).save(dir.path()).unwrap());
+        assert_ne!(
+            std::fs::read(dir.path().join("targets.md")).unwrap(),
+            before
+        );
     }
 }

@@ -22,8 +22,12 @@
 //! halved when causal). These kernels do 3.5 forwards' worth (P is recomputed in both),
 //! so their FMA efficiency is 1.4× what the reported GFLOP/s suggest.
 
-use super::backward_layout::{BackwardLayout, BackwardPasses};
+use super::backward_layout::{
+    BackwardLayout, BackwardPasses, DKDV_REGISTER_FLOATS, DQ_REGISTER_FLOATS,
+};
 use super::backward_pipelines::{Main, STATS_THREADS, main_pipeline, stats_bytes, stats_pipeline};
+use super::backward_rows::BackwardRows;
+use super::config::fixed_subgroup_size;
 use super::config::kv_texels;
 use super::forward::{RunResources, forward_memory, prepare_forward};
 use super::plan::{BackwardPlan, FlashPlan};
@@ -107,6 +111,11 @@ impl Backward for Flash {
             return Err(no_backward(self));
         }
         crate::kernels::Kernel::check_support(self, shape, gpu)?;
+        if let Some(rows) = BackwardRows::from_env()? {
+            let lanes = fixed_subgroup_size(gpu).unwrap_or(0);
+            let budgets = [(3, DQ_REGISTER_FLOATS), (4, DKDV_REGISTER_FLOATS)];
+            rows.check(shape.head_dim, lanes, budgets)?;
+        }
         training_plan(self, shape, gpu).map(|_| ())
     }
 

@@ -2,6 +2,7 @@
 //! its two main kernels, invocations per workgroup, where streamed rows are read from) and
 //! how a driver's loop cap splits it into passes ([`BackwardPasses`]).
 
+use super::backward_rows::BackwardRows;
 use super::config::fixed_subgroup_size;
 use super::texel_pair::{q_texels, texels_within_budget};
 use crate::error::{Error, Result};
@@ -43,8 +44,8 @@ impl std::fmt::Display for BackwardLayout {
 /// lavapipe at B2 H4 n2048 d64 (rows of dQ, dK/dV → FA-model GFLOP/s, one session):
 /// (1, 1) 4.1, (2, 2) 7.5, (4, 4) 9.8, (2, 4) 8.6, (4, 8) 11.3 but 4 minutes to compile,
 /// (8, 4) 13.5: more rows share each broadcast row, until compile time explodes.
-const DQ_REGISTER_FLOATS: u32 = 1536;
-const DKDV_REGISTER_FLOATS: u32 = 1024;
+pub(super) const DQ_REGISTER_FLOATS: u32 = 1536;
+pub(super) const DKDV_REGISTER_FLOATS: u32 = 1024;
 
 impl BackwardLayout {
     /// The layout for `shape` on `gpu`: rows per invocation as the register budgets allow
@@ -58,14 +59,8 @@ impl BackwardLayout {
         let lanes = fixed_subgroup_size(gpu)?;
         let head_dim = shape.head_dim;
         let base = if gpu.is_cpu() { 32 } else { 64 };
-        let field = |i: usize| -> Option<String> {
-            std::env::var("ATTNBENCH_FLASH_BWD_ROWS")
-                .ok()?
-                .split(',')
-                .nth(i)
-                .map(|f| f.trim().to_string())
-        };
-        let number = |i: usize| field(i)?.parse::<u32>().ok();
+        // Checked at start-up and, against the head dim, by the backward's check_support.
+        let rows = BackwardRows::from_env()?;
         // Q, K, V, O, dO and the gradients, and the texel pair of Q's size: within the
         // memory budget, or the streamed rows come from the buffers.
         let others = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
@@ -74,16 +69,24 @@ impl BackwardLayout {
             && texel_arrays_supported(gpu)
             && texel_extent("flash backward", q_texels(shape), &gpu.limits()).is_ok()
             && texels_within_budget(gpu, others, q_texels(shape)).is_ok();
-        let texels = match field(3).as_deref() {
-            Some("texels") => texels_fit,
-            Some("buffers") => false,
-            _ => gpu.is_cpu() && texels_fit,
+        let texels = match rows.and_then(|r| r.texels) {
+            Some(true) => texels_fit,
+            Some(false) => false,
+            None => gpu.is_cpu() && texels_fit,
         };
         Ok(BackwardLayout {
-            block: number(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
+            block: rows
+                .and_then(|r| r.block)
+                .unwrap_or(base)
+                .max(lanes)
+                .next_multiple_of(lanes),
             lanes,
-            dq_rows: number(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
-            dkdv_rows: number(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+            dq_rows: rows.map_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8), |r| {
+                r.dq_rows
+            }),
+            dkdv_rows: rows.map_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4), |r| {
+                r.dkdv_rows
+            }),
             texels,
         })
     }

@@ -290,6 +290,25 @@ impl FlashConfig {
 
     /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why.
     pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
+        self.validate_on_device(shape, gpu, precision)?;
+        if self.kv == KvSource::TexelBroadcast {
+            // The textures are a speed-up, not a need: where they would push a run past the
+            // memory budget, flash reads the buffers instead (the default falls back).
+            let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
+            texels_within_budget(gpu, io, kv_texels(shape)).map_err(|reason| {
+                Error::Unsupported {
+                    kernel: kernel_name(precision).into(),
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
+    /// configuration correctly at all. What a tuned choice must pass to be applied; one that
+    /// does not fit the budget at some shape gives way to the default there.
+    pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
         let limits = gpu.limits();
         let unsupported = |reason: String| Error::Unsupported {
             kernel: kernel_name(precision).into(),
@@ -330,10 +349,6 @@ impl FlashConfig {
                 )));
             }
             texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
-            // The textures are a speed-up, not a need: where they would push a run past the
-            // memory budget, flash reads the buffers instead (the default falls back).
-            let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
-            texels_within_budget(gpu, io, kv_texels(shape)).map_err(unsupported)?;
         }
         if self.lanes > 1 {
             let info = gpu.adapter().get_info();
@@ -426,8 +441,9 @@ pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
     };
     if !gpu.features().contains(wgpu::Features::SUBGROUP) {
         return Err(unsupported(format!(
-            "{} has no SUBGROUP",
-            gpu.summary().name
+            "{} ({}) has no SUBGROUP",
+            gpu.summary().name,
+            gpu.summary().backend
         )));
     }
     if info.subgroup_min_size != info.subgroup_max_size || info.subgroup_min_size == 0 {

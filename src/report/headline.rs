@@ -4,7 +4,9 @@
 
 use super::family_charts::chart_name;
 use super::labels::{human_bytes, short_reason};
-use super::provenance::{across_runs, source};
+use super::provenance::across_runs;
+#[cfg(feature = "native")]
+use super::provenance::source;
 use super::stops::line_end;
 use crate::markdown::{Align, Table};
 use crate::results::{ResultRow, ResultsFile};
@@ -184,6 +186,7 @@ pub fn key_ratios(file: &ResultsFile, families: &[String]) -> String {
 
 /// The headline section of a device README: the charts, then the key ratios naming their
 /// source; empty when the file has no headline family.
+#[cfg(feature = "native")]
 pub fn headline_section(file: &ResultsFile) -> String {
     let families = headline_families(file);
     if families.is_empty() {

@@ -47,11 +47,13 @@ pub use transfer::PCIE5_GBPS;
 
 #[cfg(feature = "native")]
 use crate::error::Result;
+#[cfg(feature = "native")]
 use crate::results::ResultsFile;
 #[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
 /// The families of `files`, in order of first appearance.
+#[cfg(feature = "native")]
 fn all_families(files: &[&ResultsFile]) -> Vec<String> {
     let mut families: Vec<String> = Vec::new();
     for f in files {

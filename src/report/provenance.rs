@@ -4,11 +4,14 @@
 //! recorded, the file's header (its commit and date). A ratio of rows from two runs says
 //! so ([`across_runs`]).
 
-use crate::results::{ResultRow, ResultsFile};
+use crate::results::ResultRow;
+#[cfg(feature = "native")]
+use crate::results::ResultsFile;
 
 /// The source of `rows` of `file`, as a sentence fragment: "run 20261201T234512Z-3f9a
 /// (2026-12-01T23:45:12Z, commit abc123, sources clean)", the runs when several, or the
 /// file's header for rows that name no run.
+#[cfg(feature = "native")]
 pub(super) fn source(file: &ResultsFile, rows: &[&ResultRow]) -> String {
     let mut ids: Vec<&str> = rows
         .iter()

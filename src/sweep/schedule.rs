@@ -27,6 +27,7 @@ use super::families::FamilyKind;
 use crate::kernels::{ARGUMENT_KERNELS, Kernel};
 use crate::shape::Shape;
 use std::time::Duration;
+#[cfg(not(target_arch = "wasm32"))]
 use web_time::Instant;
 
 /// The seed's first mark: n = 4096, where one head's n×n f32 scores take 67 MB.

@@ -5,6 +5,9 @@
 //!
 //! - `cargo bench` — the sweep configured by the `ATTNBENCH_*` variables (README).
 //! - `cargo bench -- flash` — criterion's filters; unmeasured points keep their old results.
+//!   Points whose one run is predicted past a second (`attnbench::sweep::LONG_RUN`) are
+//!   timed by attnbench's own sampler with fewer samples (`Point::samples`), criterion's
+//!   filter applied to them as criterion would ([`Filter`]).
 //! - `cargo bench -- --save-baseline X` / `--baseline X` — criterion's baselines.
 //! - `cargo test` — runs this harness once in criterion's test mode on tiny sizes, writing
 //!   into a temporary folder, and checks what it wrote.
@@ -31,6 +34,73 @@ const MEASUREMENT: Duration = Duration::from_secs(2);
 struct CriterionMeasurer<'c> {
     criterion: &'c mut Criterion,
     test_mode: bool,
+    filter: Filter,
+}
+
+/// criterion's benchmark filter, read from the same arguments (criterion keeps its own
+/// private): the first positional argument, a regex over `group/function/parameter`, or
+/// the exact id with `--exact`; `--ignored` runs nothing. Applied to the long points, which
+/// criterion does not time.
+enum Filter {
+    All,
+    Regex(regex::Regex),
+    Exact(String),
+    Nothing,
+}
+
+impl Filter {
+    /// criterion 0.8's options that take a value (so that it is not taken for the filter).
+    const WITH_VALUE: [&str; 19] = [
+        "--color",
+        "-c",
+        "--save-baseline",
+        "-s",
+        "--baseline",
+        "-b",
+        "--baseline-lenient",
+        "--format",
+        "--profile-time",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+    ];
+
+    fn from_args(args: &[String]) -> Filter {
+        let mut positional = None;
+        let mut tokens = args.iter().skip(1);
+        while let Some(token) = tokens.next() {
+            if Self::WITH_VALUE.contains(&token.as_str()) {
+                tokens.next();
+            } else if !token.starts_with('-') && positional.is_none() {
+                positional = Some(token.clone());
+            }
+        }
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        match positional {
+            _ if has("--ignored") => Filter::Nothing,
+            None => Filter::All,
+            Some(text) if has("--exact") => Filter::Exact(text),
+            Some(text) => regex::Regex::new(&text)
+                .map(Filter::Regex)
+                .unwrap_or_else(|e| fail(&format!("bad filter {text:?}: {e}"))),
+        }
+    }
+
+    fn matches(&self, id: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Regex(r) => r.is_match(id),
+            Filter::Exact(e) => e == id,
+            Filter::Nothing => false,
+        }
+    }
 }
 
 impl Measurer for CriterionMeasurer<'_> {
@@ -44,7 +114,15 @@ impl Measurer for CriterionMeasurer<'_> {
         }
     }
 
+    /// Warm-up and `SAMPLES` samples of at least one run each.
+    fn runs_per_point(&self) -> u32 {
+        SAMPLES as u32 + 1
+    }
+
     fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>> {
+        if let Some(samples) = point.samples {
+            return self.measure_long(point, run, samples);
+        }
         let mut group = self.criterion.benchmark_group(point.family);
         group
             .sampling_mode(SamplingMode::Flat)
@@ -97,6 +175,34 @@ impl Measurer for CriterionMeasurer<'_> {
             return Ok(None); // filtered out by criterion
         }
         Ok(Some(Measurement::from_samples(measured, timing)?))
+    }
+}
+
+impl CriterionMeasurer<'_> {
+    /// A long point: `samples` runs by attnbench's sampler, where criterion's filter
+    /// would let it run (criterion's minimum of 11 runs would cost minutes).
+    fn measure_long(
+        &mut self,
+        point: &Point<'_>,
+        run: &mut LazyRun<'_>,
+        samples: u32,
+    ) -> Result<Option<Measurement>> {
+        let id = format!(
+            "{}/{}/{}",
+            point.family,
+            point.kernel.name(),
+            point.shape.seq_len
+        );
+        if !self.filter.matches(&id) {
+            return Ok(None);
+        }
+        eprintln!("{id}: long runs, {samples} samples by attnbench's sampler (no warm-up)");
+        let m = run.measure_long(samples)?;
+        eprintln!(
+            "{id}: median {:.1} ms (min {:.1}, max {:.1}, {})",
+            m.median_ms, m.min_ms, m.max_ms, m.timing
+        );
+        Ok(Some(m))
     }
 }
 
@@ -154,6 +260,7 @@ fn main() {
         let mut measurer = CriterionMeasurer {
             criterion: &mut criterion,
             test_mode,
+            filter: Filter::from_args(&args),
         };
         run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
     };

@@ -63,6 +63,29 @@ impl Table {
     }
 }
 
+/// A collapsed section: `<details>` with its summary line, and blank lines around the body
+/// so that Markdown inside it (tables) renders.
+pub fn details(summary: &str, body: &str) -> String {
+    format!(
+        "<details><summary>{}</summary>\n\n{}\n\n</details>\n",
+        summary.replace('<', "&lt;"),
+        body.trim_end()
+    )
+}
+
+/// The lines (1-based) of HTML blocks that Markdown right after them would be swallowed
+/// by: a line starting with `<` must be followed by a blank line or another such line.
+pub fn html_block_errors(markdown: &str) -> Vec<usize> {
+    let lines: Vec<&str> = markdown.lines().collect();
+    (0..lines.len().saturating_sub(1))
+        .filter(|&i| {
+            let next = lines[i + 1].trim();
+            lines[i].trim_start().starts_with('<') && !next.is_empty() && !next.starts_with('<')
+        })
+        .map(|i| i + 1)
+        .collect()
+}
+
 /// Cell text that cannot end the cell or the row.
 pub fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
@@ -133,5 +156,8 @@ mod tests {
         assert_eq!(table_errors(broken), vec![(2, 3, 2)]);
         let short_row = "| a | b |\n|---|---|\n| 1 |\n";
         assert_eq!(table_errors(short_row), vec![(3, 2, 1)]);
+        let folded = details("all", &md);
+        assert!(table_errors(&folded).is_empty() && html_block_errors(&folded).is_empty());
+        assert_eq!(html_block_errors("<details>\n| a |\n"), vec![1]);
     }
 }

@@ -617,6 +617,7 @@ fn messages_name_what_is_wrong() {
         &[
             "attnbench-results/3",
             "attnbench-results/2",
+            "attnbench-results/1",
             "this attnbench reads",
         ],
     );

@@ -1,63 +1,12 @@
 //! Results files, charts and reports, with no GPU and no system fonts: plotters is built
 //! without its `ttf` feature, so these charts can only render with the embedded font.
 
-use attnbench::Shape;
+mod report_fixtures;
+
 use attnbench::report::{write_comparison, write_device_report};
-use attnbench::results::{Ceilings, DeviceFolder, DeviceHeader, ResultRow, ResultsFile, Status};
+use attnbench::results::DeviceFolder;
+use report_fixtures::{results, walled};
 use std::process::Command;
-
-fn header(name: &str) -> DeviceHeader {
-    DeviceHeader {
-        adapter: name.into(),
-        vendor: 0x10de,
-        backend: "Vulkan".into(),
-        device_type: "DiscreteGpu".into(),
-        driver: "test".into(),
-        wgpu_version: "30".into(),
-        attnbench_version: "0.1.0".into(),
-        git_commit: None,
-        date: "2026-11-25T00:00:00Z".into(),
-        os: "linux x86_64".into(),
-        memory_budget_bytes: Some(8 << 30),
-        max_storage_buffer_binding_size: 1 << 30,
-    }
-}
-
-fn results(name: &str, speed: f64) -> ResultsFile {
-    let mut file = ResultsFile::new(header(name));
-    let mut rows = Vec::new();
-    for kernel in ["naive", "flash"] {
-        for n in [256u32, 512, 1024, 2048] {
-            let shape = Shape::new(n, 64);
-            let mut row = ResultRow::new("prefill-d64", kernel, &shape);
-            let ms = f64::from(n).powi(2) / speed / if kernel == "flash" { 3.0 } else { 1.0 };
-            row.status = Status::Ok;
-            row.median_ms = Some(ms);
-            row.gflops = Some(shape.flops() / (ms * 1e6));
-            row.min_bytes = if kernel == "naive" {
-                shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
-            } else {
-                shape.min_io_bytes()
-            };
-            row.peak_buffer_bytes = Some(row.min_bytes);
-            row.scores_transfer_ms =
-                (kernel == "naive").then(|| shape.score_matrix_bytes() as f64 / 1e7);
-            row.timing = Some(attnbench::gpu::TimingSource::GpuTimestamps);
-            rows.push(row);
-        }
-    }
-    let mut skipped = ResultRow::new("prefill-d64", "naive", &Shape::new(4096, 64));
-    skipped.reason = "time budget".into();
-    rows.push(skipped);
-    file.ceilings = Some(Ceilings {
-        fma_f32_gflops: 100.0,
-        bandwidth_gbps: 50.0,
-        upload_gbps: 5.0,
-        readback_gbps: 4.0,
-    });
-    file.merge(header(name), rows);
-    file
-}
 
 #[test]
 fn every_chart_renders_with_the_embedded_font() {
@@ -151,6 +100,11 @@ fn every_generated_table_is_valid_markdown() {
         assert!(md.contains("|---"), "{path:?} has tables");
         let errors = attnbench::markdown::table_errors(&md);
         assert!(errors.is_empty(), "{path:?}: {errors:?}");
+        let html = attnbench::markdown::html_block_errors(&md);
+        assert!(
+            html.is_empty(),
+            "{path:?}: Markdown swallowed after HTML at {html:?}"
+        );
     }
     // The committed reports too.
     let results_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
@@ -160,40 +114,8 @@ fn every_generated_table_is_valid_markdown() {
             if let Ok(md) = std::fs::read_to_string(&path) {
                 let errors = attnbench::markdown::table_errors(&md);
                 assert!(errors.is_empty(), "{path:?}: {errors:?}");
-            }
-        }
-    }
-}
-
-#[test]
-fn no_two_series_of_a_chart_look_alike_and_kernels_keep_their_colour() {
-    let a = results("GPU A", 1e5);
-    let b = results("GPU B", 4e5);
-    for files in [vec![&a], vec![&a, &b]] {
-        for (name, chart) in attnbench::report::family_charts(&files, "prefill-d64") {
-            let styles = chart.styles();
-            for (i, x) in styles.iter().enumerate() {
-                for y in &styles[i + 1..] {
-                    assert_ne!(x, y, "{name}: two series drawn alike");
-                }
-            }
-            let limits = chart.limit_colors();
-            for (i, c) in limits.iter().enumerate() {
-                assert!(
-                    !styles.iter().any(|s| s.0 == *c),
-                    "{name}: limit colour of a series"
-                );
-                assert!(!limits[i + 1..].contains(c), "{name}: two limits alike");
-            }
-            // A kernel has its registry colour in every chart.
-            for (series, style) in chart.series.iter().zip(&styles) {
-                if series.label.starts_with("flash") && !series.label.contains("read back") {
-                    assert_eq!(
-                        Some(style.0),
-                        attnbench::report::kernel_color("flash"),
-                        "{name}"
-                    );
-                }
+                let html = attnbench::markdown::html_block_errors(&md);
+                assert!(html.is_empty(), "{path:?}: {html:?}");
             }
         }
     }
@@ -262,44 +184,51 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
     assert_eq!(std::fs::read(a.join("README.md")).unwrap(), before);
 }
 
-/// A sliding-window family's time chart draws each kernel's full causal line beside its
-/// window line (the device's `prefill-causal-d64` rows), and flash's n² and linear laws,
-/// every series distinct.
 #[test]
-fn window_charts_draw_full_causal_attention_beside_the_window() {
-    let mut file = ResultsFile::new(header("GPU A"));
-    let mut rows = Vec::new();
-    for kernel in ["naive", "flash"] {
-        for n in [512u32, 1024, 2048, 4096] {
-            for (family, window) in [("prefill-causal-d64", None), ("window-d64", Some(1024))] {
-                let shape = Shape::new(n, 64).with_window(window).with_causal(true);
-                let mut row = ResultRow::new(family, kernel, &shape);
-                row.status = Status::Ok;
-                row.median_ms = Some(shape.flops() / 1e7);
-                row.gflops = Some(10.0);
-                row.peak_buffer_bytes = Some(shape.min_io_bytes());
-                rows.push(row);
-            }
-        }
-    }
-    file.merge(header("GPU A"), rows);
-    let charts = attnbench::report::family_charts(&[&file], "window-d64");
-    let (_, time) = charts
-        .iter()
-        .find(|(name, _)| name.contains("time"))
-        .expect("a time chart");
-    let labels: Vec<&str> = time.series.iter().map(|s| s.label.as_str()).collect();
+fn the_readme_starts_with_the_charts_and_the_key_ratios() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = walled();
+    write_device_report(&file, dir.path()).unwrap();
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    let pos = |text: &str| {
+        readme
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} missing: {readme}"))
+    };
+    // Title, one line, then the headline: charts, key ratios, and only then the rest.
+    let first_section = readme.lines().find(|l| l.starts_with("## ")).unwrap();
+    assert_eq!(first_section, "## The quadratic wall: naive against flash");
+    assert!(pos("![time-prefill-d64](time-prefill-d64.png)") < pos("### Key ratios"));
+    assert!(pos("![memory-prefill-d64](memory-prefill-d64.png)") < pos("### Key ratios"));
+    assert!(pos("### Key ratios") < pos("## Device"));
+    assert!(pos("## Device") < pos("<details>"));
+    assert!(pos("<details>") < pos("| family | kernel | B·H |"));
+    // The key ratios name their source and the figures a report cites.
     for wanted in [
-        "flash, full causal",
-        "naive, full causal",
-        "n² law through flash's first point",
-        "linear law through flash's last point",
+        "From `results.json` of 2026-11-25T00:00:00Z",
+        "| flash vs naive (time), at the largest n both ran | 1.0× at n = 8192 |",
+        "| peak bytes at n = 4096: naive | 128.00 MiB |",
+        "| largest n: naive | 8192 (next: 2.03 GiB needed at n = 16384, budget 2.00 GiB) |",
+        "| largest n: flash | 8192 (next: time budget) |",
+        "| flash: best % of f32 FMA peak |",
     ] {
-        assert!(labels.contains(&wanted), "{wanted} missing from {labels:?}");
+        assert!(readme.contains(wanted), "{wanted} missing: {readme}");
     }
-    let styles = time.styles();
-    for (i, x) in styles.iter().enumerate() {
-        assert!(!styles[i + 1..].contains(x), "two series alike: {labels:?}");
-    }
-    assert!(time.x_label.contains("W=1024"), "{}", time.x_label);
+}
+
+#[test]
+fn compare_puts_the_speedup_chart_and_summary_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = results("GPU A", 1e5);
+    let b = results("GPU B", 4e5);
+    write_comparison(&[&a, &b], dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("compare.md")).unwrap();
+    let pos = |text: &str| md.find(text).unwrap_or_else(|| panic!("{text}: {md}"));
+    assert!(pos("![speedup-prefill-d64](speedup-prefill-d64.png)") < pos("## Summary"));
+    assert!(pos("## Summary") < pos("## Every point"));
+    assert!(pos("## Every point") < pos("<details>"));
+    assert!(
+        md.find("## ").unwrap() == pos("## Summary"),
+        "no section before the summary"
+    );
 }

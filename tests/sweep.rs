@@ -1,12 +1,17 @@
-//! The sweep's stop rules, with a fake measurer (no timing involved): points past the memory
-//! budget or predicted past the time budget are skipped with their reasons.
+//! The sweep's stop rules and how it spends its budget, with fake measurers (nothing runs,
+//! and the budget is spent on a simulated clock, so no assertion depends on speed): points
+//! past the memory budget or predicted past the time budget are skipped with their reasons,
+//! and a default budget on a slow CPU driver still measures naive up to n = 4096 in every
+//! headline family.
 
 use attnbench::gpu::TimingSource;
-use attnbench::results::Status;
+use attnbench::results::{ResultRow, Skip, Status};
 use attnbench::run::Measurement;
-use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
+use attnbench::sweep::{
+    DEFAULT_SWEEP_BUDGET_S, LazyRun, MARK_SEQ_LEN, Measurer, Point, SweepConfig, run_sweep,
+};
 use attnbench::{AdapterChoice, Gpu, find_kernel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Pretends one run takes n² / 1000 ms, without running anything.
 struct Quadratic;
@@ -32,6 +37,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         ..AdapterChoice::default()
     })
     .unwrap();
+    let results = tempfile::tempdir().unwrap();
     let config = SweepConfig {
         seq_lens: vec![512, 1024, 2048, 4096, 8192, 16384],
         kernels: vec![find_kernel("naive").unwrap(), find_kernel("flash").unwrap()],
@@ -40,6 +46,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         head_dim_sweep: Vec::new(),
         window: None,
         training: false,
+        results_dir: results.path().to_path_buf(),
         ..SweepConfig::default()
     };
     let rows = run_sweep(&gpu, &config, &mut Quadratic).unwrap();
@@ -68,12 +75,178 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
             .contains("sweep stopped at B1 H1 n4096")
     );
 
-    // flash fits, but 2048²/1000 ms = 4.2 s and the n² law predicts 16.8 s at 4096 > 5 s.
-    assert_eq!(row("flash", 2048).status, Status::Ok);
-    let stopped = row("flash", 4096);
+    // flash: 2048²/1000 ms = 4.2 s; the n² law predicts 16.8 s at 4096, past the 5 s
+    // budget of a run, but points up to the seed's first mark (4096) may take 20 times
+    // it. At 8192 (67 s predicted) the line stops.
+    assert_eq!(row("flash", 4096).status, Status::Ok);
+    let stopped = row("flash", 8192);
     assert_eq!(stopped.status, Status::Skipped);
     assert!(stopped.reason.contains("time budget"), "{}", stopped.reason);
     assert!(row("flash", 16384).reason.contains("time budget"));
+}
+
+/// Simulates lavapipe without running anything: one run costs the point's FLOPs at the
+/// kernel's rate (naive at n = 4096: 19 s ÷ `speed`, its training step 3.5 times that), and
+/// measuring a point spends simulated time as `cargo bench` does: criterion's windows
+/// (3 s) and 11 runs, or a long point's samples.
+struct Simulated {
+    start: Instant,
+    spent: Duration,
+    speed: f64,
+    /// (family, kernel, n, samples asked, simulated start)
+    taken: Vec<(String, String, u32, Option<u32>, Duration)>,
+}
+
+impl Simulated {
+    fn new(speed: f64) -> Self {
+        Simulated {
+            start: Instant::now(),
+            spent: Duration::ZERO,
+            speed,
+            taken: Vec::new(),
+        }
+    }
+
+    /// Seconds one run of `point` takes.
+    fn run_s(&self, point: &Point<'_>) -> f64 {
+        let gflops = match point.kernel.name() {
+            "naive" | "chunked" => 0.226,
+            "flash" => 27.0,
+            "flash_f16" => 2.0,
+            "flash_subgroup" => 0.65,
+            _ => 0.2,
+        };
+        (point.flops / (gflops * self.speed * 1e9)).max(1e-4)
+    }
+}
+
+impl Measurer for Simulated {
+    fn measure(
+        &mut self,
+        point: &Point<'_>,
+        _run: &mut LazyRun<'_>,
+    ) -> attnbench::Result<Option<Measurement>> {
+        let run = self.run_s(point);
+        self.taken.push((
+            point.family.to_string(),
+            point.kernel.name().to_string(),
+            point.shape.seq_len,
+            point.samples,
+            self.spent,
+        ));
+        let (samples, cost) = match point.samples {
+            Some(k) => (k, f64::from(k) * run),
+            None => (10, 3.0 + 11.0 * run),
+        };
+        self.spent += Duration::from_secs_f64(cost);
+        Ok(Some(Measurement::from_samples(
+            vec![run * 1e3; samples as usize],
+            TimingSource::GpuTimestamps,
+        )?))
+    }
+
+    fn overhead(&self) -> Duration {
+        Duration::from_secs(3)
+    }
+
+    fn runs_per_point(&self) -> u32 {
+        11
+    }
+
+    fn now(&self) -> Instant {
+        self.start + self.spent
+    }
+}
+
+/// The default sweep with a default budget, measured by `sim` on lavapipe's 2 GiB.
+fn default_sweep(sim: &mut Simulated) -> Vec<ResultRow> {
+    let gpu = Gpu::new(AdapterChoice {
+        memory_budget: Some("2G".into()),
+        ..AdapterChoice::default()
+    })
+    .unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let config = SweepConfig {
+        deadline: Some(sim.start + Duration::from_secs(DEFAULT_SWEEP_BUDGET_S)),
+        results_dir: results.path().to_path_buf(),
+        ..SweepConfig::default()
+    };
+    run_sweep(&gpu, &config, sim).unwrap()
+}
+
+fn find<'a>(rows: &'a [ResultRow], family: &str, kernel: &str, n: u32) -> &'a ResultRow {
+    rows.iter()
+        .find(|r| r.family == family && r.kernel == kernel && r.seq_len == n)
+        .unwrap_or_else(|| panic!("no row {family} {kernel} {n}"))
+}
+
+/// Every point started before the deadline, and the sweep ended within one point of it.
+fn check_the_deadline(sim: &Simulated) {
+    let budget = Duration::from_secs(DEFAULT_SWEEP_BUDGET_S);
+    for (family, kernel, n, _, start) in &sim.taken {
+        assert!(
+            *start < budget,
+            "{family} {kernel} {n} started at {start:?}"
+        );
+    }
+    // The dearest point: naive's training step at n = 4096, 3 runs of 66 s.
+    assert!(
+        sim.spent < budget + Duration::from_secs(200),
+        "{:?}",
+        sim.spent
+    );
+}
+
+#[test]
+fn a_slow_day_still_measures_naive_to_the_first_mark_in_every_headline_family() {
+    let mut sim = Simulated::new(1.0);
+    let rows = default_sweep(&mut sim);
+    for family in ["prefill-d64", "prefill-causal-d64", "train-d64"] {
+        for kernel in ["naive", "flash"] {
+            let r = find(&rows, family, kernel, MARK_SEQ_LEN);
+            assert_eq!(r.status, Status::Ok, "{family} {kernel}: {}", r.reason);
+        }
+        // One naive run at 4096 takes 9.5–66 s here: three samples by the long-run rule.
+        assert_eq!(find(&rows, family, "naive", MARK_SEQ_LEN).samples, 3);
+        // Past the mark, the run budget of 6 s stops naive again.
+        let next = find(&rows, family, "naive", 2 * MARK_SEQ_LEN);
+        assert!(
+            next.skip.as_ref().is_some_and(Skip::is_lack_of_time),
+            "{family}: {}",
+            next.reason
+        );
+    }
+    check_the_deadline(&sim);
+}
+
+#[test]
+fn a_typical_day_takes_flash_past_the_mark_and_leaves_time_for_the_rest() {
+    let mut sim = Simulated::new(4.0);
+    let rows = default_sweep(&mut sim);
+    // naive to the mark, flash past it towards its run budget (here 0.6 s a run at
+    // n = 16 384, 2.5 s at 32 768, 10 s predicted at 65 536: past 6 s).
+    assert_eq!(
+        find(&rows, "train-d64", "naive", MARK_SEQ_LEN).status,
+        Status::Ok
+    );
+    assert_eq!(
+        find(&rows, "prefill-d64", "flash", 16384).status,
+        Status::Ok
+    );
+    // The other families and kernels share what is left: each measures its first points.
+    for (family, kernel) in [
+        ("prefill-d64", "chunked"),
+        ("window-d64", "flash"),
+        ("backward-d64", "naive"),
+        ("decode-d64", "decode"),
+    ] {
+        assert_eq!(
+            find(&rows, family, kernel, 128).status,
+            Status::Ok,
+            "{family} {kernel}"
+        );
+    }
+    check_the_deadline(&sim);
 }
 
 /// Measures two points, then is interrupted (Ctrl-C): the sweep returns those two and

@@ -46,6 +46,11 @@ pub static KERNELS: &[&dyn Kernel] = &[
     &decode::Decode,
 ];
 
+/// The two kernels the reports' argument sets side by side: naive, which materializes the
+/// n×n scores, and flash, which never does. The sweep spends its budget on their headline
+/// lines first (`sweep::Phase`); the device README's charts and key ratios are theirs.
+pub const ARGUMENT_KERNELS: [&str; 2] = ["naive", "flash"];
+
 /// The position of the registered kernel `name` in [`KERNELS`]: what assigns each kernel
 /// its colour in every chart (`report::kernel_color`, the chart palette in registry order).
 pub fn kernel_index(name: &str) -> Option<usize> {

@@ -1,9 +1,11 @@
-//! `compare.md`: devices side by side. One row per measured point (family, kernel, B·H, n,
+//! `compare.md`: devices side by side, headline first. The speedup charts of the headline
+//! families and a summary (per kernel, the geometric-mean speedup and each device's
+//! largest n) on top; then, collapsed, one row per measured point (family, kernel, B·H, n,
 //! d, causal), each device's median time and rate in its own columns, and each device's
 //! speedup over the first; a point a device did not measure shows that device's reason.
-//! A summary on top gives, per kernel, the geometric-mean speedup and each device's
-//! largest n.
 
+use super::family_charts::{chart_name, family_charts};
+use super::headline::headline_families;
 use super::labels::{device_title, short_device_labels};
 use crate::kernels::Precision;
 use crate::kernels::Workload;
@@ -130,27 +132,8 @@ fn configuration_differences(files: &[&ResultsFile], labels: &[String]) -> Strin
     md
 }
 
-/// The comparison of `files` as Markdown: title, summary table, then the side-by-side table.
-pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
-    let labels = short_device_labels(files);
-    let mut md = String::new();
-    let titles: Vec<String> = files.iter().map(|f| device_title(f)).collect();
-    let _ = writeln!(md, "# attnbench comparison: {}\n", titles.join(" vs "));
-    for ((label, title), file) in labels.iter().zip(&titles).zip(files) {
-        let _ = writeln!(md, "- **{label}**: {title}");
-        for run in live_runs(file) {
-            let _ = writeln!(md, "  - run {}", run.describe());
-        }
-    }
-    md.push_str(&configuration_differences(files, &labels));
-    let _ = writeln!(
-        md,
-        "\nTimes are medians per run. \"× vs {0}\" is {0}'s time ÷ the device's time at the same \
-         point: above 1, the device is faster.\n",
-        labels[0]
-    );
-
-    // Points in the order they first appear.
+/// Points in the order they first appear in `files`.
+fn points_of(files: &[&ResultsFile]) -> Vec<PointKey> {
     let mut points: Vec<PointKey> = Vec::new();
     for file in files {
         for r in &file.rows {
@@ -160,17 +143,31 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
             }
         }
     }
-    let find = |d: usize, k: &PointKey| files[d].rows.iter().find(|r| key(r) == *k);
+    points
+}
 
-    // Summary: per kernel, the speedups' geometric mean and each device's largest n.
+/// The row of point `k` on device `d`.
+fn find<'a>(files: &[&'a ResultsFile], d: usize, k: &PointKey) -> Option<&'a ResultRow> {
+    files[d].rows.iter().find(|r| key(r) == *k)
+}
+
+/// Device `d`'s speedup over the first at point `k`, where both measured it.
+fn speedup(files: &[&ResultsFile], d: usize, k: &PointKey) -> Option<f64> {
+    let t0 = find(files, 0, k).filter(|r| r.is_ok())?.median_ms?;
+    let t = find(files, d, k).filter(|r| r.is_ok())?.median_ms?;
+    (t > 0.0).then(|| t0 / t)
+}
+
+/// Per kernel: each device's largest n, and each device's geometric-mean speedup.
+fn summary(files: &[&ResultsFile], labels: &[String], points: &[PointKey]) -> String {
     let mut kernels: Vec<String> = Vec::new();
-    for k in &points {
+    for k in points {
         if !kernels.contains(&k.1) {
             kernels.push(k.1.clone());
         }
     }
     let mut columns = vec![("kernel".to_string(), Align::Left)];
-    for label in &labels {
+    for label in labels {
         columns.push((format!("{label}: largest n"), Align::Right));
     }
     for label in &labels[1..] {
@@ -195,11 +192,7 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
             let ratios: Vec<f64> = points
                 .iter()
                 .filter(|k| k.1 == *kernel)
-                .filter_map(|k| {
-                    let t0 = find(0, k).filter(|r| r.is_ok())?.median_ms?;
-                    let t = find(d, k).filter(|r| r.is_ok())?.median_ms?;
-                    (t > 0.0).then(|| t0 / t)
-                })
+                .filter_map(|k| speedup(files, d, k))
                 .collect();
             cells.push(
                 geometric_mean(&ratios)
@@ -209,9 +202,11 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
         }
         summary.row(cells);
     }
-    let _ = writeln!(md, "## Summary\n\n{}", summary.render());
+    summary.render()
+}
 
-    // Side by side.
+/// One row per point: each device's time and rate (or its reason), and speedups.
+fn every_point(files: &[&ResultsFile], labels: &[String], points: &[PointKey]) -> String {
     let mut columns: Vec<(String, Align)> = [
         ("family", Align::Left),
         ("kernel", Align::Left),
@@ -223,7 +218,7 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     .into_iter()
     .map(|(t, a)| (t.to_string(), a))
     .collect();
-    for label in &labels {
+    for label in labels {
         columns.push((format!("{label} ms"), Align::Right));
         columns.push((format!("{label} rate"), Align::Right));
     }
@@ -231,7 +226,7 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
         columns.push((format!("{label} × vs {}", labels[0]), Align::Right));
     }
     let mut table = Table::new(columns);
-    for k in &points {
+    for k in points {
         let mut cells = vec![
             k.0.clone(),
             k.1.clone(),
@@ -241,31 +236,77 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
             if k.5 { "yes" } else { "no" }.to_string(),
         ];
         for d in 0..files.len() {
-            match find(d, k) {
-                Some(r) if r.is_ok() => {
-                    cells.push(r.median_ms.map(|t| format!("{t:.3}")).unwrap_or_default());
-                    cells.push(rate(r));
-                }
-                Some(r) => {
-                    cells.push(format!("skipped: {}", escape(&r.reason)));
-                    cells.push(String::new());
-                }
-                None => {
-                    cells.push("not run".into());
-                    cells.push(String::new());
-                }
-            }
+            let (time, rate) = match find(files, d, k) {
+                Some(r) if r.is_ok() => (
+                    r.median_ms.map(|t| format!("{t:.3}")).unwrap_or_default(),
+                    rate(r),
+                ),
+                Some(r) => (format!("skipped: {}", escape(&r.reason)), String::new()),
+                None => ("not run".into(), String::new()),
+            };
+            cells.extend([time, rate]);
         }
         for d in 1..files.len() {
             let ratio = (|| {
-                let base = find(0, k).filter(|r| r.is_ok())?;
-                let other = find(d, k).filter(|r| r.is_ok())?;
+                let base = find(files, 0, k).filter(|r| r.is_ok())?;
+                let other = find(files, d, k).filter(|r| r.is_ok())?;
                 ratio_with_interval(base, other)
             })();
             cells.push(ratio.unwrap_or_default());
         }
         table.row(cells);
     }
-    let _ = writeln!(md, "## Every point\n\n{}", table.render());
+    table.render()
+}
+
+/// The comparison of `files` as Markdown: title and devices, the headline families'
+/// speedup charts, the summary, then every point (collapsed).
+pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
+    let labels = short_device_labels(files);
+    let mut md = String::new();
+    let titles: Vec<String> = files.iter().map(|f| device_title(f)).collect();
+    let _ = writeln!(md, "# attnbench comparison: {}\n", titles.join(" vs "));
+    for ((label, title), file) in labels.iter().zip(&titles).zip(files) {
+        let _ = writeln!(md, "- **{label}**: {title}");
+        for run in live_runs(file) {
+            let _ = writeln!(md, "  - run {}", run.describe());
+        }
+    }
+    md.push_str(&configuration_differences(files, &labels));
+    md.push('\n');
+    // The speedup charts of the argument's families, where both devices measured them.
+    let mut headline: Vec<String> = Vec::new();
+    for file in files {
+        for family in headline_families(file) {
+            if !headline.contains(&family) {
+                headline.push(family);
+            }
+        }
+    }
+    for family in &headline {
+        let chart = chart_name("speedup", family);
+        if family_charts(files, family)
+            .iter()
+            .any(|(n, _)| *n == chart)
+        {
+            let _ = writeln!(md, "![{chart}]({chart}.png)\n");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "Times are medians per run. \"× vs {0}\" is {0}'s time ÷ the device's time at the same \
+         point: above 1, the device is faster.\n",
+        labels[0]
+    );
+    let points = points_of(files);
+    let _ = writeln!(md, "## Summary\n\n{}", summary(files, &labels, &points));
+    let _ = writeln!(
+        md,
+        "## Every point\n\n{}",
+        crate::markdown::details(
+            &format!("{} points side by side", points.len()),
+            &every_point(files, &labels, &points)
+        )
+    );
     md
 }

@@ -1,6 +1,8 @@
-//! How reports name things: devices, kernels' colours, byte counts and the seed's marks.
+//! How reports name things: devices, kernels' colours and line styles, byte counts, walls
+//! and the seed's marks.
 
-use crate::results::ResultsFile;
+use crate::charts::{Line, Marker};
+use crate::results::{ResultRow, ResultsFile};
 
 /// Score-matrix sizes marked on memory charts: (n, label).
 pub const WALL_MARKS: [(u32, &str); 3] = [(4096, "67 MB"), (16384, "1.07 GB"), (100_000, "40 GB")];
@@ -27,6 +29,70 @@ pub fn human_bytes(bytes: u64) -> String {
 pub fn kernel_color(name: &str) -> Option<[u8; 3]> {
     let palette = crate::charts::PALETTE;
     crate::kernels::kernel_index(name).map(|i| palette[i % palette.len()])
+}
+
+/// The line style and marker of the registered kernel `name` in a device's charts
+/// ([`crate::charts::kernel_style`] in registry order); solid circles for names not
+/// registered.
+pub fn kernel_style(name: &str) -> (Line, Marker) {
+    crate::kernels::kernel_index(name)
+        .map(crate::charts::kernel_style)
+        .unwrap_or_default()
+}
+
+/// The label of the wall a row of `kernel` was refused at (`Skip::wall`): "naive: 2.03 GiB
+/// needed at n = 16384, budget 2.00 GiB"; `None` when the row is not a wall.
+pub fn wall_label(kernel: &str, row: &ResultRow) -> Option<String> {
+    Some(format!("{kernel}: {}", wall_text(row)?))
+}
+
+/// What a row's wall says: "2.03 GiB needed at n = 16384, budget 2.00 GiB".
+pub fn wall_text(row: &ResultRow) -> Option<String> {
+    let (_, needed, allowed, limit) = row.skip.as_ref()?.wall()?;
+    let x = match row.axis {
+        crate::results::Axis::SeqLen => format!("n = {}", row.seq_len),
+        crate::results::Axis::HeadDim => format!("d = {}", row.head_dim),
+    };
+    // Counts, not bytes, for the one limit on workgroups.
+    if limit.contains("workgroups") {
+        return Some(format!(
+            "{needed} workgroups needed at {x}, {limit} {allowed}"
+        ));
+    }
+    let limit = match limit {
+        l if l.starts_with("memory budget") => "budget",
+        "max_storage_buffer_binding_size" => "max storage binding",
+        "max_buffer_size" => "max buffer size",
+        other => other,
+    };
+    Some(format!(
+        "{} needed at {x}, {limit} {}",
+        human_bytes(needed),
+        human_bytes(allowed)
+    ))
+}
+
+/// Why a line went no further, in a few words: the wall's text, "time budget", or the
+/// kind of skip (rows written before skips were typed: "skipped").
+pub fn short_reason(row: &ResultRow) -> String {
+    fn words(skip: &crate::results::Skip) -> &'static str {
+        use crate::results::Skip;
+        match skip {
+            Skip::Unsupported { .. } => "unsupported",
+            Skip::InvalidShape { .. } => "invalid shape",
+            Skip::DeviceFailure { .. } => "device failure",
+            Skip::TooLarge { .. } => "too large",
+            Skip::AfterWall { cause, .. } => words(cause),
+            Skip::PredictedPastRunBudget { .. }
+            | Skip::RunBudgetExceeded { .. }
+            | Skip::SweepBudget { .. } => "time budget",
+        }
+    }
+    match &row.skip {
+        Some(_) if wall_text(row).is_some() => wall_text(row).unwrap_or_default(),
+        Some(skip) => words(skip).into(),
+        None => "skipped".into(),
+    }
 }
 
 /// `adapter (backend)`: how a device is named in full.

@@ -393,6 +393,11 @@ impl ResultRow {
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
     }
+
+    /// The 95% confidence interval of the median in ms, where the row has one.
+    pub fn ci95_ms(&self) -> Option<(f64, f64)> {
+        Some((self.ci95_low_ms?, self.ci95_high_ms?))
+    }
 }
 
 /// A device's results file.

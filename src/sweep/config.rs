@@ -97,7 +97,7 @@ impl SweepConfig {
     /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
     /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
     /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
-    /// | `ATTNBENCH_SWEEP_BUDGET` | 480 | seconds the whole sweep may take, shared by its families and kernels (points past a share are skipped with the reason), or `none` |
+    /// | `ATTNBENCH_SWEEP_BUDGET` | 480 | seconds the whole sweep may take, spent on the argument first (`schedule`; points that do not fit are skipped with the reason), or `none` |
     /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
     /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
     pub fn from_env() -> Result<Self> {

@@ -1,62 +1,30 @@
-//! Report charts with plotters: log-log lines per series, dashed reference laws, labelled
-//! marks and horizontal limits; written as PNG and SVG (atomically). Text uses DejaVu Sans
-//! embedded through the `dejavu` crate, so charts render on machines with no fonts.
+//! Report charts with plotters: log-log lines per series (with error bars where they have
+//! intervals), dashed reference laws, labelled marks (the seed's sizes, the walls where
+//! lines stop) and horizontal limits; written as PNG and SVG (atomically). Text uses DejaVu
+//! Sans embedded through the `dejavu` crate, so charts render on machines with no fonts.
+//! How elements look is [`style`]'s; drawing them is `draw`'s.
+
+mod draw;
+pub mod style;
+
+pub use style::{Line, Marker, PALETTE, device_line, kernel_style};
 
 #[cfg(feature = "native")]
 use crate::error::{Error, Result};
 #[cfg(feature = "native")]
 use image::ImageEncoder as _;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 #[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
+use style::{LIMIT_COLORS, REFERENCE_GREYS};
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeriesKind {
-    /// Measured points: solid line with dots.
+    /// Measured points: a line with markers.
     Measured,
-    /// A growth law or model: dashed line, no dots.
+    /// A growth law or model: dashed line, no markers.
     Reference,
-}
-
-/// How a line is stroked: in comparisons, one style per device.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Line {
-    /// Unbroken.
-    #[default]
-    Solid,
-    /// Long dashes.
-    Dashed,
-    /// Dots.
-    Dotted,
-    /// Short dashes.
-    ShortDashed,
-}
-
-/// The point marker of a measured line: in comparisons, one per device.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Marker {
-    /// Filled circle.
-    #[default]
-    Circle,
-    /// Triangle.
-    Triangle,
-    /// Square.
-    Square,
-    /// Cross.
-    Cross,
-}
-
-/// The line style and marker of the `i`-th device of a comparison.
-pub fn device_style(i: usize) -> (Line, Marker) {
-    const STYLES: [(Line, Marker); 4] = [
-        (Line::Solid, Marker::Circle),
-        (Line::Dashed, Marker::Triangle),
-        (Line::Dotted, Marker::Square),
-        (Line::ShortDashed, Marker::Cross),
-    ];
-    STYLES[i % STYLES.len()]
 }
 
 /// One line of a chart.
@@ -66,6 +34,8 @@ pub struct Series {
     pub label: String,
     /// (x, y) points, x ascending; non-positive values are dropped (log axes).
     pub points: Vec<(f64, f64)>,
+    /// Error bars: (x, low, high), drawn in the series' colour where present.
+    pub intervals: Vec<(f64, f64, f64)>,
     /// How it is drawn.
     pub kind: SeriesKind,
     /// Its colour (measured series: the kernel's, from the registry); `None`: the next
@@ -83,6 +53,7 @@ impl Series {
         Series {
             label: label.into(),
             points,
+            intervals: Vec::new(),
             kind: SeriesKind::Measured,
             color: None,
             line: Line::Solid,
@@ -103,24 +74,53 @@ impl Series {
         Series { color, ..self }
     }
 
-    /// This series in the line style and marker of device `i` ([`device_style`]).
-    pub fn device(self, i: usize) -> Self {
-        let (line, marker) = device_style(i);
+    /// This series with `line` and `marker`.
+    pub fn styled(self, line: Line, marker: Marker) -> Self {
         Series {
             line,
             marker,
             ..self
         }
     }
+
+    /// This series with error bars (x, low, high).
+    pub fn with_intervals(self, intervals: Vec<(f64, f64, f64)>) -> Self {
+        Series { intervals, ..self }
+    }
+}
+
+/// What a labelled point marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// A reference point, such as the seed's n×n sizes: a black ring and its label.
+    Seed,
+    /// Where a line meets a wall (the memory budget or a device limit): a bar in the
+    /// line's colour, outlined in black, and its label (bytes needed and allowed).
+    Wall([u8; 3]),
+    /// Where a line stopped for lack of time: a quiet faded ring, its label small and grey.
+    Stop([u8; 3]),
 }
 
 /// A labelled point such as "n = 16 384: 1.07 GB".
 #[derive(Clone, Debug)]
 pub struct Mark {
-    /// Text beside the point.
+    /// Text beside the point (may be empty).
     pub label: String,
     /// Position.
     pub at: (f64, f64),
+    /// What it marks.
+    pub kind: MarkKind,
+}
+
+impl Mark {
+    /// A reference point.
+    pub fn seed(label: impl Into<String>, at: (f64, f64)) -> Self {
+        Mark {
+            label: label.into(),
+            at,
+            kind: MarkKind::Seed,
+        }
+    }
 }
 
 /// A whole chart.
@@ -158,43 +158,6 @@ pub fn register_fonts() {
 
 const SIZE: (u32, u32) = (1100, 700);
 
-/// Colours of measured series: the kernels' in registry order (`report::kernel_color`),
-/// and for series without a colour of their own the next one no series of the chart has.
-pub const PALETTE: [[u8; 3]; 9] = [
-    [31, 119, 180],
-    [214, 39, 40],
-    [44, 160, 44],
-    [255, 127, 14],
-    [148, 103, 189],
-    [23, 190, 207],
-    [227, 119, 194],
-    [140, 86, 75],
-    [188, 189, 34],
-];
-
-/// Colours of horizontal limits (memory budget, binding size, peaks): dark, and none of
-/// them in [`PALETTE`], so a limit never looks like a kernel.
-const LIMIT_COLORS: [[u8; 3]; 6] = [
-    [0, 0, 0],
-    [128, 0, 0],
-    [0, 0, 128],
-    [85, 107, 47],
-    [139, 0, 139],
-    [101, 67, 33],
-];
-
-/// Greys of reference laws, one per law of a chart.
-const REFERENCE_GREYS: [[u8; 3]; 4] = [
-    [110, 110, 110],
-    [160, 160, 160],
-    [70, 70, 70],
-    [190, 190, 190],
-];
-
-fn rgb(c: [u8; 3]) -> RGBColor {
-    RGBColor(c[0], c[1], c[2])
-}
-
 /// Axis tick text: 1 024 → "1k", 2.5e9 → "2.5G".
 pub fn si(value: f64) -> String {
     let (v, unit) = match value.abs() {
@@ -208,26 +171,14 @@ pub fn si(value: f64) -> String {
         format!("{v:.0}")
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
-    } else {
+    } else if v.abs() >= 0.01 || v == 0.0 {
         format!("{v:.2}")
+    } else {
+        // Two significant digits for small values (0.001 → "0.0010").
+        let decimals = (-v.abs().log10()).ceil() as usize + 1;
+        format!("{v:.decimals$}")
     };
     format!("{text}{unit}")
-}
-
-/// A marker element centred on the backend coordinate `at` (pixels, relative to its anchor).
-fn marker_at<DB: DrawingBackend>(
-    at: (i32, i32),
-    marker: Marker,
-    color: RGBColor,
-) -> DynElement<'static, DB, (i32, i32)> {
-    let (x, y) = at;
-    let fill = color.filled();
-    match marker {
-        Marker::Circle => Circle::new((x, y), 3, fill).into_dyn(),
-        Marker::Triangle => TriangleMarker::new((x, y), 5, fill).into_dyn(),
-        Marker::Square => Rectangle::new([(x - 3, y - 3), (x + 3, y + 3)], fill).into_dyn(),
-        Marker::Cross => Cross::new((x, y), 4, color.stroke_width(2)).into_dyn(),
-    }
 }
 
 impl ChartSpec {
@@ -264,6 +215,27 @@ impl ChartSpec {
             .collect()
     }
 
+    /// The legend text of each series: its label, and for a measured series whose line
+    /// lies on an earlier one's (every shared x within 5%, at least two of them) a note
+    /// naming that line, so that a reader looks for the hidden one.
+    pub fn legend_labels(&self) -> Vec<String> {
+        let measured = |s: &Series| s.kind == SeriesKind::Measured;
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let under = self.series[..i]
+                    .iter()
+                    .filter(|o| measured(o) && measured(s))
+                    .find(|o| coincide(&o.points, &s.points));
+                match under {
+                    Some(o) => format!("{} (on {}'s line)", s.label, o.label),
+                    None => s.label.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// Every finite positive value, for the axis ranges.
     fn extent(&self) -> Option<((f64, f64), (f64, f64))> {
         let mut xs = Vec::new();
@@ -273,6 +245,9 @@ impl ChartSpec {
                 xs.push(x);
                 ys.push(y);
             }
+        }
+        for s in &self.series {
+            ys.extend(s.intervals.iter().flat_map(|&(_, lo, hi)| [lo, hi]));
         }
         for m in &self.marks {
             xs.push(m.at.0);
@@ -305,7 +280,7 @@ impl ChartSpec {
         let mut text = String::new();
         {
             let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-            self.draw(&root)?;
+            draw::draw(self, &root)?;
             root.present().map_err(|e| format!("{e:?}"))?;
         }
         Ok(text)
@@ -329,7 +304,7 @@ impl ChartSpec {
         let mut rgb = vec![0u8; w as usize * h as usize * 3];
         {
             let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-            self.draw(&root).map_err(|m| fail(&png, m))?;
+            draw::draw(self, &root).map_err(|m| fail(&png, m))?;
             root.present().map_err(|e| fail(&png, format!("{e:?}")))?;
         }
         let mut encoded = Vec::new();
@@ -339,118 +314,19 @@ impl ChartSpec {
         crate::files::write_atomic(&png, &encoded)?;
         Ok(vec![png, svg])
     }
+}
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> std::result::Result<(), String> {
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
-        root.fill(&WHITE).map_err(err)?;
-        let Some(((x0, x1), (y0, y1))) = self.extent() else {
-            root.draw(&Text::new(
-                format!("{}: no data", self.title),
-                (20, 20),
-                ("sans-serif", 20).into_font(),
-            ))
-            .map_err(err)?;
-            return Ok(());
-        };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22).into_font())
-            .margin(16)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
-            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .x_label_formatter(&|v| si(*v))
-            .y_label_formatter(&|v| si(*v))
-            .axis_desc_style(("sans-serif", 16))
-            .label_style(("sans-serif", 13))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
-
-        for (series, (color, line, marker)) in self.series.iter().zip(self.styles()) {
-            let points: Vec<(f64, f64)> = series
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite() && *x > 0.0 && *y > 0.0)
-                .collect();
-            if points.is_empty() {
-                continue;
-            }
-            let color = rgb(color);
-            let width = if series.kind == SeriesKind::Measured {
-                2
-            } else {
-                1
-            };
-            let style = color.stroke_width(width);
-            let drawn = match line {
-                Line::Solid => chart.draw_series(LineSeries::new(points.clone(), style)),
-                Line::Dashed => {
-                    chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-                }
-                Line::Dotted => {
-                    chart.draw_series(DashedLineSeries::new(points.clone(), 2, 4, style))
-                }
-                Line::ShortDashed => {
-                    chart.draw_series(DashedLineSeries::new(points.clone(), 4, 3, style))
-                }
-            }
-            .map_err(err)?;
-            if series.kind == SeriesKind::Measured {
-                drawn.label(&series.label).legend(move |(x, y)| {
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (24, 0)], style)
-                        + marker_at::<DB>((12, 0), marker, color)
-                });
-                chart
-                    .draw_series(
-                        points
-                            .iter()
-                            .map(|&p| EmptyElement::at(p) + marker_at::<DB>((0, 0), marker, color)),
-                    )
-                    .map_err(err)?;
-            } else {
-                drawn
-                    .label(&series.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
-            }
-        }
-        for ((label, y), color) in self.limits.iter().zip(LIMIT_COLORS.iter().cycle()) {
-            let style = rgb(*color).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(vec![(x0, *y), (x1, *y)], style))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
-        }
-        for mark in &self.marks {
-            // The text sits above and right of its circle, never on it.
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at(mark.at)
-                        + Circle::new((0, 0), 5, BLACK.stroke_width(2))
-                        + Text::new(mark.label.clone(), (9, -20), ("sans-serif", 13).into_font()),
-                ))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
-    }
+/// Whether two lines coincide on a log chart: at least two shared x, and at each the y
+/// values within 5% of each other.
+fn coincide(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+    let shared: Vec<(f64, f64)> = a
+        .iter()
+        .filter_map(|&(x, ya)| b.iter().find(|p| p.0 == x).map(|&(_, yb)| (ya, yb)))
+        .collect();
+    shared.len() >= 2
+        && shared
+            .iter()
+            .all(|&(ya, yb)| ya > 0.0 && yb > 0.0 && (ya / yb).ln().abs() < 1.05f64.ln())
 }
 
 #[cfg(test)]
@@ -461,6 +337,26 @@ mod tests {
         assert_eq!(super::si(4096.0), "4.1k");
         assert_eq!(super::si(67_108_864.0), "67.1M");
         assert_eq!(super::si(0.5), "0.50");
+        assert_eq!(super::si(0.001), "0.0010");
         assert_eq!(super::si(2e9), "2G");
+    }
+
+    #[test]
+    fn a_line_on_another_says_so_in_the_legend() {
+        use super::{ChartSpec, Series};
+        let line = vec![(128.0, 20.0), (256.0, 76.0), (512.0, 296.0)];
+        let near: Vec<(f64, f64)> = line.iter().map(|&(x, y)| (x, y * 1.02)).collect();
+        let chart = ChartSpec {
+            series: vec![
+                Series::measured("naive", line.clone()),
+                Series::measured("chunked", near),
+                Series::measured("flash", vec![(128.0, 1.3), (256.0, 1.6)]),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            chart.legend_labels(),
+            ["naive", "chunked (on naive's line)", "flash"]
+        );
     }
 }

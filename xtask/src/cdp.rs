@@ -15,26 +15,55 @@ pub struct Page {
     pub console: Vec<String>,
 }
 
-/// The WebSocket URL path of the first page target of the browser on `port`.
-fn page_target(port: u16) -> Result<String, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("DevTools: {e}"))?;
+/// The body of `GET path` from the DevTools HTTP server on `port` (its length from
+/// Content-Length: the server keeps the connection open).
+fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let err = |e: std::io::Error| format!("DevTools GET {path}: {e}");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(err)?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    write!(s, "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("DevTools: {e}"))?;
-    let mut response = String::new();
-    s.read_to_string(&mut response).map_err(|e| format!("DevTools: {e}"))?;
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let targets: Value = serde_json::from_str(body)
-        .map_err(|e| format!("DevTools /json/list: {e}: {body:?}"))?;
-    let url = targets
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["type"] == "page")
-        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        .ok_or_else(|| format!("DevTools lists no page: {body}"))?;
-    let path = url.splitn(4, '/').nth(3).ok_or("bad webSocketDebuggerUrl")?;
-    Ok(format!("/{path}"))
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+        .map_err(err)?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).map_err(err)?;
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| format!("DevTools GET {path}: no Content-Length in {head:?}"))?;
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).map_err(err)?;
+    Ok(String::from_utf8_lossy(&body).to_string())
+}
+
+/// The WebSocket URL path of the first page target of the browser on `port` (waiting up
+/// to 10 s for one to be listed).
+fn page_target(port: u16) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let body = http_get(port, "/json/list")?;
+        let targets: Value = serde_json::from_str(&body)
+            .map_err(|e| format!("DevTools /json/list: {e}: {body:?}"))?;
+        let url = targets
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str());
+        if let Some(url) = url {
+            let path = url.splitn(4, '/').nth(3).ok_or("bad webSocketDebuggerUrl")?;
+            return Ok(format!("/{path}"));
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("DevTools lists no page: {body}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 impl Page {

@@ -38,6 +38,9 @@ pub fn build() -> Result<PathBuf, String> {
         .input_path(&wasm)
         .out_name("attnbench_web")
         .typescript(false)
+        // The library's default (unlike the CLI's) leaves out the glue's default URL of
+        // the wasm, which `init()` with no argument needs.
+        .omit_default_module_path(false)
         .web(true)
         .and_then(|b| b.generate(&dist))
         .map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))?;

@@ -333,7 +333,8 @@ impl SuiteRun<'_> {
             ..TargetOptions::default()
         };
         let log = &mut *self.log;
-        let report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        let mut report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        report.run = Some(self.session.run.clone());
         let written = {
             let _lock = self.session.lock()?;
             report.save(self.session.dir())?

@@ -6,9 +6,9 @@
 mod common;
 
 use attnbench::kernels::{KERNELS, Precision};
-use attnbench::verify::{Case, Coverage, check, fresh_seed, plan};
+use attnbench::verify::{Case, Coverage, check_all, fresh_seed, plan};
 use attnbench::{Kernel, Pass};
-use common::{exhaustive, gpu};
+use common::{exhaustive, gpu, gpu2};
 use std::collections::BTreeMap;
 
 /// The kernels the shared adapter can run at all.
@@ -31,9 +31,7 @@ fn every_kernel_passes_the_verification_plan() {
     let cases: Vec<Case> = plan(&kernels, coverage, None);
     let seed = fresh_seed();
     let mut ran: BTreeMap<(&str, bool), usize> = BTreeMap::new();
-    for case in &cases {
-        let c = check(gpu(), case.kernel, case.shape, seed, case.inputs)
-            .unwrap_or_else(|e| panic!("{} at {}: {e}", case.kernel.name(), case.shape));
+    check_all(&[gpu(), gpu2()], &cases, seed, |case, c, _| {
         assert!(
             !c.failed(),
             "{} at {} with {} inputs (seed {seed}): {:?}",
@@ -56,7 +54,8 @@ fn every_kernel_passes_the_verification_plan() {
                 case.shape
             );
         }
-    }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     for kernel in &kernels {
         let forward = ran.get(&(kernel.name(), false)).copied().unwrap_or(0);
         let planned = cases

@@ -1,7 +1,7 @@
 //! `attnbench verify`.
 
 use super::Failure;
-use attnbench::verify::{Case, Check, Coverage, InputKind, check, fresh_seed, plan};
+use attnbench::verify::{Case, Check, Coverage, InputKind, check_all, fresh_seed, plan};
 use attnbench::{AdapterChoice, KERNELS, Kernel, find_kernel};
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     cases(args, KERNELS)?;
     // Only the kernels checked have their tuned choices checked and applied.
     let names: Vec<&str> = asked.iter().map(|k| k.name()).collect();
-    let gpu = super::open_tuned_gpu(choice, &names)?;
+    let gpu = super::open_tuned_gpu(choice.clone(), &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(
@@ -107,9 +107,14 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         .iter()
         .map(|k| (k.name(), Tally::default()))
         .collect();
-    for case in &cases {
-        let began = std::time::Instant::now();
-        let check = check(&gpu, case.kernel, case.shape, seed, case.inputs)?;
+    // One device per core (at most four): a cold CPU driver compiles each kernel on its
+    // queue's thread, so the kernels of different devices compile at once.
+    let devices = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let extra: Vec<attnbench::Gpu> = (1..devices)
+        .map(|_| super::open_tuned_gpu(choice.clone(), &names))
+        .collect::<Result<_, _>>()?;
+    let gpus: Vec<&attnbench::Gpu> = std::iter::once(&gpu).chain(&extra).collect();
+    check_all(&gpus, &cases, seed, |case, check, seconds| {
         let tally = tallies.entry(case.kernel.name()).or_default();
         if check.passed() {
             tally.passed += 1;
@@ -126,8 +131,8 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 )
             });
         }
-        print_row(&check, began.elapsed().as_secs_f64());
-    }
+        print_row(&check, seconds);
+    })?;
     let total = |f: fn(&Tally) -> usize| tallies.values().map(f).sum::<usize>();
     let (passed, failed, skipped) = (
         total(|t| t.passed),

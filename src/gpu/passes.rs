@@ -40,7 +40,7 @@ pub fn submit_passes(
 ///
 /// Timestamps that cannot be right fall back to the wall clock too: zero or wrapped
 /// readings, and batches whose passes the wall clock saw take ≥ 1 ms each while their
-/// timestamps account for under half of that (`timestamps_plausible`).
+/// timestamps account for under 80% of it (`timestamps_plausible`).
 pub async fn time_passes_async(
     gpu: &Gpu,
     label: &str,
@@ -109,8 +109,8 @@ pub fn time_passes(
 /// Whether GPU times `gpu_ns` of passes whose submissions and waits took `wall_ns` in all
 /// can be right: they may be any share of it while the passes are short (submission and
 /// wake-up costs dominate there), but once the wall clock saw ≥ 1 ms per pass, the
-/// timestamps must account for at least half of it (on lavapipe and on GPUs alike they
-/// account for over 95%). lavapipe (Mesa 22.3) broke this once a render pass had run in
+/// timestamps must account for at least 80% of it (on lavapipe and on GPUs alike they
+/// account for over 95%; what is missing is submission and wake-up). lavapipe (Mesa 22.3) broke this once a render pass had run in
 /// the process (wgpu zero-initializes a texture without COPY_DST with one): from then on
 /// its timestamps were deferred to the next flush, and passes the wall clock saw take
 /// 50 ms read 0.1 ms, or only their last dispatch (seen 2026-11-26 with a one-off program,
@@ -120,7 +120,7 @@ pub(crate) fn timestamps_plausible(gpu_ns: &[f64], wall_ns: f64) -> bool {
     const SLOW_PASS_NS: f64 = 1e6;
     let passes = gpu_ns.len().max(1) as f64;
     let gpu_total: f64 = gpu_ns.iter().sum();
-    wall_ns / passes < SLOW_PASS_NS || gpu_total >= 0.5 * wall_ns
+    wall_ns / passes < SLOW_PASS_NS || gpu_total >= 0.8 * wall_ns
 }
 
 /// `count` runs timed by the wall clock, one pass per submission and a full wait each.
@@ -155,8 +155,9 @@ mod tests {
     fn timestamps_the_wall_clock_contradicts_are_refused() {
         // 16 passes of 50 ms by the wall clock, 0.1 ms each by the timestamps.
         assert!(!timestamps_plausible(&[1e5; 16], 16.0 * 5e7));
-        // Or only their last dispatch, a fifth of the work.
+        // Or only their last dispatch, a fifth of the work; or two thirds of it.
         assert!(!timestamps_plausible(&[1e7; 16], 16.0 * 5e7));
+        assert!(!timestamps_plausible(&[3.3e7; 16], 16.0 * 5e7));
         // The same passes with timestamps of 45 ms each.
         assert!(timestamps_plausible(&[4.5e7; 16], 16.0 * 5e7));
         // Short passes: submission costs dominate the wall clock, any share is plausible.

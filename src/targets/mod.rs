@@ -93,10 +93,10 @@ pub fn measure(
     } else {
         BlasComparison {
             shape: shape_text(&options.blas_shape),
-            flash_ms: None,
-            numpy_ms: None,
-            ratio: None,
+            flash: None,
             numpy: None,
+            ratio: None,
+            numpy_version: None,
             rel_l2_vs_numpy: None,
             skipped: Some("the time budget ran out".into()),
         }
@@ -121,6 +121,7 @@ pub fn measure(
     Ok(TargetsReport {
         schema: SCHEMA.into(),
         device: DeviceHeader::for_gpu(gpu),
+        run: None,
         timing: gpu_timing(gpu),
         peak_fraction,
         speedups,

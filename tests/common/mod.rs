@@ -17,3 +17,11 @@ pub fn gpu() -> &'static Gpu {
 pub fn exhaustive() -> bool {
     std::env::var("ATTNBENCH_EXHAUSTIVE").is_ok_and(|v| v.trim() == "1")
 }
+
+/// A second device of this test binary, for checks that compile on two cores at once
+/// (`attnbench::verify::check_all`).
+#[allow(dead_code)]
+pub fn gpu2() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
+}

@@ -63,7 +63,12 @@ impl BrowserInfo {
     }
 
     fn budget(&self) -> Result<MemoryBudget, String> {
-        match self.memory.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        match self
+            .memory
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
             Some(text) => Ok(MemoryBudget {
                 bytes: Some(MemoryBudget::parse_bytes(text).map_err(|e| e.to_string())?),
                 source: "the page's memory setting".into(),

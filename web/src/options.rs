@@ -63,7 +63,11 @@ impl PageOptions {
         let err = |e: attnbench::Error| e.to_string();
         let kernel_list = text(&self.kernels).unwrap_or_else(|| DEFAULT_KERNELS.into());
         let mut kernels: Vec<&'static dyn Kernel> = Vec::new();
-        for name in kernel_list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for name in kernel_list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             let kernel = find_kernel(name).map_err(err)?;
             if !kernels.iter().any(|k| k.name() == kernel.name()) {
                 kernels.push(kernel);

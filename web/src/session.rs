@@ -2,8 +2,8 @@
 //! sweep → results file, with the run recorded as attnbench's native runs are
 //! (`RunKind::Web`, its id on every row).
 
-use crate::device::{self, BrowserInfo, DeviceReport};
 use crate::compiler;
+use crate::device::{self, BrowserInfo, DeviceReport};
 use crate::events::{Event, Events};
 use crate::options::PageOptions;
 use crate::sweep::{SweepPlan, sweep};
@@ -83,7 +83,9 @@ async fn verify_and_sweep(
     );
     events.emit(&Event::SweepStart {
         total: plan.points(),
-        budget_left_s: deadline.saturating_duration_since(Instant::now()).as_secs_f64(),
+        budget_left_s: deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64(),
     });
     let mut rows = sweep(gpu, &plan, &|k| summary.unverified(k), events)
         .await

@@ -7,6 +7,7 @@
 //! awaited instead of blocked on; the families, shapes, rows and skips are the library's.
 
 use crate::events::{Event, Events};
+use attnbench::Error;
 use attnbench::gpu::Gpu;
 use attnbench::kernels::Kernel;
 use attnbench::results::{ResultRow, Skip, Status};
@@ -14,7 +15,6 @@ use attnbench::run::{KernelRun, MeasureOptions, gflops, memory_plan, plan_for};
 use attnbench::shape::Shape;
 use attnbench::sweep::{Family, FamilyKind, SweepConfig, doubling, families};
 use attnbench::tensors::AttentionInputs;
-use attnbench::Error;
 use std::time::Duration;
 use web_time::Instant;
 
@@ -216,7 +216,8 @@ impl Line<'_> {
         let inputs = AttentionInputs::random(shape, self.seed)?;
         let run = KernelRun::new_async(self.gpu, self.kernel, &inputs).await?;
         let m = run.measure_async(&MEASURE).await?;
-        self.gpu.check_health(&format!("measuring {}", self.kernel.name()))?;
+        self.gpu
+            .check_health(&format!("measuring {}", self.kernel.name()))?;
         Ok((m, run.peak_buffer_bytes()))
     }
 

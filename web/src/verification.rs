@@ -161,7 +161,9 @@ pub async fn verify(
             "skipped" => {
                 summary.skipped += 1;
                 tally.skipped += 1;
-                tally.first_skip.get_or_insert_with(|| report.detail.clone());
+                tally
+                    .first_skip
+                    .get_or_insert_with(|| report.detail.clone());
             }
             _ => {
                 summary.failed += 1;

@@ -89,13 +89,20 @@ pub fn run(options: Options) -> Result<(), String> {
     page.call("Page.navigate", json!({ "url": url }))?;
     println!("cargo web test: {} opened {url}", exe.display());
 
-    let outcome = wait_for_status(&mut page, Duration::from_secs(u64::from(options.budget_s) + 120));
+    let outcome = wait_for_status(
+        &mut page,
+        Duration::from_secs(u64::from(options.budget_s) + 120),
+    );
     let status = match outcome {
         Ok(status) => status,
         Err(e) => return Err(failure(&page, &browser, &e)),
     };
     if status != "done" {
-        return Err(failure(&page, &browser, &format!("the page's status is {status:?}")));
+        return Err(failure(
+            &page,
+            &browser,
+            &format!("the page's status is {status:?}"),
+        ));
     }
     let summary = page.evaluate("window.attnbenchVerification")?;
     let compiler = page.evaluate("window.attnbenchCompiler")?;
@@ -112,7 +119,10 @@ pub fn run(options: Options) -> Result<(), String> {
     let compiled = checks::compiler(&compiler).map_err(|e| failure(&page, &browser, &e))?;
     let lines = checks::results(&results, &kernels).map_err(|e| failure(&page, &browser, &e))?;
     let compared = compare(&results)?;
-    println!("cargo web test: {verified} ({:.0} s in the browser)", summary["seconds"].as_f64().unwrap_or(0.0));
+    println!(
+        "cargo web test: {verified} ({:.0} s in the browser)",
+        summary["seconds"].as_f64().unwrap_or(0.0)
+    );
     println!("cargo web test: {compiled}");
     for line in lines {
         println!("cargo web test: {line}");
@@ -121,7 +131,10 @@ pub fn run(options: Options) -> Result<(), String> {
     if let Some(dir) = &options.save {
         save(&results, dir)?;
     }
-    println!("cargo web test: passed in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "cargo web test: passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -137,7 +150,8 @@ fn wait_for_status(page: &mut Page, timeout: Duration) -> Result<String, String>
             return Ok(status);
         }
         if last_print.elapsed() > Duration::from_secs(15) {
-            let progress = page.evaluate("document.getElementById('progress-label')?.textContent ?? ''")?;
+            let progress =
+                page.evaluate("document.getElementById('progress-label')?.textContent ?? ''")?;
             println!(
                 "cargo web test: {:.0} s: {}",
                 started.elapsed().as_secs_f64(),
@@ -192,12 +206,18 @@ fn compare(results: &str) -> Result<String, String> {
     let saved = (|| {
         web.check_writable()?;
         let lock = web.lock()?;
-        web.merge_and_save(&lock, file.device.clone(), file.rows.clone(), (None, file.runs.last()))?;
+        web.merge_and_save(
+            &lock,
+            file.device.clone(),
+            file.rows.clone(),
+            (None, file.runs.last()),
+        )?;
         drop(lock);
         DeviceFolder::at(&web.dir).load_existing()
     })();
     let _ = std::fs::remove_dir_all(&root);
-    let saved = saved.map_err(|e| format!("saving the browser's results as a device folder: {e}"))?;
+    let saved =
+        saved.map_err(|e| format!("saving the browser's results as a device folder: {e}"))?;
     let results_root = site::root().join("results");
     let native = std::fs::read_dir(&results_root)
         .map_err(|e| format!("reading {}: {e}", results_root.display()))?
@@ -206,7 +226,12 @@ fn compare(results: &str) -> Result<String, String> {
         .filter_map(|p| DeviceFolder::at(&p).load_existing().ok().map(|f| (p, f)))
         .filter(|(_, f)| f.device.backend != "WebGPU")
         .min_by_key(|(p, _)| p.clone())
-        .ok_or_else(|| format!("no native device folder in {} to compare with", results_root.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "no native device folder in {} to compare with",
+                results_root.display()
+            )
+        })?;
     let table = attnbench::report::comparison_markdown(&[&native.1, &saved]);
     for device in [&native.1.device.adapter, &saved.device.adapter] {
         if !table.contains(device.as_str()) {
@@ -233,7 +258,8 @@ fn save(results: &str, root: &PathBuf) -> Result<(), String> {
     let merged = folder
         .merge_and_save(&lock, file.device.clone(), file.rows.clone(), (None, run))
         .map_err(|e| e.to_string())?;
-    let written = attnbench::report::write_device_report(&merged, &folder.dir).map_err(|e| e.to_string())?;
+    let written =
+        attnbench::report::write_device_report(&merged, &folder.dir).map_err(|e| e.to_string())?;
     println!(
         "cargo web test: results merged into {} ({} files written)",
         folder.dir.display(),

@@ -21,8 +21,11 @@ fn http_get(port: u16, path: &str) -> Result<String, String> {
     let err = |e: std::io::Error| format!("DevTools GET {path}: {e}");
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(err)?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-        .map_err(err)?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(err)?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -56,7 +59,10 @@ fn page_target(port: u16) -> Result<String, String> {
             .find(|t| t["type"] == "page")
             .and_then(|t| t["webSocketDebuggerUrl"].as_str());
         if let Some(url) = url {
-            let path = url.splitn(4, '/').nth(3).ok_or("bad webSocketDebuggerUrl")?;
+            let path = url
+                .splitn(4, '/')
+                .nth(3)
+                .ok_or("bad webSocketDebuggerUrl")?;
             return Ok(format!("/{path}"));
         }
         if started.elapsed() > Duration::from_secs(10) {
@@ -108,7 +114,9 @@ impl Page {
         self.send(message.as_bytes())
             .map_err(|e| format!("DevTools {method}: {e}"))?;
         loop {
-            let text = self.receive().map_err(|e| format!("DevTools {method}: {e}"))?;
+            let text = self
+                .receive()
+                .map_err(|e| format!("DevTools {method}: {e}"))?;
             let reply: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
             if reply["id"] == id {
                 if let Some(error) = reply.get("error") {
@@ -148,8 +156,11 @@ impl Page {
                             .unwrap_or_else(|| a["description"].as_str().unwrap_or("").to_string())
                     })
                     .collect();
-                self.console
-                    .push(format!("console.{}: {}", params["type"].as_str().unwrap_or("log"), args.join(" ")));
+                self.console.push(format!(
+                    "console.{}: {}",
+                    params["type"].as_str().unwrap_or("log"),
+                    args.join(" ")
+                ));
             }
             Some("Runtime.exceptionThrown") => {
                 let details = &params["exceptionDetails"];
@@ -241,7 +252,10 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         } as u32)
     };
     let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let body = clean.strip_suffix(b"==").or(clean.strip_suffix(b"=")).unwrap_or(&clean);
+    let body = clean
+        .strip_suffix(b"==")
+        .or(clean.strip_suffix(b"="))
+        .unwrap_or(&clean);
     let mut out = Vec::with_capacity(body.len() * 3 / 4);
     for chunk in body.chunks(4) {
         let mut acc = 0u32;

@@ -21,10 +21,14 @@ pub fn verification(summary: &Value, kernels: &[&str], planned: usize) -> Result
         count("skipped"),
     );
     if total != planned {
-        return Err(format!("the page planned {total} checks, the native plan has {planned}"));
+        return Err(format!(
+            "the page planned {total} checks, the native plan has {planned}"
+        ));
     }
     if passed + failed + skipped != total {
-        return Err(format!("{passed} passed + {failed} failed + {skipped} skipped is not {total}"));
+        return Err(format!(
+            "{passed} passed + {failed} failed + {skipped} skipped is not {total}"
+        ));
     }
     if failed != 0 {
         return Err(format!("{failed} checks failed: {}", summary["failures"]));
@@ -57,7 +61,9 @@ pub fn compiler(report: &Value) -> Result<String, String> {
         .collect();
     let warnings = report["warnings"].as_array().map_or(0, Vec::len);
     if report.is_null() || modules == 0 {
-        return Err(format!("the page reported no shader modules compiled: {report}"));
+        return Err(format!(
+            "the page reported no shader modules compiled: {report}"
+        ));
     }
     if !errors.is_empty() {
         return Err(format!(
@@ -75,8 +81,8 @@ pub fn compiler(report: &Value) -> Result<String, String> {
 /// Checks the results file: schema, device, run record, rows. Returns a line per family
 /// and kernel.
 pub fn results(text: &str, kernels: &[&str]) -> Result<Vec<String>, String> {
-    let file: ResultsFile =
-        serde_json::from_str(text).map_err(|e| format!("results do not parse with the native schema: {e}"))?;
+    let file: ResultsFile = serde_json::from_str(text)
+        .map_err(|e| format!("results do not parse with the native schema: {e}"))?;
     if file.schema != SCHEMA {
         return Err(format!("schema {:?}, expected {SCHEMA:?}", file.schema));
     }
@@ -84,13 +90,23 @@ pub fn results(text: &str, kernels: &[&str]) -> Result<Vec<String>, String> {
         return Err(format!("device header {:?}", file.device));
     }
     let [run] = file.runs.as_slice() else {
-        return Err(format!("expected one run record, found {}", file.runs.len()));
+        return Err(format!(
+            "expected one run record, found {}",
+            file.runs.len()
+        ));
     };
     if run.kind != RunKind::Web || run.finished.is_none() {
         return Err(format!("run record {run:?}"));
     }
-    if let Some(row) = file.rows.iter().find(|r| r.run_id.as_deref() != Some(&run.id)) {
-        return Err(format!("row {:?}/{} n={} does not name the run", row.family, row.kernel, row.seq_len));
+    if let Some(row) = file
+        .rows
+        .iter()
+        .find(|r| r.run_id.as_deref() != Some(&run.id))
+    {
+        return Err(format!(
+            "row {:?}/{} n={} does not name the run",
+            row.family, row.kernel, row.seq_len
+        ));
     }
     let mut lines = vec![format!(
         "results: {} rows from {} on {} ({}), run {}",
@@ -131,15 +147,23 @@ fn kernel_line(file: &ResultsFile, family: &str, kernel: &str) -> Result<String,
         let (Some(ms), Some(gflops), Some(peak), Some(timing)) =
             (r.median_ms, r.gflops, r.peak_buffer_bytes, r.timing)
         else {
-            return Err(format!("{at}: a measured row without time, GFLOP/s, bytes or timing source"));
+            return Err(format!(
+                "{at}: a measured row without time, GFLOP/s, bytes or timing source"
+            ));
         };
         if !(ms > 0.0 && gflops > 0.0 && r.samples >= 3) {
-            return Err(format!("{at}: {ms} ms, {gflops} GFLOP/s from {} samples ({timing})", r.samples));
+            return Err(format!(
+                "{at}: {ms} ms, {gflops} GFLOP/s from {} samples ({timing})",
+                r.samples
+            ));
         }
         // Q, K, V and O in f32 at the least.
-        let io = 4 * 4 * u64::from(r.seq_len) * u64::from(r.head_dim) * u64::from(r.batch * r.heads);
+        let io =
+            4 * 4 * u64::from(r.seq_len) * u64::from(r.head_dim) * u64::from(r.batch * r.heads);
         if peak < io {
-            return Err(format!("{at}: peak {peak} bytes is below Q, K, V and O ({io} bytes)"));
+            return Err(format!(
+                "{at}: peak {peak} bytes is below Q, K, V and O ({io} bytes)"
+            ));
         }
         points.push((f64::from(r.seq_len), peak as f64));
     }
@@ -158,7 +182,10 @@ fn kernel_line(file: &ResultsFile, family: &str, kernel: &str) -> Result<String,
 /// its peak at the largest n).
 pub fn memory_law(kernel: &str, points: &[(f64, f64)], bh: f64) -> Result<String, String> {
     let (a, b, _) = fit_quadratic(points).ok_or("fewer than 3 distinct n to fit")?;
-    let (n_max, peak_max) = points.iter().copied().fold((0.0, 0.0), |m, p| if p.0 > m.0 { p } else { m });
+    let (n_max, peak_max) = points
+        .iter()
+        .copied()
+        .fold((0.0, 0.0), |m, p| if p.0 > m.0 { p } else { m });
     let materializes = attnbench::find_kernel(kernel)
         .map_err(|e| e.to_string())?
         .materializes_scores();
@@ -228,7 +255,10 @@ mod tests {
     use super::*;
 
     fn law(f: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
-        [128.0, 256.0, 512.0].into_iter().map(|n| (n, f(n))).collect()
+        [128.0, 256.0, 512.0]
+            .into_iter()
+            .map(|n| (n, f(n)))
+            .collect()
     }
 
     #[test]

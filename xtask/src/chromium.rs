@@ -8,7 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The names a Chromium goes by on PATH.
-const NAMES: &[&str] = &["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+const NAMES: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
 
 /// The browser to drive, or why there is none.
 pub fn find() -> Result<PathBuf, String> {
@@ -17,7 +22,10 @@ pub fn find() -> Result<PathBuf, String> {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(format!("ATTNBENCH_CHROMIUM={} is not a file", path.display()))
+            Err(format!(
+                "ATTNBENCH_CHROMIUM={} is not a file",
+                path.display()
+            ))
         };
     }
     let dirs: Vec<PathBuf> = std::env::var_os("PATH")
@@ -93,10 +101,16 @@ impl Chromium {
                 return Ok(port);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("Chromium exited ({status}) before its DevTools started:\n{}", self.log_tail()));
+                return Err(format!(
+                    "Chromium exited ({status}) before its DevTools started:\n{}",
+                    self.log_tail()
+                ));
             }
             if started.elapsed() > timeout {
-                return Err(format!("Chromium's DevTools did not start within {timeout:?}:\n{}", self.log_tail()));
+                return Err(format!(
+                    "Chromium's DevTools did not start within {timeout:?}:\n{}",
+                    self.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

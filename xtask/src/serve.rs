@@ -85,11 +85,29 @@ fn handle(mut stream: TcpStream, dir: &Path) -> std::io::Result<()> {
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if method != "GET" && method != "HEAD" {
-        return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"GET or HEAD\n", true);
+        return respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"GET or HEAD\n",
+            true,
+        );
     }
     match resolve(dir, target).and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) {
-        Some((file, body)) => respond(&mut stream, "200 OK", mime_type(&file), &body, method == "GET"),
-        None => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n", method == "GET"),
+        Some((file, body)) => respond(
+            &mut stream,
+            "200 OK",
+            mime_type(&file),
+            &body,
+            method == "GET",
+        ),
+        None => respond(
+            &mut stream,
+            "404 Not Found",
+            "text/plain",
+            b"not found\n",
+            method == "GET",
+        ),
     }
 }
 
@@ -124,10 +142,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), "<p>hi</p>").unwrap();
         std::fs::write(dir.join("a.wasm"), [0, 97, 115, 109]).unwrap();
-        assert_eq!(resolve(&dir, "/?auto&budget=3"), Some(dir.join("index.html")));
+        assert_eq!(
+            resolve(&dir, "/?auto&budget=3"),
+            Some(dir.join("index.html"))
+        );
         assert_eq!(resolve(&dir, "/../etc/passwd"), None);
         assert_eq!(resolve(&dir, "//etc/passwd"), None);
-        assert_eq!(mime_type(Path::new("x.js")), "text/javascript; charset=utf-8");
+        assert_eq!(
+            mime_type(Path::new("x.js")),
+            "text/javascript; charset=utf-8"
+        );
 
         let server = Server::start(&dir, 0).unwrap();
         let get = |path: &str| {

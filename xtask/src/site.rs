@@ -24,9 +24,10 @@ pub fn root() -> PathBuf {
 pub fn build() -> Result<PathBuf, String> {
     let root = root();
     check_target()?;
-    check_bindgen_versions(&std::fs::read_to_string(root.join("Cargo.lock")).map_err(|e| {
-        format!("reading Cargo.lock: {e}")
-    })?)?;
+    check_bindgen_versions(
+        &std::fs::read_to_string(root.join("Cargo.lock"))
+            .map_err(|e| format!("reading Cargo.lock: {e}"))?,
+    )?;
     let started = std::time::Instant::now();
     let wasm = cargo_build(&root)?;
     let dist = root.join("web").join("dist");
@@ -66,7 +67,12 @@ fn check_target() -> Result<(), String> {
         .output()
         .map_err(|e| format!("running {rustc} --print sysroot: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
     Err(format!(
@@ -128,7 +134,8 @@ fn cargo_build(root: &Path) -> Result<PathBuf, String> {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
-        if message["reason"] == "compiler-artifact" && message["target"]["name"] == "attnbench_web" {
+        if message["reason"] == "compiler-artifact" && message["target"]["name"] == "attnbench_web"
+        {
             let files = message["filenames"].as_array().cloned().unwrap_or_default();
             wasm = files
                 .iter()
@@ -138,9 +145,13 @@ fn cargo_build(root: &Path) -> Result<PathBuf, String> {
                 .or(wasm);
         }
     }
-    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("building the web crate for {TARGET} failed ({status})"));
+        return Err(format!(
+            "building the web crate for {TARGET} failed ({status})"
+        ));
     }
     wasm.ok_or_else(|| "cargo built no attnbench_web.wasm".to_string())
 }
@@ -159,7 +170,11 @@ mod tests {
     fn drifted_bindgen_versions_are_refused() {
         let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n\
                     [[package]]\nname = \"wasm-bindgen-cli-support\"\nversion = \"0.2.129\"\n";
-        assert!(check_bindgen_versions(lock).unwrap_err().contains("0.2.129"));
+        assert!(
+            check_bindgen_versions(lock)
+                .unwrap_err()
+                .contains("0.2.129")
+        );
         let alone = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
         assert!(check_bindgen_versions(alone).is_err());
     }

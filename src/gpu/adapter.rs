@@ -123,6 +123,15 @@ pub struct AdapterSummary {
     pub cooperative_matrix_configs: Vec<String>,
 }
 
+/// How results and reports name a backend: wgpu's name for it (`Vulkan`, `Gl`, `Metal`,
+/// `Dx12`), except the browser's, which is `WebGPU` (wgpu calls it `BrowserWebGpu`).
+pub fn backend_name(backend: wgpu::Backend) -> String {
+    match backend {
+        wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Describes an adapter: identity, the features that matter here, key limits.
 pub fn describe_adapter(adapter: &wgpu::Adapter) -> AdapterSummary {
     let info = adapter.get_info();
@@ -130,7 +139,7 @@ pub fn describe_adapter(adapter: &wgpu::Adapter) -> AdapterSummary {
     let limits = adapter.limits();
     AdapterSummary {
         name: info.name,
-        backend: format!("{:?}", info.backend),
+        backend: backend_name(info.backend),
         device_type: format!("{:?}", info.device_type),
         vendor: info.vendor,
         driver: info.driver,

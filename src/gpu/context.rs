@@ -139,6 +139,14 @@ impl Gpu {
         Gpu::new(AdapterChoice::default())
     }
 
+    /// Names the adapter where the backend leaves its name empty: the browser's WebGPU
+    /// gives none (`GPUAdapterInfo.description` is empty on most browsers), so the page
+    /// names it from the vendor and architecture it reads itself. Results, run records and
+    /// messages then carry this name.
+    pub fn name_adapter(&mut self, name: impl Into<String>) {
+        self.summary.name = name.into();
+    }
+
     /// The kind of device (discrete or integrated GPU, CPU driver, ...).
     pub fn device_type(&self) -> wgpu::DeviceType {
         self.adapter.get_info().device_type

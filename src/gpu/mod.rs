@@ -14,7 +14,7 @@ mod unroll;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::list_adapters;
-pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter};
+pub use adapter::{AdapterChoice, AdapterSummary, backend_name, describe_adapter};
 pub use context::{CompiledShader, Gpu, ShaderSource, specialize};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};

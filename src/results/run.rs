@@ -204,7 +204,15 @@ impl RunRecord {
     }
 }
 
+/// The `ATTNBENCH_*` variables set in this process, sorted: what shaped the run. The
+/// browser has no environment (std's `env::vars` panics there): none.
+#[cfg(target_arch = "wasm32")]
+fn settings_in_effect() -> Vec<(String, String)> {
+    Vec::new()
+}
+
 /// The `ATTNBENCH_*` variables set in this process, sorted: what shaped the run.
+#[cfg(not(target_arch = "wasm32"))]
 fn settings_in_effect() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("ATTNBENCH_") || k.starts_with("WGPU_"))

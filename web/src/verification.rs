@@ -1,0 +1,223 @@
+//! Verification before measuring: every kernel the page runs, on the forward cases of the
+//! native `verify` (small shapes chosen to break attention kernels, uniform and hostile
+//! inputs), against the f64 reference, on fresh inputs. A failed check stops the page from
+//! publishing numbers; a skipped check is reported with its reason and never counts as a
+//! pass; a kernel none of whose checks ran is not measured.
+
+use crate::events::{Event, Events};
+use attnbench::Gpu;
+use attnbench::Kernel;
+use attnbench::shape::Pass;
+use attnbench::verify::{Coverage, check_async, fresh_seed, plan};
+use serde::Serialize;
+use web_time::Instant;
+
+/// One check as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// Kernel name.
+    pub kernel: &'static str,
+    /// The shape, as attnbench prints it.
+    pub shape: String,
+    /// What the inputs looked like.
+    pub inputs: &'static str,
+    /// `passed`, `failed` (wrong output, or an error such as a shader the browser's
+    /// compiler rejected) or `skipped`.
+    pub outcome: &'static str,
+    /// ‖out − ref‖/‖ref‖ of the worst output, when it ran.
+    pub rel_l2_error: Option<f64>,
+    /// The tolerance it was held to.
+    pub tolerance: f64,
+    /// Why it failed or was skipped.
+    pub detail: String,
+}
+
+/// Counts of one kernel's checks.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct KernelTally {
+    /// Kernel name.
+    pub kernel: &'static str,
+    /// Checks that ran and matched.
+    pub passed: usize,
+    /// Checks that ran and did not match, or failed to run.
+    pub failed: usize,
+    /// Checks not run, each with its reason.
+    pub skipped: usize,
+    /// The first skip's reason.
+    pub first_skip: Option<String>,
+}
+
+/// What verification found.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifySummary {
+    /// Seed of the inputs.
+    pub seed: u64,
+    /// Checks planned.
+    pub total: usize,
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Per kernel.
+    pub kernels: Vec<KernelTally>,
+    /// The failed checks.
+    pub failures: Vec<CheckReport>,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+impl VerifySummary {
+    /// `Ok` when no check failed and some check ran; else why numbers must not be
+    /// published.
+    pub fn verdict(&self) -> Result<(), String> {
+        if let Some(first) = self.failures.first() {
+            return Err(format!(
+                "verification: {} of {} checks failed (first: {} at {} with {} inputs: {})",
+                self.failed,
+                self.passed + self.failed,
+                first.kernel,
+                first.shape,
+                first.inputs,
+                first.detail
+            ));
+        }
+        if self.passed == 0 {
+            return Err(format!(
+                "verification: none of {} checks ran (every one was skipped)",
+                self.total
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why `kernel` must not be measured, if it must not: none of its checks ran.
+    pub fn unverified(&self, kernel: &str) -> Option<String> {
+        let tally = self.kernels.iter().find(|t| t.kernel == kernel)?;
+        (tally.passed == 0).then(|| {
+            format!(
+                "not verified on this device: none of its {} checks ran ({})",
+                tally.skipped,
+                tally.first_skip.as_deref().unwrap_or("no reason given")
+            )
+        })
+    }
+}
+
+/// Checks `kernels` on the forward cases of the native default coverage.
+pub async fn verify(
+    gpu: &Gpu,
+    kernels: &[&'static dyn Kernel],
+    events: &Events,
+) -> Result<VerifySummary, String> {
+    let started = Instant::now();
+    let cases = plan(kernels, Coverage::Device, Some(Pass::Forward));
+    let seed = fresh_seed();
+    events.emit(&Event::VerifyStart {
+        total: cases.len(),
+        kernels: kernels.iter().map(|k| k.name()).collect(),
+        seed,
+    });
+    let mut summary = VerifySummary {
+        seed,
+        total: cases.len(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        kernels: kernels
+            .iter()
+            .map(|k| KernelTally {
+                kernel: k.name(),
+                ..KernelTally::default()
+            })
+            .collect(),
+        failures: Vec::new(),
+        seconds: 0.0,
+    };
+    for (i, case) in cases.iter().enumerate() {
+        let mut outcome = check_async(gpu, case.kernel, case.shape, seed, case.inputs).await;
+        // The browser reports errors asynchronously: one that arrives after the check's
+        // last wait is still this check's.
+        if outcome.is_ok()
+            && let Err(e) = gpu.check_health(&format!("verifying {}", case.kernel.name()))
+        {
+            outcome = Err(e);
+        }
+        if let Err(e @ attnbench::Error::DeviceLost(_)) = &outcome {
+            return Err(format!("verification: {e}"));
+        }
+        let report = report(case.kernel, &case.shape, case.inputs.name(), outcome);
+        let tally = summary
+            .kernels
+            .iter_mut()
+            .find(|t| t.kernel == report.kernel)
+            .expect("every case's kernel is tallied");
+        match report.outcome {
+            "passed" => {
+                summary.passed += 1;
+                tally.passed += 1;
+            }
+            "skipped" => {
+                summary.skipped += 1;
+                tally.skipped += 1;
+                tally
+                    .first_skip
+                    .get_or_insert_with(|| report.detail.clone());
+            }
+            _ => {
+                summary.failed += 1;
+                tally.failed += 1;
+                summary.failures.push(report.clone());
+            }
+        }
+        events.emit(&Event::Check {
+            done: i + 1,
+            total: cases.len(),
+            check: &report,
+        });
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    events.emit(&Event::VerifyDone { summary: &summary });
+    Ok(summary)
+}
+
+/// The page's view of one check's outcome.
+fn report(
+    kernel: &'static dyn Kernel,
+    shape: &attnbench::Shape,
+    inputs: &'static str,
+    outcome: attnbench::Result<attnbench::verify::Check>,
+) -> CheckReport {
+    let mut report = CheckReport {
+        kernel: kernel.name(),
+        shape: shape.to_string(),
+        inputs,
+        outcome: "failed",
+        rel_l2_error: None,
+        tolerance: kernel.tolerance(),
+        detail: String::new(),
+    };
+    match outcome {
+        Ok(check) => {
+            report.tolerance = check.tolerance;
+            report.rel_l2_error = check.comparison.map(|c| c.rel_l2_error);
+            if let Some(reason) = &check.skipped {
+                report.outcome = "skipped";
+                report.detail = reason.clone();
+            } else if check.passed() {
+                report.outcome = "passed";
+            } else {
+                report.detail = match check.worst() {
+                    Some(w) => format!(
+                        "{}: relative L2 error {:.3e} over tolerance {:.1e}",
+                        w.name, w.comparison.rel_l2_error, w.tolerance
+                    ),
+                    None => "no output compared".into(),
+                };
+            }
+        }
+        Err(e) => report.detail = e.to_string(),
+    }
+    report
+}

@@ -237,7 +237,13 @@ pub fn main() -> ExitCode {
     };
     let choice = cli.adapter.choice();
     // Settings read from the environment deep inside a run are checked up front.
-    if let Err(e) = attnbench::kernels::flash::FlashConfig::from_env() {
+    let settings = [
+        attnbench::kernels::flash::FlashConfig::from_env().err(),
+        attnbench::gpu::register_cap_setting().err(),
+        attnbench::gpu::shader_checks_forced().err(),
+        attnbench::kernels::flash::ForcedBackward::from_env().err(),
+    ];
+    if let Some(e) = settings.into_iter().flatten().next() {
         eprintln!("error: {}", e.to_string().replace('\n', " "));
         return ExitCode::from(2);
     }

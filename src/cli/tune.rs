@@ -13,15 +13,15 @@ pub struct TuneArgs {
     /// Head dims to tune (comma separated).
     #[arg(long, value_delimiter = ',', default_values_t = [32u32, 64, 128, 256])]
     head_dims: Vec<u32>,
-    /// Sequence length of the tuning shape.
-    #[arg(long, default_value_t = 2048)]
-    seq_len: u32,
-    /// Batch of the tuning shape.
-    #[arg(long, default_value_t = 1)]
-    batch: u32,
-    /// Heads of the tuning shape.
-    #[arg(long, default_value_t = 4)]
-    heads: u32,
+    /// Sequence length of the tuning shape [default: 4096 on GPUs, 2048 on CPU drivers]
+    #[arg(long)]
+    seq_len: Option<u32>,
+    /// Batch of the tuning shape [default: 2 on GPUs, 1 on CPU drivers]
+    #[arg(long)]
+    batch: Option<u32>,
+    /// Heads of the tuning shape [default: 16 on GPUs, 4 on CPU drivers]
+    #[arg(long)]
+    heads: Option<u32>,
     /// Timed runs per configuration (at least 1).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
@@ -44,13 +44,14 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     } else {
         Some(Session::open(&gpu, &results_root())?)
     };
+    let device = TuneOptions::for_device(gpu.facts());
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),
-        seq_len: args.seq_len,
-        batch: args.batch,
-        heads: args.heads,
+        seq_len: args.seq_len.unwrap_or(device.seq_len),
+        batch: args.batch.unwrap_or(device.batch),
+        heads: args.heads.unwrap_or(device.heads),
         samples: args.samples.max(1),
-        ..TuneOptions::default()
+        ..device
     };
     let mut precisions = vec![Precision::F32];
     if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {

@@ -3,7 +3,9 @@
 //! for every buffer (and texel array), and timing passes.
 
 mod adapter;
+mod compile;
 mod context;
+mod facts;
 mod grid;
 mod memory;
 mod passes;
@@ -13,10 +15,15 @@ mod timing;
 mod unroll;
 
 pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
-pub use context::{CompiledShader, Gpu, ShaderSource, specialize};
+pub use compile::{Bounds, CompiledShader, shader_checks_forced};
+pub use context::{Gpu, ShaderSource};
+pub use facts::{
+    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, parse_register_cap, register_cap_setting,
+};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 pub use passes::{Encode, submit_passes, time_passes};
+pub use pipeline::specialize;
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,

@@ -56,8 +56,12 @@ pub fn texel_array_bytes(texels: u64, limits: &wgpu::Limits) -> u64 {
 /// Whether `gpu` can write texel arrays from a shader (storage binding) and read them with
 /// `textureLoad` (texture binding).
 pub fn texel_arrays_supported(gpu: &Gpu) -> bool {
-    let usages = gpu
-        .adapter()
+    gpu.facts().texel_arrays
+}
+
+/// Whether `adapter` offers [`TEXEL_FORMAT`] as a storage and a sampled texture.
+pub(crate) fn texel_format_usable(adapter: &wgpu::Adapter) -> bool {
+    let usages = adapter
         .get_texture_format_features(TEXEL_FORMAT)
         .allowed_usages;
     usages.contains(wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING)

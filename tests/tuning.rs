@@ -71,8 +71,9 @@ fn every_kv_source_carries_its_state_across_key_passes() {
         configs.push(FlashConfig::parse("tiles,64,2,16,4").unwrap());
     }
     // 16 lanes per row: summed through workgroup memory where subgroups are narrower (and
-    // where there are none).
+    // where there are none); and the key split, whose key lanes merge at each pass's end.
     configs.push(FlashConfig::parse("tiles,64,1,16,16").unwrap());
+    configs.push(FlashConfig::parse("split,64,1,16,4,4").unwrap());
     for config in configs {
         let mut flash = Flash::with_config(Precision::F32, config);
         // Passes of 40 keys (rounded up to the tile), boundaries inside causal blocks.
@@ -90,7 +91,13 @@ fn every_kv_source_carries_its_state_across_key_passes() {
 
 #[test]
 fn configurations_round_trip_through_their_text_form() {
-    for text in ["tiles,64,8,32", "tiles,128,2,32,4", "broadcast,32,4"] {
+    for text in [
+        "tiles,64,8,32",
+        "tiles,128,2,32,4",
+        "broadcast,32,4",
+        "split,64,1,16,4,4",
+        "split,128,2,8,2,8",
+    ] {
         assert_eq!(FlashConfig::parse(text).unwrap().to_string(), text);
     }
     for bad in [
@@ -100,6 +107,10 @@ fn configurations_round_trip_through_their_text_form() {
         "warp,1,2,3",
         "tiles,64,2,32,3",
         "tiles,60,2,32,8",
+        "split,64,1,18,4,4",
+        "split,64,1,16,3,4",
+        "split,40,1,16,4,4",
+        "split,64,1,16,4",
     ] {
         assert!(FlashConfig::parse(bad).is_err(), "{bad}");
     }
@@ -148,6 +159,44 @@ fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
         }
     }
     assert!(checked >= 6, "only {checked} checked");
+}
+
+/// The key-split family (`split` configurations, the GPU work split) against the reference:
+/// its own choice per head dim (lanes summed by subgroup or through workgroup memory as
+/// this adapter's subgroups allow), and 4 key lanes with no head-dim split (d = 19, scalar
+/// loads). With `ATTNBENCH_EXHAUSTIVE=1` every split configuration of the GPU grid at
+/// d = 19, 64, 128 and the family's choice at d = 256. Every verify case at lavapipe's
+/// three subgroup sizes: `ATTNBENCH_FLASH_TILES=split attnbench verify --kernel flash`.
+#[test]
+fn the_key_split_family_matches_the_reference() {
+    use attnbench::tuning::search::gpu_grid;
+    let gpu = gpu();
+    let exhaustive = std::env::var("ATTNBENCH_EXHAUSTIVE").is_ok_and(|v| v == "1");
+    let mut configs: Vec<(u32, FlashConfig)> = Vec::new();
+    let head_dims: &[u32] = if exhaustive {
+        &[19, 64, 128, 256]
+    } else {
+        &[64]
+    };
+    for &head_dim in head_dims {
+        let shape = Shape::new(256, head_dim);
+        let own = FlashConfig::split_for_shape(&shape, gpu.facts(), Precision::F32).unwrap();
+        configs.push((head_dim, own));
+    }
+    configs.push((19, FlashConfig::parse("split,64,1,16,4,1").unwrap()));
+    if exhaustive {
+        for head_dim in [19, 64, 128] {
+            for config in gpu_grid(gpu.facts(), head_dim, Precision::F32) {
+                if matches!(config.kv, KvSource::KeySplit { .. }) {
+                    configs.push((head_dim, config));
+                }
+            }
+        }
+    }
+    for (head_dim, config) in configs {
+        let outcome = check_config(gpu, Precision::F32, config, head_dim).unwrap();
+        assert!(outcome.is_ok(), "d{head_dim} {config}: {outcome:?}");
+    }
 }
 
 /// Every shader variant the registry and the tuner can produce, through naga's validator

@@ -46,6 +46,11 @@ fn no_gpu_configuration_passes_the_register_cap_at_any_head_dim() {
                         facts.name
                     );
                 }
+                if precision == Precision::F32 {
+                    let split = FlashConfig::split_for_shape(&shape, &facts, precision)
+                        .unwrap_or_else(|e| panic!("{}: split at d{head_dim}: {e}", facts.name));
+                    assert!(within_cap(&facts, &split, head_dim), "{split} d{head_dim}");
+                }
                 let default = untuned_config_on(&shape, &facts, precision).unwrap();
                 assert!(
                     within_cap(&facts, &default, head_dim)

@@ -115,9 +115,23 @@ const GPU_ROWS_LANES: &[(u32, u32)] = &[
 const GPU_BLOCK_Q: &[u32] = &[64, 128, 256];
 const GPU_BLOCK_KV: &[u32] = &[64, 32, 16, 8];
 
-/// The workgroup-tile grid for GPUs at `head_dim` in `precision`: query-block size
+/// The key-split configurations the GPU grid tries, (block_q, rows, block_kv, key lanes,
+/// lanes): 4 key lanes of 16-key tiles with the head dim over 1–4 lanes at small head
+/// dims, 2 or 1 key lanes of short tiles over 8 or 16 lanes at d = 128 and 256 (what fits
+/// 32 KiB of double-buffered tiles).
+const SPLIT_GRID: &[(u32, u32, u32, u32, u32)] = &[
+    (64, 1, 16, 4, 1),
+    (64, 1, 16, 4, 4),
+    (128, 2, 16, 4, 4),
+    (128, 1, 32, 4, 2),
+    (64, 1, 8, 2, 8),
+    (128, 1, 8, 2, 8),
+    (64, 1, 4, 1, 16),
+];
+
+/// The grid for GPUs at `head_dim` in `precision`: workgroup tiles by query-block size
 /// (`block_q`, hence subgroups per workgroup), rows per lane group, lanes per row and keys
-/// per tile, kept where a device with `facts` can run them within the GPU register cap
+/// per tile, then the key-split configurations ([`SPLIT_GRID`]), kept where a device with `facts` can run them within the GPU register cap
 /// ([`crate::gpu::REGISTER_CAP`], applied here on CPU drivers too: this is the grid GPUs
 /// run).
 pub fn gpu_grid(facts: &DeviceFacts, head_dim: u32, precision: Precision) -> Vec<FlashConfig> {
@@ -147,6 +161,16 @@ pub fn gpu_grid(facts: &DeviceFacts, head_dim: u32, precision: Precision) -> Vec
             );
         }
     }
+    let split = SPLIT_GRID
+        .iter()
+        .map(|&(block_q, rows, block_kv, key_lanes, lanes)| FlashConfig {
+            kv: KvSource::KeySplit { key_lanes },
+            block_q,
+            rows,
+            block_kv,
+            lanes,
+        });
+    out.extend(split.filter(|c| c.validate_on(&shape, &as_gpu, precision).is_ok()));
     out
 }
 

@@ -29,6 +29,15 @@ pub enum KvSource {
     /// buffers: on lavapipe a texel fetch is vectorized where a storage load is a loop over
     /// the lanes. Needs head_dim a multiple of 4 and textures that hold K.
     TexelBroadcast,
+    /// Double-buffered workgroup-memory tiles of `block_kv` keys, each row's work split
+    /// across `key_lanes` key lanes that take different keys (each with its own softmax
+    /// state, merged once per pass) and `lanes` lanes that split the head dim
+    /// (`shaders/flash_split.wgsl`, `config_split.rs`): the GPU work split of llama.cpp's
+    /// and ONNX Runtime's kernels.
+    KeySplit {
+        /// Key lanes per row.
+        key_lanes: u32,
+    },
 }
 
 impl KvSource {
@@ -50,7 +59,8 @@ pub struct FlashConfig {
     pub rows: u32,
     /// Keys per K/V tile in workgroup memory (always 4 with [`KvSource::SubgroupBroadcast`]).
     pub block_kv: u32,
-    /// Lanes that share one query row, splitting its head dim (1 or a power of two; summed by subgroup where every subgroup
+    /// Lanes that share one query row (of a key lane, for [`KvSource::KeySplit`]),
+    /// splitting its head dim (1 or a power of two; summed by subgroup where every subgroup
     /// holds them, else through workgroup memory). Rows per workgroup:
     /// [`FlashConfig::rows_per_workgroup`].
     #[serde(default = "one")]
@@ -76,9 +86,13 @@ pub enum LaneSum {
 }
 
 impl FlashConfig {
-    /// Query rows one workgroup owns: `block_q / lanes · rows`.
+    /// Query rows one workgroup owns: `block_q / lanes · rows` (and / key lanes).
     pub fn rows_per_workgroup(&self) -> u32 {
-        self.block_q / self.lanes.max(1) * self.rows
+        let key_lanes = match self.kv {
+            KvSource::KeySplit { key_lanes } => key_lanes,
+            _ => 1,
+        };
+        self.block_q / (self.lanes.max(1) * key_lanes) * self.rows
     }
 
     /// How this configuration's lanes sum their partial dots on a device with `facts`.
@@ -103,6 +117,7 @@ impl FlashConfig {
         match self.kv {
             KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16 + sums,
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 0,
+            KvSource::KeySplit { .. } => self.split_workgroup_bytes(head_dim) + sums,
         }
     }
 
@@ -124,6 +139,7 @@ impl FlashConfig {
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => {
                 2 * rows * head_dim + 8 * head_dim.div_ceil(subgroup.max(1)) + 13 * rows
             }
+            KvSource::KeySplit { .. } => self.split_live_floats(head_dim),
         }
     }
 
@@ -208,6 +224,7 @@ impl FlashConfig {
             }
             // Everything inside the key loop is unrolled.
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 1,
+            KvSource::KeySplit { .. } => self.split_loop_iterations(head_dim, lane_sum),
         }
     }
 
@@ -262,6 +279,9 @@ impl FlashConfig {
         };
         if self.kv.is_broadcast() {
             self.check_broadcast(shape, facts, precision)?;
+        }
+        if let KvSource::KeySplit { key_lanes } = self.kv {
+            self.check_split(shape, key_lanes, precision)?;
         }
         if self.lanes > 1 && self.lanes > shape.head_dim.div_ceil(4) {
             return Err(unsupported(format!(

@@ -20,17 +20,32 @@ impl std::fmt::Display for FlashConfig {
                 write!(f, "broadcast,{},{}", self.block_q, self.rows)
             }
             KvSource::TexelBroadcast => write!(f, "texels,{},{}", self.block_q, self.rows),
+            KvSource::KeySplit { key_lanes } => write!(
+                f,
+                "split,{},{},{},{},{}",
+                self.block_q, self.rows, self.block_kv, key_lanes, self.lanes
+            ),
         }
     }
 }
 
+/// What `ATTNBENCH_FLASH_TILES` fixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TilesOverride {
+    /// One configuration for every shape.
+    Config(FlashConfig),
+    /// `split`: the key-split family's own choice for each shape
+    /// ([`FlashConfig::split_for_shape`]), e.g. to verify the family at every head dim.
+    SplitFamily,
+}
+
 impl FlashConfig {
-    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`]);
-    /// `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
+    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`], or
+    /// `split` for the key-split family's choice per shape); `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
     /// variable, before any work is done with it.
-    pub fn from_env() -> Result<Option<FlashConfig>> {
+    pub fn from_env() -> Result<Option<TilesOverride>> {
         // Parsed once per process: every row of a sweep sees the same typed value.
-        static PARSED: std::sync::OnceLock<std::result::Result<Option<FlashConfig>, Error>> =
+        static PARSED: std::sync::OnceLock<std::result::Result<Option<TilesOverride>, Error>> =
             std::sync::OnceLock::new();
         let parsed = PARSED.get_or_init(|| {
             let Some(text) = std::env::var("ATTNBENCH_FLASH_TILES")
@@ -39,16 +54,21 @@ impl FlashConfig {
             else {
                 return Ok(None);
             };
-            Self::parse(&text).map(Some).map_err(|e| match e {
-                Error::InvalidSetting {
-                    value, expected, ..
-                } => Error::InvalidSetting {
-                    what: "ATTNBENCH_FLASH_TILES".into(),
-                    value,
-                    expected,
-                },
-                other => other,
-            })
+            if text.trim() == "split" {
+                return Ok(Some(TilesOverride::SplitFamily));
+            }
+            Self::parse(&text)
+                .map(|c| Some(TilesOverride::Config(c)))
+                .map_err(|e| match e {
+                    Error::InvalidSetting {
+                        value, expected, ..
+                    } => Error::InvalidSetting {
+                        what: "ATTNBENCH_FLASH_TILES".into(),
+                        value,
+                        expected,
+                    },
+                    other => other,
+                })
         });
         match parsed {
             Ok(config) => Ok(*config),
@@ -67,8 +87,10 @@ impl FlashConfig {
 
     /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv[,lanes]`
     /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`), `broadcast,block_q,rows` (e.g.
-    /// `broadcast,8,8`) or `texels,block_q,rows` (broadcast from texel arrays); a bare
-    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
+    /// `broadcast,8,8`), `texels,block_q,rows` (broadcast from texel arrays) or
+    /// `split,block_q,rows,block_kv,key_lanes,lanes` (e.g. `split,64,1,16,4,4`: key lanes
+    /// take different keys, lanes split the head dim); a bare `block_q,rows,block_kv`
+    /// means tiles. The `ATTNBENCH_FLASH_TILES` override and the
     /// text form in `tuning.json`.
     ///
     /// Everything that does not depend on the device is checked here: `block_q` in
@@ -80,7 +102,7 @@ impl FlashConfig {
             what: "flash tile configuration".into(),
             value: text.into(),
             expected: format!(
-                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32), broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4) or texels,BLOCK_Q,ROWS"
+                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32), broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4), texels,BLOCK_Q,ROWS or split,BLOCK_Q,ROWS,BLOCK_KV,KL,LANES (e.g. split,64,1,16,4,4)"
             ),
         };
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -103,6 +125,27 @@ impl FlashConfig {
                 _ => return Err(invalid("")),
             },
             // The older form without a prefix means tiles.
+            ["split", rest @ ..] => match all_numbers(rest).as_deref() {
+                Some(&[block_q, rows, block_kv, key_lanes, lanes]) => {
+                    if !key_lanes.is_power_of_two() || key_lanes > 16 {
+                        return Err(invalid("KL must be a power of two up to 16; "));
+                    }
+                    if !block_kv.is_multiple_of(4 * key_lanes) {
+                        return Err(invalid("BLOCK_KV must be a multiple of 4 × KL; "));
+                    }
+                    if !block_q.is_multiple_of(key_lanes * lanes.max(1)) {
+                        return Err(invalid("BLOCK_Q must be a multiple of KL × LANES; "));
+                    }
+                    FlashConfig {
+                        kv: KvSource::KeySplit { key_lanes },
+                        block_q,
+                        rows,
+                        block_kv,
+                        lanes,
+                    }
+                }
+                _ => return Err(invalid("")),
+            },
             ["tiles", rest @ ..] | rest @ [_, _, _] => match all_numbers(rest).as_deref() {
                 Some(&[block_q, rows, block_kv]) => FlashConfig {
                     kv: KvSource::WorkgroupTiles,

@@ -34,6 +34,7 @@ mod backward;
 mod backward_layout;
 mod backward_pipelines;
 mod config;
+mod config_split;
 mod config_text;
 mod forward;
 pub mod ladder;
@@ -47,6 +48,7 @@ pub use backward_layout::{BackwardKind, BackwardLayout, BackwardPasses, ForcedBa
 pub use config::{
     FlashConfig, KvSource, LaneSum, fixed_subgroup_size, kernel_name, max_rows, subgroup_size_of,
 };
+pub use config_text::TilesOverride;
 pub use ladder::{LADDER, Rung};
 pub use pipelines::lane_sum_wgsl;
 pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config, untuned_config_on};

@@ -27,6 +27,9 @@ pub(super) fn pipeline(
     if config.kv.is_broadcast() {
         return broadcast_pipeline(gpu, config, head_dim);
     }
+    if let KvSource::KeySplit { key_lanes } = config.kv {
+        return split_pipeline(gpu, config, key_lanes, head_dim);
+    }
     let d4 = head_dim.div_ceil(4);
     let lane_sum = config.lane_sum(gpu.facts());
     // The K/V load variant depends on whether head_dim is a multiple of 4.
@@ -76,6 +79,59 @@ pub(super) fn pipeline(
             "main",
             Some(&pipeline_layout(gpu, &layout)),
             &constants,
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// The `shaders/flash_split.wgsl` pipeline: specialized to the configuration and head
+/// dimension, its register loops unrolled, the lanes' sum as the device allows.
+fn split_pipeline(
+    gpu: &Gpu,
+    config: FlashConfig,
+    key_lanes: u32,
+    head_dim: u32,
+) -> Result<Pipeline> {
+    let d4 = head_dim.div_ceil(4);
+    let lane_sum = config.lane_sum(gpu.facts());
+    let vec4 = head_dim.is_multiple_of(4);
+    let key = format!("flash {config} d4 {d4} vec4 {vec4} {lane_sum:?}");
+    gpu.cached(&key, || {
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
+        let source = if vec4 {
+            shader!(
+                "flash_split.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl"
+            )
+        } else {
+            shader!(
+                "flash_split.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl"
+            )
+        };
+        let kpt4 = config.keys_per_lane4();
+        let consts = [
+            ("ROWS", config.rows),
+            ("D4", d4),
+            ("LANES", config.lanes),
+            ("KL", key_lanes),
+            ("BKV", config.block_kv),
+            ("GROUPS", config.block_q / (key_lanes * config.lanes)),
+            ("DL", d4.div_ceil(config.lanes)),
+            ("KPT4", kpt4),
+            ("RK4", config.rows * kpt4),
+        ];
+        let mut wgsl = unroll_marked_loops(&specialize(source, &consts)?, &consts)?;
+        wgsl.push_str(lane_sum_wgsl(lane_sum));
+        let pipeline = gpu.compile_text(
+            BOUNDS,
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &[("BLOCK_Q", f64::from(config.block_q))],
         )?;
         Ok(Pipeline { layout, pipeline })
     })

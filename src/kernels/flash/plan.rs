@@ -6,6 +6,7 @@ use super::backward_layout::{BackwardLayout, BackwardPasses};
 use super::config::{
     FlashConfig, KvSource, default_broadcast_rows, kv_texels, max_rows, subgroup_size_of,
 };
+use super::config_text::TilesOverride;
 use super::texel_pair::q_texels;
 use super::tuned::{TunedConfigs, TuningKey};
 use super::variant::Flash;
@@ -146,7 +147,8 @@ fn texel_pair_use(
 }
 
 /// The configuration flash uses for `shape` on a device when none is fixed, first found of:
-/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]);
+/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]; `split`: the key-split family's
+///    choice for the shape, f32 only);
 /// 2. the device's tuned choice for this precision and head dim ([`TunedConfigs`], from
 ///    `attnbench tune`), when it is valid for the shape (else the default below);
 /// 3. the default for the device ([`untuned_config`]).
@@ -156,8 +158,12 @@ fn choose_config(
     tuned: &TunedConfigs,
     precision: Precision,
 ) -> Result<FlashConfig> {
-    if let Some(config) = FlashConfig::from_env()? {
-        return Ok(config);
+    match FlashConfig::from_env()? {
+        Some(TilesOverride::Config(config)) => return Ok(config),
+        Some(TilesOverride::SplitFamily) if precision == Precision::F32 => {
+            return FlashConfig::split_for_shape(shape, facts, precision);
+        }
+        _ => {}
     }
     let key = TuningKey {
         precision,

@@ -13,6 +13,7 @@ use attnbench::gpu::TimingSource;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::summary_table;
 use attnbench::results::DeviceFolder;
+use attnbench::results::RunKind;
 use attnbench::run::Measurement;
 use attnbench::session::Session;
 use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
@@ -119,10 +120,25 @@ fn main() {
         SweepConfig::from_env().unwrap_or_else(|e| fail(&e.to_string()))
     };
     let mut criterion = Criterion::default().configure_from_args();
+    if !test_mode {
+        // Ctrl-C or SIGTERM: stop after the current point and save what was measured.
+        let _ = ctrlc::set_handler(|| {
+            if attnbench::interrupt::request() {
+                std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+            }
+            eprintln!("interrupted: saving what was measured (again: stop at once)");
+        });
+    }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     // Before measuring: a destination that cannot take the results fails now.
-    let session = Session::open(&gpu, &config.results_dir).unwrap_or_else(|e| fail(&e.to_string()));
-    let folder = &session.folder;
+    let mut session = Session::open(&gpu, &config.results_dir, RunKind::Bench)
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    if !test_mode {
+        session
+            .probe_start(&gpu)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+    }
+    let folder = session.folder.clone();
     eprintln!(
         "attnbench sweep on {} ({}): n {:?}, d {:?}, B={} H={}, kernels {:?}, time budget {:?} per run",
         gpu.summary().name,
@@ -142,7 +158,8 @@ fn main() {
         run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
     };
     // The device's ceilings, probed once per device, turn every point into a % of them.
-    if !test_mode && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
+    let interrupted = attnbench::interrupt::requested();
+    if !test_mode && !interrupted && ProbeReport::load(&folder.dir).ok().flatten().is_none() {
         eprintln!("probing the device's ceilings once (attnbench probe)");
         let probe = run_probes(&gpu).unwrap_or_else(|e| fail(&e.to_string()));
         folder
@@ -150,13 +167,29 @@ fn main() {
             .and_then(|lock| probe.save(&lock, &folder.dir))
             .unwrap_or_else(|e| fail(&e.to_string()));
     }
-    let (file, written) = session
+    let (_, written) = session
         .save_rows(rows)
         .unwrap_or_else(|e| fail(&e.to_string()));
+    if interrupted {
+        eprintln!(
+            "interrupted; the points measured are saved in {}",
+            folder.dir.display()
+        );
+        std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+    }
     criterion.final_summary();
+    if !test_mode {
+        let run = session
+            .finish(&gpu)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        println!("run {}", run.describe());
+    }
+    let file = folder
+        .load_existing()
+        .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", summary_table(&file));
     if test_mode {
-        check_test_output(folder, &written);
+        check_test_output(&folder, &written);
         println!("bench harness test: 1 passed, 0 failed");
     } else {
         println!(

@@ -8,6 +8,8 @@
 //! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
 use attnbench::Gpu;
+use attnbench::probe::run_probes;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::targets::{TargetOptions, measure};
 use attnbench::tuning::{apply, results_root};
@@ -24,7 +26,8 @@ fn main() {
     }
     let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
     let root = results_root();
-    let session = Session::open(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
+    let mut session =
+        Session::open(&gpu, &root, RunKind::Targets).unwrap_or_else(|e| fail(&e.to_string()));
     apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",
@@ -42,21 +45,42 @@ fn main() {
         ),
         Err(_) => Some(std::time::Duration::from_secs(DEFAULT_BUDGET_S)),
     };
+    let deadline = budget.map(|b| std::time::Instant::now() + b);
+    // The ceilings the ratios are taken against, probed at the run's start; probed again
+    // at its end, they tell whether the machine held still.
+    eprintln!("probing the f32 FMA peak and the bandwidth");
+    let probe = run_probes(&gpu).unwrap_or_else(|e| fail(&e.to_string()));
+    session.run.ceilings_start = Some(probe.ceilings());
     let options = TargetOptions {
-        deadline: budget.map(|b| std::time::Instant::now() + b),
+        deadline,
+        fma_peak_gflops: Some(probe.fma_f32_gflops),
+        bandwidth_gbps: Some(probe.bandwidth_gbps),
         ..TargetOptions::default()
     };
-    let report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
+    let mut report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    session
+    report.run = Some(
+        session
+            .finish(&gpu)
+            .unwrap_or_else(|e| fail(&e.to_string()))
+            .clone(),
+    );
+    let written = session
         .lock()
         .and_then(|_lock| report.save(session.dir()))
         .unwrap_or_else(|e| fail(&e.to_string()));
     println!("\n{}", report.markdown());
-    println!(
-        "written: {}/targets.json and targets.md",
-        session.dir().display()
-    );
+    if written {
+        println!(
+            "written: {}/targets.json and targets.md",
+            session.dir().display()
+        );
+    } else {
+        println!(
+            "kept {}/targets.json and targets.md: they skipped fewer steps for lack of time",
+            session.dir().display()
+        );
+    }
 }
 
 fn fail(message: &str) -> ! {

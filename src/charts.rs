@@ -2,10 +2,13 @@
 //! marks and horizontal limits; written as PNG and SVG (atomically). Text uses DejaVu Sans
 //! embedded through the `dejavu` crate, so charts render on machines with no fonts.
 
+#[cfg(feature = "native")]
 use crate::error::{Error, Result};
+#[cfg(feature = "native")]
 use image::ImageEncoder as _;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+#[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
 /// How a series is drawn.
@@ -138,7 +141,9 @@ pub struct ChartSpec {
 }
 
 /// Registers the embedded DejaVu Sans as plotters' "sans-serif". Idempotent; call before
-/// drawing (criterion's own charts, when enabled, need it too).
+/// drawing (criterion's own charts, when enabled, need it too). The browser's fonts serve
+/// without `native`.
+#[cfg(feature = "native")]
 pub fn register_fonts() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -293,22 +298,29 @@ impl ChartSpec {
         Some(((x0 / 1.3, x1 * right), (y0 / 2.0, y1 * 2.0)))
     }
 
-    /// Writes `<base>.png` and `<base>.svg`; returns both paths.
-    pub fn render(&self, base: &Path) -> Result<Vec<PathBuf>> {
+    /// The chart as SVG text.
+    pub fn svg(&self) -> std::result::Result<String, String> {
+        #[cfg(feature = "native")]
         register_fonts();
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| format!("{e:?}"))?;
+        }
+        Ok(text)
+    }
+
+    /// Writes `<base>.png` and `<base>.svg`; returns both paths.
+    #[cfg(feature = "native")]
+    pub fn render(&self, base: &Path) -> Result<Vec<PathBuf>> {
         let png = base.with_extension("png");
         let svg = base.with_extension("svg");
         let fail = |path: &Path, message: String| Error::DataFile {
             path: path.to_path_buf(),
             message: format!("cannot draw chart: {message}"),
         };
-
-        let mut text = String::new();
-        {
-            let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-            self.draw(&root).map_err(|m| fail(&svg, m))?;
-            root.present().map_err(|e| fail(&svg, format!("{e:?}")))?;
-        }
+        let text = self.svg().map_err(|m| fail(&svg, m))?;
         crate::files::write_atomic(&svg, text.as_bytes())?;
 
         // Drawn into memory and encoded here, so the PNG goes through the same atomic,

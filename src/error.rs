@@ -107,6 +107,10 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Ctrl-C or SIGTERM stopped the work ([`crate::interrupt`]); what was finished has
+    /// been, or is about to be, saved.
+    #[error("interrupted")]
+    Interrupted,
     /// Any other I/O error.
     #[error("{context}: {source}")]
     Io {

@@ -18,8 +18,23 @@ pub const TEMP_PREFIX: &str = ".attnbench-";
 pub fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::DataFile {
         path: dir.to_path_buf(),
-        message: format!("cannot create the folder: {e}"),
+        message: if dir.exists() && !dir.is_dir() {
+            "is a file, not a folder".into()
+        } else {
+            format!("cannot create the folder: {e}")
+        },
     })
+}
+
+/// Checks that files can be written into `dir` (created if missing; a temporary file is
+/// created and removed), so that a command fails before its work, not at its last write.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    create_dir(dir)?;
+    temp_file_in(dir).map_err(|e| Error::DataFile {
+        path: dir.to_path_buf(),
+        message: format!("cannot write into the folder: {e}"),
+    })?;
+    Ok(())
 }
 
 /// A new temporary file in `dir` named `.attnbench-XXXXXX.tmp`, created with mode 0666
@@ -78,7 +93,8 @@ pub fn clean_stale_temp_files(dir: &Path) {
 
 /// An exclusive advisory lock on a device folder (`.attnbench.lock` in it), held while a
 /// writer reads, merges and writes the folder's files, so that concurrent runs into one
-/// folder never lose each other's rows. Released when dropped.
+/// folder never lose each other's rows. The file says who holds it (pid and command).
+/// Released when dropped.
 #[derive(Debug)]
 pub struct FolderLock {
     _file: std::fs::File,
@@ -87,8 +103,40 @@ pub struct FolderLock {
 /// Name of the lock file in a device folder.
 pub const LOCK_FILE: &str = ".attnbench.lock";
 
+/// What [`FolderLock::acquire`] does when another process holds the lock.
+#[derive(Clone, Copy, Debug)]
+pub enum LockWait {
+    /// Wait for it, first telling `notice` who holds it.
+    Wait(fn(&str)),
+    /// Fail at once, naming who holds it.
+    Fail,
+}
+
+static LOCK_WAIT: std::sync::OnceLock<LockWait> = std::sync::OnceLock::new();
+
+/// Sets, once per process, what a held lock does (unset: wait without a word).
+pub fn set_lock_wait(wait: LockWait) {
+    let _ = LOCK_WAIT.set(wait);
+}
+
+/// `pid 1234 (attnbench sweep --samples 2)`: this process, as a lock's holder.
+fn holder_text() -> String {
+    let args: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, a)| match i {
+            0 => Path::new(&a)
+                .file_name()
+                .map_or(a.clone(), |f| f.to_string_lossy().into_owned()),
+            _ => a,
+        })
+        .collect();
+    let command = args.join(" ").replace(['\n', '\r'], " ");
+    format!("pid {} ({command})", std::process::id())
+}
+
 impl FolderLock {
-    /// Waits for, then takes, the lock on `dir` (created if missing).
+    /// Takes the lock on `dir` (created if missing); when another process holds it, waits
+    /// or fails as [`set_lock_wait`] said, naming the holder.
     pub fn acquire(dir: &Path) -> Result<FolderLock> {
         create_dir(dir)?;
         let path = dir.join(LOCK_FILE);
@@ -96,13 +144,43 @@ impl FolderLock {
             path: path.clone(),
             message: format!("cannot lock the folder: {e}"),
         };
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
             .map_err(fail)?;
-        file.lock().map_err(fail)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "another process".into());
+                match LOCK_WAIT.get().copied().unwrap_or(LockWait::Wait(|_| {})) {
+                    LockWait::Fail => {
+                        return Err(Error::DataFile {
+                            path: path.clone(),
+                            message: format!("held by {holder}; not waiting (--no-wait)"),
+                        });
+                    }
+                    LockWait::Wait(notice) => {
+                        notice(&format!(
+                            "{}: held by {holder}; waiting for it",
+                            path.display()
+                        ));
+                        file.lock().map_err(fail)?;
+                    }
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+        }
+        // Who holds it now, for a writer that finds it held (best effort).
+        let _ = file
+            .set_len(0)
+            .and_then(|()| writeln!(file, "{}", holder_text()));
         clean_stale_temp_files(dir);
         Ok(FolderLock { _file: file })
     }
@@ -116,14 +194,14 @@ pub fn load_json<T: serde::de::DeserializeOwned>(
     what: &str,
     schema: &str,
 ) -> Result<Option<T>> {
-    load_json_with(path, what, schema, |_| {})
+    load_json_with(path, what, &[schema], |_| {})
 }
 
 /// Like [`load_json`], with `fix` applied to the JSON before it is parsed (older files).
 pub fn load_json_with<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
-    schema: &str,
+    schemas: &[&str],
     fix: impl FnOnce(&mut serde_json::Value),
 ) -> Result<Option<T>> {
     let fail = |message: String| Error::DataFile {
@@ -138,9 +216,10 @@ pub fn load_json_with<T: serde::de::DeserializeOwned>(
     let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
     let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-    if found != schema {
+    if !schemas.contains(&found) {
         return Err(fail(format!(
-            "not an attnbench {what} (schema {found:?}, expected {schema:?})"
+            "not a {what} this attnbench reads: schema {found:?}, supported {}",
+            schemas.join(", ")
         )));
     }
     fix(&mut value);

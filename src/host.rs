@@ -7,8 +7,11 @@ use crate::error::{Error, Result};
 use crate::shape::Shape;
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes; `None` where the host does not tell
-/// (then nothing is refused here).
+/// (then nothing is refused here), and always in a browser (without `native`).
 pub fn available_bytes() -> Option<u64> {
+    if !cfg!(feature = "native") {
+        return None;
+    }
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -130,9 +130,14 @@ impl<'g> Probe<'g> {
         Ok((crate::gpu::median(&ns)?, source.as_str().to_string()))
     }
 
-    /// Best FMA GFLOP/s over a few workgroup sizes, growing the work until a run takes
-    /// at least 20 ms; the result of every run is checked.
-    fn fma(&self, f16: bool, tried: &mut Vec<(String, f64)>) -> Result<(f64, String)> {
+    /// Best FMA GFLOP/s over `workgroups`, growing the work until a run takes at least
+    /// 20 ms; the result of every run is checked.
+    fn fma(
+        &self,
+        f16: bool,
+        workgroups: &[u32],
+        tried: &mut Vec<(String, f64)>,
+    ) -> Result<(f64, String)> {
         let (source, entry) = if f16 {
             (
                 ShaderSource {
@@ -147,7 +152,7 @@ impl<'g> Probe<'g> {
         let iterations = 512u32;
         let max_dim = self.gpu.limits().max_compute_workgroups_per_dimension;
         let mut best = (0.0f64, String::new());
-        for workgroup in [64u32, 256] {
+        for &workgroup in workgroups {
             let mut count = 4096u32;
             loop {
                 let bytes = u64::from(count) * 16;
@@ -208,11 +213,12 @@ impl<'g> Probe<'g> {
         Ok(())
     }
 
-    /// Device memory bandwidth from a scale-copy of the largest buffer pair that fits.
-    fn bandwidth(&self, tried: &mut Vec<(String, f64)>) -> Result<f64> {
+    /// Device memory bandwidth from a scale-copy of the largest buffer pair that fits, up
+    /// to `most` bytes each.
+    fn bandwidth(&self, most: u64, tried: &mut Vec<(String, f64)>) -> Result<f64> {
         let limits = self.gpu.limits();
         let budget = self.gpu.memory_budget().bytes.unwrap_or(u64::MAX);
-        let bytes = (256u64 << 20)
+        let bytes = most
             .min(limits.max_storage_buffer_binding_size)
             .min(limits.max_buffer_size)
             .min(budget / 4)
@@ -299,13 +305,13 @@ impl<'g> Probe<'g> {
 pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
     let probe = Probe::new(gpu);
     let mut tried = Vec::new();
-    let (fma_f32_gflops, timing) = probe.fma(false, &mut tried)?;
+    let (fma_f32_gflops, timing) = probe.fma(false, &[64, 256], &mut tried)?;
     let fma_f16_gflops = if gpu.features().contains(wgpu::Features::SHADER_F16) {
-        Some(probe.fma(true, &mut tried)?.0)
+        Some(probe.fma(true, &[64, 256], &mut tried)?.0)
     } else {
         None
     };
-    let bandwidth_gbps = probe.bandwidth(&mut tried)?;
+    let bandwidth_gbps = probe.bandwidth(256 << 20, &mut tried)?;
     let (upload_gbps, readback_gbps) = probe.transfers()?;
     Ok(ProbeReport {
         schema: PROBE_SCHEMA.into(),
@@ -318,6 +324,16 @@ pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
         timing,
         tried,
     })
+}
+
+/// The f32 FMA peak (GFLOP/s) and the device bandwidth (GB/s), probed in a second or two:
+/// what a run measures at its start and its end to tell whether the machine held still.
+pub fn quick(gpu: &Gpu) -> Result<(f64, f64)> {
+    let probe = Probe::new(gpu);
+    let mut tried = Vec::new();
+    let (fma, _) = probe.fma(false, &[256], &mut tried)?;
+    let bandwidth = probe.bandwidth(64 << 20, &mut tried)?;
+    Ok((fma, bandwidth))
 }
 
 impl ProbeReport {

@@ -20,6 +20,11 @@ pub fn attention_f64_last_rows(
     attention_rows(shape, q, k, v, rows)
 }
 
+/// Like [`attention_f64_last_rows`] for f64 inputs (e.g. rounded to another precision).
+pub fn attention_f64_rows(shape: &Shape, q: &[f64], k: &[f64], v: &[f64], rows: u32) -> Vec<f64> {
+    attention_rows(shape, q, k, v, rows)
+}
+
 /// The forward pass in f64 for inputs of any float type (f32 tensors, or f64 ones in the
 /// gradient checks). K and V are `[B, HKV, n, d]` (grouped-query attention); q holds either
 /// all n rows of each (batch, head) or only the last ones (at least `rows`: a decode step's
@@ -175,6 +180,14 @@ pub struct Comparison {
 impl Comparison {
     /// Compares `out` with `reference` element by element.
     pub fn new(out: &[f32], reference: &[f64]) -> Self {
+        Self::with_floor(out, reference, 0.0)
+    }
+
+    /// Like [`Comparison::new`], with the relative error taken against at least
+    /// `floor_norm`: for an output that is nearly zero where its companions are not (dQ of
+    /// a one-hot softmax, whose terms cancel), error relative to its own tiny norm measures
+    /// only rounding.
+    pub fn with_floor(out: &[f32], reference: &[f64], floor_norm: f64) -> Self {
         let mut diff2 = 0.0;
         let mut ref2 = 0.0;
         let mut max_abs: f64 = 0.0;
@@ -193,10 +206,10 @@ impl Comparison {
         }
         let rel = if non_finite > 0 {
             f64::NAN
-        } else if ref2 == 0.0 {
+        } else if ref2 == 0.0 && floor_norm == 0.0 {
             diff2.sqrt()
         } else {
-            (diff2 / ref2).sqrt()
+            diff2.sqrt() / ref2.sqrt().max(floor_norm)
         };
         Comparison {
             max_abs_error: if non_finite > 0 { f64::NAN } else { max_abs },

@@ -2,7 +2,7 @@
 //! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
 
 use crate::error::Result;
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes};
+use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes_async};
 use crate::kernels::{
     AttentionBuffers, Backward, GradientBuffers, Kernel, PreparedKernel, PreparedTraining,
 };
@@ -85,6 +85,8 @@ pub struct Measurement {
     pub samples_ms: Vec<f64>,
     /// Where the times came from.
     pub timing: TimingSource,
+    /// 95% confidence interval of the median, ms ([`median_ci95`]).
+    pub ci95_ms: (f64, f64),
 }
 
 impl Measurement {
@@ -94,10 +96,45 @@ impl Measurement {
             median_ms: crate::gpu::median(&samples_ms)?,
             min_ms: samples_ms.iter().copied().fold(f64::INFINITY, f64::min),
             max_ms: samples_ms.iter().copied().fold(0.0, f64::max),
+            ci95_ms: median_ci95(&samples_ms),
             samples_ms,
             timing,
         })
     }
+
+    /// Half the interval's width as a fraction of the median: ±0.05 is ±5%.
+    pub fn relative_spread(&self) -> f64 {
+        if self.median_ms > 0.0 {
+            (self.ci95_ms.1 - self.ci95_ms.0) / 2.0 / self.median_ms
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The 95% confidence interval of the median of `samples` (at least one): the 2.5th and
+/// 97.5th percentiles of the medians of 2 000 bootstrap resamples, with a fixed seed so the
+/// same samples always give the same interval. With few samples it widens towards their
+/// range, as it should.
+pub fn median_ci95(samples: &[f64]) -> (f64, f64) {
+    const RESAMPLES: usize = 2000;
+    if samples.len() < 2 {
+        let x = samples.first().copied().unwrap_or(0.0);
+        return (x, x);
+    }
+    let mut rng = fastrand::Rng::with_seed(0x0c19_5eed);
+    let mut resample = vec![0.0; samples.len()];
+    let mut medians: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            for x in resample.iter_mut() {
+                *x = samples[rng.usize(..samples.len())];
+            }
+            crate::gpu::median(&resample).unwrap_or(0.0)
+        })
+        .collect();
+    medians.sort_by(f64::total_cmp);
+    let at = |q: f64| medians[((q * RESAMPLES as f64) as usize).min(RESAMPLES - 1)];
+    (at(0.025), at(0.975))
 }
 
 /// How to measure.
@@ -126,8 +163,20 @@ impl Default for MeasureOptions {
 }
 
 impl<'g> KernelRun<'g> {
-    /// Validates, plans, allocates and uploads: afterwards only dispatches remain.
+    /// Validates, plans, allocates and uploads: afterwards only dispatches remain
+    /// ([`KernelRun::new_async`], blocking).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(gpu: &'g Gpu, kernel: &'g dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
+        pollster::block_on(Self::new_async(gpu, kernel, inputs))
+    }
+
+    /// Validates, plans, allocates and uploads: afterwards only dispatches remain. For a
+    /// backward pass timed alone, the forward it reads runs once here, untimed.
+    pub async fn new_async(
+        gpu: &'g Gpu,
+        kernel: &'g dyn Kernel,
+        inputs: &AttentionInputs,
+    ) -> Result<Self> {
         let shape = inputs.shape;
         plan_for(kernel, &shape, gpu)?;
         let rows = kernel.query_rows(&shape);
@@ -220,7 +269,8 @@ impl<'g> KernelRun<'g> {
             && !shape.pass.times_forward()
         {
             submit_passes(gpu, kernel.name(), &|pass| t.forward.encode(pass), None, 1)?;
-            gpu.wait(&format!("running {}'s forward", kernel.name()))?;
+            gpu.wait_async(&format!("running {}'s forward", kernel.name()))
+                .await?;
         }
         Ok(run)
     }
@@ -276,23 +326,29 @@ impl<'g> KernelRun<'g> {
     }
 
     /// Copies dQ, dK and dV back to the host (runs with a backward pass; `None` otherwise).
-    pub fn read_gradients(&self) -> Result<Option<Gradients>> {
+    pub async fn read_gradients_async(&self) -> Result<Option<Gradients>> {
         let Some(g) = &self.grads else {
             return Ok(None);
         };
-        let read = |buffer: &wgpu::Buffer, elements: u64| -> Result<Vec<f32>> {
-            let bytes = self.gpu.read_buffer(buffer, elements * 4)?;
+        let read = async |buffer: &wgpu::Buffer, elements: u64| -> Result<Vec<f32>> {
+            let bytes = self.gpu.read_buffer_async(buffer, elements * 4).await?;
             Ok(bytemuck::pod_collect_to_vec(&bytes))
         };
         Ok(Some(Gradients {
-            dq: read(&g.dq, self.shape.tensor_elements())?,
-            dk: read(&g.dk, self.shape.kv_tensor_elements())?,
-            dv: read(&g.dv, self.shape.kv_tensor_elements())?,
+            dq: read(&g.dq, self.shape.tensor_elements()).await?,
+            dk: read(&g.dk, self.shape.kv_tensor_elements()).await?,
+            dv: read(&g.dv, self.shape.kv_tensor_elements()).await?,
         }))
     }
 
+    /// [`KernelRun::read_gradients_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_gradients(&self) -> Result<Option<Gradients>> {
+        pollster::block_on(self.read_gradients_async())
+    }
+
     /// Runs the kernel once and waits for it.
-    pub fn run_once(&self) -> Result<()> {
+    pub async fn run_once_async(&self) -> Result<()> {
         submit_passes(
             self.gpu,
             self.kernel.name(),
@@ -300,7 +356,15 @@ impl<'g> KernelRun<'g> {
             None,
             1,
         )?;
-        self.gpu.wait(&format!("running {}", self.kernel.name()))
+        self.gpu
+            .wait_async(&format!("running {}", self.kernel.name()))
+            .await
+    }
+
+    /// [`KernelRun::run_once_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run_once(&self) -> Result<()> {
+        pollster::block_on(self.run_once_async())
     }
 
     /// Elements of O: `[B, H, rows, d]` with the kernel's [`Kernel::query_rows`] rows.
@@ -310,22 +374,29 @@ impl<'g> KernelRun<'g> {
 
     /// Copies O back to the host: `[B, H, rows, d]`, the rows the kernel computes (all n
     /// for prefill kernels, the last one for decode).
-    pub fn read_output(&self) -> Result<Vec<f32>> {
+    pub async fn read_output_async(&self) -> Result<Vec<f32>> {
         let bytes = self
             .gpu
-            .read_buffer(&self.io.o, self.output_elements() as u64 * 4)?;
+            .read_buffer_async(&self.io.o, self.output_elements() as u64 * 4)
+            .await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    /// [`KernelRun::read_output_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_output(&self) -> Result<Vec<f32>> {
+        pollster::block_on(self.read_output_async())
+    }
+
     /// Runs the kernel `count` times, each run its own compute pass, and returns each run's
-    /// time in ns (see [`time_passes`]).
-    pub fn timed_runs(
+    /// time in ns (see [`time_passes_async`]).
+    pub async fn timed_runs_async(
         &self,
         count: u32,
         min_count: u32,
         budget: Option<Duration>,
     ) -> Result<(Vec<f64>, TimingSource)> {
-        time_passes(
+        time_passes_async(
             self.gpu,
             self.kernel.name(),
             &|pass| self.encode_timed(pass),
@@ -333,57 +404,100 @@ impl<'g> KernelRun<'g> {
             min_count,
             budget,
         )
+        .await
+    }
+
+    /// [`KernelRun::timed_runs_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn timed_runs(
+        &self,
+        count: u32,
+        min_count: u32,
+        budget: Option<Duration>,
+    ) -> Result<(Vec<f64>, TimingSource)> {
+        pollster::block_on(self.timed_runs_async(count, min_count, budget))
     }
 
     /// Warms up (at most `options.warmup` runs, fewer once the time budget is spent, at
     /// least one when any was asked), then times runs and summarizes them.
-    pub fn measure(&self, options: &MeasureOptions) -> Result<Measurement> {
-        let start = std::time::Instant::now();
+    pub async fn measure_async(&self, options: &MeasureOptions) -> Result<Measurement> {
+        let start = web_time::Instant::now();
         for _ in 0..options.warmup {
-            self.run_once()?;
+            crate::interrupt::check()?;
+            self.run_once_async().await?;
             if options.time_budget.is_some_and(|b| start.elapsed() > b) {
                 break;
             }
         }
-        let (ns, timing) = self.timed_runs(
-            options.samples.max(1),
-            options.min_samples,
-            options.time_budget,
-        )?;
-        let ms: Vec<f64> = ns.iter().map(|t| t / 1e6).collect();
-        Ok(Measurement {
-            median_ms: crate::gpu::median(&ms)?,
-            min_ms: ms.iter().copied().fold(f64::INFINITY, f64::min),
-            max_ms: ms.iter().copied().fold(0.0, f64::max),
-            samples_ms: ms,
-            timing,
-        })
+        crate::interrupt::check()?;
+        let (ns, timing) = self
+            .timed_runs_async(
+                options.samples.max(1),
+                options.min_samples,
+                options.time_budget,
+            )
+            .await?;
+        Measurement::from_samples(ns.iter().map(|t| t / 1e6).collect(), timing)
     }
-}
 
-/// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
-/// poisoned with NaN first.
-pub fn run_attention(gpu: &Gpu, kernel: &dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
-    run.poison_output()?;
-    run.run_once()?;
-    run.read_output()
+    /// [`KernelRun::measure_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn measure(&self, options: &MeasureOptions) -> Result<Measurement> {
+        pollster::block_on(self.measure_async(options))
+    }
 }
 
 /// Runs `kernel` once on host inputs for their shape's pass and returns O and, with a
 /// backward pass, dQ, dK and dV. Every output is poisoned with NaN first.
+pub async fn run_training_async(
+    gpu: &Gpu,
+    kernel: &dyn Kernel,
+    inputs: &AttentionInputs,
+) -> Result<(Vec<f32>, Option<Gradients>)> {
+    let run = KernelRun::new_async(gpu, kernel, inputs).await?;
+    run.poison_output()?;
+    run.run_once_async().await?;
+    Ok((
+        run.read_output_async().await?,
+        run.read_gradients_async().await?,
+    ))
+}
+
+/// [`run_training_async`], blocking.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_training(
     gpu: &Gpu,
     kernel: &dyn Kernel,
     inputs: &AttentionInputs,
 ) -> Result<(Vec<f32>, Option<Gradients>)> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
-    run.poison_output()?;
-    run.run_once()?;
-    Ok((run.read_output()?, run.read_gradients()?))
+    pollster::block_on(run_training_async(gpu, kernel, inputs))
+}
+
+/// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
+/// poisoned with NaN first.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_attention(gpu: &Gpu, kernel: &dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
+    run_training(gpu, kernel, inputs).map(|(out, _)| out)
 }
 
 /// GFLOP/s of `flops` FLOPs (see [`Kernel::flops`]) done in `ms` milliseconds.
 pub fn gflops(flops: f64, ms: f64) -> f64 {
     if ms > 0.0 { flops / (ms * 1e6) } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median_ci95;
+
+    #[test]
+    fn the_median_interval_holds_the_median_and_narrows_with_agreement() {
+        let tight = [10.0, 10.1, 9.9, 10.05, 9.95, 10.0, 10.02, 9.98, 10.01, 9.99];
+        let (lo, hi) = median_ci95(&tight);
+        assert!(lo <= 10.0 && 10.0 <= hi && hi - lo < 0.2, "{lo} {hi}");
+        let loose = [10.0, 14.0, 7.0, 12.0, 9.0, 16.0, 8.0, 11.0, 13.0, 6.0];
+        let (lo2, hi2) = median_ci95(&loose);
+        assert!(hi2 - lo2 > 10.0 * (hi - lo));
+        assert_eq!(median_ci95(&[3.0]), (3.0, 3.0));
+        assert_eq!(median_ci95(&loose), (lo2, hi2), "deterministic");
+    }
 }

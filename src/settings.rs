@@ -66,7 +66,8 @@ pub fn seconds_from_f64(what: &str, secs: f64) -> Result<Duration> {
     if !(secs.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&secs)) {
         return Err(Error::InvalidSetting {
             what: what.into(),
-            value: secs.to_string(),
+            // `{:?}`: 1e300 as `1e300`, not as 301 digits.
+            value: format!("{secs:?}"),
             expected: format!("a number of seconds from {MIN_SECONDS} to {MAX_SECONDS} (a week)"),
         });
     }
@@ -87,6 +88,8 @@ mod tests {
             assert!(seconds("t", bad).is_err(), "{bad}");
         }
         assert_eq!(seconds("t", "0.5").unwrap(), Duration::from_millis(500));
+        let huge = seconds("t", "1e300").unwrap_err().to_string();
+        assert!(huge.contains("\"1e300\"") && huge.len() < 200, "{huge}");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! for a GPU box that has only the `attnbench` binary. In order:
 //!
 //! 1. the device report (`device.json`: identity, features, limits, cooperative matrices);
-//! 2. `verify`: every kernel against the f64 reference; a wrong kernel stops the suite
-//!    ([`SuiteOutcome::WrongKernel`]) before any number is published;
-//! 3. `probe`: the device's ceilings;
-//! 4. a short `tune` of flash at d = 64 (its share of the budget: [`TUNE_SHARE`]);
+//! 2. a short `tune` of flash at d = 64 (its share of the budget: [`TUNE_SHARE`]), which
+//!    checks every candidate against the reference before timing it;
+//! 3. `verify`: every kernel, pass and variant the suite will measure, as tuned, against
+//!    the f64 reference on uniform and hostile inputs; a wrong kernel stops the suite
+//!    ([`SuiteOutcome::WrongKernel`]) before any sweep or target is measured;
+//! 4. `probe`: the device's ceilings;
 //! 5. the sweep over every family ([`SWEEP_SHARE`] of what is left), stopping where the
 //!    budget ends; points it could not reach are recorded as skipped for lack of time;
 //! 6. the targets, with the numpy and PyTorch peers;
@@ -22,20 +24,24 @@ use crate::kernels::{Kernel, Precision};
 use crate::markdown::{Align, Table};
 use crate::probe::{ProbeReport, run_probes};
 use crate::report::write_device_report;
-use crate::results::{DeviceHeader, Skip};
+use crate::results::{DeviceHeader, RunKind, RunRecord, Skip};
 use crate::run::MeasureOptions;
 use crate::session::Session;
 use crate::sweep::{Sampler, SweepConfig};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
-use crate::verify::{check_kernel, fresh_seed, verify_shapes};
+use crate::verify::{Coverage, check, fresh_seed, plan};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Identifies the schema of `suite.json`.
 pub const SCHEMA: &str = "attnbench-suite/1";
+
+/// The smallest budget a suite accepts per adapter, seconds: verification and the probe
+/// always run whole (10–40 s on a CPU adapter), and the measuring steps need some left.
+pub const MIN_BUDGET_S: f64 = 60.0;
 
 /// Share of the measuring budget the tuner gets.
 pub const TUNE_SHARE: f64 = 0.15;
@@ -70,6 +76,8 @@ pub struct Step {
 pub struct SuiteReport {
     /// Always [`SCHEMA`].
     pub schema: String,
+    /// The run: its id, code, and whether the machine held still.
+    pub run: RunRecord,
     /// The device.
     pub device: DeviceHeader,
     /// The budget, seconds.
@@ -107,7 +115,7 @@ pub fn run_suite(
     log: &mut dyn FnMut(&str),
 ) -> Result<SuiteOutcome> {
     let start = Instant::now();
-    let session = Session::open(gpu, &options.out)?;
+    let session = Session::open(gpu, &options.out, RunKind::Suite)?;
     let kernels = if options.kernels.is_empty() {
         crate::kernels::KERNELS.to_vec()
     } else {
@@ -123,11 +131,13 @@ pub fn run_suite(
         log,
     };
     run.device_report()?;
+    // Tuning checks each candidate before timing it; verify then checks what the sweep
+    // will measure, tuned.
+    run.tune()?;
     if let Some(why) = run.verify()? {
         return Ok(SuiteOutcome::WrongKernel(why));
     }
     let probe = run.probe()?;
-    run.tune()?;
     let flash_gflops = run.sweep()?;
     run.targets(&probe, flash_gflops)?;
     run.report().map(|r| SuiteOutcome::Done(Box::new(r)))
@@ -173,29 +183,32 @@ impl SuiteRun<'_> {
         Ok(())
     }
 
-    /// 2. Correctness first: no number of a wrong kernel is ever published. The reason
-    ///    when a kernel is wrong.
+    /// 2. Correctness first: no number of a wrong kernel is ever published. Every pass
+    ///    and variant the sweep and the targets will measure (forward, backward and
+    ///    training step, GQA, windows, decode; hostile inputs), in the configuration they
+    ///    will measure (after tuning). The reason when a kernel is wrong.
     fn verify(&mut self) -> Result<Option<String>> {
         let began = Instant::now();
         let seed = fresh_seed();
         let (mut passed, mut skipped) = (0, 0);
-        for kernel in self.kernels.clone() {
-            for shape in verify_shapes() {
-                let check = check_kernel(self.gpu, kernel, shape, seed)?;
-                if check.skipped.is_some() {
-                    skipped += 1;
-                } else if check.passed() {
-                    passed += 1;
-                } else {
-                    let why = format!(
-                        "{} is wrong at {shape} (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
-                        kernel.name(),
-                        check.comparison.map(|c| c.rel_l2_error),
-                        check.tolerance
-                    );
-                    self.step("verify", began, why.clone());
-                    return Ok(Some(why));
-                }
+        for case in plan(&self.kernels, Coverage::Device, None) {
+            crate::interrupt::check()?;
+            let check = check(self.gpu, case.kernel, case.shape, seed, case.inputs)?;
+            if check.passed() {
+                passed += 1;
+            } else if check.failed() {
+                let why = format!(
+                    "{} is wrong at {} with {} inputs (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
+                    case.kernel.name(),
+                    case.shape,
+                    case.inputs,
+                    check.comparison.map(|c| c.rel_l2_error),
+                    check.tolerance
+                );
+                self.step("verify", began, why.clone());
+                return Ok(Some(why));
+            } else {
+                skipped += 1;
             }
         }
         let outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
@@ -205,12 +218,15 @@ impl SuiteRun<'_> {
 
     /// 3. The device's ceilings, saved as `probe.json`.
     fn probe(&mut self) -> Result<ProbeReport> {
+        crate::interrupt::check()?;
         let began = Instant::now();
         let probe = run_probes(self.gpu)?;
         {
             let lock = self.session.lock()?;
             probe.save(&lock, self.session.dir())?;
         }
+        // The run's starting ceilings: its stability is measured against them at the end.
+        self.session.run.ceilings_start = Some(probe.ceilings());
         let outcome = format!(
             "f32 FMA {:.1} GFLOP/s, bandwidth {:.1} GB/s",
             probe.fma_f32_gflops, probe.bandwidth_gbps
@@ -306,6 +322,8 @@ impl SuiteRun<'_> {
             .count();
         let outcome = format!("{measured} points measured, {for_time} skipped for lack of time");
         self.step("sweep", began, outcome);
+        // Ctrl-C: the sweep's points are saved; the targets and the report are not started.
+        crate::interrupt::check()?;
         Ok(flash_gflops)
     }
 
@@ -323,23 +341,33 @@ impl SuiteRun<'_> {
             ..TargetOptions::default()
         };
         let log = &mut *self.log;
-        let report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
-        {
+        let mut report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        report.run = Some(self.session.run.clone());
+        let written = {
             let _lock = self.session.lock()?;
-            report.save(self.session.dir())?;
-        }
-        let outcome = if report.skipped.is_empty() {
-            "all measured".into()
+            report.save(self.session.dir())?
+        };
+        let mut outcome = if report.skipped.is_empty() {
+            "all measured".to_string()
         } else {
             format!("{} steps skipped for lack of time", report.skipped.len())
         };
+        if !written {
+            outcome += "; targets.md kept: the one there skipped fewer steps";
+        }
         self.step("targets", began, outcome);
         Ok(())
     }
 
-    /// 7. The report: `suite.md` first, so that the README carries it, then `suite.json`.
+    /// 7. The report: the run's end (its ceilings again: was the machine steady?), then
+    ///    `suite.md`, so that the README carries it, then `suite.json`.
     fn report(mut self) -> Result<SuiteReport> {
         let began = Instant::now();
+        let run = self.session.finish(self.gpu)?.clone();
+        if let Some(s) = &run.stability {
+            let outcome = s.describe();
+            self.step("stability", began, outcome);
+        }
         let dir = self.session.dir().to_path_buf();
         self.steps.push(Step {
             name: "report".into(),
@@ -348,6 +376,7 @@ impl SuiteRun<'_> {
         });
         let mut suite = SuiteReport {
             schema: SCHEMA.into(),
+            run,
             device: self.session.device.clone(),
             budget_seconds: self.options.time_budget.as_secs_f64(),
             total_seconds: self.start.elapsed().as_secs_f64(),
@@ -377,9 +406,15 @@ impl SuiteReport {
     /// The steps as Markdown.
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "`attnbench suite` with a budget of {:.0} s ({:.0} s before the report).\n\n",
-            self.budget_seconds, self.total_seconds
+            "`attnbench suite` with a budget of {:.0} s ({:.0} s before the report); run {}.\n\n",
+            self.budget_seconds,
+            self.total_seconds,
+            self.run.describe()
         );
+        if self.run.is_unstable() {
+            md +=
+                "**The machine did not hold still during this run: its numbers move with it.**\n\n";
+        }
         let mut table = Table::new([
             ("step", Align::Left),
             ("seconds", Align::Right),

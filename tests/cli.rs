@@ -241,7 +241,7 @@ fn suite_runs_from_an_empty_folder_within_its_budget() {
         .args([
             "suite",
             "--time-budget",
-            "40",
+            "60",
             "--kernel",
             "flash",
             "--out",

@@ -1,4 +1,6 @@
-//! Every registered kernel against the f64 reference on fresh random inputs.
+//! What each kernel must do besides matching the reference on the verification plan
+//! (`tests/verify.rs`): huge grids, split score matrices, poisoned outputs, memory laws,
+//! refusals before allocation, decode's and flash's splits.
 
 mod common;
 
@@ -6,7 +8,7 @@ use attnbench::kernels::{KERNELS, Precision};
 use attnbench::reference::{Comparison, attention_f64};
 use attnbench::run::{KernelRun, run_attention};
 use attnbench::tensors::AttentionInputs;
-use attnbench::verify::{check_kernel, compare_output, fresh_seed, verify_shapes};
+use attnbench::verify::{check_kernel, compare_output, fresh_seed};
 use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
 use common::gpu;
 
@@ -33,24 +35,13 @@ fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
     for kernel in supported(&shape) {
         let check = check_kernel(gpu, kernel, shape, seed)
             .unwrap_or_else(|e| panic!("{} at {shape}: {e}", kernel.name()));
-        let c = check
-            .comparison
-            .unwrap_or_else(|| panic!("{} skipped {shape}: {:?}", kernel.name(), check.skipped));
         assert!(
-            c.passes(kernel.tolerance()),
-            "{} at {shape} (seed {seed}): {c:?}",
-            kernel.name()
+            check.passed(),
+            "{} at {shape} (seed {seed}): {:?} {:?}",
+            kernel.name(),
+            check.comparison,
+            check.skipped
         );
-        if kernel.precision() == Precision::F32 {
-            assert!(c.rel_l2_error < 1e-4, "{} at {shape}: {c:?}", kernel.name());
-        }
-    }
-}
-
-#[test]
-fn every_kernel_matches_the_reference_on_the_verify_shapes() {
-    for shape in verify_shapes() {
-        assert_matches_reference(gpu(), shape);
     }
 }
 
@@ -74,11 +65,12 @@ fn naive_splits_the_score_matrix_across_buffers() {
     let shape = Shape::new(300, 16).with_causal(true);
     let naive = find_kernel("naive").unwrap();
     let plan = naive.memory_plan(&shape, &small).unwrap();
-    let chunks = plan
+    let chunks: u64 = plan
         .buffers
         .iter()
         .filter(|b| b.label.starts_with("scores"))
-        .count();
+        .map(|b| b.count)
+        .sum();
     assert!(chunks > 1, "{plan:?}");
     let check = check_kernel(&small, naive, shape, fresh_seed()).unwrap();
     assert!(check.passed(), "{check:?}");
@@ -288,7 +280,7 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
             let planned: u64 = plan
                 .buffers
                 .iter()
-                .map(|b| b.bytes.max(4).next_multiple_of(4))
+                .map(|b| b.count * b.bytes.max(4).next_multiple_of(4))
                 .sum();
             let inputs = AttentionInputs::random(shape, 5).unwrap();
             let run = KernelRun::new(gpu, kernel, &inputs).unwrap();

@@ -75,3 +75,42 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
     assert!(stopped.reason.contains("time budget"), "{}", stopped.reason);
     assert!(row("flash", 16384).reason.contains("time budget"));
 }
+
+/// Measures two points, then is interrupted (Ctrl-C): the sweep returns those two and
+/// nothing for the points it did not reach, for the caller to save.
+struct InterruptedAfterTwo(u32);
+
+impl Measurer for InterruptedAfterTwo {
+    fn measure(
+        &mut self,
+        _point: &Point<'_>,
+        _run: &mut LazyRun<'_>,
+    ) -> attnbench::Result<Option<Measurement>> {
+        self.0 += 1;
+        if self.0 > 2 {
+            return Err(attnbench::Error::Interrupted);
+        }
+        Ok(Some(Measurement::from_samples(
+            vec![1.0],
+            TimingSource::WallClock,
+        )?))
+    }
+}
+
+#[test]
+fn an_interrupted_sweep_returns_the_points_it_measured() {
+    let gpu = Gpu::new(AdapterChoice::default()).unwrap();
+    let config = SweepConfig {
+        seq_lens: vec![16, 32, 64, 128],
+        kernels: vec![find_kernel("naive").unwrap()],
+        causal: vec![false],
+        head_dim_sweep: Vec::new(),
+        window: None,
+        training: false,
+        ..SweepConfig::default()
+    };
+    let rows = run_sweep(&gpu, &config, &mut InterruptedAfterTwo(0)).unwrap();
+    let seq_lens: Vec<u32> = rows.iter().map(|r| r.seq_len).collect();
+    assert_eq!(seq_lens, [16, 32]);
+    assert!(rows.iter().all(|r| r.status == Status::Ok));
+}

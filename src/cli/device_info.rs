@@ -2,9 +2,9 @@
 
 use super::Failure;
 use attnbench::capacity::capacity;
-use attnbench::files::write_atomic;
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::results_root;
 use attnbench::{AdapterChoice, Gpu, KERNELS, Pass, Shape};
@@ -30,7 +30,7 @@ pub struct CapacityArgs {
 pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
     // Every input checked before anything is measured or written.
-    let session = Session::open(&gpu, &results_root())?;
+    let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
     let folder = &session.folder;
     let report = run_probes(&gpu)?;
     {
@@ -39,8 +39,12 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
         // Existing results gain the % columns and the ceilings in their charts.
         if folder.load()?.is_some() {
             let device = session.device.clone();
-            let file =
-                folder.merge_and_save(&lock, device, Vec::new(), Some(&report.ceilings()))?;
+            let file = folder.merge_and_save(
+                &lock,
+                device,
+                Vec::new(),
+                (Some(&report.ceilings()), None),
+            )?;
             attnbench::report::write_device_report(&file, &folder.dir)?;
         }
     }
@@ -72,10 +76,10 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
 
 /// Largest n per kernel, and the bytes each needs at 4 096, 16 384 and 100 000.
 pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    if args.shape.seq_len.is_some() {
+    if let Some(n) = args.shape.seq_len {
         return Err(attnbench::Error::InvalidSetting {
             what: "--seq-len".into(),
-            value: format!("{:?}", args.shape.seq_len),
+            value: n.to_string(),
             expected: "nothing: capacity searches the largest n".into(),
         }
         .into());
@@ -86,7 +90,18 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
         ..args.shape.shape()
     };
     template.validate()?;
-    let gpu = super::open_tuned_gpu(choice)?;
+    // A what-if budget (--memory-budget, ATTNBENCH_MEMORY_BUDGET) is not the device's
+    // capacity: printed, never saved over it.
+    let what_if = choice.clone().with_env().memory_budget.is_some();
+    let gpu = super::open_tuned_gpu(choice, &[])?;
+    // The destination is checked before anything is computed or printed.
+    let session = if what_if {
+        None
+    } else {
+        let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
+        attnbench::capacity::check_file(session.dir(), &session.device)?;
+        Some(session)
+    };
     let budget = gpu.memory_budget();
     println!(
         "{} ({}): memory budget {} ({}), max buffer {}, max storage binding {}; shape B={} H={} d={}{}",
@@ -147,16 +162,12 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
             c.limited_by
         );
     }
-    let session = Session::open(&gpu, &results_root())?;
-    let _lock = session.lock()?;
-    let path = session.dir().join("capacity.json");
-    let json = serde_json::json!({ "device": session.device, "shape": template, "kernels": rows });
-    write_atomic(
-        &path,
-        serde_json::to_string_pretty(&json)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    let Some(session) = session else {
+        println!("not saved: a what-if memory budget is not the device's capacity");
+        return Ok(());
+    };
+    let lock = session.lock()?;
+    let path = attnbench::capacity::save(session.dir(), &lock, &session.device, &template, &rows)?;
     println!("saved: {}", path.display());
     Ok(())
 }

@@ -23,7 +23,24 @@ pub fn devices(args: &DevicesArgs, choice: AdapterChoice) -> Result<(), Failure>
         }
         .into());
     }
-    let summaries: Vec<_> = adapters.iter().map(describe_adapter).collect();
+    let mut summaries: Vec<_> = adapters.iter().map(describe_adapter).collect();
+    // A name (other than `all`) lists the adapters that match it, and none is an error.
+    if let Some(wanted) = choice
+        .name
+        .as_deref()
+        .filter(|n| !n.eq_ignore_ascii_case("all"))
+    {
+        let available: Vec<String> = summaries.iter().map(|s| s.name.clone()).collect();
+        let lower = wanted.to_lowercase();
+        summaries.retain(|s| s.name.to_lowercase().contains(&lower));
+        if summaries.is_empty() {
+            return Err(attnbench::Error::AdapterNotFound {
+                wanted: wanted.into(),
+                available: available.join(", "),
+            }
+            .into());
+        }
+    }
     if args.json {
         println!(
             "{}",

@@ -81,7 +81,7 @@ pub fn shader(args: &ShaderArgs, choice: AdapterChoice) -> Result<(), Failure> {
         ..args.shape.shape()
     };
     shape.validate()?;
-    let gpu = super::open_tuned_gpu(choice)?;
+    let gpu = super::open_tuned_gpu(choice, &[registered.name()])?;
     attnbench::run::plan_for(kernel, &shape, &gpu)?;
     let inputs = AttentionInputs::random(shape, 0)?;
     KernelRun::new(&gpu, kernel, &inputs)?;
@@ -120,7 +120,7 @@ pub fn shader(args: &ShaderArgs, choice: AdapterChoice) -> Result<(), Failure> {
 pub fn ladder(args: &LadderArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let shape = Shape::new(args.seq_len, args.head_dim).with_batch_heads(args.batch, args.heads);
     shape.validate()?;
-    let gpu = super::open_tuned_gpu(choice)?;
+    let gpu = super::open_tuned_gpu(choice, &["flash"])?;
     let device = DeviceHeader::for_gpu(&gpu);
     let folder = DeviceFolder::for_device(&results_root(), &device);
     let peak = ProbeReport::load_for(&folder.dir, &device)?.map(|p| p.fma_f32_gflops);

@@ -20,6 +20,10 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(flatten)]
     adapter: AdapterArgs,
+    /// Fail at once, naming the holder, when another attnbench holds a results folder's
+    /// lock (default: say who holds it and wait).
+    #[arg(long, global = true)]
+    no_wait: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,7 +89,7 @@ enum Command {
 
 /// The problem shape, shared by `run`, `verify` and `capacity` (each says which parts it
 /// needs: [`ShapeArgs::require`]).
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Shape")]
 pub struct ShapeArgs {
     /// Sequence length n.
@@ -108,7 +112,7 @@ pub struct ShapeArgs {
     #[arg(long)]
     pub kv_heads: Option<u32>,
     /// Causal sliding window W: query i sees keys j with i − W < j ≤ i (implies --causal).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: Option<u32>,
     /// Which passes to run and time: fwd (inference), bwd (dQ, dK, dV from dO; the forward
     /// runs untimed) or fwd-bwd (a training step) [default: fwd].
@@ -164,11 +168,13 @@ impl ShapeArgs {
     }
 }
 
-/// Opens the chosen adapter with its tuned kernel configurations (`tuning.json` in its
-/// results folder, when `attnbench tune` has run on it).
-pub fn open_tuned_gpu(choice: AdapterChoice) -> Result<Gpu, Error> {
+/// Opens the chosen adapter with the tuned configurations of `kernels` (all kernels when
+/// empty) from `tuning.json` in its results folder, when `attnbench tune` has run on it.
+pub fn open_tuned_gpu(choice: AdapterChoice, kernels: &[&str]) -> Result<Gpu, Error> {
     let gpu = Gpu::new(choice)?;
-    attnbench::tuning::apply(&gpu, &attnbench::tuning::results_root())?;
+    attnbench::tuning::apply_for(&gpu, &attnbench::tuning::results_root(), |k| {
+        kernels.is_empty() || kernels.contains(&k)
+    })?;
     Ok(gpu)
 }
 
@@ -181,9 +187,38 @@ pub struct Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure {
-            code: if e.is_input_error() { 2 } else { 1 },
+            code: match &e {
+                Error::Interrupted => attnbench::interrupt::EXIT_CODE,
+                e if e.is_input_error() => 2,
+                _ => 1,
+            },
             message: e.to_string(),
         }
+    }
+}
+
+/// Catches Ctrl-C and SIGTERM for a command that saves what it measured when stopped
+/// ([`attnbench::interrupt`]): the first signal asks its loops to stop after the current
+/// step, a second one exits at once.
+pub fn catch_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        if attnbench::interrupt::request() {
+            std::process::exit(i32::from(attnbench::interrupt::EXIT_CODE));
+        }
+        eprintln!(
+            "interrupted: stopping after the current step and saving what was measured (again: stop at once)"
+        );
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not save partial results: {e}");
+    }
+}
+
+/// A failure for work stopped by a signal after `saved` was saved (exit 130).
+pub fn interrupted(saved: &str) -> Failure {
+    Failure {
+        message: format!("interrupted; {saved}"),
+        code: attnbench::interrupt::EXIT_CODE,
     }
 }
 
@@ -236,9 +271,15 @@ pub fn main() -> ExitCode {
         }
     };
     let choice = cli.adapter.choice();
+    attnbench::files::set_lock_wait(if cli.no_wait {
+        attnbench::files::LockWait::Fail
+    } else {
+        attnbench::files::LockWait::Wait(|notice| eprintln!("{notice}"))
+    });
     // Settings read from the environment deep inside a run are checked up front.
     let settings = [
         attnbench::kernels::flash::FlashConfig::from_env().err(),
+        attnbench::kernels::flash::backward_rows::BackwardRows::from_env().err(),
         attnbench::gpu::register_cap_setting().err(),
         attnbench::gpu::shader_checks_forced().err(),
         attnbench::kernels::flash::ForcedBackward::from_env().err(),

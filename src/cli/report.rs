@@ -2,6 +2,7 @@
 
 use super::Failure;
 use attnbench::report::{summary_table, write_comparison, write_device_report};
+use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
 use attnbench::run::MeasureOptions;
 use attnbench::session::Session;
@@ -122,9 +123,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
 /// The `cargo bench` sweep without criterion, with a progress bar.
 pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let config = SweepConfig::from_env()?;
+    super::catch_interrupts();
     let gpu = Gpu::new(choice)?;
     // Before measuring: a destination that cannot take the results fails now.
-    let session = Session::open(&gpu, &config.results_dir)?;
+    let mut session = Session::open(&gpu, &config.results_dir, RunKind::Sweep)?;
+    session.probe_start(&gpu)?;
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
@@ -152,7 +155,16 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let swept = session.sweep(&gpu, &config, &mut sampler)?;
     drop(sampler);
     bar.finish_and_clear();
+    if attnbench::interrupt::requested() {
+        let measured = swept.rows.iter().filter(|r| r.is_ok()).count();
+        return Err(super::interrupted(&format!(
+            "{measured} measured points saved to {}",
+            session.dir().display()
+        )));
+    }
+    let run = session.finish(&gpu)?;
     println!("{}", summary_table(&swept.file));
+    println!("run {}", run.describe());
     println!("results and charts: {}", session.dir().display());
     Ok(())
 }

@@ -9,7 +9,7 @@ use attnbench::{AdapterChoice, Error, find_kernel};
 use std::path::PathBuf;
 
 /// Options of `run`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// Kernel name (see `attnbench verify` or README for the list).
     #[arg(long)]
@@ -41,6 +41,28 @@ pub struct RunArgs {
     /// a backward pass; random from --seed when absent).
     #[arg(long, help_heading = "Tensors")]
     load_tensors: Option<PathBuf>,
+    /// Run on loaded tensors that hold NaN or infinities (refused otherwise: they give NaN
+    /// outputs that look like a kernel's fault).
+    #[arg(long, help_heading = "Tensors")]
+    allow_non_finite: bool,
+}
+
+/// `args` with `ATTNBENCH_KV_HEADS` as `--kv-heads` when the flag is not given, as the sweep
+/// reads it.
+fn with_env_kv_heads(args: &RunArgs) -> Result<RunArgs, Error> {
+    let mut args = args.clone();
+    if args.shape.kv_heads.is_none()
+        && let Some(text) = std::env::var("ATTNBENCH_KV_HEADS")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+    {
+        args.shape.kv_heads = Some(attnbench::settings::u32_in(
+            "ATTNBENCH_KV_HEADS",
+            &text,
+            1..=u32::MAX,
+        )?);
+    }
+    Ok(args)
 }
 
 /// The JSON record of one run.
@@ -81,6 +103,9 @@ struct RunRecord {
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
     if let Some(dir) = &args.load_tensors {
         let loaded = AttentionInputs::load_npy_dir(dir, args.shape.causal, args.shape.window)?;
+        if !args.allow_non_finite {
+            loaded.check_finite(dir)?;
+        }
         let s = loaded.shape;
         let asked = [
             ("seq_len", args.shape.seq_len, s.seq_len),
@@ -108,12 +133,17 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
 pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let kernel = find_kernel(&args.kernel)?;
     let time_budget = seconds_from_f64("--time-budget", args.time_budget)?;
+    let args = &with_env_kv_heads(args)?;
+    // A destination that cannot take the tensors fails now, not after the measurement.
+    if let Some(dir) = &args.save_tensors {
+        attnbench::files::check_writable_dir(dir)?;
+    }
     // Validate the shape before touching the device or generating inputs.
     if args.load_tensors.is_none() {
         args.shape.require(true, true)?;
         args.shape.shape().validate()?;
     }
-    let gpu = super::open_tuned_gpu(choice)?;
+    let gpu = super::open_tuned_gpu(choice, &[kernel.name()])?;
     if args.load_tensors.is_none() {
         // Refuse oversized problems before generating gigabytes of inputs.
         let shape = args.shape.shape();

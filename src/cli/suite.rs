@@ -27,6 +27,7 @@ pub struct SuiteArgs {
 /// also their comparison).
 pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let budget = attnbench::settings::seconds_from_f64("--time-budget", args.time_budget)?;
+    super::catch_interrupts();
     let out = args
         .out
         .clone()
@@ -65,6 +66,18 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
     } else {
         vec![choice]
     };
+    let minimum = attnbench::suite::MIN_BUDGET_S * choices.len() as f64;
+    if budget.as_secs_f64() < minimum {
+        return Err(Error::InvalidSetting {
+            what: "--time-budget".into(),
+            value: format!("{:?}", args.time_budget),
+            expected: format!(
+                "at least {minimum} s ({} s per adapter: verification and the probe always run whole)",
+                attnbench::suite::MIN_BUDGET_S
+            ),
+        }
+        .into());
+    }
     let start = Instant::now();
     let mut folders = Vec::new();
     for (i, choice) in choices.iter().enumerate() {
@@ -85,7 +98,17 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
             out: out.clone(),
             kernels: kernels.clone(),
         };
-        match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}"))? {
+        let outcome = match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}")) {
+            Err(Error::Interrupted) => {
+                let device = DeviceHeader::for_gpu(&gpu);
+                return Err(super::interrupted(&format!(
+                    "the steps finished are saved in {}",
+                    DeviceFolder::for_device(&out, &device).dir.display()
+                )));
+            }
+            other => other?,
+        };
+        match outcome {
             SuiteOutcome::Done(_) => {
                 let device = DeviceHeader::for_gpu(&gpu);
                 folders.push(DeviceFolder::for_device(&out, &device).dir);

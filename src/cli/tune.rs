@@ -2,10 +2,11 @@
 
 use super::Failure;
 use attnbench::kernels::Precision;
+use attnbench::results::RunKind;
 use attnbench::session::Session;
 use attnbench::tuning::search::{TuneOptions, tune};
 use attnbench::tuning::{TuningFile, results_root};
-use attnbench::{AdapterChoice, Gpu};
+use attnbench::{AdapterChoice, Gpu, Shape};
 
 /// Options of `tune`.
 #[derive(Debug, clap::Args)]
@@ -37,13 +38,6 @@ pub struct TuneArgs {
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let gpu = Gpu::new(choice)?;
-    // A destination that cannot take the choices (another device's tuning.json, a folder
-    // that cannot be written) fails before minutes of tuning, not after.
-    let session = if args.dry_run {
-        None
-    } else {
-        Some(Session::open(&gpu, &results_root())?)
-    };
     let device = TuneOptions::for_device(gpu.facts());
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),
@@ -52,6 +46,19 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
         heads: args.heads.unwrap_or(device.heads),
         samples: args.samples.max(1),
         ..device
+    };
+    // Every tuning shape is checked before the first is tuned.
+    for &head_dim in &options.head_dims {
+        Shape::new(options.seq_len, head_dim)
+            .with_batch_heads(options.batch, options.heads)
+            .validate()?;
+    }
+    // A destination that cannot take the choices (another device's tuning.json, a folder
+    // that cannot be written) fails before minutes of tuning, not after.
+    let session = if args.dry_run {
+        None
+    } else {
+        Some(Session::open(&gpu, &results_root(), RunKind::Tune)?)
     };
     let mut precisions = vec![Precision::F32];
     if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {

@@ -1,18 +1,28 @@
 //! `attnbench verify`.
 
 use super::Failure;
-use attnbench::verify::{backward_cases, check_kernel_scaled, fresh_seed, verify_shapes};
-use attnbench::{AdapterChoice, KERNELS, Shape, find_kernel};
+use attnbench::verify::{Case, Check, Coverage, InputKind, check_all, fresh_seed, plan};
+use attnbench::{AdapterChoice, KERNELS, Kernel, find_kernel};
+use std::collections::BTreeMap;
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Seed of the random inputs (default: a fresh one each run, printed).
+    /// Seed of the inputs (default: a fresh one each run, printed).
     #[arg(long)]
     seed: Option<u64>,
     /// Only this kernel (repeatable).
     #[arg(long = "kernel")]
     kernels: Vec<String>,
+    /// Every shape with every kind of input, at more head dims (CI's coverage); the
+    /// default checks every code path of what this device runs, at head dims 19, 64, 128
+    /// and 256.
+    #[arg(long)]
+    all: bool,
+    /// Inputs of the one shape given with --seq-len and --head-dim: uniform, peaked,
+    /// large, dominant-late-key or equal-keys [default: uniform].
+    #[arg(long, value_parser = parse_inputs)]
+    inputs: Option<InputKind>,
     /// One shape of your own (--seq-len with --head-dim) instead of the built-in spread;
     /// --pass alone checks the spread in that pass (default: the forward spread, then the
     /// backward's cases for every kernel with a backward).
@@ -20,42 +30,64 @@ pub struct VerifyArgs {
     shape: super::ShapeArgs,
 }
 
-/// Checks every kernel × shape and prints a table; fails if any check fails.
+fn parse_inputs(text: &str) -> Result<InputKind, String> {
+    InputKind::ALL
+        .into_iter()
+        .find(|k| k.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = InputKind::ALL.iter().map(|k| k.name()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
+}
+
+/// Passed, failed and skipped checks of each kernel.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+/// Checks every case and prints a table; fails if any check fails, and if a kernel asked
+/// for had no check run at all (every one skipped): a skip is not a pass.
 pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let kernels = if args.kernels.is_empty() {
-        KERNELS.to_vec()
-    } else {
-        args.kernels
-            .iter()
-            .map(|k| find_kernel(k))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    // (shape, amplitude of Q) per check; the default spread is the forward's shapes, then
-    // the backward's cases for the kernels that have a backward.
-    let cases: Vec<(Shape, f32)> = if args.shape.any_given() {
-        args.shape.require(true, true)?;
-        let shape = args.shape.shape();
-        shape.validate()?;
-        vec![(shape, 1.0)]
-    } else if let Some(pass) = args.shape.pass {
-        verify_shapes()
-            .into_iter()
-            .map(|s| (s.with_pass(pass), 1.0))
-            .collect()
-    } else {
-        let mut all: Vec<(Shape, f32)> = verify_shapes().into_iter().map(|s| (s, 1.0)).collect();
-        all.extend(backward_cases());
-        all
-    };
-    let gpu = super::open_tuned_gpu(choice)?;
+    let asked: Vec<&'static dyn Kernel> = args
+        .kernels
+        .iter()
+        .map(|k| find_kernel(k))
+        .collect::<Result<_, _>>()?;
+    // Every argument checked before the device opens.
+    cases(args, KERNELS)?;
+    // Only the kernels checked have their tuned choices checked and applied.
+    let names: Vec<&str> = asked.iter().map(|k| k.name()).collect();
+    let gpu = super::open_tuned_gpu(choice.clone(), &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(
         "adapter: {} ({}, {}), seed {seed}",
         s.name, s.backend, s.device_type
     );
+    // Every kernel asked for must run; by default, every kernel this adapter can run at
+    // all (the others named, not counted as checked).
+    let kernels: Vec<&'static dyn Kernel> = if asked.is_empty() {
+        let (available, missing): (Vec<&'static dyn Kernel>, Vec<&'static dyn Kernel>) = KERNELS
+            .iter()
+            .copied()
+            .partition(|k| gpu.features().contains(k.required_features()));
+        for k in missing {
+            println!(
+                "{}: not available on this adapter (needs {:?})",
+                k.name(),
+                k.required_features() - gpu.features()
+            );
+        }
+        available
+    } else {
+        asked
+    };
+    let cases = cases(args, &kernels)?;
     println!(
-        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  result",
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6}  result",
         "kernel",
         "pass",
         "B",
@@ -65,78 +97,145 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         "d",
         "causal",
         "window",
-        "max_abs_err",
-        "rel_l2_err"
+        "inputs",
+        "max_abs",
+        "rel_l2",
+        "secs"
     );
-    let mut failures = 0;
-    let mut passes = 0;
-    let mut skips = 0;
-    for kernel in kernels {
-        for &(shape, amplitude) in &cases {
-            // The default spread lists backward cases only for kernels that have one.
-            if shape.pass.has_backward()
-                && kernel.backward().is_none()
-                && !args.shape.any_given()
-                && args.shape.pass.is_none()
-            {
-                continue;
-            }
-            let check = check_kernel_scaled(&gpu, kernel, shape, seed, amplitude)?;
-            let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
-                (Some(c), _) => {
-                    let ok = check.passed();
-                    if ok {
-                        passes += 1
-                    } else {
-                        failures += 1
-                    }
-                    // Which output the numbers are (the worst), and the amplitude of Q.
-                    let worst = check.worst().map_or("", |w| w.name);
-                    let detail = match (worst, amplitude) {
-                        ("o", 1.0) => String::new(),
-                        (w, 1.0) => format!(" (worst: {w})"),
-                        (w, a) => format!(" (worst: {w}; q × {a})"),
-                    };
-                    (
-                        format!("{:.3e}", c.max_abs_error),
-                        format!("{:.3e}", c.rel_l2_error),
-                        if ok {
-                            format!("ok{detail}")
-                        } else {
-                            format!(
-                                "FAIL{detail} (tolerance {:.0e}, {} non-finite)",
-                                check.tolerance, c.non_finite
-                            )
-                        },
-                    )
-                }
-                (None, Some(reason)) => {
-                    skips += 1;
-                    ("-".into(), "-".into(), format!("skipped: {reason}"))
-                }
-                (None, None) => ("-".into(), "-".into(), "no result".into()),
-            };
-            println!(
-                "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6}  {:>12} {:>12}  {verdict}",
-                check.kernel,
-                shape.pass.name(),
-                shape.batch,
-                shape.heads,
-                shape.kv_head_count(),
-                shape.seq_len,
-                shape.head_dim,
-                shape.causal,
-                shape.window.map_or("-".to_string(), |w| w.to_string()),
-                max_abs,
-                rel
-            );
+    let mut first_skip: BTreeMap<&str, String> = BTreeMap::new();
+    let mut tallies: BTreeMap<&str, Tally> = kernels
+        .iter()
+        .map(|k| (k.name(), Tally::default()))
+        .collect();
+    // One device per core (at most four): a cold CPU driver compiles each kernel on its
+    // queue's thread, so the kernels of different devices compile at once.
+    let devices = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let extra: Vec<attnbench::Gpu> = (1..devices)
+        .map(|_| super::open_tuned_gpu(choice.clone(), &names))
+        .collect::<Result<_, _>>()?;
+    let gpus: Vec<&attnbench::Gpu> = std::iter::once(&gpu).chain(&extra).collect();
+    check_all(&gpus, &cases, seed, |case, check, seconds| {
+        let tally = tallies.entry(case.kernel.name()).or_default();
+        if check.passed() {
+            tally.passed += 1;
+        } else if check.failed() {
+            tally.failed += 1;
+        } else {
+            tally.skipped += 1;
+            first_skip.entry(case.kernel.name()).or_insert_with(|| {
+                format!(
+                    "{} at {}: {}",
+                    case.kernel.name(),
+                    case.shape,
+                    check.skipped.clone().unwrap_or_default()
+                )
+            });
         }
-    }
-    println!("{passes} passed, {failures} failed, {skips} skipped");
-    if failures > 0 {
+        print_row(&check, seconds);
+    })?;
+    let total = |f: fn(&Tally) -> usize| tallies.values().map(f).sum::<usize>();
+    let (passed, failed, skipped) = (
+        total(|t| t.passed),
+        total(|t| t.failed),
+        total(|t| t.skipped),
+    );
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
         return Err(Failure::failed(format!(
-            "{failures} kernel checks failed (seed {seed})"
+            "{failed} kernel checks failed (seed {seed})"
+        )));
+    }
+    let unchecked: Vec<String> = tallies
+        .iter()
+        .filter(|(_, t)| t.passed == 0)
+        .map(|(name, _)| {
+            first_skip
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_string())
+        })
+        .collect();
+    if !unchecked.is_empty() {
+        return Err(Failure::failed(format!(
+            "nothing was verified for {}: every case was skipped, and a skip is not a pass",
+            unchecked.join("; ")
         )));
     }
     Ok(())
+}
+
+/// The cases the arguments ask for: one shape, the spread in one pass, or the plan.
+fn cases(args: &VerifyArgs, kernels: &[&'static dyn Kernel]) -> Result<Vec<Case>, Failure> {
+    let coverage = if args.all {
+        Coverage::Exhaustive
+    } else {
+        Coverage::Device
+    };
+    if args.shape.any_given() {
+        args.shape.require(true, true)?;
+        let shape = args.shape.shape();
+        shape.validate()?;
+        let inputs = args.inputs.unwrap_or_default();
+        return Ok(kernels
+            .iter()
+            .map(|&kernel| Case {
+                kernel,
+                shape,
+                inputs,
+            })
+            .collect());
+    }
+    if args.inputs.is_some() {
+        return Err(attnbench::Error::InvalidSetting {
+            what: "--inputs".into(),
+            value: format!("{:?}", args.inputs),
+            expected: "a shape of your own (--seq-len and --head-dim) to apply to".into(),
+        }
+        .into());
+    }
+    Ok(plan(kernels, coverage, args.shape.pass))
+}
+
+fn print_row(check: &Check, seconds: f64) {
+    let shape = check.shape;
+    let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
+        (Some(c), _) => {
+            let worst = check.worst().map_or("", |w| w.name);
+            let detail = match worst {
+                "o" | "" => String::new(),
+                w => format!(" (worst: {w})"),
+            };
+            let verdict = if check.passed() {
+                format!("ok{detail}")
+            } else {
+                format!(
+                    "FAIL{detail} (tolerance {:.1e}, {} non-finite)",
+                    check.tolerance, c.non_finite
+                )
+            };
+            (
+                format!("{:.3e}", c.max_abs_error),
+                format!("{:.3e}", c.rel_l2_error),
+                verdict,
+            )
+        }
+        (None, Some(reason)) => ("-".into(), "-".into(), format!("skipped: {reason}")),
+        (None, None) => ("-".into(), "-".into(), "no result".into()),
+    };
+    println!(
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6.1}  {verdict}",
+        check.kernel,
+        shape.pass.name(),
+        shape.batch,
+        shape.heads,
+        shape.kv_head_count(),
+        shape.seq_len,
+        shape.head_dim,
+        shape.causal,
+        shape.window.map_or("-".to_string(), |w| w.to_string()),
+        check.inputs.name(),
+        max_abs,
+        rel,
+        seconds
+    );
 }

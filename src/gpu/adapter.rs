@@ -177,6 +177,7 @@ pub fn describe_adapter(adapter: &wgpu::Adapter) -> AdapterSummary {
 /// A wgpu instance for the chosen backends, with memory-budget thresholds set so that
 /// backends that report a budget (DX12, Vulkan with VK_EXT_memory_budget) refuse oversized
 /// allocations with an error instead of paging or losing the device.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn instance(choice: &AdapterChoice) -> Result<wgpu::Instance> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = choice.backends()?;
@@ -188,6 +189,7 @@ pub(crate) fn instance(choice: &AdapterChoice) -> Result<wgpu::Instance> {
 }
 
 /// Every adapter on the chosen backends.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<wgpu::Adapter>> {
     let instance = instance(choice)?;
     Ok(pollster::block_on(
@@ -197,6 +199,7 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<wgpu::Adapter>> {
 
 /// Picks the adapter: those whose name contains the wanted substring (all if none is given),
 /// ranked by device type for the power preference, native backends before GL.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn select_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
     let power = choice.power()?;
     let adapters = list_adapters(choice)?;
@@ -234,6 +237,7 @@ pub(crate) fn select_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
 }
 
 /// Lower is better.
+#[cfg(not(target_arch = "wasm32"))]
 fn rank(info: &wgpu::AdapterInfo, power: wgpu::PowerPreference) -> (u8, u8) {
     use wgpu::DeviceType::*;
     let device = match (power, info.device_type) {

@@ -1,56 +1,11 @@
 //! Compiling shaders into pipelines: the one place shader modules are created, with
 //! naga's runtime checks or, for shaders whose every index is in bounds by construction,
-//! without them ([`Bounds`]); and the log of every shader compiled (`attnbench shader`, the
-//! translation tests).
+//! without them ([`Bounds`]); and the log of every shader compiled ([`CompiledShader`]:
+//! `attnbench shader`, the translation tests).
 
 use super::context::{Gpu, ShaderSource};
-use crate::error::{Error, Result};
-
-/// What a shader's author vouches for: whether naga must add its runtime checks (a clamp
-/// on every dynamic index, a counter on every loop; gfx-rs/wgpu#7698 measured the loop
-/// bounding alone turning 0.1 ms into 10 ms) or every index is in bounds by construction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bounds {
-    /// Not audited: naga's checks stay.
-    Checked,
-    /// Every index in bounds and every loop finite by construction (rows and keys past n
-    /// clamped and masked, private arrays indexed within their loop bounds): compiled with
-    /// `create_shader_module_trusted` and no checks, unless `ATTNBENCH_SHADER_CHECKS=on`.
-    InBounds,
-}
-
-/// Whether `ATTNBENCH_SHADER_CHECKS=on` asks for naga's runtime checks on every shader
-/// (for debugging a kernel suspected of reading out of bounds); `auto` or unset leaves
-/// them out of [`Bounds::InBounds`] shaders. Any other value is an
-/// [`Error::InvalidSetting`] (the CLI checks it at start-up, exit 2).
-pub fn shader_checks_forced() -> Result<bool> {
-    match std::env::var("ATTNBENCH_SHADER_CHECKS") {
-        Err(_) => Ok(false),
-        Ok(text) => match text.trim() {
-            "on" => Ok(true),
-            "" | "auto" => Ok(false),
-            _ => Err(Error::InvalidSetting {
-                what: "ATTNBENCH_SHADER_CHECKS".into(),
-                value: text,
-                expected: "on (naga's runtime checks on every shader) or auto".into(),
-            }),
-        },
-    }
-}
-
-/// One shader as it was handed to the driver: the final WGSL after includes,
-/// specialization and unrolling, and the override constants of its pipeline.
-#[derive(Clone, Debug)]
-pub struct CompiledShader {
-    /// The shader file it came from.
-    pub name: String,
-    /// Its entry point.
-    pub entry: String,
-    /// The WGSL text compiled.
-    pub wgsl: String,
-    /// Override constants set at pipeline creation.
-    pub constants: Vec<(String, f64)>,
-}
+use super::shaders::{Bounds, CompiledShader};
+use crate::error::Result;
 
 impl Gpu {
     /// Compiles `entry` of `source` into a compute pipeline with the given override
@@ -121,9 +76,11 @@ impl Gpu {
                 entry: entry.to_string(),
                 wgsl: wgsl.clone(),
                 constants: constants.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                seconds: 0.0,
+                unchecked,
             });
         }
-        let began = std::time::Instant::now();
+        let began = web_time::Instant::now();
         let compiled = self.scoped(&during, || {
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(name),
@@ -154,10 +111,18 @@ impl Gpu {
                     cache: None,
                 })
         });
+        let seconds = began.elapsed().as_secs_f64();
+        if let Ok(mut log) = self.compiled.lock()
+            && let Some(last) = log
+                .iter_mut()
+                .rev()
+                .find(|c| c.name == name && c.entry == entry)
+        {
+            last.seconds = seconds;
+        }
         if std::env::var_os("ATTNBENCH_LOG_COMPILES").is_some() {
             eprintln!(
-                "compiled {name}:{entry} {constants:?} in {:.2} s{}",
-                began.elapsed().as_secs_f64(),
+                "compiled {name}:{entry} {constants:?} in {seconds:.2} s{}",
                 if unchecked {
                     " (runtime checks off)"
                 } else {

@@ -2,10 +2,12 @@
 //! the CLI reuse it), with a cache of compiled pipelines and wgpu's errors turned into
 //! [`crate::Error`]s instead of panics.
 
-use super::adapter::{AdapterChoice, AdapterSummary, describe_adapter, select_adapter};
-use super::compile::{CompiledShader, shader_checks_forced};
+#[cfg(not(target_arch = "wasm32"))]
+use super::adapter::{AdapterChoice, select_adapter};
+use super::adapter::{AdapterSummary, describe_adapter};
 use super::facts::{DeviceFacts, register_cap_setting};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
+use super::shaders::{CompiledShader, shader_checks_forced};
 use crate::error::{Error, Result};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -54,13 +56,25 @@ const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
 
 impl Gpu {
     /// Opens the adapter chosen by `choice` (after filling it from the environment).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(choice: AdapterChoice) -> Result<Gpu> {
         let choice = choice.with_env();
         let adapter = select_adapter(&choice)?;
         let budget = MemoryBudget::detect(&adapter, choice.memory_budget.as_deref())?;
+        pollster::block_on(Gpu::open(adapter, budget, choice.storage_binding_cap))
+    }
+
+    /// Opens `adapter` with its own limits (binding sizes capped at `storage_binding_cap`
+    /// when given) and the optional features the kernels use, under memory budget
+    /// `budget`. The browser's way in: it has one adapter and must await the device.
+    pub async fn open(
+        adapter: wgpu::Adapter,
+        budget: MemoryBudget,
+        storage_binding_cap: Option<u64>,
+    ) -> Result<Gpu> {
         let summary = describe_adapter(&adapter);
         let mut limits = adapter.limits();
-        if let Some(cap) = choice.storage_binding_cap {
+        if let Some(cap) = storage_binding_cap {
             limits.max_storage_buffer_binding_size =
                 limits.max_storage_buffer_binding_size.min(cap);
         }
@@ -70,12 +84,14 @@ impl Gpu {
             required_limits: limits,
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-            Error::RequestDevice {
-                adapter: summary.name.clone(),
-                source: e,
-            }
-        })?;
+        let (device, queue) =
+            adapter
+                .request_device(&desc)
+                .await
+                .map_err(|e| Error::RequestDevice {
+                    adapter: summary.name.clone(),
+                    source: e,
+                })?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = uncaptured.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -86,7 +102,9 @@ impl Gpu {
         let info = adapter.get_info();
         let is_cpu = info.device_type == wgpu::DeviceType::Cpu;
         let facts = DeviceFacts {
-            name: summary.name.clone(),
+            // With the backend: GL and Vulkan can offer the same adapter with different
+            // features (llvmpipe has subgroups on Vulkan only).
+            name: format!("{} ({})", summary.name, summary.backend),
             limits: device.limits(),
             features: device.features(),
             subgroup_min: info.subgroup_min_size,
@@ -131,6 +149,7 @@ impl Gpu {
     }
 
     /// Opens the adapter chosen by the environment alone.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn from_env() -> Result<Gpu> {
         Gpu::new(AdapterChoice::default())
     }
@@ -185,6 +204,7 @@ impl Gpu {
 
     /// Runs `f` inside error scopes and turns any out-of-memory, validation or internal
     /// error it raised into an [`Error`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -207,6 +227,16 @@ impl Gpu {
                 },
             });
         }
+        self.check_health(during)?;
+        Ok(value)
+    }
+
+    /// Runs `f` and reports what the device has said so far. In the browser an error
+    /// scope's verdict can only be awaited, so errors arrive through the uncaptured-error
+    /// handler instead, and the next awaited wait or read-back reports them.
+    #[cfg(target_arch = "wasm32")]
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let value = f();
         self.check_health(during)?;
         Ok(value)
     }
@@ -294,18 +324,36 @@ impl Gpu {
     }
 
     /// Waits until all submitted work is done.
-    pub fn wait(&self, during: &str) -> Result<()> {
+    pub async fn wait_async(&self, during: &str) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu {
                 during: during.into(),
                 message: e.to_string(),
             })?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (sender, receiver) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = sender.send(());
+            });
+            receiver.await.map_err(|e| Error::Gpu {
+                during: during.into(),
+                message: e.to_string(),
+            })?;
+        }
         self.check_health(during)
     }
 
+    /// Waits until all submitted work is done ([`Gpu::wait_async`], blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait(&self, during: &str) -> Result<()> {
+        pollster::block_on(self.wait_async(during))
+    }
+
     /// Copies `bytes` bytes of `source` (which needs COPY_SRC) back to the host.
-    pub fn read_buffer(&self, source: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    pub async fn read_buffer_async(&self, source: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         let staging = self.scoped("allocating a readback buffer", || {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("attnbench readback"),
@@ -317,20 +365,27 @@ impl Gpu {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(source, 0, &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
-        let data = map_read(&self.device, &staging, bytes);
+        let data = map_read(&self.device, &staging, bytes).await;
         staging.destroy();
         self.check_health("reading back a buffer")?;
         data
     }
+
+    /// Copies `bytes` bytes of `source` back to the host ([`Gpu::read_buffer_async`],
+    /// blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_buffer(&self, source: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        pollster::block_on(self.read_buffer_async(source, bytes))
+    }
 }
 
-/// Maps a MAP_READ buffer, waits, and copies its first `bytes` bytes out.
-pub(crate) fn map_read(
+/// Maps a MAP_READ buffer, waits for the mapping, and copies its first `bytes` bytes out.
+pub(crate) async fn map_read(
     device: &wgpu::Device,
     buffer: &wgpu::Buffer,
     bytes: u64,
 ) -> Result<Vec<u8>> {
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let (sender, receiver) = futures_channel::oneshot::channel();
     buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
         let _ = sender.send(r);
     });
@@ -338,11 +393,15 @@ pub(crate) fn map_read(
         during: "reading back a buffer".into(),
         message,
     };
+    // Natively the mapping completes inside a poll; in the browser the device does it.
+    #[cfg(not(target_arch = "wasm32"))]
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| gpu_error(e.to_string()))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = device;
     receiver
-        .recv()
+        .await
         .map_err(|e| gpu_error(e.to_string()))?
         .map_err(|e| gpu_error(e.to_string()))?;
     let data = buffer

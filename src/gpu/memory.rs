@@ -80,15 +80,26 @@ impl Drop for TrackedBuffer {
     }
 }
 
-/// One buffer a run will create.
+/// One buffer a run will create, or `count` alike (e.g. the score chunks of naive: a
+/// plan's size never grows with the number of chunks, so planning a huge problem costs
+/// no memory before it is refused).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedBuffer {
     /// What it holds, e.g. `scores[0]`.
     pub label: String,
-    /// Size in bytes.
+    /// Size in bytes of each.
     pub bytes: u64,
+    /// How many buffers of this size (1 for most).
+    pub count: u64,
     /// Whether it is bound as a storage buffer (so `max_storage_buffer_binding_size` applies).
     pub storage_binding: bool,
+}
+
+impl PlannedBuffer {
+    /// Bytes of all `count` buffers (saturating).
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.saturating_mul(self.count)
+    }
 }
 
 /// Every buffer a run will create, stated before anything is allocated.
@@ -101,29 +112,46 @@ pub struct MemoryPlan {
 impl MemoryPlan {
     /// Adds a storage buffer.
     pub fn storage(&mut self, label: impl Into<String>, bytes: u64) -> &mut Self {
-        self.buffers.push(PlannedBuffer {
-            label: label.into(),
-            bytes,
-            storage_binding: true,
-        });
-        self
+        self.storage_n(label, 1, bytes)
+    }
+
+    /// Adds `count` storage buffers of `bytes` each (nothing when `count` is 0).
+    pub fn storage_n(&mut self, label: impl Into<String>, count: u64, bytes: u64) -> &mut Self {
+        self.push(label.into(), count, bytes, true)
     }
 
     /// Adds a uniform or other non-storage buffer.
     pub fn other(&mut self, label: impl Into<String>, bytes: u64) -> &mut Self {
-        self.buffers.push(PlannedBuffer {
-            label: label.into(),
-            bytes,
-            storage_binding: false,
-        });
+        self.other_n(label, 1, bytes)
+    }
+
+    /// Adds `count` non-storage buffers of `bytes` each (nothing when `count` is 0).
+    pub fn other_n(&mut self, label: impl Into<String>, count: u64, bytes: u64) -> &mut Self {
+        self.push(label.into(), count, bytes, false)
+    }
+
+    fn push(&mut self, label: String, count: u64, bytes: u64, storage_binding: bool) -> &mut Self {
+        if count > 0 {
+            self.buffers.push(PlannedBuffer {
+                label,
+                bytes,
+                count,
+                storage_binding,
+            });
+        }
         self
+    }
+
+    /// Number of buffers (the counts added up).
+    pub fn buffer_count(&self) -> u64 {
+        self.buffers.iter().map(|b| b.count).sum()
     }
 
     /// Total bytes (saturating).
     pub fn total_bytes(&self) -> u64 {
         self.buffers
             .iter()
-            .fold(0u64, |sum, b| sum.saturating_add(b.bytes))
+            .fold(0u64, |sum, b| sum.saturating_add(b.total_bytes()))
     }
 
     /// Checks the plan against the device: the total against the memory budget, each buffer
@@ -231,7 +259,10 @@ impl MemoryBudget {
 
 /// The largest DEVICE_LOCAL heap of a Vulkan adapter. wgpu's safe API exposes no heap
 /// sizes, so this asks Vulkan through wgpu-hal.
-#[cfg(not(any(target_arch = "wasm32", target_vendor = "apple")))]
+#[cfg(all(
+    feature = "native",
+    not(any(target_arch = "wasm32", target_vendor = "apple"))
+))]
 fn vulkan_device_local_heap(adapter: &wgpu::Adapter) -> Option<u64> {
     // SAFETY: the hal adapter is only used for a read-only property query while `adapter`
     // keeps it alive; no wgpu state is touched.
@@ -248,7 +279,10 @@ fn vulkan_device_local_heap(adapter: &wgpu::Adapter) -> Option<u64> {
     }
 }
 
-#[cfg(any(target_arch = "wasm32", target_vendor = "apple"))]
+#[cfg(not(all(
+    feature = "native",
+    not(any(target_arch = "wasm32", target_vendor = "apple"))
+)))]
 fn vulkan_device_local_heap(_adapter: &wgpu::Adapter) -> Option<u64> {
     None
 }
@@ -303,6 +337,17 @@ mod tests {
         let mut bad = MemoryPlan::default();
         bad.storage("s", 500);
         assert!(bad.check("k", &limits, &budget).is_err());
+    }
+
+    #[test]
+    fn counted_entries_add_up_without_an_entry_each() {
+        let mut plan = MemoryPlan::default();
+        plan.storage_n("scores", 1_000_000, 100)
+            .other_n("params", 0, 48)
+            .other("u", 4);
+        assert_eq!(plan.buffers.len(), 2);
+        assert_eq!(plan.buffer_count(), 1_000_001);
+        assert_eq!(plan.total_bytes(), 100_000_004);
     }
 
     #[test]

@@ -10,24 +10,29 @@ mod grid;
 mod memory;
 mod passes;
 mod pipeline;
+mod shaders;
 mod texels;
 mod timing;
 mod unroll;
 
-pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter, list_adapters};
-pub use compile::{Bounds, CompiledShader, shader_checks_forced};
+#[cfg(not(target_arch = "wasm32"))]
+pub use adapter::list_adapters;
+pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter};
 pub use context::{Gpu, ShaderSource};
 pub use facts::{
     DeviceFacts, REGISTER_CAP, REGISTER_TARGET, parse_register_cap, register_cap_setting,
 };
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
-pub use passes::{Encode, submit_passes, time_passes};
+#[cfg(not(target_arch = "wasm32"))]
+pub use passes::time_passes;
+pub use passes::{Encode, submit_passes, time_passes_async};
 pub use pipeline::specialize;
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,
 };
+pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
 pub use texels::{
     TEXEL_BYTES, TEXEL_FORMAT, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
     texel_row_width,

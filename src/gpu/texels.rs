@@ -1,4 +1,4 @@
-//! Texel arrays: a flat array of vec4<f32> held in an `rgba32float` 2D texture, row-major
+//! Texel arrays: a flat array of `vec4<f32>` held in an `rgba32float` 2D texture, row-major
 //! with rows of [`texel_row_width`] texels, so that a kernel can read it with `textureLoad`
 //! instead of storage loads. Why: on CPU drivers (lavapipe) a storage load inside a loop is
 //! a loop over the SIMD lanes while a texel fetch is vectorized; one vec4 load cost
@@ -26,11 +26,20 @@ pub fn texel_row_width(limits: &wgpu::Limits) -> u32 {
     1 << most.ilog2()
 }
 
+/// Rows of a texel array of `texels` texels: a power of two. lavapipe (llvmpipe) compiles a
+/// shader variant per texture state, whether each dimension is a power of two included, and
+/// recompiles a whole kernel (over a minute for flash's unrolled ones) the first time a
+/// texture of the other kind reaches it; with power-of-two rows every texel array has the
+/// same state.
+fn texel_rows(texels: u64, width: u32) -> u64 {
+    texels.max(1).div_ceil(u64::from(width)).next_power_of_two()
+}
+
 /// The texture extent of a texel array of `texels` texels, or why the device cannot hold
 /// it (more rows than `max_texture_dimension_2d`).
 pub fn texel_extent(what: &str, texels: u64, limits: &wgpu::Limits) -> Result<wgpu::Extent3d> {
     let width = texel_row_width(limits);
-    let rows = texels.max(1).div_ceil(u64::from(width));
+    let rows = texel_rows(texels, width);
     let most_rows = u64::from(limits.max_texture_dimension_2d);
     if rows > most_rows {
         return Err(Error::TooLarge {
@@ -47,10 +56,11 @@ pub fn texel_extent(what: &str, texels: u64, limits: &wgpu::Limits) -> Result<wg
     })
 }
 
-/// Bytes a texel array of `texels` texels takes on a device with `limits` (whole rows).
+/// Bytes a texel array of `texels` texels takes on a device with `limits` (whole rows, a
+/// power of two of them).
 pub fn texel_array_bytes(texels: u64, limits: &wgpu::Limits) -> u64 {
-    let width = u64::from(texel_row_width(limits));
-    texels.max(1).div_ceil(width) * width * TEXEL_BYTES
+    let width = texel_row_width(limits);
+    texel_rows(texels, width) * u64::from(width) * TEXEL_BYTES
 }
 
 /// Whether `gpu` can write texel arrays from a shader (storage binding) and read them with

@@ -99,7 +99,7 @@ impl PassTimer {
 
     /// Reads back the durations in ns of passes `0..count`. A pass whose end is not after its
     /// beginning (a zero or wrapped reading, gfx-rs/wgpu#6406) gives `None`.
-    pub(crate) fn read(
+    pub(crate) async fn read(
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
@@ -115,6 +115,7 @@ impl PassTimer {
         encoder.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, bytes);
         queue.submit([encoder.finish()]);
         let raw: Vec<u64> = super::context::map_read(device, &self.readback, bytes)
+            .await
             .map(|data| bytemuck::pod_collect_to_vec(&data))?;
         Ok(raw
             .chunks_exact(2)

@@ -5,7 +5,7 @@ use crate::gpu::{MemoryPlan, TrackedBuffer};
 use crate::shape::Shape;
 
 /// Q, K, V and O of one problem on the device, f32: Q and O `[B, H, rows, d]`
-/// ([`Kernel::query_rows`]), K and V `[B, HKV, n, d]`.
+/// ([`Kernel::query_rows`](crate::kernels::Kernel::query_rows)), K and V `[B, HKV, n, d]`.
 #[derive(Debug)]
 pub struct AttentionBuffers {
     /// Queries.
@@ -43,7 +43,7 @@ pub fn gradient_plan(shape: &Shape) -> MemoryPlan {
 }
 
 /// The plan entries for Q, K, V and O, Q and O holding `query_rows` rows per (batch, head)
-/// ([`Kernel::query_rows`]), K and V the KV heads ([`Shape::kv_tensor_bytes`]).
+/// ([`Kernel::query_rows`](crate::kernels::Kernel::query_rows)), K and V the KV heads ([`Shape::kv_tensor_bytes`]).
 pub fn io_plan(shape: &Shape, query_rows: u32) -> MemoryPlan {
     let rows_bytes = query_bytes(shape, query_rows);
     let mut plan = MemoryPlan::default();

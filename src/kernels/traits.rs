@@ -77,7 +77,7 @@ pub trait Backward: Send + Sync + 'static {
     }
 
     /// Every buffer a training run creates on `gpu`: the forward's, dO and the gradients
-    /// ([`gradient_plan`]) and the backward's own scratch. Nothing is allocated.
+    /// ([`gradient_plan`](crate::kernels::gradient_plan)) and the backward's own scratch. Nothing is allocated.
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan>;
 
     /// Builds the forward and the backward on one set of buffers.
@@ -115,6 +115,13 @@ pub trait Kernel: Send + Sync + 'static {
     /// Largest ‖out − ref‖/‖ref‖ against the f64 reference that counts as correct.
     fn tolerance(&self) -> f64 {
         1e-4
+    }
+
+    /// Device features without which the kernel cannot run at all (every shape is refused
+    /// with the reason): verify and the reports then list it as not available here rather
+    /// than unchecked.
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::empty()
     }
 
     /// What the kernel computes: a whole prefill, or the last few query rows (decode).

@@ -8,7 +8,7 @@ use super::labels::{device_title, short_device_labels};
 use crate::kernels::Precision;
 use crate::kernels::Workload;
 use crate::markdown::{Align, Table, escape};
-use crate::results::{Axis, ResultRow, ResultsFile};
+use crate::results::{Axis, ResultRow, ResultsFile, RunRecord};
 use std::fmt::Write as _;
 
 /// What identifies a point across devices.
@@ -46,15 +46,103 @@ fn geometric_mean(values: &[f64]) -> Option<f64> {
         .then(|| (positive.iter().map(|v| v.ln()).sum::<f64>() / positive.len() as f64).exp())
 }
 
+/// The runs whose rows a file holds, oldest first.
+fn live_runs(file: &ResultsFile) -> Vec<&RunRecord> {
+    file.runs
+        .iter()
+        .filter(|run| {
+            file.rows
+                .iter()
+                .any(|r| r.run_id.as_deref() == Some(&run.id))
+        })
+        .collect()
+}
+
+/// `1.23× (1.10–1.38)`: t(base)/t(other), with the interval its two medians' intervals
+/// allow (the worst cases of each).
+fn ratio_with_interval(base: &ResultRow, other: &ResultRow) -> Option<String> {
+    let (t0, t) = (base.median_ms?, other.median_ms?);
+    if t <= 0.0 {
+        return None;
+    }
+    Some(
+        match (
+            base.ci95_low_ms,
+            base.ci95_high_ms,
+            other.ci95_low_ms,
+            other.ci95_high_ms,
+        ) {
+            (Some(lo0), Some(hi0), Some(lo), Some(hi)) if lo > 0.0 => {
+                format!("{:.2}× ({:.2}–{:.2})", t0 / t, lo0 / hi, hi0 / lo)
+            }
+            _ => format!("{:.2}×", t0 / t),
+        },
+    )
+}
+
+/// Kernels whose configuration differs between the devices (a ratio then compares two
+/// configurations, not only two devices): one line each, with every device's labels.
+fn configuration_differences(files: &[&ResultsFile], labels: &[String]) -> String {
+    let mut kernels: Vec<&str> = Vec::new();
+    for file in files {
+        for r in file.rows.iter().filter(|r| r.config.is_some()) {
+            if !kernels.contains(&r.kernel.as_str()) {
+                kernels.push(&r.kernel);
+            }
+        }
+    }
+    let mut md = String::new();
+    for kernel in kernels {
+        let per_device: Vec<Vec<String>> = files
+            .iter()
+            .map(|f| {
+                let mut configs: Vec<String> = f
+                    .rows
+                    .iter()
+                    .filter(|r| r.kernel == kernel && r.is_ok())
+                    .filter_map(|r| r.config.clone())
+                    .collect();
+                configs.sort();
+                configs.dedup();
+                configs
+            })
+            .collect();
+        if per_device.windows(2).all(|w| w[0] == w[1]) {
+            continue;
+        }
+        let cells: Vec<String> = labels
+            .iter()
+            .zip(&per_device)
+            .map(|(label, configs)| {
+                let listed: Vec<String> = configs.iter().map(|c| format!("`{c}`")).collect();
+                format!("{label} {}", listed.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "- **{kernel} runs different configurations**: {} — its ratios compare configurations as well as devices.",
+            cells.join("; ")
+        );
+    }
+    if !md.is_empty() {
+        md.insert(0, '\n');
+    }
+    md
+}
+
 /// The comparison of `files` as Markdown: title, summary table, then the side-by-side table.
 pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     let labels = short_device_labels(files);
     let mut md = String::new();
     let titles: Vec<String> = files.iter().map(|f| device_title(f)).collect();
     let _ = writeln!(md, "# attnbench comparison: {}\n", titles.join(" vs "));
-    for (label, title) in labels.iter().zip(&titles) {
+    for ((label, title), file) in labels.iter().zip(&titles).zip(files) {
         let _ = writeln!(md, "- **{label}**: {title}");
+        for run in live_runs(file) {
+            let _ = writeln!(md, "  - run {}", run.describe());
+        }
     }
+    md.push_str(&configuration_differences(files, &labels));
     let _ = writeln!(
         md,
         "\nTimes are medians per run. \"× vs {0}\" is {0}'s time ÷ the device's time at the same \
@@ -170,9 +258,9 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
         }
         for d in 1..files.len() {
             let ratio = (|| {
-                let t0 = find(0, k).filter(|r| r.is_ok())?.median_ms?;
-                let t = find(d, k).filter(|r| r.is_ok())?.median_ms?;
-                (t > 0.0).then(|| format!("{:.2}×", t0 / t))
+                let base = find(0, k).filter(|r| r.is_ok())?;
+                let other = find(d, k).filter(|r| r.is_ok())?;
+                ratio_with_interval(base, other)
             })();
             cells.push(ratio.unwrap_or_default());
         }

@@ -55,8 +55,21 @@ pub fn short_device_labels(files: &[&ResultsFile]) -> Vec<String> {
         .enumerate()
         .all(|(i, a)| short.iter().skip(i + 1).all(|b| a != b));
     if unique {
-        short
+        return short;
+    }
+    let full: Vec<String> = files.iter().map(|f| device_title(f)).collect();
+    let unique = full
+        .iter()
+        .enumerate()
+        .all(|(i, a)| full.iter().skip(i + 1).all(|b| a != b));
+    if unique {
+        full
     } else {
-        files.iter().map(|f| device_title(f)).collect()
+        // One device's results from two folders: told apart by their order.
+        short
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s} #{}", i + 1))
+            .collect()
     }
 }

@@ -4,17 +4,22 @@
 mod compare;
 mod family_charts;
 mod labels;
+#[cfg(feature = "native")]
+pub mod manifest;
 
 pub use compare::comparison_markdown;
 pub use family_charts::family_charts;
 pub use labels::{WALL_MARKS, device_title, human_bytes, kernel_color, short_device_labels};
 
+#[cfg(feature = "native")]
 use crate::error::Result;
 use crate::markdown::{Align, Table};
 use crate::results::{ResultRow, ResultsFile};
 use std::fmt::Write as _;
+#[cfg(feature = "native")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "native")]
 /// Renders every family's charts into `dir`; returns the PNG paths (relative names).
 pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut families: Vec<String> = Vec::new();
@@ -34,14 +39,41 @@ pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>>
     Ok(written)
 }
 
-/// The speedup of `r` over naive on the same device and shape, as `12.3×`.
+/// The speedup of `r` over naive on the same device and shape, as `12.3×`: only between
+/// rows of one run (a ratio of two runs would carry the machine's drift between them);
+/// across runs the cell says so.
 fn speedup_over_naive(file: &ResultsFile, r: &ResultRow) -> String {
     let naive = file.rows.iter().find(|o| {
         o.kernel == "naive" && o.is_ok() && o.family == r.family && o.shape() == r.shape()
     });
-    match (naive.and_then(|n| n.median_ms), r.median_ms) {
-        (Some(n), Some(t)) if t > 0.0 && r.kernel != "naive" => format!("{:.2}×", n / t),
+    let Some(naive) = naive.filter(|_| r.kernel != "naive") else {
+        return String::new();
+    };
+    if naive.run_id != r.run_id {
+        return "runs differ".into();
+    }
+    match (naive.median_ms, r.median_ms) {
+        (Some(n), Some(t)) if t > 0.0 => format!("{:.2}×", n / t),
         _ => String::new(),
+    }
+}
+
+/// `12.300 (12.1–12.6)`: the median and its 95% confidence interval.
+pub fn median_with_interval(r: &ResultRow) -> String {
+    match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
+        (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}–{hi:.3})"),
+        (Some(m), _, _) => format!("{m:.3}"),
+        _ => String::new(),
+    }
+}
+
+/// A share of a probed ceiling as a percentage, or, where the row beats the ceiling, that
+/// the ceiling is wrong (a probe that did not reach what a kernel reaches).
+fn share_of_ceiling(pct: Option<f64>) -> String {
+    match pct {
+        Some(p) if p > 100.0 => "above the probed ceiling (probe too low)".into(),
+        Some(p) => format!("{p:.1}%"),
+        None => String::new(),
     }
 }
 
@@ -55,7 +87,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("n", Align::Right),
         ("d", Align::Right),
         ("causal", Align::Left),
-        ("median ms", Align::Right),
+        ("median ms (95% CI)", Align::Right),
         ("GFLOP/s", Align::Right),
         ("% FMA peak", Align::Right),
         ("GB/s", Align::Right),
@@ -63,6 +95,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("peak buffer bytes", Align::Right),
         ("× vs naive", Align::Right),
         ("timing", Align::Left),
+        ("run", Align::Left),
     ]);
     let fmt = |v: Option<f64>, digits: usize, unit: &str| {
         v.map(|v| format!("{v:.digits$}{unit}")).unwrap_or_default()
@@ -75,17 +108,87 @@ pub fn summary_table(file: &ResultsFile) -> String {
             r.seq_len.to_string(),
             r.head_dim.to_string(),
             if r.causal { "yes" } else { "no" }.to_string(),
-            fmt(r.median_ms, 3, ""),
+            median_with_interval(r),
             fmt(r.gflops, 2, ""),
-            fmt(r.pct_of_fma_peak, 1, "%"),
+            share_of_ceiling(r.pct_of_fma_peak),
             fmt(r.achieved_gbps, 2, ""),
-            fmt(r.pct_of_bandwidth, 1, "%"),
+            share_of_ceiling(r.pct_of_bandwidth),
             r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),
             speedup_over_naive(file, r),
             r.timing.map_or(String::new(), |t| t.to_string()),
+            r.run_id.clone().unwrap_or_default(),
         ]);
     }
     table.render()
+}
+
+/// The runs the file's rows came from, as a Markdown section: id, kind, date, commit,
+/// whether the sources were clean, the ceilings at the start and the end, and stability.
+/// Empty when the file has no run records (older files).
+pub fn runs_section(file: &ResultsFile) -> String {
+    let live: Vec<&crate::results::RunRecord> = file
+        .runs
+        .iter()
+        .filter(|run| {
+            file.rows
+                .iter()
+                .any(|r| r.run_id.as_deref() == Some(&run.id))
+        })
+        .collect();
+    if live.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new([
+        ("run", Align::Left),
+        ("kind", Align::Left),
+        ("started", Align::Left),
+        ("commit", Align::Left),
+        ("sources", Align::Left),
+        ("FMA GFLOP/s start → end", Align::Right),
+        ("GB/s start → end", Align::Right),
+        ("machine", Align::Left),
+        ("rows", Align::Right),
+    ]);
+    let pair = |a: Option<f64>, b: Option<f64>, digits: usize| match (a, b) {
+        (Some(a), Some(b)) => format!("{a:.digits$} → {b:.digits$}"),
+        (Some(a), None) => format!("{a:.digits$}"),
+        _ => String::new(),
+    };
+    for run in &live {
+        let (start, end) = (run.ceilings_start.as_ref(), run.ceilings_end.as_ref());
+        table.row([
+            run.id.clone(),
+            format!("{:?}", run.kind).to_lowercase(),
+            run.started.clone(),
+            run.commit.clone().unwrap_or_else(|| "unknown".into()),
+            run.sources.clone(),
+            pair(
+                start.map(|c| c.fma_f32_gflops),
+                end.map(|c| c.fma_f32_gflops),
+                1,
+            ),
+            pair(
+                start.map(|c| c.bandwidth_gbps),
+                end.map(|c| c.bandwidth_gbps),
+                2,
+            ),
+            match &run.stability {
+                Some(s) if s.stable => "steady".into(),
+                Some(s) => format!("**unstable**: {}", s.describe()),
+                None => "not probed".into(),
+            },
+            file.rows
+                .iter()
+                .filter(|r| r.run_id.as_deref() == Some(&run.id))
+                .count()
+                .to_string(),
+        ]);
+    }
+    let mut md = String::from(
+        "\nThe rows below came from these runs (ratios are taken within one run only):\n\n",
+    );
+    md.push_str(&table.render());
+    md
 }
 
 /// Markdown table of how the time of each training family (fwd-bwd, bwd) and kernel grows
@@ -185,9 +288,11 @@ pub fn skipped_list(file: &ResultsFile) -> String {
     out
 }
 
+#[cfg(feature = "native")]
 /// Writes the charts and a README.md (header, table, charts, skips) into the device folder,
 /// and removes charts of an earlier run that this one no longer draws (so a folder never
-/// shows a chart its results do not back). Callers hold the folder's lock.
+/// shows a chart its results do not back; only those its [`manifest`] lists). Callers hold
+/// the folder's lock.
 pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = render_charts(&[file], dir)?;
     let d = &file.device;
@@ -238,6 +343,7 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
         ]);
     }
     md.push_str(&header_table.render());
+    md.push_str(&runs_section(file));
     let _ = writeln!(
         md,
         "\nTimes are medians per run; FLOPs = 4·B·H·n²·d (halved when causal; FlashAttention's \
@@ -275,29 +381,16 @@ pub fn write_device_report(file: &ResultsFile, dir: &Path) -> Result<Vec<PathBuf
     let readme = dir.join("README.md");
     crate::files::write_atomic(&readme, md.as_bytes())?;
     written.push(readme);
-    remove_stale_charts(dir, &written);
+    manifest::replace_charts(dir, &written)?;
     Ok(written)
 }
 
-/// Deletes the PNG and SVG files in `dir` that are not in `keep`.
-fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.flatten().map(|e| e.path()) {
-        let chart = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("png" | "svg")
-        );
-        if chart && !keep.iter().any(|k| k == &path) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
+#[cfg(feature = "native")]
 /// Writes comparison charts and `compare.md` (the devices side by side, see
-/// [`comparison_markdown`]) for several devices into `out`.
+/// [`comparison_markdown`]) for several devices into `out`: a new or empty folder, or one
+/// of an earlier comparison (a folder of other files is refused, untouched).
 pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {
+    manifest::check_ours_or_empty(out, "compare.md")?;
     let mut written = render_charts(files, out)?;
     let mut md = comparison_markdown(files);
     let mut families: Vec<String> = Vec::new();
@@ -317,6 +410,6 @@ pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBu
     let path = out.join("compare.md");
     crate::files::write_atomic(&path, md.as_bytes())?;
     written.push(path);
-    remove_stale_charts(out, &written);
+    manifest::replace_charts(out, &written)?;
     Ok(written)
 }

@@ -3,12 +3,19 @@
 //! device and the software; each row is one (family, kernel, shape) point, measured or
 //! skipped with its reason.
 
+mod run;
 mod schema;
 mod skip;
+#[cfg(feature = "native")]
 mod store;
 
+pub use run::{
+    Ceilings, RunKind, RunRecord, STABLE_CHANGE, Stability, WGPU_VERSION, git_commit, git_dirty,
+    now_rfc3339,
+};
 pub use schema::{
-    Axis, Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, Status, WGPU_VERSION, device_slug,
+    Axis, DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, Status, device_slug,
 };
 pub use skip::Skip;
+#[cfg(feature = "native")]
 pub use store::{DeviceFolder, refuse_foreign};

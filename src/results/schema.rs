@@ -1,6 +1,7 @@
 //! The results schema: a device header, rows (one per family, kernel and shape, measured
 //! or skipped with its reason) and the device's ceilings, as `results.json` holds them.
 
+use super::run::{Ceilings, RunRecord, WGPU_VERSION, git_commit, now_rfc3339};
 use super::skip::Skip;
 use crate::gpu::Gpu;
 use crate::gpu::TimingSource;
@@ -9,7 +10,10 @@ use crate::shape::{Pass, Shape};
 use serde::{Deserialize, Serialize};
 
 /// Identifies the schema in every results file.
-pub const SCHEMA: &str = "attnbench-results/1";
+pub const SCHEMA: &str = "attnbench-results/2";
+
+/// The schema before runs were recorded; read, and written back as [`SCHEMA`].
+pub const SCHEMA_V1: &str = "attnbench-results/1";
 
 /// Who measured: the device and the software.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,7 +59,7 @@ impl DeviceHeader {
             wgpu_version: WGPU_VERSION.to_string(),
             attnbench_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: git_commit(),
-            date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            date: now_rfc3339(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             memory_budget_bytes: gpu.memory_budget().bytes,
             max_storage_buffer_binding_size: s.max_storage_buffer_binding_size,
@@ -104,21 +108,6 @@ pub fn device_slug(adapter: &str, backend: &str) -> String {
         }
     }
     slug.trim_end_matches('-').to_string()
-}
-
-/// The wgpu version attnbench is built against.
-pub const WGPU_VERSION: &str = "30";
-
-fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
 }
 
 /// Whether a point was measured.
@@ -176,6 +165,13 @@ pub struct ResultRow {
     pub max_ms: Option<f64>,
     /// Timed runs.
     pub samples: u32,
+    /// Lower end of the 95% confidence interval of the median, ms (bootstrap over the
+    /// samples).
+    #[serde(default)]
+    pub ci95_low_ms: Option<f64>,
+    /// Upper end of that interval, ms.
+    #[serde(default)]
+    pub ci95_high_ms: Option<f64>,
     /// Where the times came from (`gpu-timestamps` or `wall-clock`); none when skipped.
     #[serde(default, deserialize_with = "timing_or_empty")]
     pub timing: Option<TimingSource>,
@@ -209,6 +205,10 @@ pub struct ResultRow {
     /// The kernel's tile configuration, for kernels that have one (e.g. `broadcast,32,4`).
     #[serde(default)]
     pub config: Option<String>,
+    /// The run that measured it ([`ResultsFile::runs`]); none in files from before runs
+    /// were recorded.
+    #[serde(default)]
+    pub run_id: Option<String>,
     /// What the family's charts put on the x axis.
     #[serde(default)]
     pub axis: Axis,
@@ -253,7 +253,11 @@ impl Axis {
 
 /// Rows written before `axis` and `workload` were recorded carry them only in their family
 /// name (`headdim-…`, `decode-…`): fills them in, in the JSON, before it is parsed.
+#[cfg(feature = "native")]
 pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
+    if let Some(schema) = file.get_mut("schema") {
+        *schema = SCHEMA.into();
+    }
     let Some(rows) = file.get_mut("rows").and_then(|r| r.as_array_mut()) else {
         return;
     };
@@ -304,6 +308,8 @@ impl ResultRow {
             min_ms: None,
             max_ms: None,
             samples: 0,
+            ci95_low_ms: None,
+            ci95_high_ms: None,
             timing: None,
             flops: shape.flops(),
             gflops: None,
@@ -316,6 +322,7 @@ impl ResultRow {
             pct_of_bandwidth: None,
             scores_transfer_ms: None,
             config: None,
+            run_id: None,
             axis: Axis::SeqLen,
             workload: Workload::Prefill,
         }
@@ -388,19 +395,6 @@ impl ResultRow {
     }
 }
 
-/// The device's probed ceilings (from `probe.json`), kept with its results for the charts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ceilings {
-    /// f32 FMA peak, GFLOP/s.
-    pub fma_f32_gflops: f64,
-    /// Device memory bandwidth, GB/s.
-    pub bandwidth_gbps: f64,
-    /// Host → device, GB/s.
-    pub upload_gbps: f64,
-    /// Device → host, GB/s.
-    pub readback_gbps: f64,
-}
-
 /// A device's results file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -411,6 +405,9 @@ pub struct ResultsFile {
     /// The device's probed ceilings, when `attnbench probe` (or `cargo bench`) measured them.
     #[serde(default)]
     pub ceilings: Option<Ceilings>,
+    /// Every run whose rows the file holds or held, oldest first.
+    #[serde(default)]
+    pub runs: Vec<RunRecord>,
     /// The points, sorted by family, kernel and n.
     pub rows: Vec<ResultRow>,
 }
@@ -422,21 +419,64 @@ impl ResultsFile {
             schema: SCHEMA.to_string(),
             device,
             ceilings: None,
+            runs: Vec::new(),
             rows: Vec::new(),
         }
     }
 
     /// Replaces the rows with the same keys as `rows`, keeps the others, adds the new ones,
-    /// and takes the newer header.
+    /// and takes the newer header. A skipped row never replaces a measured one (a short,
+    /// interrupted or what-if re-run skips for its own reasons): a measurement is only
+    /// replaced by a newer measurement, and the older run stays listed.
     pub fn merge(&mut self, device: DeviceHeader, rows: Vec<ResultRow>) {
         self.device = device;
         for row in rows {
             match self.rows.iter_mut().find(|r| r.key() == row.key()) {
+                Some(existing) if existing.is_ok() && !row.is_ok() => {}
                 Some(existing) => *existing = row,
                 None => self.rows.push(row),
             }
         }
         self.sort();
+    }
+
+    /// Adds `run` to the runs, replacing an earlier record of the same run (a run saves
+    /// more than once: rows as they are measured, its end at the end).
+    pub fn record_run(&mut self, run: RunRecord) {
+        match self.runs.iter_mut().find(|r| r.id == run.id) {
+            Some(existing) => *existing = run,
+            None => self.runs.push(run),
+        }
+    }
+
+    /// The record of the run `id`, if the file has it.
+    pub fn run(&self, id: &str) -> Option<&RunRecord> {
+        self.runs.iter().find(|r| r.id == id)
+    }
+
+    /// Recomputes every row's derived columns (% of peak, GB/s) from the ceilings of the
+    /// run that measured it, where that run probed them, else from the device's probe.
+    pub fn apply_ceilings(&mut self) {
+        let runs = self.runs.clone();
+        let device = self.ceilings.clone();
+        for row in &mut self.rows {
+            let of_run = row
+                .run_id
+                .as_deref()
+                .and_then(|id| runs.iter().find(|r| r.id == id))
+                .and_then(|r| r.ceilings_start.clone());
+            let mut ceilings = of_run.or_else(|| device.clone());
+            // Transfer rates come from the full probe only.
+            if let (Some(c), Some(d)) = (ceilings.as_mut(), &device)
+                && c.readback_gbps <= 0.0
+            {
+                c.readback_gbps = d.readback_gbps;
+                c.upload_gbps = d.upload_gbps;
+            }
+            if let Some(c) = ceilings {
+                row.apply_ceilings(&c);
+            }
+        }
     }
 
     /// Sorts by family, then kernel in registry order, then shape.

@@ -2,8 +2,9 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
+use super::run::{Ceilings, RunRecord};
 use super::schema::{
-    Ceilings, DeviceHeader, ResultRow, ResultsFile, SCHEMA, fill_legacy_row_fields,
+    DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, fill_legacy_row_fields,
 };
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
@@ -44,7 +45,7 @@ impl DeviceFolder {
         load_json_with(
             &self.json_path(),
             "results file",
-            SCHEMA,
+            &[SCHEMA, SCHEMA_V1],
             fill_legacy_row_fields,
         )
     }
@@ -82,7 +83,7 @@ impl DeviceFolder {
         _lock: &FolderLock,
         device: DeviceHeader,
         rows: Vec<ResultRow>,
-        ceilings: Option<&Ceilings>,
+        (ceilings, run): (Option<&Ceilings>, Option<&RunRecord>),
     ) -> Result<ResultsFile> {
         let mut file = match self.load()? {
             Some(existing) => {
@@ -92,10 +93,13 @@ impl DeviceFolder {
             None => ResultsFile::new(device.clone()),
         };
         file.merge(device, rows);
+        if let Some(run) = run {
+            file.record_run(run.clone());
+        }
         if let Some(c) = ceilings {
-            file.rows.iter_mut().for_each(|r| r.apply_ceilings(c));
             file.ceilings = Some(c.clone());
         }
+        file.apply_ceilings();
         self.save(&file)?;
         Ok(file)
     }
@@ -200,7 +204,7 @@ mod tests {
                 &lock,
                 header("gpu"),
                 vec![row("naive", 128, 1.0), row("naive", 256, 4.0)],
-                None,
+                (None, None),
             )
             .unwrap();
         let merged = folder
@@ -215,7 +219,7 @@ mod tests {
                         .with_window(Some(32));
                     ResultRow::new("window-d64", "flash", &shape)
                 }],
-                None,
+                (None, None),
             )
             .unwrap();
         assert_eq!(merged, folder.load().unwrap().unwrap());
@@ -227,17 +231,72 @@ mod tests {
         assert!(csv.starts_with("family,kernel,batch"));
     }
 
+    /// A re-run that skips points (a short sweep budget, a what-if memory budget) keeps the
+    /// measured rows; a newer measurement replaces an older one, and a skip an older skip.
+    #[test]
+    fn skips_never_replace_measurements() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = DeviceFolder::at(dir.path().join("dev"));
+        let lock = folder.lock().unwrap();
+        let skipped = |n: u32, reason: &str| {
+            let mut r = ResultRow::new("prefill-d64", "naive", &Shape::new(n, 64));
+            r.reason = reason.into();
+            r
+        };
+        folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![row("naive", 128, 1.0), skipped(256, "old reason")],
+                (None, None),
+            )
+            .unwrap();
+        let merged = folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![
+                    skipped(128, "time budget of the whole sweep: 0.0 s left"),
+                    skipped(256, "new reason"),
+                ],
+                (None, None),
+            )
+            .unwrap();
+        assert_eq!(merged.rows[0].median_ms, Some(1.0), "{:?}", merged.rows[0]);
+        assert!(merged.rows[0].is_ok());
+        assert_eq!(merged.rows[1].reason, "new reason");
+        let newer = folder
+            .merge_and_save(
+                &lock,
+                header("gpu"),
+                vec![row("naive", 128, 2.0)],
+                (None, None),
+            )
+            .unwrap();
+        assert_eq!(newer.rows[0].median_ms, Some(2.0));
+    }
+
     #[test]
     fn foreign_and_malformed_files_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let folder = DeviceFolder::at(dir.path());
         let lock = folder.lock().unwrap();
         folder
-            .merge_and_save(&lock, header("gpu-a"), vec![row("naive", 128, 1.0)], None)
+            .merge_and_save(
+                &lock,
+                header("gpu-a"),
+                vec![row("naive", 128, 1.0)],
+                (None, None),
+            )
             .unwrap();
         let before = std::fs::read(folder.json_path()).unwrap();
         let err = folder
-            .merge_and_save(&lock, header("gpu-b"), vec![row("naive", 128, 9.0)], None)
+            .merge_and_save(
+                &lock,
+                header("gpu-b"),
+                vec![row("naive", 128, 9.0)],
+                (None, None),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("results.json"), "{err}");
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), before);
@@ -248,7 +307,7 @@ mod tests {
         std::fs::write(folder.json_path(), b"{ not json").unwrap();
         assert!(
             folder
-                .merge_and_save(&lock, header("gpu-a"), vec![], None)
+                .merge_and_save(&lock, header("gpu-a"), vec![], (None, None))
                 .is_err()
         );
         assert_eq!(std::fs::read(folder.json_path()).unwrap(), b"{ not json");
@@ -265,7 +324,7 @@ mod tests {
                         let lock = folder.lock().unwrap();
                         let rows = vec![row(&format!("k{i}"), 16 << j, 1.0)];
                         folder
-                            .merge_and_save(&lock, header("gpu"), rows, None)
+                            .merge_and_save(&lock, header("gpu"), rows, (None, None))
                             .unwrap();
                     }
                 })

@@ -44,7 +44,7 @@ pub struct SweepConfig {
     pub seed: u64,
     /// Past this instant no further point is measured: every remaining point is recorded
     /// as skipped for lack of time (`attnbench suite` gives the sweep a share of its budget).
-    pub deadline: Option<std::time::Instant>,
+    pub deadline: Option<web_time::Instant>,
 }
 
 impl Default for SweepConfig {
@@ -121,7 +121,17 @@ impl SweepConfig {
             .transpose()?;
         c.seq_lens = match get("ATTNBENCH_SEQ_LENS") {
             Some(text) => list("ATTNBENCH_SEQ_LENS", &text)?,
-            None => doubling(min.unwrap_or(128), max.unwrap_or(1 << 20)),
+            None => {
+                let (min, max) = (min.unwrap_or(128), max.unwrap_or(1 << 20));
+                if min > max {
+                    return Err(Error::InvalidSetting {
+                        what: "ATTNBENCH_MIN_SEQ_LEN".into(),
+                        value: min.to_string(),
+                        expected: format!("at most ATTNBENCH_MAX_SEQ_LEN, {max}"),
+                    });
+                }
+                doubling(min, max)
+            }
         };
         for &n in &c.seq_lens {
             positive("ATTNBENCH_SEQ_LENS", n)?;
@@ -220,7 +230,7 @@ impl SweepConfig {
             Some(v) => Some(seconds("ATTNBENCH_SWEEP_BUDGET", &v)?),
             None => Some(Duration::from_secs(DEFAULT_SWEEP_BUDGET_S)),
         };
-        c.deadline = sweep_budget.map(|b| std::time::Instant::now() + b);
+        c.deadline = sweep_budget.map(|b| web_time::Instant::now() + b);
         if let Some(v) = get("ATTNBENCH_RESULTS_DIR") {
             c.results_dir = PathBuf::from(v);
         }

@@ -15,7 +15,8 @@ use crate::results::{ResultRow, Skip, Status};
 use crate::run::{KernelRun, MeasureOptions, Measurement, gflops, plan_for};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// One point of the sweep, handed to the measurer.
 pub struct Point<'a> {
@@ -69,13 +70,16 @@ pub trait Measurer {
     }
 }
 
+/// A progress callback: the point about to be measured, the points done, the total.
+pub type Progress<'p> = Box<dyn FnMut(&Point<'_>, usize, usize) + 'p>;
+
 /// The measurer of `attnbench sweep` and `suite`: warm-up and timed runs as `options`
 /// say, with an optional progress callback.
 pub struct Sampler<'p> {
     /// How to measure each point.
     pub options: MeasureOptions,
-    /// Called before each point with it, the points done and the total.
-    pub on_progress: Option<Box<dyn FnMut(&Point<'_>, usize, usize) + 'p>>,
+    /// Called before each point.
+    pub on_progress: Option<Progress<'p>>,
 }
 
 impl Measurer for Sampler<'_> {
@@ -125,13 +129,15 @@ fn kernels_of(config: &SweepConfig, family: &Family) -> Vec<&'static dyn Kernel>
         .collect()
 }
 
-/// Runs the sweep on `gpu`; returns one row per point (measured or skipped).
+/// Runs the sweep on `gpu`; returns one row per point (measured or skipped). Interrupted
+/// ([`crate::interrupt`]), it returns the rows of the points finished so far.
 pub fn run_sweep(
     gpu: &Gpu,
     config: &SweepConfig,
     measurer: &mut dyn Measurer,
 ) -> Result<Vec<ResultRow>> {
     // Measure the kernels as tuned for this device (`attnbench tune`), when it was.
+    #[cfg(feature = "native")]
     crate::tuning::apply(gpu, &config.results_dir)?;
     let families = families(config);
     let groups: Vec<(&Family, &'static dyn Kernel)> = families
@@ -156,6 +162,10 @@ pub fn run_sweep(
             last: None,
         };
         for &shape in &family.shapes {
+            // Ctrl-C: the points measured so far are returned, to be saved.
+            if crate::interrupt::requested() {
+                return Ok(rows);
+            }
             let point = Point {
                 family: &family.name,
                 kernel,
@@ -164,8 +174,11 @@ pub fn run_sweep(
             };
             measurer.progress(&point, done, total);
             done += 1;
-            if let Some(row) = line.point(&point, measurer)? {
-                rows.push(row);
+            match line.point(&point, measurer) {
+                Ok(Some(row)) => rows.push(row),
+                Ok(None) => {}
+                Err(Error::Interrupted) => return Ok(rows),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -236,6 +249,8 @@ impl KernelLine<'_> {
         row.min_ms = Some(m.min_ms);
         row.max_ms = Some(m.max_ms);
         row.samples = m.samples_ms.len() as u32;
+        row.ci95_low_ms = Some(m.ci95_ms.0);
+        row.ci95_high_ms = Some(m.ci95_ms.1);
         row.timing = Some(m.timing);
         row.gflops = Some(gflops(row.flops, m.median_ms));
         row.peak_buffer_bytes = lazy.peak_buffer_bytes();

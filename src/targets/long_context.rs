@@ -10,7 +10,7 @@
 //!    n = 10 000, causal — flash's prefill and decode's time per token — and what that
 //!    means for 32 layers against a one-second budget (an extrapolation, stated as such).
 
-use super::options::{TargetOptions, median_ms, or_skip, shape_text};
+use super::options::{Ratio, TargetOptions, Timed, interleaved, median_ms, or_skip, shape_text};
 use super::peak::PeakFraction;
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -27,8 +27,8 @@ use std::time::Duration;
 pub struct DecodeBandwidth {
     /// The shape.
     pub shape: String,
-    /// Median ms per generated token.
-    pub ms: f64,
+    /// Time per generated token.
+    pub time: Timed,
     /// Bytes decode must move (K + V + the query and output rows) over `ms`.
     pub gbps: f64,
     /// The probed device bandwidth.
@@ -42,12 +42,12 @@ pub struct DecodeBandwidth {
 pub struct GqaDecode {
     /// The GQA shape.
     pub gqa_shape: String,
-    /// Median ms with HKV < H.
-    pub gqa_ms: f64,
-    /// Median ms with HKV = H.
-    pub mha_ms: f64,
-    /// gqa_ms / mha_ms.
-    pub ratio: f64,
+    /// Time with HKV < H (interleaved with the next).
+    pub gqa: Timed,
+    /// Time with HKV = H.
+    pub mha: Timed,
+    /// gqa / mha.
+    pub ratio: Ratio,
     /// Peak buffer bytes of the GQA run.
     pub gqa_peak_bytes: u64,
     /// K + V bytes of the GQA run.
@@ -63,12 +63,12 @@ pub struct WindowSpeedup {
     pub shape: String,
     /// The window W.
     pub window: u32,
-    /// flash's median ms, full causal.
-    pub full_ms: f64,
-    /// flash's median ms with the window.
-    pub window_ms: f64,
-    /// full_ms / window_ms.
-    pub speedup: f64,
+    /// flash's time, full causal (interleaved with the next).
+    pub full: Timed,
+    /// flash's time with the window.
+    pub windowed: Timed,
+    /// full / windowed.
+    pub speedup: Ratio,
 }
 
 /// One layer of a long-context model, measured, and the 32-layer extrapolation.
@@ -142,15 +142,16 @@ pub(super) fn measure(
     let shape = shapes.decode_bandwidth;
     if options.time_for(what, skipped) {
         out.decode_bandwidth = or_skip(what, skipped, || {
-            let (ms, _) = median_ms(gpu, decode, &AttentionInputs::random(shape, 3)?, options)?;
-            let gbps = decode.min_bytes(&shape) as f64 / (ms * 1e6);
+            let (time, _) = median_ms(gpu, decode, &AttentionInputs::random(shape, 3)?, options)?;
+            let gbps = decode.min_bytes(&shape) as f64 / (time.ms * 1e6);
             log(&format!(
-                "decode {}: {ms:.1} ms, {gbps:.2} GB/s of {bandwidth_gbps:.2}",
-                label(&shape)
+                "decode {}: {}, {gbps:.2} GB/s of {bandwidth_gbps:.2}",
+                label(&shape),
+                time.describe()
             ));
             Ok(DecodeBandwidth {
                 shape: label(&shape),
-                ms,
+                time,
                 gbps,
                 probed_gbps: bandwidth_gbps,
                 fraction: gbps / bandwidth_gbps,
@@ -163,20 +164,23 @@ pub(super) fn measure(
     if options.time_for(what, skipped) {
         out.gqa_decode = or_skip(what, skipped, || {
             let mha = gqa.with_kv_heads(gqa.heads);
-            let (gqa_ms, run) = median_ms(gpu, decode, &AttentionInputs::random(gqa, 4)?, options)?;
-            let gqa_peak_bytes = run.peak_buffer_bytes();
-            drop(run);
-            let (mha_ms, _) = median_ms(gpu, decode, &AttentionInputs::random(mha, 4)?, options)?;
+            let gqa_inputs = AttentionInputs::random(gqa, 4)?;
+            let gqa_peak_bytes = KernelRun::new(gpu, decode, &gqa_inputs)?.peak_buffer_bytes();
+            let mha_inputs = AttentionInputs::random(mha, 4)?;
+            let (gqa_time, mha_time) =
+                interleaved(gpu, (decode, &gqa_inputs), (decode, &mha_inputs), options)?;
             let kv_bytes = 2 * gqa.kv_tensor_bytes();
             log(&format!(
-                "decode {}: {gqa_ms:.1} ms vs {mha_ms:.1} ms with HKV = H",
-                label(&gqa)
+                "decode {}: {} vs {} with HKV = H",
+                label(&gqa),
+                gqa_time.describe(),
+                mha_time.describe()
             ));
             Ok(GqaDecode {
                 gqa_shape: label(&gqa),
-                gqa_ms,
-                mha_ms,
-                ratio: gqa_ms / mha_ms,
+                gqa: gqa_time,
+                mha: mha_time,
+                ratio: gqa_time.ratio(&mha_time),
                 gqa_peak_bytes,
                 kv_bytes,
                 bound_bytes: kv_bytes + kv_bytes / 10 + (1 << 20),
@@ -189,19 +193,24 @@ pub(super) fn measure(
     if options.time_for_flash(what, &full, skipped) {
         out.window = or_skip(what, skipped, || {
             let windowed = full.with_window(Some(shapes.window));
-            let (full_ms, _) = median_ms(gpu, flash, &AttentionInputs::random(full, 5)?, options)?;
-            let (window_ms, _) =
-                median_ms(gpu, flash, &AttentionInputs::random(windowed, 5)?, options)?;
+            let (full_time, window_time) = interleaved(
+                gpu,
+                (flash, &AttentionInputs::random(full, 5)?),
+                (flash, &AttentionInputs::random(windowed, 5)?),
+                options,
+            )?;
             log(&format!(
-                "flash {}: {window_ms:.1} ms vs {full_ms:.1} ms full causal",
-                label(&windowed)
+                "flash {}: {} vs {} full causal",
+                label(&windowed),
+                window_time.describe(),
+                full_time.describe()
             ));
             Ok(WindowSpeedup {
                 shape: label(&full),
                 window: shapes.window,
-                full_ms,
-                window_ms,
-                speedup: full_ms / window_ms,
+                full: full_time,
+                windowed: window_time,
+                speedup: full_time.ratio(&window_time),
             })
         })?;
     }
@@ -210,20 +219,19 @@ pub(super) fn measure(
     let shape = shapes.d128;
     if options.time_for_flash(what, &shape, skipped) {
         out.d128_peak = or_skip(what, skipped, || {
-            let (ms, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 6)?, options)?;
-            let g = gflops(flash.flops(&shape), ms);
+            let (time, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 6)?, options)?;
+            let g = gflops(flash.flops(&shape), time.ms);
             log(&format!(
-                "flash {}: {ms:.1} ms, {g:.1} GFLOP/s of {peak_gflops:.1}",
-                label(&shape)
+                "flash {}: {}, {g:.1} GFLOP/s of {peak_gflops:.1}",
+                label(&shape),
+                time.describe()
             ));
-            Ok(PeakFraction {
-                shape: label(&shape),
-                config: flash.config_label(&shape, gpu),
-                flash_ms: ms,
-                flash_gflops: g,
-                fma_peak_gflops: peak_gflops,
-                fraction: g / peak_gflops,
-            })
+            Ok(PeakFraction::new(
+                label(&shape),
+                flash.config_label(&shape, gpu),
+                (time, g),
+                peak_gflops,
+            ))
         })?;
     }
 
@@ -325,7 +333,7 @@ impl LongContext {
                     b.gbps,
                     b.probed_gbps,
                     100.0 * b.fraction,
-                    b.ms
+                    b.time.ms
                 ),
             ]);
         }
@@ -333,8 +341,10 @@ impl LongContext {
             table.row([
                 format!("GQA decode {} vs HKV = H", g.gqa_shape),
                 format!(
-                    "{:.1} ms vs {:.1} ms = **{:.2}×** the time",
-                    g.gqa_ms, g.mha_ms, g.ratio
+                    "{} vs {} (interleaved) = {} the time",
+                    g.gqa.describe(),
+                    g.mha.describe(),
+                    g.ratio.describe()
                 ),
             ]);
             table.row([
@@ -356,8 +366,10 @@ impl LongContext {
             table.row([
                 format!("flash {} with W = {} vs full causal", w.shape, w.window),
                 format!(
-                    "{:.1} ms vs {:.1} ms = **{:.1}×** faster",
-                    w.window_ms, w.full_ms, w.speedup
+                    "{} vs {} (interleaved) = {} faster",
+                    w.windowed.describe(),
+                    w.full.describe(),
+                    w.speedup.describe()
                 ),
             ]);
         }

@@ -1,20 +1,19 @@
 //! Flash's performance targets, measured as ratios in one run on one adapter (the
 //! `targets` bench, `cargo bench --bench targets`, and a step of `attnbench suite`):
 //! - flash f32 at B·H = 8, n = 4096, d = 64 as a fraction of the f32 FMA peak that
-//!    `attnbench probe` measures on the same device;
+//!   `attnbench probe` measures on the same device;
 //! - flash's speedup over naive at n = 512 … 4096, d = 64 and 128 (B = H = 1);
 //! - flash against a BLAS-backed CPU attention (numpy, `benches/numpy_attention.py`) at
-//!    n = 2048, d = 64, one head, on the same inputs; numpy's output is also compared with
-//!    flash's, so the ratio is between two correct results;
+//!   n = 2048, d = 64, one head, on the same inputs; numpy's output is also compared with
+//!   flash's, so the ratio is between two correct results;
 //! - the same-GPU peer: PyTorch's `scaled_dot_product_attention`, each backend (flash,
-//!    efficient, cuDNN, math) in f32 and, on a GPU, f16 and bf16
-//!    (`benches/torch_attention.py`), against flash on the same inputs, both outputs
-//!    checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so.
-//!
-//! - the long-context targets of [`long_context`]: decode's bandwidth, grouped-query
-//!    decode, sliding windows, flash at d = 128, and the seed's inference claim;
-//! - the training targets of [`training`]: flash's backward against naive's and against
-//!    the FMA peak, and the backward's peak bytes.
+//!   efficient, cuDNN, math) in f32 and, on a GPU, f16 and bf16
+//!   (`benches/torch_attention.py`), against flash on the same inputs, both outputs
+//!   checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so;
+//! - the long-context targets of `long_context`: decode's bandwidth, grouped-query
+//!   decode, sliding windows, flash at d = 128, and the seed's inference claim;
+//! - the training targets of `training`: flash's backward against naive's and against
+//!   the FMA peak, and the backward's peak bytes.
 //!
 //! The Python scripts are embedded in the binary and written to a temporary folder when
 //! they run, so a copied `attnbench` binary needs no source tree. Times are medians; GPU
@@ -94,10 +93,10 @@ pub fn measure(
     } else {
         BlasComparison {
             shape: shape_text(&options.blas_shape),
-            flash_ms: None,
-            numpy_ms: None,
-            ratio: None,
+            flash: None,
             numpy: None,
+            ratio: None,
+            numpy_version: None,
             rel_l2_vs_numpy: None,
             skipped: Some("the time budget ran out".into()),
         }
@@ -122,6 +121,7 @@ pub fn measure(
     Ok(TargetsReport {
         schema: SCHEMA.into(),
         device: DeviceHeader::for_gpu(gpu),
+        run: None,
         timing: gpu_timing(gpu),
         peak_fraction,
         speedups,

@@ -5,9 +5,10 @@
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::run::{KernelRun, MeasureOptions};
+use crate::run::{KernelRun, MeasureOptions, Measurement};
 use crate::shape::{Pass, Shape};
 use crate::tensors::AttentionInputs;
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// Sizes of the measurements (the defaults are the issues').
@@ -49,9 +50,13 @@ impl Default for TargetOptions {
             speedup_head_dims: vec![64, 128],
             speedup_seq_lens: vec![512, 1024, 2048, 4096],
             blas_shape: Shape::new(2048, 64),
+            // Multi-head, a bigger batch, grouped-query (torch's enable_gqa) and a sliding
+            // window (a boolean mask for torch).
             peer_shapes: vec![
                 Shape::new(2048, 64),
                 Shape::new(4096, 64).with_batch_heads(2, 8),
+                Shape::new(2048, 64).with_batch_heads(1, 8).with_kv_heads(2),
+                Shape::new(2048, 64).with_window(Some(256)),
             ],
             python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
             samples: 5,
@@ -106,28 +111,160 @@ impl TargetOptions {
     }
 }
 
-/// Median ms of `kernel` on `inputs` (and the run, for its output). Without a deadline:
-/// up to `samples` timed runs, at least 3, within 30 s. With one (the suite), the timed
-/// runs stop when it passes, after at least one.
-pub(super) fn median_ms<'g>(
-    gpu: &'g Gpu,
-    kernel: &'g dyn Kernel,
-    inputs: &AttentionInputs,
-    options: &TargetOptions,
-) -> Result<(f64, KernelRun<'g>)> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
+/// A target's time: the median, its 95% interval, how many samples, and whether it was
+/// measured again because the first interval was wider than ±[`MAX_SPREAD`].
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Timed {
+    /// Median ms.
+    pub ms: f64,
+    /// 95% confidence interval of the median, ms.
+    pub ci95_ms: (f64, f64),
+    /// Timed runs behind it.
+    pub samples: usize,
+    /// Whether it is the second measurement (the first was too spread).
+    pub remeasured: bool,
+}
+
+/// The widest interval a target reports without measuring again: ±10% of the median.
+pub const MAX_SPREAD: f64 = 0.10;
+
+impl Timed {
+    fn of(m: &Measurement, remeasured: bool) -> Timed {
+        Timed {
+            ms: m.median_ms,
+            ci95_ms: m.ci95_ms,
+            samples: m.samples_ms.len(),
+            remeasured,
+        }
+    }
+
+    /// `self.ms / other.ms` and the interval the two medians' intervals allow.
+    pub fn ratio(&self, other: &Timed) -> Ratio {
+        let (lo, hi) = self.ci95_ms;
+        let (olo, ohi) = other.ci95_ms;
+        Ratio {
+            value: self.ms / other.ms,
+            ci95: (
+                lo / ohi.max(f64::MIN_POSITIVE),
+                hi / olo.max(f64::MIN_POSITIVE),
+            ),
+        }
+    }
+
+    /// `12.3 ms (12.1–12.6)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{:.1} ms ({:.1}–{:.1})",
+            self.ms, self.ci95_ms.0, self.ci95_ms.1
+        )
+    }
+}
+
+/// A ratio of two medians with its interval.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Ratio {
+    /// The ratio of the medians.
+    pub value: f64,
+    /// Its 95% interval (from the two medians' intervals).
+    pub ci95: (f64, f64),
+}
+
+impl Ratio {
+    /// `**3.1×** (2.9–3.3)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "**{:.2}×** ({:.2}–{:.2})",
+            self.value, self.ci95.0, self.ci95.1
+        )
+    }
+}
+
+/// How to time a target's runs: up to `samples` timed runs, at least 3, within 30 s;
+/// with a deadline (the suite), the timed runs stop when it passes, after at least one.
+fn measure_options(options: &TargetOptions) -> MeasureOptions {
     let cap = Duration::from_secs(30);
     let (time_budget, min_samples) = match options.deadline {
         Some(d) => (d.saturating_duration_since(Instant::now()).min(cap), 1),
         None => (cap, 3),
     };
-    let m = run.measure(&MeasureOptions {
+    MeasureOptions {
         warmup: 1,
         samples: options.samples,
         time_budget: Some(time_budget),
         min_samples,
-    })?;
-    Ok((m.median_ms, run))
+    }
+}
+
+/// The median time of `kernel` on `inputs` with its interval (and the run, for its
+/// output), measured again once where the interval is wider than ±[`MAX_SPREAD`].
+pub(super) fn median_ms<'g>(
+    gpu: &'g Gpu,
+    kernel: &'g dyn Kernel,
+    inputs: &AttentionInputs,
+    options: &TargetOptions,
+) -> Result<(Timed, KernelRun<'g>)> {
+    let run = KernelRun::new(gpu, kernel, inputs)?;
+    let measure = measure_options(options);
+    let mut m = run.measure(&measure)?;
+    let spread = m.relative_spread() > MAX_SPREAD;
+    if spread && options.deadline.is_none_or(|d| Instant::now() < d) {
+        m = run.measure(&MeasureOptions {
+            warmup: 0,
+            ..measure
+        })?;
+    }
+    Ok((Timed::of(&m, spread), run))
+}
+
+/// `a` and `b` timed interleaved — a sample of one, then of the other, and so on — so
+/// that a machine that changes speed during the measurement moves both alike, and their
+/// ratio stays true. Each is warmed up first. Measured again once where either interval is
+/// wider than ±[`MAX_SPREAD`].
+pub(super) fn interleaved(
+    gpu: &Gpu,
+    (a, inputs_a): (&dyn Kernel, &AttentionInputs),
+    (b, inputs_b): (&dyn Kernel, &AttentionInputs),
+    options: &TargetOptions,
+) -> Result<(Timed, Timed)> {
+    let run_a = KernelRun::new(gpu, a, inputs_a)?;
+    let run_b = KernelRun::new(gpu, b, inputs_b)?;
+    let measure = measure_options(options);
+    run_a.run_once()?;
+    run_b.run_once()?;
+    let sample = |remeasured: bool| -> Result<(Timed, Timed)> {
+        let started = Instant::now();
+        let (mut ta, mut tb) = (Vec::new(), Vec::new());
+        let mut timing = (None, None);
+        while ta.len() < measure.samples.max(1) as usize {
+            crate::interrupt::check()?;
+            let (ns, source) = run_a.timed_runs(1, 1, None)?;
+            ta.extend(ns.iter().map(|t| t / 1e6));
+            timing.0 = Some(source);
+            let (ns, source) = run_b.timed_runs(1, 1, None)?;
+            tb.extend(ns.iter().map(|t| t / 1e6));
+            timing.1 = Some(source);
+            let enough = ta.len() >= measure.min_samples as usize;
+            if enough && measure.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                break;
+            }
+        }
+        let of = |samples: Vec<f64>, source: Option<crate::gpu::TimingSource>| {
+            Measurement::from_samples(
+                samples,
+                source.unwrap_or(crate::gpu::TimingSource::WallClock),
+            )
+        };
+        Ok((
+            Timed::of(&of(ta, timing.0)?, remeasured),
+            Timed::of(&of(tb, timing.1)?, remeasured),
+        ))
+    };
+    let (ta, tb) = sample(false)?;
+    let spread = |t: &Timed| (t.ci95_ms.1 - t.ci95_ms.0) / 2.0 / t.ms > MAX_SPREAD;
+    if (spread(&ta) || spread(&tb)) && options.deadline.is_none_or(|d| Instant::now() < d) {
+        return sample(true);
+    }
+    Ok((ta, tb))
 }
 
 /// `B×H×n×d`.

@@ -1,6 +1,6 @@
 //! flash's share of the f32 FMA peak that `attnbench probe` measures on the same device.
 
-use super::options::{TargetOptions, median_ms, shape_text};
+use super::options::{TargetOptions, Timed, median_ms, shape_text};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
@@ -15,14 +15,40 @@ pub struct PeakFraction {
     pub shape: String,
     /// flash's tile configuration.
     pub config: Option<String>,
-    /// flash's median ms.
-    pub flash_ms: f64,
+    /// flash's median time and its interval.
+    pub flash: Timed,
     /// flash's GFLOP/s (4·B·H·n²·d).
     pub flash_gflops: f64,
     /// f32 FMA peak probed on the device.
     pub fma_peak_gflops: f64,
     /// flash_gflops / fma_peak_gflops.
     pub fraction: f64,
+}
+
+impl PeakFraction {
+    /// flash's `gflops` at `time` against the probed peak `fma_peak_gflops`.
+    pub(super) fn new(
+        shape: String,
+        config: Option<String>,
+        (time, gflops): (Timed, f64),
+        fma_peak_gflops: f64,
+    ) -> PeakFraction {
+        PeakFraction {
+            shape,
+            config,
+            flash: time,
+            flash_gflops: gflops,
+            fma_peak_gflops,
+            fraction: gflops / fma_peak_gflops,
+        }
+    }
+
+    /// The interval of the fraction, from the interval of the time.
+    pub fn fraction_ci95(&self) -> (f64, f64) {
+        let (lo, hi) = self.flash.ci95_ms;
+        let at = |ms: f64| self.fraction * self.flash.ms / ms.max(f64::MIN_POSITIVE);
+        (at(hi), at(lo))
+    }
 }
 
 impl PeakFraction {
@@ -34,12 +60,22 @@ impl PeakFraction {
                 self.shape,
                 self.config.as_deref().unwrap_or("-")
             ),
-            format!(
-                "{:.1} / {:.1} GFLOP/s = **{:.0}%**",
-                self.flash_gflops,
-                self.fma_peak_gflops,
-                100.0 * self.fraction
-            ),
+            {
+                let (lo, hi) = self.fraction_ci95();
+                let ceiling = if self.fraction > 1.0 {
+                    " — above the probed peak: the probe is too low"
+                } else {
+                    ""
+                };
+                format!(
+                    "{:.1} / {:.1} GFLOP/s = **{:.0}%** ({:.0}–{:.0}%){ceiling}",
+                    self.flash_gflops,
+                    self.fma_peak_gflops,
+                    100.0 * self.fraction,
+                    100.0 * lo,
+                    100.0 * hi
+                )
+            },
         ]
     }
 }
@@ -53,19 +89,18 @@ pub(super) fn measure(
     log: &mut dyn FnMut(&str),
 ) -> Result<PeakFraction> {
     let shape = options.peak_shape;
-    let (flash_ms, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
-    let flash_gflops = gflops(flash.flops(&shape), flash_ms);
-    let p = PeakFraction {
-        shape: shape_text(&shape),
-        config: flash.config_label(&shape, gpu),
-        flash_ms,
-        flash_gflops,
-        fma_peak_gflops: peak_gflops,
-        fraction: flash_gflops / peak_gflops,
-    };
+    let (time, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
+    let flash_gflops = gflops(flash.flops(&shape), time.ms);
+    let p = PeakFraction::new(
+        shape_text(&shape),
+        flash.config_label(&shape, gpu),
+        (time, flash_gflops),
+        peak_gflops,
+    );
     log(&format!(
-        "flash {}: {flash_ms:.1} ms, {flash_gflops:.1} GFLOP/s = {:.0}% of {peak_gflops:.1}",
+        "flash {}: {}, {flash_gflops:.1} GFLOP/s = {:.0}% of {peak_gflops:.1}",
         p.shape,
+        time.describe(),
         100.0 * p.fraction,
     ));
     Ok(p)

@@ -3,7 +3,7 @@
 //! (`benches/torch_attention.py`). The scripts are embedded in the binary and written to a
 //! temporary folder when they run.
 
-use super::options::{TargetOptions, median_ms, shape_text};
+use super::options::{Ratio, TargetOptions, Timed, median_ms, shape_text};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::gpu::Gpu;
@@ -37,14 +37,14 @@ pub const PEER_REFERENCE_ROWS: u32 = 64;
 pub struct BlasComparison {
     /// The shape (`B×H×n×d`).
     pub shape: String,
-    /// flash's median ms, when measured.
-    pub flash_ms: Option<f64>,
-    /// numpy's median ms (wall clock), when it ran.
-    pub numpy_ms: Option<f64>,
-    /// flash_ms / numpy_ms (below 1: flash is faster).
-    pub ratio: Option<f64>,
+    /// flash's time, when measured.
+    pub flash: Option<Timed>,
+    /// numpy's time (wall clock; median and interval of its samples), when it ran.
+    pub numpy: Option<Timed>,
+    /// flash / numpy (below 1: flash is faster).
+    pub ratio: Option<Ratio>,
     /// numpy version and its BLAS, when it ran.
-    pub numpy: Option<String>,
+    pub numpy_version: Option<String>,
     /// ‖flash − numpy‖/‖numpy‖ on the same inputs.
     pub rel_l2_vs_numpy: Option<f64>,
     /// Why numpy (or the whole comparison) did not run, when it did not.
@@ -56,39 +56,65 @@ pub struct BlasComparison {
 pub struct PeerRun {
     /// SDPA backend: flash, efficient, cudnn or math.
     pub backend: String,
-    /// float32, float16 or bfloat16.
+    /// float32 or float16.
     pub dtype: String,
-    /// Median ms, when it ran.
-    pub median_ms: Option<f64>,
+    /// Its time per call (median and interval of samples of ≥ 10 ms loops), when it ran.
+    pub time: Option<Timed>,
+    /// Calls per timed sample.
+    pub calls: Option<u64>,
     /// GFLOP/s (4·B·H·n²·d, halved when causal).
     pub gflops: Option<f64>,
     /// ‖out − ref‖/‖ref‖ against the f64 reference (last rows of each head).
     pub rel_l2_err: Option<f64>,
-    /// attnbench flash's median ÷ this run's (above 1: torch is faster).
-    pub flash_time_ratio: Option<f64>,
+    /// The attnbench kernel of the same precision it is compared with: flash for
+    /// float32, flash_f16 for float16.
+    pub compared_with: Option<String>,
+    /// That kernel's time ÷ this run's (above 1: torch is faster), like with like.
+    pub ratio: Option<Ratio>,
     /// Why it did not run (PyTorch's own reason).
     pub skipped: Option<String>,
 }
 
-/// attnbench flash against PyTorch SDPA at one shape.
+/// attnbench against PyTorch SDPA at one shape, precision by precision.
 #[derive(Clone, Debug, Serialize)]
 pub struct PeerComparison {
-    /// The shape (`B×H×n×d`).
+    /// The shape (`B×H×n×d`, with HKV, W and causal).
     pub shape: String,
-    /// flash's median ms and GFLOP/s, when measured.
-    pub flash_ms: Option<f64>,
-    /// flash's GFLOP/s.
-    pub flash_gflops: Option<f64>,
+    /// attnbench flash (f32): its time, when measured.
+    pub flash: Option<Timed>,
+    /// attnbench flash_f16, where the adapter has f16.
+    pub flash_f16: Option<Timed>,
     /// flash's error against the f64 reference (same rows as the peer's).
     pub flash_rel_l2_err: Option<f64>,
     /// `torch <version> on <device>`: a CPU peer is labelled as such.
     pub peer: Option<String>,
+    /// Why that torch device was chosen (it matches the wgpu adapter).
+    pub chosen: Option<String>,
     /// How torch timed (`cuda-events`, `mps-events`, `wall-clock`).
     pub peer_timing: Option<String>,
     /// Every backend × dtype.
     pub runs: Vec<PeerRun>,
-    /// Why the comparison did not run (no Python, no torch, no time), when it did not.
+    /// Why the comparison did not run (no Python, no torch, no matching device, no time).
     pub skipped: Option<String>,
+}
+
+/// A time from samples in ms another program measured.
+fn timed_from_samples(samples: &[f64]) -> Option<Timed> {
+    let ms = crate::gpu::median(samples).ok()?;
+    Some(Timed {
+        ms,
+        ci95_ms: crate::run::median_ci95(samples),
+        samples: samples.len(),
+        remeasured: false,
+    })
+}
+
+/// The `samples_ms` array of a script's JSON.
+fn samples_of(value: &serde_json::Value) -> Vec<f64> {
+    value["samples_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+        .unwrap_or_default()
 }
 
 /// Runs an embedded Python `script` (written as `name` into `dir`) with `args`; its JSON
@@ -125,16 +151,16 @@ pub(super) fn compare_with_numpy(
 ) -> Result<BlasComparison> {
     let shape = options.blas_shape;
     let inputs = AttentionInputs::random(shape, 3)?;
-    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options)?;
+    let (flash_time, run) = median_ms(gpu, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_out = run.read_output()?;
     let mut comparison = BlasComparison {
         shape: shape_text(&shape),
-        flash_ms: Some(flash_ms),
-        numpy_ms: None,
-        ratio: None,
+        flash: Some(flash_time),
         numpy: None,
+        ratio: None,
+        numpy_version: None,
         rel_l2_vs_numpy: None,
         skipped: None,
     };
@@ -142,7 +168,7 @@ pub(super) fn compare_with_numpy(
     inputs.save_npy_dir(dir.path())?;
     let args = [
         dir.path().display().to_string(),
-        options.samples.max(3).to_string(),
+        options.samples.max(10).to_string(),
     ];
     let parsed = match run_python(
         options,
@@ -158,21 +184,22 @@ pub(super) fn compare_with_numpy(
             return Ok(comparison);
         }
     };
-    let numpy_ms = parsed["median_ms"].as_f64();
+    let numpy = timed_from_samples(&samples_of(&parsed));
     let (_, numpy_out) = read_npy(&dir.path().join("o_numpy.npy"))?;
     let numpy_f64: Vec<f64> = numpy_out.iter().map(|&x| f64::from(x)).collect();
     comparison.rel_l2_vs_numpy = Some(Comparison::new(&flash_out, &numpy_f64).rel_l2_error);
-    comparison.numpy_ms = numpy_ms;
-    comparison.ratio = numpy_ms.map(|ms| flash_ms / ms);
-    comparison.numpy = Some(format!(
+    comparison.numpy = numpy;
+    comparison.ratio = numpy.map(|n| flash_time.ratio(&n));
+    comparison.numpy_version = Some(format!(
         "numpy {} ({})",
         parsed["numpy"].as_str().unwrap_or("?"),
         parsed["blas"].as_str().unwrap_or("?")
     ));
     log(&format!(
-        "{}: flash {flash_ms:.1} ms, numpy {} ms",
+        "{}: flash {}, numpy {}",
         comparison.shape,
-        numpy_ms.map_or("-".into(), |ms| format!("{ms:.1}"))
+        flash_time.describe(),
+        numpy.map_or("-".into(), |t| t.describe())
     ));
     Ok(comparison)
 }
@@ -180,11 +207,12 @@ pub(super) fn compare_with_numpy(
 impl PeerComparison {
     pub(super) fn skipped(shape: Shape, reason: String) -> Self {
         PeerComparison {
-            shape: shape_text(&shape),
-            flash_ms: None,
-            flash_gflops: None,
+            shape: label(&shape),
+            flash: None,
+            flash_f16: None,
             flash_rel_l2_err: None,
             peer: None,
+            chosen: None,
             peer_timing: None,
             runs: Vec::new(),
             skipped: Some(reason),
@@ -192,8 +220,53 @@ impl PeerComparison {
     }
 }
 
-/// attnbench flash and every PyTorch SDPA backend on the same inputs; times, and
-/// every output's error against the f64 reference on the last rows of each head.
+/// `B×H×n×d`, with HKV, W and causal where set.
+fn label(s: &Shape) -> String {
+    let mut text = shape_text(s);
+    if let Some(kv) = s.kv_heads.filter(|&kv| kv != s.heads) {
+        text += &format!(" HKV={kv}");
+    }
+    if let Some(w) = s.window {
+        text += &format!(" W={w}");
+    }
+    if s.causal {
+        text += " causal";
+    }
+    text
+}
+
+/// The arguments of the torch script for `shape` on `gpu`: like with like — float32 for
+/// flash, float16 where flash_f16 runs here — on the torch device that is the adapter.
+fn torch_args(
+    dir: &Path,
+    shape: &Shape,
+    gpu: &Gpu,
+    options: &TargetOptions,
+    f16: bool,
+) -> Vec<String> {
+    let mut args = vec![
+        dir.display().to_string(),
+        options.samples.max(10).to_string(),
+        "--adapter".into(),
+        gpu.summary().name.clone(),
+        "--dtypes".into(),
+        if f16 { "float32,float16" } else { "float32" }.into(),
+    ];
+    if shape.causal {
+        args.push("--causal".into());
+    }
+    if let Some(w) = shape.window {
+        args.extend(["--window".into(), w.to_string()]);
+    }
+    if gpu.is_cpu() {
+        args.push("--cpu-adapter".into());
+    }
+    args
+}
+
+/// attnbench flash (and flash_f16 where it runs) and every PyTorch SDPA backend on the same
+/// inputs, on the torch device that is the adapter; times with intervals, ratios like with
+/// like, and every output's error against the f64 reference on the last rows of each head.
 pub(super) fn compare_with_torch(
     gpu: &Gpu,
     flash: &dyn Kernel,
@@ -204,16 +277,12 @@ pub(super) fn compare_with_torch(
     if let Err(e) = crate::run::plan_for(flash, &shape, gpu) {
         return Ok(PeerComparison::skipped(shape, e.to_string()));
     }
+    let flash_f16 = crate::kernels::find_kernel("flash_f16")?;
+    let f16 = crate::run::plan_for(flash_f16, &shape, gpu).is_ok();
     let inputs = AttentionInputs::random(shape, 4)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     inputs.save_npy_dir(dir.path())?;
-    let mut args = vec![
-        dir.path().display().to_string(),
-        options.samples.max(3).to_string(),
-    ];
-    if shape.causal {
-        args.push("--causal".into());
-    }
+    let args = torch_args(dir.path(), &shape, gpu, options, f16);
     let parsed = match run_python(
         options,
         dir.path(),
@@ -236,28 +305,39 @@ pub(super) fn compare_with_torch(
     let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);
     let error_of =
         |out: &[f32]| Comparison::new(&last_rows(&shape, out, rows), &reference).rel_l2_error;
-
-    let (flash_ms, run) = median_ms(gpu, flash, &inputs, options)?;
+    let (flash_time, run) = median_ms(gpu, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_err = error_of(&run.read_output()?);
     drop(run);
+    let f16_time = if f16 {
+        Some(median_ms(gpu, flash_f16, &inputs, options)?.0)
+    } else {
+        None
+    };
     let flops = flash.flops(&shape);
     let mut runs = Vec::new();
     for r in parsed["runs"].as_array().into_iter().flatten() {
         let text = |k: &str| r[k].as_str().unwrap_or("?").to_string();
-        let median_ms = r["median_ms"].as_f64();
+        let time = timed_from_samples(&samples_of(r));
         let rel_l2_err = match r["output"].as_str() {
             Some(path) => Some(error_of(&read_npy(Path::new(path))?.1)),
             None => None,
         };
+        let (compared_with, ours) = match r["dtype"].as_str() {
+            Some("float32") => (Some("flash"), Some(flash_time)),
+            Some("float16") => (Some("flash_f16"), f16_time),
+            _ => (None, None),
+        };
         runs.push(PeerRun {
             backend: text("backend"),
             dtype: text("dtype"),
-            median_ms,
-            gflops: median_ms.map(|ms| gflops(flops, ms)),
+            time,
+            calls: r["calls"].as_u64(),
+            gflops: time.map(|t| gflops(flops, t.ms)),
             rel_l2_err,
-            flash_time_ratio: median_ms.filter(|ms| *ms > 0.0).map(|ms| flash_ms / ms),
+            compared_with: compared_with.map(str::to_string),
+            ratio: ours.zip(time).map(|(a, t)| a.ratio(&t)),
             skipped: r["skipped"].as_str().map(str::to_string),
         });
     }
@@ -267,22 +347,24 @@ pub(super) fn compare_with_torch(
         parsed["torch"].as_str().unwrap_or("?"),
         parsed["device_name"].as_str().unwrap_or(device),
         if device == "cpu" {
-            " (a CPU peer, not the GPU)"
+            " (a CPU peer, on the CPU the adapter runs on)"
         } else {
             ""
         }
     );
     log(&format!(
-        "{}: flash {flash_ms:.2} ms; {peer}: {} backend runs",
-        shape_text(&shape),
-        runs.iter().filter(|r| r.median_ms.is_some()).count()
+        "{}: flash {}; {peer}: {} backend runs",
+        label(&shape),
+        flash_time.describe(),
+        runs.iter().filter(|r| r.time.is_some()).count()
     ));
     Ok(PeerComparison {
-        shape: shape_text(&shape),
-        flash_ms: Some(flash_ms),
-        flash_gflops: Some(gflops(flops, flash_ms)),
+        shape: label(&shape),
+        flash: Some(flash_time),
+        flash_f16: f16_time,
         flash_rel_l2_err: Some(flash_err),
         peer: Some(peer),
+        chosen: parsed["chosen"].as_str().map(str::to_string),
         peer_timing: parsed["timing"].as_str().map(str::to_string),
         runs,
         skipped: None,

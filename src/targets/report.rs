@@ -9,12 +9,12 @@ use crate::error::Result;
 use crate::files::{save_json, write_atomic};
 use crate::gpu::Gpu;
 use crate::markdown::{Align, Table};
-use crate::results::DeviceHeader;
+use crate::results::{DeviceHeader, RunRecord};
 use serde::Serialize;
 use std::path::Path;
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/4";
+pub const SCHEMA: &str = "attnbench-targets/5";
 
 /// Everything the targets measured.
 #[derive(Clone, Debug, Serialize)]
@@ -23,6 +23,10 @@ pub struct TargetsReport {
     pub schema: String,
     /// The device.
     pub device: DeviceHeader,
+    /// The run that measured them: code, ceilings at its start and end, stability. Set by
+    /// whoever runs the targets (the bench, the suite).
+    #[serde(default)]
+    pub run: Option<RunRecord>,
     /// Where the GPU times came from.
     pub timing: String,
     /// flash's share of the FMA peak, when measured.
@@ -56,23 +60,34 @@ impl TargetsReport {
     pub fn markdown(&self) -> String {
         let mut md = format!(
             "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d, halved when causal, 4·B·H·d·Σᵢ min(i+1, W) \
-             with a window W; decode 4·B·H·n·d per token.\n\n",
+             with a window W; decode 4·B·H·n·d per token. Times are medians with their 95% \
+             intervals; the two sides of each ratio are timed interleaved (a sample of one, \
+             then of the other), so a machine that changes speed moves both alike.\n\n",
             self.device.adapter, self.device.backend, self.timing
         );
+        if let Some(run) = &self.run {
+            md += &format!("Run {}.\n\n", run.describe());
+            if run.is_unstable() {
+                md += "**The machine did not hold still during this run: its ceilings moved more than 10%.**\n\n";
+            }
+        }
         let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
         if let Some(p) = &self.peak_fraction {
             table.row(p.table_row());
         }
         let b = &self.blas;
-        match (b.flash_ms, b.numpy_ms, b.ratio) {
-            (Some(flash_ms), Some(numpy_ms), Some(ratio)) => table.row([
+        match (b.flash, b.numpy, b.ratio) {
+            (Some(flash), Some(numpy), Some(ratio)) => table.row([
                 format!(
                     "flash vs {} at {}",
-                    b.numpy.as_deref().unwrap_or("numpy"),
+                    b.numpy_version.as_deref().unwrap_or("numpy"),
                     b.shape
                 ),
                 format!(
-                    "{flash_ms:.1} ms vs {numpy_ms:.1} ms = **{ratio:.2}×** numpy's time (outputs agree to {:.1e})",
+                    "{} vs {} = {} numpy's time (outputs agree to {:.1e})",
+                    flash.describe(),
+                    numpy.describe(),
+                    ratio.describe(),
                     b.rel_l2_vs_numpy.unwrap_or(f64::NAN)
                 ),
             ]),
@@ -82,84 +97,8 @@ impl TargetsReport {
             ]),
         };
         md += &table.render();
-
-        md += "\nflash over naive (B = H = 1, non-causal):\n\n";
-        let mut table = Table::new([
-            ("d", Align::Right),
-            ("n", Align::Right),
-            ("naive ms", Align::Right),
-            ("flash ms", Align::Right),
-            ("speedup", Align::Right),
-        ]);
-        for s in &self.speedups {
-            table.row([
-                s.head_dim.to_string(),
-                s.seq_len.to_string(),
-                s.naive_ms.map_or("-".into(), |ms| format!("{ms:.2}")),
-                format!("{:.2}", s.flash_ms),
-                s.speedup.map_or_else(
-                    || s.note.clone().unwrap_or_default(),
-                    |x| format!("**{x:.1}×**"),
-                ),
-            ]);
-        }
-        md += &table.render();
-
-        md += &format!(
-            "\nThe same-GPU peer, PyTorch `scaled_dot_product_attention` per backend (errors against \
-             the f64 reference on the last {PEER_REFERENCE_ROWS} rows of each head; \"flash ÷ torch\" \
-             above 1: torch is faster):\n\n"
-        );
-        let mut table = Table::new([
-            ("shape", Align::Left),
-            ("peer", Align::Left),
-            ("backend", Align::Left),
-            ("dtype", Align::Left),
-            ("ms", Align::Right),
-            ("GFLOP/s", Align::Right),
-            ("rel. error", Align::Right),
-            ("flash ÷ torch", Align::Right),
-        ]);
-        for p in &self.peers {
-            if let Some(reason) = &p.skipped {
-                table.row([
-                    p.shape.clone(),
-                    "skipped".into(),
-                    String::new(),
-                    String::new(),
-                    reason.clone(),
-                ]);
-                continue;
-            }
-            table.row([
-                p.shape.clone(),
-                "attnbench flash".into(),
-                "-".into(),
-                "float32".into(),
-                p.flash_ms.map_or(String::new(), |ms| format!("{ms:.3}")),
-                p.flash_gflops.map_or(String::new(), |g| format!("{g:.1}")),
-                p.flash_rel_l2_err
-                    .map_or(String::new(), |e| format!("{e:.1e}")),
-                "1.00×".into(),
-            ]);
-            for r in &p.runs {
-                table.row([
-                    p.shape.clone(),
-                    p.peer.clone().unwrap_or_default(),
-                    r.backend.clone(),
-                    r.dtype.clone(),
-                    r.median_ms.map_or_else(
-                        || format!("skipped: {}", r.skipped.as_deref().unwrap_or("?")),
-                        |ms| format!("{ms:.3}"),
-                    ),
-                    r.gflops.map_or(String::new(), |g| format!("{g:.1}")),
-                    r.rel_l2_err.map_or(String::new(), |e| format!("{e:.1e}")),
-                    r.flash_time_ratio
-                        .map_or(String::new(), |x| format!("{x:.2}×")),
-                ]);
-            }
-        }
-        md += &table.render();
+        md += &speedup_table(&self.speedups);
+        md += &peer_table(&self.peers);
         md += &self.long_context.markdown();
         md += &self.training.markdown();
         if !self.skipped.is_empty() {
@@ -171,9 +110,171 @@ impl TargetsReport {
         md
     }
 
-    /// Writes `targets.json` and `targets.md` into `dir`, each atomically.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Writes `targets.json` and `targets.md` into `dir`, each atomically, unless the
+    /// report there skipped fewer steps for lack of time: a short run never replaces the
+    /// numbers of a longer one (a one-second suite after a full one keeps the full one's).
+    /// Returns whether it wrote. Callers hold the folder's lock.
+    pub fn save(&self, dir: &Path) -> Result<bool> {
+        if saved_skips(dir).is_some_and(|kept| self.skipped.len() > kept) {
+            return Ok(false);
+        }
         save_json(&dir.join("targets.json"), self)?;
-        write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())
+        write_atomic(&dir.join("targets.md"), self.markdown().as_bytes())?;
+        Ok(true)
+    }
+}
+
+/// flash over naive, with the intervals of the times and of their ratio.
+fn speedup_table(speedups: &[Speedup]) -> String {
+    let mut md = String::from("\nflash over naive (B = H = 1, non-causal; timed interleaved):\n\n");
+    let mut table = Table::new([
+        ("d", Align::Right),
+        ("n", Align::Right),
+        ("naive", Align::Right),
+        ("flash", Align::Right),
+        ("speedup", Align::Right),
+    ]);
+    for s in speedups {
+        table.row([
+            s.head_dim.to_string(),
+            s.seq_len.to_string(),
+            s.naive.map_or("-".into(), |t| t.describe()),
+            s.flash.describe(),
+            s.speedup
+                .map_or_else(|| s.note.clone().unwrap_or_default(), |r| r.describe()),
+        ]);
+    }
+    md += &table.render();
+    md
+}
+
+/// attnbench against PyTorch, like with like: each torch run beside the attnbench kernel
+/// of its precision (flash for float32, flash_f16 for float16).
+fn peer_table(peers: &[PeerComparison]) -> String {
+    let mut md = format!(
+        "\nThe peer on the adapter's own silicon, PyTorch `scaled_dot_product_attention` per \
+         backend (errors against the f64 reference on the last {PEER_REFERENCE_ROWS} rows of each \
+         head; times per call from loops of ≥ 10 ms between two events, median of ≥ 10; \
+         \"attnbench ÷ torch\" compares like with like, above 1: torch is faster):\n\n"
+    );
+    let mut table = Table::new([
+        ("shape", Align::Left),
+        ("peer", Align::Left),
+        ("backend", Align::Left),
+        ("dtype", Align::Left),
+        ("time", Align::Right),
+        ("GFLOP/s", Align::Right),
+        ("rel. error", Align::Right),
+        ("attnbench ÷ torch", Align::Right),
+    ]);
+    for p in peers {
+        if let Some(reason) = &p.skipped {
+            table.row([
+                p.shape.clone(),
+                "skipped".into(),
+                String::new(),
+                String::new(),
+                reason.clone(),
+            ]);
+            continue;
+        }
+        for (kernel, dtype, time) in [
+            ("flash", "float32", p.flash),
+            ("flash_f16", "float16", p.flash_f16),
+        ] {
+            if let Some(t) = time {
+                table.row([
+                    p.shape.clone(),
+                    format!("attnbench {kernel}"),
+                    "-".into(),
+                    dtype.into(),
+                    t.describe(),
+                    String::new(),
+                    if kernel == "flash" {
+                        p.flash_rel_l2_err
+                            .map_or(String::new(), |e| format!("{e:.1e}"))
+                    } else {
+                        String::new()
+                    },
+                    "1.00×".into(),
+                ]);
+            }
+        }
+        for r in &p.runs {
+            table.row([
+                p.shape.clone(),
+                p.peer.clone().unwrap_or_default(),
+                r.backend.clone(),
+                r.dtype.clone(),
+                r.time.map_or_else(
+                    || format!("skipped: {}", r.skipped.as_deref().unwrap_or("?")),
+                    |t| t.describe(),
+                ),
+                r.gflops.map_or(String::new(), |g| format!("{g:.1}")),
+                r.rel_l2_err.map_or(String::new(), |e| format!("{e:.1e}")),
+                r.ratio.map_or(String::new(), |x| x.describe()),
+            ]);
+        }
+    }
+    md += &table.render();
+    if let Some(chosen) = peers.iter().find_map(|p| p.chosen.clone()) {
+        md += &format!("\nThe torch device: {chosen}.\n");
+    }
+    md
+}
+
+/// How many steps the report saved in `dir` skipped; `None` when there is no readable one.
+fn saved_skips(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("targets.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (value.get("schema")?.as_str()? == SCHEMA).then_some(())?;
+    Some(value.get("skipped")?.as_array()?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(skipped: usize) -> TargetsReport {
+        TargetsReport {
+            schema: SCHEMA.into(),
+            device: DeviceHeader::for_test("gpu"),
+            run: None,
+            timing: "wall-clock".into(),
+            peak_fraction: None,
+            speedups: Vec::new(),
+            blas: BlasComparison {
+                shape: "1×1×2048×64".into(),
+                flash: None,
+                numpy: None,
+                ratio: None,
+                numpy_version: None,
+                rel_l2_vs_numpy: None,
+                skipped: None,
+            },
+            peers: Vec::new(),
+            long_context: LongContext::default(),
+            training: Training::default(),
+            skipped: (0..skipped).map(|i| format!("step {i}")).collect(),
+        }
+    }
+
+    /// A run that skipped more for lack of time keeps the report there; one that skipped
+    /// as few or fewer replaces it.
+    #[test]
+    fn a_shorter_run_never_replaces_the_targets_of_a_longer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(report(1).save(dir.path()).unwrap());
+        let before = std::fs::read(dir.path().join("targets.md")).unwrap();
+        assert!(!report(5).save(dir.path()).unwrap());
+        assert_eq!(
+            std::fs::read(dir.path().join("targets.md")).unwrap(),
+            before
+        );
+        assert!(report(0).save(dir.path()).unwrap());
+        assert_ne!(
+            std::fs::read(dir.path().join("targets.md")).unwrap(),
+            before
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! flash's speedup over naive at n = 512 … 4096, d = 64 and 128 (B = H = 1): the
 //! quadratic wall as a ratio.
 
-use super::options::{TargetOptions, median_ms};
+use super::options::{Ratio, TargetOptions, Timed, interleaved, median_ms};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
@@ -17,12 +17,13 @@ pub struct Speedup {
     pub head_dim: u32,
     /// Sequence length n.
     pub seq_len: u32,
-    /// naive's median ms (None when naive could not run; `note` says why).
-    pub naive_ms: Option<f64>,
-    /// flash's median ms.
-    pub flash_ms: f64,
-    /// naive_ms / flash_ms.
-    pub speedup: Option<f64>,
+    /// naive's time (None when naive could not run; `note` says why), interleaved with
+    /// flash's.
+    pub naive: Option<Timed>,
+    /// flash's time.
+    pub flash: Timed,
+    /// naive / flash.
+    pub speedup: Option<Ratio>,
     /// Why naive did not run, when it did not.
     pub note: Option<String>,
 }
@@ -49,44 +50,54 @@ pub(super) fn measure(
             }
             let shape = Shape::new(seq_len, head_dim);
             let inputs = AttentionInputs::random(shape, 2)?;
-            let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
             // With a deadline, naive is predicted from its last point by the n² law (a
-            // warm-up and one timed run): one naive run at n = 4096 takes half a minute on
-            // lavapipe.
+            // warm-up and a few timed runs): one naive run at n = 4096 takes seconds to half
+            // a minute on lavapipe.
             let naive_predicted_s = last_naive
                 .filter(|&(d, _, _)| d == head_dim)
-                .map(|(_, n, ms)| 2.0 * ms * (f64::from(seq_len) / f64::from(n)).powi(2) / 1e3);
+                .map(|(_, n, ms)| 4.0 * ms * (f64::from(seq_len) / f64::from(n)).powi(2) / 1e3);
             let left_s = options
                 .deadline
                 .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
-            let (naive_ms, note) = match (naive_predicted_s, left_s) {
-                (Some(p), Some(left)) if p > left => (
-                    None,
-                    Some(format!(
-                        "naive not measured: predicted {p:.0} s by the n² law, {left:.0} s of the time budget left"
-                    )),
-                ),
-                _ => match median_ms(gpu, naive, &inputs, options) {
-                    Ok((ms, _)) => (Some(ms), None),
-                    Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => {
-                        (None, Some(e.to_string()))
-                    }
+            let naive_fits = match (naive_predicted_s, left_s) {
+                (Some(p), Some(left)) if p > left => Err(format!(
+                    "naive not measured: predicted {p:.0} s by the n² law, {left:.0} s of the time budget left"
+                )),
+                _ => crate::run::plan_for(naive, &shape, gpu)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            // Both kernels interleaved, so that their ratio holds whatever the machine does.
+            let (flash_time, naive_time, note) = match naive_fits {
+                Ok(()) => match interleaved(gpu, (flash, &inputs), (naive, &inputs), options) {
+                    Ok((f, n)) => (f, Some(n), None),
+                    Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => (
+                        median_ms(gpu, flash, &inputs, options)?.0,
+                        None,
+                        Some(e.to_string()),
+                    ),
                     Err(e) => return Err(e),
                 },
+                Err(reason) => (
+                    median_ms(gpu, flash, &inputs, options)?.0,
+                    None,
+                    Some(reason),
+                ),
             };
-            if let Some(ms) = naive_ms {
-                last_naive = Some((head_dim, seq_len, ms));
+            if let Some(n) = naive_time {
+                last_naive = Some((head_dim, seq_len, n.ms));
             }
             log(&format!(
-                "d {head_dim} n {seq_len}: naive {} ms, flash {flash_ms:.1} ms",
-                naive_ms.map_or("-".into(), |ms| format!("{ms:.1}"))
+                "d {head_dim} n {seq_len}: naive {}, flash {}",
+                naive_time.map_or("-".into(), |t| t.describe()),
+                flash_time.describe()
             ));
             speedups.push(Speedup {
                 head_dim,
                 seq_len,
-                naive_ms,
-                flash_ms,
-                speedup: naive_ms.map(|ms| ms / flash_ms),
+                naive: naive_time,
+                flash: flash_time,
+                speedup: naive_time.map(|n| n.ratio(&flash_time)),
                 note,
             });
         }

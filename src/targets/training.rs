@@ -6,7 +6,7 @@
 //! 3. peak bytes of the backward at n = 4096, d = 64: naive's two n×n matrices against
 //!    flash's O(n·d) (allocations only: nothing is timed).
 
-use super::options::{TargetOptions, median_ms, or_skip, shape_text};
+use super::options::{Ratio, TargetOptions, Timed, interleaved, or_skip, shape_text};
 use super::peak::PeakFraction;
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -22,12 +22,12 @@ use serde::Serialize;
 pub struct BackwardSpeedup {
     /// The shape.
     pub shape: String,
-    /// naive's backward, median ms.
-    pub naive_ms: f64,
-    /// flash's backward, median ms.
-    pub flash_ms: f64,
-    /// naive_ms / flash_ms.
-    pub speedup: f64,
+    /// naive's backward (interleaved with flash's).
+    pub naive: Timed,
+    /// flash's backward.
+    pub flash: Timed,
+    /// naive / flash.
+    pub speedup: Ratio,
 }
 
 /// flash's backward and forward efficiency at one shape.
@@ -35,7 +35,8 @@ pub struct BackwardSpeedup {
 pub struct BackwardPeak {
     /// The backward against the peak (FLOPs: 10·B·H·n²·d).
     pub backward: PeakFraction,
-    /// flash's forward at the same shape, GFLOP/s (4·B·H·n²·d).
+    /// flash's forward at the same shape, GFLOP/s (4·B·H·n²·d), interleaved with the
+    /// backward.
     pub forward_gflops: f64,
     /// The backward's share of the peak over the forward's.
     pub of_forward: f64,
@@ -59,15 +60,15 @@ pub struct BackwardMemory {
 /// `skipped` says why).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Training {
-    /// Target 1.
+    /// flash's backward against naive's.
     pub speedup: Option<BackwardSpeedup>,
-    /// Target 2.
+    /// flash's backward against the FMA peak.
     pub peak: Option<BackwardPeak>,
-    /// Target 3.
+    /// The backward's peak bytes.
     pub memory: Option<BackwardMemory>,
 }
 
-/// Measures issue 12's targets against the probed `peak_gflops`. A step the device cannot
+/// Measures the training targets against the probed `peak_gflops`. A step the device cannot
 /// hold is recorded in `skipped` with the reason; the others still run.
 pub(super) fn measure(
     gpu: &Gpu,
@@ -86,17 +87,19 @@ pub(super) fn measure(
     if options.time_for(what, skipped) {
         out.speedup = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 12)?;
-            let (flash_ms, _) = median_ms(gpu, flash, &inputs, options)?;
-            let (naive_ms, _) = median_ms(gpu, naive, &inputs, options)?;
+            let (flash_time, naive_time) =
+                interleaved(gpu, (flash, &inputs), (naive, &inputs), options)?;
             log(&format!(
-                "backward {}: flash {flash_ms:.1} ms, naive {naive_ms:.1} ms",
-                shape_text(&shape)
+                "backward {}: flash {}, naive {}",
+                shape_text(&shape),
+                flash_time.describe(),
+                naive_time.describe()
             ));
             Ok(BackwardSpeedup {
                 shape: shape_text(&shape),
-                naive_ms,
-                flash_ms,
-                speedup: naive_ms / flash_ms,
+                naive: naive_time,
+                flash: flash_time,
+                speedup: naive_time.ratio(&flash_time),
             })
         })?;
     }
@@ -106,29 +109,27 @@ pub(super) fn measure(
     if options.time_for_flash(what, &shape, skipped) {
         out.peak = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 13)?;
-            let (ms, _) = median_ms(gpu, flash, &inputs, options)?;
-            let g = gflops(flash.flops(&shape), ms);
             let forward = shape.forward();
-            let (fwd_ms, _) = median_ms(
+            let (time, fwd_time) = interleaved(
                 gpu,
-                flash,
-                &inputs.clone().for_pass(Pass::Forward, 13),
+                (flash, &inputs),
+                (flash, &inputs.clone().for_pass(Pass::Forward, 13)),
                 options,
             )?;
-            let forward_gflops = gflops(flash.flops(&forward), fwd_ms);
+            let g = gflops(flash.flops(&shape), time.ms);
+            let forward_gflops = gflops(flash.flops(&forward), fwd_time.ms);
             log(&format!(
-                "flash backward {}: {ms:.1} ms, {g:.1} GFLOP/s of {peak_gflops:.1} (forward {forward_gflops:.1})",
-                shape_text(&shape)
+                "flash backward {}: {}, {g:.1} GFLOP/s of {peak_gflops:.1} (forward {forward_gflops:.1})",
+                shape_text(&shape),
+                time.describe()
             ));
             Ok(BackwardPeak {
-                backward: PeakFraction {
-                    shape: format!("{} bwd", shape_text(&shape)),
-                    config: flash.config_label(&shape, gpu),
-                    flash_ms: ms,
-                    flash_gflops: g,
-                    fma_peak_gflops: peak_gflops,
-                    fraction: g / peak_gflops,
-                },
+                backward: PeakFraction::new(
+                    format!("{} bwd", shape_text(&shape)),
+                    flash.config_label(&shape, gpu),
+                    (time, g),
+                    peak_gflops,
+                ),
                 forward_gflops,
                 of_forward: g / forward_gflops,
             })
@@ -164,16 +165,15 @@ pub(super) fn measure(
 impl Training {
     /// The section of `targets.md`.
     pub fn markdown(&self) -> String {
-        let mut table = Table::new([
-            ("target (issue 12)", Align::Left),
-            ("measured", Align::Left),
-        ]);
+        let mut table = Table::new([("training target", Align::Left), ("measured", Align::Left)]);
         if let Some(s) = &self.speedup {
             table.row([
                 format!("flash bwd vs naive bwd, {} (goal ≥ 5×)", s.shape),
                 format!(
-                    "{:.1} vs {:.1} ms = **{:.1}×**",
-                    s.flash_ms, s.naive_ms, s.speedup
+                    "{} vs {} (interleaved) = {}",
+                    s.flash.describe(),
+                    s.naive.describe(),
+                    s.speedup.describe()
                 ),
             ]);
         }

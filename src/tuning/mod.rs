@@ -133,6 +133,14 @@ impl TuningFile {
 /// into `gpu`; returns how many choices it applied. A file recorded on another device (a
 /// folder copied by hand) is an error.
 pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
+    apply_for(gpu, results_root, |_| true)
+}
+
+/// Like [`apply`] for the kernels `wanted` accepts: the choices of other kernels are
+/// neither checked nor applied, so a command about one kernel never fails on another's
+/// choice. A choice is checked against the device, not the memory budget: where it does
+/// not fit a shape, that shape runs the kernel's default.
+pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
     let device = DeviceHeader::for_gpu(gpu);
     let folder = DeviceFolder::for_device(results_root, &device);
     let Some(file) = TuningFile::load(&folder.dir)? else {
@@ -143,7 +151,7 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
     // Check every choice before applying any: a configuration that would compute wrong
     // results (e.g. edited by hand) is refused, never run.
     let mut table = Vec::new();
-    for choice in &file.choices {
+    for choice in file.choices.iter().filter(|c| wanted(&c.kernel)) {
         let invalid = |message: String| Error::DataFile {
             path: path.clone(),
             message: format!("{} d{}: {message}", choice.kernel, choice.head_dim),
@@ -159,7 +167,7 @@ pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
         let config = FlashConfig::parse(&choice.config)
             .and_then(|config| {
                 config
-                    .validate(&Shape::new(1, choice.head_dim), gpu, choice.dtype)
+                    .validate_on_device(&Shape::new(1, choice.head_dim), gpu, choice.dtype)
                     .map(|()| config)
             })
             .map_err(|e| invalid(e.to_string()))?;

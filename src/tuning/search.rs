@@ -15,7 +15,7 @@ use crate::kernels::flash::{Flash, FlashConfig, KvSource, fixed_subgroup_size, u
 use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
-use crate::verify::{check_kernel, fresh_seed};
+use crate::verify::{InputKind, check, fresh_seed};
 use std::time::{Duration, Instant};
 
 /// What to tune and how hard.
@@ -240,7 +240,8 @@ pub fn correctness_shapes(head_dim: u32) -> Vec<Shape> {
     ]
 }
 
-/// Checks `config` on [`correctness_shapes`]: the worst relative error, or why it failed.
+/// Checks `config` on [`correctness_shapes`], with uniform inputs on each and the hostile
+/// ones on the first: the worst relative error, or why it failed.
 pub fn check_config(
     gpu: &Gpu,
     precision: Precision,
@@ -248,23 +249,24 @@ pub fn check_config(
     head_dim: u32,
 ) -> Result<std::result::Result<f64, String>> {
     let kernel = Flash::with_config(precision, config);
+    let shapes = correctness_shapes(head_dim);
+    let cases = shapes
+        .iter()
+        .map(|&s| (s, InputKind::Uniform))
+        .chain(InputKind::HOSTILE.iter().map(|&kind| (shapes[0], kind)));
     let mut worst: f64 = 0.0;
-    for shape in correctness_shapes(head_dim) {
-        let check = match check_kernel(gpu, &kernel, shape, fresh_seed()) {
+    for (shape, inputs) in cases {
+        let check = match check(gpu, &kernel, shape, fresh_seed(), inputs) {
             Ok(check) => check,
             Err(Error::Unsupported { reason, .. }) => return Ok(Err(reason)),
             Err(e) => return Err(e),
         };
-        if let Some(reason) = check.skipped {
-            return Ok(Err(reason));
-        }
-        let comparison = check
-            .comparison
-            .as_ref()
-            .expect("a check that ran compares");
+        let Some(comparison) = check.comparison else {
+            return Ok(Err(check.skipped.unwrap_or_else(|| "not run".into())));
+        };
         if !check.passed() {
             return Ok(Err(format!(
-                "wrong results at {shape}: rel_l2_err {:e}",
+                "wrong results at {shape} with {inputs} inputs: rel_l2_err {:e}",
                 comparison.rel_l2_error
             )));
         }

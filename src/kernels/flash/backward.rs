@@ -119,6 +119,8 @@ impl Backward for Flash {
             return Err(no_backward(self));
         }
         crate::kernels::Kernel::check_support(self, shape, gpu)?;
+        // The plan checks the layout, `ATTNBENCH_FLASH_BWD_ROWS` included
+        // (`BackwardLayout::for_shape`).
         training_plan(self, shape, gpu).map(|_| ())
     }
 

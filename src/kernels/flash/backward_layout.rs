@@ -3,6 +3,7 @@
 //! from), what it costs (live floats, loop iterations), and how a driver's loop cap splits
 //! it into passes ([`BackwardPasses`]).
 
+use super::backward_rows::BackwardRows;
 use super::config::{LaneSum, subgroup_size_of};
 use super::texel_pair::{q_texels, texels_within_budget};
 use crate::error::{Error, Result};
@@ -74,6 +75,23 @@ impl std::fmt::Display for BackwardLayout {
 const DQ_REGISTER_FLOATS: u32 = 1536;
 const DKDV_REGISTER_FLOATS: u32 = 1024;
 
+/// The broadcast kernels' budgets as (floats per row and head-dim column, floats): what
+/// their default rows come from ([`broadcast_rows`]) and what an
+/// `ATTNBENCH_FLASH_BWD_ROWS` override is checked against
+/// ([`super::backward_rows::BackwardRows::check`]). GPUs' register cap applies on top
+/// ([`BackwardLayout::validate`]).
+const BROADCAST_BUDGETS: [(u32, u32); 2] = [(3, DQ_REGISTER_FLOATS), (4, DKDV_REGISTER_FLOATS)];
+
+/// The broadcast kernels' default (dQ, dK/dV) rows per invocation at `head_dim`: as many
+/// as their budgets hold, at most 8 and 4 (d = 64: 8 and 4; d = 128: 4 and 2).
+fn broadcast_rows(head_dim: u32) -> (u32, u32) {
+    let [(dq_per, dq_budget), (dkdv_per, dkdv_budget)] = BROADCAST_BUDGETS;
+    (
+        (dq_budget / (dq_per * head_dim)).clamp(1, 8),
+        (dkdv_budget / (dkdv_per * head_dim)).clamp(1, 4),
+    )
+}
+
 /// A forced layout kind: `ATTNBENCH_FLASH_BWD=broadcast`, `tiles` or `tiles,LANES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForcedBackward {
@@ -144,20 +162,18 @@ impl BackwardLayout {
     /// on CPU drivers and 64 elsewhere, and on CPU drivers streamed rows from texel arrays
     /// where they can hold Q (head_dim a multiple of 4, within the texture limits and the
     /// memory budget). `ATTNBENCH_FLASH_BWD_ROWS=dq,dkdv[,block[,texels|buffers]]`
-    /// overrides it (for experiments; texels only where they can be held). Refused without
-    /// a fixed subgroup size.
+    /// overrides it (for experiments; texels only where they can be held; the tile layout
+    /// ignores it). Refused without a fixed subgroup size.
     fn broadcast(shape: &Shape, facts: &DeviceFacts) -> Result<BackwardLayout> {
         let lanes = subgroup_size_of(facts)?;
         let head_dim = shape.head_dim;
         let base = if facts.is_cpu { 32 } else { 64 };
-        let field = |i: usize| -> Option<String> {
-            std::env::var("ATTNBENCH_FLASH_BWD_ROWS")
-                .ok()?
-                .split(',')
-                .nth(i)
-                .map(|f| f.trim().to_string())
-        };
-        let number = |i: usize| field(i)?.parse::<u32>().ok();
+        // Parsed and range-checked at start-up; checked against the head dim and the
+        // subgroup size here, with the same budgets the default rows come from.
+        let rows = BackwardRows::from_env()?;
+        if let Some(rows) = rows {
+            rows.check(head_dim, lanes, BROADCAST_BUDGETS)?;
+        }
         // Q, K, V, O, dO and the gradients, and the texel pair of Q's size: within the
         // memory budget, or the streamed rows come from the buffers.
         let others = crate::kernels::io_plan(shape, shape.seq_len).total_bytes()
@@ -166,17 +182,22 @@ impl BackwardLayout {
             && facts.texel_arrays
             && texel_extent("flash backward", q_texels(shape), &facts.limits).is_ok()
             && texels_within_budget(facts, others, q_texels(shape)).is_ok();
-        let texels = match field(3).as_deref() {
-            Some("texels") => texels_fit,
-            Some("buffers") => false,
-            _ => facts.is_cpu && texels_fit,
+        let texels = match rows.and_then(|r| r.texels) {
+            Some(true) => texels_fit,
+            Some(false) => false,
+            None => facts.is_cpu && texels_fit,
         };
+        let (dq_default, dkdv_default) = broadcast_rows(head_dim);
         Ok(BackwardLayout {
             kind: BackwardKind::Broadcast,
-            block: number(2).unwrap_or(base).max(lanes).next_multiple_of(lanes),
+            block: rows
+                .and_then(|r| r.block)
+                .unwrap_or(base)
+                .max(lanes)
+                .next_multiple_of(lanes),
             lanes,
-            dq_rows: number(0).unwrap_or((DQ_REGISTER_FLOATS / (3 * head_dim)).clamp(1, 8)),
-            dkdv_rows: number(1).unwrap_or((DKDV_REGISTER_FLOATS / (4 * head_dim)).clamp(1, 4)),
+            dq_rows: rows.map_or(dq_default, |r| r.dq_rows),
+            dkdv_rows: rows.map_or(dkdv_default, |r| r.dkdv_rows),
             tile: 4,
             texels,
         })

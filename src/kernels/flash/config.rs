@@ -261,6 +261,13 @@ impl FlashConfig {
         self.validate_on(shape, gpu.facts(), precision)
     }
 
+    /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
+    /// configuration correctly at all. What a tuned choice must pass to be applied; one that
+    /// does not fit the budget at some shape gives way to the default there.
+    pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
+        self.validate_facts(shape, gpu.facts(), precision, false)
+    }
+
     /// Whether this configuration can run `shape` in `precision` on a device with `facts`:
     /// what each K/V source needs (subgroups of a fixed size for broadcast, texture
     /// support and room in the memory budget for texels), lanes within the head dim, rows
@@ -272,13 +279,24 @@ impl FlashConfig {
         facts: &DeviceFacts,
         precision: Precision,
     ) -> Result<()> {
+        self.validate_facts(shape, facts, precision, true)
+    }
+
+    /// [`FlashConfig::validate_on`], with the texels' memory budget checked where `budget`.
+    fn validate_facts(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+        budget: bool,
+    ) -> Result<()> {
         let limits = &facts.limits;
         let unsupported = |reason: String| Error::Unsupported {
             kernel: kernel_name(precision).into(),
             reason,
         };
         if self.kv.is_broadcast() {
-            self.check_broadcast(shape, facts, precision)?;
+            self.check_broadcast(shape, facts, precision, budget)?;
         }
         if let KvSource::KeySplit { key_lanes } = self.kv {
             self.check_split(shape, key_lanes, precision)?;
@@ -335,6 +353,7 @@ impl FlashConfig {
         shape: &Shape,
         facts: &DeviceFacts,
         precision: Precision,
+        budget: bool,
     ) -> Result<()> {
         let unsupported = |reason: String| Error::Unsupported {
             kernel: kernel_name(precision).into(),
@@ -379,8 +398,10 @@ impl FlashConfig {
             )?;
             // The textures are a speed-up, not a need: where they would push a run past the
             // memory budget, flash reads the buffers instead (the default falls back).
-            let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
-            texels_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
+            if budget {
+                let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
+                texels_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
+            }
         }
         Ok(())
     }

@@ -24,7 +24,7 @@
 //! splits the keys into passes, each row's running state kept in a state buffer between
 //! them), the texel pair, and for training shapes the backward's layout.
 //!
-//! The backward ([`backward`]) is FlashAttention-2's in three kernels, no float atomics:
+//! The backward (`backward.rs`) is FlashAttention-2's in three kernels, no float atomics:
 //! the forward leaves each row's logsumexp; D = rowsum(dO ∘ O); dK/dV over key blocks and
 //! dQ over query blocks, both recomputing P. Memory is O(B·H·n·d) in both directions.
 //! The measured version ladder and what each idea gained is `docs/ladder.md`
@@ -33,6 +33,7 @@
 mod backward;
 mod backward_layout;
 mod backward_pipelines;
+pub mod backward_rows;
 mod config;
 mod config_split;
 mod config_text;
@@ -99,6 +100,13 @@ impl Kernel for Flash {
 
     fn precision(&self) -> Precision {
         self.precision
+    }
+
+    fn required_features(&self) -> wgpu::Features {
+        match self.precision {
+            Precision::F32 => wgpu::Features::empty(),
+            Precision::F16 => wgpu::Features::SHADER_F16,
+        }
     }
 
     /// f16 keeps ~3 decimal digits in Q·Kᵀ.

@@ -86,19 +86,18 @@ impl Backward for Naive {
             .buffers
             .iter()
             .filter(|b| b.label.starts_with("scores"))
-            .map(|b| (format!("d{}", b.label), b.bytes))
+            .map(|b| (format!("d{}", b.label), b.count, b.bytes))
             .collect();
-        for (label, bytes) in dp {
-            plan.storage(label, bytes);
+        for (label, count, bytes) in dp {
+            plan.storage_n(label, count, bytes);
         }
         plan.buffers.extend(gradient_plan(shape).buffers);
         let chunks = self.rows.split(shape, &gpu.limits())?.chunks;
-        for c in 0..chunks {
-            plan.other(
-                format!("backward params[{c}]"),
-                3 * std::mem::size_of::<Params>() as u64,
-            );
-        }
+        plan.other_n(
+            "backward params",
+            chunks,
+            3 * std::mem::size_of::<Params>() as u64,
+        );
         Ok(plan)
     }
 

@@ -161,17 +161,35 @@ impl ScoreRows {
     }
 
     pub(crate) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
+        self.plan_with(shape, self.split(shape, &gpu.limits())?)
+    }
+
+    /// The plan of `shape` with its score rows split as `split`.
+    fn plan_with(self, shape: &Shape, split: Chunking) -> Result<MemoryPlan> {
         let mut plan = io_plan(shape, shape.seq_len);
-        let split = self.split(shape, &gpu.limits())?;
         let row_bytes = u64::from(shape.seq_len) * F32_BYTES;
         let rows = shape.rows();
-        for c in 0..split.chunks {
-            let chunk_rows = split.rows_per_chunk.min(rows - c * split.rows_per_chunk);
-            if self == ScoreRows::Materialized || c == 0 {
-                plan.storage(format!("scores[{c}]"), chunk_rows * row_bytes);
+        // Counted entries, not one per chunk: the plan of a problem of millions of chunks
+        // is as small as any other's (it is made before the problem is refused).
+        match self {
+            ScoreRows::Materialized => {
+                let rest = rows % split.rows_per_chunk;
+                plan.storage_n(
+                    "scores",
+                    rows / split.rows_per_chunk,
+                    split.rows_per_chunk * row_bytes,
+                )
+                .storage_n(
+                    "scores (last chunk)",
+                    u64::from(rest > 0),
+                    rest * row_bytes,
+                );
             }
-            plan.other(format!("params[{c}]"), std::mem::size_of::<Params>() as u64);
+            ScoreRows::Blocked => {
+                plan.storage("scores", split.rows_per_chunk * row_bytes);
+            }
         }
+        plan.other_n("params", split.chunks, std::mem::size_of::<Params>() as u64);
         Ok(plan)
     }
 
@@ -374,5 +392,28 @@ mod tests {
         let split = chunking(&shape, &limits).unwrap();
         assert_eq!(split.rows_per_chunk, 4096);
         assert_eq!(split.chunks, 2);
+    }
+
+    /// 33 million rows of 132 MB each: one row per chunk on a 128 MiB binding. The plan is
+    /// a few counted entries, not 66 million (which took 4.7 GB before the refusal).
+    #[test]
+    fn plans_of_millions_of_chunks_stay_small() {
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: 128 << 20,
+            max_buffer_size: (2 << 30) - 1,
+            ..wgpu::Limits::default()
+        };
+        let shape = Shape::new(33_000_000, 1);
+        let split = chunking(&shape, &limits).unwrap();
+        assert_eq!(split.chunks, 33_000_000);
+        let plan = ScoreRows::Materialized.plan_with(&shape, split).unwrap();
+        assert!(plan.buffers.len() < 10, "{}", plan.buffers.len());
+        assert_eq!(plan.buffer_count(), 4 + 2 * 33_000_000);
+        assert_eq!(
+            plan.total_bytes(),
+            io_plan(&shape, shape.seq_len).total_bytes()
+                + shape.score_matrix_bytes()
+                + 33_000_000 * std::mem::size_of::<Params>() as u64
+        );
     }
 }

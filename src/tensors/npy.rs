@@ -1,101 +1,14 @@
-//! Host-side inputs: random Q, K, V for a shape, and NumPy `.npy` files (float32, C order)
-//! so anyone can check a kernel with their own tools. Q is `[B, H, n, d]` (or
-//! `[B, H, r, d]` with r < n: the last r query rows, as a decode step's one-row q), K and V
-//! are `[B, HKV, n, d]` (HKV < H: grouped-query attention).
+//! NumPy `.npy` files of attention tensors: float32, C order, rank 4, read with bounds
+//! (regular files only, length checked against the header before any data is read) and
+//! written atomically.
 
+use super::inputs::{AttentionInputs, Gradients};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use npyz::WriterBuilder;
 use std::path::{Path, PathBuf};
 
-/// Q, K and V on the host, row-major.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AttentionInputs {
-    /// The problem shape.
-    pub shape: Shape,
-    /// Queries, `[B, H, r, d]`: the last r = [`AttentionInputs::query_rows`] rows of each
-    /// (batch, head), all n of them unless loaded from a shorter `q.npy`.
-    pub q: Vec<f32>,
-    /// Keys, `[B, HKV, n, d]`.
-    pub k: Vec<f32>,
-    /// Values, `[B, HKV, n, d]`.
-    pub v: Vec<f32>,
-    /// The gradient of the loss with respect to O, `[B, H, r, d]` like `q`: present when the
-    /// shape has a backward pass ([`crate::shape::Pass`]) or when loaded from `do.npy`.
-    pub d_o: Option<Vec<f32>>,
-}
-
 impl AttentionInputs {
-    /// Uniform random values in [-1, 1) from `seed`, the same on every machine (dO, drawn
-    /// after V, only for shapes with a backward pass: Q, K and V do not depend on the pass).
-    /// Refused with the bytes, before any allocation, when the host lacks the memory.
-    pub fn random(shape: Shape, seed: u64) -> Result<Self> {
-        shape.validate()?;
-        crate::host::check(
-            &format!("random inputs at {shape}"),
-            crate::host::inputs_bytes(&shape),
-        )?;
-        let (q_len, kv_len) = host_lens(&shape)?;
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let mut tensor =
-            |len: usize| -> Vec<f32> { (0..len).map(|_| rng.f32() * 2.0 - 1.0).collect() };
-        let (q, k, v) = (tensor(q_len), tensor(kv_len), tensor(kv_len));
-        let d_o = shape.pass.has_backward().then(|| tensor(q_len));
-        Ok(AttentionInputs {
-            shape,
-            q,
-            k,
-            v,
-            d_o,
-        })
-    }
-
-    /// These inputs for `pass`: when it has a backward pass and no dO was loaded, dO is
-    /// drawn uniformly in [-1, 1) from `seed`, shaped like `q`.
-    pub fn for_pass(mut self, pass: crate::shape::Pass, seed: u64) -> Self {
-        self.shape = self.shape.with_pass(pass);
-        if pass.has_backward() && self.d_o.is_none() {
-            let mut rng = fastrand::Rng::with_seed(seed ^ 0xd0d0_d0d0);
-            self.d_o = Some((0..self.q.len()).map(|_| rng.f32() * 2.0 - 1.0).collect());
-        }
-        self
-    }
-
-    /// Wraps existing tensors, checking their lengths against the shape: K and V
-    /// `[B, HKV, n, d]`, Q `[B, H, r, d]` for some 1 ≤ r ≤ n (the last r query rows).
-    pub fn from_tensors(shape: Shape, q: Vec<f32>, k: Vec<f32>, v: Vec<f32>) -> Result<Self> {
-        shape.validate()?;
-        let (q_len, kv_len) = host_lens(&shape)?;
-        for (name, t) in [("k", &k), ("v", &v)] {
-            if t.len() != kv_len {
-                return Err(Error::InvalidShape(format!(
-                    "{name} has {} elements, the shape {shape} needs {kv_len}",
-                    t.len()
-                )));
-            }
-        }
-        let row = shape.batch_heads() as usize * shape.head_dim as usize;
-        if q.is_empty() || q.len() > q_len || !q.len().is_multiple_of(row) {
-            return Err(Error::InvalidShape(format!(
-                "q has {} elements, the shape {shape} needs {q_len} (or the last r rows of each head, a multiple of {row})",
-                q.len()
-            )));
-        }
-        Ok(AttentionInputs {
-            shape,
-            q,
-            k,
-            v,
-            d_o: None,
-        })
-    }
-
-    /// Query rows per (batch, head) that `q` holds: the last ones of the sequence.
-    pub fn query_rows(&self) -> u32 {
-        let row = self.shape.batch_heads() as usize * self.shape.head_dim as usize;
-        (self.q.len() / row.max(1)) as u32
-    }
-
     /// Reads `q.npy`, `k.npy` and `v.npy` from `dir`: q `[B, H, r, d]`, k and v
     /// `[B, HKV, n, d]`, with HKV dividing H (grouped-query attention) and 1 ≤ r ≤ n (r = 1:
     /// a decode step's query). They give the problem; `causal` and `window` are not stored
@@ -147,6 +60,39 @@ impl AttentionInputs {
         Ok(inputs)
     }
 
+    /// Refuses tensors loaded from `dir` ([`AttentionInputs::load_npy_dir`]) that hold a
+    /// NaN or an infinity, naming the file and the first such element: such inputs give
+    /// NaN outputs that look like a kernel's fault.
+    pub fn check_finite(&self, dir: &Path) -> Result<()> {
+        let s = self.shape;
+        let q_dims = [s.batch, s.heads, self.query_rows(), s.head_dim];
+        let kv_dims = [s.batch, s.kv_head_count(), s.seq_len, s.head_dim];
+        let tensors = [
+            ("q.npy", Some(&self.q), q_dims),
+            ("k.npy", Some(&self.k), kv_dims),
+            ("v.npy", Some(&self.v), kv_dims),
+            ("do.npy", self.d_o.as_ref(), q_dims),
+        ];
+        for (name, data, dims) in tensors {
+            let Some((i, x)) = data.and_then(|d| first_non_finite(d)) else {
+                continue;
+            };
+            let (mut index, mut rest) = ([0usize; 4], i);
+            for axis in (0..4).rev() {
+                let len = (dims[axis] as usize).max(1);
+                index[axis] = rest % len;
+                rest /= len;
+            }
+            return Err(Error::TensorFile {
+                path: dir.join(name),
+                message: format!(
+                    "element {i} ({index:?}) is {x}: inputs must be finite (--allow-non-finite runs them anyway)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Writes `q.npy`, `k.npy` and `v.npy` (and `do.npy` when there is a dO) into `dir`
     /// (created if missing).
     pub fn save_npy_dir(&self, dir: &Path) -> Result<()> {
@@ -170,24 +116,7 @@ impl AttentionInputs {
     }
 }
 
-/// dQ, dK and dV of one backward pass, on the host: dQ `[B, H, n, d]`, dK and dV
-/// `[B, HKV, n, d]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gradients {
-    /// Gradient with respect to Q.
-    pub dq: Vec<f32>,
-    /// Gradient with respect to K (summed over the query heads of each KV head).
-    pub dk: Vec<f32>,
-    /// Gradient with respect to V (summed likewise).
-    pub dv: Vec<f32>,
-}
-
 impl Gradients {
-    /// The three gradients with their file stems, in the order dQ, dK, dV.
-    pub fn named(&self) -> [(&'static str, &[f32]); 3] {
-        [("dq", &self.dq), ("dk", &self.dk), ("dv", &self.dv)]
-    }
-
     /// Writes `dq.npy`, `dk.npy` and `dv.npy` into `dir` for `shape`.
     pub fn save_npy_dir(&self, shape: &Shape, dir: &Path) -> Result<()> {
         let s = shape;
@@ -202,56 +131,80 @@ impl Gradients {
     }
 }
 
-/// Host elements of Q (all n rows) and of K or V.
-fn host_lens(shape: &Shape) -> Result<(usize, usize)> {
-    let too_large = |_| Error::InvalidShape("tensor too large for host memory".into());
-    Ok((
-        usize::try_from(shape.tensor_elements()).map_err(too_large)?,
-        usize::try_from(shape.kv_tensor_elements()).map_err(too_large)?,
-    ))
-}
-
+/// Longest `.npy` header accepted (numpy writes a few hundred bytes).
+const MAX_HEADER_BYTES: usize = 1 << 20;
 /// Writes one float32 tensor of dims `[B, heads, rows, d]` as `.npy`, creating the parent
-/// folder.
+/// folder: into a temporary file beside it, flushed, then renamed, so that a full disk or a
+/// killed run never leaves a truncated tensor under the real name.
 pub fn write_npy(path: &Path, dims: [u32; 4], data: &[f32]) -> Result<()> {
     let file_error = |e: std::io::Error| Error::TensorFile {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(file_error)?;
-    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::files::create_dir(dir)?;
     let dims = dims.map(u64::from);
-    let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(file_error)?);
+    let mut tmp = crate::files::temp_file_in(dir).map_err(file_error)?;
+    let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()
         .shape(&dims)
-        .writer(file)
+        .writer(&mut buffered)
         .begin_nd()
         .map_err(file_error)?;
     writer.extend(data.iter().copied()).map_err(file_error)?;
-    writer.finish().map_err(file_error)
+    writer.finish().map_err(file_error)?;
+    std::io::Write::flush(&mut buffered).map_err(file_error)?;
+    drop(buffered);
+    tmp.as_file().sync_all().map_err(file_error)?;
+    tmp.persist(path).map_err(|e| file_error(e.error))?;
+    Ok(())
 }
 
 /// Reads a float32 `.npy` file of rank 4 in C order; any other content is an error that
-/// names the file.
+/// names the file. Bounded: the file must be a regular file (a symlink to one is fine; a
+/// device or FIFO is refused before it is opened), and its length must match the shape in
+/// its header before a byte of data is read.
 pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
+    use std::io::{Read, Seek};
     let bad = |message: String| Error::TensorFile {
         path: PathBuf::from(path),
         message,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| bad(format!("cannot read: {e}")))?
-        .len();
-    // The file's bytes and the decoded tensor are both held for a moment.
-    crate::host::check(
-        &format!("reading {}", path.display()),
-        size.saturating_mul(2),
-    )?;
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let header_len = npy_header_len(&bytes).ok_or_else(|| bad("not a valid .npy file".into()))?;
+    let cannot_read = |e: std::io::Error| bad(format!("cannot read: {e}"));
+    // Before opening: opening a FIFO blocks until someone writes into it.
+    if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
+        return Err(bad(
+            "not a regular file (a device, FIFO or folder holds no tensor)".into(),
+        ));
+    }
+    let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let size = meta.len();
+    let mut prefix = Vec::with_capacity(12);
+    (&mut file)
+        .take(12)
+        .read_to_end(&mut prefix)
+        .map_err(cannot_read)?;
+    let header_len = npy_header_len(&prefix)
+        .filter(|&len| len as u64 <= size)
+        .ok_or_else(|| bad("not a valid .npy file".into()))?;
+    if header_len > MAX_HEADER_BYTES {
+        return Err(bad(format!(
+            "not a valid .npy file: a header of {header_len} bytes (at most {MAX_HEADER_BYTES})"
+        )));
+    }
+    let mut header = vec![0u8; header_len];
+    file.rewind().map_err(cannot_read)?;
+    file.read_exact(&mut header).map_err(cannot_read)?;
     let npy =
-        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+        npyz::NpyFile::new(&header[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
     let descr = npy.dtype().descr();
     if !descr.contains("f4") {
         return Err(bad(format!("dtype {descr} is not float32")));
@@ -270,13 +223,29 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
         *slot = u32::try_from(value).map_err(|_| bad(format!("dimension {value} too large")))?;
     }
     let expected: u64 = shape.iter().product();
-    let data_len = (bytes.len() - header_len) as u64;
+    let data_len = size - header_len as u64;
     if data_len != expected.saturating_mul(4) {
         return Err(bad(format!(
             "holds {data_len} data bytes, shape {shape:?} needs {} (truncated, or trailing bytes after the data)",
             expected.saturating_mul(4)
         )));
     }
+    // The file's bytes and the decoded tensor are both held for a moment.
+    crate::host::check(
+        &format!("reading {}", path.display()),
+        size.saturating_mul(2),
+    )?;
+    let mut bytes = Vec::new();
+    file.rewind().map_err(cannot_read)?;
+    // Never more than the length checked above, even if the file grows meanwhile.
+    file.take(size)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 != size {
+        return Err(bad("changed while it was read".into()));
+    }
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
     let data: Vec<f32> = npy
         .into_vec()
         .map_err(|e| bad(format!("truncated or unreadable data: {e}")))?;
@@ -290,19 +259,25 @@ pub fn read_npy(path: &Path) -> Result<([u32; 4], Vec<f32>)> {
 }
 
 /// Length of a `.npy` file's magic, version, header-length field and header: where its
-/// data starts (format versions 1.0, 2.0 and 3.0).
-fn npy_header_len(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+/// data starts (format versions 1.0, 2.0 and 3.0), from the file's first 12 bytes.
+fn npy_header_len(prefix: &[u8]) -> Option<usize> {
+    if prefix.len() < 10 || &prefix[..6] != b"\x93NUMPY" {
         return None;
     }
-    let len = match bytes[6] {
-        1 => 10 + usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
-        2 | 3 if bytes.len() >= 12 => {
-            12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+    match prefix[6] {
+        1 => Some(10 + usize::from(u16::from_le_bytes([prefix[8], prefix[9]]))),
+        2 | 3 if prefix.len() >= 12 => {
+            Some(12 + u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize)
         }
-        _ => return None,
-    };
-    (len <= bytes.len()).then_some(len)
+        _ => None,
+    }
+}
+
+/// The first value of `data` that is NaN or infinite: its index and the value.
+pub fn first_non_finite(data: &[f32]) -> Option<(usize, f32)> {
+    data.iter()
+        .position(|x| !x.is_finite())
+        .map(|i| (i, data[i]))
 }
 
 #[cfg(test)]
@@ -353,6 +328,57 @@ mod tests {
         write_npy(&dir.path().join("v.npy"), [2, 3, 6, 4], &bad.v).unwrap();
         let err = AttentionInputs::load_npy_dir(dir.path(), true, None).unwrap_err();
         assert!(err.to_string().contains("must divide"), "{err}");
+    }
+
+    /// Hostile files: a FIFO, a device, a header whose shape promises far less than the
+    /// file holds. Each is refused before its data is read (a FIFO would block forever).
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_of_the_right_length_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("q.npy");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read_npy(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let zero = dir.path().join("zero.npy");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let err = read_npy(&zero).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        // A valid header for 8 floats, then a sparse 1 GiB tail: refused from its length.
+        let sparse = dir.path().join("sparse.npy");
+        write_npy(&sparse, [1, 1, 2, 4], &[0.5; 8]).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&sparse)
+            .unwrap();
+        file.set_len(1 << 30).unwrap();
+        let err = read_npy(&sparse).unwrap_err().to_string();
+        assert!(err.contains("trailing"), "{err}");
+        // A symlink to a regular file is fine.
+        let good = dir.path().join("good.npy");
+        write_npy(&good, [1, 1, 2, 4], &[0.5; 8]).unwrap();
+        let link = dir.path().join("link.npy");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        assert_eq!(read_npy(&link).unwrap().1, vec![0.5; 8]);
+    }
+
+    #[test]
+    fn non_finite_inputs_are_named_with_their_first_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape::new(4, 2).with_batch_heads(1, 2);
+        let mut inputs = AttentionInputs::random(shape, 1).unwrap();
+        assert!(inputs.check_finite(dir.path()).is_ok());
+        inputs.k[11] = f32::INFINITY;
+        inputs.k[13] = f32::NAN;
+        let err = inputs.check_finite(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("k.npy") && err.contains("element 11 ([0, 1, 1, 1])"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! How far each kernel can go on a device: the largest n at a shape (from the kernels'
-//! memory plans against the device limits and memory budget, nothing allocated), and the
-//! bytes each needs at the sizes of the quadratic-wall argument.
+//! The capacity table: for each kernel, the largest n whose memory plan fits the device,
+//! and the bytes it needs at the seed's marks.
 
 use crate::error::Error;
 use crate::gpu::Gpu;

@@ -1,0 +1,75 @@
+//! Every registered kernel the adapter can run, forward and backward, against the f64
+//! reference on the verification plan: uniform and hostile inputs, the shapes that
+//! exercise each code path (`ATTNBENCH_EXHAUSTIVE=1`: every shape with every input kind,
+//! more head dims, as CI runs it). The test counts what ran: a skip is not a pass.
+
+mod common;
+
+use attnbench::kernels::{KERNELS, Precision};
+use attnbench::verify::{Case, Coverage, check_all, fresh_seed, plan};
+use attnbench::{Kernel, Pass};
+use common::{exhaustive, gpu, gpu2};
+use std::collections::BTreeMap;
+
+/// The kernels the shared adapter can run at all.
+fn available() -> Vec<&'static dyn Kernel> {
+    KERNELS
+        .iter()
+        .copied()
+        .filter(|k| gpu().features().contains(k.required_features()))
+        .collect()
+}
+
+#[test]
+fn every_kernel_passes_the_verification_plan() {
+    let coverage = if exhaustive() {
+        Coverage::Exhaustive
+    } else {
+        Coverage::Device
+    };
+    let kernels = available();
+    let cases: Vec<Case> = plan(&kernels, coverage, None);
+    let seed = fresh_seed();
+    let mut ran: BTreeMap<(&str, bool), usize> = BTreeMap::new();
+    check_all(&[gpu(), gpu2()], &cases, seed, |case, c, _| {
+        assert!(
+            !c.failed(),
+            "{} at {} with {} inputs (seed {seed}): {:?}",
+            case.kernel.name(),
+            case.shape,
+            case.inputs,
+            c.outputs
+        );
+        if c.ran() {
+            *ran.entry((case.kernel.name(), case.shape.pass.has_backward()))
+                .or_default() += 1;
+        } else {
+            // Only flash's backward may be refused (where subgroups have no fixed size),
+            // and the f32 kernels run every forward case.
+            let reason = c.skipped.unwrap_or_default();
+            assert!(
+                case.shape.pass.has_backward() || case.kernel.precision() != Precision::F32,
+                "{} skipped {}: {reason}",
+                case.kernel.name(),
+                case.shape
+            );
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    for kernel in &kernels {
+        let forward = ran.get(&(kernel.name(), false)).copied().unwrap_or(0);
+        let planned = cases
+            .iter()
+            .filter(|c| c.kernel.name() == kernel.name() && c.shape.pass == Pass::Forward)
+            .count();
+        assert!(
+            forward * 10 >= planned * 9,
+            "{}: {forward} of {planned} forward cases ran",
+            kernel.name()
+        );
+    }
+    let backwards = ["naive", "chunked"];
+    for name in backwards {
+        assert!(ran.get(&(name, true)).copied().unwrap_or(0) >= 10, "{name}");
+    }
+}

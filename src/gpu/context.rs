@@ -5,7 +5,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 use super::adapter::{AdapterChoice, select_adapter};
 use super::adapter::{AdapterSummary, describe_adapter};
-use super::facts::{DeviceFacts, register_cap_setting};
+use super::facts::{DeviceFacts, register_cap_setting, texel_format_usable};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
 use super::shaders::{CompiledShader, shader_checks_forced};
 use crate::error::{Error, Result};
@@ -122,7 +122,7 @@ impl Gpu {
             } else {
                 register_cap_setting()?
             },
-            texel_arrays: super::texels::texel_format_usable(&adapter),
+            texel_arrays: texel_format_usable(&adapter),
             memory_budget: budget.bytes,
         };
         let lost = Arc::new(Mutex::new(None));

@@ -21,6 +21,17 @@ pub const REGISTER_CAP: u32 = 128;
 /// own registers, and for two or three workgroups per core.
 pub const REGISTER_TARGET: u32 = 96;
 
+/// The texel format of a texel array.
+pub const TEXEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+
+/// Whether `adapter` offers [`TEXEL_FORMAT`] as a storage and a sampled texture.
+pub(crate) fn texel_format_usable(adapter: &wgpu::Adapter) -> bool {
+    let usages = adapter
+        .get_texture_format_features(TEXEL_FORMAT)
+        .allowed_usages;
+    usages.contains(wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING)
+}
+
 /// The facts of one adapter that the kernels' configuration choices depend on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceFacts {

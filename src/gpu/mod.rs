@@ -20,7 +20,8 @@ pub use adapter::list_adapters;
 pub use adapter::{AdapterChoice, AdapterSummary, describe_adapter};
 pub use context::{Gpu, ShaderSource};
 pub use facts::{
-    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, parse_register_cap, register_cap_setting,
+    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap,
+    register_cap_setting,
 };
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
@@ -34,7 +35,7 @@ pub(crate) use pipeline::{
 };
 pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
 pub use texels::{
-    TEXEL_BYTES, TEXEL_FORMAT, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
+    TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
     texel_row_width,
 };
 pub use timing::median;

@@ -51,7 +51,7 @@ impl Slot {
             },
             Slot::TexelsOut => wgpu::BindingType::StorageTexture {
                 access: wgpu::StorageTextureAccess::WriteOnly,
-                format: super::texels::TEXEL_FORMAT,
+                format: super::facts::TEXEL_FORMAT,
                 view_dimension: wgpu::TextureViewDimension::D2,
             },
         }

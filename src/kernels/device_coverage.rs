@@ -6,10 +6,9 @@
 
 use crate::gpu::{DeviceFacts, REGISTER_CAP};
 use crate::kernels::decode::DecodePlan;
-use crate::kernels::flash::{BackwardLayout, FlashConfig, untuned_config_on};
+use crate::kernels::flash::{BackwardLayout, FlashConfig, gpu_grid, untuned_config_on};
 use crate::kernels::{KERNELS, Precision};
 use crate::shape::{Pass, Shape};
-use crate::tuning::search::gpu_grid;
 
 /// The subgroup ranges (min, max) of the simulated adapters; `None`: no SUBGROUP.
 const RANGES: &[Option<(u32, u32)>] = &[

@@ -3,8 +3,8 @@
 //! specialized per layout and head dim, with the loads of the tensors they read generated
 //! per source (buffer or texel array).
 
-use super::BOUNDS;
 use super::backward_layout::{BackwardKind, BackwardLayout};
+use super::bounds::BOUNDS;
 use super::pipelines::lane_sum_wgsl;
 use super::texel_pair::texel_shift;
 use crate::error::Result;

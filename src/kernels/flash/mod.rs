@@ -34,10 +34,12 @@ mod backward;
 mod backward_layout;
 mod backward_pipelines;
 pub mod backward_rows;
+mod bounds;
 mod config;
 mod config_split;
 mod config_text;
 mod forward;
+mod gpu_grid;
 pub mod ladder;
 mod pipelines;
 mod plan;
@@ -50,6 +52,7 @@ pub use config::{
     FlashConfig, KvSource, LaneSum, fixed_subgroup_size, kernel_name, max_rows, subgroup_size_of,
 };
 pub use config_text::TilesOverride;
+pub use gpu_grid::gpu_grid;
 pub use ladder::{LADDER, Rung};
 pub use pipelines::lane_sum_wgsl;
 pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config, untuned_config_on};
@@ -59,14 +62,10 @@ pub use variant::{FLASH, FLASH_F16, Flash};
 use crate::error::{Error, Result};
 use crate::gpu::Bounds;
 
-/// Every flash shader (forward, backward, texel pack) is in bounds by construction: rows and
-/// keys past n are clamped to the last one and masked, columns past the head dim clamped to
-/// the last vec4, and private arrays indexed within their loop bounds. So naga's runtime
-/// checks are left out ([`Bounds::InBounds`]).
-pub(crate) const BOUNDS: Bounds = Bounds::InBounds;
 use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use crate::kernels::{AttentionBuffers, Backward, KeepAlive, Kernel, Precision, PreparedKernel};
 use crate::shape::Shape;
+use bounds::BOUNDS;
 use forward::{RunResources, forward_memory, prepare_forward};
 use std::sync::Arc;
 
@@ -117,12 +116,12 @@ impl Kernel for Flash {
         }
     }
 
-    /// The plan's label: the forward's tiles, with a backward pass also its layout (the
-    /// forward's alone where the backward cannot run).
     fn bounds(&self) -> Bounds {
         BOUNDS
     }
 
+    /// The plan's label: the forward's tiles, with a backward pass also its layout (the
+    /// forward's alone where the backward cannot run).
     fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
         FlashPlan::resolve(self, shape, gpu)
             .or_else(|_| FlashPlan::forward(self, shape, gpu))

@@ -2,7 +2,7 @@
 //! and `shaders/flash_lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
 //! specialized per configuration and head dim and cached on the device.
 
-use super::BOUNDS;
+use super::bounds::BOUNDS;
 use super::config::{FlashConfig, KvSource, LaneSum, fixed_subgroup_size};
 use super::texel_pair::texel_shift;
 use crate::error::{Error, Result};

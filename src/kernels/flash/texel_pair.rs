@@ -11,7 +11,7 @@
 //! K/V, the backward's Q/dO and its K/V take turns in the same two textures, sized for the
 //! largest (Q: B·H·n·d floats). That keeps flash's extra memory at two textures.
 
-use super::BOUNDS;
+use super::bounds::BOUNDS;
 use crate::error::Result;
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer,

@@ -59,11 +59,61 @@ struct Probe<'g> {
     layout: wgpu::BindGroupLayout,
 }
 
-/// What the FMA probe must leave in `dst[id]` (all four lanes alike): the same chains on the
-/// CPU with the same fused multiply-add. `f16` rounds like the shader, loosely.
-pub fn expected_fma(id: u32, iterations: u32) -> f32 {
+/// One way of keeping a device's FMA units busy: an entry point of the probe shader and
+/// the independent chains it runs per invocation.
+#[derive(Clone, Copy, Debug)]
+struct FmaShape {
+    entry: &'static str,
+    /// Independent dependency chains per invocation.
+    chains: u32,
+    /// Lanes per chain (1 for scalars, 4 for vec4).
+    lanes: u32,
+}
+
+impl FmaShape {
+    /// FLOPs per loop iteration of one invocation (an FMA counts two).
+    fn flops_per_iteration(self) -> f64 {
+        f64::from(self.chains * self.lanes * 2)
+    }
+}
+
+/// The f32 chain shapes probed; the fastest is the ceiling. One shape alone under-reads
+/// where it spills registers or leaves units idle, and a ceiling a kernel beats is none.
+const FMA_F32_SHAPES: [FmaShape; 4] = [
+    FmaShape {
+        entry: "fma_f32",
+        chains: 8,
+        lanes: 4,
+    },
+    FmaShape {
+        entry: "fma_f32_vec4x4",
+        chains: 4,
+        lanes: 4,
+    },
+    FmaShape {
+        entry: "fma_f32_scalar8",
+        chains: 8,
+        lanes: 1,
+    },
+    FmaShape {
+        entry: "fma_f32_scalar4",
+        chains: 4,
+        lanes: 1,
+    },
+];
+
+const FMA_F16_SHAPE: FmaShape = FmaShape {
+    entry: "fma_f16",
+    chains: 8,
+    lanes: 4,
+};
+
+/// What the FMA probe with `chains` chains must leave in `dst[id]` (all four lanes alike):
+/// the same chains on the CPU with the same fused multiply-add. `f16` rounds like the
+/// shader, loosely.
+pub fn expected_fma(id: u32, iterations: u32, chains: u32) -> f32 {
     let seed = (id % 8) as f32;
-    (0..8)
+    (0..chains)
         .map(|c| {
             let mut a = seed + c as f32;
             for _ in 0..iterations {
@@ -130,71 +180,90 @@ impl<'g> Probe<'g> {
         Ok((crate::gpu::median(&ns)?, source.as_str().to_string()))
     }
 
-    /// Best FMA GFLOP/s over `workgroups`, growing the work until a run takes at least
-    /// 20 ms; the result of every run is checked.
+    /// Best FMA GFLOP/s over `shapes` × `workgroups`, growing the work until a run takes
+    /// at least 20 ms; the result of every run is checked.
     fn fma(
         &self,
         f16: bool,
+        shapes: &[FmaShape],
         workgroups: &[u32],
         tried: &mut Vec<(String, f64)>,
     ) -> Result<(f64, String)> {
-        let (source, entry) = if f16 {
-            (
-                ShaderSource {
-                    name: "probe_f16.wgsl",
-                    wgsl: include_str!("../shaders/probe_f16.wgsl"),
-                },
-                "fma_f16",
-            )
-        } else {
-            (crate::gpu::shader!("probe.wgsl"), "fma_f32")
-        };
-        let iterations = 512u32;
-        let max_dim = self.gpu.limits().max_compute_workgroups_per_dimension;
         let mut best = (0.0f64, String::new());
-        for &workgroup in workgroups {
-            let mut count = 4096u32;
-            loop {
-                let bytes = u64::from(count) * 16;
-                let src = self.storage("probe src", 16)?;
-                let dst = self.storage("probe dst", bytes)?;
-                let groups = u64::from(count.div_ceil(workgroup));
-                let grid = if f16 {
-                    [groups.min(u64::from(max_dim)) as u32, 1, 1]
-                } else {
-                    grid_for(groups, max_dim)?
-                };
-                let params = Params {
-                    iterations,
-                    count,
-                    x: PARAMS_X,
-                    y: PARAMS_Y,
-                };
-                let (ns, timing) =
-                    self.time(source, entry, workgroup, (&src, &dst), params, grid)?;
-                self.check_fma(&dst, count, iterations, f16)?;
-                let gflops = f64::from(count) * f64::from(iterations) * 64.0 / ns;
-                let big_enough =
-                    ns >= 20e6 || count >= 1 << 22 || (f16 && groups >= u64::from(max_dim) / 2);
-                if big_enough {
-                    tried.push((format!("{entry} workgroup {workgroup}, {count} invocations × {iterations} iterations"), gflops));
-                    if gflops > best.0 {
-                        best = (gflops, timing);
-                    }
-                    break;
+        for &shape in shapes {
+            for &workgroup in workgroups {
+                let (gflops, timing) = self.fma_shape(f16, shape, workgroup, tried)?;
+                if gflops > best.0 {
+                    best = (gflops, timing);
                 }
-                count *= 2;
             }
         }
         Ok(best)
     }
 
-    fn check_fma(&self, dst: &TrackedBuffer, count: u32, iterations: u32, f16: bool) -> Result<()> {
+    /// GFLOP/s of one chain shape at one workgroup size.
+    fn fma_shape(
+        &self,
+        f16: bool,
+        shape: FmaShape,
+        workgroup: u32,
+        tried: &mut Vec<(String, f64)>,
+    ) -> Result<(f64, String)> {
+        let source = if f16 {
+            ShaderSource {
+                name: "probe_f16.wgsl",
+                wgsl: include_str!("../shaders/probe_f16.wgsl"),
+            }
+        } else {
+            crate::gpu::shader!("probe.wgsl")
+        };
+        let entry = shape.entry;
+        let iterations = 512u32;
+        let max_dim = self.gpu.limits().max_compute_workgroups_per_dimension;
+        let mut count = 4096u32;
+        loop {
+            let bytes = u64::from(count) * 16;
+            let src = self.storage("probe src", 16)?;
+            let dst = self.storage("probe dst", bytes)?;
+            let groups = u64::from(count.div_ceil(workgroup));
+            let grid = if f16 {
+                [groups.min(u64::from(max_dim)) as u32, 1, 1]
+            } else {
+                grid_for(groups, max_dim)?
+            };
+            let params = Params {
+                iterations,
+                count,
+                x: PARAMS_X,
+                y: PARAMS_Y,
+            };
+            let (ns, timing) = self.time(source, entry, workgroup, (&src, &dst), params, grid)?;
+            self.check_fma(&dst, count, iterations, shape.chains, f16)?;
+            let gflops =
+                f64::from(count) * f64::from(iterations) * shape.flops_per_iteration() / ns;
+            let big_enough =
+                ns >= 20e6 || count >= 1 << 22 || (f16 && groups >= u64::from(max_dim) / 2);
+            if big_enough {
+                tried.push((format!("{entry} workgroup {workgroup}, {count} invocations × {iterations} iterations"), gflops));
+                return Ok((gflops, timing));
+            }
+            count *= 2;
+        }
+    }
+
+    fn check_fma(
+        &self,
+        dst: &TrackedBuffer,
+        count: u32,
+        iterations: u32,
+        chains: u32,
+        f16: bool,
+    ) -> Result<()> {
         let sample = count.min(64);
         let data: Vec<f32> =
             bytemuck::pod_collect_to_vec(&self.gpu.read_buffer(dst, u64::from(sample) * 16)?);
         for id in 0..sample {
-            let want = expected_fma(id, iterations);
+            let want = expected_fma(id, iterations, chains);
             let tolerance = if f16 {
                 0.05 * want.abs().max(1.0)
             } else {
@@ -305,9 +374,9 @@ impl<'g> Probe<'g> {
 pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
     let probe = Probe::new(gpu);
     let mut tried = Vec::new();
-    let (fma_f32_gflops, timing) = probe.fma(false, &[64, 256], &mut tried)?;
+    let (fma_f32_gflops, timing) = probe.fma(false, &FMA_F32_SHAPES, &[64, 256], &mut tried)?;
     let fma_f16_gflops = if gpu.features().contains(wgpu::Features::SHADER_F16) {
-        Some(probe.fma(true, &[64, 256], &mut tried)?.0)
+        Some(probe.fma(true, &[FMA_F16_SHAPE], &[64, 256], &mut tried)?.0)
     } else {
         None
     };
@@ -331,7 +400,7 @@ pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
 pub fn quick(gpu: &Gpu) -> Result<(f64, f64)> {
     let probe = Probe::new(gpu);
     let mut tried = Vec::new();
-    let (fma, _) = probe.fma(false, &[256], &mut tried)?;
+    let (fma, _) = probe.fma(false, &FMA_F32_SHAPES, &[256], &mut tried)?;
     let bandwidth = probe.bandwidth(64 << 20, &mut tried)?;
     Ok((fma, bandwidth))
 }

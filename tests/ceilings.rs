@@ -21,7 +21,8 @@ fn probes_report_checked_ceilings() {
     );
     assert!(!report.tried.is_empty());
     // The host's expectation depends on the work done, so a shortcut is visible.
-    assert_ne!(expected_fma(0, 512), expected_fma(0, 511));
+    assert_ne!(expected_fma(0, 512, 8), expected_fma(0, 511, 8));
+    assert_ne!(expected_fma(0, 512, 8), expected_fma(0, 512, 4));
 }
 
 #[test]

@@ -608,16 +608,16 @@ fn messages_name_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("results.json"),
-        r#"{"schema": "attnbench-results/2"}"#,
+        r#"{"schema": "attnbench-results/3"}"#,
     )
     .unwrap();
     let out = run(&["plot", dir.path().to_str().unwrap()], &[]);
     assert_refused(
         &out,
         &[
+            "attnbench-results/3",
             "attnbench-results/2",
-            "attnbench-results/1",
-            "does not read",
+            "this attnbench reads",
         ],
     );
 }

@@ -6,7 +6,7 @@
 //! are dealt heaviest first to the device with the least work so far.
 
 use super::cases::Case;
-use super::{Check, check};
+use super::check::{Check, check};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,7 +13,9 @@ mod parallel;
 mod tolerance;
 
 pub use cases::{Case, Coverage, plan};
-pub use check::{Check, OutputCheck, check, check_async, check_kernel, compare_output, fresh_seed};
+pub use check::{Check, OutputCheck, check_async, compare_output, fresh_seed};
+#[cfg(not(target_arch = "wasm32"))]
+pub use check::{check, check_kernel};
 pub use inputs::InputKind;
 #[cfg(not(target_arch = "wasm32"))]
 pub use parallel::check_all;

@@ -102,7 +102,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         for (var t = 0u; t < DL; t++) {
             let c4 = sub + t * LANES;
             let mine = valid && c4 < D4;
-            q_reg[r * DL + t] = kv4(select(vec4<f32>(0.0), q_quad(head_row + i, c4) * params.scale_log2, mine));
+            // Rows past n read the last row (in bounds) and are zeroed.
+            q_reg[r * DL + t] = kv4(select(vec4<f32>(0.0), q_quad(head_row + min(i, n - 1u), c4) * params.scale_log2, mine));
             acc[r * DL + t] = vec4<f32>(0.0);
             if (!first && mine) {
                 acc[r * DL + t] = state[st + c4];
@@ -157,7 +158,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             let key = vec4<u32>(kv0 + jj, kv0 + jj + 1u, kv0 + jj + 2u, kv0 + jj + 3u);
             for (var r = 0u; r < ROWS; r++) {
                 // The partial dots of the row's lanes summed: every lane has the scores.
-                let full = lane_sum(s[r]);
+                let full = lane_sum(s[r], lid);
                 // Mask the keys this row does not see (past n, past i when causal, before
                 // its window); p is zeroed too, for four masked keys before any it sees.
                 let seen = (key < vec4<u32>(visible[r])) & (key >= vec4<u32>(first_key[r]));

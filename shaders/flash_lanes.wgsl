@@ -66,13 +66,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         first_key[r] = first_visible_key(i, params.window);
         let row = select(0u, head_row + i, valid);
         let resume = valid && !first;
-        let st = row * STATE_STRIDE;
+        // On the first pass `state` may be a 16-byte placeholder: read its start instead
+        // (in bounds; the value is not used).
+        let st = select(0u, row * STATE_STRIDE, resume);
         for (var c = 0u; c < D; c++) { // unroll
             qr[r * D + c] = select(0.0, q[row * D + c] * params.scale_log2, valid);
-            acc[r * D + c] = select(0.0, state[st + c], resume);
+            acc[r * D + c] = select(0.0, state[select(0u, st + c, resume)], resume);
         }
-        m[r] = select(NEG_BIG, state[st + STATE_STRIDE - 4u], resume);
-        l[r] = select(0.0, state[st + STATE_STRIDE - 3u], resume);
+        m[r] = select(NEG_BIG, state[select(0u, st + STATE_STRIDE - 4u, resume)], resume);
+        l[r] = select(0.0, state[select(0u, st + STATE_STRIDE - 3u, resume)], resume);
     }
 
     let kv_end = min(params.kv_stop, select(n, min(n, q0 + BLOCK_Q * ROWS), causal));

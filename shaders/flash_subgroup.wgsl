@@ -61,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     var q_reg: array<vec4<f32>, D4>;
     var acc: array<vec4<f32>, D4>;
     for (var c4 = 0u; c4 < D4; c4++) {
-        q_reg[c4] = select(vec4<f32>(0.0), load4(0u, head_row + i, c4) * params.scale_log2, valid);
+        q_reg[c4] = select(vec4<f32>(0.0), load4(0u, head_row + min(i, n - 1u), c4) * params.scale_log2, valid);
         acc[c4] = vec4<f32>(0.0);
     }
     var m = NEG_BIG;

@@ -5,13 +5,14 @@
 @group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 
 // Floats base + 4·i4 … base + 4·i4 + 3 of K; zero at or past float `stop`. `base` and
-// `stop` are multiples of 4 here.
+// `stop` are multiples of 4 here, and stop ≥ 4 lies within the tensor: the load is clamped
+// below it, so every index is in bounds (select evaluates both of its operands).
 fn k_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {
     let f = base + 4u * i4;
-    return select(vec4<f32>(0.0), k[f / 4u], f < stop);
+    return select(vec4<f32>(0.0), k[min(f, stop - 4u) / 4u], f < stop);
 }
 
 fn v_quad(base: u32, i4: u32, stop: u32) -> vec4<f32> {
     let f = base + 4u * i4;
-    return select(vec4<f32>(0.0), v[f / 4u], f < stop);
+    return select(vec4<f32>(0.0), v[min(f, stop - 4u) / 4u], f < stop);
 }

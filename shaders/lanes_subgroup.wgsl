@@ -3,7 +3,7 @@
 // lane of the row ends with the full scores. LANES is a power of two no larger than the
 // subgroup size, and the lanes of a row are consecutive, so lane ^ mask stays in the row.
 
-fn lane_sum(x: vec4<f32>) -> vec4<f32> {
+fn lane_sum(x: vec4<f32>, lid: u32) -> vec4<f32> {
     var total = x;
     for (var mask = 1u; mask < LANES; mask <<= 1u) {
         total += subgroupShuffleXor(total, mask);

@@ -238,11 +238,19 @@ impl SuiteRun<'_> {
     /// 4. A short tune of flash at d = 64, saved and applied.
     fn tune(&mut self) -> Result<()> {
         let began = Instant::now();
+        // GPUs tune at a shape that fills them; CPU drivers at a small one (seconds per
+        // candidate on lavapipe).
+        let device = TuneOptions::for_device(self.gpu.facts());
+        let (seq_len, batch, heads) = if self.gpu.is_cpu() {
+            (1024, 1, 4)
+        } else {
+            (device.seq_len, device.batch, device.heads)
+        };
         let options = TuneOptions {
             head_dims: vec![64],
-            seq_len: 1024,
-            batch: 1,
-            heads: 4,
+            seq_len,
+            batch,
+            heads,
             samples: 2,
             deadline: Some(began + self.left(began).mul_f64(TUNE_SHARE)),
             ..TuneOptions::default()

@@ -101,6 +101,42 @@ fn flash_backward_crosses_pass_boundaries() {
     }
 }
 
+/// flash's tile backward (the layout GPUs run, at any subgroup size or none) on this
+/// adapter, across key passes: its default lanes per row (summed by subgroup where the
+/// smallest subgroup holds them) and 16 lanes at d = 64 (through workgroup memory on
+/// subgroups of 8 or fewer). Every verify case at lavapipe's three subgroup sizes:
+/// `ATTNBENCH_FLASH_BWD=tiles attnbench verify --kernel flash --pass bwd` (CI).
+#[test]
+fn flash_tile_backward_matches_the_reference() {
+    use attnbench::kernels::flash::{FLASH, Flash, ForcedBackward};
+    let gqa = Shape::new(101, 64)
+        .with_batch_heads(1, 4)
+        .with_kv_heads(2)
+        .with_causal(true);
+    for (lanes, shape) in [
+        (None, gqa),
+        (None, Shape::new(77, 19).with_window(Some(20))),
+        (Some(16), gqa),
+    ] {
+        let flash = Flash {
+            backward: Some(ForcedBackward::Tiles(lanes)),
+            max_pass_keys: Some(48),
+            ..FLASH
+        };
+        let label = flash.config_label(&shape.with_pass(Pass::Backward), gpu());
+        assert!(
+            label.as_deref().is_some_and(|l| l.contains("bwd tiles")),
+            "{label:?}"
+        );
+        assert_passes(
+            gpu(),
+            &flash,
+            shape.with_pass(Pass::Backward),
+            InputKind::Uniform,
+        );
+    }
+}
+
 /// naive's backward over several chunks of rows: dK and dV add up across chunks.
 #[test]
 fn naive_backward_sums_key_gradients_across_chunks() {

@@ -277,12 +277,14 @@ pub fn main() -> ExitCode {
         attnbench::files::LockWait::Wait(|notice| eprintln!("{notice}"))
     });
     // Settings read from the environment deep inside a run are checked up front.
-    let env_checks = attnbench::kernels::flash::FlashConfig::from_env()
-        .map(|_| ())
-        .and_then(|()| {
-            attnbench::kernels::flash::backward_rows::BackwardRows::from_env().map(|_| ())
-        });
-    if let Err(e) = env_checks {
+    let settings = [
+        attnbench::kernels::flash::FlashConfig::from_env().err(),
+        attnbench::kernels::flash::backward_rows::BackwardRows::from_env().err(),
+        attnbench::gpu::register_cap_setting().err(),
+        attnbench::gpu::shader_checks_forced().err(),
+        attnbench::kernels::flash::ForcedBackward::from_env().err(),
+    ];
+    if let Some(e) = settings.into_iter().flatten().next() {
         eprintln!("error: {}", e.to_string().replace('\n', " "));
         return ExitCode::from(2);
     }

@@ -14,15 +14,15 @@ pub struct TuneArgs {
     /// Head dims to tune (comma separated).
     #[arg(long, value_delimiter = ',', default_values_t = [32u32, 64, 128, 256])]
     head_dims: Vec<u32>,
-    /// Sequence length of the tuning shape.
-    #[arg(long, default_value_t = 2048)]
-    seq_len: u32,
-    /// Batch of the tuning shape.
-    #[arg(long, default_value_t = 1)]
-    batch: u32,
-    /// Heads of the tuning shape.
-    #[arg(long, default_value_t = 4)]
-    heads: u32,
+    /// Sequence length of the tuning shape [default: 4096 on GPUs, 2048 on CPU drivers]
+    #[arg(long)]
+    seq_len: Option<u32>,
+    /// Batch of the tuning shape [default: 2 on GPUs, 1 on CPU drivers]
+    #[arg(long)]
+    batch: Option<u32>,
+    /// Heads of the tuning shape [default: 16 on GPUs, 4 on CPU drivers]
+    #[arg(long)]
+    heads: Option<u32>,
     /// Timed runs per configuration (at least 1).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
@@ -37,27 +37,28 @@ pub struct TuneArgs {
 /// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
 /// fastest correct configuration in the device's `tuning.json`.
 pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
+    let gpu = Gpu::new(choice)?;
+    let device = TuneOptions::for_device(gpu.facts());
+    let options = TuneOptions {
+        head_dims: args.head_dims.clone(),
+        seq_len: args.seq_len.unwrap_or(device.seq_len),
+        batch: args.batch.unwrap_or(device.batch),
+        heads: args.heads.unwrap_or(device.heads),
+        samples: args.samples.max(1),
+        ..device
+    };
     // Every tuning shape is checked before the first is tuned.
-    for &head_dim in &args.head_dims {
-        Shape::new(args.seq_len, head_dim)
-            .with_batch_heads(args.batch, args.heads)
+    for &head_dim in &options.head_dims {
+        Shape::new(options.seq_len, head_dim)
+            .with_batch_heads(options.batch, options.heads)
             .validate()?;
     }
-    let gpu = Gpu::new(choice)?;
     // A destination that cannot take the choices (another device's tuning.json, a folder
     // that cannot be written) fails before minutes of tuning, not after.
     let session = if args.dry_run {
         None
     } else {
         Some(Session::open(&gpu, &results_root(), RunKind::Tune)?)
-    };
-    let options = TuneOptions {
-        head_dims: args.head_dims.clone(),
-        seq_len: args.seq_len,
-        batch: args.batch,
-        heads: args.heads,
-        samples: args.samples.max(1),
-        ..TuneOptions::default()
     };
     let mut precisions = vec![Precision::F32];
     if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {

@@ -5,7 +5,9 @@
 #[cfg(not(target_arch = "wasm32"))]
 use super::adapter::{AdapterChoice, select_adapter};
 use super::adapter::{AdapterSummary, describe_adapter};
+use super::facts::{DeviceFacts, register_cap_setting, texel_format_usable};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
+use super::shaders::{CompiledShader, shader_checks_forced};
 use crate::error::{Error, Result};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -28,29 +30,14 @@ pub struct Gpu {
     /// Its queue.
     pub queue: wgpu::Queue,
     summary: AdapterSummary,
+    facts: DeviceFacts,
+    pub(super) checks_forced: bool,
     budget: MemoryBudget,
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
-    compiled: Mutex<Vec<CompiledShader>>,
-}
-
-/// One shader as it was handed to the driver: the final WGSL after includes,
-/// specialization and unrolling, and the override constants of its pipeline.
-#[derive(Clone, Debug)]
-pub struct CompiledShader {
-    /// The shader file it came from.
-    pub name: String,
-    /// Its entry point.
-    pub entry: String,
-    /// The WGSL text compiled.
-    pub wgsl: String,
-    /// Override constants set at pipeline creation.
-    pub constants: Vec<(String, f64)>,
-    /// Seconds the pipeline took to create (drivers that compile lazily compile more at
-    /// its first dispatch).
-    pub seconds: f64,
+    pub(super) compiled: Mutex<Vec<CompiledShader>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -112,6 +99,32 @@ impl Gpu {
                 errors.push(e.to_string());
             }
         }));
+        let info = adapter.get_info();
+        let is_cpu = info.device_type == wgpu::DeviceType::Cpu;
+        let facts = DeviceFacts {
+            // With the backend: GL and Vulkan can offer the same adapter with different
+            // features (llvmpipe has subgroups on Vulkan only).
+            name: format!("{} ({})", summary.name, summary.backend),
+            limits: device.limits(),
+            features: device.features(),
+            subgroup_min: info.subgroup_min_size,
+            subgroup_max: info.subgroup_max_size,
+            is_cpu,
+            // Mesa's llvmpipe/lavapipe (gallivm) silently stops every loop of an invocation
+            // after 65 535 iterations in all: kernels refuse (or split) what would need more.
+            loop_cap: summary
+                .name
+                .to_lowercase()
+                .contains("llvmpipe")
+                .then_some(65_535),
+            register_cap: if is_cpu {
+                None
+            } else {
+                register_cap_setting()?
+            },
+            texel_arrays: texel_format_usable(&adapter),
+            memory_budget: budget.bytes,
+        };
         let lost = Arc::new(Mutex::new(None));
         let lost_sink = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -124,6 +137,8 @@ impl Gpu {
             device,
             queue,
             summary,
+            facts,
+            checks_forced: shader_checks_forced()?,
             budget,
             uncaptured,
             lost,
@@ -152,10 +167,15 @@ impl Gpu {
         self.adapter.get_info().device_type
     }
 
+    /// What the kernels decide their configurations from ([`DeviceFacts`]).
+    pub fn facts(&self) -> &DeviceFacts {
+        &self.facts
+    }
+
     /// Whether the adapter is a CPU driver (lavapipe, llvmpipe, WARP), where memory loads
     /// cost far more than arithmetic and defaults differ.
     pub fn is_cpu(&self) -> bool {
-        self.device_type() == wgpu::DeviceType::Cpu
+        self.facts.is_cpu
     }
 
     /// The adapter.
@@ -178,16 +198,11 @@ impl Gpu {
         self.device.features()
     }
 
-    /// The most loop iterations one shader invocation may run, where the driver caps it:
-    /// Mesa's llvmpipe/lavapipe (gallivm) silently stops every loop of an invocation after
-    /// 65 535 iterations in all, so a kernel must refuse the shapes that would need more
+    /// The most loop iterations one shader invocation may run, where the driver caps it
+    /// ([`DeviceFacts::loop_cap`]): a kernel must refuse the shapes that would need more
     /// rather than return wrong results.
     pub fn shader_loop_cap(&self) -> Option<u64> {
-        self.summary
-            .name
-            .to_lowercase()
-            .contains("llvmpipe")
-            .then_some(65_535)
+        self.facts.loop_cap
     }
 
     /// How many bytes of buffers may live at once.
@@ -296,93 +311,6 @@ impl Gpu {
         Ok(value)
     }
 
-    /// Compiles `entry` of `source` into a compute pipeline with the given override
-    /// constants (not cached: see [`Gpu::cached`]).
-    pub fn compile(
-        &self,
-        source: ShaderSource,
-        entry: &str,
-        layout: Option<&wgpu::PipelineLayout>,
-        constants: &[(&str, f64)],
-    ) -> Result<wgpu::ComputePipeline> {
-        self.compile_wgsl(
-            source.name,
-            source.wgsl.to_string(),
-            entry,
-            layout,
-            constants,
-        )
-    }
-
-    /// Compiles WGSL text (already specialized) named `name`.
-    pub fn compile_text(
-        &self,
-        name: &str,
-        wgsl: String,
-        entry: &str,
-        layout: Option<&wgpu::PipelineLayout>,
-        constants: &[(&str, f64)],
-    ) -> Result<wgpu::ComputePipeline> {
-        self.compile_wgsl(name, wgsl, entry, layout, constants)
-    }
-
-    fn compile_wgsl(
-        &self,
-        name: &str,
-        wgsl: String,
-        entry: &str,
-        layout: Option<&wgpu::PipelineLayout>,
-        constants: &[(&str, f64)],
-    ) -> Result<wgpu::ComputePipeline> {
-        let during = format!("compiling {name}:{entry}");
-        if let Ok(mut log) = self.compiled.lock() {
-            log.push(CompiledShader {
-                name: name.to_string(),
-                entry: entry.to_string(),
-                wgsl: wgsl.clone(),
-                constants: constants.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                seconds: 0.0,
-            });
-        }
-        let began = web_time::Instant::now();
-        let compiled = self.scoped(&during, || {
-            let module = self
-                .device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(wgsl.into()),
-                });
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout,
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants,
-                        // Kernels initialize what they read; zeroing costs time.
-                        zero_initialize_workgroup_memory: false,
-                    },
-                    cache: None,
-                })
-        });
-        if let Ok(mut log) = self.compiled.lock()
-            && let Some(last) = log
-                .iter_mut()
-                .rev()
-                .find(|c| c.name == name && c.entry == entry)
-        {
-            last.seconds = began.elapsed().as_secs_f64();
-        }
-        compiled
-    }
-
-    /// Every shader compiled on this device so far, in order (pipelines are cached, so each
-    /// appears once): what `attnbench shader` prints and the translation tests check.
-    pub fn compiled_shaders(&self) -> Vec<CompiledShader> {
-        self.compiled.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
     /// Creates a tracked buffer of `bytes` bytes (rounded up to 4) with `usage`.
     pub fn buffer(
         &self,
@@ -457,28 +385,6 @@ impl Gpu {
     pub fn read_buffer(&self, source: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         pollster::block_on(self.read_buffer_async(source, bytes))
     }
-}
-
-/// Rewrites each `const NAME: u32 = …;` line of `source` to the given value. Every name
-/// must occur exactly once, so a renamed constant is an error rather than silently ignored.
-pub fn specialize(source: ShaderSource, consts: &[(&str, u32)]) -> Result<String> {
-    let mut lines: Vec<String> = source.wgsl.lines().map(str::to_string).collect();
-    for (name, value) in consts {
-        let prefix = format!("const {name}: u32 = ");
-        let mut hits = lines
-            .iter_mut()
-            .filter(|l| l.trim_start().starts_with(&prefix));
-        match (hits.next(), hits.next()) {
-            (Some(line), None) => *line = format!("{prefix}{value}u;"),
-            _ => {
-                return Err(Error::Gpu {
-                    during: format!("specializing {}", source.name),
-                    message: format!("expected exactly one `{prefix}…` line"),
-                });
-            }
-        }
-    }
-    Ok(lines.join("\n"))
 }
 
 /// Maps a MAP_READ buffer, waits for the mapping, and copies its first `bytes` bytes out.

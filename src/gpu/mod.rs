@@ -3,11 +3,14 @@
 //! for every buffer (and texel array), and timing passes.
 
 mod adapter;
+mod compile;
 mod context;
+mod facts;
 mod grid;
 mod memory;
 mod passes;
 mod pipeline;
+mod shaders;
 mod texels;
 mod timing;
 mod unroll;
@@ -15,18 +18,24 @@ mod unroll;
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::list_adapters;
 pub use adapter::{AdapterChoice, AdapterSummary, backend_name, describe_adapter};
-pub use context::{CompiledShader, Gpu, ShaderSource, specialize};
+pub use context::{Gpu, ShaderSource};
+pub use facts::{
+    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap,
+    register_cap_setting,
+};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
 pub use passes::{Encode, submit_passes, time_passes_async};
+pub use pipeline::specialize;
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,
 };
+pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
 pub use texels::{
-    TEXEL_BYTES, TEXEL_FORMAT, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
+    TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
     texel_row_width,
 };
 pub use timing::median;

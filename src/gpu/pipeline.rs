@@ -2,8 +2,8 @@
 //! shared includes ([`shader!`]), bind group layouts of storage buffers plus a parameter
 //! buffer, bind groups, parameter buffers and pipeline layouts.
 
-use super::{BufferTracker, Gpu, TrackedBuffer};
-use crate::error::Result;
+use super::{BufferTracker, Gpu, ShaderSource, TrackedBuffer};
+use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// A shader file with `shaders/common.wgsl` and any shared files named after it prepended:
@@ -51,7 +51,7 @@ impl Slot {
             },
             Slot::TexelsOut => wgpu::BindingType::StorageTexture {
                 access: wgpu::StorageTextureAccess::WriteOnly,
-                format: super::texels::TEXEL_FORMAT,
+                format: super::facts::TEXEL_FORMAT,
                 view_dimension: wgpu::TextureViewDimension::D2,
             },
         }
@@ -179,4 +179,26 @@ pub(crate) fn pipeline_layout(
             bind_group_layouts: &[Some(bind_group_layout)],
             immediate_size: 0,
         })
+}
+
+/// Rewrites each `const NAME: u32 = …;` line of `source` to the given value. Every name
+/// must occur exactly once, so a renamed constant is an error rather than silently ignored.
+pub fn specialize(source: ShaderSource, consts: &[(&str, u32)]) -> Result<String> {
+    let mut lines: Vec<String> = source.wgsl.lines().map(str::to_string).collect();
+    for (name, value) in consts {
+        let prefix = format!("const {name}: u32 = ");
+        let mut hits = lines
+            .iter_mut()
+            .filter(|l| l.trim_start().starts_with(&prefix));
+        match (hits.next(), hits.next()) {
+            (Some(line), None) => *line = format!("{prefix}{value}u;"),
+            _ => {
+                return Err(Error::Gpu {
+                    during: format!("specializing {}", source.name),
+                    message: format!("expected exactly one `{prefix}…` line"),
+                });
+            }
+        }
+    }
+    Ok(lines.join("\n"))
 }

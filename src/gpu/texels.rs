@@ -8,12 +8,10 @@
 //! buffer's, so peak bytes include it.
 
 use super::context::Gpu;
+use super::facts::TEXEL_FORMAT;
 use super::memory::BufferTracker;
 use crate::error::{Error, Result};
 use std::sync::Arc;
-
-/// The texel format of a texel array.
-pub const TEXEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
 
 /// Bytes of one texel.
 pub const TEXEL_BYTES: u64 = 16;
@@ -66,11 +64,7 @@ pub fn texel_array_bytes(texels: u64, limits: &wgpu::Limits) -> u64 {
 /// Whether `gpu` can write texel arrays from a shader (storage binding) and read them with
 /// `textureLoad` (texture binding).
 pub fn texel_arrays_supported(gpu: &Gpu) -> bool {
-    let usages = gpu
-        .adapter()
-        .get_texture_format_features(TEXEL_FORMAT)
-        .allowed_usages;
-    usages.contains(wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING)
+    gpu.facts().texel_arrays
 }
 
 /// A texel array on the device whose bytes count in a [`BufferTracker`] while it lives.

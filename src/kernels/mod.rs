@@ -28,6 +28,9 @@ pub mod flash_subgroup;
 pub mod naive;
 mod traits;
 
+#[cfg(test)]
+mod device_coverage;
+
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
 pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, workgroup_count};
 pub use traits::{
@@ -43,7 +46,7 @@ pub static KERNELS: &[&dyn Kernel] = &[
     &flash::FLASH,
     &flash::FLASH_F16,
     &flash_subgroup::FlashSubgroup,
-    &decode::Decode,
+    &decode::DECODE,
 ];
 
 /// The two kernels the reports' argument sets side by side: naive, which materializes the

@@ -4,7 +4,7 @@
 
 use super::buffers::{AttentionBuffers, GradientBuffers};
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan};
+use crate::gpu::{Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -65,8 +65,16 @@ pub trait Backward: Send + Sync + 'static {
         2e-4
     }
 
-    /// Refuses shapes or devices the backward cannot handle ([`Error::Unsupported`]).
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
+    /// Refuses shapes the backward cannot handle on a device with `facts`
+    /// ([`Error::Unsupported`]), from the device's facts alone: tests ask it for adapters
+    /// that are not here.
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()>;
+
+    /// Refuses shapes or devices the backward cannot handle: [`Backward::check_device`] on
+    /// the device's facts (kernels with tuned choices also check those).
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        self.check_device(shape, gpu.facts())
+    }
 
     /// Every buffer a training run creates on `gpu`: the forward's, dO and the gradients
     /// ([`gradient_plan`](crate::kernels::gradient_plan)) and the backward's own scratch. Nothing is allocated.
@@ -146,10 +154,30 @@ pub trait Kernel: Send + Sync + 'static {
         shape.min_io_bytes()
     }
 
+    /// Whether every shader of the kernel is in bounds by construction, so that they
+    /// compile without naga's runtime checks ([`Bounds`]).
+    fn bounds(&self) -> Bounds {
+        Bounds::Checked
+    }
+
     /// The tile configuration the kernel uses for `shape` on `gpu`, for kernels that have
-    /// one (recorded beside each result so that numbers name what ran).
-    fn config_label(&self, _shape: &Shape, _gpu: &Gpu) -> Option<String> {
+    /// one.
+    fn tile_label(&self, _shape: &Shape, _gpu: &Gpu) -> Option<String> {
         None
+    }
+
+    /// The configuration recorded beside each result, so that numbers name what ran:
+    /// [`Kernel::tile_label`], followed by `checks off` where the kernel's shaders ran
+    /// without naga's runtime checks (e.g. `texels,32,4; checks off`).
+    fn config_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
+        let tiles = self.tile_label(shape, gpu);
+        if !gpu.runtime_checks_off(self.bounds()) {
+            return tiles;
+        }
+        Some(match tiles {
+            Some(tiles) => format!("{tiles}; checks off"),
+            None => "checks off".into(),
+        })
     }
 
     /// Whether the kernel materializes the n×n score matrix (the bytes a transfer to the
@@ -158,8 +186,17 @@ pub trait Kernel: Send + Sync + 'static {
         false
     }
 
-    /// Refuses shapes or devices the kernel cannot handle ([`Error::Unsupported`]).
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()>;
+    /// Refuses shapes the kernel cannot handle on a device with `facts`
+    /// ([`Error::Unsupported`]): what its configuration and limits decide from the device's
+    /// facts alone (no tuned choices), so that tests can ask it for adapters that are not
+    /// here ([`DeviceFacts::simulated_gpu`]).
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()>;
+
+    /// Refuses shapes or devices the kernel cannot handle: [`Kernel::check_device`] on the
+    /// device's facts (kernels with tuned choices also check those).
+    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
+        self.check_device(shape, gpu.facts())
+    }
 
     /// Every buffer a run of this kernel creates on `gpu`, Q/K/V/O included. Nothing is
     /// allocated.

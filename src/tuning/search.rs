@@ -2,11 +2,13 @@
 //! configuration in a small grid ([`candidates`]) is first checked against the f64
 //! reference on awkward shapes ([`correctness_shapes`]), then timed at the tuning shape;
 //! the fastest correct one wins. Configurations the device cannot run, wrong ones, and
-//! ones whose first run is far slower than the best so far are recorded with the reason.
+//! ones whose first timed run is far slower than the best so far (by the same timer) are
+//! recorded with the reason. On GPUs it tunes at a shape that fills the device
+//! ([`TuneOptions::for_device`]).
 
 use super::{Trial, TunedChoice};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::gpu::{DeviceFacts, Gpu, TimingSource};
 use crate::kernels::Kernel;
 use crate::kernels::Precision;
 use crate::kernels::flash::{Flash, FlashConfig, KvSource, fixed_subgroup_size, untuned_config};
@@ -14,6 +16,10 @@ use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
 use crate::verify::{InputKind, check, fresh_seed};
+
+/// The grid GPUs run lives with flash's configurations (the device-coverage checks use it
+/// too).
+pub use crate::kernels::flash::gpu_grid;
 use std::time::{Duration, Instant};
 
 /// What to tune and how hard.
@@ -29,12 +35,32 @@ pub struct TuneOptions {
     pub heads: u32,
     /// Timed runs per configuration (median).
     pub samples: u32,
-    /// A configuration whose untimed first run takes longer than this many times the best
-    /// median so far is not timed further.
+    /// A configuration whose first timed run (after an untimed warm-up) takes longer than
+    /// this many times the best median so far, by the same timer, is not timed further
+    /// ([`prune_reason`]).
     pub prune_factor: f64,
     /// Past this instant the remaining candidates are not tried (recorded as rejected for
     /// lack of time): `attnbench suite` gives the tuner a share of its budget.
     pub deadline: Option<Instant>,
+}
+
+impl TuneOptions {
+    /// The defaults for a device with `facts`: on GPUs a shape that fills the device,
+    /// 2×16×4096 (2048 workgroups of 64 query rows, over ten per core of a 132-SM GPU; at
+    /// 1×4×1024 a GPU would run 64 and leave half its cores idle); on CPU drivers
+    /// [`TuneOptions::default`] (1×4×2048, seconds per candidate on lavapipe).
+    pub fn for_device(facts: &DeviceFacts) -> TuneOptions {
+        if facts.is_cpu {
+            TuneOptions::default()
+        } else {
+            TuneOptions {
+                seq_len: 4096,
+                batch: 2,
+                heads: 16,
+                ..TuneOptions::default()
+            }
+        }
+    }
 }
 
 impl Default for TuneOptions {
@@ -68,49 +94,6 @@ const TILE_GRID: &[(u32, u32, u32)] = &[
 /// ([`FlashConfig::validate`] drops it beyond): each loaded K/V element then serves 64 query
 /// rows of a subgroup, which paid 1.5× on a slow day of lavapipe.
 const BROADCAST_ROWS: &[u32] = &[1, 2, 4, 8];
-
-/// The GPU grid's (rows per lane group, lanes per row): whole rows per lane with register
-/// tiling, and rows split across 2 or 4 lanes of a subgroup (fewer registers per lane at
-/// large head dims).
-const GPU_ROWS_LANES: &[(u32, u32)] = &[
-    (1, 1),
-    (2, 1),
-    (4, 1),
-    (2, 2),
-    (4, 2),
-    (2, 4),
-    (4, 4),
-    (8, 4),
-];
-
-/// Invocations per workgroup the GPU grid tries (2–8 subgroups of 32), and keys per tile.
-const GPU_BLOCK_Q: &[u32] = &[64, 128, 256];
-const GPU_BLOCK_KV: &[u32] = &[32, 64];
-
-/// The workgroup-tile grid for GPUs, from the adapter's limits: query-block size
-/// (`block_q`, hence subgroups per workgroup), rows per lane group, lanes per row (where
-/// there are subgroups) and keys per tile (where workgroup memory holds them).
-pub fn gpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
-    let limits = gpu.limits();
-    let mut out = Vec::new();
-    for &block_q in GPU_BLOCK_Q {
-        if block_q > limits.max_compute_invocations_per_workgroup {
-            continue;
-        }
-        for &(rows, lanes) in GPU_ROWS_LANES {
-            for &block_kv in GPU_BLOCK_KV {
-                out.push(FlashConfig {
-                    kv: KvSource::WorkgroupTiles,
-                    block_q,
-                    rows,
-                    block_kv,
-                    lanes,
-                });
-            }
-        }
-    }
-    out
-}
 
 /// The grid for CPU drivers: workgroup tiles with many rows per invocation (each
 /// workgroup-memory read costs many FMAs there), and subgroup broadcast with K/V from the
@@ -151,7 +134,7 @@ pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashCo
     let mut all = if gpu.is_cpu() {
         cpu_grid(gpu)
     } else {
-        gpu_grid(gpu)
+        gpu_grid(gpu.facts(), head_dim, precision)
     };
     // The untuned default first: a fast first entry lets the pruning skip slow ones early.
     if let Ok(default) = untuned_config(&shape, gpu, precision) {
@@ -234,7 +217,7 @@ pub fn tune(
         min_samples: 3,
     };
     let mut trials = Vec::new();
-    let mut best: Option<(FlashConfig, f64)> = None;
+    let mut best: Option<(FlashConfig, Timed)> = None;
     for config in candidates(precision, head_dim, gpu) {
         let mut trial = Trial {
             config: config.to_string(),
@@ -254,10 +237,10 @@ pub fn tune(
                 trial.rel_l2_err = Some(err);
                 let kernel = Flash::with_config(precision, config);
                 match time_config(&kernel, gpu, &inputs, &measure, best.map(|b| b.1), options) {
-                    Ok(Ok(ms)) => {
-                        trial.median_ms = Some(ms);
-                        if best.is_none_or(|(_, b)| ms < b) {
-                            best = Some((config, ms));
+                    Ok(Ok(timed)) => {
+                        trial.median_ms = Some(timed.ms);
+                        if best.is_none_or(|(_, b)| timed.ms < b.ms) {
+                            best = Some((config, timed));
                         }
                     }
                     Ok(Err(reason)) => trial.rejected = Some(reason),
@@ -270,7 +253,7 @@ pub fn tune(
         on_trial(&trial);
         trials.push(trial);
     }
-    let Some((config, median_ms)) = best else {
+    let Some((config, Timed { ms: median_ms, .. })) = best else {
         return Ok(None);
     };
     let flash = Flash::with_config(precision, config);
@@ -295,27 +278,91 @@ pub fn tune(
     }))
 }
 
-/// Median ms of `kernel` on `inputs`, or why it was not timed (pruned: its first run took
-/// more than `prune_factor` × the best median so far).
+/// A time and the timer that took it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timed {
+    /// Milliseconds.
+    pub ms: f64,
+    /// GPU timestamps or the wall clock.
+    pub timing: TimingSource,
+}
+
+/// Why a candidate whose first timed run after its warm-up took `first` is not timed
+/// further, against the best median so far: only a time from the same timer counts (the
+/// wall clock adds submit, wait and lazy initialization, ≥ 0.1 ms, which on a GPU is more
+/// than a whole kernel), and only past `factor` × the best. `None`: time it.
+pub fn prune_reason(first: Timed, best: Option<Timed>, factor: f64) -> Option<String> {
+    let best = best.filter(|b| b.timing == first.timing)?;
+    (first.ms > factor * best.ms).then(|| {
+        format!(
+            "pruned: first timed run {:.3} ms > {factor}× the best median {:.3} ms ({})",
+            first.ms, best.ms, first.timing
+        )
+    })
+}
+
+/// Median of `kernel` on `inputs` and its timer, or why it was not timed: after one
+/// untimed warm-up run (shader JIT, lazy initialization), one timed run is compared with
+/// the best median so far by [`prune_reason`].
 fn time_config(
     kernel: &Flash,
     gpu: &Gpu,
     inputs: &AttentionInputs,
     measure: &MeasureOptions,
-    best_ms: Option<f64>,
+    best: Option<Timed>,
     options: &TuneOptions,
-) -> Result<std::result::Result<f64, String>> {
+) -> Result<std::result::Result<Timed, String>> {
     let run = KernelRun::new(gpu, kernel, inputs)?;
-    let start = Instant::now();
     run.run_once()?;
-    let first_ms = start.elapsed().as_secs_f64() * 1e3;
-    if let Some(best) = best_ms
-        && first_ms > options.prune_factor * best
-    {
-        return Ok(Err(format!(
-            "pruned: first run {first_ms:.1} ms > {}× the best median {best:.1} ms",
-            options.prune_factor
-        )));
+    let first = run.measure(&MeasureOptions {
+        warmup: 0,
+        samples: 1,
+        time_budget: None,
+        min_samples: 1,
+    })?;
+    let first = Timed {
+        ms: first.median_ms,
+        timing: first.timing,
+    };
+    if let Some(reason) = prune_reason(first, best, options.prune_factor) {
+        return Ok(Err(reason));
     }
-    Ok(Ok(run.measure(measure)?.median_ms))
+    let measured = run.measure(measure)?;
+    Ok(Ok(Timed {
+        ms: measured.median_ms,
+        timing: measured.timing,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timed(ms: f64, timing: TimingSource) -> Timed {
+        Timed { ms, timing }
+    }
+
+    #[test]
+    fn candidates_are_pruned_only_against_the_same_timer() {
+        use TimingSource::{GpuTimestamps as Gpu, WallClock as Wall};
+        // A GPU kernel of 0.05 ms whose wall-clock first run reads 0.2 ms: not pruned
+        // against a 0.06 ms timestamp median (the old rule pruned it).
+        assert_eq!(
+            prune_reason(timed(0.2, Wall), Some(timed(0.06, Gpu)), 2.0),
+            None
+        );
+        // The same timer: slow is pruned, within the factor is not.
+        let pruned = prune_reason(timed(0.2, Gpu), Some(timed(0.06, Gpu)), 2.0).unwrap();
+        assert!(
+            pruned.contains("pruned") && pruned.contains("gpu-timestamps"),
+            "{pruned}"
+        );
+        assert_eq!(
+            prune_reason(timed(0.11, Gpu), Some(timed(0.06, Gpu)), 2.0),
+            None
+        );
+        assert!(prune_reason(timed(9.0, Wall), Some(timed(3.0, Wall)), 2.0).is_some());
+        // The first candidate has nothing to be pruned against.
+        assert_eq!(prune_reason(timed(100.0, Gpu), None, 2.0), None);
+    }
 }

@@ -5,7 +5,9 @@
 //! configurations the device runs, on few head dims: compiling a kernel for a head dim is
 //! what a check costs (tens of seconds on a CPU driver, cold), so the default uses four —
 //! 19 (not a multiple of four: the scalar loads), 64, 128 and 256 (the largest, where the
-//! register-tiled kernels change shape) — and runs every input kind on a few shapes.
+//! register-tiled kernels change shape) — and runs every input kind on a few shapes; the
+//! backward only below d = 128 (lavapipe's cold compile of it at d = 128 alone takes over
+//! 10 minutes).
 //! [`Coverage::Exhaustive`] (`verify --all`, CI) adds head dims 3, 16, 32 and 80, every
 //! shape with every input kind, and the backward on every shape.
 
@@ -124,18 +126,37 @@ fn forward_cases(kernel: &'static dyn Kernel, coverage: Coverage) -> Vec<Case> {
     cases
 }
 
+/// Head dims the default coverage checks the backward below. d = 128 and 256 are left to
+/// [`Coverage::Exhaustive`]: on a CPU driver the backward's broadcast kernels unroll their
+/// per-row arrays (d = 128: 4 dQ rows of 3 × 128 floats, 2 dK/dV rows of 4 × 128), and
+/// lavapipe took over 10 minutes, cold, to compile them at d = 128 (the whole `verify
+/// --pass bwd --kernel flash` did not finish in 25). GPUs' register cap does not shrink
+/// them there: CPU drivers are not capped. d = 19 and 64 still run every code path of the
+/// backward (scalar and vec4 loads, every mask, grouped queries, windows).
+const DEVICE_BACKWARD_HEAD_DIMS_BELOW: u32 = 128;
+
+/// The forward shapes of `coverage` on which its backward is checked: below
+/// [`DEVICE_BACKWARD_HEAD_DIMS_BELOW`] by default, every one when exhaustive.
+fn backward_shapes(coverage: Coverage) -> Vec<Shape> {
+    forward_shapes(coverage)
+        .into_iter()
+        .filter(|s| {
+            coverage == Coverage::Exhaustive || s.head_dim < DEVICE_BACKWARD_HEAD_DIMS_BELOW
+        })
+        .collect()
+}
+
 /// The backward cases of `coverage` for one kernel with a backward: the backward alone on
-/// the forward shapes below d = 256 (every one when exhaustive), peaked and large inputs
-/// on the hostile shapes, and one training step (O and the gradients checked together).
+/// [`backward_shapes`], peaked and large inputs on the hostile shapes, and one training
+/// step (O and the gradients checked together).
 fn backward_cases(kernel: &'static dyn Kernel, coverage: Coverage) -> Vec<Case> {
     let case = |shape: Shape, inputs| Case {
         kernel,
         shape: shape.with_pass(Pass::Backward),
         inputs,
     };
-    let mut cases: Vec<Case> = forward_shapes(coverage)
+    let mut cases: Vec<Case> = backward_shapes(coverage)
         .into_iter()
-        .filter(|s| coverage == Coverage::Exhaustive || s.head_dim < 256)
         .map(|s| case(s, InputKind::Uniform))
         .collect();
     let kinds: &[InputKind] = match coverage {
@@ -154,14 +175,14 @@ fn backward_cases(kernel: &'static dyn Kernel, coverage: Coverage) -> Vec<Case> 
 }
 
 /// The checks of `kernels` at `coverage`: each kernel's forward cases, then its backward
-/// cases where it has a backward. With `pass`, only that pass (the forward shapes in it;
+/// cases where it has a backward. With `pass`, only that pass (the backward's shapes in it;
 /// kernels without a backward keep their backward cases, to be refused with the reason).
 pub fn plan(kernels: &[&'static dyn Kernel], coverage: Coverage, pass: Option<Pass>) -> Vec<Case> {
     let mut out = Vec::new();
     for &kernel in kernels {
         match pass {
             None | Some(Pass::Forward) => out.extend(forward_cases(kernel, coverage)),
-            Some(pass) => out.extend(forward_shapes(coverage).into_iter().map(|s| Case {
+            Some(pass) => out.extend(backward_shapes(coverage).into_iter().map(|s| Case {
                 kernel,
                 shape: s.with_pass(pass),
                 inputs: InputKind::Uniform,

@@ -12,9 +12,13 @@
 //!    registers and stream the keys (Triton's fused-attention tutorial splits dQ off the
 //!    same way; FlashAttention-2 instead adds dQ with atomics, which WGSL lacks for floats).
 //!
-//! Both main kernels share the rows they stream across a subgroup with `subgroupBroadcast`
-//! from constant lanes and unroll their column loops, as the forward's broadcast kernel
-//! does, so the backward needs subgroups of a fixed size ([`BackwardLayout`]). Causal
+//! The two main kernels come in two layouts ([`BackwardLayout`]): on CPU drivers with one
+//! fixed subgroup size they share the rows they stream across a subgroup with
+//! `subgroupBroadcast` from constant lanes and unroll their column loops, as the forward's
+//! broadcast kernel does; elsewhere (`*_tiles.wgsl`) the streamed rows go through
+//! workgroup-memory tiles and each own row is split across lanes whose partial dots are
+//! summed by subgroup butterfly or through workgroup memory, so they run at any subgroup
+//! size, or none, within the register cap. Causal
 //! blocks skip the blocks they cannot see; a window bounds both loops. Loop caps (lavapipe)
 //! split each kernel into passes that add into the gradients.
 //!
@@ -22,12 +26,8 @@
 //! halved when causal). These kernels do 3.5 forwards' worth (P is recomputed in both),
 //! so their FMA efficiency is 1.4× what the reported GFLOP/s suggest.
 
-use super::backward_layout::{
-    BackwardLayout, BackwardPasses, DKDV_REGISTER_FLOATS, DQ_REGISTER_FLOATS,
-};
+use super::backward_layout::{BackwardLayout, BackwardPasses};
 use super::backward_pipelines::{Main, STATS_THREADS, main_pipeline, stats_bytes, stats_pipeline};
-use super::backward_rows::BackwardRows;
-use super::config::fixed_subgroup_size;
 use super::config::kv_texels;
 use super::forward::{RunResources, forward_memory, prepare_forward};
 use super::plan::{BackwardPlan, FlashPlan};
@@ -35,8 +35,8 @@ use super::texel_pair::{TexelPair, q_texels};
 use super::variant::Flash;
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_buffers, bind_resources,
-    grid_for, params_buffer,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_buffers,
+    bind_resources, grid_for, params_buffer,
 };
 use crate::kernels::{
     AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, KeepAlive, Precision,
@@ -106,16 +106,21 @@ impl Backward for Flash {
         "FlashAttention-2: logsumexp saved by the forward, D = rowsum(dO∘O), dK/dV over key blocks and dQ over query blocks recomputing P"
     }
 
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+        if self.precision != Precision::F32 {
+            return Err(no_backward(self));
+        }
+        crate::kernels::Kernel::check_device(self, shape, facts)
+    }
+
+    /// [`Backward::check_device`], with the device's tuned choices.
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
         if self.precision != Precision::F32 {
             return Err(no_backward(self));
         }
         crate::kernels::Kernel::check_support(self, shape, gpu)?;
-        if let Some(rows) = BackwardRows::from_env()? {
-            let lanes = fixed_subgroup_size(gpu).unwrap_or(0);
-            let budgets = [(3, DQ_REGISTER_FLOATS), (4, DKDV_REGISTER_FLOATS)];
-            rows.check(shape.head_dim, lanes, budgets)?;
-        }
+        // The plan checks the layout, `ATTNBENCH_FLASH_BWD_ROWS` included
+        // (`BackwardLayout::for_shape`).
         training_plan(self, shape, gpu).map(|_| ())
     }
 
@@ -259,9 +264,9 @@ impl BackwardRun<'_> {
     ) -> Result<()> {
         let (gpu, shape, io, grads) = (self.gpu, self.shape, self.io, self.grads);
         let layout: BackwardLayout = self.backward.layout;
-        let (rows, per_pass) = match which {
-            Main::Dq => (layout.dq_rows, self.backward.passes.dq_keys),
-            Main::DkDv => (layout.dkdv_rows, self.backward.passes.dkdv_rows),
+        let per_pass = match which {
+            Main::Dq => self.backward.passes.dq_keys,
+            Main::DkDv => self.backward.passes.dkdv_rows,
         };
         let pipeline = main_pipeline(gpu, which, layout, shape.head_dim)?;
         if let Some(pair) = self.pair {
@@ -280,7 +285,7 @@ impl BackwardRun<'_> {
             Main::DkDv => bound.extend([Resource::Buffer(&grads.dk), Resource::Buffer(&grads.dv)]),
         }
         let n = shape.seq_len;
-        let blocks = n.div_ceil(layout.block * rows);
+        let blocks = n.div_ceil(layout.rows_per_workgroup(which == Main::Dq));
         let heads = match which {
             Main::Dq => shape.batch_heads(),
             Main::DkDv => u64::from(shape.batch) * u64::from(shape.kv_head_count()),

@@ -1,16 +1,17 @@
-//! Flash's tile configuration: what it is ([`FlashConfig`], [`KvSource`]), its text form
-//! (`ATTNBENCH_FLASH_TILES`, `tuning.json`), whether it fits a device
-//! ([`FlashConfig::validate`]) and how many passes over the keys a driver's loop cap needs.
-//! Which configuration a shape gets is [`super::plan`]'s decision.
+//! Flash's tile configuration: what it is ([`FlashConfig`], [`KvSource`]), what it costs
+//! (workgroup memory, live floats per invocation, loop iterations), whether it fits a
+//! device ([`FlashConfig::validate_on`], from the device's [`DeviceFacts`]) and how many
+//! passes over the keys a driver's loop cap needs. Its text form is `config_text.rs`;
+//! which configuration a shape gets is [`super::plan`]'s decision.
 
 use super::texel_pair::texels_within_budget;
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, TEXEL_BYTES, texel_arrays_supported, texel_extent};
+use crate::gpu::{DeviceFacts, Gpu, REGISTER_TARGET, TEXEL_BYTES, texel_extent};
 use crate::kernels::Precision;
 use crate::shape::Shape;
 
 /// Most keys per tile the tuner tries.
-const MAX_BLOCK_KV: u32 = 128;
+pub(super) const MAX_BLOCK_KV: u32 = 128;
 
 /// How K and V reach the invocations of a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -28,6 +29,15 @@ pub enum KvSource {
     /// buffers: on lavapipe a texel fetch is vectorized where a storage load is a loop over
     /// the lanes. Needs head_dim a multiple of 4 and textures that hold K.
     TexelBroadcast,
+    /// Double-buffered workgroup-memory tiles of `block_kv` keys, each row's work split
+    /// across `key_lanes` key lanes that take different keys (each with its own softmax
+    /// state, merged once per pass) and `lanes` lanes that split the head dim
+    /// (`shaders/flash_split.wgsl`, `config_split.rs`): the GPU work split of llama.cpp's
+    /// and ONNX Runtime's kernels.
+    KeySplit {
+        /// Key lanes per row.
+        key_lanes: u32,
+    },
 }
 
 impl KvSource {
@@ -49,9 +59,10 @@ pub struct FlashConfig {
     pub rows: u32,
     /// Keys per K/V tile in workgroup memory (always 4 with [`KvSource::SubgroupBroadcast`]).
     pub block_kv: u32,
-    /// Lanes that share one query row, splitting its head dim (workgroup tiles only; 1 or a
-    /// power of two up to the subgroup size; above 1 needs SUBGROUP). Rows per workgroup:
-    /// `block_q / lanes · rows`.
+    /// Lanes that share one query row (of a key lane, for [`KvSource::KeySplit`]),
+    /// splitting its head dim (1 or a power of two; summed by subgroup where every subgroup
+    /// holds them, else through workgroup memory). Rows per workgroup:
+    /// [`FlashConfig::rows_per_workgroup`].
     #[serde(default = "one")]
     pub lanes: u32,
 }
@@ -60,321 +71,243 @@ fn one() -> u32 {
     1
 }
 
-impl std::fmt::Display for FlashConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.kv {
-            KvSource::WorkgroupTiles if self.lanes == 1 => {
-                write!(f, "tiles,{},{},{}", self.block_q, self.rows, self.block_kv)
-            }
-            KvSource::WorkgroupTiles => write!(
-                f,
-                "tiles,{},{},{},{}",
-                self.block_q, self.rows, self.block_kv, self.lanes
-            ),
-            KvSource::SubgroupBroadcast => {
-                write!(f, "broadcast,{},{}", self.block_q, self.rows)
-            }
-            KvSource::TexelBroadcast => write!(f, "texels,{},{}", self.block_q, self.rows),
-        }
-    }
+/// How the `lanes` lanes that share a query row in `shaders/flash.wgsl` sum their partial
+/// dot products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LaneSum {
+    /// One lane per row: nothing to sum (`lanes_none.wgsl`).
+    Whole,
+    /// A `subgroupShuffleXor` butterfly (`lanes_subgroup.wgsl`): where every subgroup the
+    /// driver may pick holds a row's lanes ([`DeviceFacts::subgroup_spans`]).
+    Subgroup,
+    /// Through workgroup memory with two barriers per sum (`lanes_workgroup.wgsl`): any
+    /// subgroup size, or none.
+    Workgroup,
 }
 
 impl FlashConfig {
-    /// Bytes of workgroup memory the K and V tiles take for `head_dim`.
-    pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
+    /// Query rows one workgroup owns: `block_q / lanes · rows` (and / key lanes).
+    pub fn rows_per_workgroup(&self) -> u32 {
+        let key_lanes = match self.kv {
+            KvSource::KeySplit { key_lanes } => key_lanes,
+            _ => 1,
+        };
+        self.block_q / (self.lanes.max(1) * key_lanes) * self.rows
+    }
+
+    /// How this configuration's lanes sum their partial dots on a device with `facts`.
+    pub fn lane_sum(&self, facts: &DeviceFacts) -> LaneSum {
+        if self.lanes <= 1 {
+            LaneSum::Whole
+        } else if facts.subgroup_spans(self.lanes, self.block_q) {
+            LaneSum::Subgroup
+        } else {
+            LaneSum::Workgroup
+        }
+    }
+
+    /// Bytes of workgroup memory the K and V tiles take for `head_dim` (and, where lanes
+    /// sum through workgroup memory, one vec4 per invocation).
+    pub fn workgroup_bytes(&self, head_dim: u32, lane_sum: LaneSum) -> u32 {
+        let sums = if lane_sum == LaneSum::Workgroup {
+            self.block_q * 16
+        } else {
+            0
+        };
         match self.kv {
-            KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16,
+            KvSource::WorkgroupTiles => 2 * self.block_kv * head_dim.div_ceil(4) * 16 + sums,
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 0,
+            KvSource::KeySplit { .. } => self.split_workgroup_bytes(head_dim) + sums,
         }
     }
 
-    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`]);
-    /// `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
-    /// variable, before any work is done with it.
-    pub fn from_env() -> Result<Option<FlashConfig>> {
-        // Parsed once per process: every row of a sweep sees the same typed value.
-        static PARSED: std::sync::OnceLock<std::result::Result<Option<FlashConfig>, Error>> =
-            std::sync::OnceLock::new();
-        let parsed = PARSED.get_or_init(|| {
-            let Some(text) = std::env::var("ATTNBENCH_FLASH_TILES")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-            else {
-                return Ok(None);
-            };
-            Self::parse(&text).map(Some).map_err(|e| match e {
-                Error::InvalidSetting {
-                    value, expected, ..
-                } => Error::InvalidSetting {
-                    what: "ATTNBENCH_FLASH_TILES".into(),
-                    value,
-                    expected,
-                },
-                other => other,
-            })
-        });
-        match parsed {
-            Ok(config) => Ok(*config),
-            Err(Error::InvalidSetting {
-                what,
-                value,
-                expected,
-            }) => Err(Error::InvalidSetting {
-                what: what.clone(),
-                value: value.clone(),
-                expected: expected.clone(),
-            }),
-            Err(other) => Err(Error::InvalidShape(other.to_string())),
+    /// Floats one invocation keeps live across the key loop at `head_dim` (on a device
+    /// whose smallest subgroup is `subgroup` lanes wide), counted from the shaders:
+    /// - tiles (`flash.wgsl`), DL = ⌈d/4 / lanes⌉ vec4 columns per lane: per row the query
+    ///   and accumulator columns (8·DL), scores, p (4 + 4), α, m, l and the row's two key
+    ///   bounds (5); then four K/V vec4s in flight (16): R·(8·DL + 13) + 16;
+    /// - broadcast (`flash_lanes.wgsl`): query and accumulator floats of every row
+    ///   (2·R·d), the step's K and V slots (8·⌈d/SG⌉) and per row s, p, α, m, l and bounds
+    ///   (13): 2·R·d + 8·⌈d/SG⌉ + 13·R.
+    pub fn live_floats(&self, head_dim: u32, subgroup: u32) -> u32 {
+        let rows = self.rows;
+        match self.kv {
+            KvSource::WorkgroupTiles => {
+                let dl = head_dim.div_ceil(4).div_ceil(self.lanes.max(1));
+                rows * (8 * dl + 13) + 16
+            }
+            KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => {
+                2 * rows * head_dim + 8 * head_dim.div_ceil(subgroup.max(1)) + 13 * rows
+            }
+            KvSource::KeySplit { .. } => self.split_live_floats(head_dim),
         }
     }
 
-    /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv[,lanes]`
-    /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`), `broadcast,block_q,rows` (e.g.
-    /// `broadcast,8,8`) or `texels,block_q,rows` (broadcast from texel arrays); a bare
-    /// `block_q,rows,block_kv` means tiles. The `ATTNBENCH_FLASH_TILES` override and the
-    /// text form in `tuning.json`.
-    ///
-    /// Everything that does not depend on the device is checked here: `block_q` in
-    /// 1..=1024, `rows` in 1..=16, `lanes` a power of two dividing `block_q`, and for tiles
-    /// `block_kv` a multiple of 4 (the shader consumes keys four at a time) in 4..=128. [`FlashConfig::validate`] then checks the
-    /// device and the shape.
-    pub fn parse(text: &str) -> Result<FlashConfig> {
-        let invalid = |why: &str| Error::InvalidSetting {
-            what: "flash tile configuration".into(),
-            value: text.into(),
-            expected: format!(
-                "{why}tiles,BLOCK_Q,ROWS,BLOCK_KV[,LANES] (e.g. tiles,64,8,32), broadcast,BLOCK_Q,ROWS (e.g. broadcast,32,4) or texels,BLOCK_Q,ROWS"
-            ),
-        };
-        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-        let all_numbers = |fs: &[&str]| -> Option<Vec<u32>> {
-            fs.iter().map(|v| v.parse::<u32>().ok()).collect()
-        };
-        let config = match fields.as_slice() {
-            [kind @ ("broadcast" | "texels"), rest @ ..] => match all_numbers(rest).as_deref() {
-                Some(&[block_q, rows]) => FlashConfig {
-                    kv: if *kind == "texels" {
-                        KvSource::TexelBroadcast
-                    } else {
-                        KvSource::SubgroupBroadcast
-                    },
-                    block_q,
-                    rows,
-                    block_kv: 4,
-                    lanes: 1,
-                },
-                _ => return Err(invalid("")),
-            },
-            // The older form without a prefix means tiles.
-            ["tiles", rest @ ..] | rest @ [_, _, _] => match all_numbers(rest).as_deref() {
-                Some(&[block_q, rows, block_kv]) => FlashConfig {
-                    kv: KvSource::WorkgroupTiles,
-                    block_q,
-                    rows,
-                    block_kv,
-                    lanes: 1,
-                },
-                Some(&[block_q, rows, block_kv, lanes]) => FlashConfig {
-                    kv: KvSource::WorkgroupTiles,
-                    block_q,
-                    rows,
-                    block_kv,
-                    lanes,
-                },
-                _ => return Err(invalid("")),
-            },
-            _ => return Err(invalid("")),
-        };
-        if !(1..=1024).contains(&config.block_q) {
-            return Err(invalid("BLOCK_Q must be in 1..=1024; "));
-        }
-        if !(1..=16).contains(&config.rows) {
-            return Err(invalid("ROWS must be in 1..=16; "));
-        }
-        if !config.lanes.is_power_of_two() || config.lanes > 64 {
-            return Err(invalid("LANES must be a power of two up to 64; "));
-        }
-        if !config.block_q.is_multiple_of(config.lanes) {
-            return Err(invalid("BLOCK_Q must be a multiple of LANES; "));
-        }
-        if config.block_kv == 0 || config.block_kv > MAX_BLOCK_KV || config.block_kv % 4 != 0 {
-            return Err(invalid(
-                "BLOCK_KV must be a multiple of 4 in 4..=128 (keys are consumed four at a time); ",
-            ));
-        }
-        Ok(config)
-    }
-
-    /// Tiles that fit `limits`, one row per invocation.
+    /// The GPU default: workgroup tiles of 64 invocations (a whole number of the largest
+    /// subgroup where lanes use subgroups), one row per lane group, and on devices with a
+    /// register cap the fewest lanes per row that keep its live floats within
+    /// [`REGISTER_TARGET`] (d = 64: 2 lanes, 128: 4, 256: 8); as many keys per tile as
+    /// workgroup memory holds, up to 32.
     pub fn for_shape(
         shape: &Shape,
-        limits: &wgpu::Limits,
+        facts: &DeviceFacts,
         precision: Precision,
     ) -> Result<FlashConfig> {
-        let block_q = 64.min(limits.max_compute_invocations_per_workgroup);
-        let per_key = FlashConfig {
+        let limits = &facts.limits;
+        let d4 = shape.head_dim.div_ceil(4);
+        let mut config = FlashConfig {
             kv: KvSource::WorkgroupTiles,
-            block_q,
+            block_q: 64.min(limits.max_compute_invocations_per_workgroup),
             rows: 1,
             block_kv: 1,
             lanes: 1,
+        };
+        if let Some(cap) = facts.register_cap {
+            let target = cap.min(REGISTER_TARGET);
+            while config.live_floats(shape.head_dim, 1) > target
+                && config.lanes * 2 <= d4
+                && config.lanes < config.block_q
+            {
+                config.lanes *= 2;
+            }
+            let wide = facts.subgroup_max.max(64);
+            if config.lanes > 1
+                && wide <= limits.max_compute_invocations_per_workgroup
+                && facts.subgroup_spans(config.lanes, wide)
+            {
+                config.block_q = wide;
+            }
         }
-        .workgroup_bytes(shape.head_dim);
+        let per_key = config.workgroup_bytes(shape.head_dim, LaneSum::Whole);
+        let sums = config.workgroup_bytes(0, config.lane_sum(facts));
         // A multiple of 4: the shader consumes keys four at a time.
-        let block_kv = (limits.max_compute_workgroup_storage_size / per_key).min(32) / 4 * 4;
+        let block_kv = (limits
+            .max_compute_workgroup_storage_size
+            .saturating_sub(sums)
+            / per_key)
+            .min(32)
+            / 4
+            * 4;
         if block_kv == 0 {
             return Err(Error::Unsupported {
                 kernel: kernel_name(precision).into(),
                 reason: format!(
                     "head_dim {} needs {} bytes of workgroup memory for 4 keys, device has {}",
                     shape.head_dim,
-                    4 * per_key,
+                    4 * per_key + sums,
                     limits.max_compute_workgroup_storage_size
                 ),
             });
         }
-        Ok(FlashConfig {
-            kv: KvSource::WorkgroupTiles,
-            block_q,
-            rows: 1,
-            block_kv,
-            lanes: 1,
-        })
+        config.block_kv = block_kv;
+        Ok(config)
     }
 
     /// Loop iterations one invocation runs per K/V tile (fitted on lavapipe: the key loop
-    /// in steps of 4 around two column loops, plus the tile load), used against
-    /// [`Gpu::shader_loop_cap`].
-    pub fn loop_iterations_per_tile(&self, head_dim: u32) -> u64 {
+    /// in steps of 4 around two column loops and the lanes' sums, plus the tile load), used
+    /// against [`DeviceFacts::loop_cap`].
+    pub fn loop_iterations_per_tile(&self, head_dim: u32, lane_sum: LaneSum) -> u64 {
         let d4 = u64::from(head_dim.div_ceil(4));
         let kv = u64::from(self.block_kv);
         match self.kv {
             KvSource::WorkgroupTiles => {
                 let lanes = u64::from(self.lanes.max(1));
                 let per_lane = d4.div_ceil(lanes);
-                let butterfly = u64::from(self.rows) * u64::from(lanes.trailing_zeros());
-                (kv / 4) * (2 * per_lane + 4 + butterfly)
+                let per_sum = match lane_sum {
+                    LaneSum::Whole => 0,
+                    LaneSum::Subgroup => u64::from(lanes.trailing_zeros()),
+                    LaneSum::Workgroup => lanes,
+                };
+                (kv / 4) * (2 * per_lane + 4 + u64::from(self.rows) * per_sum)
                     + (kv * d4).div_ceil(u64::from(self.block_q))
                     + 8
             }
             // Everything inside the key loop is unrolled.
             KvSource::SubgroupBroadcast | KvSource::TexelBroadcast => 1,
+            KvSource::KeySplit { .. } => self.split_loop_iterations(head_dim, lane_sum),
         }
     }
 
     /// Keys one pass may cover so that an invocation stays under a driver's loop cap (90% of
     /// it, less the loops that load and store each row's state), a multiple of `block_kv`;
     /// `None` when even one tile does not fit.
-    pub fn keys_per_pass(&self, head_dim: u32, cap: Option<u64>) -> Option<u64> {
-        let Some(cap) = cap else {
+    pub fn keys_per_pass(&self, head_dim: u32, facts: &DeviceFacts) -> Option<u64> {
+        let Some(cap) = facts.loop_cap else {
             return Some(u64::MAX);
         };
         let per_lane = u64::from(head_dim.div_ceil(4).div_ceil(self.lanes.max(1)));
         let overhead = u64::from(self.rows) * (per_lane + 1) * 8 + 64;
-        let tiles = (cap * 9 / 10).checked_sub(overhead)? / self.loop_iterations_per_tile(head_dim);
+        let per_tile = self.loop_iterations_per_tile(head_dim, self.lane_sum(facts));
+        let tiles = (cap * 9 / 10).checked_sub(overhead)? / per_tile;
         (tiles > 0).then(|| tiles * u64::from(self.block_kv))
     }
 
-    /// Passes over the keys for `shape` on a device with loop cap `cap`.
-    pub fn passes(&self, shape: &Shape, cap: Option<u64>, precision: Precision) -> Result<u64> {
-        let per_pass = self.keys_per_pass(shape.head_dim, cap).ok_or_else(|| Error::Unsupported {
+    /// Passes over the keys for `shape` on a device with `facts`.
+    pub fn passes(&self, shape: &Shape, facts: &DeviceFacts, precision: Precision) -> Result<u64> {
+        let per_pass = self.keys_per_pass(shape.head_dim, facts).ok_or_else(|| Error::Unsupported {
             kernel: kernel_name(precision).into(),
             reason: format!(
                 "one tile of head_dim {} exceeds the driver's cap of {} loop iterations per invocation",
                 shape.head_dim,
-                cap.unwrap_or(0)
+                facts.loop_cap.unwrap_or(0)
             ),
         })?;
         Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
     }
 
-    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why.
+    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why
+    /// ([`FlashConfig::validate_on`] with the device's facts).
     pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        self.validate_on_device(shape, gpu, precision)?;
-        if self.kv == KvSource::TexelBroadcast {
-            // The textures are a speed-up, not a need: where they would push a run past the
-            // memory budget, flash reads the buffers instead (the default falls back).
-            let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
-            texels_within_budget(gpu, io, kv_texels(shape)).map_err(|reason| {
-                Error::Unsupported {
-                    kernel: kernel_name(precision).into(),
-                    reason,
-                }
-            })?;
-        }
-        Ok(())
+        self.validate_on(shape, gpu.facts(), precision)
     }
 
     /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
     /// configuration correctly at all. What a tuned choice must pass to be applied; one that
     /// does not fit the budget at some shape gives way to the default there.
     pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        let limits = gpu.limits();
+        self.validate_facts(shape, gpu.facts(), precision, false)
+    }
+
+    /// Whether this configuration can run `shape` in `precision` on a device with `facts`:
+    /// what each K/V source needs (subgroups of a fixed size for broadcast, texture
+    /// support and room in the memory budget for texels), lanes within the head dim, rows
+    /// within the unrolled registers, workgroup size and memory within the limits, and
+    /// live floats within the device's register cap.
+    pub fn validate_on(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+    ) -> Result<()> {
+        self.validate_facts(shape, facts, precision, true)
+    }
+
+    /// [`FlashConfig::validate_on`], with the texels' memory budget checked where `budget`.
+    fn validate_facts(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+        budget: bool,
+    ) -> Result<()> {
+        let limits = &facts.limits;
         let unsupported = |reason: String| Error::Unsupported {
             kernel: kernel_name(precision).into(),
             reason,
         };
         if self.kv.is_broadcast() {
-            if precision != Precision::F32 {
-                return Err(unsupported(
-                    "subgroup broadcast is built for f32 only".into(),
-                ));
-            }
-            let sg = fixed_subgroup_size(gpu)?;
-            if self.block_kv != 4 || !self.block_q.is_multiple_of(sg) {
-                return Err(unsupported(format!(
-                    "subgroup broadcast needs 4 keys per step and block_q a multiple of the subgroup size {sg}, got {self}"
-                )));
-            }
-            let most = max_broadcast_registers(shape.head_dim);
-            if self.rows * shape.head_dim > most {
-                return Err(unsupported(format!(
-                    "rows {} × head_dim {} exceeds {most} unrolled registers",
-                    self.rows, shape.head_dim
-                )));
-            }
+            self.check_broadcast(shape, facts, precision, budget)?;
         }
-        if self.kv == KvSource::TexelBroadcast {
-            if !shape.head_dim.is_multiple_of(4) {
-                return Err(unsupported(format!(
-                    "texel arrays hold four floats per texel; head_dim {} is not a multiple of 4",
-                    shape.head_dim
-                )));
-            }
-            if !texel_arrays_supported(gpu) {
-                return Err(unsupported(format!(
-                    "{} cannot write and read {:?} textures from shaders",
-                    gpu.summary().name,
-                    crate::gpu::TEXEL_FORMAT
-                )));
-            }
-            texel_extent(&format!("flash at {shape}: K"), kv_texels(shape), &limits)?;
+        if let KvSource::KeySplit { key_lanes } = self.kv {
+            self.check_split(shape, key_lanes, precision)?;
         }
-        if self.lanes > 1 {
-            let info = gpu.adapter().get_info();
-            if !gpu.features().contains(wgpu::Features::SUBGROUP) {
-                return Err(unsupported(format!(
-                    "{} lanes per row need SUBGROUP, which {} lacks",
-                    self.lanes,
-                    gpu.summary().name
-                )));
-            }
-            if self.lanes > info.subgroup_min_size
-                || !self.block_q.is_multiple_of(info.subgroup_max_size.max(1))
-            {
-                return Err(unsupported(format!(
-                    "{} lanes per row need lanes ≤ the subgroup size {} and block_q a multiple of {}, got {self}",
-                    self.lanes, info.subgroup_min_size, info.subgroup_max_size
-                )));
-            }
-            if self.lanes > shape.head_dim.div_ceil(4) {
-                return Err(unsupported(format!(
-                    "{} lanes per row exceed head_dim {}'s {} vec4 columns",
-                    self.lanes,
-                    shape.head_dim,
-                    shape.head_dim.div_ceil(4)
-                )));
-            }
+        if self.lanes > 1 && self.lanes > shape.head_dim.div_ceil(4) {
+            return Err(unsupported(format!(
+                "{} lanes per row exceed head_dim {}'s {} vec4 columns",
+                self.lanes,
+                shape.head_dim,
+                shape.head_dim.div_ceil(4)
+            )));
         }
         if self.block_kv == 0 || self.block_kv > MAX_BLOCK_KV {
             return Err(unsupported(format!(
@@ -398,12 +331,77 @@ impl FlashConfig {
                 self.block_q
             )));
         }
-        if self.workgroup_bytes(shape.head_dim) > limits.max_compute_workgroup_storage_size {
+        let bytes = self.workgroup_bytes(shape.head_dim, self.lane_sum(facts));
+        if bytes > limits.max_compute_workgroup_storage_size {
             return Err(unsupported(format!(
-                "tiles need {} bytes of workgroup memory, device has {}",
-                self.workgroup_bytes(shape.head_dim),
+                "tiles need {bytes} bytes of workgroup memory, device has {}",
                 limits.max_compute_workgroup_storage_size
             )));
+        }
+        facts.check_registers(
+            kernel_name(precision),
+            &format!("{self} at head_dim {}", shape.head_dim),
+            self.live_floats(shape.head_dim, facts.subgroup_min),
+        )
+    }
+
+    /// What the broadcast kernels need: f32, one fixed subgroup size dividing `block_q`,
+    /// rows within the unrolled registers, and for texels a head dim of whole texels and
+    /// textures that hold K within the memory budget.
+    fn check_broadcast(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+        budget: bool,
+    ) -> Result<()> {
+        let unsupported = |reason: String| Error::Unsupported {
+            kernel: kernel_name(precision).into(),
+            reason,
+        };
+        if precision != Precision::F32 {
+            return Err(unsupported(
+                "subgroup broadcast is built for f32 only".into(),
+            ));
+        }
+        let sg = subgroup_size_of(facts)?;
+        if self.block_kv != 4 || !self.block_q.is_multiple_of(sg) {
+            return Err(unsupported(format!(
+                "subgroup broadcast needs 4 keys per step and block_q a multiple of the subgroup size {sg}, got {self}"
+            )));
+        }
+        let most = max_broadcast_registers(shape.head_dim);
+        if self.rows * shape.head_dim > most {
+            return Err(unsupported(format!(
+                "rows {} × head_dim {} exceeds {most} unrolled registers",
+                self.rows, shape.head_dim
+            )));
+        }
+        if self.kv == KvSource::TexelBroadcast {
+            if !shape.head_dim.is_multiple_of(4) {
+                return Err(unsupported(format!(
+                    "texel arrays hold four floats per texel; head_dim {} is not a multiple of 4",
+                    shape.head_dim
+                )));
+            }
+            if !facts.texel_arrays {
+                return Err(unsupported(format!(
+                    "{} cannot write and read {:?} textures from shaders",
+                    facts.name,
+                    crate::gpu::TEXEL_FORMAT
+                )));
+            }
+            texel_extent(
+                &format!("flash at {shape}: K"),
+                kv_texels(shape),
+                &facts.limits,
+            )?;
+            // The textures are a speed-up, not a need: where they would push a run past the
+            // memory budget, flash reads the buffers instead (the default falls back).
+            if budget {
+                let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
+                texels_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
+            }
         }
         Ok(())
     }
@@ -431,28 +429,27 @@ pub(super) fn default_broadcast_rows(head_dim: u32) -> u32 {
     (max_broadcast_registers(head_dim) / head_dim).clamp(1, 4)
 }
 
-/// The subgroup size of `gpu` when it is fixed (the broadcast kernel's lanes split each
+/// The subgroup size of `gpu` when it is fixed (the broadcast kernels' lanes split each
 /// step's keys by it); an error where there are no subgroups or their size varies.
 pub fn fixed_subgroup_size(gpu: &Gpu) -> Result<u32> {
-    let info = gpu.adapter().get_info();
+    subgroup_size_of(gpu.facts())
+}
+
+/// [`fixed_subgroup_size`] from a device's facts.
+pub fn subgroup_size_of(facts: &DeviceFacts) -> Result<u32> {
     let unsupported = |reason: String| Error::Unsupported {
         kernel: "flash".into(),
         reason,
     };
-    if !gpu.features().contains(wgpu::Features::SUBGROUP) {
-        return Err(unsupported(format!(
-            "{} ({}) has no SUBGROUP",
-            gpu.summary().name,
-            gpu.summary().backend
-        )));
+    if !facts.has_subgroups() {
+        return Err(unsupported(format!("{} has no SUBGROUP", facts.name)));
     }
-    if info.subgroup_min_size != info.subgroup_max_size || info.subgroup_min_size == 0 {
-        return Err(unsupported(format!(
+    facts.fixed_subgroup_size().ok_or_else(|| {
+        unsupported(format!(
             "subgroup size varies ({}..={}); subgroup broadcast needs one size",
-            info.subgroup_min_size, info.subgroup_max_size
-        )));
-    }
-    Ok(info.subgroup_min_size)
+            facts.subgroup_min, facts.subgroup_max
+        ))
+    })
 }
 
 /// Most rows per invocation for `head_dim`: query and accumulator registers stay within

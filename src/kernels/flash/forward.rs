@@ -96,10 +96,7 @@ pub(super) fn prepare_forward(
 ) -> Result<Box<dyn PreparedKernel>> {
     let config = plan.config;
     let p = pipeline(gpu, config, shape.head_dim, precision)?;
-    // Rows per workgroup: lane groups × rows per group.
-    let q_blocks = shape
-        .seq_len
-        .div_ceil(config.block_q / config.lanes * config.rows);
+    let q_blocks = shape.seq_len.div_ceil(config.rows_per_workgroup());
     let total_groups = shape.batch_heads() * u64::from(q_blocks);
     let total_groups_u32 = workgroup_count("flash", shape, total_groups)?;
     let grid = grid_for(

@@ -34,8 +34,12 @@ mod backward;
 mod backward_layout;
 mod backward_pipelines;
 pub mod backward_rows;
+mod bounds;
 mod config;
+mod config_split;
+mod config_text;
 mod forward;
+mod gpu_grid;
 pub mod ladder;
 mod pipelines;
 mod plan;
@@ -43,19 +47,41 @@ pub mod texel_pair;
 mod tuned;
 mod variant;
 
-pub use backward_layout::{BackwardLayout, BackwardPasses};
-pub use config::{FlashConfig, KvSource, fixed_subgroup_size, kernel_name, max_rows};
+pub use backward_layout::{BackwardKind, BackwardLayout, BackwardPasses, ForcedBackward};
+pub use config::{
+    FlashConfig, KvSource, LaneSum, fixed_subgroup_size, kernel_name, max_rows, subgroup_size_of,
+};
+pub use config_text::TilesOverride;
+pub use gpu_grid::gpu_grid;
 pub use ladder::{LADDER, Rung};
-pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config};
+pub use pipelines::lane_sum_wgsl;
+pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config, untuned_config_on};
 pub use tuned::{TunedConfigs, TuningKey};
 pub use variant::{FLASH, FLASH_F16, Flash};
 
 use crate::error::{Error, Result};
-use crate::gpu::{BufferTracker, Gpu, MemoryPlan};
+use crate::gpu::Bounds;
+
+use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use crate::kernels::{AttentionBuffers, Backward, KeepAlive, Kernel, Precision, PreparedKernel};
 use crate::shape::Shape;
+use bounds::BOUNDS;
 use forward::{RunResources, forward_memory, prepare_forward};
 use std::sync::Arc;
+
+impl Flash {
+    /// Refuses f16 where the device lacks SHADER_F16.
+    fn check_precision(&self, facts: &DeviceFacts) -> Result<()> {
+        if self.precision == Precision::F16 && !facts.features.contains(wgpu::Features::SHADER_F16)
+        {
+            return Err(Error::Unsupported {
+                kernel: self.name().into(),
+                reason: format!("{} has no SHADER_F16", facts.name),
+            });
+        }
+        Ok(())
+    }
+}
 
 impl Kernel for Flash {
     fn name(&self) -> &'static str {
@@ -90,23 +116,27 @@ impl Kernel for Flash {
         }
     }
 
+    fn bounds(&self) -> Bounds {
+        BOUNDS
+    }
+
     /// The plan's label: the forward's tiles, with a backward pass also its layout (the
     /// forward's alone where the backward cannot run).
-    fn config_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
+    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
         FlashPlan::resolve(self, shape, gpu)
             .or_else(|_| FlashPlan::forward(self, shape, gpu))
             .ok()
             .map(|plan| plan.label())
     }
 
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+        self.check_precision(facts)?;
+        FlashPlan::resolve_on(self, shape, facts, &TunedConfigs::default()).map(|_| ())
+    }
+
+    /// [`Kernel::check_device`], with the device's tuned choices.
     fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        if self.precision == Precision::F16 && !gpu.features().contains(wgpu::Features::SHADER_F16)
-        {
-            return Err(Error::Unsupported {
-                kernel: self.name().into(),
-                reason: format!("{} has no SHADER_F16", gpu.summary().name),
-            });
-        }
+        self.check_precision(gpu.facts())?;
         FlashPlan::resolve(self, shape, gpu).map(|_| ())
     }
 

@@ -2,7 +2,8 @@
 //! and `shaders/flash_lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
 //! specialized per configuration and head dim and cached on the device.
 
-use super::config::{FlashConfig, KvSource, fixed_subgroup_size};
+use super::bounds::BOUNDS;
+use super::config::{FlashConfig, KvSource, LaneSum, fixed_subgroup_size};
 use super::texel_pair::texel_shift;
 use crate::error::{Error, Result};
 use crate::gpu::{
@@ -26,10 +27,14 @@ pub(super) fn pipeline(
     if config.kv.is_broadcast() {
         return broadcast_pipeline(gpu, config, head_dim);
     }
+    if let KvSource::KeySplit { key_lanes } = config.kv {
+        return split_pipeline(gpu, config, key_lanes, head_dim);
+    }
     let d4 = head_dim.div_ceil(4);
+    let lane_sum = config.lane_sum(gpu.facts());
     // The K/V load variant depends on whether head_dim is a multiple of 4.
     let key = format!(
-        "flash {precision:?} {config} d4 {d4} vec4 {}",
+        "flash {precision:?} {config} d4 {d4} vec4 {} {lane_sum:?}",
         head_dim.is_multiple_of(4)
     );
     gpu.cached(&key, || {
@@ -38,33 +43,11 @@ pub(super) fn pipeline(
             ("BLOCK_Q", f64::from(config.block_q)),
             ("BLOCK_KV", f64::from(config.block_kv)),
         ];
-        // K/V loads: one vec4 per four floats where head_dim allows; the lanes' sum only
-        // where lanes share rows (no subgroup operation otherwise).
-        let source = match (head_dim.is_multiple_of(4), config.lanes > 1) {
-            (true, false) => shader!(
-                "flash.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_vec4.wgsl",
-                "lanes_none.wgsl"
-            ),
-            (false, false) => shader!(
-                "flash.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_scalar.wgsl",
-                "lanes_none.wgsl"
-            ),
-            (true, true) => shader!(
-                "flash.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_vec4.wgsl",
-                "lanes_subgroup.wgsl"
-            ),
-            (false, true) => shader!(
-                "flash.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_scalar.wgsl",
-                "lanes_subgroup.wgsl"
-            ),
+        // K/V loads: one vec4 per four floats where head_dim allows.
+        let source = if head_dim.is_multiple_of(4) {
+            shader!("flash.wgsl", "flash_params.wgsl", "kv_quads_vec4.wgsl")
+        } else {
+            shader!("flash.wgsl", "flash_params.wgsl", "kv_quads_scalar.wgsl")
         };
         let mut wgsl = specialize(
             source,
@@ -75,6 +58,7 @@ pub(super) fn pipeline(
                 ("GROUPS", config.block_q / config.lanes),
             ],
         )?;
+        wgsl.push_str(lane_sum_wgsl(lane_sum));
         if precision == Precision::F16 {
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
             if !wgsl.contains(F32_ALIAS) {
@@ -89,6 +73,7 @@ pub(super) fn pipeline(
             );
         }
         let pipeline = gpu.compile_text(
+            BOUNDS,
             source.name,
             wgsl,
             "main",
@@ -97,6 +82,70 @@ pub(super) fn pipeline(
         )?;
         Ok(Pipeline { layout, pipeline })
     })
+}
+
+/// The `shaders/flash_split.wgsl` pipeline: specialized to the configuration and head
+/// dimension, its register loops unrolled, the lanes' sum as the device allows.
+fn split_pipeline(
+    gpu: &Gpu,
+    config: FlashConfig,
+    key_lanes: u32,
+    head_dim: u32,
+) -> Result<Pipeline> {
+    let d4 = head_dim.div_ceil(4);
+    let lane_sum = config.lane_sum(gpu.facts());
+    let vec4 = head_dim.is_multiple_of(4);
+    let key = format!("flash {config} d4 {d4} vec4 {vec4} {lane_sum:?}");
+    gpu.cached(&key, || {
+        let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
+        let source = if vec4 {
+            shader!(
+                "flash_split.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_vec4.wgsl"
+            )
+        } else {
+            shader!(
+                "flash_split.wgsl",
+                "flash_params.wgsl",
+                "kv_quads_scalar.wgsl"
+            )
+        };
+        let kpt4 = config.keys_per_lane4();
+        let consts = [
+            ("ROWS", config.rows),
+            ("D4", d4),
+            ("LANES", config.lanes),
+            ("KL", key_lanes),
+            ("BKV", config.block_kv),
+            ("GROUPS", config.block_q / (key_lanes * config.lanes)),
+            ("DL", d4.div_ceil(config.lanes)),
+            ("KPT4", kpt4),
+            ("RK4", config.rows * kpt4),
+        ];
+        let mut wgsl = unroll_marked_loops(&specialize(source, &consts)?, &consts)?;
+        wgsl.push_str(lane_sum_wgsl(lane_sum));
+        let pipeline = gpu.compile_text(
+            BOUNDS,
+            source.name,
+            wgsl,
+            "main",
+            Some(&pipeline_layout(gpu, &layout)),
+            &[("BLOCK_Q", f64::from(config.block_q))],
+        )?;
+        Ok(Pipeline { layout, pipeline })
+    })
+}
+
+/// The `lane_sum` of flash's tile kernels for `lane_sum`: none where a lane holds whole
+/// rows (no subgroup operation: runs without subgroups), a subgroup butterfly, or a sum
+/// through workgroup memory (any subgroup size, or none).
+pub fn lane_sum_wgsl(lane_sum: LaneSum) -> &'static str {
+    match lane_sum {
+        LaneSum::Whole => include_str!("../../../shaders/lanes_none.wgsl"),
+        LaneSum::Subgroup => include_str!("../../../shaders/lanes_subgroup.wgsl"),
+        LaneSum::Workgroup => include_str!("../../../shaders/lanes_workgroup.wgsl"),
+    }
 }
 
 /// The `shaders/flash_lanes.wgsl` pipeline: specialized to the head dimension, rows and
@@ -154,6 +203,7 @@ fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<P
         }
         let wgsl = unroll_marked_loops(&specialize(source, &specialized)?, &consts)?;
         let pipeline = gpu.compile_text(
+            BOUNDS,
             source.name,
             wgsl,
             "main",

@@ -4,13 +4,14 @@
 
 use super::backward_layout::{BackwardLayout, BackwardPasses};
 use super::config::{
-    FlashConfig, KvSource, default_broadcast_rows, fixed_subgroup_size, kv_texels, max_rows,
+    FlashConfig, KvSource, default_broadcast_rows, kv_texels, max_rows, subgroup_size_of,
 };
+use super::config_text::TilesOverride;
 use super::texel_pair::q_texels;
 use super::tuned::{TunedConfigs, TuningKey};
 use super::variant::Flash;
-use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::error::Result;
+use crate::gpu::{DeviceFacts, Gpu};
 use crate::kernels::Precision;
 use crate::shape::Shape;
 
@@ -50,9 +51,20 @@ impl FlashPlan {
     /// The whole plan of `flash` for `shape` on `gpu`; an [`Error::Unsupported`] when the
     /// configuration, or the backward a training shape needs, cannot run there.
     pub fn resolve(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
-        let mut plan = Self::forward(flash, shape, gpu)?;
+        Self::resolve_on(flash, shape, gpu.facts(), &gpu.extension::<TunedConfigs>())
+    }
+
+    /// The plan on a device with `facts` and `tuned` choices (what [`FlashPlan::resolve`]
+    /// decides, from data alone: tests plan for adapters that are not here).
+    pub fn resolve_on(
+        flash: &Flash,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        tuned: &TunedConfigs,
+    ) -> Result<FlashPlan> {
+        let mut plan = Self::forward_on(flash, shape, facts, tuned)?;
         if shape.pass.has_backward() && flash.precision == Precision::F32 {
-            let backward = BackwardPlan::resolve(flash, shape, gpu)?;
+            let backward = BackwardPlan::resolve(flash, shape, facts)?;
             plan.backward = Some(backward);
             plan.texels = texel_pair_use(&plan.config, shape, Some(&backward));
         }
@@ -61,12 +73,21 @@ impl FlashPlan {
 
     /// The forward's part of the plan alone (what the forward of any pass runs).
     pub fn forward(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
+        Self::forward_on(flash, shape, gpu.facts(), &gpu.extension::<TunedConfigs>())
+    }
+
+    fn forward_on(
+        flash: &Flash,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        tuned: &TunedConfigs,
+    ) -> Result<FlashPlan> {
         let config = match flash.config {
             Some(config) => config,
-            None => choose_config(shape, gpu, flash.precision)?,
+            None => choose_config(shape, facts, tuned, flash.precision)?,
         };
-        config.validate(shape, gpu, flash.precision)?;
-        let by_driver = config.passes(shape, gpu.shader_loop_cap(), flash.precision)?;
+        config.validate_on(shape, facts, flash.precision)?;
+        let by_driver = config.passes(shape, facts, flash.precision)?;
         let by_request = flash.max_pass_keys.map_or(1, |keys| {
             let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
             u64::from(shape.seq_len).div_ceil(keys)
@@ -90,17 +111,12 @@ impl FlashPlan {
 }
 
 impl BackwardPlan {
-    /// The backward's layout and passes for `shape` on `gpu`: refused, with the reason,
-    /// where the adapter lacks subgroups of a fixed size.
-    pub fn resolve(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<BackwardPlan> {
-        let layout = BackwardLayout::for_shape(shape, gpu).map_err(|e| match e {
-            Error::Unsupported { reason, .. } => Error::Unsupported {
-                kernel: "flash".into(),
-                reason: format!("flash's backward needs subgroups of a fixed size: {reason}"),
-            },
-            other => other,
-        })?;
-        let passes = BackwardPasses::for_shape(shape, gpu.shader_loop_cap(), flash.max_pass_keys)?;
+    /// The backward's layout and passes for `shape` on a device with `facts`: refused,
+    /// with the reason, where no layout fits the device.
+    pub fn resolve(flash: &Flash, shape: &Shape, facts: &DeviceFacts) -> Result<BackwardPlan> {
+        let layout = BackwardLayout::for_shape(shape, facts, flash.backward)?;
+        let costs = layout.step_iterations(shape.head_dim, layout.lane_sum(facts));
+        let passes = BackwardPasses::for_shape(shape, facts.loop_cap, flash.max_pass_keys, costs)?;
         Ok(BackwardPlan { layout, passes })
     }
 }
@@ -130,39 +146,60 @@ fn texel_pair_use(
     }
 }
 
-/// The configuration flash uses for `shape` on `gpu` when none is fixed, first found of:
-/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]);
+/// The configuration flash uses for `shape` on a device when none is fixed, first found of:
+/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]; `split`: the key-split family's
+///    choice for the shape, f32 only);
 /// 2. the device's tuned choice for this precision and head dim ([`TunedConfigs`], from
 ///    `attnbench tune`), when it is valid for the shape (else the default below);
 /// 3. the default for the device ([`untuned_config`]).
-fn choose_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
-    if let Some(config) = FlashConfig::from_env()? {
-        return Ok(config);
+fn choose_config(
+    shape: &Shape,
+    facts: &DeviceFacts,
+    tuned: &TunedConfigs,
+    precision: Precision,
+) -> Result<FlashConfig> {
+    match FlashConfig::from_env()? {
+        Some(TilesOverride::Config(config)) => return Ok(config),
+        Some(TilesOverride::SplitFamily) if precision == Precision::F32 => {
+            return FlashConfig::split_for_shape(shape, facts, precision);
+        }
+        _ => {}
     }
     let key = TuningKey {
         precision,
         head_dim: shape.head_dim,
     };
-    let tuned = gpu
-        .extension::<TunedConfigs>()
+    let tuned = tuned
         .get(&key)
-        .filter(|config| config.validate(shape, gpu, precision).is_ok());
+        .filter(|config| config.validate_on(shape, facts, precision).is_ok());
     match tuned {
         Some(config) => Ok(config),
-        None => untuned_config(shape, gpu, precision),
+        None => untuned_config_on(shape, facts, precision),
     }
 }
 
 /// The configuration flash uses for `shape` on `gpu` without an override or a tuned
-/// choice (what the tuner compares its candidates with):
+/// choice ([`untuned_config_on`] with the device's facts).
+pub fn untuned_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
+    untuned_config_on(shape, gpu.facts(), precision)
+}
+
+/// The configuration flash uses for `shape` on a device with `facts` without an override
+/// or a tuned choice (what the tuner compares its candidates with):
 /// - on CPU drivers with a fixed subgroup size, f32: subgroup broadcast with 4 subgroups
 ///   per workgroup and up to 4 rows per invocation, K/V read as texels where the shape
 ///   allows them ([`KvSource::TexelBroadcast`]), else from the buffers;
-/// - elsewhere workgroup tiles ([`FlashConfig::for_shape`]), with several rows per
-///   invocation on CPU drivers, where each workgroup-memory read costs many FMAs.
-pub fn untuned_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
-    let cpu = gpu.is_cpu();
-    if cpu && let Ok(sg) = fixed_subgroup_size(gpu) {
+/// - elsewhere workgroup tiles ([`FlashConfig::for_shape`]: on GPUs lanes split each row
+///   within the register cap), with several rows per invocation on CPU drivers, where
+///   each workgroup-memory read costs many FMAs.
+pub fn untuned_config_on(
+    shape: &Shape,
+    facts: &DeviceFacts,
+    precision: Precision,
+) -> Result<FlashConfig> {
+    if facts.is_cpu
+        && let Ok(sg) = subgroup_size_of(facts)
+    {
         for kv in [KvSource::TexelBroadcast, KvSource::SubgroupBroadcast] {
             let broadcast = FlashConfig {
                 kv,
@@ -171,13 +208,13 @@ pub fn untuned_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<
                 block_kv: 4,
                 lanes: 1,
             };
-            if broadcast.validate(shape, gpu, precision).is_ok() {
+            if broadcast.validate_on(shape, facts, precision).is_ok() {
                 return Ok(broadcast);
             }
         }
     }
-    let mut config = FlashConfig::for_shape(shape, &gpu.limits(), precision)?;
-    if cpu {
+    let mut config = FlashConfig::for_shape(shape, facts, precision)?;
+    if facts.is_cpu {
         config.rows = max_rows(shape.head_dim).min(8);
     }
     Ok(config)

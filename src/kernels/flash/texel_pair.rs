@@ -11,11 +11,12 @@
 //! K/V, the backward's Q/dO and its K/V take turns in the same two textures, sized for the
 //! largest (Q: B·H·n·d floats). That keeps flash's extra memory at two textures.
 
+use super::bounds::BOUNDS;
 use crate::error::Result;
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer, bind_resources,
-    grid_for, params_buffer, pipeline_layout, shader, slots_and_params_layout, specialize,
-    texel_array_bytes, texel_row_width,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer,
+    bind_resources, grid_for, params_buffer, pipeline_layout, shader, slots_and_params_layout,
+    specialize, texel_array_bytes, texel_row_width,
 };
 use crate::kernels::Dispatch;
 use std::sync::Arc;
@@ -114,12 +115,12 @@ pub(crate) fn plan_pair(plan: &mut MemoryPlan, texels: u64, packs: u64, gpu: &Gp
 /// bytes of buffers; the reason when it does not. The pair is a speed-up, never a need:
 /// where it does not fit, flash reads the buffers.
 pub(crate) fn texels_within_budget(
-    gpu: &Gpu,
+    facts: &DeviceFacts,
     others: u64,
     texels: u64,
 ) -> std::result::Result<(), String> {
-    let needed = others + 2 * texel_array_bytes(texels, &gpu.limits());
-    match gpu.memory_budget().bytes {
+    let needed = others + 2 * texel_array_bytes(texels, &facts.limits);
+    match facts.memory_budget {
         Some(budget) if needed > budget => Err(format!(
             "a texel pair needs {needed} bytes with the run's buffers, over the memory budget of {budget}"
         )),
@@ -154,6 +155,7 @@ fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipel
         );
         let source = shader!("texels_pack.wgsl", "texels.wgsl");
         let pipeline = gpu.compile_text(
+            BOUNDS,
             source.name,
             specialize(source, &[("TEXEL_SHIFT", shift)])?,
             "main",

@@ -16,8 +16,8 @@
 use super::{Naive, Params, ScoreRows, THREADS, check_loop_cap, pipelines};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer, pipeline_layout, shader,
-    storage_and_params_layout,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer,
+    pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::kernels::{
     AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
@@ -52,8 +52,8 @@ fn backward_pipelines(gpu: &Gpu) -> Result<BackwardPipelines> {
 }
 
 /// transposed_sum loops over the rows of every query head of a KV head.
-fn check_backward_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
-    if let Some(cap) = gpu.shader_loop_cap()
+fn check_backward_loop_cap(kernel: &str, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+    if let Some(cap) = facts.loop_cap
         && u64::from(shape.group_size()) * u64::from(shape.seq_len) + u64::from(shape.head_dim)
             > cap * 9 / 10
     {
@@ -61,7 +61,7 @@ fn check_backward_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()>
             kernel: kernel.into(),
             reason: format!(
                 "{} caps shader loops at {cap} iterations per invocation; {kernel}'s backward loops over H/HKV·n query rows",
-                gpu.summary().name
+                facts.name
             ),
         });
     }
@@ -73,9 +73,9 @@ impl Backward for Naive {
         "P and dP materialized (two n×n matrices), dS = P∘(dP − D), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO"
     }
 
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        check_loop_cap(self.name(), shape, gpu)?;
-        check_backward_loop_cap(self.name(), shape, gpu)
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+        check_loop_cap(self.name(), shape, facts)?;
+        check_backward_loop_cap(self.name(), shape, facts)
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {

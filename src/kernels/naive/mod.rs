@@ -15,8 +15,8 @@ mod backward;
 
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, storage_and_params_layout,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
+    params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan};
 use crate::shape::{F32_BYTES, Shape};
@@ -310,15 +310,15 @@ impl ScoreRows {
 }
 
 /// weighted_sum loops over all keys in one invocation.
-pub(crate) fn check_loop_cap(kernel: &str, shape: &Shape, gpu: &Gpu) -> Result<()> {
-    if let Some(cap) = gpu.shader_loop_cap()
+pub(crate) fn check_loop_cap(kernel: &str, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+    if let Some(cap) = facts.loop_cap
         && u64::from(shape.seq_len) + u64::from(shape.head_dim) > cap * 9 / 10
     {
         return Err(Error::Unsupported {
             kernel: kernel.into(),
             reason: format!(
                 "{} caps shader loops at {cap} iterations per invocation; {kernel} loops over all n keys",
-                gpu.summary().name
+                facts.name
             ),
         });
     }
@@ -354,8 +354,8 @@ impl Kernel for Naive {
         self.rows == ScoreRows::Materialized
     }
 
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        check_loop_cap(self.name(), shape, gpu)
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+        check_loop_cap(self.name(), shape, facts)
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {

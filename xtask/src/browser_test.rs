@@ -4,16 +4,22 @@
 //! verified and measured ([`crate::checks`]). Without Chromium the test says it was
 //! skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
 //!
-//! `--save DIR` merges the results into DIR's device folder (as native runs save) and
-//! writes its README and charts; `--screenshot FILE` saves a PNG of the page after the run.
+//! The results are checked with the native command line, not the library (which xtask
+//! does not link, see [`crate::native`]): `attnbench plot` loads them with the full schema
+//! check, and `attnbench compare` sets them beside a native device folder of `results/`.
+//!
+//! `--save DIR` writes the results as DIR's device folder for the browser (replacing the
+//! results a previous run saved there: no merge) and writes its README and charts with
+//! `attnbench plot`, and the comparison of DIR's device folders with `attnbench compare`;
+//! `--screenshot FILE` saves a PNG of the page after the run.
 
 use crate::cdp::{Page, base64_decode};
 use crate::chromium::{self, Chromium};
+use crate::native::{Attnbench, TempDir, device_slug};
 use crate::{checks, serve, site, value};
-use attnbench::shape::Pass;
-use attnbench::verify::{Coverage, plan};
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The test's settings.
@@ -64,16 +70,7 @@ pub fn run(options: Options) -> Result<(), String> {
         }
     };
     let kernels: Vec<&str> = options.kernels.split(',').map(str::trim).collect();
-    let planned = plan(
-        &kernels
-            .iter()
-            .map(|k| attnbench::find_kernel(k))
-            .collect::<attnbench::Result<Vec<_>>>()
-            .map_err(|e| e.to_string())?,
-        Coverage::Device,
-        Some(Pass::Forward),
-    )
-    .len();
+    let attnbench = Attnbench::build(&site::root())?;
 
     let server = serve::Server::start(&dist, 0).map_err(|e| format!("serving the site: {e}"))?;
     let url = format!(
@@ -114,11 +111,13 @@ pub fn run(options: Options) -> Result<(), String> {
     if let Some(path) = &options.screenshot {
         screenshot(&mut page, path)?;
     }
-    let verified = checks::verification(&summary, &kernels, planned)
-        .map_err(|e| failure(&page, &browser, &e))?;
+    let verified =
+        checks::verification(&summary, &kernels).map_err(|e| failure(&page, &browser, &e))?;
     let compiled = checks::compiler(&compiler).map_err(|e| failure(&page, &browser, &e))?;
-    let lines = checks::results(&results, &kernels).map_err(|e| failure(&page, &browser, &e))?;
-    let compared = compare(&results)?;
+    let file: Value = serde_json::from_str(&results)
+        .map_err(|e| failure(&page, &browser, &format!("the results are not JSON: {e}")))?;
+    let lines = checks::results(&file, &kernels).map_err(|e| failure(&page, &browser, &e))?;
+    let compared = compare(&attnbench, &file)?;
     println!(
         "cargo web test: {verified} ({:.0} s in the browser)",
         summary["seconds"].as_f64().unwrap_or(0.0)
@@ -129,7 +128,7 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     println!("cargo web test: {compared}");
     if let Some(dir) = &options.save {
-        save(&results, dir)?;
+        save(&attnbench, &file, dir)?;
     }
     println!(
         "cargo web test: passed in {:.1} s",
@@ -194,100 +193,111 @@ fn screenshot(page: &mut Page, path: &PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-/// What `attnbench compare` does with the browser's results beside a native device folder
-/// (`results/` of this repository): the browser's file saved into a device folder of a
-/// temporary results root as a native run saves, both folders loaded with the schema
-/// check, and the comparison table drawn from them.
-fn compare(results: &str) -> Result<String, String> {
-    use attnbench::results::{DeviceFolder, ResultsFile};
-    let file: ResultsFile = serde_json::from_str(results).map_err(|e| e.to_string())?;
-    let root = std::env::temp_dir().join(format!("attnbench-web-test-{}", std::process::id()));
-    let web = DeviceFolder::for_device(&root, &file.device);
-    let saved = (|| {
-        web.check_writable()?;
-        let lock = web.lock()?;
-        web.merge_and_save(
-            &lock,
-            file.device.clone(),
-            file.rows.clone(),
-            (None, file.runs.last()),
-        )?;
-        drop(lock);
-        DeviceFolder::at(&web.dir).load_existing()
-    })();
-    let _ = std::fs::remove_dir_all(&root);
-    let saved =
-        saved.map_err(|e| format!("saving the browser's results as a device folder: {e}"))?;
+/// The browser's results as a device folder of a temporary results root, loaded by
+/// `attnbench plot` (the full schema check; it writes the folder's report) and compared by
+/// `attnbench compare` with a native device folder (`results/` of this repository): the
+/// comparison must name both devices.
+fn compare(attnbench: &Attnbench, file: &Value) -> Result<String, String> {
+    let tmp = TempDir::new("attnbench-web-test")?;
+    let web = write_device_folder(&tmp.0, file)?;
+    attnbench
+        .run(&tmp.0, &["plot".as_ref(), web.as_os_str()])
+        .map_err(|e| format!("the browser's results as a device folder: {e}"))?;
     let results_root = site::root().join("results");
-    let native = std::fs::read_dir(&results_root)
+    let (native, native_adapter) = std::fs::read_dir(&results_root)
         .map_err(|e| format!("reading {}: {e}", results_root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("results.json").is_file())
-        .filter_map(|p| DeviceFolder::at(&p).load_existing().ok().map(|f| (p, f)))
-        .filter(|(_, f)| f.device.backend != "WebGPU")
-        .min_by_key(|(p, _)| p.clone())
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p.join("results.json")).ok()?;
+            let device = serde_json::from_str::<Value>(&text).ok()?["device"].take();
+            let adapter = device["adapter"].as_str()?.to_string();
+            (device["backend"] != "WebGPU").then_some((p, adapter))
+        })
+        .min()
         .ok_or_else(|| {
             format!(
                 "no native device folder in {} to compare with",
                 results_root.display()
             )
         })?;
-    let table = attnbench::report::comparison_markdown(&[&native.1, &saved]);
-    for device in [&native.1.device.adapter, &saved.device.adapter] {
-        if !table.contains(device.as_str()) {
+    let out = tmp.0.join("compare");
+    let table = attnbench.run(
+        &tmp.0,
+        &[
+            "compare".as_ref(),
+            native.as_os_str(),
+            web.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    )?;
+    let adapter = file["device"]["adapter"].as_str().unwrap_or("");
+    for device in [native_adapter.as_str(), adapter] {
+        if !table.contains(device) {
             return Err(format!("the comparison does not name {device}:\n{table}"));
         }
     }
     Ok(format!(
         "compare: {} beside {} ({} lines of comparison)",
-        saved.device.slug(),
-        native.0.display(),
+        device_slug(adapter, "WebGPU"),
+        native.display(),
         table.lines().count()
     ))
 }
 
-/// Merges the browser's results into its device folder under `root`, as a native run
-/// saves, and writes the folder's README and charts (what `attnbench plot` writes).
-fn save(results: &str, root: &PathBuf) -> Result<(), String> {
-    use attnbench::results::{DeviceFolder, ResultsFile};
-    let file: ResultsFile = serde_json::from_str(results).map_err(|e| e.to_string())?;
-    let folder = DeviceFolder::for_device(root, &file.device);
-    folder.check_writable().map_err(|e| e.to_string())?;
-    let lock = folder.lock().map_err(|e| e.to_string())?;
-    let run = file.runs.last();
-    let merged = folder
-        .merge_and_save(&lock, file.device.clone(), file.rows.clone(), (None, run))
-        .map_err(|e| e.to_string())?;
-    let written =
-        attnbench::report::write_device_report(&merged, &folder.dir).map_err(|e| e.to_string())?;
+/// Writes the browser's results as `results.json` of its device folder under `root` (as
+/// native runs name it), replacing what was there; returns the folder.
+fn write_device_folder(root: &Path, file: &Value) -> Result<PathBuf, String> {
+    let adapter = file["device"]["adapter"].as_str().unwrap_or("");
+    let dir = root.join(device_slug(adapter, "WebGPU"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let json = dir.join("results.json");
+    let text = serde_json::to_string_pretty(file).map_err(|e| e.to_string())?;
+    let partial = dir.join("results.json.partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, &json))
+        .map_err(|e| format!("writing {}: {e}", json.display()))?;
+    Ok(dir)
+}
+
+/// Saves the browser's results as the browser's device folder under `root` and writes the
+/// folder's README and charts (`attnbench plot`), then the comparison of every device
+/// folder under `root` (`attnbench compare`) in `root/compare/`. Results saved there by an
+/// earlier run are replaced, not merged (merging is the library's, which xtask does not
+/// link), and the folder's `results.csv`, which only the library writes, is removed
+/// rather than left disagreeing with `results.json`.
+fn save(attnbench: &Attnbench, file: &Value, root: &Path) -> Result<(), String> {
+    let folder = write_device_folder(root, file)?;
+    let csv = folder.join("results.csv");
+    if csv.exists() {
+        std::fs::remove_file(&csv).map_err(|e| format!("removing {}: {e}", csv.display()))?;
+        println!(
+            "cargo web test: removed {} (written only by native runs; results.json replaces it)",
+            csv.display()
+        );
+    }
+    let plotted = attnbench.run(root, &["plot".as_ref(), folder.as_os_str()])?;
     println!(
-        "cargo web test: results merged into {} ({} files written)",
-        folder.dir.display(),
-        written.len() + 2
+        "cargo web test: results saved in {} ({})",
+        folder.display(),
+        plotted.trim()
     );
-    // And the comparison of every device folder under `root` (what `attnbench compare`
-    // writes), in `root/compare/`.
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .map_err(|e| format!("reading {}: {e}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("results.json").is_file())
         .collect();
     dirs.sort();
-    let files = dirs
-        .iter()
-        .map(|d| DeviceFolder::at(d).load_existing())
-        .collect::<attnbench::Result<Vec<_>>>()
-        .map_err(|e| e.to_string())?;
-    if files.len() > 1 {
-        let refs: Vec<&ResultsFile> = files.iter().collect();
+    if dirs.len() > 1 {
         let out = root.join("compare");
-        let written =
-            attnbench::report::write_comparison(&refs, &out).map_err(|e| e.to_string())?;
+        let mut args: Vec<&OsStr> = vec!["compare".as_ref()];
+        args.extend(dirs.iter().map(|d| d.as_os_str()));
+        args.extend(["--out".as_ref(), out.as_os_str()]);
+        let said = attnbench.run(root, &args)?;
         println!(
-            "cargo web test: comparison of {} devices in {} ({} files)",
-            refs.len(),
-            out.display(),
-            written.len()
+            "cargo web test: comparison of {} devices: {}",
+            dirs.len(),
+            said.lines().last().unwrap_or("")
         );
     }
     Ok(())

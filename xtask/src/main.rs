@@ -13,6 +13,7 @@ mod browser_test;
 mod cdp;
 mod checks;
 mod chromium;
+mod native;
 mod serve;
 mod site;
 

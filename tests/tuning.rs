@@ -24,17 +24,26 @@ fn precisions() -> Vec<Precision> {
 /// the register limits (256).
 const HEAD_DIMS: &[u32] = &[19, 64, 256];
 
+/// Every candidate at d = 64 (the main path); at the other head dims every candidate with
+/// `ATTNBENCH_EXHAUSTIVE=1` (CI), else two drawn afresh each run, so that repeated runs
+/// cover the grid without each paying for all of it.
 #[test]
 fn every_configuration_the_tuner_can_choose_matches_the_reference() {
     let gpu = gpu();
+    let exhaustive = common::exhaustive();
+    let mut rng = fastrand::Rng::new();
     let mut checked = 0;
     for &precision in &precisions() {
         for &head_dim in HEAD_DIMS {
-            let configs = candidates(precision, head_dim, gpu);
+            let mut configs = candidates(precision, head_dim, gpu);
             assert!(
                 !configs.is_empty(),
                 "no candidates for {precision:?} d{head_dim}"
             );
+            if !exhaustive && head_dim != 64 {
+                rng.shuffle(&mut configs);
+                configs.truncate(2);
+            }
             for config in configs {
                 let outcome = check_config(gpu, precision, config, head_dim).unwrap();
                 assert!(
@@ -45,7 +54,7 @@ fn every_configuration_the_tuner_can_choose_matches_the_reference() {
             }
         }
     }
-    assert!(checked >= 10, "only {checked} configurations checked");
+    assert!(checked >= 6, "only {checked} configurations checked");
 }
 
 #[test]
@@ -126,7 +135,7 @@ fn configurations_round_trip_through_their_text_form() {
 fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
     use attnbench::tuning::search::gpu_grid;
     let gpu = gpu();
-    let exhaustive = std::env::var("ATTNBENCH_EXHAUSTIVE").is_ok_and(|v| v == "1");
+    let exhaustive = common::exhaustive();
     let head_dims: &[u32] = if exhaustive {
         &[19, 64, 128]
     } else {
@@ -171,7 +180,7 @@ fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
 fn the_key_split_family_matches_the_reference() {
     use attnbench::tuning::search::gpu_grid;
     let gpu = gpu();
-    let exhaustive = std::env::var("ATTNBENCH_EXHAUSTIVE").is_ok_and(|v| v == "1");
+    let exhaustive = common::exhaustive();
     let mut configs: Vec<(u32, FlashConfig)> = Vec::new();
     let head_dims: &[u32] = if exhaustive {
         &[19, 64, 128, 256]

@@ -1,7 +1,7 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
-use attnbench::report::{summary_table, write_comparison, write_device_report};
+use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
 use attnbench::run::MeasureOptions;
@@ -18,6 +18,10 @@ pub struct PlotArgs {
     /// Device folders (default: every folder under the results root, ATTNBENCH_RESULTS_DIR
     /// or results/, holding a results.json).
     dirs: Vec<PathBuf>,
+    /// Also rewrite the results section of this README (between its `<!-- results: … -->`
+    /// lines) from every device folder under the results root and its compare/ folder.
+    #[arg(long)]
+    readme: Option<PathBuf>,
 }
 
 /// Options of `compare`.
@@ -80,7 +84,22 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
         let written = write_device_report(file, dir)?;
         println!("{}: {} files", dir.display(), written.len());
     }
+    if let Some(readme) = &args.readme {
+        update_readme(readme, &root)?;
+        println!("{}: results section regenerated", readme.display());
+    }
     Ok(())
+}
+
+/// Rewrites `readme`'s results section from every device folder under `root`.
+fn update_readme(readme: &Path, root: &Path) -> Result<(), Error> {
+    let text = std::fs::read_to_string(readme).map_err(|e| Error::DataFile {
+        path: readme.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let section = attnbench::report::readme_section(readme, root)?;
+    let updated = replace_section(&text, &section, readme)?;
+    attnbench::files::write_atomic(readme, updated.as_bytes())
 }
 
 /// Charts and a Markdown table comparing devices.

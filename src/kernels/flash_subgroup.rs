@@ -81,6 +81,10 @@ impl Kernel for FlashSubgroup {
         "flash_subgroup"
     }
 
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::SUBGROUP
+    }
+
     fn summary(&self) -> &'static str {
         "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
     }

@@ -12,6 +12,7 @@
 //! | `tables` | every point, training growth, skipped points |
 //! | `device_readme` | a device folder's README.md |
 //! | `compare` | `compare.md` |
+//! | `readme_results` | the project README's results section, from the committed folders |
 //! | `provenance` | which run a figure comes from |
 //! | `labels` | names, colours, styles, bytes and walls as text |
 //! | [`manifest`] | which charts in a folder are attnbench's |
@@ -26,6 +27,7 @@ mod labels;
 #[cfg(feature = "native")]
 pub mod manifest;
 mod provenance;
+mod readme_results;
 mod scaling_charts;
 mod stops;
 mod tables;
@@ -39,6 +41,11 @@ pub use headline::{headline_charts, headline_families, key_ratios};
 pub use labels::{
     WALL_MARKS, device_title, human_bytes, kernel_color, kernel_style, short_device_labels,
     wall_label,
+};
+#[cfg(feature = "native")]
+pub use readme_results::readme_section;
+pub use readme_results::{
+    README_BEGIN, README_END, current_section, readme_results, replace_section,
 };
 pub use tables::{
     median_with_interval, runs_section, skipped_list, summary_table, training_growth,

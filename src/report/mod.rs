@@ -27,6 +27,7 @@ mod labels;
 #[cfg(feature = "native")]
 pub mod manifest;
 mod provenance;
+#[cfg(feature = "native")]
 mod readme_results;
 mod scaling_charts;
 mod stops;
@@ -43,9 +44,8 @@ pub use labels::{
     wall_label,
 };
 #[cfg(feature = "native")]
-pub use readme_results::readme_section;
 pub use readme_results::{
-    README_BEGIN, README_END, current_section, readme_results, replace_section,
+    README_BEGIN, README_END, current_section, readme_results, readme_section, replace_section,
 };
 pub use tables::{
     median_with_interval, runs_section, skipped_list, summary_table, training_growth,

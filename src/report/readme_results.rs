@@ -97,7 +97,6 @@ pub fn current_section(text: &str) -> Option<&str> {
 /// The README's results section as the device folders under `root` give it (every folder
 /// holding a results.json, in name order, then `root/compare`), with links relative to
 /// `readme`'s folder.
-#[cfg(feature = "native")]
 pub fn readme_section(readme: &Path, root: &Path) -> Result<String> {
     let base = readme.parent().unwrap_or(Path::new("."));
     let relative = |dir: &Path| {

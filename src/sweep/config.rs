@@ -106,38 +106,28 @@ impl SweepConfig {
 
     /// Like [`SweepConfig::from_env`] with any lookup (tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let mut c = SweepConfig::default();
+        let mut c = SweepConfig {
+            seq_lens: seq_lens_from(&get)?,
+            ..SweepConfig::default()
+        };
+        c.read_shape(&get)?;
+        c.read_families(&get)?;
+        c.read_budgets_and_output(&get)?;
+        if c.seq_lens.is_empty() || c.head_dims.is_empty() || c.kernels.is_empty() {
+            return Err(Error::InvalidSetting {
+                what: "sweep".into(),
+                value: format!("{:?} / {:?}", c.seq_lens, c.head_dims),
+                expected: "at least one positive sequence length, head dim and kernel".into(),
+            });
+        }
+        Ok(c)
+    }
+
+    /// Head dims, B, H, HKV, window and the head-dim family's dims.
+    fn read_shape(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<()> {
+        let c = self;
         let positive = |what: &str, v: u32| check_u32_in(what, v, 1..=u32::MAX);
         let head_dim = |what: &str, v: u32| check_u32_in(what, v, 1..=MAX_HEAD_DIM);
-        let min = get("ATTNBENCH_MIN_SEQ_LEN")
-            .map(|v| number("ATTNBENCH_MIN_SEQ_LEN", &v))
-            .transpose()?
-            .map(|v| positive("ATTNBENCH_MIN_SEQ_LEN", v))
-            .transpose()?;
-        let max = get("ATTNBENCH_MAX_SEQ_LEN")
-            .map(|v| number("ATTNBENCH_MAX_SEQ_LEN", &v))
-            .transpose()?
-            .map(|v| positive("ATTNBENCH_MAX_SEQ_LEN", v))
-            .transpose()?;
-        c.seq_lens = match get("ATTNBENCH_SEQ_LENS") {
-            Some(text) => list("ATTNBENCH_SEQ_LENS", &text)?,
-            None => {
-                let (min, max) = (min.unwrap_or(128), max.unwrap_or(1 << 20));
-                if min > max {
-                    return Err(Error::InvalidSetting {
-                        what: "ATTNBENCH_MIN_SEQ_LEN".into(),
-                        value: min.to_string(),
-                        expected: format!("at most ATTNBENCH_MAX_SEQ_LEN, {max}"),
-                    });
-                }
-                doubling(min, max)
-            }
-        };
-        for &n in &c.seq_lens {
-            positive("ATTNBENCH_SEQ_LENS", n)?;
-        }
-        c.seq_lens.sort_unstable();
-        c.seq_lens.dedup();
         if let Some(v) = get("ATTNBENCH_HEAD_DIMS") {
             c.head_dims = list("ATTNBENCH_HEAD_DIMS", &v)?;
             for &d in &c.head_dims {
@@ -187,6 +177,12 @@ impl SweepConfig {
                 )?)
             };
         }
+        Ok(())
+    }
+
+    /// Which families run (training, causal) and which kernels.
+    fn read_families(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<()> {
+        let c = self;
         if let Some(v) = get("ATTNBENCH_TRAINING") {
             c.training = match v.trim() {
                 "none" => false,
@@ -222,6 +218,12 @@ impl SweepConfig {
                 .map(find_kernel)
                 .collect::<Result<_>>()?;
         }
+        Ok(())
+    }
+
+    /// The time budgets, the results folder and the inputs' seed.
+    fn read_budgets_and_output(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<()> {
+        let c = self;
         if let Some(v) = get("ATTNBENCH_TIME_BUDGET") {
             c.time_budget = seconds("ATTNBENCH_TIME_BUDGET", &v)?;
         }
@@ -237,15 +239,44 @@ impl SweepConfig {
         if let Some(v) = get("ATTNBENCH_SEED") {
             c.seed = number("ATTNBENCH_SEED", &v)?;
         }
-        if c.seq_lens.is_empty() || c.head_dims.is_empty() || c.kernels.is_empty() {
-            return Err(Error::InvalidSetting {
-                what: "sweep".into(),
-                value: format!("{:?} / {:?}", c.seq_lens, c.head_dims),
-                expected: "at least one positive sequence length, head dim and kernel".into(),
-            });
-        }
-        Ok(c)
+        Ok(())
     }
+}
+
+/// The sequence lengths: `ATTNBENCH_SEQ_LENS`, else doubling from `ATTNBENCH_MIN_SEQ_LEN`
+/// to `ATTNBENCH_MAX_SEQ_LEN`; sorted, deduplicated, each positive.
+fn seq_lens_from(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<u32>> {
+    let positive = |what: &str, v: u32| check_u32_in(what, v, 1..=u32::MAX);
+    let min = get("ATTNBENCH_MIN_SEQ_LEN")
+        .map(|v| number("ATTNBENCH_MIN_SEQ_LEN", &v))
+        .transpose()?
+        .map(|v| positive("ATTNBENCH_MIN_SEQ_LEN", v))
+        .transpose()?;
+    let max = get("ATTNBENCH_MAX_SEQ_LEN")
+        .map(|v| number("ATTNBENCH_MAX_SEQ_LEN", &v))
+        .transpose()?
+        .map(|v| positive("ATTNBENCH_MAX_SEQ_LEN", v))
+        .transpose()?;
+    let mut seq_lens = match get("ATTNBENCH_SEQ_LENS") {
+        Some(text) => list("ATTNBENCH_SEQ_LENS", &text)?,
+        None => {
+            let (min, max) = (min.unwrap_or(128), max.unwrap_or(1 << 20));
+            if min > max {
+                return Err(Error::InvalidSetting {
+                    what: "ATTNBENCH_MIN_SEQ_LEN".into(),
+                    value: min.to_string(),
+                    expected: format!("at most ATTNBENCH_MAX_SEQ_LEN, {max}"),
+                });
+            }
+            doubling(min, max)
+        }
+    };
+    for &n in &seq_lens {
+        positive("ATTNBENCH_SEQ_LENS", n)?;
+    }
+    seq_lens.sort_unstable();
+    seq_lens.dedup();
+    Ok(seq_lens)
 }
 
 /// Seconds the default sweep may take in all (`ATTNBENCH_SWEEP_BUDGET`).

@@ -16,8 +16,8 @@
 use super::{Naive, Params, ScoreRows, THREADS, check_loop_cap, pipelines};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, DeviceFacts, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, storage_and_params_layout,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
+    params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::kernels::{
     AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
@@ -139,26 +139,8 @@ impl Backward for Naive {
             let row_count = split.rows_per_chunk.min(rows - row_start);
             let pm = rows_held.chunk_buffer(&p_buffers, c);
             let dpm = rows_held.chunk_buffer(&dp_buffers, c);
-            let chunk = Params::chunk(shape, row_start, row_count, shape.scale());
-            let scaled = params_buffer(gpu, tracker, &format!("naive bwd params[{c}]"), &chunk)?;
-            let unscaled = params_buffer(
-                gpu,
-                tracker,
-                &format!("naive bwd dP params[{c}]"),
-                &Params {
-                    scale: 1.0,
-                    ..chunk
-                },
-            )?;
-            let accumulating = params_buffer(
-                gpu,
-                tracker,
-                &format!("naive bwd sum params[{c}]"),
-                &Params {
-                    accumulate: u32::from(c > 0),
-                    ..chunk
-                },
-            )?;
+            let [scaled, unscaled, accumulating] =
+                chunk_params(gpu, tracker, shape, c, row_start, row_count)?;
             // naive.wgsl's layout: q, k, v, o (read_write), s (read_write), params. The o
             // slot takes a gradient buffer that no other slot of the dispatch holds.
             let fwd = |label: &str, bufs: [&wgpu::Buffer; 5], params: &wgpu::Buffer| {
@@ -224,4 +206,37 @@ impl Backward for Naive {
             }),
         })
     }
+}
+
+/// The three parameter buffers of chunk `c` (rows `row_start..row_start + row_count`): the
+/// scaled scores, the unscaled dP, and the dK/dV sums (accumulating after the first chunk).
+fn chunk_params(
+    gpu: &Gpu,
+    tracker: &Arc<BufferTracker>,
+    shape: &Shape,
+    c: u64,
+    row_start: u64,
+    row_count: u64,
+) -> Result<[TrackedBuffer; 3]> {
+    let chunk = Params::chunk(shape, row_start, row_count, shape.scale());
+    let scaled = params_buffer(gpu, tracker, &format!("naive bwd params[{c}]"), &chunk)?;
+    let unscaled = params_buffer(
+        gpu,
+        tracker,
+        &format!("naive bwd dP params[{c}]"),
+        &Params {
+            scale: 1.0,
+            ..chunk
+        },
+    )?;
+    let accumulating = params_buffer(
+        gpu,
+        tracker,
+        &format!("naive bwd sum params[{c}]"),
+        &Params {
+            accumulate: u32::from(c > 0),
+            ..chunk
+        },
+    )?;
+    Ok([scaled, unscaled, accumulating])
 }

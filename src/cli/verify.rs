@@ -86,22 +86,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         asked
     };
     let cases = cases(args, &kernels)?;
-    println!(
-        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6}  result",
-        "kernel",
-        "pass",
-        "B",
-        "H",
-        "HKV",
-        "n",
-        "d",
-        "causal",
-        "window",
-        "inputs",
-        "max_abs",
-        "rel_l2",
-        "secs"
-    );
+    print_header();
     let mut first_skip: BTreeMap<&str, String> = BTreeMap::new();
     let mut tallies: BTreeMap<&str, Tally> = kernels
         .iter()
@@ -194,6 +179,26 @@ fn cases(args: &VerifyArgs, kernels: &[&'static dyn Kernel]) -> Result<Vec<Case>
         .into());
     }
     Ok(plan(kernels, coverage, args.shape.pass))
+}
+
+/// The header of the table `print_row` fills.
+fn print_header() {
+    println!(
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6}  result",
+        "kernel",
+        "pass",
+        "B",
+        "H",
+        "HKV",
+        "n",
+        "d",
+        "causal",
+        "window",
+        "inputs",
+        "max_abs",
+        "rel_l2",
+        "secs"
+    );
 }
 
 fn print_row(check: &Check, seconds: f64) {

@@ -133,11 +133,23 @@ pub(super) fn measure(
     skipped: &mut Vec<String>,
     log: &mut dyn FnMut(&str),
 ) -> Result<LongContext> {
-    let shapes = &options.long_context;
-    let flash = find_kernel("flash")?;
-    let decode = find_kernel("decode")?;
     let mut out = LongContext::default();
+    measure_decode(gpu, options, bandwidth_gbps, skipped, log, &mut out)?;
+    measure_flash(gpu, options, peak_gflops, skipped, log, &mut out)?;
+    Ok(out)
+}
 
+/// decode's share of the bandwidth, and grouped-query decode against HKV = H.
+fn measure_decode(
+    gpu: &Gpu,
+    options: &TargetOptions,
+    bandwidth_gbps: f64,
+    skipped: &mut Vec<String>,
+    log: &mut dyn FnMut(&str),
+    out: &mut LongContext,
+) -> Result<()> {
+    let shapes = &options.long_context;
+    let decode = find_kernel("decode")?;
     let what = "decode's bandwidth";
     let shape = shapes.decode_bandwidth;
     if options.time_for(what, skipped) {
@@ -188,6 +200,22 @@ pub(super) fn measure(
         })?;
     }
 
+    Ok(())
+}
+
+/// flash with a sliding window against full causal, flash at d = 128 against the FMA
+/// peak, and the inference claim.
+fn measure_flash(
+    gpu: &Gpu,
+    options: &TargetOptions,
+    peak_gflops: f64,
+    skipped: &mut Vec<String>,
+    log: &mut dyn FnMut(&str),
+    out: &mut LongContext,
+) -> Result<()> {
+    let shapes = &options.long_context;
+    let flash = find_kernel("flash")?;
+    let decode = find_kernel("decode")?;
     let what = "flash with a sliding window";
     let full = shapes.window_full;
     if options.time_for_flash(what, &full, skipped) {
@@ -242,7 +270,7 @@ pub(super) fn measure(
             inference(gpu, flash, decode, shape, shapes.layers, log)
         })?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The layer in equal slices of its heads (H/s query heads with HKV/s KV heads each, the

@@ -10,7 +10,7 @@ pub fn gpu() -> &'static Gpu {
     GPU.get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// Whether the exhaustive grids run (`ATTNBENCH_EXHAUSTIVE=1`, which CI sets): every tuner
+/// Whether the exhaustive grids run (`ATTNBENCH_EXHAUSTIVE=1`): every tuner
 /// candidate at every head dim, every input kind on every shape, every shader variant's
 /// translation. Without it each test covers each distinct code path once.
 #[allow(dead_code)]

@@ -5,8 +5,9 @@
 
 use super::headline::headline_section;
 use super::labels::human_bytes;
+use super::render::render_charts;
 use super::tables::{runs_section, skipped_list, summary_table, training_growth};
-use super::{family_charts, manifest, render_charts};
+use super::{family_charts, manifest};
 use crate::error::Result;
 use crate::markdown::{Align, Table, details};
 use crate::results::ResultsFile;

@@ -5,7 +5,11 @@ use crate::charts::{Line, Marker};
 use crate::results::{ResultRow, ResultsFile};
 
 /// Score-matrix sizes marked on memory charts: (n, label).
-pub const WALL_MARKS: [(u32, &str); 3] = [(4096, "67 MB"), (16384, "1.07 GB"), (100_000, "40 GB")];
+pub const WALL_MARKS: [(u32, &str); 3] = [
+    (crate::sweep::MARK_SEQ_LEN, "67 MB"),
+    (16384, "1.07 GB"),
+    (100_000, "40 GB"),
+];
 
 /// `1234567` → `1.18 MiB`.
 pub fn human_bytes(bytes: u64) -> String {

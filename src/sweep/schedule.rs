@@ -31,7 +31,7 @@ use std::time::Duration;
 use web_time::Instant;
 
 /// The seed's first mark: n = 4096, where one head's n×n f32 scores take 67 MB.
-pub const MARK_SEQ_LEN: u32 = crate::report::WALL_MARKS[0].0;
+pub const MARK_SEQ_LEN: u32 = 4096;
 
 /// A mark point may take this many times the per-run time budget (6 s by default: 120 s
 /// a run) before its line stops: naive's training step at n = 4096 takes 17–70 s a run on

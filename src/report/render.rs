@@ -1,0 +1,56 @@
+//! Charts and the comparison written to files: every family's charts of some results, and
+//! a comparison folder (charts and `compare.md`).
+
+use super::compare::comparison_markdown;
+use super::family_charts::family_charts;
+use super::manifest;
+use crate::error::Result;
+use crate::results::ResultsFile;
+use std::path::{Path, PathBuf};
+
+/// The families of `files`, in order of first appearance.
+fn all_families(files: &[&ResultsFile]) -> Vec<String> {
+    let mut families: Vec<String> = Vec::new();
+    for f in files {
+        for fam in f.families() {
+            if !families.contains(&fam) {
+                families.push(fam);
+            }
+        }
+    }
+    families
+}
+
+/// Renders every family's charts into `dir`; returns the paths written (PNG and SVG).
+pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for family in all_families(files) {
+        for (name, spec) in family_charts(files, &family) {
+            written.extend(spec.render(&dir.join(&name))?);
+        }
+    }
+    Ok(written)
+}
+
+/// Writes comparison charts and `compare.md` (the devices side by side, see
+/// [`comparison_markdown`]) for several devices into `out`: a new or empty folder, or one
+/// of an earlier comparison (a folder of other files is refused, untouched). Charts of an
+/// earlier comparison that this one no longer draws are removed (only those its
+/// [`manifest`] lists).
+pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBuf>> {
+    use std::fmt::Write as _;
+    manifest::check_ours_or_empty(out, "compare.md")?;
+    let mut written = render_charts(files, out)?;
+    let mut md = comparison_markdown(files);
+    for family in all_families(files) {
+        let _ = writeln!(md, "\n## {family}\n");
+        for (name, _) in family_charts(files, &family) {
+            let _ = writeln!(md, "![{name}]({name}.png)\n");
+        }
+    }
+    let path = out.join("compare.md");
+    crate::files::write_atomic(&path, md.as_bytes())?;
+    written.push(path);
+    manifest::replace_charts(out, &written)?;
+    Ok(written)
+}

@@ -30,11 +30,24 @@ fn supported(shape: &Shape) -> Vec<&'static dyn attnbench::Kernel> {
         .collect()
 }
 
-fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
+#[test]
+fn grids_past_65535_workgroups_per_dimension() {
+    // 70 000 (batch, head) pairs: flash needs 70 000 workgroups, naive's softmax 210 000.
+    let shape = Shape::new(3, 8)
+        .with_batch_heads(70_000, 1)
+        .with_causal(true);
     let seed = fresh_seed();
     for kernel in supported(&shape) {
-        let check = check_kernel(gpu, kernel, shape, seed)
+        let check = check_kernel(gpu(), kernel, shape, seed)
             .unwrap_or_else(|e| panic!("{} at {shape}: {e}", kernel.name()));
+        if kernel.name() == "decode" && !check.ran() {
+            // decode writes one partial per key lane of a workgroup whatever n is
+            // (WG / lanes per row: 215 MB here, over lavapipe's 128 MiB bindings): a
+            // refusal that names the bytes, never a wrong result.
+            let reason = check.skipped.unwrap_or_default();
+            assert!(reason.contains("partials needs"), "{reason}");
+            continue;
+        }
         assert!(
             check.passed(),
             "{} at {shape} (seed {seed}): {:?} {:?}",
@@ -43,15 +56,6 @@ fn assert_matches_reference(gpu: &Gpu, shape: Shape) {
             check.skipped
         );
     }
-}
-
-#[test]
-fn grids_past_65535_workgroups_per_dimension() {
-    // 70 000 (batch, head) pairs: flash needs 70 000 workgroups, naive's softmax 210 000.
-    let shape = Shape::new(3, 8)
-        .with_batch_heads(70_000, 1)
-        .with_causal(true);
-    assert_matches_reference(gpu(), shape);
 }
 
 #[test]

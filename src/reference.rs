@@ -25,6 +25,19 @@ pub fn attention_f64_rows(shape: &Shape, q: &[f64], k: &[f64], v: &[f64], rows: 
     attention_rows(shape, q, k, v, rows)
 }
 
+/// Like [`attention_f64_rows`] with each score `scale·q·k` computed by `score(q_row, k_row)`
+/// instead: a model of a kernel's own score arithmetic (e.g. f16 dot products).
+pub fn attention_f64_rows_scored(
+    shape: &Shape,
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    rows: u32,
+    score: impl Fn(&[f64], &[f64]) -> f64,
+) -> Vec<f64> {
+    attention_rows_scored(shape, q, k, v, rows, score)
+}
+
 /// The forward pass in f64 for inputs of any float type (f32 tensors, or f64 ones in the
 /// gradient checks). K and V are `[B, HKV, n, d]` (grouped-query attention); q holds either
 /// all n rows of each (batch, head) or only the last ones (at least `rows`: a decode step's
@@ -36,6 +49,23 @@ fn attention_rows<T: Copy + Into<f64>>(
     v: &[T],
     rows: u32,
 ) -> Vec<f64> {
+    let scale = 1.0 / (shape.head_dim as f64).sqrt();
+    let dot = |qi: &[T], kj: &[T]| -> f64 {
+        let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| a.into() * b.into()).sum();
+        dot * scale
+    };
+    attention_rows_scored(shape, q, k, v, rows, dot)
+}
+
+/// [`attention_rows`] with the scores given by `score`.
+fn attention_rows_scored<T: Copy + Into<f64>>(
+    shape: &Shape,
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    rows: u32,
+    score: impl Fn(&[T], &[T]) -> f64,
+) -> Vec<f64> {
     let n = shape.seq_len as usize;
     let d = shape.head_dim as usize;
     let rows = (rows as usize).min(n);
@@ -44,7 +74,6 @@ fn attention_rows<T: Copy + Into<f64>>(
         q_rows >= rows && q_rows <= n,
         "q holds {q_rows} rows per head, {rows} needed"
     );
-    let scale = 1.0 / (d as f64).sqrt();
     let mut out = vec![0.0f64; shape.batch_heads() as usize * rows * d];
     let mut scores = vec![0.0f64; n];
     for head in 0..shape.batch_heads() as usize {
@@ -58,9 +87,7 @@ fn attention_rows<T: Copy + Into<f64>>(
             let qi = &q[q_base + qr * d..q_base + (qr + 1) * d];
             let mut max = f64::NEG_INFINITY;
             for (j, s) in scores.iter_mut().enumerate().take(end).skip(first) {
-                let kj = &k[kv_base + j * d..kv_base + (j + 1) * d];
-                let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| a.into() * b.into()).sum();
-                *s = dot * scale;
+                *s = score(qi, &k[kv_base + j * d..kv_base + (j + 1) * d]);
                 max = max.max(*s);
             }
             let mut sum = 0.0;

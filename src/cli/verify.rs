@@ -184,7 +184,7 @@ fn cases(args: &VerifyArgs, kernels: &[&'static dyn Kernel]) -> Result<Vec<Case>
 /// The header of the table `print_row` fills.
 fn print_header() {
     println!(
-        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6}  result",
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>9} {:>6}  result",
         "kernel",
         "pass",
         "B",
@@ -197,13 +197,14 @@ fn print_header() {
         "inputs",
         "max_abs",
         "rel_l2",
+        "tolerance",
         "secs"
     );
 }
 
 fn print_row(check: &Check, seconds: f64) {
     let shape = check.shape;
-    let (max_abs, rel, verdict) = match (&check.comparison, &check.skipped) {
+    let (max_abs, rel, tolerance, verdict) = match (&check.comparison, &check.skipped) {
         (Some(c), _) => {
             let worst = check.worst().map_or("", |w| w.name);
             let detail = match worst {
@@ -213,22 +214,25 @@ fn print_row(check: &Check, seconds: f64) {
             let verdict = if check.passed() {
                 format!("ok{detail}")
             } else {
-                format!(
-                    "FAIL{detail} (tolerance {:.1e}, {} non-finite)",
-                    check.tolerance, c.non_finite
-                )
+                format!("FAIL{detail} ({} non-finite)", c.non_finite)
             };
             (
                 format!("{:.3e}", c.max_abs_error),
                 format!("{:.3e}", c.rel_l2_error),
+                format!("{:.2e}", check.tolerance),
                 verdict,
             )
         }
-        (None, Some(reason)) => ("-".into(), "-".into(), format!("skipped: {reason}")),
-        (None, None) => ("-".into(), "-".into(), "no result".into()),
+        (None, Some(reason)) => (
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            format!("skipped: {reason}"),
+        ),
+        (None, None) => ("-".into(), "-".into(), "-".into(), "no result".into()),
     };
     println!(
-        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>6.1}  {verdict}",
+        "{:<14} {:>7} {:>3} {:>3} {:>3} {:>6} {:>4} {:>6} {:>6} {:>17}  {:>10} {:>10} {:>9} {:>6.1}  {verdict}",
         check.kernel,
         shape.pass.name(),
         shape.batch,
@@ -241,6 +245,7 @@ fn print_row(check: &Check, seconds: f64) {
         check.inputs.name(),
         max_abs,
         rel,
+        tolerance,
         seconds
     );
 }

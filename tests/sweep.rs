@@ -219,6 +219,30 @@ fn a_slow_day_still_measures_naive_to_the_first_mark_in_every_headline_family() 
     check_the_deadline(&sim);
 }
 
+/// Slower still (this machine on a bad day, with compiles and probes eating the budget):
+/// the budget ends among the dear mark points, and prefill, whose chart leads every
+/// report, gets naive's mark before causal prefill and the training step do.
+#[test]
+fn a_slower_day_measures_naive_to_the_mark_in_prefill_first() {
+    let mut sim = Simulated::new(0.3);
+    let rows = default_sweep(&mut sim);
+    for kernel in ["naive", "flash"] {
+        let r = find(&rows, "prefill-d64", kernel, MARK_SEQ_LEN);
+        assert_eq!(r.status, Status::Ok, "prefill-d64 {kernel}: {}", r.reason);
+    }
+    let train = find(&rows, "train-d64", "naive", MARK_SEQ_LEN);
+    assert!(
+        train.skip.as_ref().is_some_and(Skip::is_lack_of_time),
+        "the budget should end before naive's training step at the mark: {}",
+        train.reason
+    );
+    // flash's cheap mark points come before naive's dear ones.
+    for family in ["prefill-causal-d64", "train-d64"] {
+        let r = find(&rows, family, "flash", MARK_SEQ_LEN);
+        assert_eq!(r.status, Status::Ok, "{family} flash: {}", r.reason);
+    }
+}
+
 #[test]
 fn a_typical_day_takes_flash_past_the_mark_and_leaves_time_for_the_rest() {
     let mut sim = Simulated::new(4.0);

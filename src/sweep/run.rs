@@ -1,7 +1,7 @@
 //! Running a sweep: every (family, kernel) is a [`KernelLine`] through the family's points,
 //! and the points are taken in the order [`super::schedule`] gives the budget: the
-//! argument's lines up to the seed's first mark (smallest n first across all of them, the
-//! cheapest first among equal n), then past it, then every other line with an equal share
+//! argument's lines up to the seed's first mark (smallest n first across all of them; among
+//! equal n the cheapest kernel first, each kernel's lines in family order), then past it, then every other line with an equal share
 //! of what is left. How a point is
 //! timed is the [`Measurer`]'s business (criterion in `cargo bench`, [`super::Sampler`]
 //! elsewhere).
@@ -69,24 +69,37 @@ impl Tally {
     }
 }
 
-/// The next point of the argument's lines: the smallest n any line has pending, and among
-/// equal n the one predicted cheapest (so that flash's points are not left behind naive's
-/// dear ones when time runs out). Returns (line, point index) and takes it from `pending`.
+/// The next point of the argument's lines: the smallest n any line has pending; among
+/// equal n the kernel predicted cheapest first (so that flash's points are not left behind
+/// naive's dear ones when time runs out), and a kernel's points in family order (prefill,
+/// whose chart leads every report, before causal prefill and the training step: on a slow
+/// day the budget may end among naive's). Returns (line, point index) and takes it from
+/// `pending`.
 fn next_point(
     lines: &[KernelLine<'_>],
     pending: &mut [(usize, VecDeque<usize>)],
 ) -> Option<(usize, usize)> {
-    let key = |(i, points): &(usize, VecDeque<usize>)| {
-        let line = &lines[*i];
-        let shape = &line.family.shapes[*points.front()?];
-        Some((shape.seq_len, line.predicted_ms(shape).unwrap_or(0.0)))
-    };
-    let best = pending
+    // (pending entry, line, n, predicted ms) of every line with a point pending.
+    let heads: Vec<(usize, usize, u32, f64)> = pending
         .iter()
         .enumerate()
-        .filter_map(|(p, entry)| Some((p, key(entry)?)))
-        .min_by(|a, b| a.1.0.cmp(&b.1.0).then(a.1.1.total_cmp(&b.1.1)))?
-        .0;
+        .filter_map(|(p, (i, points))| {
+            let line = &lines[*i];
+            let shape = &line.family.shapes[*points.front()?];
+            Some((
+                p,
+                *i,
+                shape.seq_len,
+                line.predicted_ms(shape).unwrap_or(0.0),
+            ))
+        })
+        .collect();
+    let n = heads.iter().map(|h| h.2).min()?;
+    let at_n = || heads.iter().filter(move |h| h.2 == n);
+    let kernel_of = |h: &(usize, usize, u32, f64)| lines[h.1].kernel.name();
+    let cheapest = at_n().min_by(|a, b| a.3.total_cmp(&b.3)).map(kernel_of)?;
+    // Lines are in family order: the cheapest kernel's first line.
+    let best = at_n().find(|h| kernel_of(h) == cheapest)?.0;
     let (i, points) = &mut pending[best];
     Some((*i, points.pop_front()?))
 }

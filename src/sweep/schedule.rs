@@ -9,7 +9,8 @@
 //! 1. [`Phase::Mark`]: the argument's kernels ([`ARGUMENT_KERNELS`]) in the headline
 //!    families, every n up to the seed's first mark ([`MARK_SEQ_LEN`], 4096: 67 MB of
 //!    scores). Measured first, all of them in order of increasing n (the cheap points of
-//!    every line before the dear ones; among equal n, the one predicted cheapest), exempt from the per-run time budget up to
+//!    every line before the dear ones; among equal n, the kernel predicted cheapest first,
+//!    each kernel's points in family order, prefill first), exempt from the per-run time budget up to
 //!    [`MARK_RUN_FACTOR`] times it, and taken whenever the sweep's budget is not yet spent
 //!    when they come up (one may end past it). Only a wall stops them.
 //! 2. [`Phase::Argument`]: the same lines past the mark, to each kernel's wall or the

@@ -25,19 +25,6 @@ pub fn attention_f64_rows(shape: &Shape, q: &[f64], k: &[f64], v: &[f64], rows: 
     attention_rows(shape, q, k, v, rows)
 }
 
-/// Like [`attention_f64_rows`] with each score `scale·q·k` computed by `score(q_row, k_row)`
-/// instead: a model of a kernel's own score arithmetic (e.g. f16 dot products).
-pub fn attention_f64_rows_scored(
-    shape: &Shape,
-    q: &[f64],
-    k: &[f64],
-    v: &[f64],
-    rows: u32,
-    score: impl Fn(&[f64], &[f64]) -> f64,
-) -> Vec<f64> {
-    attention_rows_scored(shape, q, k, v, rows, score)
-}
-
 /// The forward pass in f64 for inputs of any float type (f32 tensors, or f64 ones in the
 /// gradient checks). K and V are `[B, HKV, n, d]` (grouped-query attention); q holds either
 /// all n rows of each (batch, head) or only the last ones (at least `rows`: a decode step's
@@ -54,11 +41,13 @@ fn attention_rows<T: Copy + Into<f64>>(
         let dot: f64 = qi.iter().zip(kj).map(|(&a, &b)| a.into() * b.into()).sum();
         dot * scale
     };
-    attention_rows_scored(shape, q, k, v, rows, dot)
+    attention_f64_rows_scored(shape, q, k, v, rows, dot)
 }
 
-/// [`attention_rows`] with the scores given by `score`.
-fn attention_rows_scored<T: Copy + Into<f64>>(
+/// Like [`attention_f64_rows`] with each score `scale·q·k` computed by `score(q_row, k_row)`
+/// instead: the reference itself (scaled dot products in f64), or a model of a kernel's own
+/// score arithmetic (e.g. f16 dot products).
+pub fn attention_f64_rows_scored<T: Copy + Into<f64>>(
     shape: &Shape,
     q: &[T],
     k: &[T],

@@ -1,58 +1,51 @@
 //! Verification on several devices at once. What a check costs on a cold machine is the
 //! compilation of its kernel, and CPU drivers compile on their queue's thread at a
 //! pipeline's first dispatch: one device compiles on one core. Each device (one per core,
-//! opened by the caller) takes whole groups of cases — one kernel, head dim and direction
-//! each, which share their pipelines — so no pipeline is compiled twice, and the groups
-//! are dealt heaviest first to the device with the least work so far.
+//! opened by the caller) takes whole groups of cases — one kernel and head dim each,
+//! forward and backward together (a backward check runs its kernel's forward too), so no
+//! pipeline is compiled twice — and takes its next group when it finishes one, heaviest
+//! first, so the longest compiles start at once and the devices finish together.
 
 use super::cases::Case;
 use super::check::{Check, check};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-/// The cases that share pipelines: one kernel, one head dim, forward or backward.
-fn group_of(case: &Case) -> (&'static str, u32, bool) {
-    (
-        case.kernel.name(),
-        case.shape.head_dim,
-        case.shape.pass.has_backward(),
-    )
+/// The cases that share pipelines: one kernel at one head dim.
+type Group = (&'static str, u32);
+
+fn group_of(case: &Case) -> Group {
+    (case.kernel.name(), case.shape.head_dim)
 }
 
-/// A guess of what a group costs to compile, to balance the devices: a backward compiles
-/// two big kernels, and unrolled kernels grow with the head dim.
-fn weight(group: (&'static str, u32, bool)) -> u64 {
-    let (_, head_dim, backward) = group;
-    u64::from(head_dim.max(16)) * if backward { 3 } else { 1 }
+/// A guess of what a group costs to compile, to start the dearest first: unrolled kernels
+/// grow with the head dim up to 128 (past it they hold fewer rows per invocation), and a
+/// backward compiles two big kernels beside the forward.
+fn weight(cases: &[Case], group: Group) -> u64 {
+    let backward = cases
+        .iter()
+        .any(|c| group_of(c) == group && c.shape.pass.has_backward());
+    u64::from(group.1.clamp(16, 128)) * if backward { 3 } else { 1 }
 }
 
-/// Which device each case runs on: whole groups, heaviest first, each to the device with
-/// the least weight so far.
-pub fn assign(cases: &[Case], devices: usize) -> Vec<usize> {
-    let mut groups: Vec<(&'static str, u32, bool)> = Vec::new();
+/// The groups of `cases`, dearest first, and for each case the index of its group in
+/// that order.
+pub fn groups(cases: &[Case]) -> (Vec<Group>, Vec<usize>) {
+    let mut groups: Vec<Group> = Vec::new();
     for case in cases {
         if !groups.contains(&group_of(case)) {
             groups.push(group_of(case));
         }
     }
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by_key(|&g| std::cmp::Reverse(weight(groups[g])));
-    let mut load = vec![0u64; devices.max(1)];
-    let mut device_of_group = vec![0usize; groups.len()];
-    for g in order {
-        let device = (0..load.len()).min_by_key(|&d| load[d]).unwrap_or(0);
-        load[device] += weight(groups[g]);
-        device_of_group[g] = device;
-    }
-    cases
+    // Stable: among equal weights, the plan's order.
+    groups.sort_by_key(|&g| std::cmp::Reverse(weight(cases, g)));
+    let group_of_case = cases
         .iter()
-        .map(|c| {
-            let g = groups.iter().position(|&x| x == group_of(c)).unwrap_or(0);
-            device_of_group[g]
-        })
-        .collect()
+        .map(|c| groups.iter().position(|&g| g == group_of(c)).unwrap_or(0))
+        .collect();
+    (groups, group_of_case)
 }
 
 /// Runs every case of `cases` with inputs from `seed`, spread over `gpus` (one thread each),
@@ -64,28 +57,36 @@ pub fn check_all(
     seed: u64,
     mut done: impl FnMut(&Case, Check, f64),
 ) -> Result<()> {
-    let device_of = assign(cases, gpus.len());
+    let (groups, group_of_case) = groups(cases);
+    let next_group = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (sender, receiver) = mpsc::channel::<(usize, Result<Check>, f64)>();
     std::thread::scope(|scope| {
-        for (d, &gpu) in gpus.iter().enumerate() {
+        for &gpu in gpus {
             let sender = sender.clone();
-            let (stop, device_of) = (&stop, &device_of);
+            let (stop, next_group, groups, group_of_case) =
+                (&stop, &next_group, &groups, &group_of_case);
             scope.spawn(move || {
-                for (i, case) in cases.iter().enumerate() {
-                    if device_of[i] != d {
-                        continue;
-                    }
-                    if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
+                'groups: loop {
+                    let g = next_group.fetch_add(1, Ordering::SeqCst);
+                    if g >= groups.len() {
                         break;
                     }
-                    let began = web_time::Instant::now();
-                    let result = check(gpu, case.kernel, case.shape, seed, case.inputs);
-                    let failed = result.is_err();
-                    let _ = sender.send((i, result, began.elapsed().as_secs_f64()));
-                    if failed {
-                        stop.store(true, Ordering::SeqCst);
-                        break;
+                    for (i, case) in cases.iter().enumerate() {
+                        if group_of_case[i] != g {
+                            continue;
+                        }
+                        if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
+                            break 'groups;
+                        }
+                        let began = web_time::Instant::now();
+                        let result = check(gpu, case.kernel, case.shape, seed, case.inputs);
+                        let failed = result.is_err();
+                        let _ = sender.send((i, result, began.elapsed().as_secs_f64()));
+                        if failed {
+                            stop.store(true, Ordering::SeqCst);
+                            break 'groups;
+                        }
                     }
                 }
             });
@@ -129,21 +130,28 @@ pub fn check_all(
 mod tests {
     use super::*;
     use crate::kernels::find_kernel;
+    use crate::shape::Pass;
     use crate::verify::{Coverage, plan};
 
     #[test]
-    fn groups_stay_on_one_device_and_the_load_is_shared() {
+    fn a_kernels_forward_and_backward_share_a_group_and_the_dearest_comes_first() {
         let kernels = [find_kernel("naive").unwrap(), find_kernel("flash").unwrap()];
         let cases = plan(&kernels, Coverage::Device, None);
-        let device_of = assign(&cases, 2);
+        let (order, group_of_case) = groups(&cases);
         for (i, a) in cases.iter().enumerate() {
-            for (j, b) in cases.iter().enumerate() {
-                if group_of(a) == group_of(b) {
-                    assert_eq!(device_of[i], device_of[j]);
-                }
-            }
+            assert_eq!(order[group_of_case[i]], group_of(a));
         }
-        assert!(device_of.contains(&0) && device_of.contains(&1));
-        assert!(assign(&cases, 1).iter().all(|&d| d == 0));
+        // flash's d = 64 group holds its backward: it weighs most and starts first.
+        let first: Vec<&Case> = cases
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| group_of_case[i] == 0)
+            .map(|(_, c)| c)
+            .collect();
+        assert!(first.iter().any(|c| c.shape.pass == Pass::Forward));
+        assert!(first.iter().any(|c| c.shape.pass == Pass::Backward));
+        assert!(first.iter().all(|c| c.shape.head_dim == 64));
+        let weights: Vec<u64> = order.iter().map(|&g| weight(&cases, g)).collect();
+        assert!(weights.windows(2).all(|w| w[0] >= w[1]), "{weights:?}");
     }
 }

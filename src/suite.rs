@@ -31,7 +31,7 @@ use crate::sweep::{Sampler, SweepConfig};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
-use crate::verify::{Coverage, check, fresh_seed, plan};
+use crate::verify::{Coverage, check_all, fresh_seed, plan};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -100,6 +100,7 @@ pub enum SuiteOutcome {
 /// One suite run in progress: the device, its folder, the clock and the steps so far.
 struct SuiteRun<'a> {
     gpu: &'a Gpu,
+    helpers: &'a [Gpu],
     options: &'a SuiteOptions,
     session: Session,
     kernels: Vec<&'static dyn Kernel>,
@@ -108,9 +109,12 @@ struct SuiteRun<'a> {
     log: &'a mut dyn FnMut(&str),
 }
 
-/// Runs the suite on `gpu`; `log` gets a line per step.
+/// Runs the suite on `gpu`; `log` gets a line per step. `helpers` are further devices on
+/// the same adapter that verification spreads its kernels over (a cold driver compiles a
+/// device's pipelines on one core); they measure nothing.
 pub fn run_suite(
     gpu: &Gpu,
+    helpers: &[Gpu],
     options: &SuiteOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<SuiteOutcome> {
@@ -123,6 +127,7 @@ pub fn run_suite(
     };
     let mut run = SuiteRun {
         gpu,
+        helpers,
         options,
         session,
         kernels,
@@ -191,25 +196,30 @@ impl SuiteRun<'_> {
         let began = Instant::now();
         let seed = fresh_seed();
         let (mut passed, mut skipped) = (0, 0);
-        for case in plan(&self.kernels, Coverage::Device, None) {
-            crate::interrupt::check()?;
-            let check = check(self.gpu, case.kernel, case.shape, seed, case.inputs)?;
+        let mut wrong: Option<String> = None;
+        let cases = plan(&self.kernels, Coverage::Device, None);
+        let gpus: Vec<&Gpu> = std::iter::once(self.gpu).chain(self.helpers).collect();
+        check_all(&gpus, &cases, seed, |case, check, _| {
             if check.passed() {
                 passed += 1;
             } else if check.failed() {
-                let why = format!(
-                    "{} is wrong at {} with {} inputs (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
-                    case.kernel.name(),
-                    case.shape,
-                    case.inputs,
-                    check.comparison.map(|c| c.rel_l2_error),
-                    check.tolerance
-                );
-                self.step("verify", began, why.clone());
-                return Ok(Some(why));
+                wrong.get_or_insert_with(|| {
+                    format!(
+                        "{} is wrong at {} with {} inputs (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
+                        case.kernel.name(),
+                        case.shape,
+                        case.inputs,
+                        check.comparison.map(|c| c.rel_l2_error),
+                        check.tolerance
+                    )
+                });
             } else {
                 skipped += 1;
             }
+        })?;
+        if let Some(why) = wrong {
+            self.step("verify", began, why.clone());
+            return Ok(Some(why));
         }
         let outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
         self.step("verify", began, outcome);
@@ -280,6 +290,9 @@ impl SuiteRun<'_> {
                 TuningFile::merge_and_save(self.session.dir(), &lock, device, vec![choice])?;
                 drop(lock);
                 crate::tuning::apply(self.gpu, &self.options.out)?;
+                for helper in self.helpers {
+                    crate::tuning::apply(helper, &self.options.out)?;
+                }
                 if untried > 0 {
                     format!("{text}; {untried} configurations not tried for lack of time")
                 } else {

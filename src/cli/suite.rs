@@ -98,7 +98,13 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
             out: out.clone(),
             kernels: kernels.clone(),
         };
-        let outcome = match run_suite(&gpu, &options, &mut |line| eprintln!("  {line}")) {
+        // Verification compiles on one core per device: one helper device per further
+        // core (at most three), as `verify` does.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let helpers = (1..cores)
+            .map(|_| Gpu::new(choice.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcome = match run_suite(&gpu, &helpers, &options, &mut |line| eprintln!("  {line}")) {
             Err(Error::Interrupted) => {
                 let device = DeviceHeader::for_gpu(&gpu);
                 return Err(super::interrupted(&format!(

@@ -47,6 +47,10 @@ fn assert_passes(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, inputs: InputKind
     assert_eq!(names, expected, "{}", kernel.name());
 }
 
+// Head dims 19 (scalar loads) and 64 (vec4 loads and texels) throughout: the ones the
+// verification plan compiles too, so a cold driver compiles each backward variant once
+// (Mesa's shader cache keeps it for the other test binaries).
+
 #[test]
 fn the_backward_of_one_row_and_peaked_rows_is_exact_enough() {
     // n = 1: P = 1, so dQ = dK = 0 and dV = dO. Peaked rows: one key takes almost all of P.
@@ -54,13 +58,13 @@ fn the_backward_of_one_row_and_peaked_rows_is_exact_enough() {
         assert_passes(
             gpu(),
             kernel,
-            Shape::new(1, 8).with_pass(Pass::Backward),
+            Shape::new(1, 19).with_pass(Pass::Backward),
             InputKind::Uniform,
         );
         assert_passes(
             gpu(),
             kernel,
-            Shape::new(130, 16)
+            Shape::new(130, 19)
                 .with_batch_heads(1, 2)
                 .with_causal(true)
                 .with_pass(Pass::ForwardBackward),
@@ -79,12 +83,12 @@ fn flash_backward_crosses_pass_boundaries() {
         ..FLASH
     };
     for shape in [
-        Shape::new(101, 16).with_causal(true),
+        Shape::new(101, 19).with_causal(true),
         Shape::new(150, 64)
             .with_batch_heads(1, 4)
             .with_kv_heads(2)
             .with_window(Some(19)),
-        Shape::new(77, 32).with_batch_heads(2, 2).with_kv_heads(1),
+        Shape::new(77, 19).with_batch_heads(2, 2).with_kv_heads(1),
     ] {
         assert_passes(
             gpu(),
@@ -169,7 +173,7 @@ fn naive_backward_sums_key_gradients_across_chunks() {
 
 #[test]
 fn gradients_nobody_writes_fail_the_comparison() {
-    let shape = Shape::new(33, 16).with_pass(Pass::Backward);
+    let shape = Shape::new(33, 19).with_pass(Pass::Backward);
     let inputs = AttentionInputs::random(shape, 5).unwrap();
     let (dq, dk, dv) = attention_backward_f64(
         &shape,

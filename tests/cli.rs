@@ -207,7 +207,7 @@ fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
         "--seq-len",
         "128",
         "--head-dim",
-        "64",
+        "16",
         "--heads",
         "1",
         "--samples",

@@ -1,13 +1,44 @@
-//! One device per test binary: creating a device and compiling pipelines costs real time
-//! on lavapipe. With no adapter the tests fail with the library's message, never skip.
+//! The devices of a test binary: creating a device and compiling pipelines costs real
+//! time on lavapipe, so the tests share them, one per test thread up to the cores (a CPU
+//! driver compiles a device's pipelines on one core, at their first dispatch: two tests
+//! on two devices compile at once). With no adapter the tests fail with the library's
+//! message, never skip.
 
 use attnbench::Gpu;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The shared device of this test binary.
+/// Devices a test binary opens for its test threads: one per core, at most this many.
+const MAX_DEVICES: usize = 4;
+
+/// Test threads using each device now.
+static USERS: [AtomicUsize; MAX_DEVICES] = [const { AtomicUsize::new(0) }; MAX_DEVICES];
+
+/// A test thread's hold on one device, released when the thread (the test) ends.
+struct Hold(usize);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        USERS[self.0].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The device of this test thread (libtest runs each test on its own thread): the shared
+/// device fewest running tests use when the thread first asks, the same one after.
 pub fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
+    static DEVICES: [OnceLock<Gpu>; MAX_DEVICES] = [const { OnceLock::new() }; MAX_DEVICES];
+    thread_local! {
+        static MINE: Hold = {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let index = (0..cores.clamp(1, MAX_DEVICES))
+                .min_by_key(|&i| USERS[i].load(Ordering::SeqCst))
+                .unwrap_or(0);
+            USERS[index].fetch_add(1, Ordering::SeqCst);
+            Hold(index)
+        };
+    }
+    let index = MINE.with(|hold| hold.0);
+    DEVICES[index].get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Whether the exhaustive grids run (`ATTNBENCH_EXHAUSTIVE=1`): every tuner

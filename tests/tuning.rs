@@ -138,8 +138,9 @@ fn configurations_round_trip_through_their_text_form() {
 
 /// The GPU grid (what `attnbench tune` tries on GPUs, within the GPU register cap),
 /// checked here on the CPU driver's limits: every (rows, lanes) pair at 64 invocations and
-/// 32 keys per tile (fewer where workgroup memory holds fewer), plus the largest workgroup, on head dims that exercise both K/V load
-/// paths and uneven column splits (19: 5 vec4 columns over 2 or 4 lanes). Without
+/// 32 keys per tile (fewer where workgroup memory holds fewer), plus the largest
+/// workgroup, on head dims that exercise both K/V load paths and uneven column splits
+/// (19: 5 vec4 columns over 2 or 4 lanes). Without
 /// `ATTNBENCH_EXHAUSTIVE=1` only one or two rows per lane group and no d = 128:
 /// every code path, fewer pipelines to compile.
 #[test]

@@ -98,10 +98,8 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
             out: out.clone(),
             kernels: kernels.clone(),
         };
-        // Verification compiles on one core per device: one helper device per further
-        // core (at most three), as `verify` does.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let helpers = (1..cores)
+        // Verification compiles on one core per device: helper devices, as `verify` has.
+        let helpers = (1..attnbench::verify::verification_devices())
             .map(|_| Gpu::new(choice.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let outcome = match run_suite(&gpu, &helpers, &options, &mut |line| eprintln!("  {line}")) {

@@ -94,8 +94,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         .collect();
     // One device per core (at most four): a cold CPU driver compiles each kernel on its
     // queue's thread, so the kernels of different devices compile at once.
-    let devices = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let extra: Vec<attnbench::Gpu> = (1..devices)
+    let extra: Vec<attnbench::Gpu> = (1..attnbench::verify::verification_devices())
         .map(|_| super::open_tuned_gpu(choice.clone(), &names))
         .collect::<Result<_, _>>()?;
     let gpus: Vec<&attnbench::Gpu> = std::iter::once(&gpu).chain(&extra).collect();

@@ -1,10 +1,9 @@
 //! Running a sweep: every (family, kernel) is a [`KernelLine`] through the family's points,
 //! and the points are taken in the order [`super::schedule`] gives the budget: the
 //! argument's lines up to the seed's first mark (smallest n first across all of them; among
-//! equal n the cheapest kernel first, each kernel's lines in family order), then past it, then every other line with an equal share
-//! of what is left. How a point is
-//! timed is the [`Measurer`]'s business (criterion in `cargo bench`, [`super::Sampler`]
-//! elsewhere).
+//! equal n the cheapest kernel first, each kernel's lines in family order), then past it,
+//! then every other line with an equal share of what is left. How a point is timed is the
+//! [`Measurer`]'s business (criterion in `cargo bench`, [`super::Sampler`] elsewhere).
 
 use super::config::SweepConfig;
 use super::families::{Family, families};

@@ -18,4 +18,4 @@ pub use check::{Check, OutputCheck, check_async, compare_output, fresh_seed};
 pub use check::{check, check_kernel};
 pub use inputs::InputKind;
 #[cfg(not(target_arch = "wasm32"))]
-pub use parallel::check_all;
+pub use parallel::{MAX_DEVICES, check_all, verification_devices};

@@ -13,6 +13,15 @@ use crate::gpu::Gpu;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+/// Most devices verification opens at once.
+pub const MAX_DEVICES: usize = 4;
+
+/// How many devices to verify on: one per core, at most [`MAX_DEVICES`] (each compiles on
+/// its own core; more than that costs memory for little).
+pub fn verification_devices() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, MAX_DEVICES))
+}
+
 /// The cases that share pipelines: one kernel at one head dim.
 type Group = (&'static str, u32);
 
@@ -141,7 +150,8 @@ mod tests {
         for (i, a) in cases.iter().enumerate() {
             assert_eq!(order[group_of_case[i]], group_of(a));
         }
-        // flash's d = 64 group holds its backward: it weighs most and starts first.
+        // A d = 64 group with its backward (naive's, the plan's first) weighs most and
+        // starts first.
         let first: Vec<&Case> = cases
             .iter()
             .enumerate()

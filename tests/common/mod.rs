@@ -5,11 +5,9 @@
 //! message, never skip.
 
 use attnbench::Gpu;
+use attnbench::verify::{MAX_DEVICES, verification_devices};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Devices a test binary opens for its test threads: one per core, at most this many.
-const MAX_DEVICES: usize = 4;
 
 /// Test threads using each device now.
 static USERS: [AtomicUsize; MAX_DEVICES] = [const { AtomicUsize::new(0) }; MAX_DEVICES];
@@ -29,8 +27,7 @@ pub fn gpu() -> &'static Gpu {
     static DEVICES: [OnceLock<Gpu>; MAX_DEVICES] = [const { OnceLock::new() }; MAX_DEVICES];
     thread_local! {
         static MINE: Hold = {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let index = (0..cores.clamp(1, MAX_DEVICES))
+            let index = (0..verification_devices())
                 .min_by_key(|&i| USERS[i].load(Ordering::SeqCst))
                 .unwrap_or(0);
             USERS[index].fetch_add(1, Ordering::SeqCst);

@@ -211,11 +211,11 @@ impl<'g> Probe<'g> {
     ) -> Result<(f64, String)> {
         let source = if f16 {
             ShaderSource {
-                name: "probe_f16.wgsl",
-                wgsl: include_str!("../shaders/probe_f16.wgsl"),
+                name: "probe/probe_f16.wgsl",
+                wgsl: include_str!("../shaders/probe/probe_f16.wgsl"),
             }
         } else {
-            crate::gpu::shader!("probe.wgsl")
+            crate::gpu::shader!("probe/probe.wgsl")
         };
         let entry = shape.entry;
         let iterations = 512u32;
@@ -310,7 +310,7 @@ impl<'g> Probe<'g> {
             y: 0.0,
         };
         let (ns, _) = self.time(
-            crate::gpu::shader!("probe.wgsl"),
+            crate::gpu::shader!("probe/probe.wgsl"),
             "scale_copy",
             workgroup,
             (&src, &dst),

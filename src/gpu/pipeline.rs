@@ -7,13 +7,13 @@ use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// A shader file with `shaders/common.wgsl` and any shared files named after it prepended:
-/// `shader!("flash.wgsl", "qkv_rows.wgsl")`.
+/// `shader!("flash/tiles.wgsl", "common/qkv_rows.wgsl")`.
 macro_rules! shader {
     ($file:literal $(, $include:literal)*) => {
         $crate::gpu::ShaderSource {
             name: $file,
             wgsl: concat!(
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common.wgsl")),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common/common.wgsl")),
                 $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $include)),)*
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file))
             ),

@@ -1,5 +1,5 @@
 //! `decode`: one generated token against a KV cache of n keys, flash-decoding style
-//! (`shaders/decode.wgsl`). A decode step has a single query row per (batch, head), so
+//! (`shaders/decode/decode.wgsl`). A decode step has a single query row per (batch, head), so
 //! one workgroup per head would leave the device idle: the keys are split into chunks, one
 //! workgroup each, whose key lanes each run the online softmax over their keys alone and
 //! write a partial softmax; a second dispatch combines the partials with workgroup
@@ -213,12 +213,12 @@ fn pipelines(gpu: &Gpu, shape: &Shape, plan: &DecodePlan) -> Result<Pipelines> {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = if vec4 {
-            shader!("decode.wgsl", "kv_quads_vec4.wgsl", "workgroup_reduce.wgsl")
+            shader!("decode/decode.wgsl", "common/kv_quads_vec4.wgsl", "common/workgroup_reduce.wgsl")
         } else {
             shader!(
-                "decode.wgsl",
-                "kv_quads_scalar.wgsl",
-                "workgroup_reduce.wgsl"
+                "decode/decode.wgsl",
+                "common/kv_quads_scalar.wgsl",
+                "common/workgroup_reduce.wgsl"
             )
         };
         let consts = [

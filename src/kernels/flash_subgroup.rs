@@ -1,5 +1,5 @@
 //! `flash_subgroup`: flash with one subgroup per query row and subgroup reductions for the
-//! online softmax's row max and sum (`shaders/flash_subgroup.wgsl`); needs SUBGROUP.
+//! online softmax's row max and sum (`shaders/flash_subgroup/flash_subgroup.wgsl`); needs SUBGROUP.
 //! Lanes split the keys, so scores need no workgroup memory and no barriers.
 //! Measured on lavapipe (subgroups of 8 AVX2 lanes), n = 2048, d = 64: 1.85 GFLOP/s against
 //! flash's 12.5: every lane gathers its own K and V rows, and that is what costs on a CPU
@@ -57,7 +57,7 @@ fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
     gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
         let layout = storage_and_params_layout(gpu, "flash_subgroup", &[true, true, true, false]);
-        let source = shader!("flash_subgroup.wgsl", "qkv_rows.wgsl");
+        let source = shader!("flash_subgroup/flash_subgroup.wgsl", "common/qkv_rows.wgsl");
         let pipeline = gpu.compile_text(
             Bounds::InBounds,
             source.name,

@@ -3,12 +3,12 @@
 //!
 //! 1. the forward leaves each row's logsumexp L in its state buffer (one float per row
 //!    beside the between-pass state);
-//! 2. `shaders/flash_backward_stats.wgsl`: D = rowsum(dO ∘ O) per row, stored with L four
+//! 2. `shaders/flash/backward_stats.wgsl`: D = rowsum(dO ∘ O) per row, stored with L four
 //!    rows per vec4;
-//! 3. `shaders/flash_backward_dkdv.wgsl`: workgroups own key blocks of a KV head, hold K, V,
+//! 3. `shaders/flash/backward_dkdv.wgsl`: workgroups own key blocks of a KV head, hold K, V,
 //!    dK and dV in registers and stream the query rows of its query heads, recomputing
 //!    P = exp(scale·q·k − L);
-//! 4. `shaders/flash_backward_dq.wgsl`: workgroups own query blocks, hold Q, dO and dQ in
+//! 4. `shaders/flash/backward_dq.wgsl`: workgroups own query blocks, hold Q, dO and dQ in
 //!    registers and stream the keys (Triton's fused-attention tutorial splits dQ off the
 //!    same way; FlashAttention-2 instead adds dQ with atomics, which WGSL lacks for floats).
 //!

@@ -15,11 +15,11 @@ use crate::shape::Shape;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BackwardKind {
     /// Four streamed rows at a time shared across a subgroup by `subgroupBroadcast` from
-    /// constant lanes, loops unrolled (`flash_backward_dq.wgsl`, `_dkdv.wgsl`): for CPU
+    /// constant lanes, loops unrolled (`flash/backward_dq.wgsl`, `_dkdv.wgsl`): for CPU
     /// drivers with one fixed subgroup size, where every load is a loop over the lanes.
     Broadcast,
     /// Streamed rows staged in workgroup-memory tiles, each own row split across `lanes`
-    /// lanes (`flash_backward_dq_tiles.wgsl`, `_dkdv_tiles.wgsl`): any subgroup size, or
+    /// lanes (`flash/backward_dq_tiles.wgsl`, `_dkdv_tiles.wgsl`): any subgroup size, or
     /// none, within the register cap. The default on GPUs and where the size varies.
     Tiles,
 }

@@ -1,5 +1,5 @@
-//! The pipelines of flash's backward: `shaders/flash_backward_stats.wgsl` and the two main
-//! kernels (`shaders/flash_backward_dq.wgsl`, `shaders/flash_backward_dkdv.wgsl`),
+//! The pipelines of flash's backward: `shaders/flash/backward_stats.wgsl` and the two main
+//! kernels (`shaders/flash/backward_dq.wgsl`, `shaders/flash/backward_dkdv.wgsl`),
 //! specialized per layout and head dim, with the loads of the tensors they read generated
 //! per source (buffer or texel array).
 
@@ -16,7 +16,7 @@ use crate::shape::Shape;
 
 /// Loads of the tensors `(name, binding, from_texels)` for the backward shaders: a binding
 /// each and `NAME_quad(base, i4, stop)` (floats base + 4·i4 …, zero at or past `stop`) and
-/// `NAME_at(f)`; a texel array read with `textureLoad` where `from_texels` (`texels.wgsl`),
+/// `NAME_at(f)`; a texel array read with `textureLoad` where `from_texels` (`common/texels.wgsl`),
 /// else a read-only storage buffer, of vec4s where the head dim is a multiple of 4. Every
 /// load is in bounds: `stop` (≥ 4, a multiple of 4 for vec4 and texel loads) lies within
 /// the tensor, and reads at or past it are clamped below it and zeroed.
@@ -90,18 +90,18 @@ pub(super) fn main_pipeline(
     let (source, rows, outputs) = match which {
         Main::Dq => (
             shader!(
-                "flash_backward_dq.wgsl",
-                "flash_backward_params.wgsl",
-                "texels.wgsl"
+                "flash/backward_dq.wgsl",
+                "flash/backward_params.wgsl",
+                "common/texels.wgsl"
             ),
             layout.dq_rows,
             1,
         ),
         Main::DkDv => (
             shader!(
-                "flash_backward_dkdv.wgsl",
-                "flash_backward_params.wgsl",
-                "texels.wgsl"
+                "flash/backward_dkdv.wgsl",
+                "flash/backward_params.wgsl",
+                "common/texels.wgsl"
             ),
             layout.dkdv_rows,
             2,
@@ -175,14 +175,14 @@ fn tiles_pipeline(
     gpu.cached(&key, || {
         let (source, rows, outputs) = match which {
             Main::Dq => (
-                shader!("flash_backward_dq_tiles.wgsl", "flash_backward_params.wgsl"),
+                shader!("flash/backward_dq_tiles.wgsl", "flash/backward_params.wgsl"),
                 layout.dq_rows,
                 1,
             ),
             Main::DkDv => (
                 shader!(
-                    "flash_backward_dkdv_tiles.wgsl",
-                    "flash_backward_params.wgsl"
+                    "flash/backward_dkdv_tiles.wgsl",
+                    "flash/backward_params.wgsl"
                 ),
                 layout.dkdv_rows,
                 2,
@@ -233,7 +233,7 @@ fn tiles_pipeline(
 pub(super) fn stats_pipeline(gpu: &Gpu) -> Result<Pipeline> {
     gpu.cached("flash backward stats", || {
         let layout = storage_and_params_layout(gpu, "flash stats", &[true, true, true, false]);
-        let source = shader!("flash_backward_stats.wgsl", "flash_backward_params.wgsl");
+        let source = shader!("flash/backward_stats.wgsl", "flash/backward_params.wgsl");
         let pipeline = gpu.compile_text(
             BOUNDS,
             source.name,

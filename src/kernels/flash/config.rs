@@ -17,11 +17,11 @@ pub(super) const MAX_BLOCK_KV: u32 = 128;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KvSource {
-    /// Tiles of `block_kv` keys staged in workgroup memory (`shaders/flash.wgsl`): the
+    /// Tiles of `block_kv` keys staged in workgroup memory (`shaders/flash/tiles.wgsl`): the
     /// classic GPU kernel.
     WorkgroupTiles,
     /// Four keys per step loaded cooperatively by the lanes of a subgroup and shared with
-    /// `subgroupBroadcast` (`shaders/flash_lanes.wgsl`): for CPU drivers, where each memory
+    /// `subgroupBroadcast` (`shaders/flash/lanes.wgsl`): for CPU drivers, where each memory
     /// load is a loop over the SIMD lanes. Needs SUBGROUP with one fixed subgroup size.
     SubgroupBroadcast,
     /// The same kernel with K and V read as texels of `rgba32float` textures
@@ -32,7 +32,7 @@ pub enum KvSource {
     /// Double-buffered workgroup-memory tiles of `block_kv` keys, each row's work split
     /// across `key_lanes` key lanes that take different keys (each with its own softmax
     /// state, merged once per pass) and `lanes` lanes that split the head dim
-    /// (`shaders/flash_split.wgsl`, `config_split.rs`): the GPU work split of llama.cpp's
+    /// (`shaders/flash/split.wgsl`, `config_split.rs`): the GPU work split of llama.cpp's
     /// and ONNX Runtime's kernels.
     KeySplit {
         /// Key lanes per row.
@@ -41,7 +41,7 @@ pub enum KvSource {
 }
 
 impl KvSource {
-    /// Whether K/V are shared by `subgroupBroadcast` (`shaders/flash_lanes.wgsl`), from
+    /// Whether K/V are shared by `subgroupBroadcast` (`shaders/flash/lanes.wgsl`), from
     /// buffers or texel arrays.
     pub fn is_broadcast(self) -> bool {
         matches!(self, KvSource::SubgroupBroadcast | KvSource::TexelBroadcast)
@@ -71,16 +71,16 @@ fn one() -> u32 {
     1
 }
 
-/// How the `lanes` lanes that share a query row in `shaders/flash.wgsl` sum their partial
+/// How the `lanes` lanes that share a query row in `shaders/flash/tiles.wgsl` sum their partial
 /// dot products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LaneSum {
-    /// One lane per row: nothing to sum (`lanes_none.wgsl`).
+    /// One lane per row: nothing to sum (`flash/lane_sum_none.wgsl`).
     Whole,
-    /// A `subgroupShuffleXor` butterfly (`lanes_subgroup.wgsl`): where every subgroup the
+    /// A `subgroupShuffleXor` butterfly (`flash/lane_sum_subgroup.wgsl`): where every subgroup the
     /// driver may pick holds a row's lanes ([`DeviceFacts::subgroup_spans`]).
     Subgroup,
-    /// Through workgroup memory with two barriers per sum (`lanes_workgroup.wgsl`): any
+    /// Through workgroup memory with two barriers per sum (`flash/lane_sum_workgroup.wgsl`): any
     /// subgroup size, or none.
     Workgroup,
 }
@@ -123,10 +123,10 @@ impl FlashConfig {
 
     /// Floats one invocation keeps live across the key loop at `head_dim` (on a device
     /// whose smallest subgroup is `subgroup` lanes wide), counted from the shaders:
-    /// - tiles (`flash.wgsl`), DL = ⌈d/4 / lanes⌉ vec4 columns per lane: per row the query
+    /// - tiles (`flash/tiles.wgsl`), DL = ⌈d/4 / lanes⌉ vec4 columns per lane: per row the query
     ///   and accumulator columns (8·DL), scores, p (4 + 4), α, m, l and the row's two key
     ///   bounds (5); then four K/V vec4s in flight (16): R·(8·DL + 13) + 16;
-    /// - broadcast (`flash_lanes.wgsl`): query and accumulator floats of every row
+    /// - broadcast (`flash/lanes.wgsl`): query and accumulator floats of every row
     ///   (2·R·d), the step's K and V slots (8·⌈d/SG⌉) and per row s, p, α, m, l and bounds
     ///   (13): 2·R·d + 8·⌈d/SG⌉ + 13·R.
     pub fn live_floats(&self, head_dim: u32, subgroup: u32) -> u32 {

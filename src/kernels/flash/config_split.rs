@@ -1,4 +1,4 @@
-//! The key-split configurations ([`KvSource::KeySplit`], `shaders/flash_split.wgsl`): what
+//! The key-split configurations ([`KvSource::KeySplit`], `shaders/flash/split.wgsl`): what
 //! they cost (workgroup memory, live floats, loop iterations), what they need, and the
 //! family's own choice for a shape ([`FlashConfig::split_for_shape`]).
 

@@ -2,19 +2,19 @@
 //! n×n, and flash's FlashAttention-2 backward. Two shaders differ only in how K and V reach
 //! the invocations ([`KvSource`]):
 //!
-//! - `shaders/flash.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
+//! - `shaders/flash/tiles.wgsl` ([`KvSource::WorkgroupTiles`], the GPU kernel): each workgroup
 //!   owns `block_q / lanes · rows` query rows of one (batch, head); each row is held by
 //!   `lanes` lanes of a subgroup that split its head dim (partial dot products summed by a
-//!   `subgroupShuffleXor` butterfly, `lanes_subgroup.wgsl`; `lanes_none.wgsl` without
+//!   `subgroupShuffleXor` butterfly, `flash/lane_sum_subgroup.wgsl`; `flash/lane_sum_none.wgsl` without
 //!   subgroups), with its query and accumulator slices in registers; K/V tiles of
 //!   `block_kv` keys stream through workgroup memory, loaded with coalesced vec4 loads.
 //!   `flash_f16` is the same kernel with f16 K/V tiles and query registers; softmax state
 //!   and accumulator stay f32.
-//! - `shaders/flash_lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
+//! - `shaders/flash/lanes.wgsl` ([`KvSource::SubgroupBroadcast`], for CPU drivers): no
 //!   workgroup memory; the lanes of a subgroup load four keys cooperatively and share them
 //!   with `subgroupBroadcast`; loops are unrolled (`src/gpu/unroll.rs`) so every register
 //!   index and lane is a constant. [`KvSource::TexelBroadcast`] runs the same shader with
-//!   K and V read as texels of `rgba32float` textures (`shaders/kv_quads_texels.wgsl`),
+//!   K and V read as texels of `rgba32float` textures (`shaders/common/kv_quads_texels.wgsl`),
 //!   which a first dispatch of each run fills from the buffers ([`texel_pair`]): CPU
 //!   drivers vectorize texel fetches where each storage load is a loop over the lanes.
 //!

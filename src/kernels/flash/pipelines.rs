@@ -1,5 +1,5 @@
-//! Flash's compute pipelines: `shaders/flash.wgsl` (workgroup tiles, f32 or f16 tiles),
-//! and `shaders/flash_lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
+//! Flash's compute pipelines: `shaders/flash/tiles.wgsl` (workgroup tiles, f32 or f16 tiles),
+//! and `shaders/flash/lanes.wgsl` (subgroup broadcast, K/V from buffers or texel arrays),
 //! specialized per configuration and head dim and cached on the device.
 
 use super::bounds::BOUNDS;
@@ -45,9 +45,9 @@ pub(super) fn pipeline(
         ];
         // K/V loads: one vec4 per four floats where head_dim allows.
         let source = if head_dim.is_multiple_of(4) {
-            shader!("flash.wgsl", "flash_params.wgsl", "kv_quads_vec4.wgsl")
+            shader!("flash/tiles.wgsl", "flash/params.wgsl", "common/kv_quads_vec4.wgsl")
         } else {
-            shader!("flash.wgsl", "flash_params.wgsl", "kv_quads_scalar.wgsl")
+            shader!("flash/tiles.wgsl", "flash/params.wgsl", "common/kv_quads_scalar.wgsl")
         };
         let mut wgsl = specialize(
             source,
@@ -63,7 +63,7 @@ pub(super) fn pipeline(
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
             if !wgsl.contains(F32_ALIAS) {
                 return Err(Error::Gpu {
-                    during: "specializing flash.wgsl for f16".into(),
+                    during: "specializing flash/tiles.wgsl for f16".into(),
                     message: format!("expected the line `{F32_ALIAS}`"),
                 });
             }
@@ -84,7 +84,7 @@ pub(super) fn pipeline(
     })
 }
 
-/// The `shaders/flash_split.wgsl` pipeline: specialized to the configuration and head
+/// The `shaders/flash/split.wgsl` pipeline: specialized to the configuration and head
 /// dimension, its register loops unrolled, the lanes' sum as the device allows.
 fn split_pipeline(
     gpu: &Gpu,
@@ -100,15 +100,15 @@ fn split_pipeline(
         let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let source = if vec4 {
             shader!(
-                "flash_split.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_vec4.wgsl"
+                "flash/split.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_vec4.wgsl"
             )
         } else {
             shader!(
-                "flash_split.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_scalar.wgsl"
+                "flash/split.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_scalar.wgsl"
             )
         };
         let kpt4 = config.keys_per_lane4();
@@ -142,13 +142,13 @@ fn split_pipeline(
 /// through workgroup memory (any subgroup size, or none).
 pub fn lane_sum_wgsl(lane_sum: LaneSum) -> &'static str {
     match lane_sum {
-        LaneSum::Whole => include_str!("../../../shaders/lanes_none.wgsl"),
-        LaneSum::Subgroup => include_str!("../../../shaders/lanes_subgroup.wgsl"),
-        LaneSum::Workgroup => include_str!("../../../shaders/lanes_workgroup.wgsl"),
+        LaneSum::Whole => include_str!("../../../shaders/flash/lane_sum_none.wgsl"),
+        LaneSum::Subgroup => include_str!("../../../shaders/flash/lane_sum_subgroup.wgsl"),
+        LaneSum::Workgroup => include_str!("../../../shaders/flash/lane_sum_workgroup.wgsl"),
     }
 }
 
-/// The `shaders/flash_lanes.wgsl` pipeline: specialized to the head dimension, rows and
+/// The `shaders/flash/lanes.wgsl` pipeline: specialized to the head dimension, rows and
 /// subgroup size (and with texel arrays the texture row width), then unrolled.
 fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
     let sg = fixed_subgroup_size(gpu)?;
@@ -173,22 +173,22 @@ fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<P
         );
         let source = if texels {
             shader!(
-                "flash_lanes.wgsl",
-                "flash_params.wgsl",
-                "texels.wgsl",
-                "kv_quads_texels.wgsl"
+                "flash/lanes.wgsl",
+                "flash/params.wgsl",
+                "common/texels.wgsl",
+                "common/kv_quads_texels.wgsl"
             )
         } else if head_dim.is_multiple_of(4) {
             shader!(
-                "flash_lanes.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_vec4.wgsl"
+                "flash/lanes.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_vec4.wgsl"
             )
         } else {
             shader!(
-                "flash_lanes.wgsl",
-                "flash_params.wgsl",
-                "kv_quads_scalar.wgsl"
+                "flash/lanes.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_scalar.wgsl"
             )
         };
         let consts = [

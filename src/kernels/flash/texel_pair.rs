@@ -1,7 +1,7 @@
 //! A pair of texel arrays ([`crate::gpu::TexelArray`]) that flash's broadcast kernels read
-//! the tensors they stream from: K and V in the forward (`shaders/kv_quads_texels.wgsl`)
+//! the tensors they stream from: K and V in the forward (`shaders/common/kv_quads_texels.wgsl`)
 //! and the backward's dQ kernel, Q and dO in its dK/dV kernel. A dispatch of
-//! `shaders/texels_pack.wgsl` fills the pair from two buffers before the kernels that read
+//! `shaders/flash/texels_pack.wgsl` fills the pair from two buffers before the kernels that read
 //! it, inside the run's timed pass (O(n·d) against their O(n²·d)).
 //!
 //! Why: on lavapipe a texel fetch is vectorized where a storage load is a loop over the SIMD
@@ -21,7 +21,7 @@ use crate::gpu::{
 use crate::kernels::Dispatch;
 use std::sync::Arc;
 
-/// Invocations per workgroup of `shaders/texels_pack.wgsl` (its `PACK_WG`).
+/// Invocations per workgroup of `shaders/flash/texels_pack.wgsl` (its `PACK_WG`).
 const PACK_WG: u64 = 64;
 
 #[repr(C)]
@@ -139,7 +139,7 @@ pub(crate) fn texel_shift(gpu: &Gpu) -> u32 {
     texel_row_width(&gpu.limits()).ilog2()
 }
 
-/// The `shaders/texels_pack.wgsl` pipeline and its bind group layout.
+/// The `shaders/flash/texels_pack.wgsl` pipeline and its bind group layout.
 fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipeline)> {
     let shift = texel_shift(gpu);
     gpu.cached(&format!("texels pack shift {shift}"), || {
@@ -153,7 +153,7 @@ fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipel
                 Slot::TexelsOut,
             ],
         );
-        let source = shader!("texels_pack.wgsl", "texels.wgsl");
+        let source = shader!("flash/texels_pack.wgsl", "common/texels.wgsl");
         let pipeline = gpu.compile_text(
             BOUNDS,
             source.name,

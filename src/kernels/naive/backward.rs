@@ -1,10 +1,10 @@
-//! The backward pass of `naive` and `chunked` (`shaders/naive_backward.wgsl` with
-//! `shaders/naive.wgsl`'s entry points): the textbook gradients over materialized matrices.
+//! The backward pass of `naive` and `chunked` (`shaders/naive/backward.wgsl` with
+//! `shaders/naive/forward.wgsl`'s entry points): the textbook gradients over materialized matrices.
 //!
 //! Per chunk of query rows (the forward's chunks: whole rows, each buffer within the binding
-//! limit): P = softmax(scale·QKᵀ) (the forward's, or recomputed with naive.wgsl's `scores`
+//! limit): P = softmax(scale·QKᵀ) (the forward's, or recomputed with naive/forward.wgsl's `scores`
 //! and `softmax_rows`) and dP = dO·Vᵀ (`scores` with dO for Q and V for K),
-//! dS = scale·P∘(dP − rowsum(P∘dP)) in place of dP, dQ = dS·K (naive.wgsl's
+//! dS = scale·P∘(dP − rowsum(P∘dP)) in place of dP, dQ = dS·K (naive/forward.wgsl's
 //! `weighted_sum`), then dK += dSᵀ·Q and dV += Pᵀ·dO over the chunks (one invocation per
 //! element, looping over the chunk's rows of every query head that reads the KV head).
 //!
@@ -38,9 +38,9 @@ fn backward_pipelines(gpu: &Gpu) -> Result<BackwardPipelines> {
         let layout = storage_and_params_layout(gpu, "naive backward", &[true, false, true, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = shader!(
-            "naive_backward.wgsl",
-            "naive_params.wgsl",
-            "workgroup_reduce.wgsl"
+            "naive/backward.wgsl",
+            "naive/params.wgsl",
+            "common/workgroup_reduce.wgsl"
         );
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(BackwardPipelines {
@@ -141,7 +141,7 @@ impl Backward for Naive {
             let dpm = rows_held.chunk_buffer(&dp_buffers, c);
             let [scaled, unscaled, accumulating] =
                 chunk_params(gpu, tracker, shape, c, row_start, row_count)?;
-            // naive.wgsl's layout: q, k, v, o (read_write), s (read_write), params. The o
+            // naive/forward.wgsl's layout: q, k, v, o (read_write), s (read_write), params. The o
             // slot takes a gradient buffer that no other slot of the dispatch holds.
             let fwd = |label: &str, bufs: [&wgpu::Buffer; 5], params: &wgpu::Buffer| {
                 let [q, k, v, o, s] = bufs;
@@ -158,7 +158,7 @@ impl Backward for Naive {
                 [&io.q, &io.k, &io.k, &grads.dq, dpm],
                 &scaled,
             );
-            // naive_backward.wgsl's layout: a, b (read_write), x, out (read_write), params.
+            // naive/backward.wgsl's layout: a, b (read_write), x, out (read_write), params.
             let bwd = |label: &str, bufs: [&wgpu::Buffer; 4], params: &wgpu::Buffer| {
                 let [a, b_, x, out] = bufs;
                 bind_buffers(gpu, label, &b.layout, &[a, b_, x, out, params])

@@ -1,4 +1,4 @@
-//! `naive`: the quadratic-wall baseline (`shaders/naive.wgsl`), and `chunked`, the same
+//! `naive`: the quadratic-wall baseline (`shaders/naive/forward.wgsl`), and `chunked`, the same
 //! dispatches over blocks of query rows with one reused block×n scores buffer.
 //!
 //! Three dispatches over the full score matrix S (B·H·n×n f32 in global memory):
@@ -43,7 +43,7 @@ pub static CHUNKED: Naive = Naive {
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
 pub(crate) const THREADS: u64 = 256;
 
-/// The Params of naive.wgsl and naive_backward.wgsl (`shaders/naive_params.wgsl`).
+/// The Params of naive/forward.wgsl and naive/backward.wgsl (`shaders/naive/params.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct Params {
@@ -122,7 +122,7 @@ pub(crate) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive.wgsl", "naive_params.wgsl", "workgroup_reduce.wgsl");
+        let source = shader!("naive/forward.wgsl", "naive/params.wgsl", "common/workgroup_reduce.wgsl");
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(Pipelines {
             scores: compile("scores")?,

@@ -1,4 +1,4 @@
-// lane_sum for flash.wgsl with LANES > 1 (needs SUBGROUP): the partial dot products of the
+// lane_sum for flash/tiles.wgsl with LANES > 1 (needs SUBGROUP): the partial dot products of the
 // LANES lanes that share a row, summed by a butterfly of subgroupShuffleXor, so that every
 // lane of the row ends with the full scores. LANES is a power of two no larger than the
 // subgroup size, and the lanes of a row are consecutive, so lane ^ mask stays in the row.

@@ -1,5 +1,5 @@
-// Parameters, the Q, O bindings and the query-block prologue shared by flash.wgsl and
-// flash_lanes.wgsl (the same Params as src/kernels/flash/); each shader declares its own
+// Parameters, the Q, O bindings and the query-block prologue shared by flash/tiles.wgsl and
+// flash/lanes.wgsl (the same Params as src/kernels/flash/); each shader declares its own
 // K, V and state bindings.
 
 struct Params {

@@ -1,4 +1,4 @@
-// K/V access for flash_lanes.wgsl when head_dim is a multiple of 4: one vec4 load per four
+// K/V access for flash/lanes.wgsl when head_dim is a multiple of 4: one vec4 load per four
 // floats (on lavapipe each load is a loop over the SIMD lanes, so fewer loads pay).
 
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;

@@ -1,4 +1,4 @@
-// Parameters and workgroup sizes of naive.wgsl and naive_backward.wgsl, one layout for both
+// Parameters and workgroup sizes of naive/forward.wgsl and naive/backward.wgsl, one layout for both
 // (the Rust side: src/kernels/naive.rs's Params and THREADS).
 struct Params {
     seq_len: u32,
@@ -11,7 +11,7 @@ struct Params {
     heads: u32,
     kv_heads: u32,
     window: u32,               // 0: no window
-    // naive_backward.wgsl's transposed_sum: 0 on the first chunk (write), 1 on later ones
+    // naive/backward.wgsl's transposed_sum: 0 on the first chunk (write), 1 on later ones
     // (add). The forward ignores it.
     accumulate: u32,
     _pad1: u32,
@@ -21,4 +21,4 @@ struct Params {
 // Invocations per workgroup of the element-wise entry points, and of the per-row ones.
 const THREADS: u32 = 256u;
 const ROW_THREADS: u32 = 64u;
-const REDUCE_WG: u32 = ROW_THREADS; // shaders/workgroup_reduce.wgsl
+const REDUCE_WG: u32 = ROW_THREADS; // shaders/common/workgroup_reduce.wgsl

@@ -6,14 +6,14 @@
 // the output accumulator of columns 4·(sub + t·LANES) … in registers (DL vec4s per row),
 // so the registers per lane shrink by LANES and more rows fit per workgroup at large head
 // dims. A score is a dot product summed across the LANES lanes of its row with a subgroup
-// butterfly (subgroupShuffleXor, lanes_subgroup.wgsl); with LANES = 1 a lane holds whole
-// rows and no subgroup operation is used (lanes_none.wgsl: the kernel for adapters without
+// butterfly (subgroupShuffleXor, flash/lane_sum_subgroup.wgsl); with LANES = 1 a lane holds whole
+// rows and no subgroup operation is used (flash/lane_sum_none.wgsl: the kernel for adapters without
 // subgroups, such as wgpu's GL backend). The row max and sum of the online softmax are then
 // the same in every lane of the row and need no further reduction.
 //
 // K and V stream through workgroup memory in tiles of BLOCK_KV keys: consecutive lanes load
 // consecutive vec4s of the tile (coalesced; one vec4 load per four floats where head_dim is
-// a multiple of 4, kv_quads_vec4.wgsl), and every tile element read serves ROWS rows
+// a multiple of 4, common/kv_quads_vec4.wgsl), and every tile element read serves ROWS rows
 // (register tiling). Keys are consumed four at a time with their scores in one vec4; the
 // online softmax rescales each row's accumulator once per four keys: running max m and sum
 // l, accumulator scaled by exp2(m_old − m_new), scores in the log2 domain (scale·log2 e
@@ -41,9 +41,9 @@ const NEG_BIG: f32 = -3.0e38;
 // state and the output accumulator stay f32.
 alias kv4 = vec4<f32>;
 
-// Params, q, o and params come from flash_params.wgsl; k, v and k_quad / v_quad from
-// kv_quads_vec4.wgsl (head_dim a multiple of 4) or kv_quads_scalar.wgsl; lane_sum from
-// lanes_none.wgsl or lanes_subgroup.wgsl.
+// Params, q, o and params come from flash/params.wgsl; k, v and k_quad / v_quad from
+// common/kv_quads_vec4.wgsl (head_dim a multiple of 4) or common/kv_quads_scalar.wgsl; lane_sum from
+// flash/lane_sum_none.wgsl or flash/lane_sum_subgroup.wgsl.
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
 
 var<workgroup> k_tile: array<kv4, BLOCK_KV * D4>;

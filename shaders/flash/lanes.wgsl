@@ -1,12 +1,12 @@
 // Flash attention for SIMD-on-CPU drivers (lavapipe): K/V shared through subgroup lanes
-// instead of workgroup memory. Same algorithm, bindings and Params as flash.wgsl (online
+// instead of workgroup memory. Same algorithm, bindings and Params as flash/tiles.wgsl (online
 // softmax in the log2 domain, key passes over [kv_begin, kv_stop) with an O(n·d) state
 // buffer between them, causal zigzag block order); only the way K and V reach the lanes
 // differs.
 //
 // Why: a CPU driver runs a subgroup as one SIMD vector, and every load from workgroup or
 // storage memory becomes a loop over the lanes (lavapipe: mask test, address, broadcast
-// load, per lane). flash.wgsl reads each K/V element from workgroup memory once per
+// load, per lane). flash/tiles.wgsl reads each K/V element from workgroup memory once per
 // invocation, paying that loop for one useful value. Here the four keys of a step are
 // 4·D consecutive floats; lane ℓ loads elements ℓ, ℓ + SG, … (one lane loop per SG useful
 // values) and every lane obtains each element with subgroupBroadcast from a constant lane,
@@ -25,14 +25,14 @@ const D: u32 = 64u;            // head_dim
 const SG: u32 = 8u;            // subgroup size
 // Four keys are 4·D floats, D vec4s: lane ℓ holds vec4s ℓ, ℓ + SG, … in SLOTS registers.
 const SLOTS: u32 = (D + SG - 1u) / SG;
-// Floats per row of `state` (same layout as flash.wgsl: D4 accumulator vec4s, then m, l,
+// Floats per row of `state` (same layout as flash/tiles.wgsl: D4 accumulator vec4s, then m, l,
 // and the logsumexp the last pass leaves for a backward pass).
 const STATE_STRIDE: u32 = ((D + 3u) / 4u) * 4u + 4u;
 const NEG_BIG: f32 = -3.0e38;
 
-// Params, q, o and params come from flash_params.wgsl; k, v and their loads k_quad /
-// v_quad from kv_quads_vec4.wgsl where head_dim is a multiple of 4, else
-// kv_quads_scalar.wgsl.
+// Params, q, o and params come from flash/params.wgsl; k, v and their loads k_quad /
+// v_quad from common/kv_quads_vec4.wgsl where head_dim is a multiple of 4, else
+// common/kv_quads_scalar.wgsl.
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 
 @compute @workgroup_size(BLOCK_Q)

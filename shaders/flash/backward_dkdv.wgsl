@@ -4,7 +4,7 @@
 // of K (times scale·log2 e), V, and the dK and dV accumulators in registers. Query rows of
 // every query head that reads this KV head (grouped-query attention) stream four at a time,
 // their Q and dO shared across a subgroup's lanes by subgroupBroadcast, their logsumexp L
-// and D = rowsum(dO ∘ O) read as one vec4 each (flash_backward_stats.wgsl):
+// and D = rowsum(dO ∘ O) read as one vec4 each (flash/backward_stats.wgsl):
 //   s = log2(e)·scale·q·k (four queries), P = exp2(s − L), dV += P · dO,
 //   dP = dO·v, dS = P ∘ (dP − D), dK += dS · q, and dK · scale at the end.
 // P is recomputed, never stored: memory is O(B·H·n·d). Causal blocks start at their first
@@ -12,7 +12,7 @@
 // + W. Query rows may be split into passes [begin, stop) for drivers that cap loop
 // iterations (lavapipe); dK and dV carry the sums between passes.
 //
-// Unrolled and specialized as flash_backward_dq.wgsl is.
+// Unrolled and specialized as flash/backward_dq.wgsl is.
 
 override BLOCK: u32 = 32u;     // invocations per workgroup, a multiple of SG
 // Rewritten per pipeline by src/kernels/flash_backward.rs (gpu::specialize):

@@ -1,5 +1,5 @@
-// K/V access for flash_lanes.wgsl through texel arrays (texels.wgsl): K and V copied into
-// rgba32float textures by texels_pack.wgsl at the start of each run and read with
+// K/V access for flash/lanes.wgsl through texel arrays (common/texels.wgsl): K and V copied into
+// rgba32float textures by flash/texels_pack.wgsl at the start of each run and read with
 // textureLoad. On lavapipe a texel fetch is vectorized where a storage load is a loop over
 // the SIMD lanes (examples/load_probe.rs). Needs head_dim a multiple of 4, so that four
 // floats of a key are one texel.

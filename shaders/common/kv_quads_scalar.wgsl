@@ -1,4 +1,4 @@
-// K/V access for flash_lanes.wgsl for any head_dim: four scalar loads per four floats.
+// K/V access for flash/lanes.wgsl for any head_dim: four scalar loads per four floats.
 
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;

@@ -9,7 +9,7 @@
 // (grouped-query attention): row r reads KV head kv_head_of(b·H + h). A sliding window
 // masks keys before i + 1 − W as causal masks keys after i (the matrix stays n×n).
 
-// Params and the workgroup sizes: shaders/naive_params.wgsl.
+// Params and the workgroup sizes: shaders/naive/params.wgsl.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;

@@ -18,7 +18,7 @@
 // K/V tiles of BKV keys are double-buffered in workgroup memory (rows padded to STRIDE
 // vec4s so that key lanes reading the same column hit different banks): tile i + 1 is
 // staged into the other buffer while tile i is computed, one barrier per tile.
-// Passes, masks, windows, GQA and the state layout between passes are flash.wgsl's; after
+// Passes, masks, windows, GQA and the state layout between passes are flash/tiles.wgsl's; after
 // a pass the state holds the merged row. Every index is in bounds by construction.
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup: GROUPS · KL · LANES
@@ -38,8 +38,8 @@ const ROWS_WG: u32 = GROUPS * ROWS;
 const TAU: f32 = 8.0;
 const NEG_BIG: f32 = -3.0e38;
 
-// Params, q, o and params come from flash_params.wgsl; k, v and k_quad / v_quad from
-// kv_quads_vec4.wgsl or kv_quads_scalar.wgsl; lane_sum from lanes_*.wgsl.
+// Params, q, o and params come from flash/params.wgsl; k, v and k_quad / v_quad from
+// common/kv_quads_vec4.wgsl or common/kv_quads_scalar.wgsl; lane_sum from lanes_*.wgsl.
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
 
 // [stage][K | V][key][column]; after the key loop, the key lanes' scaled accumulators.

@@ -1,5 +1,5 @@
 // Flash backward, dQ, for GPUs: any subgroup size the adapter reports, or none (the
-// forward's workgroup-tile layout, flash.wgsl, applied to FlashAttention-2's dQ loop).
+// forward's workgroup-tile layout, flash/tiles.wgsl, applied to FlashAttention-2's dQ loop).
 //
 // A workgroup owns GROUPS · ROWS query rows of one (batch, head). Each row is held by LANES
 // consecutive lanes that split its head dim: lane `sub` keeps columns 4·(sub + t·LANES) …
@@ -8,10 +8,10 @@
 // BLOCK_KV keys (coalesced vec4 loads), four keys per step: every lane reads the same tile
 // element for all its rows. Per step the partial dots of a row's lanes are summed by
 // lane_sum (a subgroup butterfly where every subgroup holds a row's lanes, else through
-// workgroup memory: lanes_subgroup.wgsl / lanes_workgroup.wgsl / lanes_none.wgsl), then
+// workgroup memory: flash/lane_sum_subgroup.wgsl / flash/lane_sum_workgroup.wgsl / flash/lane_sum_none.wgsl), then
 //   P = exp2(s − L), dS = P ∘ (dP − D), dQ += dS · k, and dQ · scale at the end.
 // Masks, windows, passes [begin, stop) and the causal block order are those of
-// flash_backward_dq.wgsl. Every index is in bounds by construction: rows and keys past n
+// flash/backward_dq.wgsl. Every index is in bounds by construction: rows and keys past n
 // are clamped to the last one and masked, columns past the head dim to the last vec4.
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup

@@ -1,16 +1,16 @@
 // Naive attention's backward pass: the two n×n matrices P and dP in global memory. Per chunk
-// of query rows src/kernels/naive_backward.rs dispatches naive.wgsl's entry points for
+// of query rows src/kernels/naive_backward.rs dispatches naive/forward.wgsl's entry points for
 //   P = softmax(scale · Q·Kᵀ)        (scores, softmax_rows)
 //   dP = dO·Vᵀ                      (scores with Q := dO, K := V, scale 1)
 // then this file's
 //   ds_rows:          dS = scale · P ∘ (dP − rowsum(P ∘ dP)), in place of dP
-// and naive.wgsl's weighted_sum for dQ = dS·K, and this file's
+// and naive/forward.wgsl's weighted_sum for dQ = dS·K, and this file's
 //   transposed_sum:   dK = dSᵀ·Q and dV = Pᵀ·dO, summed over the chunks (and over the query
 //                     heads of each KV head under grouped-query attention).
 // rowsum(P ∘ dP) is FlashAttention's D = rowsum(dO ∘ O): the same number, computed here from
-// the matrices naive has anyway. Masked entries of P and dP are exact zeros (naive.wgsl).
+// the matrices naive has anyway. Masked entries of P and dP are exact zeros (naive/forward.wgsl).
 
-// Params and the workgroup sizes: shaders/naive_params.wgsl.
+// Params and the workgroup sizes: shaders/naive/params.wgsl.
 
 // ds_rows: a = P, b = dP (becomes dS). transposed_sum: a = the matrix (dS or P), x = the
 // rows it weighs (Q or dO), out = dK or dV; b is bound but unused.

@@ -3,8 +3,8 @@
 //
 // A workgroup owns BLOCK · ROWS query rows of one (batch, head); an invocation holds ROWS
 // rows of Q (times scale·log2 e), dO and the dQ accumulator in registers, with each row's
-// logsumexp L and D = rowsum(dO ∘ O) (flash_backward_stats.wgsl). Keys stream four at a
-// time, shared across a subgroup's lanes by subgroupBroadcast as in flash_lanes.wgsl:
+// logsumexp L and D = rowsum(dO ∘ O) (flash/backward_stats.wgsl). Keys stream four at a
+// time, shared across a subgroup's lanes by subgroupBroadcast as in flash/lanes.wgsl:
 //   s = log2(e)·scale·q·k (four keys), P = exp2(s − L), dP = dO·v, dS = P ∘ (dP − D),
 //   dQ += dS · k, and dQ · scale at the end.
 // Nothing n×n exists. Causal blocks stop at their last row; a window skips the keys before

@@ -1,17 +1,17 @@
 // Flash backward, dK and dV, for GPUs: any subgroup size the adapter reports, or none
-// (flash_backward_dq_tiles.wgsl's layout, over key blocks).
+// (flash/backward_dq_tiles.wgsl's layout, over key blocks).
 //
 // A workgroup owns GROUPS · ROWS keys of one (batch, KV head). Each key row is held by
 // LANES consecutive lanes that split its head dim: lane `sub` keeps columns
 // 4·(sub + t·LANES) … of k (times scale·log2 e), v and the dK, dV accumulators. The query
 // rows of every query head that reads this KV head stream through workgroup memory, Q and
 // dO in tiles of BLOCK_KV rows, four rows per step, with their logsumexp L and
-// D = rowsum(dO ∘ O) read as one vec4 each (flash_backward_stats.wgsl):
+// D = rowsum(dO ∘ O) read as one vec4 each (flash/backward_stats.wgsl):
 //   s = log2(e)·scale·q·k, P = exp2(s − L), dV += P · dO, dP = dO·v, dS = P ∘ (dP − D),
 //   dK += dS · q, and dK · scale at the end.
 // The partial dots of a key's lanes are summed by lane_sum (lanes_*.wgsl). Masks, windows,
 // passes [begin, stop) over the query rows and the causal block order are those of
-// flash_backward_dkdv.wgsl. Every index is in bounds by construction.
+// flash/backward_dkdv.wgsl. Every index is in bounds by construction.
 
 override BLOCK_Q: u32 = 64u;   // invocations per workgroup
 override BLOCK_KV: u32 = 16u;  // query rows per Q/dO tile, a multiple of 4

@@ -9,7 +9,7 @@
 // read neighbouring rows), and its LANES lanes split the head dim (lane `sub` holds
 // columns 4·(sub + c·LANES) …: DL vec4s per row; LANES = 1 on CPU drivers, more on GPUs
 // to stay within the register cap), their partial dot products summed by lane_sum
-// (lanes_none / lanes_subgroup / lanes_workgroup.wgsl). Each key lane scores a key against
+// (lanes_none / lanes_subgroup / flash/lane_sum_workgroup.wgsl). Each key lane scores a key against
 // QR query rows held in registers (QR = 4: four query heads of a grouped-query group at
 // once; 1 for a lone row), runs the online softmax over its keys alone and writes one
 // partial softmax — the unnormalized weighted sum of V (D4 vec4s), then (m, l) — to
@@ -32,7 +32,7 @@ const QR: u32 = 4u;             // query rows per pass over the keys: 1 or 4
 const D4: u32 = 16u;            // ceil(head_dim / 4)
 const LANES: u32 = 1u;          // lanes splitting each key's head dim
 const DL: u32 = 16u;            // ceil(D4 / LANES): vec4 columns per lane
-const REDUCE_WG: u32 = 256u;    // invocations of `combine` (workgroup_reduce.wgsl)
+const REDUCE_WG: u32 = 256u;    // invocations of `combine` (common/workgroup_reduce.wgsl)
 
 const NEG_BIG: f32 = -3.0e38;
 
@@ -52,8 +52,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-// k and v (bindings 1 and 2) and k_quad / v_quad come from kv_quads_vec4.wgsl or
-// kv_quads_scalar.wgsl.
+// k and v (bindings 1 and 2) and k_quad / v_quad come from common/kv_quads_vec4.wgsl or
+// common/kv_quads_scalar.wgsl.
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
 // Per (batch·head, split, query row): D4 accumulator vec4s, then (m, l, 0, 0).
 @group(0) @binding(4) var<storage, read_write> partials: array<vec4<f32>>;

@@ -1,5 +1,5 @@
-// Parameters and work split shared by flash's backward shaders (flash_backward_stats.wgsl,
-// flash_backward_dq.wgsl, flash_backward_dkdv.wgsl; the same Params as
+// Parameters and work split shared by flash's backward shaders (flash/backward_stats.wgsl,
+// flash/backward_dq.wgsl, flash/backward_dkdv.wgsl; the same Params as
 // src/kernels/flash_backward.rs). Each shader declares its own bindings.
 
 struct Params {

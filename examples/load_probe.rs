@@ -48,7 +48,7 @@ fn no_load(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocat
 "#;
 
 fn main() {
-    let gpu = Gpu::new(AdapterChoice::default()).expect("no adapter");
+    let gpu = Gpu::new(&AdapterChoice::default()).expect("no adapter");
     println!(
         "{} ({:?})",
         gpu.summary().name,

@@ -114,24 +114,23 @@ pub enum LockWait {
 
 static LOCK_WAIT: std::sync::OnceLock<LockWait> = std::sync::OnceLock::new();
 
-/// Sets, once per process, what a held lock does (unset: wait without a word).
-pub fn set_lock_wait(wait: LockWait) {
+/// This process as a lock's holder names it, set once at the edge.
+static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets, once per process, what a held lock does (unset: wait without a word), and how
+/// this process names itself in the locks it holds (`command`, e.g. `attnbench sweep
+/// --samples 2`).
+pub fn set_lock_wait(wait: LockWait, command: &str) {
     let _ = LOCK_WAIT.set(wait);
+    let _ = HOLDER.set(command.replace(['\n', '\r'], " "));
 }
 
 /// `pid 1234 (attnbench sweep --samples 2)`: this process, as a lock's holder.
 fn holder_text() -> String {
-    let args: Vec<String> = std::env::args()
-        .enumerate()
-        .map(|(i, a)| match i {
-            0 => Path::new(&a)
-                .file_name()
-                .map_or(a.clone(), |f| f.to_string_lossy().into_owned()),
-            _ => a,
-        })
-        .collect();
-    let command = args.join(" ").replace(['\n', '\r'], " ");
-    format!("pid {} ({command})", std::process::id())
+    match HOLDER.get() {
+        Some(command) => format!("pid {} ({command})", std::process::id()),
+        None => format!("pid {}", std::process::id()),
+    }
 }
 
 impl FolderLock {

@@ -10,7 +10,8 @@
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
 //! - [`suite`]: `attnbench suite`, the whole job on one adapter within one time budget;
 //! - [`targets`]: flash's performance targets as ratios (the `targets` bench);
-//! - [`settings`]: range-checked parsers for settings given as text; [`interrupt`]:
+//! - [`settings`]: every setting (flags and `ATTNBENCH_*`/`WGPU_*` variables) parsed once at
+//!   the edge into one value; [`parse`]: range-checked parsers for text; [`interrupt`]:
 //!   stopping at Ctrl-C or SIGTERM with what was measured kept;
 //! - [`tuning`]: `attnbench tune`, the per-device tile choices in `tuning.json`;
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts;
@@ -18,6 +19,7 @@
 //!   tables that are always valid GitHub Markdown.
 
 // The platform-neutral core: builds for wasm32-unknown-unknown without `native`.
+pub mod bench;
 pub mod capacity;
 pub mod charts;
 pub mod error;
@@ -26,11 +28,11 @@ pub mod host;
 pub mod interrupt;
 pub mod kernels;
 pub mod markdown;
+pub mod parse;
 pub mod reference;
 pub mod report;
 pub mod results;
 pub mod run;
-pub mod settings;
 pub mod shape;
 pub mod sweep;
 pub mod tensors;
@@ -44,12 +46,15 @@ pub mod probe;
 #[cfg(feature = "native")]
 pub mod session;
 #[cfg(feature = "native")]
+pub mod settings;
+#[cfg(feature = "native")]
 pub mod suite;
 #[cfg(feature = "native")]
 pub mod targets;
 #[cfg(feature = "native")]
 pub mod tuning;
 
+pub use bench::Bench;
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Gpu};
 pub use kernels::{KERNELS, Kernel, find_kernel};

@@ -17,9 +17,10 @@
 //! Everything goes to `<out>/<device>/`. Verification, the probe and the report always run
 //! whole; the budget is shared among the measuring steps, which stop at their deadlines.
 
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::files::save_json;
-use crate::gpu::{Gpu, describe_adapter};
+use crate::gpu::describe_adapter;
 use crate::kernels::{Kernel, Precision};
 use crate::markdown::{Align, Table};
 use crate::probe::{ProbeReport, run_probes};
@@ -58,6 +59,10 @@ pub struct SuiteOptions {
     pub out: PathBuf,
     /// Kernels to verify and sweep (all registered ones when empty).
     pub kernels: Vec<&'static dyn Kernel>,
+    /// The sweep (its kernels, results folder and deadline are the suite's).
+    pub sweep: SweepConfig,
+    /// The Python interpreter of the targets' peers.
+    pub python: String,
 }
 
 /// One step of a suite run.
@@ -99,8 +104,8 @@ pub enum SuiteOutcome {
 
 /// One suite run in progress: the device, its folder, the clock and the steps so far.
 struct SuiteRun<'a> {
-    gpu: &'a Gpu,
-    helpers: &'a [Gpu],
+    bench: &'a mut Bench,
+    helpers: &'a mut [Bench],
     options: &'a SuiteOptions,
     session: Session,
     kernels: Vec<&'static dyn Kernel>,
@@ -109,24 +114,24 @@ struct SuiteRun<'a> {
     log: &'a mut dyn FnMut(&str),
 }
 
-/// Runs the suite on `gpu`; `log` gets a line per step. `helpers` are further devices on
-/// the same adapter that verification spreads its kernels over (a cold driver compiles a
-/// device's pipelines on one core); they measure nothing.
+/// Runs the suite on `bench`; `log` gets a line per step. `helpers` are further devices on
+/// the same adapter, with the same settings, that verification spreads its kernels over (a
+/// cold driver compiles a device's pipelines on one core); they measure nothing.
 pub fn run_suite(
-    gpu: &Gpu,
-    helpers: &[Gpu],
+    bench: &mut Bench,
+    helpers: &mut [Bench],
     options: &SuiteOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<SuiteOutcome> {
     let start = Instant::now();
-    let session = Session::open(gpu, &options.out, RunKind::Suite)?;
+    let session = Session::open(bench, &options.out, RunKind::Suite)?;
     let kernels = if options.kernels.is_empty() {
         crate::kernels::KERNELS.to_vec()
     } else {
         options.kernels.clone()
     };
     let mut run = SuiteRun {
-        gpu,
+        bench,
         helpers,
         options,
         session,
@@ -172,7 +177,7 @@ impl SuiteRun<'_> {
     /// 1. `device.json`: identity, features, limits, memory budget.
     fn device_report(&mut self) -> Result<()> {
         let began = Instant::now();
-        let gpu = self.gpu;
+        let gpu: &Bench = self.bench;
         let mut summary = serde_json::to_value(describe_adapter(gpu.adapter()))
             .unwrap_or(serde_json::Value::Null);
         summary["memory_budget"] = serde_json::to_value(gpu.memory_budget()).unwrap_or_default();
@@ -198,8 +203,10 @@ impl SuiteRun<'_> {
         let (mut passed, mut skipped) = (0, 0);
         let mut wrong: Option<String> = None;
         let cases = plan(&self.kernels, Coverage::Device, None);
-        let gpus: Vec<&Gpu> = std::iter::once(self.gpu).chain(self.helpers).collect();
-        check_all(&gpus, &cases, seed, |case, check, _| {
+        let benches: Vec<&Bench> = std::iter::once(&*self.bench)
+            .chain(self.helpers.iter())
+            .collect();
+        check_all(&benches, &cases, seed, |case, check, _| {
             if check.passed() {
                 passed += 1;
             } else if check.failed() {
@@ -230,7 +237,7 @@ impl SuiteRun<'_> {
     fn probe(&mut self) -> Result<ProbeReport> {
         crate::interrupt::check()?;
         let began = Instant::now();
-        let probe = run_probes(self.gpu)?;
+        let probe = run_probes(self.bench)?;
         {
             let lock = self.session.lock()?;
             probe.save(&lock, self.session.dir())?;
@@ -250,8 +257,8 @@ impl SuiteRun<'_> {
         let began = Instant::now();
         // GPUs tune at a shape that fills them; CPU drivers at a small one (seconds per
         // candidate on lavapipe).
-        let device = TuneOptions::for_device(self.gpu.facts());
-        let (seq_len, batch, heads) = if self.gpu.is_cpu() {
+        let device = TuneOptions::for_device(self.bench.facts());
+        let (seq_len, batch, heads) = if self.bench.is_cpu() {
             (1024, 1, 4)
         } else {
             (device.seq_len, device.batch, device.heads)
@@ -265,7 +272,7 @@ impl SuiteRun<'_> {
             deadline: Some(began + self.left(began).mul_f64(TUNE_SHARE)),
             ..TuneOptions::default()
         };
-        let outcome = match tune(self.gpu, Precision::F32, 64, &options, &mut |_| {})? {
+        let outcome = match tune(self.bench, Precision::F32, 64, &options, &mut |_| {})? {
             Some(choice) => {
                 let text = format!(
                     "flash d64: {} ({:.2} ms; untuned {} {})",
@@ -289,8 +296,8 @@ impl SuiteRun<'_> {
                 let device = self.session.device.clone();
                 TuningFile::merge_and_save(self.session.dir(), &lock, device, vec![choice])?;
                 drop(lock);
-                crate::tuning::apply(self.gpu, &self.options.out)?;
-                for helper in self.helpers {
+                crate::tuning::apply(self.bench, &self.options.out)?;
+                for helper in self.helpers.iter_mut() {
                     crate::tuning::apply(helper, &self.options.out)?;
                 }
                 if untried > 0 {
@@ -308,7 +315,7 @@ impl SuiteRun<'_> {
     /// 5. The sweep over every family, within its share; returns flash's best swept rate.
     fn sweep(&mut self) -> Result<Option<f64>> {
         let began = Instant::now();
-        let mut config = SweepConfig::from_env()?;
+        let mut config = self.options.sweep.clone();
         config.results_dir = self.options.out.clone();
         config.kernels = self.kernels.clone();
         config.deadline = Some(began + self.left(began).mul_f64(SWEEP_SHARE));
@@ -321,7 +328,9 @@ impl SuiteRun<'_> {
             },
             on_progress: None,
         };
-        let swept = self.session.sweep(self.gpu, &config, &mut sampler)?;
+        let swept = self
+            .session
+            .sweep(self.bench, &config, &mut sampler, &|_, _| None)?;
         let rows = &swept.rows;
         let measured = rows.iter().filter(|r| r.is_ok()).count();
         let flash_gflops = rows
@@ -351,10 +360,11 @@ impl SuiteRun<'_> {
             bandwidth_gbps: Some(probe.bandwidth_gbps),
             deadline: Some(began + self.left(began)),
             flash_gflops_hint: flash_gflops,
+            python: self.options.python.clone(),
             ..TargetOptions::default()
         };
         let log = &mut *self.log;
-        let mut report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        let mut report = measure(self.bench, &options, &mut |line| log(&format!("  {line}")))?;
         report.run = Some(self.session.run.clone());
         let written = {
             let _lock = self.session.lock()?;
@@ -376,7 +386,7 @@ impl SuiteRun<'_> {
     ///    `suite.md`, so that the README carries it, then `suite.json`.
     fn report(mut self) -> Result<SuiteReport> {
         let began = Instant::now();
-        let run = self.session.finish(self.gpu)?.clone();
+        let run = self.session.finish(self.bench)?.clone();
         if let Some(s) = &run.stability {
             let outcome = s.describe();
             self.step("stability", began, outcome);

@@ -587,8 +587,10 @@ fn messages_name_what_is_wrong() {
                 "16",
                 "--heads",
                 "4",
+                "--kv-heads",
+                "3",
             ],
-            &[("ATTNBENCH_KV_HEADS", "3")],
+            &[],
             &["3"],
         ),
     ];

@@ -1,14 +1,14 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
+use attnbench::Error;
 use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
 use attnbench::run::MeasureOptions;
 use attnbench::session::Session;
-use attnbench::sweep::{Point, Sampler, SweepConfig};
-use attnbench::tuning::results_root;
-use attnbench::{AdapterChoice, Error, Gpu};
+use attnbench::settings::{Settings, SweepArgs};
+use attnbench::sweep::{Sampler, SweepPoint};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -38,10 +38,13 @@ pub struct CompareArgs {
 
 /// Options of `sweep`.
 #[derive(Debug, clap::Args)]
-pub struct SweepArgs {
+pub struct SweepCommandArgs {
     /// Timed runs per point (at least 1).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
+    /// What to sweep.
+    #[command(flatten)]
+    sweep: SweepArgs,
 }
 
 fn device_folders(root: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -64,8 +67,8 @@ fn load_all(dirs: &[PathBuf]) -> Result<Vec<ResultsFile>, Error> {
 }
 
 /// Regenerates every chart and device README from results files; runs nothing.
-pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
-    let root = results_root();
+pub fn plot(args: &PlotArgs, settings: &Settings) -> Result<(), Failure> {
+    let root = settings.results_dir.clone();
     let dirs = if args.dirs.is_empty() {
         device_folders(&root)?
     } else {
@@ -103,11 +106,11 @@ fn update_readme(readme: &Path, root: &Path) -> Result<(), Error> {
 }
 
 /// Charts and a Markdown table comparing devices.
-pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+pub fn compare(args: &CompareArgs, settings: &Settings) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| results_root().join("compare"));
+        .unwrap_or_else(|| settings.results_dir.join("compare"));
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let mut seen: Vec<PathBuf> = Vec::new();
     for dir in &args.dirs {
@@ -140,10 +143,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
 }
 
 /// The `cargo bench` sweep without criterion, with a progress bar.
-pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let config = SweepConfig::from_env()?;
+pub fn sweep(args: &SweepCommandArgs, settings: &Settings) -> Result<(), Failure> {
+    let config = args.sweep.config(settings)?;
     super::catch_interrupts();
-    let gpu = Gpu::new(choice)?;
+    // The kernels as tuned for this device (`attnbench tune`), when it was.
+    let gpu = settings.open_tuned_bench(|_| true)?;
     // Before measuring: a destination that cannot take the results fails now.
     let mut session = Session::open(&gpu, &config.results_dir, RunKind::Sweep)?;
     session.probe_start(&gpu)?;
@@ -152,7 +156,7 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let progress = |point: &Point<'_>, done: usize, total: usize| {
+    let progress = |point: &SweepPoint<'_>, done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         bar.set_message(format!(
@@ -171,7 +175,7 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
         },
         on_progress: Some(Box::new(progress)),
     };
-    let swept = session.sweep(&gpu, &config, &mut sampler)?;
+    let swept = session.sweep(&gpu, &config, &mut sampler, &|_, _| None)?;
     drop(sampler);
     bar.finish_and_clear();
     if attnbench::interrupt::requested() {

@@ -1,11 +1,12 @@
 //! `attnbench run`.
 
 use super::Failure;
+use attnbench::parse::seconds_from_f64;
 use attnbench::report::human_bytes;
-use attnbench::run::{KernelRun, MeasureOptions, gflops};
-use attnbench::settings::seconds_from_f64;
+use attnbench::run::{KernelRun, MeasureOptions, PointPlan, gflops};
+use attnbench::settings::Settings;
 use attnbench::tensors::{AttentionInputs, write_npy};
-use attnbench::{AdapterChoice, Error, find_kernel};
+use attnbench::{Error, find_kernel};
 use std::path::PathBuf;
 
 /// Options of `run`.
@@ -45,24 +46,6 @@ pub struct RunArgs {
     /// outputs that look like a kernel's fault).
     #[arg(long, help_heading = "Tensors")]
     allow_non_finite: bool,
-}
-
-/// `args` with `ATTNBENCH_KV_HEADS` as `--kv-heads` when the flag is not given, as the sweep
-/// reads it.
-fn with_env_kv_heads(args: &RunArgs) -> Result<RunArgs, Error> {
-    let mut args = args.clone();
-    if args.shape.kv_heads.is_none()
-        && let Some(text) = std::env::var("ATTNBENCH_KV_HEADS")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-    {
-        args.shape.kv_heads = Some(attnbench::settings::u32_in(
-            "ATTNBENCH_KV_HEADS",
-            &text,
-            1..=u32::MAX,
-        )?);
-    }
-    Ok(args)
 }
 
 /// The JSON record of one run.
@@ -130,10 +113,9 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
 }
 
 /// Validates, runs and times one kernel on one shape.
-pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
     let kernel = find_kernel(&args.kernel)?;
     let time_budget = seconds_from_f64("--time-budget", args.time_budget)?;
-    let args = &with_env_kv_heads(args)?;
     // A destination that cannot take the tensors fails now, not after the measurement.
     if let Some(dir) = &args.save_tensors {
         attnbench::files::check_writable_dir(dir)?;
@@ -143,11 +125,11 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         args.shape.require(true, true)?;
         args.shape.shape().validate()?;
     }
-    let gpu = super::open_tuned_gpu(choice, &[kernel.name()])?;
+    let gpu = super::open_tuned_bench(settings, &[kernel.name()])?;
     if args.load_tensors.is_none() {
         // Refuse oversized problems before generating gigabytes of inputs.
         let shape = args.shape.shape();
-        attnbench::run::plan_for(kernel, &shape, &gpu)?;
+        PointPlan::checked(&gpu, kernel, &shape)?;
         if args.save_tensors.is_some() {
             attnbench::host::check(
                 &format!(
@@ -160,7 +142,8 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
     }
     let inputs = inputs(args)?;
     let shape = inputs.shape;
-    let run = KernelRun::new(&gpu, kernel, &inputs)?;
+    let plan = PointPlan::checked(&gpu, kernel, &shape)?;
+    let run = KernelRun::new(&gpu, &plan, &inputs)?;
     let m = run.measure(&MeasureOptions {
         warmup: args.warmup,
         samples: args.samples,
@@ -206,7 +189,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         score_matrix_bytes: shape.score_matrix_bytes(),
         timing: m.timing.as_str(),
         seed: args.seed,
-        config: kernel.config_label(&shape, &gpu),
+        config: plan.label().map(str::to_string),
     };
     if args.json {
         println!("{}", serde_json::to_string(&record).unwrap_or_default());

@@ -1,8 +1,9 @@
 //! `attnbench verify`.
 
 use super::Failure;
+use attnbench::settings::Settings;
 use attnbench::verify::{Case, Check, Coverage, InputKind, check_all, fresh_seed, plan};
-use attnbench::{AdapterChoice, KERNELS, Kernel, find_kernel};
+use attnbench::{KERNELS, Kernel, find_kernel};
 use std::collections::BTreeMap;
 
 /// Options of `verify`.
@@ -50,7 +51,7 @@ struct Tally {
 
 /// Checks every case and prints a table; fails if any check fails, and if a kernel asked
 /// for had no check run at all (every one skipped): a skip is not a pass.
-pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn verify(args: &VerifyArgs, settings: &Settings) -> Result<(), Failure> {
     let asked: Vec<&'static dyn Kernel> = args
         .kernels
         .iter()
@@ -60,7 +61,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     cases(args, KERNELS)?;
     // Only the kernels checked have their tuned choices checked and applied.
     let names: Vec<&str> = asked.iter().map(|k| k.name()).collect();
-    let gpu = super::open_tuned_gpu(choice.clone(), &names)?;
+    let gpu = super::open_tuned_bench(settings, &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(
@@ -94,11 +95,11 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
         .collect();
     // One device per core (at most four): a cold CPU driver compiles each kernel on its
     // queue's thread, so the kernels of different devices compile at once.
-    let extra: Vec<attnbench::Gpu> = (1..attnbench::verify::verification_devices())
-        .map(|_| super::open_tuned_gpu(choice.clone(), &names))
+    let extra: Vec<attnbench::Bench> = (1..attnbench::verify::verification_devices())
+        .map(|_| super::open_tuned_bench(settings, &names))
         .collect::<Result<_, _>>()?;
-    let gpus: Vec<&attnbench::Gpu> = std::iter::once(&gpu).chain(&extra).collect();
-    check_all(&gpus, &cases, seed, |case, check, seconds| {
+    let benches: Vec<&attnbench::Bench> = std::iter::once(&gpu).chain(&extra).collect();
+    check_all(&benches, &cases, seed, |case, check, seconds| {
         let tally = tallies.entry(case.kernel.name()).or_default();
         if check.passed() {
             tally.passed += 1;

@@ -129,22 +129,12 @@ impl DeviceFacts {
     }
 }
 
-/// The register cap GPUs get: [`REGISTER_CAP`], or `ATTNBENCH_REGISTER_CAP` (a number of
-/// floats in 16..=4096, or `off`). A bad value is an [`Error::InvalidSetting`] (the CLI
-/// checks it at start-up, exit 2).
-pub fn register_cap_setting() -> Result<Option<u32>> {
-    match std::env::var("ATTNBENCH_REGISTER_CAP") {
-        Err(_) => Ok(Some(REGISTER_CAP)),
-        Ok(text) => parse_register_cap(&text),
-    }
-}
-
 /// Parses a register cap: a number of floats in 16..=4096, or `off`.
 pub fn parse_register_cap(text: &str) -> Result<Option<u32>> {
     match text.trim() {
         "" => Ok(Some(REGISTER_CAP)),
         "off" => Ok(None),
-        number => crate::settings::u32_in("ATTNBENCH_REGISTER_CAP", number, 16..=4096)
+        number => crate::parse::u32_in("ATTNBENCH_REGISTER_CAP", number, 16..=4096)
             .map(Some)
             .map_err(|e| match e {
                 Error::InvalidSetting { what, value, .. } => Error::InvalidSetting {

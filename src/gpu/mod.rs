@@ -17,12 +17,9 @@ mod unroll;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::list_adapters;
-pub use adapter::{AdapterChoice, AdapterSummary, backend_name, describe_adapter};
+pub use adapter::{AdapterChoice, AdapterSummary, DeviceOptions, backend_name, describe_adapter};
 pub use context::{Gpu, ShaderSource};
-pub use facts::{
-    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap,
-    register_cap_setting,
-};
+pub use facts::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 #[cfg(not(target_arch = "wasm32"))]
@@ -33,10 +30,10 @@ pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,
 };
-pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
+pub use shaders::{Bounds, CompiledShader, parse_shader_checks};
 pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
-    texel_row_width,
+    texel_pair_within_budget, texel_row_width,
 };
 pub use timing::median;
 pub use timing::{PassTimer, TimingSource};

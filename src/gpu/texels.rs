@@ -133,6 +133,22 @@ impl Gpu {
     }
 }
 
+/// Whether a pair of texel arrays of `texels` texels each fits the memory budget of a
+/// device with `facts` beside `others` bytes of buffers; the reason when it does not.
+pub fn texel_pair_within_budget(
+    facts: &super::DeviceFacts,
+    others: u64,
+    texels: u64,
+) -> std::result::Result<(), String> {
+    let needed = others + 2 * texel_array_bytes(texels, &facts.limits);
+    match facts.memory_budget {
+        Some(budget) if needed > budget => Err(format!(
+            "a texel pair needs {needed} bytes with the run's buffers, over the memory budget of {budget}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

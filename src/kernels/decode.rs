@@ -23,14 +23,14 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{
-    Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan, REGISTER_TARGET, bind_buffers, grid_for,
+    Bounds, BufferTracker, DeviceFacts, Gpu, REGISTER_TARGET, bind_buffers, grid_for,
     params_buffer, pipeline_layout, shader, specialize, storage_and_params_layout,
     unroll_marked_loops,
 };
 use crate::kernels::flash::{LaneSum, lane_sum_wgsl};
 use crate::kernels::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, Workload, io_plan,
-    workgroup_count,
+    AttentionBuffers, Dispatch, Dispatches, ForwardPlan, Kernel, Plan, PlanContext, PreparedKernel,
+    Workload, io_plan, no_backward, workgroup_count,
 };
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
@@ -88,7 +88,7 @@ fn queries(shape: &Shape) -> u32 {
 }
 
 /// How decode splits one shape on one device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DecodePlan {
     /// Query rows a key lane serves per K/V load: 4, or 1 when the group has a single row
     /// (multi-head attention with one query), where four would waste arithmetic.
@@ -197,6 +197,15 @@ fn partials_bytes(shape: &Shape, plan: &DecodePlan) -> u64 {
         * 16
 }
 
+/// What decode's pipelines are specialized to: their cache key on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    vec4: bool,
+    rows: u32,
+    d4: u32,
+    plan: DecodePlan,
+}
+
 #[derive(Clone)]
 struct Pipelines {
     layout: wgpu::BindGroupLayout,
@@ -208,12 +217,21 @@ fn pipelines(gpu: &Gpu, shape: &Shape, plan: &DecodePlan) -> Result<Pipelines> {
     let vec4 = shape.head_dim.is_multiple_of(4);
     let qr = plan.rows_per_load;
     let d4 = shape.head_dim.div_ceil(4);
-    let key = format!("decode vec4 {vec4} qr {qr} d4 {d4} {plan:?}");
-    gpu.cached(&key, || {
+    let key = PipelineKey {
+        vec4,
+        rows: qr,
+        d4,
+        plan: *plan,
+    };
+    gpu.cached(key, || {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = if vec4 {
-            shader!("decode/decode.wgsl", "common/kv_quads_vec4.wgsl", "common/workgroup_reduce.wgsl")
+            shader!(
+                "decode/decode.wgsl",
+                "common/kv_quads_vec4.wgsl",
+                "common/workgroup_reduce.wgsl"
+            )
         } else {
             shader!(
                 "decode/decode.wgsl",
@@ -263,23 +281,6 @@ impl Kernel for Decode {
         "one generated token against n cached keys: split keys, combine partial softmaxes (2 dispatches)"
     }
 
-    /// `split C×K, rows R[, lanes L]`: chunks per KV head × key lanes per chunk (the
-    /// partials per row), rows per load and lanes per key.
-    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        let plan = DecodePlan::new(shape, gpu.facts(), self.lanes);
-        let lanes = if plan.lanes > 1 {
-            format!(", lanes {}", plan.lanes)
-        } else {
-            String::new()
-        };
-        Some(format!(
-            "split {}×{}, rows {}{lanes}",
-            plan.chunks,
-            plan.key_lanes(),
-            plan.rows_per_load
-        ))
-    }
-
     fn workload(&self) -> Workload {
         Workload::Decode
     }
@@ -320,7 +321,11 @@ impl Kernel for Decode {
     /// Refused past a driver's loop cap (the partial pass loops over its chunk's keys
     /// once per four query rows) and, on GPUs, where even the widest split of the head
     /// dim keeps more live floats than the register cap.
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        let facts = ctx.facts;
+        if shape.pass.has_backward() {
+            return Err(no_backward(self));
+        }
         let plan = DecodePlan::new(shape, facts, self.lanes);
         facts.check_registers(
             "decode",
@@ -344,84 +349,103 @@ impl Kernel for Decode {
                 });
             }
         }
-        Ok(())
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let split = DecodePlan::new(shape, gpu.facts(), self.lanes);
-        let mut plan = io_plan(shape, self.query_rows(shape));
-        plan.storage("partials", partials_bytes(shape, &split));
-        plan.other("params[partial]", std::mem::size_of::<Params>() as u64);
-        plan.other("params[combine]", std::mem::size_of::<Params>() as u64);
-        Ok(plan)
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.check_device(shape, gpu.facts())?;
-        let plan = DecodePlan::new(shape, gpu.facts(), self.lanes);
-        let p = pipelines(gpu, shape, &plan)?;
-        let max_dim = gpu.limits().max_compute_workgroups_per_dimension;
-        let partials = gpu.buffer(
-            tracker,
-            "decode partials",
-            partials_bytes(shape, &plan),
-            wgpu::BufferUsages::STORAGE,
-        )?;
-        let mut steps = Vec::new();
-        let mut buffers = Vec::new();
-        let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
-        for (label, pipeline, groups) in [
-            // One workgroup per (batch, KV head, chunk), then per (batch, head, query row).
-            ("partial", &p.partial, kv_heads * u64::from(plan.chunks)),
-            (
-                "combine",
-                &p.combine,
-                shape.batch_heads() * u64::from(queries(shape)),
-            ),
-        ] {
-            let total_groups = workgroup_count("decode", shape, groups)?;
-            let params = params_buffer(
-                gpu,
-                tracker,
-                &format!("decode params[{label}]"),
-                &Params {
-                    seq_len: shape.seq_len,
-                    head_dim: shape.head_dim,
-                    causal: u32::from(shape.causal),
-                    scale_log2: shape.scale() * std::f32::consts::LOG2_E,
-                    queries: queries(shape),
-                    splits: plan.splits(),
-                    total_groups,
-                    heads: shape.heads,
-                    kv_heads: shape.kv_head_count(),
-                    window: shape.window.unwrap_or(0),
-                    keys: plan.chunk_keys,
-                    chunks: plan.chunks,
-                },
-            )?;
-            let bind_group = bind_buffers(
-                gpu,
-                "decode",
-                &p.layout,
-                &[&io.q, &io.k, &io.v, &io.o, &partials, &params],
-            );
-            steps.push(Dispatch {
-                pipeline: pipeline.clone(),
-                bind_group,
-                grid: grid_for(u64::from(total_groups), max_dim)?,
-            });
-            buffers.push(params);
-        }
-        buffers.push(partials);
-        Ok(Box::new(Dispatches {
-            steps,
-            _buffers: buffers,
+        let mut memory = io_plan(shape, self.query_rows(shape));
+        memory.storage("partials", partials_bytes(shape, &plan));
+        memory.other("params[partial]", std::mem::size_of::<Params>() as u64);
+        memory.other("params[combine]", std::mem::size_of::<Params>() as u64);
+        Ok(Box::new(ForwardPlan {
+            kernel: "decode",
+            label: Some(plan.label()),
+            live_floats: Some(plan.live_floats(shape.head_dim)),
+            decided: (*shape, plan),
+            memory,
+            build,
         }))
     }
+}
+
+impl DecodePlan {
+    /// `split C×K, rows R[, lanes L]`: chunks per KV head × key lanes per chunk (the
+    /// partials per row), rows per load and lanes per key.
+    fn label(&self) -> String {
+        let lanes = if self.lanes > 1 {
+            format!(", lanes {}", self.lanes)
+        } else {
+            String::new()
+        };
+        format!(
+            "split {}×{}, rows {}{lanes}",
+            self.chunks,
+            self.key_lanes(),
+            self.rows_per_load
+        )
+    }
+}
+
+/// The partial and combine dispatches of `plan` on `io`.
+fn build(
+    (shape, plan): &(Shape, DecodePlan),
+    gpu: &Gpu,
+    io: &AttentionBuffers,
+    tracker: &Arc<BufferTracker>,
+) -> Result<Box<dyn PreparedKernel>> {
+    let shape = &shape;
+    let p = pipelines(gpu, shape, plan)?;
+    let max_dim = gpu.limits().max_compute_workgroups_per_dimension;
+    let partials = gpu.buffer(
+        tracker,
+        "decode partials",
+        partials_bytes(shape, plan),
+        wgpu::BufferUsages::STORAGE,
+    )?;
+    let mut steps = Vec::new();
+    let mut buffers = Vec::new();
+    let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
+    for (label, pipeline, groups) in [
+        // One workgroup per (batch, KV head, chunk), then per (batch, head, query row).
+        ("partial", &p.partial, kv_heads * u64::from(plan.chunks)),
+        (
+            "combine",
+            &p.combine,
+            shape.batch_heads() * u64::from(queries(shape)),
+        ),
+    ] {
+        let total_groups = workgroup_count("decode", shape, groups)?;
+        let params = params_buffer(
+            gpu,
+            tracker,
+            &format!("decode params[{label}]"),
+            &Params {
+                seq_len: shape.seq_len,
+                head_dim: shape.head_dim,
+                causal: u32::from(shape.causal),
+                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+                queries: queries(shape),
+                splits: plan.splits(),
+                total_groups,
+                heads: shape.heads,
+                kv_heads: shape.kv_head_count(),
+                window: shape.window.unwrap_or(0),
+                keys: plan.chunk_keys,
+                chunks: plan.chunks,
+            },
+        )?;
+        let bind_group = bind_buffers(
+            gpu,
+            "decode",
+            &p.layout,
+            &[&io.q, &io.k, &io.v, &io.o, &partials, &params],
+        );
+        steps.push(Dispatch {
+            pipeline: pipeline.clone(),
+            bind_group,
+            grid: grid_for(u64::from(total_groups), max_dim)?,
+        });
+        buffers.push(params);
+    }
+    buffers.push(partials);
+    Ok(Box::new(Dispatches {
+        steps,
+        _buffers: buffers,
+    }))
 }

@@ -1,7 +1,7 @@
 //! The prepared form of every kernel here: dispatches recorded in order into one compute
 //! pass, and the resources they bind kept alive.
 
-use super::traits::PreparedKernel;
+use super::plan::PreparedKernel;
 use crate::error::{Error, Result};
 use crate::gpu::TrackedBuffer;
 use crate::shape::Shape;

@@ -7,11 +7,12 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{
-    Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer,
+    Bounds, BufferTracker, DeviceFacts, Gpu, bind_buffers, grid_for, params_buffer,
     pipeline_layout, shader, specialize, storage_and_params_layout,
 };
 use crate::kernels::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan, workgroup_count,
+    AttentionBuffers, Dispatch, Dispatches, ForwardPlan, Kernel, Plan, PlanContext, PreparedKernel,
+    io_plan, no_backward, workgroup_count,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -38,13 +39,20 @@ struct Params {
 
 /// Invocations per workgroup and query rows per workgroup (one per subgroup of the largest
 /// size the adapter may use, so that smaller subgroups only leave some idle).
-fn geometry(gpu: &Gpu) -> (u32, u32) {
-    let info = gpu.adapter().get_info();
-    let max_sg = info.subgroup_max_size.max(1);
+fn geometry(facts: &DeviceFacts) -> (u32, u32) {
+    let max_sg = facts.subgroup_max.max(1);
     let wg = 64u32
         .max(max_sg)
-        .min(gpu.limits().max_compute_invocations_per_workgroup);
+        .min(facts.limits.max_compute_invocations_per_workgroup);
     (wg, (wg / max_sg).max(1))
+}
+
+/// What flash_subgroup decided for one shape: the shape, invocations and query rows per
+/// workgroup.
+struct Decided {
+    shape: Shape,
+    wg: u32,
+    rows_per_group: u32,
 }
 
 #[derive(Clone)]
@@ -55,7 +63,7 @@ struct Pipeline {
 
 fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
-    gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
+    gpu.cached((wg, d4), || {
         let layout = storage_and_params_layout(gpu, "flash_subgroup", &[true, true, true, false]);
         let source = shader!("flash_subgroup/flash_subgroup.wgsl", "common/qkv_rows.wgsl");
         let pipeline = gpu.compile_text(
@@ -89,7 +97,8 @@ impl Kernel for FlashSubgroup {
         "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
     }
 
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        let facts = ctx.facts;
         let unsupported = |reason: String| Error::Unsupported {
             kernel: self.name().into(),
             reason,
@@ -109,59 +118,74 @@ impl Kernel for FlashSubgroup {
                 )));
             }
         }
-        Ok(())
-    }
-
-    fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape, self.query_rows(shape));
-        plan.other("params", std::mem::size_of::<Params>() as u64);
-        Ok(plan)
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.check_support(shape, gpu)?;
-        let (wg, rows_per_group) = geometry(gpu);
-        let p = pipeline(gpu, shape.head_dim, wg)?;
-        let q_blocks = shape.seq_len.div_ceil(rows_per_group);
-        let total = shape.batch_heads() * u64::from(q_blocks);
-        let total_groups = workgroup_count(self.name(), shape, total)?;
-        let params = params_buffer(
-            gpu,
-            tracker,
-            "flash_subgroup params",
-            &Params {
-                seq_len: shape.seq_len,
-                head_dim: shape.head_dim,
-                causal: u32::from(shape.causal),
-                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+        if shape.pass.has_backward() {
+            return Err(no_backward(self));
+        }
+        let mut memory = io_plan(shape, self.query_rows(shape));
+        memory.other("params", std::mem::size_of::<Params>() as u64);
+        let (wg, rows_per_group) = geometry(facts);
+        Ok(Box::new(ForwardPlan {
+            kernel: self.name(),
+            decided: Decided {
+                shape: *shape,
+                wg,
                 rows_per_group,
-                q_blocks,
-                total_groups,
-                heads: shape.heads,
-                kv_heads: shape.kv_head_count(),
-                window: shape.window.unwrap_or(0),
-                _pad: [0; 5],
             },
-        )?;
-        let bind_group = bind_buffers(
-            gpu,
-            "flash_subgroup",
-            &p.layout,
-            &[&io.q, &io.k, &io.v, &io.o, &params],
-        );
-        Ok(Box::new(Dispatches {
-            steps: vec![Dispatch {
-                pipeline: p.pipeline,
-                bind_group,
-                grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
-            }],
-            _buffers: vec![params],
+            memory,
+            label: None,
+            live_floats: None,
+            build,
         }))
     }
+}
+
+/// The dispatch of `decided` on `io`.
+fn build(
+    decided: &Decided,
+    gpu: &Gpu,
+    io: &AttentionBuffers,
+    tracker: &Arc<BufferTracker>,
+) -> Result<Box<dyn PreparedKernel>> {
+    let Decided {
+        shape,
+        wg,
+        rows_per_group,
+    } = decided;
+    let (shape, wg, rows_per_group) = (shape, *wg, *rows_per_group);
+    let p = pipeline(gpu, shape.head_dim, wg)?;
+    let q_blocks = shape.seq_len.div_ceil(rows_per_group);
+    let total = shape.batch_heads() * u64::from(q_blocks);
+    let total_groups = workgroup_count("flash_subgroup", shape, total)?;
+    let params = params_buffer(
+        gpu,
+        tracker,
+        "flash_subgroup params",
+        &Params {
+            seq_len: shape.seq_len,
+            head_dim: shape.head_dim,
+            causal: u32::from(shape.causal),
+            scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+            rows_per_group,
+            q_blocks,
+            total_groups,
+            heads: shape.heads,
+            kv_heads: shape.kv_head_count(),
+            window: shape.window.unwrap_or(0),
+            _pad: [0; 5],
+        },
+    )?;
+    let bind_group = bind_buffers(
+        gpu,
+        "flash_subgroup",
+        &p.layout,
+        &[&io.q, &io.k, &io.v, &io.o, &params],
+    );
+    Ok(Box::new(Dispatches {
+        steps: vec![Dispatch {
+            pipeline: p.pipeline,
+            bind_group,
+            grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
+        }],
+        _buffers: vec![params],
+    }))
 }

@@ -26,16 +26,21 @@ mod dispatch;
 pub mod flash;
 pub mod flash_subgroup;
 pub mod naive;
+mod plan;
 mod traits;
+mod words;
 
 #[cfg(test)]
 mod device_coverage;
 
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
 pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, workgroup_count};
-pub use traits::{
-    Backward, Kernel, Precision, PreparedKernel, PreparedTraining, Workload, no_backward,
+pub(crate) use plan::{ForwardPlan, buffers_mismatch};
+pub use plan::{
+    KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers, TunedChoices,
 };
+pub use traits::{Backward, Kernel, no_backward};
+pub use words::{Precision, Workload};
 
 use crate::error::{Error, Result};
 

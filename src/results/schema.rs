@@ -9,11 +9,7 @@ use crate::kernels::{Precision, Workload};
 use crate::shape::{Pass, Shape};
 use serde::{Deserialize, Serialize};
 
-/// Identifies the schema in every results file.
-pub const SCHEMA: &str = "attnbench-results/2";
-
-/// The schema before runs were recorded; read, and written back as [`SCHEMA`].
-pub const SCHEMA_V1: &str = "attnbench-results/1";
+pub use attnbench_schema::{SCHEMA, SCHEMA_V1, device_slug};
 
 /// Who measured: the device and the software.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,19 +91,6 @@ impl DeviceHeader {
     pub fn slug(&self) -> String {
         device_slug(&self.adapter, &self.backend)
     }
-}
-
-/// `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan → `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
-pub fn device_slug(adapter: &str, backend: &str) -> String {
-    let mut slug = String::new();
-    for c in format!("{adapter} {backend}").chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
 }
 
 /// Whether a point was measured.

@@ -2,8 +2,8 @@
 //! still fits the deadline, a kernel's median time, and a step refused by the device
 //! recorded as skipped.
 
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::run::{KernelRun, MeasureOptions, Measurement};
 use crate::shape::{Pass, Shape};
@@ -24,7 +24,7 @@ pub struct TargetOptions {
     pub blas_shape: Shape,
     /// Shapes of flash against PyTorch.
     pub peer_shapes: Vec<Shape>,
-    /// The Python interpreter (`ATTNBENCH_PYTHON`, else `python3`).
+    /// The Python interpreter of the peers (`--python`, `ATTNBENCH_PYTHON`; `python3`).
     pub python: String,
     /// Timed runs per measurement.
     pub samples: u32,
@@ -58,7 +58,7 @@ impl Default for TargetOptions {
                 Shape::new(2048, 64).with_batch_heads(1, 8).with_kv_heads(2),
                 Shape::new(2048, 64).with_window(Some(256)),
             ],
-            python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+            python: "python3".into(),
             samples: 5,
             fma_peak_gflops: None,
             bandwidth_gbps: None,
@@ -198,12 +198,12 @@ fn measure_options(options: &TargetOptions) -> MeasureOptions {
 /// The median time of `kernel` on `inputs` with its interval (and the run, for its
 /// output), measured again once where the interval is wider than ±[`MAX_SPREAD`].
 pub(super) fn median_ms<'g>(
-    gpu: &'g Gpu,
+    bench: &'g Bench,
     kernel: &'g dyn Kernel,
     inputs: &AttentionInputs,
     options: &TargetOptions,
 ) -> Result<(Timed, KernelRun<'g>)> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
+    let run = KernelRun::plan_new(bench, kernel, inputs)?;
     let measure = measure_options(options);
     let mut m = run.measure(&measure)?;
     let spread = m.relative_spread() > MAX_SPREAD;
@@ -221,13 +221,13 @@ pub(super) fn median_ms<'g>(
 /// ratio stays true. Each is warmed up first. Measured again once where either interval is
 /// wider than ±[`MAX_SPREAD`].
 pub(super) fn interleaved(
-    gpu: &Gpu,
+    bench: &Bench,
     (a, inputs_a): (&dyn Kernel, &AttentionInputs),
     (b, inputs_b): (&dyn Kernel, &AttentionInputs),
     options: &TargetOptions,
 ) -> Result<(Timed, Timed)> {
-    let run_a = KernelRun::new(gpu, a, inputs_a)?;
-    let run_b = KernelRun::new(gpu, b, inputs_b)?;
+    let run_a = KernelRun::plan_new(bench, a, inputs_a)?;
+    let run_b = KernelRun::plan_new(bench, b, inputs_b)?;
     let measure = measure_options(options);
     run_a.run_once()?;
     run_b.run_once()?;

@@ -1,8 +1,8 @@
 //! flash's share of the f32 FMA peak that `attnbench probe` measures on the same device.
 
 use super::options::{TargetOptions, Timed, median_ms, shape_text};
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::run::gflops;
 use crate::tensors::AttentionInputs;
@@ -82,18 +82,18 @@ impl PeakFraction {
 
 /// flash at `options.peak_shape` against the probed peak `peak_gflops`.
 pub(super) fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     flash: &dyn Kernel,
     options: &TargetOptions,
     peak_gflops: f64,
     log: &mut dyn FnMut(&str),
 ) -> Result<PeakFraction> {
     let shape = options.peak_shape;
-    let (time, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
+    let (time, _) = median_ms(bench, flash, &AttentionInputs::random(shape, 1)?, options)?;
     let flash_gflops = gflops(flash.flops(&shape), time.ms);
     let p = PeakFraction::new(
         shape_text(&shape),
-        flash.config_label(&shape, gpu),
+        crate::run::label_of(bench, flash, &shape),
         (time, flash_gflops),
         peak_gflops,
     );

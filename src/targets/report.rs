@@ -5,9 +5,9 @@ use super::peak::PeakFraction;
 use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
 use super::speedup::Speedup;
 use super::training::Training;
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::files::{save_json, write_atomic};
-use crate::gpu::Gpu;
 use crate::markdown::{Align, Table};
 use crate::results::{DeviceHeader, RunRecord};
 use serde::Serialize;
@@ -46,10 +46,10 @@ pub struct TargetsReport {
     pub skipped: Vec<String>,
 }
 
-/// How the GPU times were taken on `gpu`.
-pub(super) fn gpu_timing(gpu: &Gpu) -> String {
-    if gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
-        "gpu-timestamps".into()
+/// How the GPU times were taken on `bench`.
+pub(super) fn gpu_timing(bench: &Bench) -> String {
+    if bench.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+        "bench-timestamps".into()
     } else {
         "wall-clock".into()
     }
@@ -238,7 +238,7 @@ mod tests {
     fn report(skipped: usize) -> TargetsReport {
         TargetsReport {
             schema: SCHEMA.into(),
-            device: DeviceHeader::for_test("gpu"),
+            device: DeviceHeader::for_test("bench"),
             run: None,
             timing: "wall-clock".into(),
             peak_fraction: None,

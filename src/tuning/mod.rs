@@ -6,11 +6,11 @@
 
 pub mod search;
 
+use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, load_json, save_json};
-use crate::gpu::Gpu;
-use crate::kernels::Precision;
 use crate::kernels::flash::{FlashConfig, TunedConfigs, TuningKey, kernel_name};
+use crate::kernels::{Precision, TunedChoices};
 use crate::results::{DeviceFolder, DeviceHeader};
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
@@ -129,19 +129,23 @@ impl TuningFile {
     }
 }
 
-/// Loads the tuning file of `gpu`'s device folder under `results_root`, if there is one,
-/// into `gpu`; returns how many choices it applied. A file recorded on another device (a
+/// Loads the tuning file of `bench`'s device folder under `results_root`, if there is one,
+/// into `bench`; returns how many choices it applied. A file recorded on another device (a
 /// folder copied by hand) is an error.
-pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
-    apply_for(gpu, results_root, |_| true)
+pub fn apply(bench: &mut Bench, results_root: &Path) -> Result<usize> {
+    apply_for(bench, results_root, |_| true)
 }
 
 /// Like [`apply`] for the kernels `wanted` accepts: the choices of other kernels are
 /// neither checked nor applied, so a command about one kernel never fails on another's
 /// choice. A choice is checked against the device, not the memory budget: where it does
 /// not fit a shape, that shape runs the kernel's default.
-pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
-    let device = DeviceHeader::for_gpu(gpu);
+pub fn apply_for(
+    bench: &mut Bench,
+    results_root: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<usize> {
+    let device = DeviceHeader::for_gpu(bench);
     let folder = DeviceFolder::for_device(results_root, &device);
     let Some(file) = TuningFile::load(&folder.dir)? else {
         return Ok(0);
@@ -167,7 +171,11 @@ pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) 
         let config = FlashConfig::parse(&choice.config)
             .and_then(|config| {
                 config
-                    .validate_on_device(&Shape::new(1, choice.head_dim), gpu, choice.dtype)
+                    .validate_on_device(
+                        &Shape::new(1, choice.head_dim),
+                        bench.facts(),
+                        choice.dtype,
+                    )
                     .map(|()| config)
             })
             .map_err(|e| invalid(e.to_string()))?;
@@ -179,16 +187,8 @@ pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) 
     }
     let table = TunedConfigs::new(table);
     let applied = table.len();
-    gpu.set_extension(table);
+    bench.set_tuned(TunedChoices { flash: table });
     Ok(applied)
-}
-
-/// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results` (relative to the
-/// working directory, which is the crate root under `cargo bench`).
-pub fn results_root() -> PathBuf {
-    std::env::var_os("ATTNBENCH_RESULTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("results"))
 }
 
 #[cfg(test)]

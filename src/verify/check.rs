@@ -2,11 +2,11 @@
 
 use super::inputs::InputKind;
 use super::tolerance;
+use crate::bench::Bench;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::reference::{Comparison, attention_backward_f64, attention_f64_last_rows};
-use crate::run::run_training_async;
+use crate::run::{PointPlan, run_plan_async};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
@@ -82,20 +82,20 @@ impl Check {
 
 /// Runs `kernel` on `shape` with uniform inputs from `seed` ([`check`]).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
-    check(gpu, kernel, shape, seed, InputKind::Uniform)
+pub fn check_kernel(bench: &Bench, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
+    check(bench, kernel, shape, seed, InputKind::Uniform)
 }
 
 /// [`check_async`], blocking.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn check(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     shape: Shape,
     seed: u64,
     inputs: InputKind,
 ) -> Result<Check> {
-    pollster::block_on(check_async(gpu, kernel, shape, seed, inputs))
+    pollster::block_on(check_async(bench, kernel, shape, seed, inputs))
 }
 
 /// Runs `kernel` on `shape` with `inputs` from `seed` (outputs poisoned first) and
@@ -106,7 +106,7 @@ pub fn check(
 /// error ([`Error::TooLarge`]), raised before anything is allocated; any other error is
 /// returned.
 pub async fn check_async(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     shape: Shape,
     seed: u64,
@@ -122,12 +122,15 @@ pub async fn check_async(
         outputs: Vec::new(),
         skipped: None,
     };
-    if let Some(reason) = why_not(gpu, kernel, &shape)? {
-        check.skipped = Some(reason);
-        return Ok(check);
-    }
+    let plan = match plan_check(bench, kernel, &shape)? {
+        Ok(plan) => plan,
+        Err(reason) => {
+            check.skipped = Some(reason);
+            return Ok(check);
+        }
+    };
     let tensors = inputs.inputs(shape, seed)?;
-    let (out, grads) = run_training_async(gpu, kernel, &tensors).await?;
+    let (out, grads) = run_plan_async(bench, &plan, &tensors).await?;
     if shape.pass.times_forward() {
         check.outputs.push(OutputCheck {
             name: "o",
@@ -157,15 +160,20 @@ pub async fn check_async(
     Ok(check)
 }
 
-/// Why `kernel` cannot be checked on `shape` here, if it cannot: it does not support the
+/// `kernel`'s plan for `shape` here, or why it cannot be checked: it does not support the
 /// shape (or has no backward), or the shape is past the device's limits or memory budget.
 /// A shape whose host tensors and reference do not fit the host's memory is an error.
-fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<String>> {
-    match crate::run::check_support(kernel, shape, gpu) {
-        Err(Error::Unsupported { reason, .. }) => return Ok(Some(reason)),
+fn plan_check<'k>(
+    bench: &Bench,
+    kernel: &'k dyn Kernel,
+    shape: &Shape,
+) -> Result<std::result::Result<PointPlan<'k>, String>> {
+    let plan = match PointPlan::new(bench, kernel, shape) {
+        Ok(plan) => plan,
+        Err(e @ Error::TooLarge { .. }) => return Ok(Err(e.to_string())),
+        Err(Error::Unsupported { reason, .. }) => return Ok(Err(reason)),
         Err(other) => return Err(other),
-        Ok(()) => {}
-    }
+    };
     crate::host::check(
         &format!(
             "verifying {} at {shape} (inputs, output and f64 reference)",
@@ -173,11 +181,10 @@ fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<Strin
         ),
         crate::host::verify_bytes(shape, kernel.query_rows(shape)),
     )?;
-    match crate::run::plan_for(kernel, shape, gpu) {
-        Err(e @ Error::TooLarge { .. }) => Ok(Some(e.to_string())),
-        Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
+    match plan.check(bench) {
+        Err(e @ Error::TooLarge { .. }) => Ok(Err(e.to_string())),
         Err(other) => Err(other),
-        Ok(_) => Ok(None),
+        Ok(()) => Ok(Ok(plan)),
     }
 }
 

@@ -2,8 +2,8 @@
 //! to the callback the page gave [`crate::run`], which draws it (progress bar, check and
 //! point tables).
 
+use crate::checks::{CheckReport, VerifySummary};
 use crate::compiler::CompilerReport;
-use crate::verification::{CheckReport, VerifySummary};
 use attnbench::results::ResultRow;
 use serde::Serialize;
 use wasm_bindgen::JsValue;

@@ -15,6 +15,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod charts;
+mod checks;
 mod compiler;
 mod device;
 mod events;

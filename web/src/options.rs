@@ -4,7 +4,7 @@
 
 use attnbench::Kernel;
 use attnbench::kernels::find_kernel;
-use attnbench::settings::{number, seconds};
+use attnbench::parse::{number, seconds};
 use serde::Deserialize;
 use std::time::Duration;
 

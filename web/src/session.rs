@@ -8,7 +8,7 @@ use crate::events::{Event, Events};
 use crate::options::PageOptions;
 use crate::sweep::{SweepPlan, sweep};
 use crate::verification::verify;
-use attnbench::Gpu;
+use attnbench::Bench;
 use attnbench::results::{ResultsFile, RunKind, RunRecord};
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -17,7 +17,7 @@ use web_time::Instant;
 
 /// The opened device and what the page said about it.
 struct Opened {
-    gpu: Gpu,
+    gpu: Bench,
     browser: BrowserInfo,
 }
 
@@ -64,9 +64,13 @@ async fn verify_and_sweep(
     let deadline = started + settings.budget;
     let gpu = &opened.gpu;
     let header = device::header(gpu, &opened.browser);
-    let mut run = RunRecord::start(RunKind::Web, gpu, "uniform random values in [-1, 1)");
+    let mut run = RunRecord::start(
+        RunKind::Web,
+        gpu,
+        settings.recorded.clone(),
+        "uniform random values in [-1, 1)",
+    );
     run.driver = header.driver.clone();
-    run.settings = settings.recorded.clone();
 
     let summary = verify(gpu, &settings.kernels, events).await?;
     // A module the browser's compiler rejects is the clearer reason for failed checks.

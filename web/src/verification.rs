@@ -4,110 +4,16 @@
 //! publishing numbers; a skipped check is reported with its reason and never counts as a
 //! pass; a kernel none of whose checks ran is not measured.
 
+use crate::checks::{CheckReport, KernelTally, VerifySummary};
 use crate::events::{Event, Events};
-use attnbench::Gpu;
-use attnbench::Kernel;
 use attnbench::shape::Pass;
 use attnbench::verify::{Coverage, check_async, fresh_seed, plan};
-use serde::Serialize;
+use attnbench::{Bench, Kernel};
 use web_time::Instant;
-
-/// One check as the page shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct CheckReport {
-    /// Kernel name.
-    pub kernel: &'static str,
-    /// The shape, as attnbench prints it.
-    pub shape: String,
-    /// What the inputs looked like.
-    pub inputs: &'static str,
-    /// `passed`, `failed` (wrong output, or an error such as a shader the browser's
-    /// compiler rejected) or `skipped`.
-    pub outcome: &'static str,
-    /// ‖out − ref‖/‖ref‖ of the worst output, when it ran.
-    pub rel_l2_error: Option<f64>,
-    /// The tolerance it was held to.
-    pub tolerance: f64,
-    /// Why it failed or was skipped.
-    pub detail: String,
-}
-
-/// Counts of one kernel's checks.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct KernelTally {
-    /// Kernel name.
-    pub kernel: &'static str,
-    /// Checks that ran and matched.
-    pub passed: usize,
-    /// Checks that ran and did not match, or failed to run.
-    pub failed: usize,
-    /// Checks not run, each with its reason.
-    pub skipped: usize,
-    /// The first skip's reason.
-    pub first_skip: Option<String>,
-}
-
-/// What verification found.
-#[derive(Clone, Debug, Serialize)]
-pub struct VerifySummary {
-    /// Seed of the inputs.
-    pub seed: u64,
-    /// Checks planned.
-    pub total: usize,
-    /// Passed.
-    pub passed: usize,
-    /// Failed.
-    pub failed: usize,
-    /// Skipped.
-    pub skipped: usize,
-    /// Per kernel.
-    pub kernels: Vec<KernelTally>,
-    /// The failed checks.
-    pub failures: Vec<CheckReport>,
-    /// Seconds it took.
-    pub seconds: f64,
-}
-
-impl VerifySummary {
-    /// `Ok` when no check failed and some check ran; else why numbers must not be
-    /// published.
-    pub fn verdict(&self) -> Result<(), String> {
-        if let Some(first) = self.failures.first() {
-            return Err(format!(
-                "verification: {} of {} checks failed (first: {} at {} with {} inputs: {})",
-                self.failed,
-                self.passed + self.failed,
-                first.kernel,
-                first.shape,
-                first.inputs,
-                first.detail
-            ));
-        }
-        if self.passed == 0 {
-            return Err(format!(
-                "verification: none of {} checks ran (every one was skipped)",
-                self.total
-            ));
-        }
-        Ok(())
-    }
-
-    /// Why `kernel` must not be measured, if it must not: none of its checks ran.
-    pub fn unverified(&self, kernel: &str) -> Option<String> {
-        let tally = self.kernels.iter().find(|t| t.kernel == kernel)?;
-        (tally.passed == 0).then(|| {
-            format!(
-                "not verified on this device: none of its {} checks ran ({})",
-                tally.skipped,
-                tally.first_skip.as_deref().unwrap_or("no reason given")
-            )
-        })
-    }
-}
 
 /// Checks `kernels` on the forward cases of the native default coverage.
 pub async fn verify(
-    gpu: &Gpu,
+    gpu: &Bench,
     kernels: &[&'static dyn Kernel],
     events: &Events,
 ) -> Result<VerifySummary, String> {

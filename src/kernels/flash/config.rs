@@ -4,9 +4,10 @@
 //! passes over the keys a driver's loop cap needs. Its text form is `config_text.rs`;
 //! which configuration a shape gets is [`super::plan`]'s decision.
 
-use super::texel_pair::texels_within_budget;
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceFacts, Gpu, REGISTER_TARGET, TEXEL_BYTES, texel_extent};
+use crate::gpu::{
+    DeviceFacts, Gpu, REGISTER_TARGET, TEXEL_BYTES, texel_extent, texel_pair_within_budget,
+};
 use crate::kernels::Precision;
 use crate::shape::Shape;
 
@@ -255,17 +256,16 @@ impl FlashConfig {
         Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
     }
 
-    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why
-    /// ([`FlashConfig::validate_on`] with the device's facts).
-    pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        self.validate_on(shape, gpu.facts(), precision)
-    }
-
-    /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
+    /// [`FlashConfig::validate_on`] less the memory budget: whether the device can run this
     /// configuration correctly at all. What a tuned choice must pass to be applied; one that
     /// does not fit the budget at some shape gives way to the default there.
-    pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        self.validate_facts(shape, gpu.facts(), precision, false)
+    pub fn validate_on_device(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+    ) -> Result<()> {
+        self.validate_facts(shape, facts, precision, false)
     }
 
     /// Whether this configuration can run `shape` in `precision` on a device with `facts`:
@@ -400,7 +400,7 @@ impl FlashConfig {
             // memory budget, flash reads the buffers instead (the default falls back).
             if budget {
                 let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
-                texels_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
+                texel_pair_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
             }
         }
         Ok(())
@@ -475,4 +475,9 @@ pub fn kernel_name(precision: Precision) -> &'static str {
         Precision::F32 => "flash",
         Precision::F16 => "flash_f16",
     }
+}
+
+/// Texels of Q (and of dO): the largest tensor the pair holds in a training step.
+pub(crate) fn q_texels(shape: &Shape) -> u64 {
+    shape.tensor_bytes() / TEXEL_BYTES
 }

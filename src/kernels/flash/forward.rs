@@ -8,7 +8,7 @@ use super::plan::FlashPlan;
 use super::texel_pair::{TexelPair, plan_pair};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
     params_buffer,
 };
 use crate::kernels::{
@@ -37,11 +37,11 @@ struct Params {
 
 /// Every buffer and texture a run of `plan` creates for `shape` (Q/K/V/O, the state, the
 /// texel pair and the parameters), for the forward; the backward adds its own.
-pub(super) fn forward_memory(plan: &FlashPlan, shape: &Shape, gpu: &Gpu) -> MemoryPlan {
+pub(super) fn forward_memory(plan: &FlashPlan, shape: &Shape, facts: &DeviceFacts) -> MemoryPlan {
     let mut memory = io_plan(shape, shape.seq_len);
     memory.storage("state", state_bytes(shape, plan.passes));
     if let Some(pair) = plan.texels {
-        plan_pair(&mut memory, pair.texels, pair.packs, gpu);
+        plan_pair(&mut memory, pair.texels, pair.packs, &facts.limits);
     }
     for pass in 0..plan.passes {
         memory.other(

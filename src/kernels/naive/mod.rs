@@ -18,7 +18,10 @@ use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
     params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
-use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan};
+use crate::kernels::{
+    AttentionBuffers, Dispatch, Dispatches, Kernel, Plan, PlanContext, Prepared, PreparedKernel,
+    RunBuffers, buffers_mismatch, io_plan,
+};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
@@ -119,10 +122,14 @@ pub(crate) struct Pipelines {
 }
 
 pub(crate) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
-    gpu.cached("naive", || {
+    gpu.cached((), || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive/forward.wgsl", "naive/params.wgsl", "common/workgroup_reduce.wgsl");
+        let source = shader!(
+            "naive/forward.wgsl",
+            "naive/params.wgsl",
+            "common/workgroup_reduce.wgsl"
+        );
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(Pipelines {
             scores: compile("scores")?,
@@ -160,8 +167,8 @@ impl ScoreRows {
         })
     }
 
-    pub(crate) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        self.plan_with(shape, self.split(shape, &gpu.limits())?)
+    pub(crate) fn plan(self, shape: &Shape, limits: &wgpu::Limits) -> Result<MemoryPlan> {
+        self.plan_with(shape, self.split(shape, limits)?)
     }
 
     /// The plan of `shape` with its score rows split as `split`.
@@ -288,7 +295,7 @@ impl ScoreRows {
         Ok((steps, buffers))
     }
 
-    pub(crate) fn prepare(
+    pub(crate) fn prepare_forward(
         self,
         gpu: &Gpu,
         shape: &Shape,
@@ -354,26 +361,56 @@ impl Kernel for Naive {
         self.rows == ScoreRows::Materialized
     }
 
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        check_loop_cap(self.name(), shape, facts)
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        self.rows.plan(shape, gpu)
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        let facts = ctx.facts;
+        let training = shape.pass.has_backward();
+        let memory = if training {
+            backward::check_backward(self.name(), shape, facts)?;
+            backward::training_memory(self.rows, shape, &facts.limits)?
+        } else {
+            check_loop_cap(self.name(), shape, facts)?;
+            self.rows.plan(shape, &facts.limits)?
+        };
+        Ok(Box::new(NaiveRun {
+            rows: self.rows,
+            shape: *shape,
+            memory,
+        }))
     }
 
     fn backward(&self) -> Option<&dyn crate::kernels::Backward> {
         Some(self)
     }
+}
+
+/// naive's or chunked's plan for one shape: how score rows are held, and the buffers.
+struct NaiveRun {
+    rows: ScoreRows,
+    shape: Shape,
+    memory: MemoryPlan,
+}
+
+impl Plan for NaiveRun {
+    fn memory(&self) -> &MemoryPlan {
+        &self.memory
+    }
 
     fn prepare(
         &self,
         gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
+        buffers: RunBuffers<'_>,
         tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.rows.prepare(gpu, shape, io, tracker)
+    ) -> Result<Prepared> {
+        let shape = &self.shape;
+        match (shape.pass.has_backward(), buffers.grads) {
+            (true, Some(grads)) => self
+                .rows
+                .prepare_training(gpu, shape, buffers.io, grads, tracker),
+            (false, None) => Ok(Prepared::Forward(
+                self.rows.prepare_forward(gpu, shape, buffers.io, tracker)?,
+            )),
+            (training, _) => Err(buffers_mismatch("naive", training)),
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 //! Writes `results/<device>/targets.{json,md}` and prints the Markdown table.
 //!
 //! Uses the device's `tuning.json` when `attnbench tune` has written one. Needs `python3`
-//! with numpy for the BLAS comparison (`pip install numpy`); without it that row records
-//! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
+//! with numpy for the BLAS comparison (`pip install numpy`), and the Burn peer for the
+//! comparison with Burn (`cargo build --release -p attnbench-burn-peer`, found in
+//! `target/release/`, or `ATTNBENCH_BURN_PEER`); without them those rows record why they
+//! were skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
 use attnbench::probe::run_probes;
 use attnbench::results::RunKind;
@@ -56,6 +58,10 @@ fn main() {
         fma_peak_gflops: Some(probe.fma_f32_gflops),
         bandwidth_gbps: Some(probe.bandwidth_gbps),
         python: bench_args.targets.python(),
+        burn_peer: bench_args
+            .targets
+            .burn_peer()
+            .unwrap_or_else(|e| fail(&e.to_string())),
         ..TargetOptions::default()
     };
     let mut report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))

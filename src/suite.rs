@@ -63,6 +63,8 @@ pub struct SuiteOptions {
     pub sweep: SweepConfig,
     /// The Python interpreter of the targets' peers.
     pub python: String,
+    /// The targets' Burn peer (beside the binary when it was carried with it).
+    pub burn_peer: crate::targets::BurnPeer,
 }
 
 /// One step of a suite run.
@@ -361,6 +363,7 @@ impl SuiteRun<'_> {
             deadline: Some(began + self.left(began)),
             flash_gflops_hint: flash_gflops,
             python: self.options.python.clone(),
+            burn_peer: self.options.burn_peer.clone(),
             ..TargetOptions::default()
         };
         let log = &mut *self.log;

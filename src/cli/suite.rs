@@ -33,6 +33,7 @@ pub struct SuiteArgs {
 pub fn suite(args: &SuiteArgs, settings: &Settings) -> Result<(), Failure> {
     let budget = attnbench::parse::seconds_from_f64("--time-budget", args.time_budget)?;
     let sweep = args.sweep.config(settings)?;
+    let burn_peer = args.targets.burn_peer()?;
     super::catch_interrupts();
     let out = args
         .out
@@ -106,6 +107,7 @@ pub fn suite(args: &SuiteArgs, settings: &Settings) -> Result<(), Failure> {
             kernels: kernels.clone(),
             sweep: sweep.clone(),
             python: args.targets.python(),
+            burn_peer: burn_peer.clone(),
         };
         // Verification compiles on one core per device: helper devices, as `verify` has.
         let mut helpers = (1..attnbench::verify::verification_devices())

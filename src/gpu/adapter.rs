@@ -218,9 +218,10 @@ pub fn list_adapters(choice: &AdapterChoice) -> Result<Vec<wgpu::Adapter>> {
 }
 
 /// Picks the adapter: those whose name contains the wanted substring (all if none is given),
-/// ranked by device type for the power preference, native backends before GL.
+/// ranked by device type for the power preference, native backends before GL. Public for
+/// the peers that must run on the adapter attnbench runs on (`peers/burn`).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn select_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+pub fn select_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
     let power = choice.power()?;
     let adapters = list_adapters(choice)?;
     if adapters.is_empty() {

@@ -15,9 +15,9 @@ mod texels;
 mod timing;
 mod unroll;
 
-#[cfg(not(target_arch = "wasm32"))]
-pub use adapter::list_adapters;
 pub use adapter::{AdapterChoice, AdapterSummary, DeviceOptions, backend_name, describe_adapter};
+#[cfg(not(target_arch = "wasm32"))]
+pub use adapter::{list_adapters, select_adapter};
 pub use context::{Gpu, ShaderSource};
 pub use facts::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap};
 pub use grid::grid_for;

@@ -10,6 +10,7 @@ use crate::gpu::{AdapterChoice, DeviceOptions, parse_register_cap, parse_shader_
 use crate::kernels::KernelOverrides;
 use crate::kernels::flash::{BackwardRows, ForcedBackward, TilesOverride};
 use crate::sweep::SweepConfig;
+use crate::targets::{BURN_PEER_BUILD, BURN_PEER_NAME, BurnPeer};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -99,10 +100,11 @@ fn named(what: &str) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-impl SettingsArgs {
-    /// The settings, every value parsed and checked; conflicting values refused.
-    pub fn settings(&self) -> Result<Settings> {
-        let d = &self.device;
+impl DeviceArgs {
+    /// The adapter choice these arguments make, every value parsed and checked (also what
+    /// the peers parse, so that they pick the adapter attnbench picks).
+    pub fn choice(&self) -> Result<AdapterChoice> {
+        let d = self;
         let options = DeviceOptions {
             register_cap: match given(&d.register_cap) {
                 Some(text) => parse_register_cap(text)?,
@@ -127,8 +129,15 @@ impl SettingsArgs {
         };
         adapter.backends()?;
         adapter.power()?;
+        Ok(adapter)
+    }
+}
+
+impl SettingsArgs {
+    /// The settings, every value parsed and checked; conflicting values refused.
+    pub fn settings(&self) -> Result<Settings> {
         Ok(Settings {
-            adapter,
+            adapter: self.device.choice()?,
             kernels: self.kernels.overrides()?,
             results_dir: self
                 .results_dir
@@ -301,6 +310,10 @@ pub struct TargetsArgs {
     /// The Python interpreter of the numpy and PyTorch peers [default: python3].
     #[arg(long, env = "ATTNBENCH_PYTHON")]
     pub python: Option<String>,
+    /// The Burn peer, an `attnbench-burn-peer` executable [default: the one beside
+    /// attnbench's, if any; `cargo build --release -p attnbench-burn-peer` builds it there].
+    #[arg(long, env = "ATTNBENCH_BURN_PEER")]
+    pub burn_peer: Option<PathBuf>,
 }
 
 /// Seconds the targets may take unless told otherwise.
@@ -319,6 +332,23 @@ impl TargetsArgs {
     /// The Python interpreter.
     pub fn python(&self) -> String {
         given(&self.python).unwrap_or("python3").to_string()
+    }
+
+    /// The Burn peer: the one named, which must be a file, else the one beside the running
+    /// executable (a bench harness: beside cargo's `deps/` folder), when there is one.
+    pub fn burn_peer(&self) -> Result<BurnPeer> {
+        let named = self.burn_peer.clone().filter(|p| !p.as_os_str().is_empty());
+        match named {
+            Some(path) if path.is_file() => Ok(BurnPeer::At(path)),
+            Some(path) => Err(Error::InvalidSetting {
+                what: "Burn peer (ATTNBENCH_BURN_PEER / --burn-peer)".into(),
+                value: path.display().to_string(),
+                expected: format!(
+                    "an {BURN_PEER_NAME} executable (`{BURN_PEER_BUILD}` builds one beside attnbench)"
+                ),
+            }),
+            None => Ok(BurnPeer::beside(std::env::current_exe().ok().as_deref())),
+        }
     }
 }
 

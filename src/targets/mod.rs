@@ -10,6 +10,9 @@
 //!   efficient, cuDNN, math) in f32 and, on a GPU, f16 and bf16
 //!   (`benches/torch_attention.py`), against flash on the same inputs, both outputs
 //!   checked against the f64 reference. Torch on the CPU is a valid peer too, labelled so;
+//! - the native peer on the same adapter: Burn's `attention` (cubek's kernels, autotuned,
+//!   through the same wgpu), run by `attnbench-burn-peer` (`peers/burn`) as a child process
+//!   and timed in turn with flash on the same inputs (`burn`);
 //! - the long-context targets of `long_context`: decode's bandwidth, grouped-query
 //!   decode, sliding windows, flash at d = 128, and the seed's inference claim;
 //! - the training targets of `training`: flash's backward against naive's and against
@@ -21,6 +24,9 @@
 //! events. Nothing here asserts a time: the report states the ratios. With a deadline
 //! (`attnbench suite`), steps that no longer fit are recorded as skipped.
 
+mod burn;
+mod burn_peer;
+mod child;
 mod long_context;
 mod options;
 mod peak;
@@ -29,6 +35,11 @@ mod report;
 mod speedup;
 mod training;
 
+pub use burn::{BurnComparison, compare_with_burn};
+pub use burn_peer::{
+    AutotuneCandidate, BURN_KERNEL, BURN_PEER_BUILD, BURN_PEER_NAME, BurnPeer, BurnRow,
+    PeerCommand, PeerMessage,
+};
 pub use long_context::LongContext;
 pub use options::{LongContextShapes, TargetOptions, TrainingShapes};
 pub use peak::PeakFraction;
@@ -116,6 +127,7 @@ pub fn measure(
         };
         peers.push(comparison);
     }
+    let burn = compare_with_burn(bench, options, &mut skipped, log)?;
     let training = training::measure(bench, options, peak, &mut skipped, log)?;
     let long_context = long_context::measure(bench, options, (peak, bandwidth), &mut skipped, log)?;
     let speedups = speedup::measure(bench, (flash, naive), options, &mut skipped, log)?;
@@ -128,6 +140,7 @@ pub fn measure(
         speedups,
         blas,
         peers,
+        burn,
         long_context,
         training,
         skipped,

@@ -2,6 +2,7 @@
 //! still fits the deadline, a kernel's median time, and a step refused by the device
 //! recorded as skipped.
 
+use super::burn_peer::BurnPeer;
 use crate::bench::Bench;
 use crate::error::Result;
 use crate::kernels::Kernel;
@@ -26,6 +27,11 @@ pub struct TargetOptions {
     pub peer_shapes: Vec<Shape>,
     /// The Python interpreter of the peers (`--python`, `ATTNBENCH_PYTHON`; `python3`).
     pub python: String,
+    /// Shapes of flash against Burn (f32; grouped-query and causal among them).
+    pub burn_shapes: Vec<Shape>,
+    /// The Burn peer program, where there is one (`--burn-peer`, `ATTNBENCH_BURN_PEER`, or
+    /// beside the executable).
+    pub burn_peer: BurnPeer,
     /// Timed runs per measurement.
     pub samples: u32,
     /// The probed f32 FMA peak, when already known (else it is probed).
@@ -59,6 +65,17 @@ impl Default for TargetOptions {
                 Shape::new(2048, 64).with_window(Some(256)),
             ],
             python: "python3".into(),
+            // The shapes: one head, many heads and a batch, grouped-query (Burn
+            // takes fewer K/V heads), causal.
+            burn_shapes: vec![
+                Shape::new(2048, 64),
+                Shape::new(4096, 64).with_batch_heads(2, 8),
+                Shape::new(2048, 64).with_batch_heads(1, 8).with_kv_heads(2),
+                Shape::new(4096, 64)
+                    .with_batch_heads(1, 8)
+                    .with_causal(true),
+            ],
+            burn_peer: BurnPeer::default(),
             samples: 5,
             fma_peak_gflops: None,
             bandwidth_gbps: None,
@@ -129,7 +146,7 @@ pub struct Timed {
 pub const MAX_SPREAD: f64 = 0.10;
 
 impl Timed {
-    fn of(m: &Measurement, remeasured: bool) -> Timed {
+    pub(super) fn of(m: &Measurement, remeasured: bool) -> Timed {
         Timed {
             ms: m.median_ms,
             ci95_ms: m.ci95_ms,
@@ -181,7 +198,7 @@ impl Ratio {
 
 /// How to time a target's runs: up to `samples` timed runs, at least 3, within 30 s;
 /// with a deadline (the suite), the timed runs stop when it passes, after at least one.
-fn measure_options(options: &TargetOptions) -> MeasureOptions {
+pub(super) fn measure_options(options: &TargetOptions) -> MeasureOptions {
     let cap = Duration::from_secs(30);
     let (time_budget, min_samples) = match options.deadline {
         Some(d) => (d.saturating_duration_since(Instant::now()).min(cap), 1),

@@ -1,5 +1,6 @@
 //! What the targets measured ([`TargetsReport`]), as `targets.json` and `targets.md`.
 
+use super::burn::{BurnComparison, burn_table};
 use super::long_context::LongContext;
 use super::peak::PeakFraction;
 use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/5";
+pub const SCHEMA: &str = "attnbench-targets/6";
 
 /// Everything the targets measured.
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +38,9 @@ pub struct TargetsReport {
     pub blas: BlasComparison,
     /// flash against PyTorch, per shape.
     pub peers: Vec<PeerComparison>,
+    /// flash against Burn on the same adapter, per shape.
+    #[serde(default)]
+    pub burn: Vec<BurnComparison>,
     /// The long-context targets.
     pub long_context: LongContext,
     /// The training targets.
@@ -99,6 +103,7 @@ impl TargetsReport {
         md += &table.render();
         md += &speedup_table(&self.speedups);
         md += &peer_table(&self.peers);
+        md += &burn_table(&self.burn, &self.timing);
         md += &self.long_context.markdown();
         md += &self.training.markdown();
         if !self.skipped.is_empty() {
@@ -253,6 +258,7 @@ mod tests {
                 skipped: None,
             },
             peers: Vec::new(),
+            burn: Vec::new(),
             long_context: LongContext::default(),
             training: Training::default(),
             skipped: (0..skipped).map(|i| format!("step {i}")).collect(),

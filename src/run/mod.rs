@@ -3,9 +3,11 @@
 
 mod measurement;
 mod plan;
+mod row;
 
 pub use measurement::{MeasureOptions, Measurement, gflops, median_ci95};
 pub use plan::{PointPlan, label_of};
+pub use row::{measured, planned_row};
 
 use crate::bench::Bench;
 use crate::error::Result;

@@ -12,16 +12,18 @@ mod families;
 mod line;
 #[cfg(not(target_arch = "wasm32"))]
 mod measure;
+mod page;
 mod runner;
 mod schedule;
 
-pub use config::{DEFAULT_SWEEP_BUDGET_S, DEFAULT_WINDOW, SweepConfig, doubling};
+pub use config::{DEFAULT_SWEEP_BUDGET_S, DEFAULT_WINDOW, MIN_RUN_BUDGET, SweepConfig, doubling};
 #[cfg(not(target_arch = "wasm32"))]
 pub use drive::run_sweep;
 pub use families::{Family, FamilyKind, families};
 pub use line::MeasureCost;
 #[cfg(not(target_arch = "wasm32"))]
 pub use measure::{LazyRun, Measurer, Progress, Sampler};
+pub use page::PAGE_RUN_BUDGET;
 pub use runner::{SweepPoint, SweepRunner, SweepStep};
 pub use schedule::{
     LONG_POINT_SAMPLING, LONG_RUN, MARK_RUN_FACTOR, MARK_SEQ_LEN, MAX_LONG_SAMPLES,

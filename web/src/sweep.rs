@@ -1,5 +1,5 @@
-//! The browser's driver of the core sweep ([`SweepRunner`]): the same families, points,
-//! phases, stop rules and skip reasons as `cargo bench` and `attnbench sweep`, awaited
+//! The browser's driver of the core sweep ([`SweepRunner`] on [`SweepConfig::page`]): the
+//! same points, phases, stop rules and skip reasons as `cargo bench` and `attnbench sweep`, awaited
 //! instead of blocked on. Each point the runner yields is measured here with warm-up and
 //! timed runs ([`MEASURE`], or a long point's own samples), its run's buffers freed before
 //! the next; every point not measured is a row with its reason.
@@ -7,17 +7,11 @@
 use crate::events::{Event, Events};
 use attnbench::results::{ResultRow, Skip};
 use attnbench::run::{KernelRun, MeasureOptions, Measurement};
-use attnbench::sweep::{
-    Family, FamilyKind, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep, doubling,
-    families,
-};
+use attnbench::sweep::{Family, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep};
 use attnbench::tensors::AttentionInputs;
 use attnbench::{Bench, Error, Kernel};
 use std::time::Duration;
 use web_time::Instant;
-
-/// Longest one run may take (measured or predicted) before a kernel's line stops.
-pub const RUN_BUDGET: Duration = Duration::from_secs(5);
 
 /// How each point is measured: a short warm-up, then up to 10 timed runs within a second
 /// (at least 3).
@@ -28,9 +22,7 @@ const MEASURE: MeasureOptions = MeasureOptions {
     min_samples: 3,
 };
 
-/// What to sweep: the native sweep's prefill families (causal and not) at d = 64, B = H = 1,
-/// and decode's when a decode kernel is asked for, so that results compare with native
-/// folders.
+/// What to sweep: the core's page sweep ([`SweepConfig::page`]) and its families.
 pub struct SweepPlan {
     config: SweepConfig,
     families: Vec<Family>,
@@ -45,28 +37,8 @@ impl SweepPlan {
         seed: u64,
         deadline: Instant,
     ) -> Self {
-        let config = SweepConfig {
-            seq_lens: doubling(min_n, max_n),
-            head_dims: vec![64],
-            causal: vec![false, true],
-            window: None,
-            training: false,
-            head_dim_sweep: Vec::new(),
-            kernels: kernels.to_vec(),
-            seed,
-            time_budget: RUN_BUDGET,
-            deadline: Some(deadline),
-            ..SweepConfig::default()
-        };
-        let families = families(&config)
-            .into_iter()
-            .filter(|f| {
-                matches!(
-                    f.kind,
-                    FamilyKind::Prefill { .. } | FamilyKind::Decode { .. }
-                )
-            })
-            .collect();
+        let config = SweepConfig::page(kernels, (min_n, max_n), seed, deadline);
+        let families = config.page_families();
         SweepPlan { config, families }
     }
 

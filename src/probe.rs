@@ -5,7 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::files::{load_json, save_json};
-use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
+use crate::gpu::{
+    BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, shader_params, time_passes,
+};
 use crate::gpu::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
 use crate::results::DeviceHeader;
 use serde::{Deserialize, Serialize};
@@ -44,13 +46,13 @@ const PARAMS_Y: f32 = 0.000_12;
 /// Timed runs per probe; the median counts.
 const RUNS: u32 = 5;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    iterations: u32,
-    count: u32,
-    x: f32,
-    y: f32,
+shader_params! {
+    struct Params {
+        iterations: u32,
+        count: u32,
+        x: f32,
+        y: f32,
+    }
 }
 
 struct Probe<'g> {
@@ -439,5 +441,26 @@ impl ProbeReport {
     /// Writes `probe.json` into `dir` atomically, under the folder's lock.
     pub fn save(&self, _lock: &crate::files::FolderLock, dir: &Path) -> Result<()> {
         save_json(&Self::path(dir), self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("probe/probe.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "probe/probe.wgsl"
+        );
+        let wgsl = crate::gpu::shader!("probe/probe_f16.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "probe/probe_f16.wgsl"
+        );
     }
 }

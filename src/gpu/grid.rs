@@ -1,6 +1,6 @@
 //! Dispatch grids past the per-dimension workgroup limit (65 535 on most devices): a
 //! linear count of workgroups is folded into x·y·z, and shaders unfold it with
-//! `workgroup_linear_id` from `shaders/common.wgsl` and skip the ids past the count.
+//! `workgroup_linear_id` from `shaders/common/common.wgsl` and skip the ids past the count.
 
 use crate::error::{Error, Result};
 

@@ -8,6 +8,7 @@ mod context;
 mod facts;
 mod grid;
 mod memory;
+mod params;
 mod passes;
 mod pipeline;
 mod shaders;
@@ -22,6 +23,8 @@ pub use context::{Gpu, ShaderSource};
 pub use facts::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
+pub(crate) use params::shader_params;
+pub use params::{ShaderParams, wgsl_mismatch};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
 pub use passes::{Encode, submit_passes, time_passes_async};

@@ -70,10 +70,12 @@ fn at<'a>(file: &'a ResultsFile, family: &str, kernel: &str, n: u32) -> Option<&
         .find(|r| r.family == family && r.kernel == kernel && r.seq_len == n)
 }
 
-/// flash's speedup over naive at the largest n both measured: "42.1× at n = 4096", with
-/// the range the two rows' intervals allow where both have one. Pairs from one run come
-/// first; a pair from two runs says so.
-fn speedup_cell(file: &ResultsFile, family: &str) -> String {
+/// naive's and flash's measured rows at the largest n both measured in `family`: a pair
+/// from one run where there is one, else from two runs.
+pub(super) fn common_point<'a>(
+    file: &'a ResultsFile,
+    family: &str,
+) -> Option<(&'a ResultRow, &'a ResultRow)> {
     let ok = |r: &&ResultRow| r.family == family && r.is_ok();
     let pairs: Vec<(&ResultRow, &ResultRow)> = file
         .rows
@@ -94,7 +96,14 @@ fn speedup_cell(file: &ResultsFile, family: &str) -> String {
             .max_by_key(|(naive, _)| naive.seq_len)
             .copied()
     };
-    let Some((naive, flash)) = best(true).or_else(|| best(false)) else {
+    best(true).or_else(|| best(false))
+}
+
+/// flash's speedup over naive at the largest n both measured: "42.1× at n = 4096", with
+/// the range the two rows' intervals allow where both have one. Pairs from one run come
+/// first; a pair from two runs says so.
+fn speedup_cell(file: &ResultsFile, family: &str) -> String {
+    let Some((naive, flash)) = common_point(file, family) else {
         return "—".into();
     };
     let (Some(tn), Some(tf)) = (naive.median_ms, flash.median_ms) else {
@@ -121,7 +130,7 @@ fn mark_bytes_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
 }
 
 /// The largest n `kernel` measured, and why it went no further.
-fn largest_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
+pub(super) fn largest_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
     let rows = file.rows.iter().filter(|r| r.family == family);
     let Some(end) = line_end(rows, kernel) else {
         return "—".into();

@@ -136,21 +136,11 @@ impl std::fmt::Debug for PassTimer {
     }
 }
 
-/// Median of a non-empty slice (mean of the middle two for even lengths).
+/// Median of a non-empty slice ([`crate::stats::median`]); an error for none.
 pub fn median(values: &[f64]) -> Result<f64> {
-    if values.is_empty() {
-        return Err(Error::Gpu {
-            during: "timing".into(),
-            message: "no valid samples".into(),
-        });
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Ok(if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
+    crate::stats::median(values).ok_or_else(|| Error::Gpu {
+        during: "timing".into(),
+        message: "no valid samples".into(),
     })
 }
 

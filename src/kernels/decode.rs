@@ -213,7 +213,11 @@ fn pipelines(gpu: &Gpu, shape: &Shape, plan: &DecodePlan) -> Result<Pipelines> {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = if vec4 {
-            shader!("decode/decode.wgsl", "common/kv_quads_vec4.wgsl", "common/workgroup_reduce.wgsl")
+            shader!(
+                "decode/decode.wgsl",
+                "common/kv_quads_vec4.wgsl",
+                "common/workgroup_reduce.wgsl"
+            )
         } else {
             shader!(
                 "decode/decode.wgsl",

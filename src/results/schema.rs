@@ -1,114 +1,27 @@
 //! The results schema: a device header, rows (one per family, kernel and shape, measured
 //! or skipped with its reason) and the device's ceilings, as `results.json` holds them.
 
-use super::run::{Ceilings, RunRecord, WGPU_VERSION, git_commit, now_rfc3339};
+pub use super::header::{DeviceHeader, device_slug};
+use super::run::{Ceilings, RunRecord};
 use super::skip::Skip;
-use crate::gpu::Gpu;
 use crate::gpu::TimingSource;
 use crate::kernels::{Precision, Workload};
+use crate::run::Measurement;
 use crate::shape::{Pass, Shape};
+use crate::stats::{Interval, IntervalMethod};
+use crate::sweep::FamilyKind;
 use serde::{Deserialize, Serialize};
 
-/// Identifies the schema in every results file.
-pub const SCHEMA: &str = "attnbench-results/2";
+/// Identifies the schema in every results file: /3 types the family (`family_kind`), the
+/// too-large limit (`skip.limit`) and the interval of the median (`interval_*`).
+pub const SCHEMA: &str = "attnbench-results/3";
+
+/// The schema before the family, limits and intervals were typed; read, and written back
+/// as [`SCHEMA`].
+pub const SCHEMA_V2: &str = "attnbench-results/2";
 
 /// The schema before runs were recorded; read, and written back as [`SCHEMA`].
 pub const SCHEMA_V1: &str = "attnbench-results/1";
-
-/// Who measured: the device and the software.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeviceHeader {
-    /// Adapter name.
-    pub adapter: String,
-    /// PCI vendor id.
-    pub vendor: u32,
-    /// Backend (Vulkan, Gl, Metal, Dx12).
-    pub backend: String,
-    /// Device type (DiscreteGpu, Cpu, ...).
-    pub device_type: String,
-    /// Driver name and version.
-    pub driver: String,
-    /// wgpu version.
-    pub wgpu_version: String,
-    /// attnbench version.
-    pub attnbench_version: String,
-    /// Git commit of attnbench, when known.
-    pub git_commit: Option<String>,
-    /// When the file was last written (RFC 3339, UTC).
-    pub date: String,
-    /// Operating system and architecture.
-    pub os: String,
-    /// The memory budget the sweep ran under, when known.
-    #[serde(default)]
-    pub memory_budget_bytes: Option<u64>,
-    /// `max_storage_buffer_binding_size` of the device.
-    #[serde(default)]
-    pub max_storage_buffer_binding_size: u64,
-}
-
-impl DeviceHeader {
-    /// The header for `gpu`, dated now.
-    pub fn for_gpu(gpu: &Gpu) -> Self {
-        let s = gpu.summary();
-        DeviceHeader {
-            adapter: s.name.clone(),
-            vendor: s.vendor,
-            backend: s.backend.clone(),
-            device_type: s.device_type.clone(),
-            driver: format!("{} {}", s.driver, s.driver_info).trim().to_string(),
-            wgpu_version: WGPU_VERSION.to_string(),
-            attnbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: git_commit(),
-            date: now_rfc3339(),
-            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            memory_budget_bytes: gpu.memory_budget().bytes,
-            max_storage_buffer_binding_size: s.max_storage_buffer_binding_size,
-        }
-    }
-
-    /// Whether `other` names the same device (adapter and backend): one device's files
-    /// are never merged into, or applied to, another's.
-    pub fn is_same_device(&self, other: &DeviceHeader) -> bool {
-        self.adapter == other.adapter && self.backend == other.backend
-    }
-
-    /// A header for tests: adapter `name` on Vulkan, fixed date and versions.
-    #[cfg(test)]
-    pub(crate) fn for_test(name: &str) -> Self {
-        DeviceHeader {
-            adapter: name.into(),
-            vendor: 0,
-            backend: "Vulkan".into(),
-            device_type: "Cpu".into(),
-            driver: "test".into(),
-            wgpu_version: "30".into(),
-            attnbench_version: "0".into(),
-            git_commit: None,
-            date: "2026-01-01T00:00:00Z".into(),
-            os: "linux".into(),
-            memory_budget_bytes: Some(1 << 30),
-            max_storage_buffer_binding_size: 1 << 27,
-        }
-    }
-
-    /// The folder name of this device: adapter name and backend.
-    pub fn slug(&self) -> String {
-        device_slug(&self.adapter, &self.backend)
-    }
-}
-
-/// `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan → `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
-pub fn device_slug(adapter: &str, backend: &str) -> String {
-    let mut slug = String::new();
-    for c in format!("{adapter} {backend}").chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
 
 /// Whether a point was measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +38,11 @@ pub enum Status {
 pub struct ResultRow {
     /// Chart family, e.g. `prefill-d64`.
     pub family: String,
+    /// What the family measures, as data; none for a family this attnbench does not know
+    /// (kept and shown, never acted on). Files written before it was recorded: read from
+    /// `family` once, at the loader.
+    #[serde(default)]
+    pub family_kind: Option<FamilyKind>,
     /// Kernel name.
     pub kernel: String,
     /// Batch B.
@@ -165,13 +83,20 @@ pub struct ResultRow {
     pub max_ms: Option<f64>,
     /// Timed runs.
     pub samples: u32,
-    /// Lower end of the 95% confidence interval of the median, ms (bootstrap over the
-    /// samples).
-    #[serde(default)]
-    pub ci95_low_ms: Option<f64>,
+    /// Lower end of the interval of the median, ms ([`crate::stats::Interval`]: a 95%
+    /// interval where the samples allow one, else their range; `interval_method` says).
+    #[serde(default, alias = "ci95_low_ms")]
+    pub interval_low_ms: Option<f64>,
     /// Upper end of that interval, ms.
+    #[serde(default, alias = "ci95_high_ms")]
+    pub interval_high_ms: Option<f64>,
+    /// How the interval was made: `order-statistic`, `range` or (files written before it
+    /// was recorded) `bootstrap`.
     #[serde(default)]
-    pub ci95_high_ms: Option<f64>,
+    pub interval_method: Option<IntervalMethod>,
+    /// The probability that the interval covers the true median (at most, for a bootstrap).
+    #[serde(default)]
+    pub interval_coverage: Option<f64>,
     /// Where the times came from (`gpu-timestamps` or `wall-clock`); none when skipped.
     #[serde(default, deserialize_with = "timing_or_empty")]
     pub timing: Option<TimingSource>,
@@ -252,7 +177,8 @@ impl Axis {
 }
 
 /// Rows written before `axis` and `workload` were recorded carry them only in their family
-/// name (`headdim-…`, `decode-…`): fills them in, in the JSON, before it is parsed.
+/// (`headdim-…`, `decode-…`): fills them in from the family's kind, in the JSON, before it
+/// is parsed; the schema becomes [`SCHEMA`].
 #[cfg(feature = "native")]
 pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
     if let Some(schema) = file.get_mut("schema") {
@@ -262,35 +188,29 @@ pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
         return;
     };
     for row in rows.iter_mut().filter_map(|r| r.as_object_mut()) {
-        let family = row
-            .get("family")
-            .and_then(|f| f.as_str())
-            .unwrap_or("")
-            .to_string();
-        row.entry("axis").or_insert_with(|| {
-            if family.starts_with("headdim") {
-                "head_dim"
-            } else {
-                "seq_len"
-            }
-            .into()
-        });
-        row.entry("workload").or_insert_with(|| {
-            if family.starts_with("decode") {
-                "decode"
-            } else {
-                "prefill"
-            }
-            .into()
-        });
+        let family = row.get("family").and_then(|f| f.as_str()).unwrap_or("");
+        let window = row
+            .get("window")
+            .and_then(|w| w.as_u64())
+            .and_then(|w| u32::try_from(w).ok());
+        let Some(kind) = FamilyKind::from_name(family, window) else {
+            continue;
+        };
+        let json = |v: Result<serde_json::Value, _>| v.unwrap_or_default();
+        row.entry("axis")
+            .or_insert_with(|| json(serde_json::to_value(kind.axis())));
+        row.entry("workload")
+            .or_insert_with(|| json(serde_json::to_value(kind.workload())));
     }
 }
 
 impl ResultRow {
-    /// A row for `shape` with nothing measured yet.
+    /// A row for `shape` with nothing measured yet; its family's kind is the one `family`
+    /// names, if it names one.
     pub fn new(family: &str, kernel: &str, shape: &Shape) -> Self {
         ResultRow {
             family: family.to_string(),
+            family_kind: FamilyKind::from_name(family, shape.window),
             kernel: kernel.to_string(),
             batch: shape.batch,
             heads: shape.heads,
@@ -308,8 +228,10 @@ impl ResultRow {
             min_ms: None,
             max_ms: None,
             samples: 0,
-            ci95_low_ms: None,
-            ci95_high_ms: None,
+            interval_low_ms: None,
+            interval_high_ms: None,
+            interval_method: None,
+            interval_coverage: None,
             timing: None,
             flops: shape.flops(),
             gflops: None,
@@ -330,7 +252,7 @@ impl ResultRow {
 
     /// Fills the columns derived from the device's probed ceilings.
     pub fn apply_ceilings(&mut self, probe: &Ceilings) {
-        let kernel = crate::kernels::find_kernel(&self.kernel).ok();
+        let kernel = self.known_kernel();
         let materializes = kernel.is_some_and(|k| k.materializes_scores());
         if self.min_bytes == 0
             && let Some(k) = kernel
@@ -394,14 +316,64 @@ impl ResultRow {
         self.status == Status::Ok
     }
 
-    /// The 95% confidence interval of the median in ms, where the row has one.
-    pub fn ci95_ms(&self) -> Option<(f64, f64)> {
-        Some((self.ci95_low_ms?, self.ci95_high_ms?))
+    /// The interval of the median in ms, where the row has one: its ends, method and
+    /// coverage (rows of files written before the method was recorded: a bootstrap).
+    pub fn interval(&self) -> Option<Interval> {
+        Some(Interval {
+            low: self.interval_low_ms?,
+            high: self.interval_high_ms?,
+            method: self.interval_method.unwrap_or(IntervalMethod::Bootstrap),
+            coverage: self.interval_coverage.unwrap_or_else(|| {
+                crate::stats::order_statistic_coverage(self.samples as usize, 1)
+                    .min(crate::stats::CONFIDENCE)
+            }),
+            samples: self.samples,
+        })
+    }
+
+    /// Records `interval` (or none) as the row's interval of the median.
+    pub fn set_interval(&mut self, interval: Option<Interval>) {
+        self.interval_low_ms = interval.map(|i| i.low);
+        self.interval_high_ms = interval.map(|i| i.high);
+        self.interval_method = interval.map(|i| i.method);
+        self.interval_coverage = interval.map(|i| i.coverage);
+    }
+
+    /// Records measurement `m` of this point: its median, extremes, samples, interval,
+    /// timing and rate. A median that is not a positive, finite time (a timer that read
+    /// nothing) is no measurement: the point is recorded as a device failure.
+    pub fn record(&mut self, m: &Measurement) {
+        if !(m.median_ms.is_finite() && m.median_ms > 0.0) {
+            self.set_skip(Skip::DeviceFailure {
+                message: format!(
+                    "the timer ({}) gave a median of {} ms: not a time",
+                    m.timing, m.median_ms
+                ),
+            });
+            return;
+        }
+        self.status = Status::Ok;
+        self.median_ms = Some(m.median_ms);
+        self.min_ms = Some(m.min_ms);
+        self.max_ms = Some(m.max_ms);
+        self.samples = u32::try_from(m.samples_ms.len()).unwrap_or(u32::MAX);
+        self.set_interval(m.interval);
+        self.timing = Some(m.timing);
+        self.gflops = Some(crate::run::gflops(self.flops, m.median_ms));
+    }
+
+    /// The registered kernel this row names; `None` for a name this attnbench does not
+    /// know (kept and shown, never run or styled as a kernel).
+    pub fn known_kernel(&self) -> Option<&'static dyn crate::kernels::Kernel> {
+        crate::kernels::find_kernel(&self.kernel).ok()
     }
 }
 
-/// A device's results file.
+/// A device's results file. Every file read is checked ([`super::validate`]): a file
+/// that parses but states what no run measured (a time that is not one, an interval that
+/// misses its median, two rows for one point, a row of no recorded run) is refused.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "super::validate::StoredResultsFile")]
 pub struct ResultsFile {
     /// Always [`SCHEMA`].
     pub schema: String,

@@ -11,8 +11,8 @@ use super::schedule::{Phase, long_run_samples};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::results::{ResultRow, Skip, Status};
-use crate::run::{gflops, plan_for};
+use crate::results::{ResultRow, Skip};
+use crate::run::plan_for;
 use crate::shape::Shape;
 use std::time::Duration;
 use web_time::Instant;
@@ -78,6 +78,7 @@ impl<'a> KernelLine<'a> {
     fn row(&self, shape: &Shape) -> ResultRow {
         let (gpu, kernel) = (self.gpu, self.kernel);
         let mut row = ResultRow::new(&self.family.name, kernel.name(), shape);
+        row.family_kind = Some(self.family.kind);
         row.axis = self.family.axis();
         row.workload = self.family.workload();
         row.min_bytes = kernel.min_bytes(shape);
@@ -120,15 +121,7 @@ impl<'a> KernelLine<'a> {
             Err(e) => return Err(e),
         };
         let Some(m) = measured else { return Ok(None) };
-        row.status = Status::Ok;
-        row.median_ms = Some(m.median_ms);
-        row.min_ms = Some(m.min_ms);
-        row.max_ms = Some(m.max_ms);
-        row.samples = m.samples_ms.len() as u32;
-        row.ci95_low_ms = Some(m.ci95_ms.0);
-        row.ci95_high_ms = Some(m.ci95_ms.1);
-        row.timing = Some(m.timing);
-        row.gflops = Some(gflops(row.flops, m.median_ms));
+        row.record(&m);
         row.peak_buffer_bytes = lazy.peak_buffer_bytes();
         self.last = Some((shape, m.median_ms));
         Ok(Some(row))
@@ -141,6 +134,12 @@ impl<'a> KernelLine<'a> {
         let shape = &point.shape;
         if let Some(stopped) = &self.stopped {
             return Ok(Some(stopped.clone()));
+        }
+        let name = self.kernel.name();
+        let mut unverified = self.config.unverified.iter();
+        if let Some((.., why)) = unverified.find(|(k, pass, _)| *k == name && *pass == shape.pass) {
+            let reason = why.clone();
+            return Ok(Some(Skip::Unverified { reason }));
         }
         match plan_for(self.kernel, shape, self.gpu) {
             Ok(_) => {}

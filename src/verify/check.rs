@@ -49,6 +49,20 @@ pub struct Check {
     pub outputs: Vec<OutputCheck>,
     /// Why it did not run, when it did not.
     pub skipped: Option<String>,
+    /// What kind of reason that is, when it did not run.
+    pub not_run: Option<NotRun>,
+}
+
+/// Why a check did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRun {
+    /// The kernel cannot run the shape on this device (a missing feature, no backward):
+    /// nothing will measure it here either.
+    Unsupported,
+    /// The shape is past the memory budget or a device limit: smaller shapes of the same
+    /// kernel and pass may still be measured.
+    PastLimits,
 }
 
 impl Check {
@@ -121,9 +135,11 @@ pub async fn check_async(
         tolerance: kernel.tolerance(),
         outputs: Vec::new(),
         skipped: None,
+        not_run: None,
     };
-    if let Some(reason) = why_not(gpu, kernel, &shape)? {
+    if let Some((kind, reason)) = why_not(gpu, kernel, &shape)? {
         check.skipped = Some(reason);
+        check.not_run = Some(kind);
         return Ok(check);
     }
     let tensors = inputs.inputs(shape, seed)?;
@@ -160,9 +176,9 @@ pub async fn check_async(
 /// Why `kernel` cannot be checked on `shape` here, if it cannot: it does not support the
 /// shape (or has no backward), or the shape is past the device's limits or memory budget.
 /// A shape whose host tensors and reference do not fit the host's memory is an error.
-fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<String>> {
+fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<(NotRun, String)>> {
     match crate::run::check_support(kernel, shape, gpu) {
-        Err(Error::Unsupported { reason, .. }) => return Ok(Some(reason)),
+        Err(Error::Unsupported { reason, .. }) => return Ok(Some((NotRun::Unsupported, reason))),
         Err(other) => return Err(other),
         Ok(()) => {}
     }
@@ -174,8 +190,9 @@ fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<Strin
         crate::host::verify_bytes(shape, kernel.query_rows(shape)),
     )?;
     match crate::run::plan_for(kernel, shape, gpu) {
-        Err(e @ Error::TooLarge { .. }) => Ok(Some(e.to_string())),
-        Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
+        Err(e @ Error::TooLarge { .. }) => Ok(Some((NotRun::PastLimits, e.to_string()))),
+        // Past the budget, a kernel may refuse what its smaller plans would run.
+        Err(Error::Unsupported { reason, .. }) => Ok(Some((NotRun::PastLimits, reason))),
         Err(other) => Err(other),
         Ok(_) => Ok(None),
     }

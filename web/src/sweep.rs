@@ -10,8 +10,8 @@ use crate::events::{Event, Events};
 use attnbench::Error;
 use attnbench::gpu::Gpu;
 use attnbench::kernels::Kernel;
-use attnbench::results::{ResultRow, Skip, Status};
-use attnbench::run::{KernelRun, MeasureOptions, gflops, memory_plan, plan_for};
+use attnbench::results::{ResultRow, Skip};
+use attnbench::run::{KernelRun, MeasureOptions, memory_plan, plan_for};
 use attnbench::shape::Shape;
 use attnbench::sweep::{Family, FamilyKind, SweepConfig, doubling, families};
 use attnbench::tensors::AttentionInputs;
@@ -173,15 +173,7 @@ impl Line<'_> {
         }
         match self.measure(shape).await {
             Ok((m, peak)) => {
-                row.status = Status::Ok;
-                row.median_ms = Some(m.median_ms);
-                row.min_ms = Some(m.min_ms);
-                row.max_ms = Some(m.max_ms);
-                row.samples = m.samples_ms.len() as u32;
-                row.ci95_low_ms = Some(m.ci95_ms.0);
-                row.ci95_high_ms = Some(m.ci95_ms.1);
-                row.timing = Some(m.timing);
-                row.gflops = Some(gflops(row.flops, m.median_ms));
+                row.record(&m);
                 row.peak_buffer_bytes = Some(peak);
                 self.last = Some((shape, m.median_ms));
                 let budget_s = RUN_BUDGET.as_secs_f64();

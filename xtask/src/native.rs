@@ -24,7 +24,7 @@ pub fn schema() -> &'static str {
 }
 
 /// The name of a device's folder under a results root, as `device_slug` in
-/// `src/results/schema.rs` writes it: `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan →
+/// `src/results/header.rs` writes it: `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan →
 /// `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
 pub fn device_slug(adapter: &str, backend: &str) -> String {
     let mut slug = String::new();

@@ -45,9 +45,17 @@ pub(super) fn pipeline(
         ];
         // K/V loads: one vec4 per four floats where head_dim allows.
         let source = if head_dim.is_multiple_of(4) {
-            shader!("flash/tiles.wgsl", "flash/params.wgsl", "common/kv_quads_vec4.wgsl")
+            shader!(
+                "flash/tiles.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_vec4.wgsl"
+            )
         } else {
-            shader!("flash/tiles.wgsl", "flash/params.wgsl", "common/kv_quads_scalar.wgsl")
+            shader!(
+                "flash/tiles.wgsl",
+                "flash/params.wgsl",
+                "common/kv_quads_scalar.wgsl"
+            )
         };
         let mut wgsl = specialize(
             source,

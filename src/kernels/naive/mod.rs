@@ -99,7 +99,7 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
             what: format!("naive at {shape}: one row of scores"),
             needed: row_bytes,
             allowed: max_chunk,
-            limit: "max_storage_buffer_binding_size".into(),
+            limit: crate::error::Limit::MaxStorageBufferBindingSize,
         });
     }
     let rows = shape.rows();
@@ -122,7 +122,11 @@ pub(crate) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
     gpu.cached("naive", || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive/forward.wgsl", "naive/params.wgsl", "common/workgroup_reduce.wgsl");
+        let source = shader!(
+            "naive/forward.wgsl",
+            "naive/params.wgsl",
+            "common/workgroup_reduce.wgsl"
+        );
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(Pipelines {
             scores: compile("scores")?,

@@ -169,6 +169,41 @@ fn a_verify_that_verified_nothing_fails() {
     );
 }
 
+/// Class 8: a budget that skips every check of a pass, or of a head dim, while others pass
+/// is a verification that failed (before: "26 passed, 0 failed, 22 skipped", exit 0, with
+/// every fwd-bwd and every d = 128 check skipped). Each such (kernel, pass, head dim) is
+/// named.
+#[test]
+fn a_verify_that_skipped_a_whole_pass_fails() {
+    let out = run(
+        &[
+            "--memory-budget",
+            "60K",
+            "verify",
+            "--kernel",
+            "naive",
+            "--seed",
+            "1",
+        ],
+        &[],
+    );
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(1), "{lines:?}");
+    let last = lines.last().cloned().unwrap_or_default();
+    for group in [
+        "naive fwd d=128",
+        "naive fwd-bwd d=19",
+        "a skip is not a pass",
+    ] {
+        assert!(last.contains(group), "{last} lacks {group:?}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(" ok"),
+        "other checks ran and passed: {stdout}"
+    );
+}
+
 /// Arguments, environment, and what the one line of the refusal must contain.
 type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
 

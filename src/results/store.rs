@@ -2,10 +2,10 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
+use super::file::ResultsFile;
+use super::header::DeviceHeader;
 use super::run::{Ceilings, RunRecord};
-use super::schema::{
-    DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, SCHEMA_V2, fill_legacy_row_fields,
-};
+use super::schema::{ResultRow, SCHEMA, SCHEMA_V1, SCHEMA_V2, fill_legacy_row_fields};
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
 use std::path::{Path, PathBuf};

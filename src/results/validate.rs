@@ -1,13 +1,14 @@
-//! The checks of the one validating loader of results files ([`ResultsFile`] is
+//! The checks of the one validating loader of results files (`ResultsFile` is
 //! deserialized through [`StoredResultsFile`] and these checks): every number finite and in
 //! range, intervals that hold their median and have the samples they need, shapes with no
 //! zero size, one row per point, every row's run recorded, and a known family that agrees
 //! with its row. A file that fails is refused whole, with the row and the field.
 //! [`check_time_ms`] and friends are shared with the other files of a device folder.
 
+use super::family::FamilyKind;
+use super::header::DeviceHeader;
 use super::run::{Ceilings, RunRecord};
-use super::schema::{DeviceHeader, ResultRow, ResultsFile, Status};
-use crate::sweep::FamilyKind;
+use super::schema::{ResultRow, Status};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -291,21 +292,27 @@ fn check_row(r: &ResultRow, runs: &[RunRecord]) -> Result<(), String> {
     Ok(())
 }
 
-/// Every check of a results file; the first failure, naming the row (or part) and field.
-pub fn check_results(file: &ResultsFile) -> Result<(), String> {
-    check_header(&file.device)?;
-    if let Some(c) = &file.ceilings {
+/// Every check of a results file's parts; the first failure, naming the row (or part)
+/// and field.
+pub fn check_results(
+    device: &DeviceHeader,
+    ceilings: Option<&Ceilings>,
+    runs: &[RunRecord],
+    rows: &[ResultRow],
+) -> Result<(), String> {
+    check_header(device)?;
+    if let Some(c) = ceilings {
         check_ceilings("ceilings", c)?;
     }
-    for (i, run) in file.runs.iter().enumerate() {
+    for (i, run) in runs.iter().enumerate() {
         check_run(i, run)?;
-        if let Some(j) = file.runs[..i].iter().position(|o| o.id == run.id) {
+        if let Some(j) = runs[..i].iter().position(|o| o.id == run.id) {
             return Err(format!("runs[{i}]: id {:?} repeats runs[{j}]", run.id));
         }
     }
     for (what, count) in [
-        ("families", distinct(file.rows.iter().map(|r| &r.family))),
-        ("kernels", distinct(file.rows.iter().map(|r| &r.kernel))),
+        ("families", distinct(rows.iter().map(|r| &r.family))),
+        ("kernels", distinct(rows.iter().map(|r| &r.kernel))),
     ] {
         if count > MAX_FAMILIES {
             return Err(format!(
@@ -314,8 +321,8 @@ pub fn check_results(file: &ResultsFile) -> Result<(), String> {
         }
     }
     let mut keys = std::collections::HashMap::new();
-    for (i, row) in file.rows.iter().enumerate() {
-        check_row(row, &file.runs).map_err(|e| format!("{}: {e}", row_place(i, row)))?;
+    for (i, row) in rows.iter().enumerate() {
+        check_row(row, runs).map_err(|e| format!("{}: {e}", row_place(i, row)))?;
         if let Some(j) = keys.insert(row.key(), i) {
             return Err(format!(
                 "{}: the same point as rows[{j}] (one row per family, kernel, shape and dtype)",
@@ -333,7 +340,7 @@ fn distinct<'a>(values: impl Iterator<Item = &'a String>) -> usize {
 
 /// A results file as stored: its parts parsed one by one (so that a type error names the
 /// run or row and the field, [`parse`]), then checked ([`check_results`]) into a
-/// [`ResultsFile`]. Rows of files written before their family was recorded get it from
+/// `ResultsFile`. Rows of files written before their family was recorded get it from
 /// their family's name, here, once.
 #[derive(Deserialize)]
 pub(super) struct StoredResultsFile {
@@ -372,10 +379,18 @@ fn parse<T: DeserializeOwned + serde::Serialize>(
     })
 }
 
-impl TryFrom<StoredResultsFile> for ResultsFile {
-    type Error = String;
+/// A results file's parts, checked: schema, header, ceilings, runs and rows.
+pub(super) type Parts = (
+    String,
+    DeviceHeader,
+    Option<Ceilings>,
+    Vec<RunRecord>,
+    Vec<ResultRow>,
+);
 
-    fn try_from(stored: StoredResultsFile) -> Result<Self, String> {
+impl StoredResultsFile {
+    /// Its parts, each parsed and every check passed ([`check_results`]).
+    pub(super) fn checked(self) -> Result<Parts, String> {
         let header = DeviceHeader {
             adapter: "a".into(),
             vendor: 0,
@@ -415,33 +430,31 @@ impl TryFrom<StoredResultsFile> for ResultsFile {
             stability: None,
         };
         let row = ResultRow::new("prefill-d1", "naive", &crate::shape::Shape::new(1, 1));
-        let mut file = ResultsFile {
-            schema: stored.schema,
-            device: parse("device", stored.device, &header)?,
-            ceilings: stored
-                .ceilings
-                .filter(|c| !c.is_null())
-                .map(|c| parse("ceilings", c, &ceilings))
-                .transpose()?,
-            runs: stored
-                .runs
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| parse(&format!("runs[{i}]"), r, &run))
-                .collect::<Result<_, _>>()?,
-            rows: stored
-                .rows
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| parse(&format!("rows[{i}]"), r, &row))
-                .collect::<Result<_, _>>()?,
-        };
-        for row in &mut file.rows {
+        let stored = self;
+        let device: DeviceHeader = parse("device", stored.device, &header)?;
+        let ceilings: Option<Ceilings> = stored
+            .ceilings
+            .filter(|c| !c.is_null())
+            .map(|c| parse("ceilings", c, &ceilings))
+            .transpose()?;
+        let runs: Vec<RunRecord> = stored
+            .runs
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| parse(&format!("runs[{i}]"), r, &run))
+            .collect::<Result<_, _>>()?;
+        let mut rows: Vec<ResultRow> = stored
+            .rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| parse(&format!("rows[{i}]"), r, &row))
+            .collect::<Result<_, _>>()?;
+        for row in &mut rows {
             if row.family_kind.is_none() {
                 row.family_kind = FamilyKind::from_name(&row.family, row.window);
             }
         }
-        check_results(&file)?;
-        Ok(file)
+        check_results(&device, ceilings.as_ref(), &runs, &rows)?;
+        Ok((stored.schema, device, ceilings, runs, rows))
     }
 }

@@ -14,8 +14,9 @@ mod measure;
 mod run;
 mod schedule;
 
+pub use crate::results::FamilyKind;
 pub use config::{DEFAULT_SWEEP_BUDGET_S, DEFAULT_WINDOW, SweepConfig, doubling};
-pub use families::{Family, FamilyKind, families};
+pub use families::{Family, families};
 #[cfg(not(target_arch = "wasm32"))]
 pub use measure::{LazyRun, Measurer, Point, Progress, Sampler};
 #[cfg(not(target_arch = "wasm32"))]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/5";
+pub const SCHEMA: &str = "attnbench-targets/6";
 
 /// Everything the targets measured.
 #[derive(Clone, Debug, Serialize)]

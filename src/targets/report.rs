@@ -231,7 +231,11 @@ fn peer_table(peers: &[PeerComparison]) -> String {
 fn saved_skips(dir: &Path) -> Option<usize> {
     let json = crate::files::read_data_file(&dir.join("targets.json")).ok()??;
     let value: serde_json::Value = serde_json::from_str(&json).ok()?;
-    (value.get("schema")?.as_str()? == SCHEMA).then_some(())?;
+    // Its skipped steps mean the same in the schema before intervals said what they are.
+    let schema = value.get("schema")?.as_str()?;
+    [SCHEMA, "attnbench-targets/5"]
+        .contains(&schema)
+        .then_some(())?;
     Some(value.get("skipped")?.as_array()?.len())
 }
 

@@ -4,7 +4,8 @@
 //! - [`gpu`]: adapter choice, device, buffer accounting, timing;
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`](mod@reference): the f64 CPU reference and the comparison;
-//! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
+//! - [`run`]: running and timing a kernel; [`stats`]: medians and their intervals;
+//!   [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
@@ -34,6 +35,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod shape;
+pub mod stats;
 pub mod sweep;
 pub mod tensors;
 pub mod verify;

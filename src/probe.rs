@@ -179,7 +179,7 @@ impl<'g> Probe<'g> {
         };
         time_passes(self.gpu, entry, &encode, 1, 1, None)?; // warm-up (JIT)
         let (ns, source) = time_passes(self.gpu, entry, &encode, RUNS, RUNS, None)?;
-        Ok((crate::gpu::median(&ns)?, source.as_str().to_string()))
+        Ok((crate::stats::median_of(&ns)?, source.as_str().to_string()))
     }
 
     /// Best FMA GFLOP/s over `shapes` × `workgroups`, growing the work until a run takes
@@ -366,8 +366,8 @@ impl<'g> Probe<'g> {
             }
         }
         Ok((
-            bytes as f64 / crate::gpu::median(&up)?,
-            bytes as f64 / crate::gpu::median(&down)?,
+            bytes as f64 / crate::stats::median_of(&up)?,
+            bytes as f64 / crate::stats::median_of(&down)?,
         ))
     }
 }
@@ -413,9 +413,35 @@ impl ProbeReport {
         dir.join("probe.json")
     }
 
-    /// Reads `probe.json` from `dir`; `Ok(None)` when absent.
+    /// Reads `probe.json` from `dir`; `Ok(None)` when absent. A file whose ceilings are not
+    /// rates ([`ProbeReport::check`]) is an error naming the file and the field.
     pub fn load(dir: &Path) -> Result<Option<ProbeReport>> {
-        load_json(&Self::path(dir), "probe file", PROBE_SCHEMA)
+        let path = Self::path(dir);
+        let report: Option<ProbeReport> = load_json(&path, "probe file", PROBE_SCHEMA)?;
+        if let Some(r) = &report {
+            r.check().map_err(|message| crate::error::Error::DataFile {
+                path: path.clone(),
+                message: format!("malformed probe file: {message}"),
+            })?;
+        }
+        Ok(report)
+    }
+
+    /// Checks what a file from elsewhere could get wrong: the device named, every ceiling
+    /// a rate (transfer rates may be 0: not probed), every configuration's figure finite.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        crate::results::check_header(&self.device)?;
+        crate::results::check_ceilings("", &self.ceilings())
+            .map_err(|e| e.trim_start_matches('.').to_string())?;
+        if let Some(f16) = self.fma_f16_gflops {
+            crate::results::check_rate("fma_f16_gflops", f16)?;
+        }
+        for (i, (what, value)) in self.tried.iter().enumerate() {
+            if !(value.is_finite() && *value >= 0.0) {
+                return Err(format!("tried[{i}] ({what:?}): {value} is not finite"));
+            }
+        }
+        Ok(())
     }
 
     /// The ceilings results rows are measured against.

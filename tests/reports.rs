@@ -157,13 +157,14 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
     );
     assert!(out.join("compare.md").is_file());
 
-    // A malformed results file: a one-line error naming it, exit 2, nothing rewritten.
+    // A malformed results file: plot skips that folder, naming it and the reason on one
+    // line, leaves it untouched and draws the others; alone, it is refused (exit 2).
     std::fs::write(
         b.join("results.json"),
         "{\"schema\": \"attnbench-results/1\", \"rows\": 3}",
     )
     .unwrap();
-    let before = std::fs::read(a.join("README.md")).unwrap();
+    let b_readme = std::fs::read(b.join("README.md")).unwrap();
     std::fs::remove_file(a.join("time-prefill-d64.png")).unwrap();
     let plot = Command::new(bin)
         .arg("plot")
@@ -172,16 +173,24 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&plot.stderr);
+    assert_eq!(plot.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("results.json") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        a.join("time-prefill-d64.png").exists(),
+        "the good folder drawn"
+    );
+    assert_eq!(std::fs::read(b.join("README.md")).unwrap(), b_readme);
+    let plot = Command::new(bin).arg("plot").arg(&b).output().unwrap();
+    let err = String::from_utf8_lossy(&plot.stderr);
     assert_eq!(plot.status.code(), Some(2), "{err}");
     assert!(
         err.contains("results.json") && err.lines().count() == 1,
         "{err}"
     );
-    assert!(
-        !a.join("time-prefill-d64.png").exists(),
-        "nothing drawn for a partial input"
-    );
-    assert_eq!(std::fs::read(a.join("README.md")).unwrap(), before);
+    assert_eq!(std::fs::read(b.join("README.md")).unwrap(), b_readme);
 }
 
 #[test]
@@ -254,7 +263,7 @@ fn the_project_readme_section_is_short_and_sets_time_beside_bytes_at_one_n() {
     for wanted in [
         "| [GPU A Vulkan](results/a/README.md) | prefill-d64 | 8192 | 8.19 s · 512.00 MiB \
          | 8.19 s · 512.00 MiB | 8192 (next: 2.03 GiB needed at n = 16384, budget 2.00 GiB) \
-         | 8192 (next: time budget) | `results.json` of 2026-11-25T00:00:00Z |",
+         | 8192 (next: time budget) | results.json of 2026-11-25T00:00:00Z |",
         "| [GPU B Vulkan](results/b/README.md) | prefill-d64 | 2048 | 10.5 ms · ",
     ] {
         assert!(section.contains(wanted), "{wanted} missing: {section}");

@@ -26,7 +26,7 @@ pub fn grid_for(total: u64, max_per_dim: u32) -> Result<[u32; 3]> {
         what: "dispatch".into(),
         needed: total,
         allowed: u64::from(u32::MAX).min(max * max * max),
-        limit: "workgroups per dispatch".into(),
+        limit: crate::error::Limit::WorkgroupsPerDispatch,
     })
 }
 

@@ -38,6 +38,5 @@ pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
     texel_pair_within_budget, texel_row_width,
 };
-pub use timing::median;
 pub use timing::{PassTimer, TimingSource};
 pub use unroll::unroll_marked_loops;

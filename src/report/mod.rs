@@ -48,7 +48,8 @@ pub use labels::{
 };
 #[cfg(feature = "native")]
 pub use readme_results::{
-    README_BEGIN, README_END, current_section, readme_results, readme_section, replace_section,
+    README_BEGIN, README_END, current_section, readme_results, readme_section,
+    readme_section_skipping, replace_section,
 };
 #[cfg(feature = "native")]
 pub use render::{render_charts, write_comparison};

@@ -77,6 +77,7 @@ impl<'a> Line<'a> {
     /// measured yet.
     pub(super) fn row(&self, shape: &Shape, plan: Option<&PointPlan<'_>>) -> ResultRow {
         let mut row = planned_row(&self.family.name, self.kernel, shape, plan);
+        row.family_kind = Some(self.family.kind);
         row.axis = self.family.axis();
         row.workload = self.family.workload();
         row
@@ -100,6 +101,14 @@ impl<'a> Line<'a> {
         };
         if let Some(stopped) = &self.stopped {
             return skipped(self.row(shape, None), stopped.clone());
+        }
+        // A (kernel, pass) no check covered is not measured: no number of an unverified
+        // kernel is published.
+        let name = self.kernel.name();
+        let mut unverified = config.unverified.iter();
+        if let Some((.., why)) = unverified.find(|(k, pass, _)| *k == name && *pass == shape.pass) {
+            let reason = why.clone();
+            return skipped(self.row(shape, None), Skip::Unverified { reason });
         }
         let plan = match PointPlan::on(planner, self.kernel, shape) {
             Ok(plan) => plan,

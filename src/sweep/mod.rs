@@ -16,10 +16,11 @@ mod page;
 mod runner;
 mod schedule;
 
+pub use crate::results::FamilyKind;
 pub use config::{DEFAULT_SWEEP_BUDGET_S, DEFAULT_WINDOW, MIN_RUN_BUDGET, SweepConfig, doubling};
 #[cfg(not(target_arch = "wasm32"))]
 pub use drive::run_sweep;
-pub use families::{Family, FamilyKind, families};
+pub use families::{Family, families};
 pub use line::MeasureCost;
 #[cfg(not(target_arch = "wasm32"))]
 pub use measure::{LazyRun, Measurer, Progress, Sampler};

@@ -2,7 +2,8 @@
 //! core runner as the native sweep (`web/src/sweep.rs` measures its points).
 
 use super::config::{SweepConfig, doubling};
-use super::families::{Family, FamilyKind, families};
+use super::families::{Family, families};
+use crate::results::FamilyKind;
 use crate::kernels::Kernel;
 use std::time::Duration;
 

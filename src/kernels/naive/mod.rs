@@ -104,7 +104,7 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
             what: format!("naive at {shape}: one row of scores"),
             needed: row_bytes,
             allowed: max_chunk,
-            limit: "max_storage_buffer_binding_size".into(),
+            limit: crate::error::Limit::MaxStorageBufferBindingSize,
         });
     }
     let rows = shape.rows();

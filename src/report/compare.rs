@@ -268,6 +268,9 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     let _ = writeln!(md, "# attnbench comparison: {}\n", titles.join(" vs "));
     for ((label, title), file) in labels.iter().zip(&titles).zip(files) {
         let _ = writeln!(md, "- **{label}**: {title}");
+        if let Some(note) = super::peers::software_adapter_note(&file.device) {
+            let _ = writeln!(md, "  - **{note}**");
+        }
         for run in live_runs(file) {
             let _ = writeln!(md, "  - run {}", run.describe());
         }
@@ -300,6 +303,7 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     );
     let points = points_of(files);
     let _ = writeln!(md, "## Summary\n\n{}", summary(files, &labels, &points));
+    md.push_str(&super::peers::peer_section(files, &labels));
     let _ = writeln!(
         md,
         "## Every point\n\n{}",

@@ -1,8 +1,12 @@
 //! `cargo web test`: the browser edition in a real browser. Builds the site, serves it on
 //! 127.0.0.1, opens it in headless Chromium with `?auto` (a small budget, n ≤ 512:
 //! SwiftShader runs on the CPU), waits for the page's status, and checks what it
-//! verified and measured ([`crate::checks`]). Without Chromium the test says it was
-//! skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
+//! verified and measured ([`crate::checks`]) and what it shows ([`crate::page_checks`]:
+//! the peer's rows, verified; the ceilings; the software adapter's warning; readable
+//! charts). Then two short runs: one whose budget is too small to measure anything (it
+//! must fail, not end "done" with nothing), and the page in a Chromium without WebGPU
+//! (its Adapter section must say so, and how to get WebGPU). Without Chromium the test
+//! says it was skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
 //!
 //! The results are checked with the native command line, not the library (which xtask
 //! does not link, see [`crate::native`]): `attnbench plot` loads them with the full schema
@@ -16,7 +20,7 @@
 use crate::cdp::{Page, base64_decode};
 use crate::chromium::{self, Chromium};
 use crate::native::{Attnbench, TempDir, device_slug};
-use crate::{checks, serve, site, value};
+use crate::{checks, page_checks, serve, site, value};
 use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -80,7 +84,7 @@ pub fn run(options: Options) -> Result<(), String> {
         options.kernels,
         options.max_n
     );
-    let browser = Chromium::launch(&exe)?;
+    let browser = Chromium::launch(&exe, true)?;
     let mut page = Page::connect(browser.port)?;
     page.call("Runtime.enable", json!({}))?;
     page.call("Page.navigate", json!({ "url": url }))?;
@@ -103,6 +107,9 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     let summary = page.evaluate("window.attnbenchVerification")?;
     let compiler = page.evaluate("window.attnbenchCompiler")?;
+    let peer = page.evaluate("window.attnbenchPeer")?;
+    let adapter = page.evaluate("window.attnbenchAdapter")?;
+    let chart_text = page.evaluate(page_checks::CHART_TEXT_JS)?;
     let results = page
         .evaluate("JSON.stringify(window.attnbenchResults)")?
         .as_str()
@@ -116,7 +123,16 @@ pub fn run(options: Options) -> Result<(), String> {
     let compiled = checks::compiler(&compiler).map_err(|e| failure(&page, &browser, &e))?;
     let file: Value = serde_json::from_str(&results)
         .map_err(|e| failure(&page, &browser, &format!("the results are not JSON: {e}")))?;
-    let lines = checks::results(&file, &kernels).map_err(|e| failure(&page, &browser, &e))?;
+    let mut lines = checks::results(&file, &kernels).map_err(|e| failure(&page, &browser, &e))?;
+    let shown = [
+        page_checks::peer(&file, &peer),
+        page_checks::ceilings(&file).map(|l| vec![l]),
+        page_checks::software_warning(&file, &adapter).map(|l| vec![l]),
+        page_checks::chart_text(&chart_text).map(|l| vec![l]),
+    ];
+    for check in shown {
+        lines.extend(check.map_err(|e| failure(&page, &browser, &e))?);
+    }
     let compared = compare(&attnbench, &file)?;
     println!(
         "cargo web test: {verified} ({:.0} s in the browser)",
@@ -130,6 +146,35 @@ pub fn run(options: Options) -> Result<(), String> {
     if let Some(dir) = &options.save {
         save(&attnbench, &file, dir)?;
     }
+
+    // A budget too small to measure anything must fail, saying so.
+    let tiny = format!(
+        "http://{}/?auto&budget=0.1&kernels={}&max_n={}&peers=none",
+        server.addr(),
+        options.kernels,
+        options.max_n
+    );
+    page.call("Page.navigate", json!({ "url": tiny }))?;
+    let status = wait_for_status(&mut page, Duration::from_secs(180))
+        .map_err(|e| failure(&page, &browser, &e))?;
+    let tiny_line =
+        page_checks::nothing_measured(&status).map_err(|e| failure(&page, &browser, &e))?;
+    println!("cargo web test: {tiny_line}");
+    drop(page);
+    drop(browser);
+
+    // The page where the browser offers no WebGPU.
+    let plain = Chromium::launch(&exe, false)?;
+    let mut page = Page::connect(plain.port)?;
+    page.call("Runtime.enable", json!({}))?;
+    let url = format!("http://{}/?auto&budget=10", server.addr());
+    page.call("Page.navigate", json!({ "url": url }))?;
+    let status = wait_for_status(&mut page, Duration::from_secs(120))
+        .map_err(|e| failure(&page, &plain, &e))?;
+    let adapter = page.evaluate("window.attnbenchAdapter")?;
+    let line =
+        page_checks::without_webgpu(&status, &adapter).map_err(|e| failure(&page, &plain, &e))?;
+    println!("cargo web test: {line}");
     println!(
         "cargo web test: passed in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -4,8 +4,9 @@
 //! verified and measured ([`crate::checks`]) and what it shows ([`crate::page_checks`]:
 //! the peer's rows, verified; the ceilings; the software adapter's warning; readable
 //! charts). Then two short runs: one whose budget is too small to measure anything (it
-//! must fail, not end "done" with nothing), and the page in a Chromium without WebGPU
-//! (its Adapter section must say so, and how to get WebGPU). Without Chromium the test
+//! must fail, not end "done" with nothing), started while the GPU's lock is held as by
+//! another tab (it must wait, saying so), and the page in a Chromium without WebGPU (its
+//! Adapter section must say so, and how to get WebGPU). Without Chromium the test
 //! says it was skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
 //!
 //! The results are checked with the native command line, not the library (which xtask
@@ -147,18 +148,33 @@ pub fn run(options: Options) -> Result<(), String> {
         save(&attnbench, &file, dir)?;
     }
 
-    // A budget too small to measure anything must fail, saying so.
+    // A budget too small to measure anything must fail, saying so. Started while another
+    // tab of the page holds the GPU (the page's lock, held here for 3 s), it waits first.
     let tiny = format!(
-        "http://{}/?auto&budget=0.1&kernels={}&max_n={}&peers=none",
+        "http://{}/?budget=0.1&kernels={}&max_n={}&peers=none",
         server.addr(),
         options.kernels,
         options.max_n
     );
     page.call("Page.navigate", json!({ "url": tiny }))?;
+    let ready = wait_for_status(&mut page, Duration::from_secs(120))
+        .map_err(|e| failure(&page, &browser, &e))?;
+    if ready != "ready" {
+        return Err(failure(
+            &page,
+            &browser,
+            &format!("the page is {ready:?}, not ready"),
+        ));
+    }
+    page.evaluate_awaited(page_checks::HOLD_GPU_LOCK_JS)?;
+    page.evaluate("document.getElementById('run-button').click(), true")?;
+    let waiting = wait_for_label(&mut page, "waiting: another tab")
+        .map_err(|e| failure(&page, &browser, &e))?;
     let status = wait_for_status(&mut page, Duration::from_secs(180))
         .map_err(|e| failure(&page, &browser, &e))?;
     let tiny_line =
         page_checks::nothing_measured(&status).map_err(|e| failure(&page, &browser, &e))?;
+    println!("cargo web test: second tab: {waiting}");
     println!("cargo web test: {tiny_line}");
     drop(page);
     drop(browser);
@@ -180,6 +196,22 @@ pub fn run(options: Options) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Polls the progress label (for up to 10 s) until it begins with `prefix`; returns it.
+fn wait_for_label(page: &mut Page, prefix: &str) -> Result<String, String> {
+    let started = Instant::now();
+    loop {
+        let label = page.evaluate("document.getElementById('progress-label').textContent")?;
+        let label = label.as_str().unwrap_or("").to_string();
+        if label.starts_with(prefix) {
+            return Ok(label);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("the progress label is {label:?}, not {prefix:?}…"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Polls `window.attnbenchStatus` until it is neither loading nor running; prints the
@@ -221,12 +253,16 @@ fn failure(page: &Page, browser: &Chromium, what: &str) -> String {
     )
 }
 
-/// Saves a PNG of the whole page.
+/// The tallest screenshot: the page down to its first chart or two (a README shows it).
+const SCREENSHOT_MAX_HEIGHT: f64 = 4000.0;
+
+/// Saves a PNG of the page, from its top down to [`SCREENSHOT_MAX_HEIGHT`].
 fn screenshot(page: &mut Page, path: &PathBuf) -> Result<(), String> {
     let height = page
         .evaluate("document.documentElement.scrollHeight")?
         .as_f64()
-        .unwrap_or(1600.0);
+        .unwrap_or(1600.0)
+        .min(SCREENSHOT_MAX_HEIGHT);
     page.call(
         "Emulation.setDeviceMetricsOverride",
         json!({ "width": 1280, "height": height.ceil() as u32, "deviceScaleFactor": 1, "mobile": false }),

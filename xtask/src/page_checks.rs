@@ -202,6 +202,11 @@ pub fn chart_text(smallest: &Value) -> Result<String, String> {
     ))
 }
 
+/// Evaluated in the page (awaited): takes the page's lock on the GPU, as another tab of
+/// the page measuring would, for 3 s; resolves once it holds it.
+pub const HOLD_GPU_LOCK_JS: &str = "new Promise((held) => navigator.locks.request('attnbench-gpu', \
+    () => { held(true); return new Promise((done) => setTimeout(done, 3000)); }))";
+
 /// Evaluated in the page: the number of charts and their smallest text in CSS pixels (font
 /// size × the SVG's scale).
 pub const CHART_TEXT_JS: &str = "(() => {

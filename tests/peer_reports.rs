@@ -76,6 +76,10 @@ fn a_peers_rows_are_charted_and_set_beside_flash() {
         "{md}"
     );
     assert!(!md.contains("**Software adapter: GPU A"), "{md}");
+    assert!(
+        !md.contains("ort-mha runs different configurations"),
+        "a kernel one device did not run is no difference of configuration: {md}"
+    );
     // The fixtures' native device is a GPU; a CPU one is marked.
     let mut lavapipe = results("llvmpipe (LLVM 15.0.6, 256 bits)", 1e5);
     lavapipe.device = header("llvmpipe (LLVM 15.0.6, 256 bits)");

@@ -109,7 +109,10 @@ fn configuration_differences(files: &[&ResultsFile], labels: &[String]) -> Strin
                 configs
             })
             .collect();
-        if per_device.windows(2).all(|w| w[0] == w[1]) {
+        // Devices that did not run the kernel (a peer measured on one device) differ in
+        // nothing.
+        let present: Vec<&Vec<String>> = per_device.iter().filter(|c| !c.is_empty()).collect();
+        if present.windows(2).all(|w| w[0] == w[1]) {
             continue;
         }
         let cells: Vec<String> = labels

@@ -30,6 +30,7 @@ pub mod interrupt;
 pub mod kernels;
 pub mod markdown;
 pub mod parse;
+pub mod probe;
 pub mod reference;
 pub mod report;
 pub mod results;
@@ -43,8 +44,6 @@ pub mod verify;
 // What needs an operating system: files, locks, host memory, the Python peers.
 #[cfg(feature = "native")]
 pub mod files;
-#[cfg(feature = "native")]
-pub mod probe;
 #[cfg(feature = "native")]
 pub mod session;
 #[cfg(feature = "native")]

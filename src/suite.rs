@@ -26,9 +26,8 @@ use crate::markdown::{Align, Table};
 use crate::probe::{ProbeReport, run_probes};
 use crate::report::write_device_report;
 use crate::results::{DeviceHeader, RunKind, RunRecord, Skip};
-use crate::run::MeasureOptions;
 use crate::session::Session;
-use crate::sweep::{Sampler, SweepConfig};
+use crate::sweep::{Sampler, SweepConfig, sweep_sampling};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
@@ -332,12 +331,7 @@ impl SuiteRun<'_> {
             .collect();
         config.deadline = Some(began + self.left(began).mul_f64(SWEEP_SHARE));
         let mut sampler = Sampler {
-            options: MeasureOptions {
-                warmup: 1,
-                samples: 5,
-                time_budget: Some(config.time_budget.saturating_mul(2)),
-                min_samples: 3,
-            },
+            options: sweep_sampling(config.time_budget, 5),
             on_progress: None,
         };
         let swept = self

@@ -6,6 +6,7 @@
 
 mod draw;
 pub mod style;
+mod ticks;
 
 pub use style::{Line, Marker, PALETTE, device_line, kernel_style};
 

@@ -4,11 +4,10 @@ use super::Failure;
 use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
-use attnbench::run::MeasureOptions;
 use attnbench::session::Session;
 use attnbench::Error;
 use attnbench::settings::{Settings, SweepArgs};
-use attnbench::sweep::{Sampler, SweepPoint};
+use attnbench::sweep::{Sampler, SweepPoint, sweep_sampling};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -222,12 +221,7 @@ pub fn sweep(args: &SweepCommandArgs, settings: &Settings) -> Result<(), Failure
         ));
     };
     let mut sampler = Sampler {
-        options: MeasureOptions {
-            warmup: 1,
-            samples: args.samples,
-            time_budget: Some(config.time_budget.saturating_mul(2)),
-            min_samples: 3.min(args.samples.max(1)),
-        },
+        options: sweep_sampling(config.time_budget, args.samples),
         on_progress: Some(Box::new(progress)),
     };
     let swept = session.sweep(&gpu, &config, &mut sampler, &|_, _| None)?;

@@ -116,6 +116,8 @@ fn configuration_differences(files: &[&ResultsFile], labels: &[String]) -> Strin
             })
             .filter(|(_, configs)| !configs.is_empty())
             .collect();
+        // Devices that did not run the kernel (a peer measured on one device) differ in
+        // nothing: they were filtered out above.
         if per_device.len() < 2 || per_device.windows(2).all(|w| w[0].1 == w[1].1) {
             continue;
         }
@@ -337,6 +339,9 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     let _ = writeln!(md, "# attnbench comparison: {}\n", escaped.join(" vs "));
     for ((label, title), file) in labels.iter().zip(&escaped).zip(files) {
         let _ = writeln!(md, "- **{}**: {title}", text(label));
+        if let Some(note) = super::peers::software_adapter_note(&file.device) {
+            let _ = writeln!(md, "  - **{note}**");
+        }
         for run in live_runs(file) {
             let mark = if run.is_unstable() {
                 " — **⚠ UNSTABLE**: its cells below are marked"
@@ -385,6 +390,7 @@ pub fn comparison_markdown(files: &[&ResultsFile]) -> String {
     );
     let points = points_of(files);
     let _ = writeln!(md, "## Summary\n\n{}", summary(files, &labels, &points));
+    md.push_str(&super::peers::peer_section(files, &labels));
     let _ = writeln!(
         md,
         "## Every point\n\n{}",

@@ -2,8 +2,9 @@
 //! the browser page: what to measure (`config.rs`), the chart families it makes of it
 //! ([`families`]), how its time budget is spent (`schedule.rs`), each kernel's line
 //! through a family (`line.rs`), the sweep as a state machine with no I/O
-//! ([`SweepRunner`]), and the native driver that measures its points (`drive.rs`,
-//! `measure.rs`); the browser's driver is `web/src/sweep.rs`.
+//! ([`SweepRunner`]), how attnbench's sampler takes a point (`sampling.rs`), and the native
+//! driver that measures its points (`drive.rs`, `measure.rs`); the browser's driver is
+//! `web/src/sweep.rs`.
 
 mod config;
 #[cfg(not(target_arch = "wasm32"))]
@@ -14,6 +15,7 @@ mod line;
 mod measure;
 mod page;
 mod runner;
+mod sampling;
 mod schedule;
 
 pub use crate::results::FamilyKind;
@@ -26,6 +28,7 @@ pub use line::MeasureCost;
 pub use measure::{LazyRun, Measurer, Progress, Sampler};
 pub use page::PAGE_RUN_BUDGET;
 pub use runner::{SweepPoint, SweepRunner, SweepStep};
+pub use sampling::{point_options, sweep_sampling};
 pub use schedule::{
     LONG_POINT_SAMPLING, LONG_RUN, MARK_RUN_FACTOR, MARK_SEQ_LEN, MAX_LONG_SAMPLES,
     MIN_LONG_SAMPLES, Phase, long_run_samples,

@@ -1,11 +1,11 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
+use attnbench::Error;
 use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
 use attnbench::session::Session;
-use attnbench::Error;
 use attnbench::settings::{Settings, SweepArgs};
 use attnbench::sweep::{Sampler, SweepPoint, sweep_sampling};
 use indicatif::{ProgressBar, ProgressStyle};

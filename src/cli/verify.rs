@@ -1,8 +1,8 @@
 //! `attnbench verify`.
 
 use super::Failure;
-use attnbench::verify::{Case, Check, Coverage, InputKind, Tally, check_all, fresh_seed, plan};
 use attnbench::settings::Settings;
+use attnbench::verify::{Case, Check, Coverage, InputKind, Tally, check_all, fresh_seed, plan};
 use attnbench::{KERNELS, Kernel, find_kernel};
 
 /// Options of `verify`.

@@ -73,7 +73,10 @@ pub fn readme_results(devices: &[(String, &ResultsFile)], compare: Option<&str>)
     for (((folder, file), families), label) in devices.iter().zip(&families).zip(&labels) {
         let device = format!("[{}]({}/README.md)", text(label), link_target(folder));
         if families.is_empty() {
-            let mut cells = vec![Cell::md(device.clone()), "no headline family measured yet".into()];
+            let mut cells = vec![
+                Cell::md(device.clone()),
+                "no headline family measured yet".into(),
+            ];
             cells.resize(8, "—".into());
             table.row(cells);
         }
@@ -101,7 +104,10 @@ pub fn readme_results(devices: &[(String, &ResultsFile)], compare: Option<&str>)
 /// The device whose headline charts the section shows: the one with the most measured
 /// points in its headline families (the first of them on a tie); `None` when no device
 /// has any.
-fn charted_device(devices: &[(String, &ResultsFile)], families: &[Vec<FamilyKind>]) -> Option<usize> {
+fn charted_device(
+    devices: &[(String, &ResultsFile)],
+    families: &[Vec<FamilyKind>],
+) -> Option<usize> {
     let points = |i: usize| {
         let (_, file) = &devices[i];
         file.rows
@@ -128,7 +134,9 @@ fn family_row(device: &str, file: &ResultsFile, family: &str) -> Vec<Cell> {
     vec![
         Cell::md(device.to_string()),
         family.into(),
-        point.map_or("—".into(), |(naive, _)| naive.seq_len.to_string()).into(),
+        point
+            .map_or("—".into(), |(naive, _)| naive.seq_len.to_string())
+            .into(),
         point.map_or("—".into(), |(naive, _)| at(naive)).into(),
         point.map_or("—".into(), |(_, flash)| at(flash)).into(),
         Cell::md(largest_cell(file, family, "naive")),

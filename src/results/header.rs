@@ -88,4 +88,3 @@ impl DeviceHeader {
 }
 
 pub use attnbench_schema::device_slug;
-

@@ -6,8 +6,8 @@ use super::run::Ceilings;
 use super::skip::Skip;
 use crate::gpu::TimingSource;
 use crate::kernels::{Precision, Workload};
-use crate::stats::Measurement;
 use crate::shape::{Pass, Shape};
+use crate::stats::Measurement;
 use crate::stats::{Interval, IntervalMethod};
 use serde::{Deserialize, Serialize};
 

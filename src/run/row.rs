@@ -2,11 +2,11 @@
 //! identity and models from the kernel and its plan, then what was measured. The sweep's
 //! rows and `attnbench run --json` are built here.
 
-use crate::stats::Measurement;
 use super::plan::PointPlan;
 use crate::kernels::Kernel;
 use crate::results::ResultRow;
 use crate::shape::Shape;
+use crate::stats::Measurement;
 
 /// The row of `kernel` at `shape` in `family`, nothing measured yet: the kernel's models
 /// (FLOPs, fewest bytes, element type) and, where it has a plan, its label and bytes.

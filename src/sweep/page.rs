@@ -3,8 +3,8 @@
 
 use super::config::{SweepConfig, doubling};
 use super::families::{Family, families};
-use crate::results::FamilyKind;
 use crate::kernels::Kernel;
+use crate::results::FamilyKind;
 use std::time::Duration;
 
 impl SweepConfig {

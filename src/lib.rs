@@ -4,7 +4,8 @@
 //! - [`gpu`]: adapter choice, device, buffer accounting, timing;
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`](mod@reference): the f64 CPU reference and the comparison;
-//! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
+//! - [`run`]: running and timing a kernel; [`stats`]: medians and their intervals;
+//!   [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
@@ -29,11 +30,13 @@ pub mod interrupt;
 pub mod kernels;
 pub mod markdown;
 pub mod parse;
+pub mod probe;
 pub mod reference;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod shape;
+pub mod stats;
 pub mod sweep;
 pub mod tensors;
 pub mod verify;
@@ -41,8 +44,6 @@ pub mod verify;
 // What needs an operating system: files, locks, host memory, the Python peers.
 #[cfg(feature = "native")]
 pub mod files;
-#[cfg(feature = "native")]
-pub mod probe;
 #[cfg(feature = "native")]
 pub mod session;
 #[cfg(feature = "native")]

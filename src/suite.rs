@@ -26,13 +26,12 @@ use crate::markdown::{Align, Table};
 use crate::probe::{ProbeReport, run_probes};
 use crate::report::write_device_report;
 use crate::results::{DeviceHeader, RunKind, RunRecord, Skip};
-use crate::run::MeasureOptions;
 use crate::session::Session;
-use crate::sweep::{Sampler, SweepConfig};
+use crate::sweep::{Sampler, SweepConfig, sweep_sampling};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
-use crate::verify::{Coverage, check_all, fresh_seed, plan};
+use crate::verify::{Coverage, Tally, Unverified, check_all, fresh_seed, plan};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -113,6 +112,8 @@ struct SuiteRun<'a> {
     kernels: Vec<&'static dyn Kernel>,
     start: Instant,
     steps: Vec<Step>,
+    /// The (kernel, pass) pairs verification did not cover: the sweep skips them.
+    unverified: Vec<Unverified>,
     log: &'a mut dyn FnMut(&str),
 }
 
@@ -140,6 +141,7 @@ pub fn run_suite(
         kernels,
         start,
         steps: Vec::new(),
+        unverified: Vec::new(),
         log,
     };
     run.device_report()?;
@@ -199,19 +201,20 @@ impl SuiteRun<'_> {
     ///    and variant the sweep and the targets will measure (forward, backward and
     ///    training step, GQA, windows, decode; hostile inputs), in the configuration they
     ///    will measure (after tuning). The reason when a kernel is wrong.
+    ///    A (kernel, pass) no check covered — every check of it skipped for the budget or
+    ///    a device limit — is not measured by the sweep: its rows say why.
     fn verify(&mut self) -> Result<Option<String>> {
         let began = Instant::now();
         let seed = fresh_seed();
-        let (mut passed, mut skipped) = (0, 0);
+        let mut tally = Tally::default();
         let mut wrong: Option<String> = None;
         let cases = plan(&self.kernels, Coverage::Device, None);
         let benches: Vec<&Bench> = std::iter::once(&*self.bench)
             .chain(self.helpers.iter())
             .collect();
         check_all(&benches, &cases, seed, |case, check, _| {
-            if check.passed() {
-                passed += 1;
-            } else if check.failed() {
+            tally.add(case, &check);
+            if check.failed() {
                 wrong.get_or_insert_with(|| {
                     format!(
                         "{} is wrong at {} with {} inputs (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
@@ -222,15 +225,18 @@ impl SuiteRun<'_> {
                         check.tolerance
                     )
                 });
-            } else {
-                skipped += 1;
             }
         })?;
         if let Some(why) = wrong {
             self.step("verify", began, why.clone());
             return Ok(Some(why));
         }
-        let outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
+        let (passed, _, skipped) = tally.totals();
+        let mut outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
+        self.unverified = tally.unverified_passes();
+        for u in &self.unverified {
+            outcome += &format!("; not measured: {u}");
+        }
         self.step("verify", began, outcome);
         Ok(None)
     }
@@ -320,14 +326,14 @@ impl SuiteRun<'_> {
         let mut config = self.options.sweep.clone();
         config.results_dir = self.options.out.clone();
         config.kernels = self.kernels.clone();
+        config.unverified = self
+            .unverified
+            .iter()
+            .map(|u| (u.kernel, u.pass, u.to_string()))
+            .collect();
         config.deadline = Some(began + self.left(began).mul_f64(SWEEP_SHARE));
         let mut sampler = Sampler {
-            options: MeasureOptions {
-                warmup: 1,
-                samples: 5,
-                time_budget: Some(config.time_budget.saturating_mul(2)),
-                min_samples: 3,
-            },
+            options: sweep_sampling(config.time_budget, 5),
             on_progress: None,
         };
         let swept = self
@@ -435,7 +441,7 @@ impl SuiteReport {
             "`attnbench suite` with a budget of {:.0} s ({:.0} s before the report); run {}.\n\n",
             self.budget_seconds,
             self.total_seconds,
-            self.run.describe()
+            crate::markdown::text(&self.run.describe())
         );
         if self.run.is_unstable() {
             md +=

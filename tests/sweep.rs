@@ -10,7 +10,7 @@ use attnbench::run::Measurement;
 use attnbench::sweep::{
     DEFAULT_SWEEP_BUDGET_S, LazyRun, MARK_SEQ_LEN, Measurer, SweepConfig, SweepPoint, run_sweep,
 };
-use attnbench::{AdapterChoice, Bench, Gpu, find_kernel};
+use attnbench::{AdapterChoice, Bench, Gpu, Pass, find_kernel};
 use std::time::{Duration, Instant};
 
 /// Pretends one run takes n² / 1000 ms, without running anything.
@@ -314,4 +314,45 @@ fn an_interrupted_sweep_returns_the_points_it_measured() {
     let seq_lens: Vec<u32> = rows.iter().map(|r| r.seq_len).collect();
     assert_eq!(seq_lens, [16, 32]);
     assert!(rows.iter().all(|r| r.status == Status::Ok));
+}
+
+/// A (kernel, pass) that verification did not cover (`suite`: every check of it skipped
+/// for the budget) is never measured: its points are skipped, and say why.
+#[test]
+fn unverified_passes_are_skipped_with_the_reason() {
+    let gpu = Bench::untuned(Gpu::new(&AdapterChoice::default()).unwrap());
+    let results = tempfile::tempdir().unwrap();
+    let why = "flash fwd-bwd (every check skipped; first: needs 367728 bytes)";
+    let config = SweepConfig {
+        seq_lens: vec![16, 32],
+        head_dims: vec![16],
+        causal: vec![false],
+        window: None,
+        head_dim_sweep: Vec::new(),
+        kernels: vec![find_kernel("naive").unwrap(), find_kernel("flash").unwrap()],
+        results_dir: results.path().to_path_buf(),
+        unverified: vec![("flash", Pass::ForwardBackward, why.into())],
+        ..SweepConfig::default()
+    };
+    let rows = run_sweep(&gpu, &config, &mut Quadratic, &|_, _| None).unwrap();
+    let of = |family: &str, kernel: &str| -> Vec<&ResultRow> {
+        rows.iter()
+            .filter(|r| r.family == family && r.kernel == kernel)
+            .collect()
+    };
+    for row in of("train-d16", "flash") {
+        assert!(!row.is_ok(), "{row:?}");
+        assert!(matches!(row.skip, Some(Skip::Unverified { .. })), "{row:?}");
+        assert!(row.reason.contains(why), "{}", row.reason);
+    }
+    assert!(of("train-d16", "naive").iter().all(|r| r.is_ok()));
+    assert!(of("prefill-d16", "flash").iter().all(|r| r.is_ok()));
+    // Its other passes are not held back.
+    let backward = of("backward-d16", "flash");
+    assert!(!backward.is_empty());
+    assert!(
+        backward
+            .iter()
+            .all(|r| !matches!(r.skip, Some(Skip::Unverified { .. })))
+    );
 }

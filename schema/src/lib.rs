@@ -3,8 +3,13 @@
 //! library without building wgpu: the schema name of `results.json`, and how a device's
 //! folder is named.
 
-/// Identifies the schema in every results file.
-pub const SCHEMA: &str = "attnbench-results/2";
+/// Identifies the schema in every results file: /3 types the family (`family_kind`), the
+/// too-large limit (`skip.limit`) and the interval of the median (`interval_*`).
+pub const SCHEMA: &str = "attnbench-results/3";
+
+/// The schema before the family, limits and intervals were typed; read, and written back
+/// as [`SCHEMA`].
+pub const SCHEMA_V2: &str = "attnbench-results/2";
 
 /// The schema before runs were recorded; read, and written back as [`SCHEMA`].
 pub const SCHEMA_V1: &str = "attnbench-results/1";

@@ -183,7 +183,7 @@ pub fn ladder(args: &LadderArgs, settings: &Settings) -> Result<(), Failure> {
             Err(e) if e.is_input_error() => println!(
                 "| {} | {config} | skipped: {} | | | | {} |",
                 rung.name,
-                attnbench::markdown::escape(&e.to_string()),
+                attnbench::markdown::text(&e.to_string()),
                 rung.idea
             ),
             Err(e) => return Err(e.into()),

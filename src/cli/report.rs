@@ -5,10 +5,9 @@ use attnbench::Error;
 use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
-use attnbench::run::MeasureOptions;
 use attnbench::session::Session;
 use attnbench::settings::{Settings, SweepArgs};
-use attnbench::sweep::{Sampler, SweepPoint};
+use attnbench::sweep::{Sampler, SweepPoint, sweep_sampling};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -60,13 +59,33 @@ fn device_folders(root: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(dirs)
 }
 
-fn load_all(dirs: &[PathBuf]) -> Result<Vec<ResultsFile>, Error> {
-    dirs.iter()
-        .map(|d| DeviceFolder::at(d).load_existing())
-        .collect()
+/// Each folder's results, checked; a folder whose file is refused is left out, its reason
+/// printed (one line), and the rest go on. The reasons come back too, for a command left
+/// with too few folders to report them.
+fn load_each(dirs: &[PathBuf]) -> (Vec<(PathBuf, ResultsFile)>, Vec<Error>) {
+    let mut loaded = Vec::new();
+    let mut refused = Vec::new();
+    for dir in dirs {
+        match DeviceFolder::at(dir).load_existing() {
+            Ok(file) => loaded.push((dir.clone(), file)),
+            Err(e) => refused.push(e),
+        }
+    }
+    (loaded, refused)
 }
 
-/// Regenerates every chart and device README from results files; runs nothing.
+/// Prints one line per refused folder, as a command that goes on without them.
+fn report_skipped(refused: &[Error]) {
+    for e in refused {
+        eprintln!(
+            "skipped: {} (the other folders go on)",
+            e.to_string().replace(['\n', '\r'], " ")
+        );
+    }
+}
+
+/// Regenerates every chart and device README from results files; runs nothing. A folder
+/// whose results are refused is skipped, named with the reason; the others are drawn.
 pub fn plot(args: &PlotArgs, settings: &Settings) -> Result<(), Failure> {
     let root = settings.results_dir.clone();
     let dirs = if args.dirs.is_empty() {
@@ -80,27 +99,58 @@ pub fn plot(args: &PlotArgs, settings: &Settings) -> Result<(), Failure> {
             message: "no device folders with results.json (run `cargo bench` first)".into(),
         }));
     }
+    // A README that cannot take its section is refused before anything is drawn.
+    if let Some(readme) = &args.readme {
+        read_readme(readme)?;
+    }
     // Read everything first, so that a bad file changes nothing.
-    let files = load_all(&dirs)?;
-    for (dir, file) in dirs.iter().zip(&files) {
+    let (loaded, refused) = load_each(&dirs);
+    if loaded.is_empty() && args.readme.is_none() {
+        return Err(first_refusal(refused));
+    }
+    report_skipped(&refused);
+    for (dir, file) in &loaded {
         let _lock = DeviceFolder::at(dir).lock()?;
         let written = write_device_report(file, dir)?;
         println!("{}: {} files", dir.display(), written.len());
     }
     if let Some(readme) = &args.readme {
-        update_readme(readme, &root)?;
+        // The folders under the root were just read (and any refused one named) when no
+        // folders were given.
+        update_readme(readme, &root, !args.dirs.is_empty())?;
         println!("{}: results section regenerated", readme.display());
     }
     Ok(())
 }
 
-/// Rewrites `readme`'s results section from every device folder under `root`.
-fn update_readme(readme: &Path, root: &Path) -> Result<(), Error> {
-    let text = std::fs::read_to_string(readme).map_err(|e| Error::DataFile {
+/// The first refusal as the command's failure (exit 2).
+fn first_refusal(refused: Vec<Error>) -> Failure {
+    refused
+        .into_iter()
+        .next()
+        .map(Failure::from)
+        .unwrap_or_else(|| Failure::failed("nothing to do"))
+}
+
+/// The text of `readme`, checked to take a results section (its markers pair).
+fn read_readme(readme: &Path) -> Result<String, Error> {
+    let text = attnbench::files::read_data_file(readme)?.ok_or_else(|| Error::DataFile {
         path: readme.to_path_buf(),
-        message: format!("cannot read: {e}"),
+        message: "cannot read: no such file".into(),
     })?;
-    let section = attnbench::report::readme_section(readme, root)?;
+    replace_section(&text, "", readme)?;
+    Ok(text)
+}
+
+/// Rewrites `readme`'s results section from every device folder under `root` (a folder
+/// whose results are refused is left out, named); the README is read and checked (its
+/// markers must pair) before anything is written, and only its section changes.
+fn update_readme(readme: &Path, root: &Path, report_refused: bool) -> Result<(), Error> {
+    let text = read_readme(readme)?;
+    let (section, refused) = attnbench::report::readme_section_skipping(readme, root)?;
+    if report_refused {
+        report_skipped(&refused);
+    }
     let updated = replace_section(&text, &section, readme)?;
     attnbench::files::write_atomic(readme, updated.as_bytes())
 }
@@ -134,8 +184,12 @@ pub fn compare(args: &CompareArgs, settings: &Settings) -> Result<(), Failure> {
         }
         .into());
     }
-    let files = load_all(&args.dirs)?;
-    let refs: Vec<&ResultsFile> = files.iter().collect();
+    let (loaded, refused) = load_each(&args.dirs);
+    if loaded.len() < 2 {
+        return Err(first_refusal(refused));
+    }
+    report_skipped(&refused);
+    let refs: Vec<&ResultsFile> = loaded.iter().map(|(_, f)| f).collect();
     let written = write_comparison(&refs, &out)?;
     println!("{}", attnbench::report::comparison_markdown(&refs));
     println!("wrote {} files to {}", written.len(), out.display());
@@ -167,12 +221,7 @@ pub fn sweep(args: &SweepCommandArgs, settings: &Settings) -> Result<(), Failure
         ));
     };
     let mut sampler = Sampler {
-        options: MeasureOptions {
-            warmup: 1,
-            samples: args.samples,
-            time_budget: Some(config.time_budget.saturating_mul(2)),
-            min_samples: 3.min(args.samples.max(1)),
-        },
+        options: sweep_sampling(config.time_budget, args.samples),
         on_progress: Some(Box::new(progress)),
     };
     let swept = session.sweep(&gpu, &config, &mut sampler, &|_, _| None)?;

@@ -8,6 +8,7 @@ mod context;
 mod facts;
 mod grid;
 mod memory;
+mod params;
 mod passes;
 mod pipeline;
 mod shaders;
@@ -22,6 +23,8 @@ pub use context::{Gpu, ShaderSource};
 pub use facts::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
+pub(crate) use params::shader_params;
+pub use params::{ShaderParams, wgsl_mismatch};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
 pub use passes::{Encode, submit_passes, time_passes_async};
@@ -35,6 +38,5 @@ pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
     texel_pair_within_budget, texel_row_width,
 };
-pub use timing::median;
 pub use timing::{PassTimer, TimingSource};
 pub use unroll::unroll_marked_loops;

@@ -44,7 +44,10 @@ pub fn texel_extent(what: &str, texels: u64, limits: &wgpu::Limits) -> Result<wg
             what: format!("{what}: texel array"),
             needed: texels * TEXEL_BYTES,
             allowed: most_rows * u64::from(width) * TEXEL_BYTES,
-            limit: format!("max_texture_dimension_2d ({width} texels per row × {most_rows} rows)"),
+            limit: crate::error::Limit::MaxTextureDimension2d {
+                texels_per_row: width,
+                rows: most_rows,
+            },
         });
     }
     Ok(wgpu::Extent3d {

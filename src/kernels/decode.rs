@@ -24,7 +24,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{
     Bounds, BufferTracker, DeviceFacts, Gpu, REGISTER_TARGET, bind_buffers, grid_for,
-    params_buffer, pipeline_layout, shader, specialize, storage_and_params_layout,
+    params_buffer, pipeline_layout, shader, shader_params, specialize, storage_and_params_layout,
     unroll_marked_loops,
 };
 use crate::kernels::flash::{LaneSum, lane_sum_wgsl};
@@ -66,21 +66,21 @@ fn parallel_workgroups(facts: &DeviceFacts) -> u32 {
 /// keys.
 const MIN_KEYS_PER_LANE: u32 = 8;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    queries: u32,
-    splits: u32,
-    total_groups: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    keys: u32,
-    chunks: u32,
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        queries: u32,
+        splits: u32,
+        total_groups: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        keys: u32,
+        chunks: u32,
+    }
 }
 
 fn queries(shape: &Shape) -> u32 {
@@ -448,4 +448,19 @@ fn build(
         steps,
         _buffers: buffers,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("decode/decode.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "decode/decode.wgsl"
+        );
+    }
 }

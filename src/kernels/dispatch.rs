@@ -52,6 +52,6 @@ pub(crate) fn workgroup_count(kernel: &str, shape: &Shape, total: u64) -> Result
         what: format!("{kernel} at {shape}: workgroups"),
         needed: total,
         allowed: u64::from(u32::MAX),
-        limit: "workgroups per dispatch".into(),
+        limit: crate::error::Limit::WorkgroupsPerDispatch,
     })
 }

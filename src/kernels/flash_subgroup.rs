@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{
     Bounds, BufferTracker, DeviceFacts, Gpu, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, specialize, storage_and_params_layout,
+    pipeline_layout, shader, shader_params, specialize, storage_and_params_layout,
 };
 use crate::kernels::{
     AttentionBuffers, Dispatch, Dispatches, ForwardPlan, Kernel, Plan, PlanContext, PreparedKernel,
@@ -21,20 +21,23 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct FlashSubgroup;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    rows_per_group: u32,
-    q_blocks: u32,
-    total_groups: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    _pad: [u32; 5],
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        rows_per_group: u32,
+        q_blocks: u32,
+        total_groups: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        _pad3: u32,
+    }
 }
 
 /// Invocations per workgroup and query rows per workgroup (one per subgroup of the largest
@@ -171,7 +174,10 @@ fn build(
             heads: shape.heads,
             kv_heads: shape.kv_head_count(),
             window: shape.window.unwrap_or(0),
-            _pad: [0; 5],
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+            _pad3: 0,
         },
     )?;
     let bind_group = bind_buffers(
@@ -188,4 +194,19 @@ fn build(
         }],
         _buffers: vec![params],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash_subgroup/flash_subgroup.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash_subgroup/flash_subgroup.wgsl"
+        );
+    }
 }

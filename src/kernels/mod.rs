@@ -1,6 +1,6 @@
 //! The kernel registry. Every attention kernel implements [`Kernel`] and is listed once in
 //! [`KERNELS`]; the CLI, the tests, the benches and the reports iterate over that list.
-//! Adding a kernel is one `.wgsl` file in `shaders/`, one module here, and one line in
+//! Adding a kernel is one folder `shaders/<family>/`, one module here, and one line in
 //! [`KERNELS`].
 //!
 //! | kernel | idea | memory |

@@ -3,9 +3,12 @@
 
 mod measurement;
 mod plan;
+mod row;
 
-pub use measurement::{MeasureOptions, Measurement, gflops, median_ci95};
+pub use crate::stats::{Measurement, gflops};
+pub use measurement::MeasureOptions;
 pub use plan::{PointPlan, label_of};
+pub use row::{measured, planned_row};
 
 use crate::bench::Bench;
 use crate::error::Result;

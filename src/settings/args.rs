@@ -54,10 +54,11 @@ pub struct KernelArgs {
     /// `split,BLOCK_Q,ROWS,BLOCK_KV,KEY_LANES,LANES` or `split` (docs/flash-tiles.md).
     #[arg(long, global = true, env = "ATTNBENCH_FLASH_TILES")]
     pub flash_tiles: Option<String>,
-    /// flash's backward layout: `broadcast`, `tiles` or `tiles,LANES`.
+    /// flash's backward layout: `broadcast`, `tiles` or `tiles,LANES` (docs/flash-tiles.md).
     #[arg(long, global = true, env = "ATTNBENCH_FLASH_BWD")]
     pub flash_bwd: Option<String>,
-    /// The broadcast backward's rows: `DQ,DKDV[,BLOCK[,texels|buffers]]`.
+    /// The broadcast backward's rows: `DQ,DKDV[,BLOCK[,texels|buffers]]`
+    /// (docs/flash-tiles.md).
     #[arg(long, global = true, env = "ATTNBENCH_FLASH_BWD_ROWS")]
     pub flash_bwd_rows: Option<String>,
 }

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::{KERNELS, Kernel, find_kernel};
 use crate::parse::{check_u32_in, list, number, seconds};
-use crate::shape::MAX_HEAD_DIM;
+use crate::shape::{MAX_HEAD_DIM, Pass};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,6 +45,10 @@ pub struct SweepConfig {
     /// Past this instant no further point is measured: every remaining point is recorded
     /// as skipped for lack of time (`attnbench suite` gives the sweep a share of its budget).
     pub deadline: Option<web_time::Instant>,
+    /// (kernel, pass, why) that verification did not cover (`attnbench suite`): their
+    /// points are recorded as skipped ([`crate::results::Skip::Unverified`]), never
+    /// measured.
+    pub unverified: Vec<(&'static str, Pass, String)>,
 }
 
 impl Default for SweepConfig {
@@ -65,6 +69,7 @@ impl Default for SweepConfig {
             results_dir: PathBuf::from("results"),
             seed: 0,
             deadline: None,
+            unverified: Vec::new(),
         }
     }
 }

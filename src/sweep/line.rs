@@ -11,8 +11,8 @@ use super::schedule::{Phase, long_run_samples};
 use crate::bench::Planner;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
-use crate::results::{ResultRow, Skip, Status};
-use crate::run::{Measurement, PointPlan, gflops};
+use crate::results::{ResultRow, Skip};
+use crate::run::{Measurement, PointPlan, measured, planned_row};
 use crate::shape::Shape;
 use std::time::Duration;
 use web_time::Instant;
@@ -76,17 +76,10 @@ impl<'a> Line<'a> {
     /// A row with the point's identity and models, and what `plan` says of it, nothing
     /// measured yet.
     pub(super) fn row(&self, shape: &Shape, plan: Option<&PointPlan<'_>>) -> ResultRow {
-        let kernel = self.kernel;
-        let mut row = ResultRow::new(&self.family.name, kernel.name(), shape);
+        let mut row = planned_row(&self.family.name, self.kernel, shape, plan);
+        row.family_kind = Some(self.family.kind);
         row.axis = self.family.axis();
         row.workload = self.family.workload();
-        row.min_bytes = kernel.min_bytes(shape);
-        row.flops = kernel.flops(shape);
-        row.dtype = kernel.precision();
-        if let Some(plan) = plan {
-            row.config = plan.label().map(str::to_string);
-            row.needed_bytes = plan.memory().total_bytes();
-        }
         row
     }
 
@@ -108,6 +101,14 @@ impl<'a> Line<'a> {
         };
         if let Some(stopped) = &self.stopped {
             return skipped(self.row(shape, None), stopped.clone());
+        }
+        // A (kernel, pass) no check covered is not measured: no number of an unverified
+        // kernel is published.
+        let name = self.kernel.name();
+        let mut unverified = config.unverified.iter();
+        if let Some((.., why)) = unverified.find(|(k, pass, _)| *k == name && *pass == shape.pass) {
+            let reason = why.clone();
+            return skipped(self.row(shape, None), Skip::Unverified { reason });
         }
         let plan = match PointPlan::on(planner, self.kernel, shape) {
             Ok(plan) => plan,
@@ -174,18 +175,8 @@ impl<'a> Line<'a> {
         match outcome {
             Ok(None) => Ok(None),
             Ok(Some((m, peak))) => {
-                row.status = Status::Ok;
-                row.median_ms = Some(m.median_ms);
-                row.min_ms = Some(m.min_ms);
-                row.max_ms = Some(m.max_ms);
-                row.samples = m.samples_ms.len() as u32;
-                row.ci95_low_ms = Some(m.ci95_ms.0);
-                row.ci95_high_ms = Some(m.ci95_ms.1);
-                row.timing = Some(m.timing);
-                row.gflops = Some(gflops(row.flops, m.median_ms));
-                row.peak_buffer_bytes = Some(peak);
                 self.last = Some((shape, m.median_ms));
-                Ok(Some(row))
+                Ok(Some(measured(row, &m, peak)))
             }
             Err(e @ (Error::OutOfMemory { .. } | Error::TooLarge { .. } | Error::Gpu { .. })) => {
                 let skip = Skip::from_error(&e).expect("a device error is a skip");

@@ -3,7 +3,7 @@
 //! ([`Sampler`]); criterion's lives in `benches/attention.rs`.
 
 use super::runner::SweepPoint;
-use super::schedule::MIN_LONG_SAMPLES;
+use super::sampling::{long_options, point_options};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::run::{KernelRun, MeasureOptions, Measurement, PointPlan};
@@ -51,16 +51,6 @@ impl<'g> LazyRun<'g> {
     }
 }
 
-/// The options of a long point: `samples` timed runs, no warm-up, no time budget.
-fn long_options(samples: u32) -> MeasureOptions {
-    MeasureOptions {
-        warmup: 0,
-        samples,
-        time_budget: None,
-        min_samples: samples,
-    }
-}
-
 /// How a native driver measures a point: `Ok(None)` means "not measured this time"
 /// (filtered out), and the existing result, if any, is kept.
 pub trait Measurer {
@@ -105,10 +95,7 @@ impl Sampler<'_> {
     /// The options of `point`: a long point gets no warm-up, and no more samples than
     /// asked for otherwise.
     pub fn options_for(&self, point: &SweepPoint<'_>) -> MeasureOptions {
-        match point.samples {
-            Some(k) => long_options(k.min(self.options.samples.max(MIN_LONG_SAMPLES))),
-            None => self.options,
-        }
+        point_options(&self.options, point.samples)
     }
 }
 

@@ -24,8 +24,8 @@
 //! points, and the median of three absorbs one slow first run). Rows record their sample
 //! count.
 
-use super::families::FamilyKind;
 use crate::kernels::{ARGUMENT_KERNELS, Kernel};
+use crate::results::FamilyKind;
 use crate::shape::Shape;
 use std::time::Duration;
 use web_time::Instant;

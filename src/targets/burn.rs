@@ -13,7 +13,7 @@ use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::gpu::TimingSource;
 use crate::kernels::Kernel;
-use crate::markdown::{Align, Table};
+use crate::markdown::{Align, Cell, Table};
 use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
 use crate::run::{KernelRun, Measurement, gflops};
 use crate::shape::Shape;
@@ -417,43 +417,41 @@ pub(super) fn burn_table(comparisons: &[BurnComparison], timing: &str) -> String
         ("rel. error flash / Burn", Align::Right),
         ("attnbench ÷ burn", Align::Right),
     ]);
+    // The peer's words (its strategy, its failures) are text from another program,
+    // escaped; the times and ratios are Markdown attnbench wrote.
     let num = |x: Option<f64>, f: fn(f64) -> String| x.map_or("-".to_string(), f);
     for c in comparisons {
-        let flash = c.flash.map_or("-".into(), |t| t.describe());
+        let flash = Cell::md(c.flash.map_or("-".into(), |t| t.describe()));
         let Some(burn) = c.burn else {
             let reason = c.skipped.as_deref().unwrap_or("?");
             table.row([
-                c.shape.clone(),
+                Cell::from(&c.shape),
                 flash,
-                format!("not measured: {reason}"),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
+                Cell::from(format!("not measured: {reason}")),
             ]);
             continue;
         };
         table.row([
-            c.shape.clone(),
+            Cell::from(&c.shape),
             flash,
-            burn.describe(),
-            c.strategy.clone().unwrap_or_else(|| "?".into()),
-            format!(
+            Cell::md(burn.describe()),
+            Cell::from(c.strategy.clone().unwrap_or_else(|| "?".into())),
+            Cell::md(format!(
                 "{} / {}",
                 num(c.flash_gflops, |g| format!("{g:.1}")),
                 num(c.burn_gflops, |g| format!("{g:.1}"))
-            ),
-            format!(
+            )),
+            Cell::md(format!(
                 "{} / {}",
                 num(c.flash_rel_l2_err, |e| format!("{e:.1e}")),
                 num(c.burn_rel_l2_err, |e| format!("{e:.1e}"))
-            ),
-            c.ratio.map_or("-".into(), |r| r.describe()),
+            )),
+            Cell::md(c.ratio.map_or("-".into(), |r| r.describe())),
         ]);
     }
     md += &table.render();
     if let Some(peer) = comparisons.iter().find_map(|c| c.peer.clone()) {
-        md += &format!("\nThe peer: {peer}.\n");
+        md += &format!("\nThe peer: {}.\n", crate::markdown::text(&peer));
     }
     md
 }

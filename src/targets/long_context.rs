@@ -353,7 +353,7 @@ impl LongContext {
             "\nLong context (GQA, sliding windows, decode against a KV cache; decode's GB/s are \
              the bytes it must move — K, V and the query and output rows — over its time):\n\n",
         );
-        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        let mut table = Table::of_markdown([("target", Align::Left), ("measured", Align::Right)]);
         if let Some(b) = &self.decode_bandwidth {
             table.row([
                 format!("decode {} vs probed bandwidth", b.shape),

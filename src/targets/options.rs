@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::kernels::Kernel;
 use crate::run::{KernelRun, MeasureOptions, Measurement};
 use crate::shape::{Pass, Shape};
+use crate::stats::Interval;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -128,14 +129,16 @@ impl TargetOptions {
     }
 }
 
-/// A target's time: the median, its 95% interval, how many samples, and whether it was
-/// measured again because the first interval was wider than ±[`MAX_SPREAD`].
+/// A target's time: the median, its interval (with how it was made), how many samples,
+/// and whether it was measured again because the first interval was wider than
+/// ±[`MAX_SPREAD`].
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Timed {
     /// Median ms.
     pub ms: f64,
-    /// 95% confidence interval of the median, ms.
-    pub ci95_ms: (f64, f64),
+    /// The interval of the median, ms: a 95% interval where the samples allow one, else
+    /// their range ([`Interval::of_median`]); none from one sample.
+    pub interval: Option<Interval>,
     /// Timed runs behind it.
     pub samples: usize,
     /// Whether it is the second measurement (the first was too spread).
@@ -146,52 +149,77 @@ pub struct Timed {
 pub const MAX_SPREAD: f64 = 0.10;
 
 impl Timed {
+    /// The time of `samples` (ms), for times another program measured.
+    pub(super) fn from_samples(samples: &[f64]) -> Option<Timed> {
+        Some(Timed {
+            ms: crate::stats::median(samples)?,
+            interval: Interval::of_median(samples),
+            samples: samples.len(),
+            remeasured: false,
+        })
+    }
+
     pub(super) fn of(m: &Measurement, remeasured: bool) -> Timed {
         Timed {
             ms: m.median_ms,
-            ci95_ms: m.ci95_ms,
+            interval: m.interval,
             samples: m.samples_ms.len(),
             remeasured,
         }
     }
 
-    /// `self.ms / other.ms` and the interval the two medians' intervals allow.
+    /// The interval's ends, ms (the median twice without one).
+    pub fn ends(&self) -> (f64, f64) {
+        self.interval
+            .map_or((self.ms, self.ms), |i| (i.low, i.high))
+    }
+
+    /// `self.ms / other.ms` and the bounds the two medians' intervals allow.
     pub fn ratio(&self, other: &Timed) -> Ratio {
-        let (lo, hi) = self.ci95_ms;
-        let (olo, ohi) = other.ci95_ms;
+        let (lo, hi) = self.ends();
+        let (olo, ohi) = other.ends();
+        let confident = |t: &Timed| t.interval.is_some_and(|i| i.is_confident());
         Ratio {
             value: self.ms / other.ms,
-            ci95: (
+            bounds: (
                 lo / ohi.max(f64::MIN_POSITIVE),
                 hi / olo.max(f64::MIN_POSITIVE),
             ),
+            from_confidence_intervals: confident(self) && confident(other),
         }
     }
 
-    /// `12.3 ms (12.1–12.6)`.
+    /// `12.3 ms (12.1–12.6, 97% CI)`, or `(… range of 3 (75% coverage))`.
     pub fn describe(&self) -> String {
-        format!(
-            "{:.1} ms ({:.1}–{:.1})",
-            self.ms, self.ci95_ms.0, self.ci95_ms.1
-        )
+        match self.interval {
+            Some(i) => format!("{:.1} ms ({})", self.ms, i.with_ends(1)),
+            None => format!("{:.1} ms (one sample)", self.ms),
+        }
     }
 }
 
-/// A ratio of two medians with its interval.
+/// A ratio of two medians with the bounds their intervals allow.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Ratio {
     /// The ratio of the medians.
     pub value: f64,
-    /// Its 95% interval (from the two medians' intervals).
-    pub ci95: (f64, f64),
+    /// The worst cases of the two medians' intervals.
+    pub bounds: (f64, f64),
+    /// Whether both intervals were 95% intervals (else one was a range or missing).
+    pub from_confidence_intervals: bool,
 }
 
 impl Ratio {
-    /// `**3.1×** (2.9–3.3)`.
+    /// `**3.1×** (2.9–3.3)`, the bounds marked when a side had no 95% interval.
     pub fn describe(&self) -> String {
+        let mark = if self.from_confidence_intervals {
+            ""
+        } else {
+            ", from ranges"
+        };
         format!(
-            "**{:.2}×** ({:.2}–{:.2})",
-            self.value, self.ci95.0, self.ci95.1
+            "**{:.2}×** ({:.2}–{:.2}{mark})",
+            self.value, self.bounds.0, self.bounds.1
         )
     }
 }
@@ -277,7 +305,10 @@ pub(super) fn interleaved(
         ))
     };
     let (ta, tb) = sample(false)?;
-    let spread = |t: &Timed| (t.ci95_ms.1 - t.ci95_ms.0) / 2.0 / t.ms > MAX_SPREAD;
+    let spread = |t: &Timed| {
+        t.interval
+            .is_some_and(|i| i.relative_spread(t.ms) > MAX_SPREAD)
+    };
     if (spread(&ta) || spread(&tb)) && options.deadline.is_none_or(|d| Instant::now() < d) {
         return sample(true);
     }

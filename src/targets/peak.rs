@@ -44,8 +44,8 @@ impl PeakFraction {
     }
 
     /// The interval of the fraction, from the interval of the time.
-    pub fn fraction_ci95(&self) -> (f64, f64) {
-        let (lo, hi) = self.flash.ci95_ms;
+    pub fn fraction_interval(&self) -> (f64, f64) {
+        let (lo, hi) = self.flash.ends();
         let at = |ms: f64| self.fraction * self.flash.ms / ms.max(f64::MIN_POSITIVE);
         (at(hi), at(lo))
     }
@@ -61,14 +61,18 @@ impl PeakFraction {
                 self.config.as_deref().unwrap_or("-")
             ),
             {
-                let (lo, hi) = self.fraction_ci95();
+                let (lo, hi) = self.fraction_interval();
                 let ceiling = if self.fraction > 1.0 {
                     " — above the probed peak: the probe is too low"
                 } else {
                     ""
                 };
+                let method = self
+                    .flash
+                    .interval
+                    .map_or("one sample".into(), |i| i.describe());
                 format!(
-                    "{:.1} / {:.1} GFLOP/s = **{:.0}%** ({:.0}–{:.0}%){ceiling}",
+                    "{:.1} / {:.1} GFLOP/s = **{:.0}%** ({:.0}–{:.0}%, {method}){ceiling}",
                     self.flash_gflops,
                     self.fma_peak_gflops,
                     100.0 * self.fraction,

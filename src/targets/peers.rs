@@ -100,13 +100,7 @@ pub struct PeerComparison {
 
 /// A time from samples in ms another program measured.
 fn timed_from_samples(samples: &[f64]) -> Option<Timed> {
-    let ms = crate::gpu::median(samples).ok()?;
-    Some(Timed {
-        ms,
-        ci95_ms: crate::run::median_ci95(samples),
-        samples: samples.len(),
-        remeasured: false,
-    })
+    Timed::from_samples(samples)
 }
 
 /// The `samples_ms` array of a script's JSON.

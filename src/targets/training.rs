@@ -165,7 +165,8 @@ pub(super) fn measure(
 impl Training {
     /// The section of `targets.md`.
     pub fn markdown(&self) -> String {
-        let mut table = Table::new([("training target", Align::Left), ("measured", Align::Left)]);
+        let mut table =
+            Table::of_markdown([("training target", Align::Left), ("measured", Align::Left)]);
         if let Some(s) = &self.speedup {
             table.row([
                 format!("flash bwd vs naive bwd, {} (goal ≥ 5×)", s.shape),

@@ -83,10 +83,47 @@ impl TuningFile {
         dir.join("tuning.json")
     }
 
-    /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema or
-    /// a malformed one is an error naming the file.
+    /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema, a
+    /// malformed one, or one whose numbers are not times and rates ([`TuningFile::check`])
+    /// is an error naming the file, the choice and the field.
     pub fn load(dir: &Path) -> Result<Option<TuningFile>> {
-        load_json(&Self::path(dir), "tuning file", SCHEMA)
+        let path = Self::path(dir);
+        let file: Option<TuningFile> = load_json(&path, "tuning file", SCHEMA)?;
+        if let Some(f) = &file {
+            f.check().map_err(|message| Error::DataFile {
+                path: path.clone(),
+                message: format!("malformed tuning file: {message}"),
+            })?;
+        }
+        Ok(file)
+    }
+
+    /// Checks what a file from elsewhere could get wrong: the device named, every time a
+    /// time and every rate a rate, head dims a kernel can take. Configurations are checked
+    /// against the device when they are applied ([`apply_for`]).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        use crate::results::{check_rate, check_time_ms};
+        crate::results::check_header(&self.device)?;
+        for (i, c) in self.choices.iter().enumerate() {
+            let at = |e: String| format!("choices[{i}] ({} d{}): {e}", c.kernel, c.head_dim);
+            if c.head_dim == 0 || c.head_dim > crate::shape::MAX_HEAD_DIM {
+                return Err(at(format!("head_dim: {} is no head dim", c.head_dim)));
+            }
+            check_time_ms("median_ms", c.median_ms).map_err(at)?;
+            check_rate("gflops", c.gflops).map_err(at)?;
+            if let Some(ms) = c.untuned_ms {
+                check_time_ms("untuned_ms", ms).map_err(at)?;
+            }
+            for (j, t) in c.trials.iter().enumerate() {
+                if let Some(ms) = t.median_ms {
+                    check_time_ms(&format!("trials[{j}].median_ms"), ms).map_err(at)?;
+                }
+                if let Some(e) = t.rel_l2_err.filter(|e| !(e.is_finite() && *e >= 0.0)) {
+                    return Err(at(format!("trials[{j}].rel_l2_err: {e} is no error")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Merges `choices` into the file in `dir` (replacing those of the same kernel and

@@ -49,6 +49,20 @@ pub struct Check {
     pub outputs: Vec<OutputCheck>,
     /// Why it did not run, when it did not.
     pub skipped: Option<String>,
+    /// What kind of reason that is, when it did not run.
+    pub not_run: Option<NotRun>,
+}
+
+/// Why a check did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRun {
+    /// The kernel cannot run the shape on this device (a missing feature, no backward):
+    /// nothing will measure it here either.
+    Unsupported,
+    /// The shape is past the memory budget or a device limit: smaller shapes of the same
+    /// kernel and pass may still be measured.
+    PastLimits,
 }
 
 impl Check {
@@ -121,11 +135,13 @@ pub async fn check_async(
         tolerance: kernel.tolerance(),
         outputs: Vec::new(),
         skipped: None,
+        not_run: None,
     };
     let plan = match plan_check(bench, kernel, &shape)? {
         Ok(plan) => plan,
-        Err(reason) => {
+        Err((kind, reason)) => {
             check.skipped = Some(reason);
+            check.not_run = Some(kind);
             return Ok(check);
         }
     };
@@ -160,18 +176,36 @@ pub async fn check_async(
     Ok(check)
 }
 
-/// `kernel`'s plan for `shape` here, or why it cannot be checked: it does not support the
-/// shape (or has no backward), or the shape is past the device's limits or memory budget.
+/// `kernel`'s plan for `shape` here, or why it cannot be checked and of which kind: it does
+/// not support the shape (or has no backward), or the shape is past the device's limits or
+/// memory budget.
 /// A shape whose host tensors and reference do not fit the host's memory is an error.
 fn plan_check<'k>(
     bench: &Bench,
     kernel: &'k dyn Kernel,
     shape: &Shape,
-) -> Result<std::result::Result<PointPlan<'k>, String>> {
+) -> Result<std::result::Result<PointPlan<'k>, (NotRun, String)>> {
     let plan = match PointPlan::new(bench, kernel, shape) {
         Ok(plan) => plan,
-        Err(e @ Error::TooLarge { .. }) => return Ok(Err(e.to_string())),
-        Err(Error::Unsupported { reason, .. }) => return Ok(Err(reason)),
+        Err(e @ Error::TooLarge { .. }) => return Ok(Err((NotRun::PastLimits, e.to_string()))),
+        // Past the budget, a kernel may refuse what it would run with more memory.
+        Err(Error::Unsupported { reason, .. }) => {
+            let planner = bench.planner();
+            let unbudgeted = crate::gpu::DeviceFacts {
+                memory_budget: None,
+                ..planner.ctx.facts.clone()
+            };
+            let ctx = crate::kernels::PlanContext {
+                facts: &unbudgeted,
+                ..planner.ctx
+            };
+            let kind = if kernel.plan(shape, &ctx).is_ok() {
+                NotRun::PastLimits
+            } else {
+                NotRun::Unsupported
+            };
+            return Ok(Err((kind, reason)));
+        }
         Err(other) => return Err(other),
     };
     crate::host::check(
@@ -182,7 +216,7 @@ fn plan_check<'k>(
         crate::host::verify_bytes(shape, kernel.query_rows(shape)),
     )?;
     match plan.check(bench) {
-        Err(e @ Error::TooLarge { .. }) => Ok(Err(e.to_string())),
+        Err(e @ Error::TooLarge { .. }) => Ok(Err((NotRun::PastLimits, e.to_string()))),
         Err(other) => Err(other),
         Ok(()) => Ok(Ok(plan)),
     }

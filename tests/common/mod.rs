@@ -4,6 +4,9 @@
 //! on two devices compile at once). With no adapter the tests fail with the library's
 //! message, never skip.
 
+#[allow(dead_code)]
+pub mod cli;
+
 use attnbench::Bench;
 use attnbench::settings::Settings;
 use attnbench::verify::{MAX_DEVICES, verification_devices};

@@ -42,16 +42,18 @@ pub struct KernelTally {
 /// What verification found.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifySummary {
-    /// Seed of the inputs.
-    pub seed: u64,
+    /// Seed of the inputs, as text (a u64 above 2^53 loses digits as a JavaScript number).
+    pub seed: String,
     /// Checks planned.
     pub total: usize,
     /// Passed.
     pub passed: usize,
     /// Failed.
     pub failed: usize,
-    /// Skipped.
+    /// Skipped (those the budget left no time for among them).
     pub skipped: usize,
+    /// Checks not run because the run's budget left verification no more time.
+    pub cut_by_budget: usize,
     /// Per kernel.
     pub kernels: Vec<KernelTally>,
     /// The failed checks.
@@ -61,8 +63,7 @@ pub struct VerifySummary {
 }
 
 impl VerifySummary {
-    /// `Ok` when no check failed and some check ran; else why numbers must not be
-    /// published.
+    /// `Ok` when no check failed; else why no number may be published.
     pub fn verdict(&self) -> Result<(), String> {
         if let Some(first) = self.failures.first() {
             return Err(format!(
@@ -75,13 +76,27 @@ impl VerifySummary {
                 first.detail
             ));
         }
-        if self.passed == 0 {
-            return Err(format!(
-                "verification: none of {} checks ran (every one was skipped)",
-                self.total
-            ));
-        }
         Ok(())
+    }
+
+    /// Why no kernel may be measured, when none may: no check of any kernel passed.
+    pub fn nothing_verified(&self) -> Option<String> {
+        (self.passed == 0).then(|| {
+            if self.cut_by_budget > 0 {
+                format!(
+                    "no kernel was verified within the budget ({} of {} checks ran in {:.1} s,                      none passed; {} were cut for time)",
+                    self.total - self.skipped,
+                    self.total,
+                    self.seconds,
+                    self.cut_by_budget
+                )
+            } else {
+                format!(
+                    "no kernel was verified: none of {} checks ran (every one was skipped)",
+                    self.total
+                )
+            }
+        })
     }
 
     /// Why `kernel` must not be measured, if it must not: none of its checks ran.

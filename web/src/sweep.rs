@@ -1,39 +1,45 @@
-//! The browser's driver of the core sweep ([`SweepRunner`]): the same families, points,
-//! phases, stop rules and skip reasons as `cargo bench` and `attnbench sweep`, awaited
-//! instead of blocked on. Each point the runner yields is measured here with warm-up and
-//! timed runs ([`MEASURE`], or a long point's own samples), its run's buffers freed before
-//! the next; every point not measured is a row with its reason.
+//! The browser's driver of the core sweep ([`SweepRunner`] on [`SweepConfig::page`]): the
+//! same points, phases, stop rules and skip reasons as `cargo bench` and `attnbench sweep`,
+//! awaited instead of blocked on, each point sampled as `attnbench sweep` samples it
+//! ([`sweep_sampling`]: a time budget per point; a long point its own samples), its run's
+//! buffers freed before the next; every point not measured is a row with its reason. The
+//! page's peer (ONNX Runtime Web) is measured beside the kernels: at each n of a prefill
+//! family, when the sweep reaches it ([`PeerLine`]).
 
 use crate::events::{Event, Events};
+use crate::peer::Peer;
+use crate::peer_line::PeerLine;
 use attnbench::results::{ResultRow, Skip};
 use attnbench::run::{KernelRun, MeasureOptions, Measurement};
 use attnbench::sweep::{
-    Family, FamilyKind, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep, doubling,
-    families,
+    Family, FamilyKind, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep,
+    point_options, sweep_sampling,
 };
 use attnbench::tensors::AttentionInputs;
 use attnbench::{Bench, Error, Kernel};
-use std::time::Duration;
 use web_time::Instant;
 
-/// Longest one run may take (measured or predicted) before a kernel's line stops.
-pub const RUN_BUDGET: Duration = Duration::from_secs(5);
+/// Timed runs of an ordinary point (within twice the run budget: [`sweep_sampling`]).
+const SAMPLES: u32 = 10;
 
-/// How each point is measured: a short warm-up, then up to 10 timed runs within a second
-/// (at least 3).
-const MEASURE: MeasureOptions = MeasureOptions {
-    warmup: 2,
-    samples: 10,
-    time_budget: Some(Duration::from_secs(1)),
-    min_samples: 3,
-};
-
-/// What to sweep: the native sweep's prefill families (causal and not) at d = 64, B = H = 1,
-/// and decode's when a decode kernel is asked for, so that results compare with native
-/// folders.
+/// What to sweep: the core's page sweep ([`SweepConfig::page`]) and its families.
 pub struct SweepPlan {
     config: SweepConfig,
     families: Vec<Family>,
+    deadline: Instant,
+}
+
+/// Why ORT's MultiHeadAttention cannot run a family, if it cannot.
+fn peer_refuses(family: &Family) -> Option<String> {
+    match family.kind {
+        FamilyKind::Prefill { causal: false, .. } => None,
+        FamilyKind::Prefill { causal: true, .. } => Some(
+            "ONNX Runtime Web's WebGPU MultiHeadAttention refuses unidirectional (causal) \
+             attention"
+                .into(),
+        ),
+        _ => Some("no ONNX Runtime Web model of this family".into()),
+    }
 }
 
 impl SweepPlan {
@@ -45,32 +51,16 @@ impl SweepPlan {
         seed: u64,
         deadline: Instant,
     ) -> Self {
-        let config = SweepConfig {
-            seq_lens: doubling(min_n, max_n),
-            head_dims: vec![64],
-            causal: vec![false, true],
-            window: None,
-            training: false,
-            head_dim_sweep: Vec::new(),
-            kernels: kernels.to_vec(),
-            seed,
-            time_budget: RUN_BUDGET,
-            deadline: Some(deadline),
-            ..SweepConfig::default()
-        };
-        let families = families(&config)
-            .into_iter()
-            .filter(|f| {
-                matches!(
-                    f.kind,
-                    FamilyKind::Prefill { .. } | FamilyKind::Decode { .. }
-                )
-            })
-            .collect();
-        SweepPlan { config, families }
+        let config = SweepConfig::page(kernels, (min_n, max_n), seed, deadline);
+        let families = config.page_families();
+        SweepPlan {
+            config,
+            families,
+            deadline,
+        }
     }
 
-    /// Points in all.
+    /// Points of the kernels in all.
     pub fn points(&self) -> usize {
         let kernels = &self.config.kernels;
         self.families
@@ -84,58 +74,101 @@ impl SweepPlan {
             })
             .sum()
     }
-}
 
-/// What measuring a point costs besides its runs: the warm-up and samples of [`MEASURE`].
-fn cost() -> MeasureCost {
-    MeasureCost {
-        overhead: Duration::ZERO,
-        runs_per_point: MEASURE.warmup + MEASURE.samples,
+    /// Points in all, the peer's among them when there is one.
+    pub fn total(&self, peer: Option<&Peer>) -> usize {
+        let peer_points: usize =
+            peer.map_or(0, |p| self.peer_lines(p).iter().map(PeerLine::len).sum());
+        self.points() + peer_points
+    }
+
+    /// The peer's lines: one per prefill family (a causal one refused with the reason).
+    fn peer_lines(&self, peer: &Peer) -> Vec<PeerLine> {
+        self.families
+            .iter()
+            .filter(|f| matches!(f.kind, FamilyKind::Prefill { .. }))
+            .map(|f| {
+                let refused = peer
+                    .unavailable()
+                    .or_else(|| peer_refuses(f))
+                    .map(|reason| Skip::Unsupported { reason });
+                PeerLine::new(f, refused)
+            })
+            .collect()
     }
 }
 
-/// Runs `plan` on `bench`; `unverified(kernel)` says why a kernel must not be measured.
-/// Returns one row per point, measured or skipped. Only a lost device, or an error that is
-/// not the device's, ends the sweep early.
+/// How an ordinary point is sampled.
+fn sampling(config: &SweepConfig) -> MeasureOptions {
+    sweep_sampling(config.time_budget, SAMPLES)
+}
+
+/// Runs `plan` on `bench`, with `peer` beside the kernels; `unverified(kernel)` says why a
+/// kernel must not be measured. Returns one row per point, measured or skipped. Only a
+/// lost device, or an error that is not the device's, ends the sweep early.
 pub async fn sweep(
     bench: &Bench,
     plan: &SweepPlan,
+    peer: Option<&Peer>,
     unverified: &dyn Fn(&str) -> Option<String>,
     events: &Events,
 ) -> Result<Vec<ResultRow>, Error> {
     let excluded = |kernel: &dyn Kernel, _: &Family| {
         unverified(kernel.name()).map(|reason| Skip::Unsupported { reason })
     };
+    let base = sampling(&plan.config);
+    let cost = MeasureCost {
+        overhead: std::time::Duration::ZERO,
+        runs_per_point: base.warmup + base.samples,
+    };
     let mut runner = SweepRunner::new(
         bench.planner(),
         &plan.config,
         &plan.families,
-        cost(),
+        cost,
         &excluded,
     );
+    let mut peer_lines = peer.map(|p| plan.peer_lines(p)).unwrap_or_default();
+    let peer_points: usize = peer_lines.iter().map(PeerLine::len).sum();
+    let mut peer_done = 0;
     while let Some(step) = runner.next(Instant::now())? {
-        let (done, total) = runner.progress();
+        let (runner_done, runner_total) = runner.progress();
+        let total = runner_total + peer_points;
+        let (family, seq_len) = match &step {
+            SweepStep::Skipped(row) => (row.family.clone(), row.seq_len),
+            SweepStep::Measure(point) => (point.family.to_string(), point.shape.seq_len),
+        };
+        // The peer at this n first, once.
+        if let Some(peer) = peer
+            && let Some(line) = peer_lines.iter_mut().find(|l| l.family == family)
+            && let Some(i) = line.pending(seq_len)
+        {
+            let before = runner_done - 1 + peer_done;
+            measure_peer(peer, line, i, (plan, &base), (before, total), events).await;
+            peer_done += 1;
+        }
+        let before = runner_done - 1 + peer_done;
         match step {
             SweepStep::Skipped(row) => events.emit(&Event::Point {
-                done,
+                done: before + 1,
                 total,
                 row: &row,
             }),
             SweepStep::Measure(point) => {
                 events.emit(&Event::PointStart {
-                    done: done - 1,
+                    done: before,
                     total,
                     family: point.family,
                     kernel: point.kernel.name(),
                     shape: point.shape.to_string(),
                 });
-                let outcome = measure(bench, &point, plan.config.seed).await;
+                let outcome = measure(bench, &point, &base, plan.config.seed).await;
                 if let Err(e @ Error::DeviceLost(_)) = outcome {
                     return Err(e);
                 }
                 if let Some(row) = runner.record(point, outcome.map(Some))? {
                     events.emit(&Event::Point {
-                        done,
+                        done: before + 1,
                         total,
                         row: &row,
                     });
@@ -143,29 +176,63 @@ pub async fn sweep(
             }
         }
     }
-    Ok(runner.finish())
+    let mut rows = runner.finish();
+    for line in peer_lines {
+        rows.extend(line.finish());
+    }
+    Ok(rows)
 }
 
-/// Allocates, uploads and measures `point`; returns the measurement and the peak bytes of
-/// the run's buffers. The run's buffers are freed when it returns.
+/// Measures the peer's point `i` of `line` and emits its check and row.
+async fn measure_peer(
+    peer: &Peer,
+    line: &mut PeerLine,
+    i: usize,
+    (plan, base): (&SweepPlan, &MeasureOptions),
+    (done, total): (usize, usize),
+    events: &Events,
+) {
+    let shape = line.shape(i);
+    let now = Instant::now();
+    let row = match line.plan(i, (now, plan.deadline), base, plan.config.time_budget) {
+        Err(row) => *row,
+        Ok(options) => {
+            events.emit(&Event::PointStart {
+                done,
+                total,
+                family: &line.family,
+                kernel: attnbench::report::ORT_PEER,
+                shape: shape.to_string(),
+            });
+            let outcome = peer.measure(&shape, plan.config.seed, &options).await;
+            if let Ok(point) = &outcome {
+                events.emit(&Event::PeerCheck {
+                    check: &point.check,
+                });
+            }
+            line.record(i, outcome.as_ref().map_err(Clone::clone))
+        }
+    };
+    events.emit(&Event::Point {
+        done: done + 1,
+        total,
+        row: &row,
+    });
+}
+
+/// Allocates, uploads and measures `point` (sampled from `base`); returns the measurement
+/// and the peak bytes of the run's buffers. The run's buffers are freed when it returns.
 async fn measure(
     bench: &Bench,
     point: &SweepPoint<'_>,
+    base: &MeasureOptions,
     seed: u64,
 ) -> Result<(Measurement, u64), Error> {
     let inputs = AttentionInputs::random(point.shape, seed)?;
     let run = KernelRun::new_async(bench, &point.plan, &inputs).await?;
-    let options = match point.samples {
-        // A long point: no warm-up, exactly its samples.
-        Some(k) => MeasureOptions {
-            warmup: 0,
-            samples: k,
-            time_budget: None,
-            min_samples: k,
-        },
-        None => MEASURE,
-    };
-    let m = run.measure_async(&options).await?;
+    let m = run
+        .measure_async(&point_options(base, point.samples))
+        .await?;
     bench.check_health(&format!("measuring {}", point.kernel.name()))?;
     Ok((m, run.peak_buffer_bytes()))
 }

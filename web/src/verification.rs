@@ -1,36 +1,58 @@
 //! Verification before measuring: every kernel the page runs, on the forward cases of the
 //! native `verify` (small shapes chosen to break attention kernels, uniform and hostile
-//! inputs), against the f64 reference, on fresh inputs. A failed check stops the page from
-//! publishing numbers; a skipped check is reported with its reason and never counts as a
-//! pass; a kernel none of whose checks ran is not measured.
+//! inputs), against the f64 reference, on fresh inputs (or a given seed's). The cases run
+//! smallest first, so that when the run's budget leaves verification too little time for
+//! all of them, each kernel has had its cheapest checks; the rest are reported as not run.
+//! A failed check stops the page from publishing numbers; a skipped or unrun check is
+//! reported with its reason and never counts as a pass; a kernel none of whose checks
+//! passed is not measured.
 
 use crate::checks::{CheckReport, KernelTally, VerifySummary};
 use crate::events::{Event, Events};
 use attnbench::shape::Pass;
-use attnbench::verify::{Coverage, check_async, fresh_seed, plan};
-use attnbench::{Bench, Kernel};
+use attnbench::verify::{Case, Coverage, check_async, plan};
+use attnbench::{Bench, Kernel, Shape};
 use web_time::Instant;
 
-/// Checks `kernels` on the forward cases of the native default coverage.
+/// The outcome of a check the budget left no time for.
+pub const NOT_RUN: &str = "not run";
+
+/// Multiply-adds of a forward case: what orders the cases, cheapest first.
+fn cost(shape: &Shape) -> u64 {
+    shape.batch_heads() * u64::from(shape.seq_len).pow(2) * u64::from(shape.head_dim)
+}
+
+/// The forward cases of the native default coverage for `kernels`, cheapest first (kernels
+/// interleaved, each kernel's own order kept among equal costs).
+fn cases(kernels: &[&'static dyn Kernel]) -> Vec<Case> {
+    let mut cases = plan(kernels, Coverage::Device, Some(Pass::Forward));
+    cases.sort_by_key(|c| cost(&c.shape));
+    cases
+}
+
+/// Checks `kernels` on inputs from `seed`; no check starts past `deadline`.
 pub async fn verify(
     gpu: &Bench,
     kernels: &[&'static dyn Kernel],
+    seed: u64,
+    deadline: Instant,
     events: &Events,
 ) -> Result<VerifySummary, String> {
     let started = Instant::now();
-    let cases = plan(kernels, Coverage::Device, Some(Pass::Forward));
-    let seed = fresh_seed();
+    let cases = cases(kernels);
     events.emit(&Event::VerifyStart {
         total: cases.len(),
         kernels: kernels.iter().map(|k| k.name()).collect(),
-        seed,
+        seed: seed.to_string(),
+        budget_s: deadline.saturating_duration_since(started).as_secs_f64(),
     });
     let mut summary = VerifySummary {
-        seed,
+        seed: seed.to_string(),
         total: cases.len(),
         passed: 0,
         failed: 0,
         skipped: 0,
+        cut_by_budget: 0,
         kernels: kernels
             .iter()
             .map(|k| KernelTally {
@@ -42,6 +64,26 @@ pub async fn verify(
         seconds: 0.0,
     };
     for (i, case) in cases.iter().enumerate() {
+        if Instant::now() >= deadline {
+            let report = not_run(case, started.elapsed().as_secs_f64());
+            summary.skipped += 1;
+            summary.cut_by_budget += 1;
+            let tally = summary
+                .kernels
+                .iter_mut()
+                .find(|t| t.kernel == report.kernel)
+                .expect("every case's kernel is tallied");
+            tally.skipped += 1;
+            tally
+                .first_skip
+                .get_or_insert_with(|| report.detail.clone());
+            events.emit(&Event::Check {
+                done: i + 1,
+                total: cases.len(),
+                check: &report,
+            });
+            continue;
+        }
         let mut outcome = check_async(gpu, case.kernel, case.shape, seed, case.inputs).await;
         // The browser reports errors asynchronously: one that arrives after the check's
         // last wait is still this check's.
@@ -86,6 +128,21 @@ pub async fn verify(
     summary.seconds = started.elapsed().as_secs_f64();
     events.emit(&Event::VerifyDone { summary: &summary });
     Ok(summary)
+}
+
+/// The report of a check the budget left no time for.
+fn not_run(case: &Case, spent_s: f64) -> CheckReport {
+    CheckReport {
+        kernel: case.kernel.name(),
+        shape: case.shape.to_string(),
+        inputs: case.inputs.name(),
+        outcome: NOT_RUN,
+        rel_l2_error: None,
+        tolerance: case.kernel.tolerance(),
+        detail: format!(
+            "not run: verification's share of the run's budget was spent ({spent_s:.1} s)"
+        ),
+    }
 }
 
 /// The page's view of one check's outcome.

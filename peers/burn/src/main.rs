@@ -300,14 +300,13 @@ fn print_row(row: &BurnRow, json: bool) {
         println!("{}", serde_json::to_string(row).unwrap_or_default());
     } else {
         println!(
-            "burn {} on {} ({}), {}: {:.3} ms ({:.3}–{:.3}), {:.1} GFLOP/s, strategy {}, rel. L2 error {:.1e}",
+            "burn {} on {} ({}), {}: {:.3} ms ({}), {:.1} GFLOP/s, strategy {}, rel. L2 error {:.1e}",
             row.burn_version,
             row.adapter,
             row.backend,
             r.shape(),
             r.median_ms.unwrap_or(f64::NAN),
-            r.ci95_low_ms.unwrap_or(f64::NAN),
-            r.ci95_high_ms.unwrap_or(f64::NAN),
+            r.interval().map_or("one sample".into(), |i| i.with_ends(3)),
             r.gflops.unwrap_or(f64::NAN),
             r.config.as_deref().unwrap_or("?"),
             row.rel_l2_error.unwrap_or(f64::NAN),

@@ -6,8 +6,8 @@ use attnbench::gpu::TimingSource;
 use attnbench::kernels::Precision;
 use attnbench::kernels::flash::{FLASH, FLASH_F16};
 use attnbench::reference::{Comparison, attention_f64_last_rows, last_rows};
-use attnbench::results::{ResultRow, Status};
-use attnbench::run::{Measurement, gflops};
+use attnbench::results::ResultRow;
+use attnbench::run::Measurement;
 use attnbench::sweep::FamilyKind;
 use attnbench::targets::{AutotuneCandidate, BURN_KERNEL, BurnRow, PEER_REFERENCE_ROWS};
 use attnbench::tensors::AttentionInputs;
@@ -66,16 +66,10 @@ impl Measured<'_> {
         };
         let mut row = ResultRow::new(&family.name(), BURN_KERNEL, &shape);
         row.dtype = self.precision;
-        row.status = Status::Ok;
-        row.median_ms = Some(m.median_ms);
-        row.min_ms = Some(m.min_ms);
-        row.max_ms = Some(m.max_ms);
-        row.samples = m.samples_ms.len() as u32;
-        row.ci95_low_ms = Some(m.ci95_ms.0);
-        row.ci95_high_ms = Some(m.ci95_ms.1);
-        row.timing = Some(TimingSource::WallClock);
         row.flops = flash.flops(&shape);
-        row.gflops = Some(gflops(row.flops, m.median_ms));
+        // attnbench's own recording: median, extremes, the interval and its method, the
+        // timing source, GFLOP/s.
+        row.record(&m);
         row.min_bytes = flash.min_bytes(&shape);
         row.peak_buffer_bytes = self.reserved_bytes;
         row.config = self.autotune.as_ref().map(|(chosen, _)| chosen.clone());

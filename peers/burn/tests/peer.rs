@@ -72,8 +72,9 @@ fn the_row_is_checked_against_the_reference_on_attnbenchs_adapter() {
     assert_eq!(r.samples, 3);
     assert_eq!(row.samples_ms.len(), 3);
     assert!(r.median_ms.is_some_and(|ms| ms > 0.0));
-    let (lo, hi) = r.ci95_ms().unwrap();
-    assert!(lo <= r.median_ms.unwrap() && r.median_ms.unwrap() <= hi);
+    let interval = r.interval().unwrap();
+    assert!(interval.low <= r.median_ms.unwrap() && r.median_ms.unwrap() <= interval.high);
+    assert_eq!(r.timing, Some(attnbench::gpu::TimingSource::WallClock));
     assert!(row.calls_per_sample >= 1);
     // Its own check, and ours on the output it wrote: every row of every head.
     assert!(row.verified, "{row:?}");
@@ -176,7 +177,7 @@ fn the_targets_compare_flash_with_it() {
     assert!(c.skipped.is_none(), "{:?}", c.skipped);
     let (flash, burn, ratio) = (c.flash.unwrap(), c.burn.unwrap(), c.ratio.unwrap());
     assert!(flash.samples >= 3 && burn.samples == flash.samples);
-    assert!(ratio.ci95.0 <= ratio.value && ratio.value <= ratio.ci95.1);
+    assert!(ratio.bounds.0 <= ratio.value && ratio.value <= ratio.bounds.1);
     assert!(c.flash_rel_l2_err.is_some_and(|e| e < 1e-4), "{c:?}");
     assert!(c.burn_rel_l2_err.is_some_and(|e| e < 1e-4), "{c:?}");
     let peer = c.peer.as_deref().unwrap();

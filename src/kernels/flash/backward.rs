@@ -37,7 +37,7 @@ use super::variant::Flash;
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_buffers,
-    bind_resources, grid_for, params_buffer,
+    bind_resources, grid_for, params_buffer, shader_params,
 };
 use crate::kernels::{
     AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, KeepAlive, Precision,
@@ -46,25 +46,25 @@ use crate::kernels::{
 use crate::shape::Shape;
 use std::sync::Arc;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    scale: f32,
-    blocks: u32,
-    total_groups: u32,
-    begin: u32,
-    stop: u32,
-    accumulate: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    state_stride: u32,
-    padded_rows: u32,
-    _pad: u32,
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        scale: f32,
+        blocks: u32,
+        total_groups: u32,
+        begin: u32,
+        stop: u32,
+        accumulate: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        state_stride: u32,
+        padded_rows: u32,
+        _pad: u32,
+    }
 }
 
 impl Params {
@@ -322,5 +322,20 @@ impl BackwardRun<'_> {
                 Resource::Buffer(d_o),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/backward_params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash/backward_params.wgsl"
+        );
     }
 }

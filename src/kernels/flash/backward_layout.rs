@@ -39,7 +39,7 @@ pub struct BackwardLayout {
     /// Tiles: streamed rows per workgroup-memory tile (a multiple of 4; 4 for broadcast).
     pub tile: u32,
     /// Whether the rows each kernel streams (Q and dO in dK/dV, K and V in dQ) are read from
-    /// a texel pair (`src/kernels/texel_pair.rs`) rather than from their buffers
+    /// a texel pair (`src/kernels/flash/texel_pair.rs`) rather than from their buffers
     /// (broadcast only).
     pub texels: bool,
 }

@@ -408,17 +408,11 @@ impl FlashConfig {
 }
 
 /// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds at
-/// `head_dim`: 512 up to d = 128, 256 beyond. Its code is unrolled over them, and lavapipe's
-/// compile time grows faster than that: with a cold shader cache, d = 64 takes 9 s at
-/// 4 rows, 42 s at 8; d = 128 takes 45 s at 3 rows and 70 s at 4; d = 256 takes 183 s at
-/// 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads) on a fast day, and
-/// 1.5× faster on a slow one (270 against 415 ms, 2026-11-26;
-/// `ATTNBENCH_FLASH_TILES=broadcast,32,8 attnbench run --kernel flash --seq-len 2048
-/// --head-dim 64 --heads 4`, and `broadcast,32,4`): lavapipe loads each K/V
-/// float in a per-lane loop, and more rows share each load. The default stays at 4 (a cold
-/// compile of 8 rows takes 40–85 s); the tuner tries 8 ([`crate::tuning`]). At
-/// d = 128, 4 rows ran 1.6× faster than 2 (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048),
-/// 3 rows 1.3×: worth the compile, since d = 128 is the head dim of most current LLMs.
+/// `head_dim`: 512 up to d = 128, 256 beyond. Its code is unrolled over them, and a CPU
+/// driver's compile time grows faster than its speed: more rows share each K/V load (which
+/// lavapipe turns into a loop over its lanes), but a cold compile of 8 rows takes most of
+/// a minute. So the default stays at 4 rows and the tuner tries 8 ([`crate::tuning`]); the
+/// measurements behind it are in `docs/ladder.md`.
 fn max_broadcast_registers(head_dim: u32) -> u32 {
     if head_dim <= 128 { 512 } else { 256 }
 }

@@ -9,7 +9,7 @@ use super::texel_pair::{TexelPair, plan_pair};
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
-    params_buffer,
+    params_buffer, shader_params,
 };
 use crate::kernels::{
     AttentionBuffers, Dispatch, Dispatches, KeepAlive, Precision, PreparedKernel,
@@ -18,21 +18,21 @@ use crate::kernels::{io_plan, workgroup_count};
 use crate::shape::Shape;
 use std::sync::Arc;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    q_blocks: u32,
-    total_groups: u32,
-    kv_begin: u32,
-    kv_stop: u32,
-    pass_flags: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        q_blocks: u32,
+        total_groups: u32,
+        kv_begin: u32,
+        kv_stop: u32,
+        pass_flags: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+    }
 }
 
 /// Every buffer and texture a run of `plan` creates for `shape` (Q/K/V/O, the state, the
@@ -190,5 +190,20 @@ pub(super) fn state_bytes(shape: &Shape, passes: u64) -> u64 {
         16
     } else {
         shape.rows() * (u64::from(shape.head_dim.div_ceil(4)) + 1) * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash/params.wgsl"
+        );
     }
 }

@@ -15,8 +15,8 @@ use super::bounds::BOUNDS;
 use crate::error::Result;
 use crate::gpu::{
     BufferTracker, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer, bind_resources,
-    grid_for, params_buffer, pipeline_layout, shader, slots_and_params_layout, specialize,
-    texel_array_bytes, texel_row_width,
+    grid_for, params_buffer, pipeline_layout, shader, shader_params, slots_and_params_layout,
+    specialize, texel_array_bytes, texel_row_width,
 };
 use crate::kernels::Dispatch;
 use std::sync::Arc;
@@ -24,11 +24,13 @@ use std::sync::Arc;
 /// Invocations per workgroup of `shaders/flash/texels_pack.wgsl` (its `PACK_WG`).
 const PACK_WG: u64 = 64;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct PackParams {
-    texels: u32,
-    _pad: [u32; 3],
+shader_params! {
+    struct PackParams {
+        texels: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// Two texel arrays of the same size.
@@ -69,7 +71,9 @@ impl TexelPair {
             &PackParams {
                 // The pair's texture extent bounds it far below u32::MAX.
                 texels: texels.min(self.texels) as u32,
-                _pad: [0; 3],
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
             },
         )?;
         let bind_group = bind_resources(
@@ -144,4 +148,19 @@ fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipel
         )?;
         Ok((layout, pipeline))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/texels_pack.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<PackParams>(wgsl),
+            None,
+            "flash/texels_pack.wgsl"
+        );
+    }
 }

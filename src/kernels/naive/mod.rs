@@ -16,7 +16,7 @@ mod backward;
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
-    params_buffer, pipeline_layout, shader, storage_and_params_layout,
+    params_buffer, pipeline_layout, shader, shader_params, storage_and_params_layout,
 };
 use crate::kernels::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, Plan, PlanContext, Prepared, PreparedKernel,
@@ -46,21 +46,22 @@ pub static CHUNKED: Naive = Naive {
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
 pub(crate) const THREADS: u64 = 256;
 
-/// The Params of naive/forward.wgsl and naive/backward.wgsl (`shaders/naive/params.wgsl`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Params {
-    pub seq_len: u32,
-    pub head_dim: u32,
-    pub causal: u32,
-    pub scale: f32,
-    pub row_start: u32,
-    pub row_count: u32,
-    pub heads: u32,
-    pub kv_heads: u32,
-    pub window: u32,
-    pub accumulate: u32,
-    pub _pad: [u32; 2],
+shader_params! {
+    /// The Params of naive/forward.wgsl and naive/backward.wgsl (`shaders/naive/params.wgsl`).
+    pub(crate) struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale: f32,
+        row_start: u32,
+        row_count: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        accumulate: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 impl Params {
@@ -77,7 +78,8 @@ impl Params {
             kv_heads: shape.kv_head_count(),
             window: shape.window.unwrap_or(0),
             accumulate: 0,
-            _pad: [0; 2],
+            _pad1: 0,
+            _pad2: 0,
         }
     }
 }
@@ -102,7 +104,7 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
             what: format!("naive at {shape}: one row of scores"),
             needed: row_bytes,
             allowed: max_chunk,
-            limit: "max_storage_buffer_binding_size".into(),
+            limit: crate::error::Limit::MaxStorageBufferBindingSize,
         });
     }
     let rows = shape.rows();
@@ -417,6 +419,16 @@ impl Plan for NaiveRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("naive/params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "naive/params.wgsl"
+        );
+    }
 
     #[test]
     fn chunks_hold_whole_rows_within_the_binding_limit() {

@@ -455,3 +455,35 @@ pub(super) fn burn_table(comparisons: &[BurnComparison], timing: &str) -> String
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ratio and times are attnbench's Markdown; what the peer said (its strategy, a
+    /// failure's reason) is escaped text, so it cannot break the table.
+    #[test]
+    fn the_table_escapes_the_peers_words_and_keeps_its_own() {
+        let shape = Shape::new(2048, 64);
+        let timed = |samples: &[f64]| Timed::from_samples(samples).unwrap();
+        let (flash, burn) = (timed(&[10.0, 11.0, 12.0]), timed(&[30.0, 31.0, 33.0]));
+        let mut measured = BurnComparison::skipped(&shape, String::new());
+        measured.skipped = None;
+        measured.flash = Some(flash);
+        measured.burn = Some(burn);
+        measured.ratio = Some(flash.ratio(&burn));
+        measured.strategy = Some("unit|<b>".into());
+        let failed = BurnComparison::skipped(&shape, "crashed | *badly*".into());
+        let md = burn_table(&[measured, failed], "GPU timestamps");
+        assert!(md.contains("attnbench ÷ burn"), "{md}");
+        assert!(md.contains("**0.35×**"), "{md}");
+        assert!(md.contains(r"unit\|\<b\>"), "{md}");
+        assert!(md.contains(r"crashed \| \*badly\*"), "{md}");
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| 1×1×2048×64"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{md}");
+        assert!(burn_table(&[], "").is_empty());
+    }
+}

@@ -61,6 +61,25 @@ fn a_crashing_peer_is_a_skipped_row_with_its_stderr() {
     let why = reason(&compare(BurnPeer::At(peer), small(), None));
     assert!(why.contains("exit status: 101"), "{why}");
     assert!(why.contains("the device was lost"), "{why}");
+    assert!(why.contains("twice"), "{why}");
+}
+
+/// A peer that crashes while warming up is started once more (a fresh process survives
+/// wgpu-core's race): here the second start answers, from another adapter.
+#[cfg(unix)]
+#[test]
+fn a_peer_that_crashed_at_start_is_tried_once_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("crashed-once");
+    let ready = r#"{"message":"ready","adapter":"second try","backend":"Vulkan","calls_per_sample":1,"sample_ms":1.0,"strategy":null}"#;
+    let script = format!(
+        "if [ -e '{m}' ]; then echo '{ready}'; exec sleep 600; fi\ntouch '{m}'; exit 134",
+        m = marker.display()
+    );
+    let peer = fake_peer(dir.path(), &script);
+    let why = reason(&compare(BurnPeer::At(peer), small(), None));
+    assert!(why.contains("not the same adapter"), "{why}");
+    assert!(why.contains("second try"), "{why}");
 }
 
 #[cfg(unix)]

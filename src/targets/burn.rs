@@ -131,7 +131,7 @@ fn next_message(
 ) -> std::result::Result<PeerMessage, String> {
     let line = peer.next_line(deadline, what)?;
     match serde_json::from_str::<PeerMessage>(&line) {
-        Ok(PeerMessage::Failed { reason, .. }) => Err(format!("Burn refused: {reason}")),
+        Ok(PeerMessage::Failed { reason, .. }) => Err(format!("{BURN_PEER_NAME}: {reason}")),
         Ok(message) => Ok(message),
         Err(e) => Err(format!("{BURN_PEER_NAME} printed no message {what} ({e})")),
     }
@@ -143,6 +143,23 @@ struct Ready {
     strategy: Option<String>,
 }
 
+/// Why the peer did not start, and whether a fresh process may: it ended (crashed, or
+/// said it failed) before its deadline, as with wgpu-core 30.0.2's race in
+/// `Device::maintain` (gfx-rs/wgpu#9958), after which a new process runs the same shape.
+struct StartFailure {
+    reason: String,
+    worth_retrying: bool,
+}
+
+impl From<String> for StartFailure {
+    fn from(reason: String) -> Self {
+        StartFailure {
+            reason,
+            worth_retrying: false,
+        }
+    }
+}
+
 /// Starts the peer on the inputs in `dir` and waits until it is warmed up, checking that
 /// it runs on `bench`'s adapter.
 fn start_peer(
@@ -151,7 +168,7 @@ fn start_peer(
     shape: &Shape,
     bench: &Bench,
     options: &TargetOptions,
-) -> std::result::Result<(PeerChild, Ready), String> {
+) -> std::result::Result<(PeerChild, Ready), StartFailure> {
     let mut peer = PeerChild::spawn(path, &peer_args(dir, shape, bench))?;
     let limit = Instant::now() + ready_limit(shape, options);
     let deadline = options.deadline.map_or(limit, |budget| budget.min(limit));
@@ -160,8 +177,12 @@ fn start_peer(
             format!(
                 "the time budget ran out while Burn warmed up (its autotune included): {reason}"
             )
+            .into()
         } else {
-            reason
+            StartFailure {
+                reason,
+                worth_retrying: Instant::now() < deadline,
+            }
         }
     })?;
     let PeerMessage::Ready {
@@ -172,14 +193,15 @@ fn start_peer(
         ..
     } = message
     else {
-        return Err(format!("{BURN_PEER_NAME} answered {message:?} at start"));
+        return Err(format!("{BURN_PEER_NAME} answered {message:?} at start").into());
     };
     let ours = bench.summary();
     if adapter != ours.name || backend != ours.backend {
         return Err(format!(
             "Burn ran on {adapter} ({backend}), attnbench on {} ({}): not the same adapter",
             ours.name, ours.backend
-        ));
+        )
+        .into());
     }
     Ok((
         peer,
@@ -301,11 +323,30 @@ fn compare_at(
     let inputs = AttentionInputs::random(shape, 5)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     inputs.save_npy_dir(dir.path())?;
-    let (mut peer, ready) = match start_peer(&path, dir.path(), &shape, bench, options) {
+    let start = || start_peer(&path, dir.path(), &shape, bench, options);
+    let started = match start() {
+        Err(first) if first.worth_retrying => {
+            log(&format!(
+                "Burn peer at {}: {}; trying a fresh one",
+                label(&shape),
+                first.reason
+            ));
+            start().map_err(|second| StartFailure {
+                reason: format!("twice: {}", second.reason),
+                ..second
+            })
+        }
+        other => other,
+    };
+    let (mut peer, ready) = match started {
         Ok(started) => started,
-        Err(reason) => {
-            log(&format!("Burn peer at {}: {reason}", label(&shape)));
-            return Ok(BurnComparison::skipped(&shape, reason));
+        Err(failure) => {
+            log(&format!(
+                "Burn peer at {}: {}",
+                label(&shape),
+                failure.reason
+            ));
+            return Ok(BurnComparison::skipped(&shape, failure.reason));
         }
     };
     let run = KernelRun::plan_new(bench, flash, &inputs)?;

@@ -266,8 +266,28 @@ fn say(message: &PeerMessage) {
     println!("{}", message.line());
 }
 
+/// Ends the process at the first panic on any thread, after the default report (on
+/// stderr) and, when serving, a `failed` message. CubeCL polls the device on a watcher
+/// thread: when that thread panics (wgpu-core 30.0.2's race in `Device::maintain`,
+/// gfx-rs/wgpu#9958) the main thread waits for the device forever, so a panic anywhere is
+/// the end of the measurement, and attnbench must see it as a crash, not a hang.
+fn end_at_any_panic(serving: bool) {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        if serving {
+            say(&PeerMessage::Failed {
+                reason: format!("Burn panicked: {info}"),
+                input_error: false,
+            });
+        }
+        std::process::abort();
+    }));
+}
+
 fn main() -> ExitCode {
     let args = <PeerArgs as clap::Parser>::parse();
+    end_at_any_panic(args.serve);
     let result = if args.serve {
         serve(&args).map(|()| true)
     } else {

@@ -4,7 +4,8 @@
 //! - [`gpu`]: adapter choice, device, buffer accounting, timing;
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`](mod@reference): the f64 CPU reference and the comparison;
-//! - [`run`]: running and timing a kernel; [`verify`]: every kernel against the reference;
+//! - [`run`]: running and timing a kernel; [`phases`]: where a run's time goes, phase by
+//!   phase; [`verify`]: every kernel against the reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
@@ -26,6 +27,7 @@ pub mod host;
 pub mod interrupt;
 pub mod kernels;
 pub mod markdown;
+pub mod phases;
 pub mod reference;
 pub mod report;
 pub mod results;

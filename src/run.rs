@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::gpu::{BufferTracker, Gpu, MemoryPlan, TimingSource, submit_passes, time_passes_async};
 use crate::kernels::{
-    AttentionBuffers, Backward, GradientBuffers, Kernel, PreparedKernel, PreparedTraining,
+    AttentionBuffers, Backward, GradientBuffers, Kernel, PreparedKernel, PreparedTraining, Segment,
 };
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, Gradients};
@@ -291,6 +291,28 @@ impl<'g> KernelRun<'g> {
     /// The problem shape.
     pub fn shape(&self) -> &Shape {
         &self.shape
+    }
+
+    /// The device it runs on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    /// What a run times as segments of named phases ([`PreparedKernel::segments`]), where
+    /// every part of it names them (`crate::phases`); empty otherwise.
+    pub fn segments(&self) -> Vec<Segment<'_>> {
+        let parts: Vec<&dyn PreparedKernel> = match &self.prepared {
+            Prepared::Forward(f) => vec![f.as_ref()],
+            Prepared::Training(t) if self.shape.pass.times_forward() => {
+                vec![t.forward.as_ref(), t.backward.as_ref()]
+            }
+            Prepared::Training(t) => vec![t.backward.as_ref()],
+        };
+        let segments: Vec<Vec<Segment<'_>>> = parts.iter().map(|p| p.segments()).collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Vec::new();
+        }
+        segments.into_iter().flatten().collect()
     }
 
     /// The kernel.

@@ -225,6 +225,12 @@ fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
         .count();
     assert!(rungs >= 4, "{text}");
     assert!(text.contains("not runnable (commit"), "{text}");
+    // The first rungs, textbook naive then GEMM-grade naive, checked against the f64
+    // reference before they are timed.
+    for rung in ["| naive-textbook |", "| naive |"] {
+        let line = text.lines().find(|l| l.starts_with(rung));
+        assert!(line.is_some_and(|l| l.contains("| ok (")), "{rung}: {text}");
+    }
 }
 
 /// The copied-binary flow: `suite` from an empty folder (no source tree, no results), within

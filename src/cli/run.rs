@@ -98,6 +98,9 @@ struct RunRecord {
     seed: u64,
     /// The kernel's tile configuration, for kernels that have one.
     config: Option<String>,
+    /// Where the time goes, phase by phase, for kernels that name their phases (naive,
+    /// chunked): each phase in its own timed pass, medians over a few runs.
+    phases: Option<attnbench::phases::PhaseSplit>,
 }
 
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
@@ -181,6 +184,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             grads.save_npy_dir(&shape, dir)?;
         }
     }
+    let phases = attnbench::phases::phase_split(&run, phase_repeats(m.median_ms))?;
     let summary = gpu.summary();
     let record = RunRecord {
         kernel: kernel.name(),
@@ -207,6 +211,7 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         timing: m.timing.as_str(),
         seed: args.seed,
         config: kernel.config_label(&shape, &gpu),
+        phases,
     };
     if args.json {
         println!("{}", serde_json::to_string(&record).unwrap_or_default());
@@ -236,6 +241,27 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             human_bytes(record.peak_buffer_bytes),
             human_bytes(record.score_matrix_bytes)
         );
+        if let Some(split) = &record.phases {
+            let parts: Vec<String> = split
+                .phases
+                .iter()
+                .map(|p| match p.gflops {
+                    Some(g) => format!("{} {:.3} ms ({g:.2} GFLOP/s)", p.phase, p.median_ms),
+                    None => format!("{} {:.3} ms", p.phase, p.median_ms),
+                })
+                .collect();
+            println!(
+                "phases (each its own pass, median of {}, {}): {}",
+                split.repeats,
+                split.timing,
+                parts.join(", ")
+            );
+        }
     }
     Ok(())
+}
+
+/// Runs of the phase split: 5, or 3 for runs past a second.
+fn phase_repeats(median_ms: f64) -> u32 {
+    if median_ms > 1000.0 { 3 } else { 5 }
 }

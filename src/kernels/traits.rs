@@ -3,6 +3,7 @@
 //! ([`Precision`]), and the refusal of a missing backward.
 
 use super::buffers::{AttentionBuffers, GradientBuffers};
+use super::phases::Segment;
 use crate::error::{Error, Result};
 use crate::gpu::{Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use crate::shape::Shape;
@@ -222,6 +223,13 @@ pub trait PreparedKernel: Send + Sync {
     /// Records the kernel's dispatches into `pass` (one pass per run, so that pass-boundary
     /// timestamps time the whole kernel).
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>);
+
+    /// The same dispatches as consecutive segments, each of one named phase, where the
+    /// kernel names them (naive: QKᵀ, softmax, P·V); empty otherwise. Recording every
+    /// segment in order records the run.
+    fn segments(&self) -> Vec<Segment<'_>> {
+        Vec::new()
+    }
 }
 
 impl std::fmt::Debug for dyn Kernel {

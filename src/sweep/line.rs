@@ -130,6 +130,7 @@ impl<'a> KernelLine<'a> {
         row.timing = Some(m.timing);
         row.gflops = Some(gflops(row.flops, m.median_ms));
         row.peak_buffer_bytes = lazy.peak_buffer_bytes();
+        row.phases = lazy.phase_split(m.median_ms)?;
         self.last = Some((shape, m.median_ms));
         Ok(Some(row))
     }

@@ -53,6 +53,16 @@ impl<'g> LazyRun<'g> {
         self.run.as_ref().map(|r| r.peak_buffer_bytes())
     }
 
+    /// Where a measured run's time goes, for kernels that name their phases
+    /// ([`crate::phases`]): three more runs, one past a second a run; `None` when nothing
+    /// ran or the kernel names none.
+    pub fn phase_split(&self, median_ms: f64) -> Result<Option<crate::phases::PhaseSplit>> {
+        match &self.run {
+            Some(run) => crate::phases::phase_split(run, if median_ms > 1000.0 { 1 } else { 3 }),
+            None => Ok(None),
+        }
+    }
+
     /// Measures a long point: exactly `samples` timed runs, no warm-up.
     pub fn measure_long(&mut self, samples: u32) -> Result<Measurement> {
         self.get()?.measure(&long_options(samples))

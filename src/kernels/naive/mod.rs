@@ -155,6 +155,49 @@ mod tests {
         assert_eq!(split.chunks, 2);
     }
 
+    /// A lavapipe-like device: a CPU driver with subgroups of 8, texel arrays and the loop
+    /// cap.
+    fn lavapipe() -> DeviceFacts {
+        DeviceFacts {
+            is_cpu: true,
+            register_cap: None,
+            loop_cap: Some(65_535),
+            ..DeviceFacts::simulated_gpu(Some((8, 8)))
+        }
+    }
+
+    /// The driver's loop cap refuses, with the count, what a product would run past 90% of
+    /// it: P·V loops over n / 4 steps of keys, the column products over H/HKV · n / 4 rows.
+    #[test]
+    fn the_loop_cap_refuses_what_a_product_would_run_past_it() {
+        let facts = lavapipe();
+        let plan = NAIVE.plan(&Shape::new(2048, 64), &facts).unwrap();
+        assert!(matches!(plan.products, Products::Lanes { .. }), "{plan:?}");
+        assert!(CHUNKED.plan(&Shape::new(200_000, 64), &facts).is_ok());
+        let long = CHUNKED.plan(&Shape::new(240_000, 64), &facts).unwrap_err();
+        assert!(long.to_string().contains("caps shader loops"), "{long}");
+        let training = |kv_heads| {
+            let shape = Shape::new(30_000, 64)
+                .with_batch_heads(1, 8)
+                .with_kv_heads(kv_heads)
+                .with_pass(crate::shape::Pass::Backward);
+            CHUNKED.plan(&shape, &facts)
+        };
+        assert!(training(2).is_ok());
+        let gqa = training(1).unwrap_err();
+        assert!(gqa.to_string().contains("dK and dV"), "{gqa}");
+        // Without subgroups (GL): the tiles, whose loops count their loads too.
+        let gl = DeviceFacts {
+            features: wgpu::Features::empty(),
+            subgroup_min: 0,
+            subgroup_max: 0,
+            ..facts
+        };
+        let plan = NAIVE.plan(&Shape::new(4096, 64), &gl).unwrap();
+        assert!(matches!(plan.products, Products::Tiles { .. }), "{plan:?}");
+        assert!(CHUNKED.plan(&Shape::new(200_000, 64), &gl).is_err());
+    }
+
     /// 33 million rows of 132 MB each: one row per chunk on a 128 MiB binding. The plan is
     /// a few counted entries, not 66 million (which took 4.7 GB before the refusal).
     #[test]

@@ -138,6 +138,8 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
     assert_eq!(record["heads"], 2);
     assert_eq!(record["causal"], true);
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
+    // flash names no phases; naive does (below).
+    assert!(record["phases"].is_null(), "{record}");
 
     // The saved output matches the reference on the saved inputs.
     let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true, None).unwrap();
@@ -161,6 +163,20 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
     );
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["seq_len"], 40);
+    // naive's time split by phase, each timed in its own pass: the matrix products with
+    // their GFLOP/s, the softmax without.
+    let phases = record["phases"]["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().filter_map(|p| p["phase"].as_str()).collect();
+    for name in ["QKᵀ", "softmax", "P·V"] {
+        assert!(names.contains(&name), "{record}");
+    }
+    for p in phases {
+        assert!(p["median_ms"].as_f64().unwrap() > 0.0, "{p}");
+        assert_eq!(
+            p["gflops"].is_null(),
+            p["phase"] != "QKᵀ" && p["phase"] != "P·V"
+        );
+    }
 
     // A truncated file is a one-line error naming it.
     let q = save.join("q.npy");
@@ -225,6 +241,12 @@ fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
         .count();
     assert!(rungs >= 4, "{text}");
     assert!(text.contains("not runnable (commit"), "{text}");
+    // The first rungs, textbook naive then GEMM-grade naive, checked against the f64
+    // reference before they are timed.
+    for rung in ["| naive-textbook |", "| naive |"] {
+        let line = text.lines().find(|l| l.starts_with(rung));
+        assert!(line.is_some_and(|l| l.contains("| ok (")), "{rung}: {text}");
+    }
 }
 
 /// The copied-binary flow: `suite` from an empty folder (no source tree, no results), within

@@ -114,25 +114,25 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
     let io = 4 * shape.tensor_bytes();
     let naive = KernelRun::plan_new(gpu(), find_kernel("naive").unwrap(), &inputs).unwrap();
     assert!(naive.peak_buffer_bytes() >= io + shape.score_matrix_bytes());
-    // chunked holds one block of 256 query rows of scores at a time.
-    let chunked = KernelRun::plan_new(gpu(), find_kernel("chunked").unwrap(), &inputs).unwrap();
-    let block = 256 * u64::from(shape.seq_len) * 4;
-    assert!(chunked.peak_buffer_bytes() >= io + block);
+    // chunked holds one block of 256 query rows of scores at a time; on CPU drivers its
+    // products (and naive's) also read K and V as texels: two textures of K's size.
+    let chunked_kernel = find_kernel("chunked").unwrap();
+    let texels = texel_bytes(chunked_kernel, &shape);
     assert!(
-        chunked.peak_buffer_bytes() < io + block + 4096,
+        texels == 0 || texels == 2 * shape.kv_tensor_bytes(),
+        "{texels}"
+    );
+    let chunked = KernelRun::plan_new(gpu(), chunked_kernel, &inputs).unwrap();
+    let block = 256 * u64::from(shape.seq_len) * 4;
+    assert!(chunked.peak_buffer_bytes() >= io + block + texels);
+    assert!(
+        chunked.peak_buffer_bytes() < io + block + texels + 4096,
         "{}",
         chunked.peak_buffer_bytes()
     );
     // On CPU drivers flash also holds K and V as texels: two textures of K's size.
     let flash_kernel = find_kernel("flash").unwrap();
-    let texels: u64 = attnbench::run::PointPlan::new(gpu(), flash_kernel, &shape)
-        .map(|p| p.memory().clone())
-        .unwrap()
-        .buffers
-        .iter()
-        .filter(|b| b.label == "texels a" || b.label == "texels b")
-        .map(|b| b.bytes)
-        .sum();
+    let texels = texel_bytes(flash_kernel, &shape);
     assert!(
         texels == 0 || texels == 2 * shape.kv_tensor_bytes(),
         "{texels}"
@@ -144,6 +144,58 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
         "{}",
         flash.peak_buffer_bytes()
     );
+}
+
+/// Bytes of the texel pair in `kernel`'s memory plan for `shape` on the shared adapter.
+fn texel_bytes(kernel: &dyn attnbench::Kernel, shape: &Shape) -> u64 {
+    attnbench::run::PointPlan::new(gpu(), kernel, shape)
+        .map(|p| p.memory().clone())
+        .unwrap()
+        .buffers
+        .iter()
+        .filter(|b| b.label == "texels a" || b.label == "texels b")
+        .map(|b| b.bytes)
+        .sum()
+}
+
+/// naive and chunked (GEMM grade) and the textbook kernel of the ladder's first rung at
+/// awkward lengths (one key, three, rows that end mid-vec4 and mid-tile, past the length
+/// whose rows the softmax holds in registers), grouped queries and windows, on hostile
+/// inputs: every shape against the f64 reference.
+#[test]
+fn naive_kernels_match_the_reference_at_awkward_lengths() {
+    use attnbench::kernels::naive::textbook::TEXTBOOK;
+    use attnbench::verify::{InputKind, check};
+    let shapes = [
+        Shape::new(1, 64),
+        Shape::new(3, 64).with_causal(true),
+        Shape::new(5, 3).with_batch_heads(2, 2),
+        Shape::new(67, 64).with_batch_heads(1, 4).with_kv_heads(1),
+        Shape::new(1000, 64)
+            .with_causal(true)
+            .with_window(Some(333)),
+        Shape::new(4100, 16).with_causal(true),
+    ];
+    let seed = fresh_seed();
+    let kernels: [&dyn attnbench::Kernel; 3] = [
+        find_kernel("naive").unwrap(),
+        find_kernel("chunked").unwrap(),
+        &TEXTBOOK,
+    ];
+    for kernel in kernels {
+        for shape in shapes {
+            let c = check_kernel(gpu(), kernel, shape, seed).unwrap();
+            assert!(
+                c.passed(),
+                "{} at {shape} (seed {seed}): {c:?}",
+                kernel.name()
+            );
+        }
+        for inputs in [InputKind::Peaked, InputKind::Large, InputKind::EqualKeys] {
+            let c = check(gpu(), kernel, shapes[3], seed, inputs).unwrap();
+            assert!(c.passed(), "{} {inputs}: {c:?}", kernel.name());
+        }
+    }
 }
 
 #[test]

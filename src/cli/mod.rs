@@ -57,7 +57,8 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Print the final WGSL a kernel runs (after includes, specialization and unrolling).
     Shader(inspect::ShaderArgs),
-    /// Rerun flash's version ladder on this adapter: rung, idea, ms, GFLOP/s, % of peak.
+    /// Rerun the version ladder (textbook naive → naive → flash) on this adapter, each rung
+    /// verified first: rung, idea, ms, GFLOP/s, % of peak.
     Ladder(inspect::LadderArgs),
     /// Print the reference of every setting (flag, variable, meaning) as Markdown
     /// (docs/settings.md).

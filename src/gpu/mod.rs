@@ -27,6 +27,7 @@ pub(crate) use params::shader_params;
 pub use params::{ShaderParams, wgsl_mismatch};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
+pub(crate) use passes::timestamps_plausible;
 pub use passes::{Encode, submit_passes, time_passes_async};
 pub use pipeline::specialize;
 pub(crate) use pipeline::{

@@ -7,6 +7,7 @@
 
 use super::buffers::{AttentionBuffers, GradientBuffers};
 use super::flash::{BackwardRows, ForcedBackward, TilesOverride, TunedConfigs};
+use super::phases::Segment;
 use crate::error::Result;
 use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use std::sync::Arc;
@@ -69,6 +70,13 @@ pub trait PreparedKernel: Send + Sync {
     /// Records the kernel's dispatches into `pass` (one pass per run, so that pass-boundary
     /// timestamps time the whole kernel).
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>);
+
+    /// The same dispatches as consecutive segments, each of one named phase, where the
+    /// kernel names them (naive: QKᵀ, softmax, P·V); empty otherwise. Recording every
+    /// segment in order records the run.
+    fn segments(&self) -> Vec<Segment<'_>> {
+        Vec::new()
+    }
 }
 
 /// The device buffers a plan is prepared on: Q, K, V, O, and for a pass with a backward dO

@@ -130,6 +130,12 @@ pub struct ResultRow {
     /// Prefill (every query row) or decode (the last row against a KV cache of n keys).
     #[serde(default)]
     pub workload: Workload,
+    /// Where the time goes, phase by phase, for kernels that name their phases (naive and
+    /// chunked: QKᵀ, softmax, P·V; their backward's five), each phase timed in its own pass
+    /// after the samples ([`crate::run::phase_split`]); none otherwise, and in files from before
+    /// phases were recorded.
+    #[serde(default)]
+    pub phases: Option<super::PhaseSplit>,
 }
 
 /// A row's timing source, where files written before it was typed have an empty string for
@@ -226,6 +232,7 @@ impl ResultRow {
             run_id: None,
             axis: Axis::SeqLen,
             workload: Workload::Prefill,
+            phases: None,
         }
     }
 

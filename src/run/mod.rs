@@ -2,18 +2,23 @@
 //! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
 
 mod measurement;
+mod phases;
 mod plan;
 mod row;
 
 pub use crate::stats::{Measurement, gflops};
 pub use measurement::MeasureOptions;
+pub use phases::sweep_repeats;
 pub use plan::{PointPlan, label_of};
 pub use row::{measured, planned_row};
 
 use crate::bench::Bench;
 use crate::error::Result;
 use crate::gpu::{BufferTracker, Gpu, TimingSource, submit_passes, time_passes_async};
-use crate::kernels::{AttentionBuffers, GradientBuffers, Kernel, Prepared, RunBuffers};
+use crate::kernels::{
+    AttentionBuffers, GradientBuffers, Kernel, Prepared, PreparedKernel, RunBuffers, Segment,
+};
+use crate::results::PhaseSplit;
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, Gradients};
 use std::sync::Arc;
@@ -197,6 +202,42 @@ impl<'g> KernelRun<'g> {
     /// The problem shape.
     pub fn shape(&self) -> &Shape {
         &self.shape
+    }
+
+    /// The device it runs on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    /// What a run times as segments of named phases ([`PreparedKernel::segments`]), where
+    /// every part of it names them (`crate::run::phase_split`); empty otherwise.
+    pub fn segments(&self) -> Vec<Segment<'_>> {
+        let parts: Vec<&dyn PreparedKernel> = match &self.stages {
+            Stages::Forward(f) => vec![f.as_ref()],
+            Stages::Training { forward, backward } if self.shape.pass.times_forward() => {
+                vec![forward.as_ref(), backward.as_ref()]
+            }
+            Stages::Training { backward, .. } => vec![backward.as_ref()],
+        };
+        let segments: Vec<Vec<Segment<'_>>> = parts.iter().map(|p| p.segments()).collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Vec::new();
+        }
+        segments.into_iter().flatten().collect()
+    }
+
+    /// Where a run's time goes, for kernels that name their phases: each phase timed in
+    /// a pass of its own over `repeats` runs (`phases.rs`); `None` for other kernels.
+    pub async fn phase_split_async(&self, repeats: u32) -> Result<Option<PhaseSplit>> {
+        let label = self.kernel.name();
+        let flops = self.shape.forward_flops();
+        phases::split(self.gpu, label, &self.segments(), flops, repeats).await
+    }
+
+    /// [`KernelRun::phase_split_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn phase_split(&self, repeats: u32) -> Result<Option<PhaseSplit>> {
+        pollster::block_on(self.phase_split_async(repeats))
     }
 
     /// The kernel.

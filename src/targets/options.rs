@@ -23,6 +23,10 @@ pub struct TargetOptions {
     pub speedup_seq_lens: Vec<u32>,
     /// Shape of flash against numpy.
     pub blas_shape: Shape,
+    /// Shape of naive against the materializing peers (numpy, torch's math backend).
+    pub materializing_shape: Shape,
+    /// Interleaved rounds of that comparison.
+    pub materializing_rounds: u32,
     /// Shapes of flash against PyTorch.
     pub peer_shapes: Vec<Shape>,
     /// The Python interpreter of the peers (`--python`, `ATTNBENCH_PYTHON`; `python3`).
@@ -51,6 +55,8 @@ impl Default for TargetOptions {
             speedup_head_dims: vec![64, 128],
             speedup_seq_lens: vec![512, 1024, 2048, 4096],
             blas_shape: Shape::new(2048, 64),
+            materializing_shape: Shape::new(2048, 64),
+            materializing_rounds: 3,
             // Multi-head, a bigger batch, grouped-query (torch's enable_gqa) and a sliding
             // window (a boolean mask for torch).
             peer_shapes: vec![
@@ -142,7 +148,7 @@ impl Timed {
         })
     }
 
-    fn of(m: &Measurement, remeasured: bool) -> Timed {
+    pub(super) fn of(m: &Measurement, remeasured: bool) -> Timed {
         Timed {
             ms: m.median_ms,
             interval: m.interval,

@@ -1,6 +1,7 @@
 //! What the targets measured ([`TargetsReport`]), as `targets.json` and `targets.md`.
 
 use super::long_context::LongContext;
+use super::materializing::{MaterializingPeers, markdown as materializing_markdown};
 use super::peak::PeakFraction;
 use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
 use super::speedup::Speedup;
@@ -35,6 +36,8 @@ pub struct TargetsReport {
     pub speedups: Vec<Speedup>,
     /// flash against numpy.
     pub blas: BlasComparison,
+    /// naive against the materializing peers (numpy, torch's math backend), interleaved.
+    pub materializing: MaterializingPeers,
     /// flash against PyTorch, per shape.
     pub peers: Vec<PeerComparison>,
     /// The long-context targets.
@@ -102,6 +105,7 @@ impl TargetsReport {
         };
         md += &table.render();
         md += &speedup_table(&self.speedups);
+        md += &materializing_markdown(&self.materializing);
         md += &peer_table(&self.peers);
         md += &self.long_context.markdown();
         md += &self.training.markdown();
@@ -260,6 +264,10 @@ mod tests {
                 rel_l2_vs_numpy: None,
                 skipped: None,
             },
+            materializing: MaterializingPeers::skipped(
+                &crate::shape::Shape::new(2048, 64),
+                "test".into(),
+            ),
             peers: Vec::new(),
             long_context: LongContext::default(),
             training: Training::default(),

@@ -44,6 +44,11 @@ pub struct AdapterArgs {
     /// Bytes of buffers the device may hold at once, e.g. 2G [env: ATTNBENCH_MEMORY_BUDGET]
     #[arg(long, global = true)]
     memory_budget: Option<String>,
+    /// Plan as: device (default) or gpu — every kernel chooses what it would on a discrete
+    /// GPU with this adapter's limits (verifies the GPU code paths on a CPU driver)
+    /// [env: ATTNBENCH_PLAN_AS]
+    #[arg(long, global = true)]
+    plan_as: Option<String>,
 }
 
 impl AdapterArgs {
@@ -54,6 +59,7 @@ impl AdapterArgs {
             name: self.adapter.clone(),
             memory_budget: self.memory_budget.clone(),
             storage_binding_cap: None,
+            plan_as: self.plan_as.clone(),
         }
     }
 }

@@ -20,11 +20,14 @@ pub struct AdapterChoice {
     /// Request a smaller `max_storage_buffer_binding_size` than the adapter has, to
     /// emulate a smaller device (tests use this to force naive's score chunking).
     pub storage_binding_cap: Option<u64>,
+    /// How the planners see the device: `device` (default) or `gpu`
+    /// ([`crate::gpu::PlanAs`]), as `ATTNBENCH_PLAN_AS`.
+    pub plan_as: Option<String>,
 }
 
 impl AdapterChoice {
-    /// Fills the unset fields from `WGPU_BACKEND`, `WGPU_POWER_PREF`, `WGPU_ADAPTER_NAME`
-    /// and `ATTNBENCH_MEMORY_BUDGET`.
+    /// Fills the unset fields from `WGPU_BACKEND`, `WGPU_POWER_PREF`, `WGPU_ADAPTER_NAME`,
+    /// `ATTNBENCH_MEMORY_BUDGET` and `ATTNBENCH_PLAN_AS`.
     pub fn with_env(self) -> Self {
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
         AdapterChoice {
@@ -35,7 +38,15 @@ impl AdapterChoice {
                 .memory_budget
                 .or_else(|| env("ATTNBENCH_MEMORY_BUDGET")),
             storage_binding_cap: self.storage_binding_cap,
+            plan_as: self.plan_as.or_else(|| env("ATTNBENCH_PLAN_AS")),
         }
+    }
+
+    /// How the planners are to see the device ([`crate::gpu::PlanAs::Device`] unless asked).
+    pub fn plan_as(&self) -> Result<crate::gpu::PlanAs> {
+        self.plan_as
+            .as_deref()
+            .map_or(Ok(crate::gpu::PlanAs::Device), crate::gpu::PlanAs::parse)
     }
 
     /// The backends to search.

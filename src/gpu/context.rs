@@ -5,7 +5,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 use super::adapter::{AdapterChoice, select_adapter};
 use super::adapter::{AdapterSummary, describe_adapter};
-use super::facts::{DeviceFacts, register_cap_setting, texel_format_usable};
+use super::facts::{DeviceFacts, PlanAs, register_cap_setting, texel_format_usable};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
 use super::shaders::{CompiledShader, shader_checks_forced};
 use crate::error::{Error, Result};
@@ -60,8 +60,17 @@ impl Gpu {
     pub fn new(choice: AdapterChoice) -> Result<Gpu> {
         let choice = choice.with_env();
         let adapter = select_adapter(&choice)?;
+        let plan_as = choice.plan_as()?;
         let budget = MemoryBudget::detect(&adapter, choice.memory_budget.as_deref())?;
-        pollster::block_on(Gpu::open(adapter, budget, choice.storage_binding_cap))
+        let gpu = pollster::block_on(Gpu::open(adapter, budget, choice.storage_binding_cap))?;
+        gpu.planned_as(plan_as)
+    }
+
+    /// This device with its planners seeing it as `plan_as` says ([`DeviceFacts::planned_as`]):
+    /// applied once, as the device opens, before any plan is made.
+    pub fn planned_as(mut self, plan_as: PlanAs) -> Result<Gpu> {
+        self.facts = self.facts.planned_as(plan_as, register_cap_setting()?);
+        Ok(self)
     }
 
     /// Opens `adapter` with its own limits (binding sizes capped at `storage_binding_cap`
@@ -124,6 +133,12 @@ impl Gpu {
             },
             texel_arrays: texel_format_usable(&adapter),
             memory_budget: budget.bytes,
+            // A CPU driver runs a workgroup per thread of the host (lavapipe: one per
+            // core); wgpu reports no SM count for GPUs.
+            compute_units: is_cpu
+                .then(|| std::thread::available_parallelism().ok())
+                .flatten()
+                .and_then(|n| u32::try_from(n.get()).ok()),
         };
         let lost = Arc::new(Mutex::new(None));
         let lost_sink = lost.clone();
@@ -173,9 +188,10 @@ impl Gpu {
     }
 
     /// Whether the adapter is a CPU driver (lavapipe, llvmpipe, WARP), where memory loads
-    /// cost far more than arithmetic and defaults differ.
+    /// cost far more than arithmetic. What the device is, whatever the planners see
+    /// ([`PlanAs`]): plans read [`DeviceFacts::is_cpu`] from [`Gpu::facts`].
     pub fn is_cpu(&self) -> bool {
-        self.facts.is_cpu
+        self.device_type() == wgpu::DeviceType::Cpu
     }
 
     /// The adapter.

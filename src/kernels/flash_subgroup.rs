@@ -1,14 +1,16 @@
 //! `flash_subgroup`: flash with one subgroup per query row and subgroup reductions for the
-//! online softmax's row max and sum (`shaders/flash_subgroup/flash_subgroup.wgsl`); needs SUBGROUP.
-//! Lanes split the keys, so scores need no workgroup memory and no barriers.
+//! online softmax's row max and sum (`shaders/flash_subgroup/flash_subgroup.wgsl`); needs
+//! SUBGROUP. Lanes split the keys, so scores need no barriers; the rows' queries sit in
+//! workgroup memory and, on GPUs, a row's accumulator columns are split across as many
+//! subgroups as keep a lane within the register cap ([`SubgroupPlan`]).
 //! Measured on lavapipe (subgroups of 8 AVX2 lanes), n = 2048, d = 64: 1.85 GFLOP/s against
 //! flash's 12.5: every lane gathers its own K and V rows, and that is what costs on a CPU
 //! driver. GPUs with 32- or 64-wide subgroups are where this variant is meant to be tried.
 
 use crate::error::{Error, Result};
 use crate::gpu::{
-    Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, specialize, storage_and_params_layout,
+    Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan, REGISTER_TARGET, bind_buffers, grid_for,
+    params_buffer, pipeline_layout, shader, specialize, storage_and_params_layout,
 };
 use crate::kernels::{
     AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan, workgroup_count,
@@ -36,15 +38,59 @@ struct Params {
     _pad: [u32; 5],
 }
 
-/// Invocations per workgroup and query rows per workgroup (one per subgroup of the largest
-/// size the adapter may use, so that smaller subgroups only leave some idle).
-fn geometry(gpu: &Gpu) -> (u32, u32) {
-    let info = gpu.adapter().get_info();
-    let max_sg = info.subgroup_max_size.max(1);
-    let wg = 64u32
-        .max(max_sg)
-        .min(gpu.limits().max_compute_invocations_per_workgroup);
-    (wg, (wg / max_sg).max(1))
+/// How flash_subgroup lays out one head dim on one device: a pure function of the head
+/// dim and the device's facts ([`SubgroupPlan::new`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubgroupPlan {
+    /// Invocations per workgroup.
+    pub workgroup: u32,
+    /// Query rows per workgroup.
+    pub rows: u32,
+    /// Subgroups per row, each accumulating a share of the row's columns.
+    pub parts: u32,
+}
+
+impl SubgroupPlan {
+    /// The fewest subgroups per row that keep a lane's live floats within
+    /// [`REGISTER_TARGET`] on devices with a register cap (one elsewhere); workgroups of 64
+    /// invocations, or one subgroup of the largest size per part, whichever is more; as
+    /// many rows as subgroups of the largest size fill it.
+    pub fn new(head_dim: u32, facts: &DeviceFacts) -> SubgroupPlan {
+        let d4 = head_dim.div_ceil(4);
+        let mut parts = 1;
+        if let Some(cap) = facts.register_cap {
+            while live_floats(head_dim, parts) > cap.min(REGISTER_TARGET) && parts < d4 {
+                parts *= 2;
+            }
+        }
+        let max_sg = facts.subgroup_max.max(1);
+        let workgroup = 64u32
+            .max(max_sg * parts)
+            .min(facts.limits.max_compute_invocations_per_workgroup);
+        SubgroupPlan {
+            workgroup,
+            rows: (workgroup / max_sg / parts).max(1),
+            parts,
+        }
+    }
+
+    /// vec4 accumulator columns per lane.
+    pub fn columns(&self, head_dim: u32) -> u32 {
+        head_dim.div_ceil(4).div_ceil(self.parts)
+    }
+
+    /// Bytes of workgroup memory: the rows' scaled queries.
+    pub fn workgroup_bytes(&self, head_dim: u32) -> u32 {
+        self.rows * head_dim.div_ceil(4) * 16
+    }
+}
+
+/// Live floats per lane at `head_dim` with `parts` subgroups per row, counted from the
+/// shader: its accumulator columns (4·⌈d/4 / parts⌉), m, l, the score, p, α and the new
+/// max (6), a K or V vec4 in flight (4) and the key index and bounds (4): 4·DP + 14, with
+/// q in workgroup memory.
+pub fn live_floats(head_dim: u32, parts: u32) -> u32 {
+    4 * head_dim.div_ceil(4).div_ceil(parts.max(1)) + 14
 }
 
 #[derive(Clone)]
@@ -53,18 +99,24 @@ struct Pipeline {
     pipeline: wgpu::ComputePipeline,
 }
 
-fn pipeline(gpu: &Gpu, head_dim: u32, wg: u32) -> Result<Pipeline> {
+fn pipeline(gpu: &Gpu, head_dim: u32, plan: &SubgroupPlan) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
-    gpu.cached(&format!("flash_subgroup wg{wg} d4 {d4}"), || {
+    gpu.cached(&format!("flash_subgroup d4 {d4} {plan:?}"), || {
         let layout = storage_and_params_layout(gpu, "flash_subgroup", &[true, true, true, false]);
         let source = shader!("flash_subgroup/flash_subgroup.wgsl", "common/qkv_rows.wgsl");
+        let consts = [
+            ("D4", d4),
+            ("ROWS", plan.rows),
+            ("PARTS", plan.parts),
+            ("DP", plan.columns(head_dim)),
+        ];
         let pipeline = gpu.compile_text(
             Bounds::InBounds,
             source.name,
-            specialize(source, &[("D4", d4)])?,
+            specialize(source, &consts)?,
             "main",
             Some(&pipeline_layout(gpu, &layout)),
-            &[("WG", f64::from(wg))],
+            &[("WG", f64::from(plan.workgroup))],
         )?;
         Ok(Pipeline { layout, pipeline })
     })
@@ -85,6 +137,15 @@ impl Kernel for FlashSubgroup {
         wgpu::Features::SUBGROUP
     }
 
+    /// `rows R[, parts P]`: query rows per workgroup and subgroups per row.
+    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
+        let plan = SubgroupPlan::new(shape.head_dim, gpu.facts());
+        Some(match plan.parts {
+            1 => format!("rows {}", plan.rows),
+            parts => format!("rows {}, parts {parts}", plan.rows),
+        })
+    }
+
     fn summary(&self) -> &'static str {
         "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
     }
@@ -96,6 +157,24 @@ impl Kernel for FlashSubgroup {
         };
         if !facts.has_subgroups() {
             return Err(unsupported(format!("{} has no SUBGROUP", facts.name)));
+        }
+        let plan = SubgroupPlan::new(shape.head_dim, facts);
+        facts.check_registers(
+            self.name(),
+            &format!(
+                "flash_subgroup with {} subgroup(s) per row at head_dim {}",
+                plan.parts, shape.head_dim
+            ),
+            live_floats(shape.head_dim, plan.parts),
+        )?;
+        let limits = &facts.limits;
+        if plan.workgroup_bytes(shape.head_dim) > limits.max_compute_workgroup_storage_size
+            || plan.rows * plan.parts * facts.subgroup_max.max(1) > plan.workgroup
+        {
+            return Err(unsupported(format!(
+                "{plan:?} at head_dim {} does not fit {}'s workgroups",
+                shape.head_dim, facts.name
+            )));
         }
         // Each lane loops over n / subgroup size keys, twice over the columns.
         if let Some(cap) = facts.loop_cap {
@@ -126,8 +205,9 @@ impl Kernel for FlashSubgroup {
         tracker: &Arc<BufferTracker>,
     ) -> Result<Box<dyn PreparedKernel>> {
         self.check_support(shape, gpu)?;
-        let (wg, rows_per_group) = geometry(gpu);
-        let p = pipeline(gpu, shape.head_dim, wg)?;
+        let plan = SubgroupPlan::new(shape.head_dim, gpu.facts());
+        let rows_per_group = plan.rows;
+        let p = pipeline(gpu, shape.head_dim, &plan)?;
         let q_blocks = shape.seq_len.div_ceil(rows_per_group);
         let total = shape.batch_heads() * u64::from(q_blocks);
         let total_groups = workgroup_count(self.name(), shape, total)?;
@@ -163,5 +243,31 @@ impl Kernel for FlashSubgroup {
             }],
             _buffers: vec![params],
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_across_subgroups_to_stay_within_the_register_cap() {
+        let h100 = DeviceFacts::h100();
+        for (head_dim, parts, rows) in [(64, 1, 2), (128, 2, 1), (256, 4, 1)] {
+            let plan = SubgroupPlan::new(head_dim, &h100);
+            assert_eq!((plan.parts, plan.rows), (parts, rows), "d{head_dim}");
+            assert!(live_floats(head_dim, plan.parts) <= REGISTER_TARGET);
+            assert!(
+                FlashSubgroup
+                    .check_device(&Shape::new(300, head_dim), &h100)
+                    .is_ok()
+            );
+        }
+        // Forcing one part at d = 128 keeps 142 floats: over the cap, refused.
+        assert!(live_floats(128, 1) > crate::gpu::REGISTER_CAP);
+        let mut cpu = DeviceFacts::simulated_gpu(Some((8, 8)));
+        cpu.is_cpu = true;
+        cpu.register_cap = None;
+        assert_eq!(SubgroupPlan::new(256, &cpu).parts, 1);
     }
 }

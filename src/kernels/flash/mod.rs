@@ -54,7 +54,7 @@ pub use config::{
 pub use config_text::TilesOverride;
 pub use gpu_grid::gpu_grid;
 pub use ladder::{LADDER, Rung};
-pub use pipelines::lane_sum_wgsl;
+pub use pipelines::{lane_ids_wgsl, lane_sum_fn_wgsl, lane_sum_wgsl};
 pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config, untuned_config_on};
 pub use tuned::{TunedConfigs, TuningKey};
 pub use variant::{FLASH, FLASH_F16, Flash};

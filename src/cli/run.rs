@@ -95,6 +95,10 @@ struct RunRecord {
     peak_buffer_bytes: u64,
     score_matrix_bytes: u64,
     timing: &'static str,
+    /// Runs back to back per sample (each sample is its batch's time over them).
+    runs_per_sample: u32,
+    /// Why the wall clock timed it on a device that has timestamps.
+    timing_fallback: Option<String>,
     seed: u64,
     /// The kernel's tile configuration, for kernels that have one.
     config: Option<String>,
@@ -205,6 +209,8 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         peak_buffer_bytes: run.peak_buffer_bytes(),
         score_matrix_bytes: shape.score_matrix_bytes(),
         timing: m.timing.as_str(),
+        runs_per_sample: m.runs_per_sample,
+        timing_fallback: m.timing_fallback.clone(),
         seed: args.seed,
         config: kernel.config_label(&shape, &gpu),
     };
@@ -223,9 +229,17 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 .unwrap_or_default()
         );
         println!(
-            "median {:.3} ms (min {:.3}, max {:.3}, {} samples, {})",
-            record.median_ms, record.min_ms, record.max_ms, record.samples, record.timing
+            "median {:.3} ms (min {:.3}, max {:.3}, {} samples of {} run(s) back to back, {})",
+            record.median_ms,
+            record.min_ms,
+            record.max_ms,
+            record.samples,
+            record.runs_per_sample,
+            record.timing
         );
+        if let Some(why) = &record.timing_fallback {
+            println!("timed by the wall clock: {why}");
+        }
         println!(
             "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {} ({}); n×n matrix {}",
             record.gflops,

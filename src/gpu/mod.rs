@@ -3,6 +3,7 @@
 //! for every buffer (and texel array), and timing passes.
 
 mod adapter;
+mod batching;
 mod compile;
 mod context;
 mod facts;
@@ -18,16 +19,21 @@ mod unroll;
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::list_adapters;
 pub use adapter::{AdapterChoice, AdapterSummary, backend_name, describe_adapter};
+pub use batching::{
+    BatchReading, MAX_BATCH, MIN_COVERAGE, MIN_SAMPLE_NS, RunTimes, next_batch, per_run_times,
+};
 pub use context::{Gpu, ShaderSource};
 pub use facts::{
-    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap,
-    register_cap_setting,
+    ASSUMED_GPU_UNITS, DeviceFacts, PlanAs, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT,
+    parse_register_cap, register_cap_setting,
 };
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
-pub use passes::{Encode, submit_passes, time_passes_async};
+pub use passes::{
+    Encode, calibrate_async, submit_passes, time_batch_async, time_passes_async, time_samples_async,
+};
 pub use pipeline::specialize;
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,

@@ -175,9 +175,12 @@ impl<'g> Probe<'g> {
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         };
-        time_passes(self.gpu, entry, &encode, 1, 1, None)?; // warm-up (JIT)
-        let (ns, source) = time_passes(self.gpu, entry, &encode, RUNS, RUNS, None)?;
-        Ok((crate::gpu::median(&ns)?, source.as_str().to_string()))
+        // Calibrated from cold (the first run, which compiles, is not timed).
+        let times = time_passes(self.gpu, entry, &encode, RUNS, RUNS, None)?;
+        Ok((
+            crate::gpu::median(&times.ns)?,
+            times.source.as_str().to_string(),
+        ))
     }
 
     /// Best FMA GFLOP/s over `shapes` × `workgroups`, growing the work until a run takes
@@ -420,6 +423,7 @@ impl ProbeReport {
     pub fn ceilings(&self) -> crate::results::Ceilings {
         crate::results::Ceilings {
             fma_f32_gflops: self.fma_f32_gflops,
+            fma_f16_gflops: self.fma_f16_gflops,
             bandwidth_gbps: self.bandwidth_gbps,
             upload_gbps: self.upload_gbps,
             readback_gbps: self.readback_gbps,

@@ -7,7 +7,7 @@ use super::backward_rows::BackwardRows;
 use super::config::{LaneSum, subgroup_size_of};
 use super::texel_pair::{q_texels, texels_within_budget};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceFacts, REGISTER_CAP, texel_extent};
+use crate::gpu::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, texel_extent};
 use crate::kernels::gradient_plan;
 use crate::shape::Shape;
 
@@ -204,8 +204,9 @@ impl BackwardLayout {
     }
 
     /// The tile layout: one row per lane group, `lanes` lanes per row (or the fewest that
-    /// keep both kernels within the GPU register cap, [`REGISTER_CAP`] on CPU drivers too,
-    /// so that they run what a GPU would: d = 64: 4, 128: 8, 256: 16), 64 invocations (a
+    /// keep both kernels within [`REGISTER_TARGET`], as the forward's defaults aim, under
+    /// the GPU register cap — [`REGISTER_CAP`] on CPU drivers too, so that they run what a
+    /// GPU would: d = 64: 8 lanes, 128: 16, 256: 32, 74 live floats each), 64 invocations (a
     /// whole number of the largest subgroup where lanes sum by subgroup), and as many
     /// streamed rows per tile as workgroup memory holds, up to 32.
     fn tiles(shape: &Shape, facts: &DeviceFacts, lanes: Option<u32>) -> Result<BackwardLayout> {
@@ -220,7 +221,10 @@ impl BackwardLayout {
             texels: false,
         };
         if lanes.is_none() {
-            let cap = facts.register_cap.unwrap_or(REGISTER_CAP);
+            let cap = facts
+                .register_cap
+                .unwrap_or(REGISTER_CAP)
+                .min(REGISTER_TARGET);
             while layout.live_floats(shape.head_dim, 1) > cap
                 && layout.lanes < d4
                 && layout.lanes < layout.block

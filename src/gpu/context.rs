@@ -67,9 +67,18 @@ impl Gpu {
     }
 
     /// This device with its planners seeing it as `plan_as` says ([`DeviceFacts::planned_as`]):
-    /// applied once, as the device opens, before any plan is made.
+    /// applied once, as the device opens, before any plan is made. A CPU driver planned as
+    /// a GPU is named so (`… (planned as a GPU)`), so that its results, tuning and
+    /// messages have a device folder of their own and never mix with its own plans'.
     pub fn planned_as(mut self, plan_as: PlanAs) -> Result<Gpu> {
-        self.facts = self.facts.planned_as(plan_as, register_cap_setting()?);
+        let planned = self
+            .facts
+            .clone()
+            .planned_as(plan_as, register_cap_setting()?);
+        if planned.is_cpu != self.facts.is_cpu {
+            self.summary.name = format!("{} (planned as a GPU)", self.summary.name);
+        }
+        self.facts = planned;
         Ok(self)
     }
 

@@ -11,6 +11,7 @@ mod grid;
 mod memory;
 mod passes;
 mod pipeline;
+mod profile;
 mod shaders;
 mod texels;
 mod timing;
@@ -39,6 +40,7 @@ pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,
 };
+pub use profile::{GpuProfile, Occupancy, Peaks, SmLimits};
 pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
 pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,

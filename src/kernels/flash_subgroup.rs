@@ -13,7 +13,8 @@ use crate::gpu::{
     params_buffer, pipeline_layout, shader, specialize, storage_and_params_layout,
 };
 use crate::kernels::{
-    AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan, workgroup_count,
+    AttentionBuffers, Dispatch, DispatchResources, Dispatches, Kernel, PreparedKernel, Resources,
+    io_plan, workgroup_count,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -71,6 +72,14 @@ impl SubgroupPlan {
             workgroup,
             rows: (workgroup / max_sg / parts).max(1),
             parts,
+        }
+    }
+
+    /// `rows R[, parts P]`, as results name it.
+    pub fn label(&self) -> String {
+        match self.parts {
+            1 => format!("rows {}", self.rows),
+            parts => format!("rows {}, parts {parts}", self.rows),
         }
     }
 
@@ -140,10 +149,7 @@ impl Kernel for FlashSubgroup {
     /// `rows R[, parts P]`: query rows per workgroup and subgroups per row.
     fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
         let plan = SubgroupPlan::new(shape.head_dim, gpu.facts());
-        Some(match plan.parts {
-            1 => format!("rows {}", plan.rows),
-            parts => format!("rows {}, parts {parts}", plan.rows),
-        })
+        Some(plan.label())
     }
 
     fn summary(&self) -> &'static str {
@@ -189,6 +195,22 @@ impl Kernel for FlashSubgroup {
             }
         }
         Ok(())
+    }
+
+    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
+        Some(self.check_device(shape, facts).map(|()| {
+            let plan = SubgroupPlan::new(shape.head_dim, facts);
+            Resources {
+                label: plan.label(),
+                dispatches: vec![DispatchResources {
+                    name: "forward",
+                    invocations: plan.workgroup,
+                    workgroups: shape.batch_heads() * u64::from(shape.seq_len.div_ceil(plan.rows)),
+                    live_floats: live_floats(shape.head_dim, plan.parts),
+                    workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
+                }],
+            }
+        }))
     }
 
     fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {

@@ -34,7 +34,8 @@ mod device_coverage;
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
 pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, workgroup_count};
 pub use traits::{
-    Backward, Kernel, Precision, PreparedKernel, PreparedTraining, Workload, no_backward,
+    Backward, DispatchResources, Kernel, Precision, PreparedKernel, PreparedTraining, Resources,
+    Workload, no_backward,
 };
 
 use crate::error::{Error, Result};

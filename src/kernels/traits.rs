@@ -44,6 +44,32 @@ pub enum Workload {
     Decode,
 }
 
+/// One dispatch of a run as it asks the device, planned from the device's facts alone
+/// ([`Kernel::resources`]): what `attnbench plan` prints and models occupancy from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DispatchResources {
+    /// Which dispatch (`forward`, `dq`, `dkdv`, `partial`, `combine`).
+    pub name: &'static str,
+    /// Invocations per workgroup.
+    pub invocations: u32,
+    /// Workgroups of one dispatch (per pass over the keys, where the keys are split).
+    pub workgroups: u64,
+    /// Live floats per invocation, as the kernel's model counts them from its shader.
+    pub live_floats: u32,
+    /// Bytes of workgroup memory per workgroup.
+    pub workgroup_bytes: u32,
+}
+
+/// What one run of a kernel asks of a device: its configuration's label and the dispatches
+/// that do the work.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Resources {
+    /// The configuration, as results name it.
+    pub label: String,
+    /// The dispatches that do the work, in order.
+    pub dispatches: Vec<DispatchResources>,
+}
+
 /// A kernel's forward and backward, prepared together: the backward may read what this
 /// forward leaves besides O (flash: each row's logsumexp).
 pub struct PreparedTraining {
@@ -178,6 +204,15 @@ pub trait Kernel: Send + Sync + 'static {
             Some(tiles) => format!("{tiles}; checks off"),
             None => "checks off".into(),
         })
+    }
+
+    /// What a run at `shape` asks of a device with `facts` — its plan's label and each
+    /// working dispatch's workgroup, workgroups, live floats and workgroup memory — decided
+    /// from the facts alone (no tuned choices), for planning a device that is not here
+    /// (`attnbench plan --adapter-limits h100`). `None` for kernels that do not model it;
+    /// an [`Error::Unsupported`] where the kernel refuses the shape there.
+    fn resources(&self, _shape: &Shape, _facts: &DeviceFacts) -> Option<Result<Resources>> {
+        None
     }
 
     /// Whether the kernel materializes the n×n score matrix (the bytes a transfer to the

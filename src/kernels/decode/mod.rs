@@ -31,7 +31,9 @@ pub use plan::{DECODE_QUERIES, DecodePlan, Merge};
 
 use crate::error::{Error, Result};
 use crate::gpu::{Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan};
-use crate::kernels::{AttentionBuffers, Kernel, PreparedKernel, Workload, io_plan};
+use crate::kernels::{
+    AttentionBuffers, DispatchResources, Kernel, PreparedKernel, Resources, Workload, io_plan,
+};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
@@ -81,18 +83,7 @@ impl Kernel for Decode {
     /// `split C×K, rows R[, lanes L]`: chunks per KV head (the partials per row) × key
     /// lanes per chunk, rows per load and lanes per key.
     fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        let plan = self.plan(shape, gpu.facts());
-        let lanes = if plan.lanes > 1 {
-            format!(", lanes {}", plan.lanes)
-        } else {
-            String::new()
-        };
-        Some(format!(
-            "split {}×{}, rows {}{lanes}",
-            plan.chunks,
-            plan.key_lanes(),
-            plan.rows_per_load
-        ))
+        Some(self.plan(shape, gpu.facts()).label())
     }
 
     fn workload(&self) -> Workload {
@@ -168,6 +159,34 @@ impl Kernel for Decode {
             }
         }
         Ok(())
+    }
+
+    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
+        Some(self.check_device(shape, facts).map(|()| {
+            let plan = self.plan(shape, facts);
+            let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
+            Resources {
+                label: plan.label(),
+                dispatches: vec![
+                    DispatchResources {
+                        name: "partial",
+                        invocations: plan.workgroup,
+                        workgroups: kv_heads * u64::from(plan.chunks),
+                        live_floats: plan.live_floats(shape.head_dim),
+                        workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
+                    },
+                    DispatchResources {
+                        name: "combine",
+                        invocations: plan::COMBINE_WG,
+                        workgroups: shape.batch_heads() * u64::from(queries(shape)),
+                        // m, l, the column's sum, its record's (m, l) and indices.
+                        live_floats: 16,
+                        // A vec4 column slot and a reduction float per invocation.
+                        workgroup_bytes: plan::COMBINE_WG * (16 + 4),
+                    },
+                ],
+            }
+        }))
     }
 
     fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {

@@ -146,6 +146,22 @@ impl DecodePlan {
         self.chunks = shape.seq_len.div_ceil(self.chunk_keys);
     }
 
+    /// `split C×K, rows R[, lanes L]`: chunks per KV head (the records per row) × key
+    /// lanes per chunk, rows per load and lanes per key, as results name it.
+    pub fn label(&self) -> String {
+        let lanes = if self.lanes > 1 {
+            format!(", lanes {}", self.lanes)
+        } else {
+            String::new()
+        };
+        format!(
+            "split {}×{}, rows {}{lanes}",
+            self.chunks,
+            self.key_lanes(),
+            self.rows_per_load
+        )
+    }
+
     /// Key lanes per workgroup of the partial pass.
     pub fn key_lanes(&self) -> u32 {
         self.workgroup / self.lanes

@@ -267,6 +267,18 @@ impl BackwardLayout {
         }
     }
 
+    /// Bytes of workgroup memory of either kernel on a device with `facts`: the tiles of
+    /// streamed rows (two tensors of `tile` rows) and the lane sums' slots; none for the
+    /// broadcast kernels.
+    pub fn workgroup_bytes(&self, head_dim: u32, facts: &DeviceFacts) -> u32 {
+        match self.kind {
+            BackwardKind::Broadcast => 0,
+            BackwardKind::Tiles => {
+                2 * self.tile * head_dim.div_ceil(4) * 16 + self.lane_sum_bytes(facts)
+            }
+        }
+    }
+
     /// Own rows per workgroup of `which` kernel (dQ: `true`).
     pub fn rows_per_workgroup(&self, dq: bool) -> u32 {
         let rows = if dq { self.dq_rows } else { self.dkdv_rows };

@@ -43,6 +43,7 @@ mod gpu_grid;
 pub mod ladder;
 mod pipelines;
 mod plan;
+mod resources;
 pub mod texel_pair;
 mod tuned;
 mod variant;
@@ -63,7 +64,9 @@ use crate::error::{Error, Result};
 use crate::gpu::Bounds;
 
 use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
-use crate::kernels::{AttentionBuffers, Backward, KeepAlive, Kernel, Precision, PreparedKernel};
+use crate::kernels::{
+    AttentionBuffers, Backward, KeepAlive, Kernel, Precision, PreparedKernel, Resources,
+};
 use crate::shape::Shape;
 use bounds::BOUNDS;
 use forward::{RunResources, forward_memory, prepare_forward};
@@ -132,6 +135,13 @@ impl Kernel for Flash {
     fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
         self.check_precision(facts)?;
         FlashPlan::resolve_on(self, shape, facts, &TunedConfigs::default()).map(|_| ())
+    }
+
+    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
+        Some(
+            self.check_precision(facts)
+                .and_then(|()| resources::resources(self, shape, facts)),
+        )
     }
 
     /// [`Kernel::check_device`], with the device's tuned choices.

@@ -12,7 +12,7 @@
 //! - `cargo test` — runs this harness once in criterion's test mode on tiny sizes, writing
 //!   into a temporary folder, and checks what it wrote.
 
-use attnbench::gpu::BatchReading;
+use attnbench::gpu::{BatchReading, TimingSource};
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::summary_table;
 use attnbench::results::DeviceFolder;
@@ -133,6 +133,7 @@ impl Measurer for CriterionMeasurer<'_> {
             .throughput(Throughput::Elements(point.flops as u64));
         let mut calls: Vec<BatchReading> = Vec::new();
         let mut warm = false;
+        let mut timestamps = false;
         let mut error = None;
         let id = BenchmarkId::new(point.kernel.name(), point.shape.seq_len);
         group.bench_function(id, |b| {
@@ -153,6 +154,8 @@ impl Measurer for CriterionMeasurer<'_> {
                 });
                 match batch {
                     Ok(times) => {
+                        timestamps =
+                            times.source == TimingSource::GpuTimestamps || times.fallback.is_some();
                         let total = times.ns.iter().sum::<f64>() * f64::from(iters);
                         calls.extend(times.batches);
                         Duration::from_nanos(total as u64)
@@ -180,7 +183,6 @@ impl Measurer for CriterionMeasurer<'_> {
             return Ok(None); // filtered out by criterion
         }
         // The row's timer, decided over all its batches (`gpu::per_run_times`).
-        let timestamps = run.get()?.timestamps_offered();
         let times = attnbench::gpu::per_run_times(measured, timestamps);
         Ok(Some(Measurement::from_run_times(times)?))
     }

@@ -413,13 +413,6 @@ impl<'g> KernelRun<'g> {
         calibrate_async(self.gpu, self.kernel.name(), &encode, warm, None).await
     }
 
-    /// Whether the device times passes by GPU timestamps (else every row is wall clock).
-    pub fn timestamps_offered(&self) -> bool {
-        self.gpu
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY)
-    }
-
     /// [`KernelRun::calibrate_async`], blocking.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn calibrate(&self, warm: bool) -> Result<u32> {

@@ -3,7 +3,8 @@
 // barrier would make every SIMD group of the workgroup a coroutine and slow the whole
 // key loop): butterflies of subgroupShuffleXor over the key lanes (lane indices
 // `^ mask` for masks LANES … BLOCK_Q / 2: the same lane of the head dim in every key
-// lane; flash/lane_ids_subgroup.wgsl numbers the lanes). No barrier, no workgroup memory.
+// lane; flash/lane_ids_one_subgroup.wgsl numbers the lanes by subgroup_invocation_id).
+// No barrier, no workgroup memory.
 
 // The workgroup's (M, L) from each lane's (m, l): M = max m, L = Σ l·2^(m − M) over the
 // key lanes (every lane of a key holds the same m and l, and ends with the same sums).

@@ -192,12 +192,6 @@ impl DecodePlan {
         (self.merge_slots(head_dim) + sums) * self.workgroup * 16
     }
 
-    /// Whether lanes are numbered by subgroup (`flash/lane_ids_subgroup.wgsl`): where they
-    /// meet in subgroup operations, the lane sum's or the merge's.
-    pub fn lanes_by_subgroup(&self) -> bool {
-        self.lane_sum == LaneSum::Subgroup || self.merge == Merge::Subgroup
-    }
-
     /// Live floats per invocation of the partial pass at `head_dim`, counted from the
     /// shader: the query and accumulator columns of its rows (8·QR·DL, DL = ⌈d/4 /
     /// lanes⌉), m, l, the rows' bounds, heads and query indices (six vec4s), the scores,

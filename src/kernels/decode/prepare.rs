@@ -8,7 +8,7 @@ use crate::gpu::{
     Bounds, BufferTracker, Gpu, ShaderSource, bind_buffers, grid_for, params_buffer,
     pipeline_layout, shader, specialize, storage_and_params_layout, unroll_marked_loops,
 };
-use crate::kernels::flash::{lane_ids_wgsl, lane_sum_fn_wgsl};
+use crate::kernels::flash::{LaneSum, lane_ids_wgsl, lane_sum_fn_wgsl};
 use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, PreparedKernel, workgroup_count};
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -67,7 +67,13 @@ fn pipelines(gpu: &Gpu, shape: &Shape, plan: &DecodePlan) -> Result<Pipelines> {
         ];
         let mut wgsl = unroll_marked_loops(&specialize(partial, &consts)?, &consts)?;
         wgsl.push_str(lane_sum_fn_wgsl(plan.lane_sum));
-        wgsl.push_str(lane_ids_wgsl(plan.lanes_by_subgroup()));
+        wgsl.push_str(match plan.merge {
+            // One subgroup: its invocation ids number the lanes.
+            Merge::Subgroup => {
+                include_str!("../../../shaders/flash/lane_ids_one_subgroup.wgsl")
+            }
+            Merge::Workgroup => lane_ids_wgsl(plan.lane_sum == LaneSum::Subgroup),
+        });
         wgsl.push_str(&merge_wgsl(plan, shape.head_dim)?);
         let combine = shader!(
             "decode/combine.wgsl",

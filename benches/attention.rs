@@ -19,8 +19,9 @@ use attnbench::results::DeviceFolder;
 use attnbench::results::RunKind;
 use attnbench::run::Measurement;
 use attnbench::session::Session;
-use attnbench::sweep::{LazyRun, Measurer, Point, SweepConfig, run_sweep};
-use attnbench::{Gpu, Result};
+use attnbench::settings::BenchArgs;
+use attnbench::sweep::{LazyRun, Measurer, SweepConfig, SweepPoint, run_sweep};
+use attnbench::{Bench, Result};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::time::Duration;
 
@@ -119,7 +120,11 @@ impl Measurer for CriterionMeasurer<'_> {
         SAMPLES as u32 + 1
     }
 
-    fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>> {
+    fn measure(
+        &mut self,
+        point: &SweepPoint<'_>,
+        run: &mut LazyRun<'_>,
+    ) -> Result<Option<Measurement>> {
         if let Some(samples) = point.samples {
             return self.measure_long(point, run, samples);
         }
@@ -193,7 +198,7 @@ impl CriterionMeasurer<'_> {
     /// would let it run (criterion's minimum of 11 runs would cost minutes).
     fn measure_long(
         &mut self,
-        point: &Point<'_>,
+        point: &SweepPoint<'_>,
         run: &mut LazyRun<'_>,
         samples: u32,
     ) -> Result<Option<Measurement>> {
@@ -223,6 +228,12 @@ fn main() {
     // criterion's rule: without --bench (cargo test) or with --test, it only tests.
     let test_mode = !has("--bench") || has("--test");
     let scratch = tempfile::tempdir().expect("temporary folder");
+    // Every setting from the variables, through the CLI's own parser.
+    let bench_args = BenchArgs::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    let settings = bench_args
+        .settings
+        .settings()
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let config = if test_mode {
         SweepConfig {
             seq_lens: vec![16, 33],
@@ -233,7 +244,10 @@ fn main() {
             ..SweepConfig::default()
         }
     } else {
-        SweepConfig::from_env().unwrap_or_else(|e| fail(&e.to_string()))
+        bench_args
+            .sweep
+            .config(&settings)
+            .unwrap_or_else(|e| fail(&e.to_string()))
     };
     let mut criterion = Criterion::default().configure_from_args();
     if !test_mode {
@@ -245,7 +259,10 @@ fn main() {
             eprintln!("interrupted: saving what was measured (again: stop at once)");
         });
     }
-    let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    // The kernels as tuned for this device (`attnbench tune`), when it was.
+    let gpu: Bench = settings
+        .open_tuned_bench(|_| true)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     // Before measuring: a destination that cannot take the results fails now.
     let mut session = Session::open(&gpu, &config.results_dir, RunKind::Bench)
         .unwrap_or_else(|e| fail(&e.to_string()));
@@ -272,7 +289,8 @@ fn main() {
             test_mode,
             filter: Filter::from_args(&args),
         };
-        run_sweep(&gpu, &config, &mut measurer).unwrap_or_else(|e| fail(&e.to_string()))
+        run_sweep(&gpu, &config, &mut measurer, &|_, _| None)
+            .unwrap_or_else(|e| fail(&e.to_string()))
     };
     // The device's ceilings, probed once per device, turn every point into a % of them.
     let interrupted = attnbench::interrupt::requested();

@@ -7,15 +7,11 @@
 //! with numpy for the BLAS comparison (`pip install numpy`); without it that row records
 //! why it was skipped. `ATTNBENCH_RESULTS_DIR` moves the output.
 
-use attnbench::Gpu;
 use attnbench::probe::run_probes;
 use attnbench::results::RunKind;
 use attnbench::session::Session;
+use attnbench::settings::BenchArgs;
 use attnbench::targets::{TargetOptions, measure};
-use attnbench::tuning::{apply, results_root};
-
-/// Seconds the targets bench may take unless `ATTNBENCH_TARGETS_BUDGET` says otherwise.
-const DEFAULT_BUDGET_S: u64 = 360;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,11 +20,23 @@ fn main() {
         println!("targets bench: run with `cargo bench --bench targets`");
         return;
     }
-    let gpu = Gpu::from_env().unwrap_or_else(|e| fail(&e.to_string()));
-    let root = results_root();
+    // Every setting from the variables, through the CLI's own parser.
+    let bench_args = BenchArgs::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    let settings = bench_args
+        .settings
+        .settings()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let budget = bench_args
+        .targets
+        .budget()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let root = settings.results_dir.clone();
+    // The kernels as tuned for this device (`attnbench tune`), when it was.
+    let gpu = settings
+        .open_tuned_bench(|_| true)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let mut session =
         Session::open(&gpu, &root, RunKind::Targets).unwrap_or_else(|e| fail(&e.to_string()));
-    apply(&gpu, &root).unwrap_or_else(|e| fail(&e.to_string()));
     eprintln!(
         "flash targets on {} ({})",
         gpu.summary().name,
@@ -37,14 +45,6 @@ fn main() {
     // The whole bench has a time budget (ATTNBENCH_TARGETS_BUDGET, default 360 s): steps
     // that no longer fit are recorded as skipped, so `cargo bench` ends in bounded time on
     // slow adapters.
-    let budget = match std::env::var("ATTNBENCH_TARGETS_BUDGET") {
-        Ok(v) if v.trim() == "none" => None,
-        Ok(v) => Some(
-            attnbench::settings::seconds("ATTNBENCH_TARGETS_BUDGET", &v)
-                .unwrap_or_else(|e| fail(&e.to_string())),
-        ),
-        Err(_) => Some(std::time::Duration::from_secs(DEFAULT_BUDGET_S)),
-    };
     let deadline = budget.map(|b| std::time::Instant::now() + b);
     // The ceilings the ratios are taken against, probed at the run's start; probed again
     // at its end, they tell whether the machine held still.
@@ -55,6 +55,7 @@ fn main() {
         deadline,
         fma_peak_gflops: Some(probe.fma_f32_gflops),
         bandwidth_gbps: Some(probe.bandwidth_gbps),
+        python: bench_args.targets.python(),
         ..TargetOptions::default()
     };
     let mut report = measure(&gpu, &options, &mut |line| eprintln!("  {line}"))

@@ -8,7 +8,8 @@
 //! `cargo run --release --example load_probe` (the adapter is chosen as for `attnbench`:
 //! `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`). Timed as the kernels are ([`time_passes`]: GPU
 //! timestamps where the adapter has them), median of 5 runs after one warm-up.
-use attnbench::gpu::{AdapterChoice, BufferTracker, Gpu, median, time_passes};
+use attnbench::gpu::{AdapterChoice, BufferTracker, Gpu, time_passes};
+use attnbench::stats::median_of as median;
 
 const SHADER: &str = r#"
 @group(0) @binding(0) var<storage, read> buf: array<vec4<f32>>;
@@ -48,7 +49,7 @@ fn no_load(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocat
 "#;
 
 fn main() {
-    let gpu = Gpu::new(AdapterChoice::default()).expect("no adapter");
+    let gpu = Gpu::new(&AdapterChoice::default()).expect("no adapter");
     println!(
         "{} ({:?})",
         gpu.summary().name,

@@ -70,7 +70,7 @@ pub enum Error {
         /// Bytes the device allows.
         allowed: u64,
         /// Which limit this is.
-        limit: String,
+        limit: Limit,
     },
     /// The device ran out of memory although the plan fitted the known limits.
     #[error("out of GPU memory while {during}: {message}")]
@@ -147,5 +147,163 @@ impl Error {
     }
 }
 
+/// Which limit a planned allocation or dispatch went past ([`Error::TooLarge`]). Results
+/// rows carry it as data (`{"kind": "memory_budget", "source": …}`); files written before
+/// it was typed carry its text, which [`Limit::from_text`] reads back once, at the loader.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Limit {
+    /// The bytes all buffers may hold at once ([`crate::gpu::MemoryBudget`]).
+    MemoryBudget {
+        /// Where the budget came from (an override, the backend's heap, host memory).
+        source: String,
+    },
+    /// `max_buffer_size`: one buffer.
+    MaxBufferSize,
+    /// `max_storage_buffer_binding_size`: one buffer bound as storage.
+    MaxStorageBufferBindingSize,
+    /// Workgroups per dispatch (a count, not bytes).
+    WorkgroupsPerDispatch,
+    /// `max_texture_dimension_2d`: the rows of a texel array.
+    MaxTextureDimension2d {
+        /// Texels per row.
+        texels_per_row: u32,
+        /// Rows allowed.
+        rows: u64,
+    },
+    /// The host memory available (MemAvailable).
+    HostMemory,
+    /// A limit this attnbench does not know (a file from another version): kept as text,
+    /// shown, never acted on.
+    Other {
+        /// Its text.
+        text: String,
+    },
+}
+
+impl Limit {
+    /// The limit a text written before limits were typed names (its [`Display`] form);
+    /// [`Limit::Other`] for text this version does not know.
+    ///
+    /// [`Display`]: std::fmt::Display
+    pub fn from_text(text: &str) -> Limit {
+        let text = text.trim();
+        let texture = || {
+            let inner = text
+                .strip_prefix("max_texture_dimension_2d (")?
+                .strip_suffix(" rows)")?;
+            let (per_row, rows) = inner.split_once(" texels per row × ")?;
+            Some(Limit::MaxTextureDimension2d {
+                texels_per_row: per_row.parse().ok()?,
+                rows: rows.parse().ok()?,
+            })
+        };
+        match text {
+            "max_buffer_size" => Limit::MaxBufferSize,
+            "max_storage_buffer_binding_size" => Limit::MaxStorageBufferBindingSize,
+            "workgroups per dispatch" => Limit::WorkgroupsPerDispatch,
+            "host memory available (MemAvailable)" => Limit::HostMemory,
+            _ => match text.strip_prefix("memory budget from ") {
+                Some(source) => Limit::MemoryBudget {
+                    source: source.to_string(),
+                },
+                None => texture().unwrap_or_else(|| Limit::Other { text: text.into() }),
+            },
+        }
+    }
+
+    /// Whether it counts workgroups rather than bytes.
+    pub fn counts_workgroups(&self) -> bool {
+        matches!(self, Limit::WorkgroupsPerDispatch)
+    }
+
+    /// Whether it limits every buffer together (the budget), not one buffer.
+    pub fn is_budget(&self) -> bool {
+        matches!(self, Limit::MemoryBudget { .. } | Limit::HostMemory)
+    }
+
+    /// A few words for chart labels: `budget`, `max storage binding`, `max buffer size`.
+    pub fn short(&self) -> String {
+        match self {
+            Limit::MemoryBudget { .. } => "budget".into(),
+            Limit::MaxStorageBufferBindingSize => "max storage binding".into(),
+            Limit::MaxBufferSize => "max buffer size".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::MemoryBudget { source } => write!(f, "memory budget from {source}"),
+            Limit::MaxBufferSize => f.write_str("max_buffer_size"),
+            Limit::MaxStorageBufferBindingSize => f.write_str("max_storage_buffer_binding_size"),
+            Limit::WorkgroupsPerDispatch => f.write_str("workgroups per dispatch"),
+            Limit::MaxTextureDimension2d {
+                texels_per_row,
+                rows,
+            } => write!(
+                f,
+                "max_texture_dimension_2d ({texels_per_row} texels per row × {rows} rows)"
+            ),
+            Limit::HostMemory => f.write_str("host memory available (MemAvailable)"),
+            Limit::Other { text } => f.write_str(text),
+        }
+    }
+}
+
+/// A [`Limit`] as results files hold it: the typed object, or (files written before limits
+/// were typed) its text.
+pub fn limit_or_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Limit, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Typed(Limit),
+    }
+    Ok(
+        match <Stored as serde::Deserialize>::deserialize(deserializer)? {
+            Stored::Text(text) => Limit::from_text(&text),
+            Stored::Typed(limit) => limit,
+        },
+    )
+}
+
 /// Result with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+
+    /// Every limit's text reads back as that limit; unknown text is kept as text.
+    #[test]
+    fn limits_read_back_from_their_text() {
+        for limit in [
+            Limit::MemoryBudget {
+                source: "Vulkan device-local heap".into(),
+            },
+            Limit::MaxBufferSize,
+            Limit::MaxStorageBufferBindingSize,
+            Limit::WorkgroupsPerDispatch,
+            Limit::MaxTextureDimension2d {
+                texels_per_row: 8192,
+                rows: 16384,
+            },
+            Limit::HostMemory,
+        ] {
+            assert_eq!(Limit::from_text(&limit.to_string()), limit);
+            let json = serde_json::to_value(&limit).unwrap();
+            assert_eq!(serde_json::from_value::<Limit>(json).unwrap(), limit);
+        }
+        assert_eq!(
+            Limit::from_text("a wall of <b>glass</b>"),
+            Limit::Other {
+                text: "a wall of <b>glass</b>".into()
+            }
+        );
+    }
+}

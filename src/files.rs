@@ -114,24 +114,23 @@ pub enum LockWait {
 
 static LOCK_WAIT: std::sync::OnceLock<LockWait> = std::sync::OnceLock::new();
 
-/// Sets, once per process, what a held lock does (unset: wait without a word).
-pub fn set_lock_wait(wait: LockWait) {
+/// This process as a lock's holder names it, set once at the edge.
+static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets, once per process, what a held lock does (unset: wait without a word), and how
+/// this process names itself in the locks it holds (`command`, e.g. `attnbench sweep
+/// --samples 2`).
+pub fn set_lock_wait(wait: LockWait, command: &str) {
     let _ = LOCK_WAIT.set(wait);
+    let _ = HOLDER.set(command.replace(['\n', '\r'], " "));
 }
 
 /// `pid 1234 (attnbench sweep --samples 2)`: this process, as a lock's holder.
 fn holder_text() -> String {
-    let args: Vec<String> = std::env::args()
-        .enumerate()
-        .map(|(i, a)| match i {
-            0 => Path::new(&a)
-                .file_name()
-                .map_or(a.clone(), |f| f.to_string_lossy().into_owned()),
-            _ => a,
-        })
-        .collect();
-    let command = args.join(" ").replace(['\n', '\r'], " ");
-    format!("pid {} ({command})", std::process::id())
+    match HOLDER.get() {
+        Some(command) => format!("pid {} ({command})", std::process::id()),
+        None => format!("pid {}", std::process::id()),
+    }
 }
 
 impl FolderLock {
@@ -186,6 +185,63 @@ impl FolderLock {
     }
 }
 
+/// The largest file attnbench reads from a results folder: a results file of every point
+/// of a long sweep is well under a megabyte.
+pub const MAX_DATA_FILE_BYTES: u64 = 64 << 20;
+
+/// The longest text a field of a data file may hold (a skip's reason is a few hundred
+/// characters).
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The text of the data file `path`; `Ok(None)` when it does not exist. Only a regular
+/// file (after symlinks) of at most [`MAX_DATA_FILE_BYTES`] is read: a FIFO or a device
+/// is refused before it is opened, so no read can hang or run on forever.
+pub fn read_data_file(path: &Path) -> Result<Option<String>> {
+    let fail = |message: String| Error::DataFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(format!("cannot read: {e}"))),
+    };
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    if meta.len() > MAX_DATA_FILE_BYTES {
+        return Err(fail(format!(
+            "{} bytes, more than the {MAX_DATA_FILE_BYTES} a data file may have",
+            meta.len()
+        )));
+    }
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_DATA_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_DATA_FILE_BYTES {
+        return Err(fail("grew past the size a data file may have".into()));
+    }
+    Ok(Some(text))
+}
+
+/// The place of the first string in `value` longer than [`MAX_TEXT_CHARS`] (`rows[3].reason`).
+fn overlong_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.chars().count() > MAX_TEXT_CHARS => Some(String::new()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| overlong_text(v).map(|inner| format!("[{i}]{inner}"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            overlong_text(v).map(|inner| format!(".{}{inner}", k.escape_debug()))
+        }),
+        _ => None,
+    }
+}
+
 /// Reads a JSON file of `what` (e.g. "probe file") whose `schema` field must equal
 /// `schema`; `Ok(None)` when the file does not exist. Unreadable, malformed or foreign
 /// files are errors that name the file.
@@ -198,6 +254,9 @@ pub fn load_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Like [`load_json`], with `fix` applied to the JSON before it is parsed (older files).
+/// The file is read as [`read_data_file`] does, and no text in it may be longer than
+/// [`MAX_TEXT_CHARS`]; the type's own checks (its `try_from`) run as it is parsed, and
+/// their message (the row and the field) follows the file's name.
 pub fn load_json_with<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
@@ -206,20 +265,25 @@ pub fn load_json_with<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>> {
     let fail = |message: String| Error::DataFile {
         path: path.to_path_buf(),
-        message,
+        message: message.replace(['\n', '\r'], " "),
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(format!("cannot read: {e}"))),
+    let Some(text) = read_data_file(path)? else {
+        return Ok(None);
     };
     let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| fail(format!("malformed {what}: {e}")))?;
     let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
     if !schemas.contains(&found) {
         return Err(fail(format!(
-            "not a {what} this attnbench reads: schema {found:?}, supported {}",
+            "not a {what} this attnbench reads: schema {:?}, supported {}",
+            found.chars().take(64).collect::<String>(),
             schemas.join(", ")
+        )));
+    }
+    if let Some(place) = overlong_text(&value) {
+        let place = place.trim_start_matches('.');
+        return Err(fail(format!(
+            "malformed {what}: {place}: text longer than {MAX_TEXT_CHARS} characters"
         )));
     }
     fix(&mut value);

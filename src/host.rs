@@ -74,7 +74,7 @@ pub fn check_against(what: &str, needed: u64, available: Option<u64>) -> Result<
             what: what.to_string(),
             needed,
             allowed,
-            limit: "host memory available (MemAvailable)".into(),
+            limit: crate::error::Limit::HostMemory,
         }),
         _ => Ok(()),
     }

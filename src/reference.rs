@@ -20,11 +20,6 @@ pub fn attention_f64_last_rows(
     attention_rows(shape, q, k, v, rows)
 }
 
-/// Like [`attention_f64_last_rows`] for f64 inputs (e.g. rounded to another precision).
-pub fn attention_f64_rows(shape: &Shape, q: &[f64], k: &[f64], v: &[f64], rows: u32) -> Vec<f64> {
-    attention_rows(shape, q, k, v, rows)
-}
-
 /// The forward pass in f64 for inputs of any float type (f32 tensors, or f64 ones in the
 /// gradient checks). K and V are `[B, HKV, n, d]` (grouped-query attention); q holds either
 /// all n rows of each (batch, head) or only the last ones (at least `rows`: a decode step's
@@ -44,7 +39,7 @@ fn attention_rows<T: Copy + Into<f64>>(
     attention_f64_rows_scored(shape, q, k, v, rows, dot)
 }
 
-/// Like [`attention_f64_rows`] with each score `scale·q·k` computed by `score(q_row, k_row)`
+/// The forward pass in f64 on the last `rows` query rows, with each score `scale·q·k` computed by `score(q_row, k_row)`
 /// instead: the reference itself (scaled dot products in f64), or a model of a kernel's own
 /// score arithmetic (e.g. f16 dot products).
 pub fn attention_f64_rows_scored<T: Copy + Into<f64>>(

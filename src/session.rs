@@ -11,16 +11,19 @@
 //! ([`Session::probe_start`], [`Session::finish`]), so that a machine that changed speed
 //! during the run shows as unstable beside its numbers.
 
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::files::FolderLock;
 use crate::gpu::Gpu;
+use crate::kernels::Kernel;
 use crate::probe::ProbeReport;
 use crate::report::write_device_report;
+use crate::results::Skip;
 use crate::results::{
     Ceilings, DeviceFolder, DeviceHeader, ResultRow, ResultsFile, RunKind, RunRecord,
     refuse_foreign,
 };
-use crate::sweep::{Measurer, SweepConfig, run_sweep};
+use crate::sweep::{Family, Measurer, SweepConfig, run_sweep};
 use crate::tuning::TuningFile;
 use std::path::{Path, PathBuf};
 
@@ -36,12 +39,17 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens `gpu`'s folder under `results_root` for a run of `kind`, checked before
-    /// anything is measured.
-    pub fn open(gpu: &Gpu, results_root: &Path, kind: RunKind) -> Result<Session> {
-        let device = DeviceHeader::for_gpu(gpu);
+    /// Opens `bench`'s folder under `results_root` for a run of `kind`, checked before
+    /// anything is measured. The run records the settings given at the edge.
+    pub fn open(bench: &Bench, results_root: &Path, kind: RunKind) -> Result<Session> {
+        let device = DeviceHeader::for_gpu(bench);
         let folder = DeviceFolder::for_device(results_root, &device);
-        let run = RunRecord::start(kind, gpu, "uniform random values in [-1, 1)");
+        let run = RunRecord::start(
+            kind,
+            bench,
+            bench.given().to_vec(),
+            "uniform random values in [-1, 1)",
+        );
         let session = Session {
             device,
             folder,
@@ -124,15 +132,17 @@ impl Session {
         Ok((file, written))
     }
 
-    /// Runs the sweep `config` on `gpu` with `measurer` and saves its rows
-    /// ([`Session::save_rows`]).
+    /// Runs the sweep `config` on `bench` with `measurer` and saves its rows
+    /// ([`Session::save_rows`]); `excluded` says why a (kernel, family) line must not be
+    /// measured at all.
     pub fn sweep(
         &self,
-        gpu: &Gpu,
+        bench: &Bench,
         config: &SweepConfig,
         measurer: &mut dyn Measurer,
+        excluded: &dyn Fn(&dyn Kernel, &Family) -> Option<Skip>,
     ) -> Result<Swept> {
-        let rows = run_sweep(gpu, config, measurer)?;
+        let rows = run_sweep(bench, config, measurer, excluded)?;
         let (file, written) = self.save_rows(rows.clone())?;
         Ok(Swept {
             rows,

@@ -17,21 +17,21 @@
 //! Everything goes to `<out>/<device>/`. Verification, the probe and the report always run
 //! whole; the budget is shared among the measuring steps, which stop at their deadlines.
 
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::files::save_json;
-use crate::gpu::{Gpu, describe_adapter};
+use crate::gpu::describe_adapter;
 use crate::kernels::{Kernel, Precision};
 use crate::markdown::{Align, Table};
 use crate::probe::{ProbeReport, run_probes};
 use crate::report::write_device_report;
 use crate::results::{DeviceHeader, RunKind, RunRecord, Skip};
-use crate::run::MeasureOptions;
 use crate::session::Session;
-use crate::sweep::{Sampler, SweepConfig};
+use crate::sweep::{Sampler, SweepConfig, sweep_sampling};
 use crate::targets::{TargetOptions, measure};
 use crate::tuning::TuningFile;
 use crate::tuning::search::{TuneOptions, tune};
-use crate::verify::{Coverage, check_all, fresh_seed, plan};
+use crate::verify::{Coverage, Tally, Unverified, check_all, fresh_seed, plan};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -58,6 +58,10 @@ pub struct SuiteOptions {
     pub out: PathBuf,
     /// Kernels to verify and sweep (all registered ones when empty).
     pub kernels: Vec<&'static dyn Kernel>,
+    /// The sweep (its kernels, results folder and deadline are the suite's).
+    pub sweep: SweepConfig,
+    /// The Python interpreter of the targets' peers.
+    pub python: String,
 }
 
 /// One step of a suite run.
@@ -99,40 +103,43 @@ pub enum SuiteOutcome {
 
 /// One suite run in progress: the device, its folder, the clock and the steps so far.
 struct SuiteRun<'a> {
-    gpu: &'a Gpu,
-    helpers: &'a [Gpu],
+    bench: &'a mut Bench,
+    helpers: &'a mut [Bench],
     options: &'a SuiteOptions,
     session: Session,
     kernels: Vec<&'static dyn Kernel>,
     start: Instant,
     steps: Vec<Step>,
+    /// The (kernel, pass) pairs verification did not cover: the sweep skips them.
+    unverified: Vec<Unverified>,
     log: &'a mut dyn FnMut(&str),
 }
 
-/// Runs the suite on `gpu`; `log` gets a line per step. `helpers` are further devices on
-/// the same adapter that verification spreads its kernels over (a cold driver compiles a
-/// device's pipelines on one core); they measure nothing.
+/// Runs the suite on `bench`; `log` gets a line per step. `helpers` are further devices on
+/// the same adapter, with the same settings, that verification spreads its kernels over (a
+/// cold driver compiles a device's pipelines on one core); they measure nothing.
 pub fn run_suite(
-    gpu: &Gpu,
-    helpers: &[Gpu],
+    bench: &mut Bench,
+    helpers: &mut [Bench],
     options: &SuiteOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<SuiteOutcome> {
     let start = Instant::now();
-    let session = Session::open(gpu, &options.out, RunKind::Suite)?;
+    let session = Session::open(bench, &options.out, RunKind::Suite)?;
     let kernels = if options.kernels.is_empty() {
         crate::kernels::KERNELS.to_vec()
     } else {
         options.kernels.clone()
     };
     let mut run = SuiteRun {
-        gpu,
+        bench,
         helpers,
         options,
         session,
         kernels,
         start,
         steps: Vec::new(),
+        unverified: Vec::new(),
         log,
     };
     run.device_report()?;
@@ -172,7 +179,7 @@ impl SuiteRun<'_> {
     /// 1. `device.json`: identity, features, limits, memory budget.
     fn device_report(&mut self) -> Result<()> {
         let began = Instant::now();
-        let gpu = self.gpu;
+        let gpu: &Bench = self.bench;
         let mut summary = serde_json::to_value(describe_adapter(gpu.adapter()))
             .unwrap_or(serde_json::Value::Null);
         summary["memory_budget"] = serde_json::to_value(gpu.memory_budget()).unwrap_or_default();
@@ -192,17 +199,20 @@ impl SuiteRun<'_> {
     ///    and variant the sweep and the targets will measure (forward, backward and
     ///    training step, GQA, windows, decode; hostile inputs), in the configuration they
     ///    will measure (after tuning). The reason when a kernel is wrong.
+    ///    A (kernel, pass) no check covered — every check of it skipped for the budget or
+    ///    a device limit — is not measured by the sweep: its rows say why.
     fn verify(&mut self) -> Result<Option<String>> {
         let began = Instant::now();
         let seed = fresh_seed();
-        let (mut passed, mut skipped) = (0, 0);
+        let mut tally = Tally::default();
         let mut wrong: Option<String> = None;
         let cases = plan(&self.kernels, Coverage::Device, None);
-        let gpus: Vec<&Gpu> = std::iter::once(self.gpu).chain(self.helpers).collect();
-        check_all(&gpus, &cases, seed, |case, check, _| {
-            if check.passed() {
-                passed += 1;
-            } else if check.failed() {
+        let benches: Vec<&Bench> = std::iter::once(&*self.bench)
+            .chain(self.helpers.iter())
+            .collect();
+        check_all(&benches, &cases, seed, |case, check, _| {
+            tally.add(case, &check);
+            if check.failed() {
                 wrong.get_or_insert_with(|| {
                     format!(
                         "{} is wrong at {} with {} inputs (seed {seed}): rel_l2_err {:?}, tolerance {:e}; nothing measured",
@@ -213,15 +223,18 @@ impl SuiteRun<'_> {
                         check.tolerance
                     )
                 });
-            } else {
-                skipped += 1;
             }
         })?;
         if let Some(why) = wrong {
             self.step("verify", began, why.clone());
             return Ok(Some(why));
         }
-        let outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
+        let (passed, _, skipped) = tally.totals();
+        let mut outcome = format!("{passed} checks passed, {skipped} skipped (seed {seed})");
+        self.unverified = tally.unverified_passes();
+        for u in &self.unverified {
+            outcome += &format!("; not measured: {u}");
+        }
         self.step("verify", began, outcome);
         Ok(None)
     }
@@ -230,7 +243,7 @@ impl SuiteRun<'_> {
     fn probe(&mut self) -> Result<ProbeReport> {
         crate::interrupt::check()?;
         let began = Instant::now();
-        let probe = run_probes(self.gpu)?;
+        let probe = run_probes(self.bench)?;
         {
             let lock = self.session.lock()?;
             probe.save(&lock, self.session.dir())?;
@@ -250,8 +263,8 @@ impl SuiteRun<'_> {
         let began = Instant::now();
         // GPUs tune at a shape that fills them; CPU drivers at a small one (seconds per
         // candidate on lavapipe).
-        let device = TuneOptions::for_device(self.gpu.facts());
-        let (seq_len, batch, heads) = if self.gpu.is_cpu() {
+        let device = TuneOptions::for_device(self.bench.facts());
+        let (seq_len, batch, heads) = if self.bench.is_cpu() {
             (1024, 1, 4)
         } else {
             (device.seq_len, device.batch, device.heads)
@@ -265,7 +278,7 @@ impl SuiteRun<'_> {
             deadline: Some(began + self.left(began).mul_f64(TUNE_SHARE)),
             ..TuneOptions::default()
         };
-        let outcome = match tune(self.gpu, Precision::F32, 64, &options, &mut |_| {})? {
+        let outcome = match tune(self.bench, Precision::F32, 64, &options, &mut |_| {})? {
             Some(choice) => {
                 let text = format!(
                     "flash d64: {} ({:.2} ms; untuned {} {})",
@@ -289,8 +302,8 @@ impl SuiteRun<'_> {
                 let device = self.session.device.clone();
                 TuningFile::merge_and_save(self.session.dir(), &lock, device, vec![choice])?;
                 drop(lock);
-                crate::tuning::apply(self.gpu, &self.options.out)?;
-                for helper in self.helpers {
+                crate::tuning::apply(self.bench, &self.options.out)?;
+                for helper in self.helpers.iter_mut() {
                     crate::tuning::apply(helper, &self.options.out)?;
                 }
                 if untried > 0 {
@@ -308,20 +321,22 @@ impl SuiteRun<'_> {
     /// 5. The sweep over every family, within its share; returns flash's best swept rate.
     fn sweep(&mut self) -> Result<Option<f64>> {
         let began = Instant::now();
-        let mut config = SweepConfig::from_env()?;
+        let mut config = self.options.sweep.clone();
         config.results_dir = self.options.out.clone();
         config.kernels = self.kernels.clone();
+        config.unverified = self
+            .unverified
+            .iter()
+            .map(|u| (u.kernel, u.pass, u.to_string()))
+            .collect();
         config.deadline = Some(began + self.left(began).mul_f64(SWEEP_SHARE));
         let mut sampler = Sampler {
-            options: MeasureOptions {
-                warmup: 1,
-                samples: 5,
-                time_budget: Some(config.time_budget.saturating_mul(2)),
-                min_samples: 3,
-            },
+            options: sweep_sampling(config.time_budget, 5),
             on_progress: None,
         };
-        let swept = self.session.sweep(self.gpu, &config, &mut sampler)?;
+        let swept = self
+            .session
+            .sweep(self.bench, &config, &mut sampler, &|_, _| None)?;
         let rows = &swept.rows;
         let measured = rows.iter().filter(|r| r.is_ok()).count();
         let flash_gflops = rows
@@ -351,10 +366,11 @@ impl SuiteRun<'_> {
             bandwidth_gbps: Some(probe.bandwidth_gbps),
             deadline: Some(began + self.left(began)),
             flash_gflops_hint: flash_gflops,
+            python: self.options.python.clone(),
             ..TargetOptions::default()
         };
         let log = &mut *self.log;
-        let mut report = measure(self.gpu, &options, &mut |line| log(&format!("  {line}")))?;
+        let mut report = measure(self.bench, &options, &mut |line| log(&format!("  {line}")))?;
         report.run = Some(self.session.run.clone());
         let written = {
             let _lock = self.session.lock()?;
@@ -376,7 +392,7 @@ impl SuiteRun<'_> {
     ///    `suite.md`, so that the README carries it, then `suite.json`.
     fn report(mut self) -> Result<SuiteReport> {
         let began = Instant::now();
-        let run = self.session.finish(self.gpu)?.clone();
+        let run = self.session.finish(self.bench)?.clone();
         if let Some(s) = &run.stability {
             let outcome = s.describe();
             self.step("stability", began, outcome);
@@ -422,7 +438,7 @@ impl SuiteReport {
             "`attnbench suite` with a budget of {:.0} s ({:.0} s before the report); run {}.\n\n",
             self.budget_seconds,
             self.total_seconds,
-            self.run.describe()
+            crate::markdown::text(&self.run.describe())
         );
         if self.run.is_unstable() {
             md +=

@@ -4,7 +4,6 @@ mod common;
 
 use attnbench::capacity::capacity;
 use attnbench::probe::{expected_fma, run_probes};
-use attnbench::run::plan_for;
 use attnbench::{Shape, find_kernel};
 use common::gpu;
 
@@ -32,13 +31,13 @@ fn capacity_is_the_largest_n_whose_plan_fits() {
     let flash = find_kernel("flash").unwrap();
     let c = capacity(gpu(), naive, &template);
     let n = c.max_seq_len.expect("naive fits at n = 1");
-    assert!(plan_for(naive, &Shape::new(n, 64), gpu()).is_ok());
-    assert!(plan_for(naive, &Shape::new(n + 1, 64), gpu()).is_err());
+    assert!(attnbench::run::PointPlan::checked(gpu(), naive, &Shape::new(n, 64)).is_ok());
+    assert!(attnbench::run::PointPlan::checked(gpu(), naive, &Shape::new(n + 1, 64)).is_err());
     assert!(c.limited_by.contains("needs"), "{}", c.limited_by);
     // flash stops at its own limit (memory, or a driver's loop cap), also exactly.
     let f = capacity(gpu(), flash, &template).max_seq_len.unwrap();
-    assert!(plan_for(flash, &Shape::new(f, 64), gpu()).is_ok());
-    assert!(plan_for(flash, &Shape::new(f + 1, 64), gpu()).is_err());
+    assert!(attnbench::run::PointPlan::checked(gpu(), flash, &Shape::new(f, 64)).is_ok());
+    assert!(attnbench::run::PointPlan::checked(gpu(), flash, &Shape::new(f + 1, 64)).is_err());
     // n = 100 000 never fits naive's 40 GB score matrix on a machine like this one.
     let at_100k = c.needs.iter().find(|need| need.seq_len == 100_000).unwrap();
     assert!(at_100k.bytes.unwrap() >= 40_000_000_000);

@@ -3,10 +3,8 @@
 
 mod common;
 
-use attnbench::probe::{PROBE_SCHEMA, ProbeReport};
-use attnbench::results::{DeviceFolder, DeviceHeader, ResultRow, Status};
+use attnbench::results::{DeviceFolder, DeviceHeader, Status};
 use attnbench::tuning::{TunedChoice, TuningFile};
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -44,27 +42,6 @@ fn device() -> DeviceHeader {
     DeviceHeader::for_gpu(common::gpu())
 }
 
-fn other_device() -> DeviceHeader {
-    DeviceHeader {
-        adapter: "Some Other GPU".into(),
-        ..device()
-    }
-}
-
-fn probe_of(device: DeviceHeader) -> ProbeReport {
-    ProbeReport {
-        schema: PROBE_SCHEMA.into(),
-        device,
-        fma_f32_gflops: 82_000.0,
-        fma_f16_gflops: None,
-        bandwidth_gbps: 3000.0,
-        upload_gbps: 20.0,
-        readback_gbps: 20.0,
-        timing: "gpu-timestamps".into(),
-        tried: Vec::new(),
-    }
-}
-
 const TINY_SWEEP: &[(&str, &str)] = &[
     ("ATTNBENCH_SEQ_LENS", "16,32"),
     ("ATTNBENCH_HEAD_DIMS", "16"),
@@ -74,10 +51,6 @@ const TINY_SWEEP: &[(&str, &str)] = &[
     ("ATTNBENCH_TRAINING", "none"),
     ("ATTNBENCH_TIME_BUDGET", "5"),
 ];
-
-fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    [TINY_SWEEP, extra].concat()
-}
 
 #[test]
 fn host_memory_is_checked_before_host_tensors_are_built() {
@@ -231,79 +204,6 @@ fn configurations_that_compute_wrong_results_are_refused_from_env_and_file() {
 }
 
 #[test]
-fn another_devices_files_are_refused_before_anything_is_measured() {
-    let root = tempfile::tempdir().unwrap();
-    let root_str = root.path().to_str().unwrap();
-    let folder = DeviceFolder::for_device(root.path(), &device());
-    let env = with(&[("ATTNBENCH_KERNELS", "flash")]);
-    let mut env: Vec<(&str, &str)> = env;
-    env.push(("ATTNBENCH_RESULTS_DIR", root_str));
-
-    // Another adapter's probe.json: its ceilings are never applied.
-    let lock = folder.lock().unwrap();
-    probe_of(other_device()).save(&lock, &folder.dir).unwrap();
-    drop(lock);
-    let start = Instant::now();
-    assert_refused(&["sweep"], &env, "probe.json");
-    assert!(!folder.json_path().exists(), "nothing written");
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "refused before measuring"
-    );
-    std::fs::remove_file(ProbeReport::path(&folder.dir)).unwrap();
-
-    // Another adapter's results.json.
-    let mut foreign = attnbench::results::ResultsFile::new(other_device());
-    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
-    row.status = Status::Ok;
-    foreign.merge(other_device(), vec![row]);
-    folder.save(&foreign).unwrap();
-    let before = std::fs::read(folder.json_path()).unwrap();
-    assert_refused(&["sweep"], &env, "results.json");
-    assert_refused(
-        &["probe"],
-        &[("ATTNBENCH_RESULTS_DIR", root_str)],
-        "results.json",
-    );
-    assert_eq!(std::fs::read(folder.json_path()).unwrap(), before);
-
-    // A corrupt results.json: probe refuses before replacing probe.json.
-    std::fs::write(folder.json_path(), "{ corrupt").unwrap();
-    let lock = folder.lock().unwrap();
-    probe_of(device()).save(&lock, &folder.dir).unwrap();
-    drop(lock);
-    let probe_before = std::fs::read(ProbeReport::path(&folder.dir)).unwrap();
-    assert_refused(
-        &["probe"],
-        &[("ATTNBENCH_RESULTS_DIR", root_str)],
-        "results.json",
-    );
-    assert_eq!(
-        std::fs::read(ProbeReport::path(&folder.dir)).unwrap(),
-        probe_before
-    );
-    std::fs::remove_file(folder.json_path()).unwrap();
-
-    // Another adapter's tuning.json: tune refuses before tuning.
-    std::fs::remove_file(ProbeReport::path(&folder.dir)).unwrap();
-    let lock = folder.lock().unwrap();
-    TuningFile::merge_and_save(&folder.dir, &lock, other_device(), Vec::new()).unwrap();
-    drop(lock);
-    assert_refused(
-        &["tune", "--head-dims", "16", "--seq-len", "64"],
-        &[("ATTNBENCH_RESULTS_DIR", root_str)],
-        "tuning.json",
-    );
-
-    // A results root that cannot be created (a file stands in its place).
-    let blocked = root.path().join("a-file");
-    std::fs::write(&blocked, b"x").unwrap();
-    let mut env = with(&[("ATTNBENCH_KERNELS", "flash")]);
-    env.push(("ATTNBENCH_RESULTS_DIR", blocked.to_str().unwrap()));
-    assert_refused(&["sweep"], &env, "a-file");
-}
-
-#[test]
 fn invalid_settings_are_refused_not_ignored() {
     let root = tempfile::tempdir().unwrap();
     let root_str = root.path().to_str().unwrap();
@@ -403,52 +303,6 @@ fn missing_arguments_are_named() {
 }
 
 #[test]
-fn plot_and_compare_follow_the_results_root_and_exit_2() {
-    let root = tempfile::tempdir().unwrap();
-    let root_str = root.path().to_str().unwrap();
-    assert_refused(&["plot"], &[("ATTNBENCH_RESULTS_DIR", root_str)], root_str);
-    let missing = root.path().join("missing");
-    assert_refused(
-        &["plot"],
-        &[("ATTNBENCH_RESULTS_DIR", missing.to_str().unwrap())],
-        "missing",
-    );
-    let a = root.path().join("a");
-    let mut file = attnbench::results::ResultsFile::new(device());
-    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
-    row.status = Status::Ok;
-    row.median_ms = Some(1.0);
-    file.merge(device(), vec![row]);
-    DeviceFolder::at(&a).save(&file).unwrap();
-    assert_refused(
-        &["compare", a.to_str().unwrap(), a.to_str().unwrap()],
-        &[("ATTNBENCH_RESULTS_DIR", root_str)],
-        "compared with itself",
-    );
-    let b = root.path().join("b");
-    let mut other = file.clone();
-    other.device = other_device();
-    DeviceFolder::at(&b).save(&other).unwrap();
-    assert_refused(
-        &[
-            "compare",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--out",
-            b.to_str().unwrap(),
-        ],
-        &[],
-        "--out",
-    );
-    let out = attnbench_env(
-        &["compare", a.to_str().unwrap(), b.to_str().unwrap()],
-        &[("ATTNBENCH_RESULTS_DIR", root_str)],
-    );
-    assert!(out.status.success(), "{:?}", stderr_lines(&out));
-    assert!(root.path().join("compare/compare.md").is_file());
-}
-
-#[test]
 fn verify_records_shapes_past_the_memory_budget_goes_on_and_fails_the_skipped_kernel() {
     let out = attnbench_env(
         &[
@@ -519,33 +373,4 @@ fn decode_prints_its_own_flop_model() {
         stdout.contains("4·B·H·q·n·d") && !stdout.contains("n²"),
         "{stdout}"
     );
-}
-
-#[test]
-fn plot_with_no_rows_left_removes_old_charts() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut file = attnbench::results::ResultsFile::new(device());
-    let mut row = ResultRow::new("prefill-d16", "flash", &attnbench::Shape::new(16, 16));
-    row.status = Status::Ok;
-    row.median_ms = Some(1.0);
-    row.gflops = Some(1.0);
-    file.merge(device(), vec![row]);
-    let written = attnbench::report::write_device_report(&file, dir.path()).unwrap();
-    assert!(
-        written
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "png"))
-    );
-    let empty = attnbench::results::ResultsFile::new(device());
-    attnbench::report::write_device_report(&empty, dir.path()).unwrap();
-    let charts: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            Path::new(&e.file_name())
-                .extension()
-                .is_some_and(|x| x == "png")
-        })
-        .collect();
-    assert!(charts.is_empty(), "{charts:?}");
 }

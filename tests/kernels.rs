@@ -9,7 +9,7 @@ use attnbench::reference::{Comparison, attention_f64};
 use attnbench::run::{KernelRun, run_attention};
 use attnbench::tensors::AttentionInputs;
 use attnbench::verify::{check_kernel, compare_output, fresh_seed};
-use attnbench::{AdapterChoice, Error, Gpu, Shape, find_kernel};
+use attnbench::{AdapterChoice, Bench, Error, Gpu, Shape, find_kernel};
 use common::gpu;
 
 /// The registered kernels the shared adapter supports for `shape` (flash_f16 needs
@@ -19,7 +19,9 @@ fn supported(shape: &Shape) -> Vec<&'static dyn attnbench::Kernel> {
         .iter()
         .copied()
         .filter(|k| {
-            let ok = k.check_support(shape, gpu()).is_ok();
+            let ok = attnbench::run::PointPlan::new(gpu(), *k, shape)
+                .map(|_| ())
+                .is_ok();
             assert!(
                 ok || k.precision() != Precision::F32,
                 "{} refuses {shape}",
@@ -53,14 +55,18 @@ fn grids_past_65535_workgroups_per_dimension() {
 #[test]
 fn naive_splits_the_score_matrix_across_buffers() {
     // A device whose storage bindings hold 64 KiB: 300 rows of 300 scores need 6 chunks.
-    let small = Gpu::new(AdapterChoice {
-        storage_binding_cap: Some(64 << 10),
-        ..AdapterChoice::default()
-    })
-    .unwrap();
+    let small = Bench::untuned(
+        Gpu::new(&AdapterChoice {
+            storage_binding_cap: Some(64 << 10),
+            ..AdapterChoice::default()
+        })
+        .unwrap(),
+    );
     let shape = Shape::new(300, 16).with_causal(true);
     let naive = find_kernel("naive").unwrap();
-    let plan = naive.memory_plan(&shape, &small).unwrap();
+    let plan = attnbench::run::PointPlan::new(&small, naive, &shape)
+        .map(|p| p.memory().clone())
+        .unwrap();
     let chunks: u64 = plan
         .buffers
         .iter()
@@ -77,7 +83,7 @@ fn poisoned_output_fails_the_comparison_when_nothing_runs() {
     let shape = Shape::new(20, 16);
     let inputs = AttentionInputs::random(shape, 3).unwrap();
     for kernel in supported(&shape) {
-        let run = KernelRun::new(gpu(), kernel, &inputs).unwrap();
+        let run = KernelRun::plan_new(gpu(), kernel, &inputs).unwrap();
         run.poison_output().unwrap();
         let untouched = run.read_output().unwrap();
         assert!(untouched.iter().all(|x| x.is_nan()));
@@ -98,10 +104,10 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
     let shape = Shape::new(512, 64).with_batch_heads(1, 2);
     let inputs = AttentionInputs::random(shape, 5).unwrap();
     let io = 4 * shape.tensor_bytes();
-    let naive = KernelRun::new(gpu(), find_kernel("naive").unwrap(), &inputs).unwrap();
+    let naive = KernelRun::plan_new(gpu(), find_kernel("naive").unwrap(), &inputs).unwrap();
     assert!(naive.peak_buffer_bytes() >= io + shape.score_matrix_bytes());
     // chunked holds one block of 256 query rows of scores at a time.
-    let chunked = KernelRun::new(gpu(), find_kernel("chunked").unwrap(), &inputs).unwrap();
+    let chunked = KernelRun::plan_new(gpu(), find_kernel("chunked").unwrap(), &inputs).unwrap();
     let block = 256 * u64::from(shape.seq_len) * 4;
     assert!(chunked.peak_buffer_bytes() >= io + block);
     assert!(
@@ -111,8 +117,8 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
     );
     // On CPU drivers flash also holds K and V as texels: two textures of K's size.
     let flash_kernel = find_kernel("flash").unwrap();
-    let texels: u64 = flash_kernel
-        .memory_plan(&shape, gpu())
+    let texels: u64 = attnbench::run::PointPlan::new(gpu(), flash_kernel, &shape)
+        .map(|p| p.memory().clone())
         .unwrap()
         .buffers
         .iter()
@@ -123,7 +129,7 @@ fn peak_buffer_bytes_follow_each_kernels_memory_law() {
         texels == 0 || texels == 2 * shape.kv_tensor_bytes(),
         "{texels}"
     );
-    let flash = KernelRun::new(gpu(), flash_kernel, &inputs).unwrap();
+    let flash = KernelRun::plan_new(gpu(), flash_kernel, &inputs).unwrap();
     assert!(flash.peak_buffer_bytes() >= io + texels);
     assert!(
         flash.peak_buffer_bytes() < io + texels + 4096,
@@ -137,7 +143,8 @@ fn oversized_requests_are_refused_before_allocating() {
     let shape = Shape::new(100_000, 64);
     let inputs_would_be = shape.tensor_bytes();
     assert!(inputs_would_be > 0);
-    let err = attnbench::run::plan_for(find_kernel("naive").unwrap(), &shape, gpu()).unwrap_err();
+    let err = attnbench::run::PointPlan::checked(gpu(), find_kernel("naive").unwrap(), &shape)
+        .unwrap_err();
     match &err {
         Error::TooLarge {
             needed, allowed, ..
@@ -161,7 +168,7 @@ fn bad_shapes_are_typed_errors() {
 
 #[test]
 fn unknown_adapter_names_are_errors_listing_the_adapters() {
-    let err = Gpu::new(AdapterChoice {
+    let err = Gpu::new(&AdapterChoice {
         name: Some("no-such-gpu-xyz".into()),
         ..AdapterChoice::default()
     })
@@ -203,7 +210,7 @@ fn decode_combines_many_chunks_of_keys() {
         lanes: None,
         chunks: Some(20),
     };
-    assert_eq!(decode.plan(&shape, gpu().facts()).chunks, 20);
+    assert_eq!(decode.split(&shape, gpu().facts()).chunks, 20);
     let check = check_kernel(gpu(), &decode, shape, fresh_seed()).unwrap();
     assert!(check.passed(), "{check:?}");
 }
@@ -217,11 +224,9 @@ fn decode_combines_many_chunks_of_keys() {
 #[test]
 fn decode_splits_each_keys_head_dim_across_lanes() {
     use attnbench::kernels::decode::Decode;
-    let as_gpu = Gpu::new(AdapterChoice {
-        plan_as: Some("gpu".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut settings = attnbench::settings::Settings::from_env().unwrap();
+    settings.adapter.options.plan_as = attnbench::gpu::PlanAs::Gpu;
+    let as_gpu = settings.open_bench().unwrap();
     let gqa = Shape::new(3000, 128)
         .with_batch_heads(1, 8)
         .with_kv_heads(2)
@@ -242,7 +247,7 @@ fn decode_splits_each_keys_head_dim_across_lanes() {
         };
         for shape in shapes {
             let check = check_kernel(device, &decode, shape, fresh_seed()).unwrap();
-            let plan = decode.plan(&shape, device.facts());
+            let plan = decode.split(&shape, device.facts());
             assert!(check.passed(), "{plan:?} {shape}: {check:?}");
         }
     }
@@ -250,7 +255,6 @@ fn decode_splits_each_keys_head_dim_across_lanes() {
 
 #[test]
 fn flash_splits_keys_into_passes_under_a_drivers_loop_cap() {
-    use attnbench::Kernel;
     use attnbench::kernels::flash::{Flash, FlashConfig, KvSource};
     let gpu = gpu();
     if gpu.shader_loop_cap().is_none() {
@@ -275,7 +279,9 @@ fn flash_splits_keys_into_passes_under_a_drivers_loop_cap() {
     let check = check_kernel(gpu, &flash, shape, fresh_seed()).unwrap();
     assert!(check.skipped.is_none() && check.passed(), "{check:?}");
     // The state between passes keeps memory O(n·d).
-    let plan = flash.memory_plan(&shape, gpu).unwrap();
+    let plan = attnbench::run::PointPlan::new(gpu, &flash, &shape)
+        .map(|p| p.memory().clone())
+        .unwrap();
     assert!(plan.total_bytes() < 6 * shape.tensor_bytes(), "{plan:?}");
 }
 
@@ -291,10 +297,15 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
                 .with_kv_heads(2)
                 .with_window(Some(9)),
         ] {
-            if kernel.check_support(&shape, gpu).is_err() {
+            if attnbench::run::PointPlan::new(gpu, kernel, &shape)
+                .map(|_| ())
+                .is_err()
+            {
                 continue;
             }
-            let plan = kernel.memory_plan(&shape, gpu).unwrap();
+            let plan = attnbench::run::PointPlan::new(gpu, kernel, &shape)
+                .map(|p| p.memory().clone())
+                .unwrap();
             // Buffers are allocated in whole 4-byte words, at least one.
             let planned: u64 = plan
                 .buffers
@@ -302,7 +313,7 @@ fn every_kernels_memory_plan_is_what_it_allocates() {
                 .map(|b| b.count * b.bytes.max(4).next_multiple_of(4))
                 .sum();
             let inputs = AttentionInputs::random(shape, 5).unwrap();
-            let run = KernelRun::new(gpu, kernel, &inputs).unwrap();
+            let run = KernelRun::plan_new(gpu, kernel, &inputs).unwrap();
             assert_eq!(
                 run.peak_buffer_bytes(),
                 planned,
@@ -323,7 +334,7 @@ fn decode_holds_one_query_row_beside_the_kv_cache() {
         .with_batch_heads(1, 8)
         .with_causal(true);
     let inputs = AttentionInputs::random(shape, 9).unwrap();
-    let run = KernelRun::new(gpu(), decode, &inputs).unwrap();
+    let run = KernelRun::plan_new(gpu(), decode, &inputs).unwrap();
     let kv = 2 * shape.tensor_bytes();
     let peak = run.peak_buffer_bytes();
     assert!(peak > kv, "{peak}");
@@ -333,7 +344,7 @@ fn decode_holds_one_query_row_beside_the_kv_cache() {
     // GQA: K and V hold HKV = 2 heads, a quarter of the bytes; the bound still holds.
     let gqa = shape.with_kv_heads(2);
     let inputs = AttentionInputs::random(gqa, 9).unwrap();
-    let run = KernelRun::new(gpu(), decode, &inputs).unwrap();
+    let run = KernelRun::plan_new(gpu(), decode, &inputs).unwrap();
     let kv = 2 * gqa.kv_tensor_bytes();
     assert_eq!(kv, 2 * shape.tensor_bytes() / 4);
     let peak = run.peak_buffer_bytes();

@@ -4,7 +4,7 @@
 use attnbench::AdapterChoice;
 use attnbench::gpu::MemoryBudget;
 use attnbench::kernels::flash::{FlashConfig, KvSource};
-use attnbench::settings;
+use attnbench::parse as settings;
 use attnbench::sweep::SweepConfig;
 use proptest::prelude::*;
 

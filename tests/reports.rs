@@ -3,7 +3,7 @@
 
 mod report_fixtures;
 
-use attnbench::report::{write_comparison, write_device_report};
+use attnbench::report::{readme_results, write_comparison, write_device_report};
 use attnbench::results::DeviceFolder;
 use report_fixtures::{results, walled};
 use std::process::Command;
@@ -157,13 +157,14 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
     );
     assert!(out.join("compare.md").is_file());
 
-    // A malformed results file: a one-line error naming it, exit 2, nothing rewritten.
+    // A malformed results file: plot skips that folder, naming it and the reason on one
+    // line, leaves it untouched and draws the others; alone, it is refused (exit 2).
     std::fs::write(
         b.join("results.json"),
         "{\"schema\": \"attnbench-results/1\", \"rows\": 3}",
     )
     .unwrap();
-    let before = std::fs::read(a.join("README.md")).unwrap();
+    let b_readme = std::fs::read(b.join("README.md")).unwrap();
     std::fs::remove_file(a.join("time-prefill-d64.png")).unwrap();
     let plot = Command::new(bin)
         .arg("plot")
@@ -172,16 +173,24 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&plot.stderr);
+    assert_eq!(plot.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("results.json") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        a.join("time-prefill-d64.png").exists(),
+        "the good folder drawn"
+    );
+    assert_eq!(std::fs::read(b.join("README.md")).unwrap(), b_readme);
+    let plot = Command::new(bin).arg("plot").arg(&b).output().unwrap();
+    let err = String::from_utf8_lossy(&plot.stderr);
     assert_eq!(plot.status.code(), Some(2), "{err}");
     assert!(
         err.contains("results.json") && err.lines().count() == 1,
         "{err}"
     );
-    assert!(
-        !a.join("time-prefill-d64.png").exists(),
-        "nothing drawn for a partial input"
-    );
-    assert_eq!(std::fs::read(a.join("README.md")).unwrap(), before);
+    assert_eq!(std::fs::read(b.join("README.md")).unwrap(), b_readme);
 }
 
 #[test]
@@ -231,4 +240,32 @@ fn compare_puts_the_speedup_chart_and_summary_first() {
         md.find("## ").unwrap() == pos("## Summary"),
         "no section before the summary"
     );
+}
+
+#[test]
+fn the_project_readme_section_is_short_and_sets_time_beside_bytes_at_one_n() {
+    let a = walled();
+    let b = results("GPU B", 4e5);
+    let section = readme_results(
+        &[("results/a".into(), &a), ("results/b".into(), &b)],
+        Some("results/compare"),
+    );
+    // The charts of one device (the one with the most headline points), one table for
+    // every device, links for the rest: a few lines however many devices there are.
+    assert!(section.lines().count() <= 20, "{section}");
+    let charts = section.matches("![").count();
+    assert_eq!(charts, 2, "{section}");
+    assert!(section.contains("![time-prefill-d64](results/a/time-prefill-d64.png)"));
+    assert!(section.contains("![memory-prefill-d64](results/a/memory-prefill-d64.png)"));
+    assert!(section.contains("[The devices side by side](results/compare/compare.md)"));
+    // naive and flash at the largest n both measured, time and peak bytes each, and how
+    // far each line went: naive to its memory wall, flash to the time budget.
+    for wanted in [
+        "| [GPU A Vulkan](results/a/README.md) | prefill-d64 | 8192 | 8.19 s · 512.00 MiB \
+         | 8.19 s · 512.00 MiB | 8192 (next: 2.03 GiB needed at n = 16384, budget 2.00 GiB) \
+         | 8192 (next: time budget) | results.json of 2026-11-25T00:00:00Z |",
+        "| [GPU B Vulkan](results/b/README.md) | prefill-d64 | 2048 | 10.5 ms · ",
+    ] {
+        assert!(section.contains(wanted), "{wanted} missing: {section}");
+    }
 }

@@ -8,9 +8,9 @@ use attnbench::gpu::TimingSource;
 use attnbench::results::{ResultRow, Skip, Status};
 use attnbench::run::Measurement;
 use attnbench::sweep::{
-    DEFAULT_SWEEP_BUDGET_S, LazyRun, MARK_SEQ_LEN, Measurer, Point, SweepConfig, run_sweep,
+    DEFAULT_SWEEP_BUDGET_S, LazyRun, MARK_SEQ_LEN, Measurer, SweepConfig, SweepPoint, run_sweep,
 };
-use attnbench::{AdapterChoice, Gpu, find_kernel};
+use attnbench::{AdapterChoice, Bench, Gpu, Pass, find_kernel};
 use std::time::{Duration, Instant};
 
 /// Pretends one run takes n² / 1000 ms, without running anything.
@@ -19,7 +19,7 @@ struct Quadratic;
 impl Measurer for Quadratic {
     fn measure(
         &mut self,
-        point: &Point<'_>,
+        point: &SweepPoint<'_>,
         _run: &mut LazyRun<'_>,
     ) -> attnbench::Result<Option<Measurement>> {
         let ms = f64::from(point.shape.seq_len).powi(2) / 1000.0;
@@ -32,11 +32,13 @@ impl Measurer for Quadratic {
 
 #[test]
 fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
-    let gpu = Gpu::new(AdapterChoice {
-        memory_budget: Some("64M".into()),
-        ..AdapterChoice::default()
-    })
-    .unwrap();
+    let gpu = Bench::untuned(
+        Gpu::new(&AdapterChoice {
+            memory_budget: Some("64M".into()),
+            ..AdapterChoice::default()
+        })
+        .unwrap(),
+    );
     let results = tempfile::tempdir().unwrap();
     let config = SweepConfig {
         seq_lens: vec![512, 1024, 2048, 4096, 8192, 16384],
@@ -49,7 +51,7 @@ fn sweeps_stop_at_the_memory_budget_and_the_time_budget() {
         results_dir: results.path().to_path_buf(),
         ..SweepConfig::default()
     };
-    let rows = run_sweep(&gpu, &config, &mut Quadratic).unwrap();
+    let rows = run_sweep(&gpu, &config, &mut Quadratic, &|_, _| None).unwrap();
     assert_eq!(rows.len(), 12);
     let row = |kernel: &str, n: u32| {
         rows.iter()
@@ -108,7 +110,7 @@ impl Simulated {
     }
 
     /// Seconds one run of `point` takes.
-    fn run_s(&self, point: &Point<'_>) -> f64 {
+    fn run_s(&self, point: &SweepPoint<'_>) -> f64 {
         let gflops = match point.kernel.name() {
             "naive" | "chunked" => 0.226,
             "flash" => 27.0,
@@ -123,7 +125,7 @@ impl Simulated {
 impl Measurer for Simulated {
     fn measure(
         &mut self,
-        point: &Point<'_>,
+        point: &SweepPoint<'_>,
         _run: &mut LazyRun<'_>,
     ) -> attnbench::Result<Option<Measurement>> {
         let run = self.run_s(point);
@@ -160,18 +162,20 @@ impl Measurer for Simulated {
 
 /// The default sweep with a default budget, measured by `sim` on lavapipe's 2 GiB.
 fn default_sweep(sim: &mut Simulated) -> Vec<ResultRow> {
-    let gpu = Gpu::new(AdapterChoice {
-        memory_budget: Some("2G".into()),
-        ..AdapterChoice::default()
-    })
-    .unwrap();
+    let gpu = Bench::untuned(
+        Gpu::new(&AdapterChoice {
+            memory_budget: Some("2G".into()),
+            ..AdapterChoice::default()
+        })
+        .unwrap(),
+    );
     let results = tempfile::tempdir().unwrap();
     let config = SweepConfig {
         deadline: Some(sim.start + Duration::from_secs(DEFAULT_SWEEP_BUDGET_S)),
         results_dir: results.path().to_path_buf(),
         ..SweepConfig::default()
     };
-    run_sweep(&gpu, &config, sim).unwrap()
+    run_sweep(&gpu, &config, sim, &|_, _| None).unwrap()
 }
 
 fn find<'a>(rows: &'a [ResultRow], family: &str, kernel: &str, n: u32) -> &'a ResultRow {
@@ -280,7 +284,7 @@ struct InterruptedAfterTwo(u32);
 impl Measurer for InterruptedAfterTwo {
     fn measure(
         &mut self,
-        _point: &Point<'_>,
+        _point: &SweepPoint<'_>,
         _run: &mut LazyRun<'_>,
     ) -> attnbench::Result<Option<Measurement>> {
         self.0 += 1;
@@ -296,7 +300,7 @@ impl Measurer for InterruptedAfterTwo {
 
 #[test]
 fn an_interrupted_sweep_returns_the_points_it_measured() {
-    let gpu = Gpu::new(AdapterChoice::default()).unwrap();
+    let gpu = Bench::untuned(Gpu::new(&AdapterChoice::default()).unwrap());
     let config = SweepConfig {
         seq_lens: vec![16, 32, 64, 128],
         kernels: vec![find_kernel("naive").unwrap()],
@@ -306,8 +310,49 @@ fn an_interrupted_sweep_returns_the_points_it_measured() {
         training: false,
         ..SweepConfig::default()
     };
-    let rows = run_sweep(&gpu, &config, &mut InterruptedAfterTwo(0)).unwrap();
+    let rows = run_sweep(&gpu, &config, &mut InterruptedAfterTwo(0), &|_, _| None).unwrap();
     let seq_lens: Vec<u32> = rows.iter().map(|r| r.seq_len).collect();
     assert_eq!(seq_lens, [16, 32]);
     assert!(rows.iter().all(|r| r.status == Status::Ok));
+}
+
+/// A (kernel, pass) that verification did not cover (`suite`: every check of it skipped
+/// for the budget) is never measured: its points are skipped, and say why.
+#[test]
+fn unverified_passes_are_skipped_with_the_reason() {
+    let gpu = Bench::untuned(Gpu::new(&AdapterChoice::default()).unwrap());
+    let results = tempfile::tempdir().unwrap();
+    let why = "flash fwd-bwd (every check skipped; first: needs 367728 bytes)";
+    let config = SweepConfig {
+        seq_lens: vec![16, 32],
+        head_dims: vec![16],
+        causal: vec![false],
+        window: None,
+        head_dim_sweep: Vec::new(),
+        kernels: vec![find_kernel("naive").unwrap(), find_kernel("flash").unwrap()],
+        results_dir: results.path().to_path_buf(),
+        unverified: vec![("flash", Pass::ForwardBackward, why.into())],
+        ..SweepConfig::default()
+    };
+    let rows = run_sweep(&gpu, &config, &mut Quadratic, &|_, _| None).unwrap();
+    let of = |family: &str, kernel: &str| -> Vec<&ResultRow> {
+        rows.iter()
+            .filter(|r| r.family == family && r.kernel == kernel)
+            .collect()
+    };
+    for row in of("train-d16", "flash") {
+        assert!(!row.is_ok(), "{row:?}");
+        assert!(matches!(row.skip, Some(Skip::Unverified { .. })), "{row:?}");
+        assert!(row.reason.contains(why), "{}", row.reason);
+    }
+    assert!(of("train-d16", "naive").iter().all(|r| r.is_ok()));
+    assert!(of("prefill-d16", "flash").iter().all(|r| r.is_ok()));
+    // Its other passes are not held back.
+    let backward = of("backward-d16", "flash");
+    assert!(!backward.is_empty());
+    assert!(
+        backward
+            .iter()
+            .all(|r| !matches!(r.skip, Some(Skip::Unverified { .. })))
+    );
 }

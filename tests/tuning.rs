@@ -177,7 +177,7 @@ fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
             assert!(grid.len() >= 3, "d{head_dim}: {grid:?}");
             for &config in &grid {
                 let shape = Shape::new(256, head_dim);
-                if config.validate(&shape, gpu, precision).is_err() {
+                if config.validate_on(&shape, gpu.facts(), precision).is_err() {
                     continue;
                 }
                 let outcome = check_config(gpu, precision, config, head_dim).unwrap();
@@ -244,9 +244,12 @@ fn every_shader_variant_translates_for_vulkan_metal_and_dx12() {
     let gpu = gpu();
     let mut prepared = 0;
     let mut prepare = |kernel: &dyn attnbench::Kernel, shape: Shape| {
-        if kernel.check_support(&shape, gpu).is_ok() {
+        if attnbench::run::PointPlan::new(gpu, kernel, &shape)
+            .map(|_| ())
+            .is_ok()
+        {
             let inputs = AttentionInputs::random(shape, 1).unwrap();
-            KernelRun::new(gpu, kernel, &inputs).unwrap();
+            KernelRun::plan_new(gpu, kernel, &inputs).unwrap();
             prepared += 1;
         }
     };
@@ -362,29 +365,35 @@ fn translate(wgsl: &str, entry: &str, constants: &[(String, f64)]) -> Result<(),
 
 #[test]
 fn a_new_tuned_choice_replaces_the_parsed_one() {
-    use attnbench::Kernel;
+    use attnbench::kernels::TunedChoices;
     use attnbench::kernels::flash::{FLASH, TunedConfigs, TuningKey};
+    use attnbench::run::PointPlan;
     // A device of its own: this test changes its tuned choices.
-    let gpu = attnbench::Gpu::from_env().unwrap();
+    let mut gpu = common::open();
     let shape = Shape::new(64, 48);
-    assert!(FLASH.config_label(&shape, &gpu).is_some());
-    let tune = |config: &str| {
+    let label = |gpu: &attnbench::Bench| {
+        PointPlan::new(gpu, &FLASH, &shape)
+            .unwrap()
+            .label()
+            .unwrap()
+            .to_string()
+    };
+    let tune = |gpu: &mut attnbench::Bench, config: &str| {
         let key = TuningKey {
             precision: Precision::F32,
             head_dim: 48,
         };
-        gpu.set_extension(TunedConfigs::new([(
-            key,
-            FlashConfig::parse(config).unwrap(),
-        )]));
+        gpu.set_tuned(TunedChoices {
+            flash: TunedConfigs::new([(key, FlashConfig::parse(config).unwrap())]),
+        });
     };
-    tune("tiles,32,2,16");
-    assert_eq!(FLASH.tile_label(&shape, &gpu).unwrap(), "tiles,32,2,16");
-    tune("tiles,64,1,32");
-    assert_eq!(FLASH.tile_label(&shape, &gpu).unwrap(), "tiles,64,1,32");
+    tune(&mut gpu, "tiles,32,2,16");
+    assert!(label(&gpu).starts_with("tiles,32,2,16"), "{}", label(&gpu));
+    tune(&mut gpu, "tiles,64,1,32");
+    assert!(label(&gpu).starts_with("tiles,64,1,32"), "{}", label(&gpu));
     // Results name what ran: flash's shaders compile without naga's runtime checks
     // unless ATTNBENCH_SHADER_CHECKS=on.
-    let label = FLASH.config_label(&shape, &gpu).unwrap();
+    let label = label(&gpu);
     let checks_on = std::env::var("ATTNBENCH_SHADER_CHECKS").is_ok_and(|v| v == "on");
     assert_eq!(label.ends_with("; checks off"), !checks_on, "{label}");
 }

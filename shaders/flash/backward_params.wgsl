@@ -1,6 +1,6 @@
 // Parameters and work split shared by flash's backward shaders (flash/backward_stats.wgsl,
 // flash/backward_dq.wgsl, flash/backward_dkdv.wgsl; the same Params as
-// src/kernels/flash_backward.rs). Each shader declares its own bindings.
+// src/kernels/flash/backward_pipelines.rs). Each shader declares its own bindings.
 
 struct Params {
     seq_len: u32,

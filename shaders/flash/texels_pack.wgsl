@@ -1,6 +1,6 @@
 // Copies two tensors of vec4s (K and V, or Q and dO; head_dim a multiple of 4) into a pair
 // of texel arrays (common/texels.wgsl), one texel per invocation: the dispatch before the kernels
-// that read them with textureLoad (src/kernels/texel_pair.rs). A dispatch rather than a
+// that read them with textureLoad (src/kernels/flash/texel_pair.rs). A dispatch rather than a
 // copy command, so that it lies inside the run's timed pass.
 
 struct PackParams {

@@ -1,5 +1,5 @@
 // Naive attention's backward pass: the two n×n matrices P and dP in global memory. Per chunk
-// of query rows src/kernels/naive_backward.rs dispatches naive/forward.wgsl's entry points for
+// of query rows src/kernels/naive/backward.rs dispatches naive/forward.wgsl's entry points for
 //   P = softmax(scale · Q·Kᵀ)        (scores, softmax_rows)
 //   dP = dO·Vᵀ                      (scores with Q := dO, K := V, scale 1)
 // then this file's

@@ -1,5 +1,5 @@
 // Parameters and workgroup sizes of naive/forward.wgsl and naive/backward.wgsl, one layout for both
-// (the Rust side: src/kernels/naive.rs's Params and THREADS).
+// (the Rust side: src/kernels/naive/mod.rs's Params and THREADS).
 struct Params {
     seq_len: u32,
     head_dim: u32,

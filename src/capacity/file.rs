@@ -23,10 +23,8 @@ pub fn check_file(dir: &Path, device: &DeviceHeader) -> Result<()> {
         path: path.clone(),
         message,
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(fail(format!("cannot read: {e}"))),
+    let Some(text) = crate::files::read_data_file(&path)? else {
+        return Ok(());
     };
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| fail(format!("malformed capacity file: {e}")))?;

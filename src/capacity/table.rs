@@ -1,10 +1,10 @@
 //! The capacity table: for each kernel, the largest n whose memory plan fits the device,
 //! and the bytes it needs at the seed's marks.
 
+use crate::bench::{Bench, Planner};
 use crate::error::Error;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::run::plan_for;
+use crate::run::PointPlan;
 use crate::shape::{Pass, Shape};
 use serde::Serialize;
 
@@ -39,6 +39,20 @@ pub struct Capacity {
     pub needs: Vec<Need>,
 }
 
+/// Bytes of every buffer `kernel`'s plan for `shape` creates; where the driver's loop cap
+/// refuses the shape, the bytes the same plan would need without that cap (the memory wall
+/// stands whatever the loops do).
+fn bytes_needed(bench: &Bench, kernel: &dyn Kernel, shape: &Shape) -> Option<u64> {
+    let planner = bench.planner();
+    let bytes = |p: &Planner<'_>| {
+        kernel
+            .plan(shape, &p.ctx)
+            .ok()
+            .map(|plan| plan.memory().total_bytes())
+    };
+    bytes(&planner).or_else(|| planner.without_loop_cap(bytes))
+}
+
 fn shape_at(template: &Shape, seq_len: u32) -> Shape {
     Shape {
         seq_len,
@@ -49,8 +63,8 @@ fn shape_at(template: &Shape, seq_len: u32) -> Shape {
 /// The capacity of `kernel` at `template`'s B, H, d, causal flag and pass (a training step
 /// needs the backward's buffers too: naive's P and dP put its wall at half the forward's
 /// n²).
-pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Capacity {
-    let fits = |n: u32| plan_for(kernel, &shape_at(template, n), gpu);
+pub fn capacity(bench: &Bench, kernel: &'static dyn Kernel, template: &Shape) -> Capacity {
+    let fits = |n: u32| PointPlan::checked(bench, kernel, &shape_at(template, n));
     let (max_seq_len, limited_by) = match fits(1) {
         Err(e) => (None, e.to_string()),
         Ok(_) => {
@@ -75,9 +89,7 @@ pub fn capacity(gpu: &Gpu, kernel: &'static dyn Kernel, template: &Shape) -> Cap
         .iter()
         .map(|&n| {
             let shape = shape_at(template, n);
-            let bytes = crate::run::memory_plan(kernel, &shape, gpu)
-                .ok()
-                .map(|p| p.total_bytes());
+            let bytes = bytes_needed(bench, kernel, &shape);
             match fits(n) {
                 Ok(_) => Need {
                     seq_len: n,

@@ -3,13 +3,20 @@
 //! seed's sizes, walls, time stops) and the legend.
 
 use super::style::{LIMIT_COLORS, faded, marker_at, rgb};
-use super::{ChartSpec, Line, Mark, MarkKind, SeriesKind, si};
+use super::ticks::{x_tick_label, x_ticks};
+use super::{ChartSpec, Line, Mark, MarkKind, SeriesKind, plottable, si};
+use crate::markdown::chart_label;
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<WithKeyPoints<LogCoord<f64>>, LogCoord<f64>>>;
 type Drawn = std::result::Result<(), String>;
+
+/// The size of tick labels and marks' text: plotters draws a size s as s / 1.24 px, so 14
+/// is 11.3 px in the 1100-px-wide chart (13 was 10.5; a time stop's 11 was 8.9).
+const TEXT: u32 = 14;
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
@@ -19,30 +26,38 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 pub(super) fn draw<DB: DrawingBackend>(spec: &ChartSpec, root: &DrawingArea<DB, Shift>) -> Drawn {
     root.fill(&WHITE).map_err(err)?;
     let Some(((x0, x1), (y0, y1))) = spec.extent() else {
-        root.draw(&Text::new(
-            format!("{}: no data", spec.title),
-            (20, 20),
-            ("sans-serif", 20).into_font(),
-        ))
-        .map_err(err)?;
+        let why = spec.why_empty().unwrap_or_default();
+        for (i, line) in [chart_label(&spec.title), why].into_iter().enumerate() {
+            root.draw(&Text::new(
+                line,
+                (20, 20 + 30 * i as i32),
+                ("sans-serif", 20).into_font(),
+            ))
+            .map_err(err)?;
+        }
         return Ok(());
     };
     let mut chart = ChartBuilder::on(root)
-        .caption(&spec.title, ("sans-serif", 22).into_font())
+        .caption(chart_label(&spec.title), ("sans-serif", 22).into_font())
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .build_cartesian_2d(
+            (x0..x1)
+                .log_scale()
+                .with_key_points(x_ticks(spec, (x0, x1))),
+            (y0..y1).log_scale(),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc(&spec.x_label)
-        .y_desc(&spec.y_label)
-        .x_label_formatter(&|v| si(*v))
+        .x_desc(chart_label(&spec.x_label))
+        .y_desc(chart_label(&spec.y_label))
+        .x_label_formatter(&|v| x_tick_label(*v))
         .y_label_formatter(&|v| si(*v))
         .axis_desc_style(("sans-serif", 16))
-        .label_style(("sans-serif", 13))
-        .light_line_style(RGBColor(235, 235, 235))
+        .label_style(("sans-serif", TEXT))
+        .y_max_light_lines(0)
         .draw()
         .map_err(err)?;
     draw_series(spec, &mut chart)?;
@@ -94,7 +109,7 @@ fn draw_series<'a, DB: DrawingBackend + 'a>(spec: &ChartSpec, chart: &mut Chart<
             .points
             .iter()
             .copied()
-            .filter(|&(x, y)| positive(x) && positive(y))
+            .filter(|&(x, y)| plottable(x) && plottable(y))
             .collect();
         if points.is_empty() {
             continue;
@@ -110,12 +125,12 @@ fn draw_series<'a, DB: DrawingBackend + 'a>(spec: &ChartSpec, chart: &mut Chart<
         }
         .map_err(err)?;
         if !measured {
-            drawn.label(label).legend(move |(x, y)| {
+            drawn.label(chart_label(&label)).legend(move |(x, y)| {
                 EmptyElement::at((x, y)) + stroke::<DB>(vec![(0, 0), (24, 0)], line, style)
             });
             continue;
         }
-        drawn.label(label).legend(move |(x, y)| {
+        drawn.label(chart_label(&label)).legend(move |(x, y)| {
             EmptyElement::at((x, y))
                 + stroke::<DB>(vec![(0, 0), (24, 0)], line, style)
                 + marker_at::<DB>((12, 0), marker, color)
@@ -132,10 +147,6 @@ fn draw_series<'a, DB: DrawingBackend + 'a>(spec: &ChartSpec, chart: &mut Chart<
     Ok(())
 }
 
-fn positive(v: f64) -> bool {
-    v.is_finite() && v > 0.0
-}
-
 /// Error bars: a vertical stroke from low to high with short caps.
 fn draw_intervals<'a, DB: DrawingBackend + 'a>(
     intervals: &[(f64, f64, f64)],
@@ -146,7 +157,7 @@ fn draw_intervals<'a, DB: DrawingBackend + 'a>(
     let valid: Vec<(f64, f64, f64)> = intervals
         .iter()
         .copied()
-        .filter(|&(x, lo, hi)| positive(x) && positive(lo) && positive(hi) && lo <= hi)
+        .filter(|&(x, lo, hi)| plottable(x) && plottable(lo) && plottable(hi) && lo <= hi)
         .collect();
     chart
         .draw_series(
@@ -171,11 +182,14 @@ fn draw_limits<'a, DB: DrawingBackend + 'a>(
     (x0, x1): (f64, f64),
 ) -> Drawn {
     for ((label, y), color) in spec.limits.iter().zip(LIMIT_COLORS.iter().cycle()) {
+        if !plottable(*y) {
+            continue;
+        }
         let style = rgb(*color).stroke_width(2);
         chart
             .draw_series(LineSeries::new(vec![(x0, *y), (x1, *y)], style))
             .map_err(err)?
-            .label(label)
+            .label(chart_label(label))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
     }
     Ok(())
@@ -185,19 +199,19 @@ fn draw_limits<'a, DB: DrawingBackend + 'a>(
 /// the plot's right edge. A wall's label takes two lines above its bar (what was needed;
 /// what is allowed), clear of the legend and of the seed's marks on the n² law below it.
 fn draw_mark<'a, DB: DrawingBackend + 'a>(mark: &Mark, chart: &mut Chart<'a, DB>) -> Drawn {
+    if !(plottable(mark.at.0) && plottable(mark.at.1)) {
+        return Ok(());
+    }
+    let label = chart_label(&mark.label);
     let (px, _) = chart.backend_coord(&mark.at);
     let right_edge = chart.plotting_area().get_pixel_range().0.end;
-    let size = if matches!(mark.kind, MarkKind::Stop(_)) {
-        11
-    } else {
-        13
-    };
+    let size = TEXT;
     let (first, second) = match mark.kind {
-        MarkKind::Wall(_) => match mark.label.rsplit_once(", ") {
+        MarkKind::Wall(_) => match label.rsplit_once(", ") {
             Some((a, b)) => (a.to_string(), b.to_string()),
-            None => (mark.label.clone(), String::new()),
+            None => (label.clone(), String::new()),
         },
-        _ => (mark.label.clone(), String::new()),
+        _ => (label.clone(), String::new()),
     };
     // DejaVu Sans averages about half an em per character.
     let chars = first.chars().count().max(second.chars().count());

@@ -6,6 +6,7 @@
 
 mod draw;
 pub mod style;
+mod ticks;
 
 pub use style::{Line, Marker, PALETTE, device_line, kernel_style};
 
@@ -158,6 +159,15 @@ pub fn register_fonts() {
 
 const SIZE: (u32, u32) = (1100, 700);
 
+/// The values a chart's log axes take: far wider than any time, rate or byte count, and
+/// far inside f64, so that axis padding can never overflow to infinity.
+pub const VALUE_RANGE: (f64, f64) = (1e-30, 1e30);
+
+/// Whether `v` can be drawn on a log axis: finite and within [`VALUE_RANGE`].
+pub fn plottable(v: f64) -> bool {
+    v.is_finite() && v >= VALUE_RANGE.0 && v <= VALUE_RANGE.1
+}
+
 /// Axis tick text: 1 024 → "1k", 2.5e9 → "2.5G".
 pub fn si(value: f64) -> String {
     let (v, unit) = match value.abs() {
@@ -236,7 +246,9 @@ impl ChartSpec {
             .collect()
     }
 
-    /// Every finite positive value, for the axis ranges.
+    /// The axis ranges: from every value [`plottable`] (finite, within [`VALUE_RANGE`]),
+    /// with room around them; `None` when there is none. Both ends of each range are
+    /// finite and positive, so plotters' log axes always end.
     fn extent(&self) -> Option<((f64, f64), (f64, f64))> {
         let mut xs = Vec::new();
         let mut ys = Vec::new();
@@ -254,7 +266,7 @@ impl ChartSpec {
             ys.push(m.at.1);
         }
         ys.extend(self.limits.iter().map(|l| l.1));
-        let keep = |v: &f64| v.is_finite() && *v > 0.0;
+        let keep = |v: &f64| plottable(*v);
         let (xs, ys): (Vec<f64>, Vec<f64>) = (
             xs.into_iter().filter(keep).collect(),
             ys.into_iter().filter(keep).collect(),
@@ -271,6 +283,24 @@ impl ChartSpec {
         // Marks carry text to their right: leave room for it.
         let right = if self.marks.is_empty() { 1.3 } else { 3.0 };
         Some(((x0 / 1.3, x1 * right), (y0 / 2.0, y1 * 2.0)))
+    }
+
+    /// Why nothing can be drawn, when nothing can: no series at all, or none with a
+    /// value a log axis can show.
+    pub fn why_empty(&self) -> Option<String> {
+        if self.extent().is_some() {
+            return None;
+        }
+        let points: usize = self.series.iter().map(|s| s.points.len()).sum();
+        Some(if points == 0 {
+            "nothing to plot: no point of it was measured".into()
+        } else {
+            format!(
+                "nothing to plot: none of its {points} points has a positive, finite value \
+                 within {:e}–{:e}",
+                VALUE_RANGE.0, VALUE_RANGE.1
+            )
+        })
     }
 
     /// The chart as SVG text.

@@ -6,8 +6,8 @@ use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::human_bytes;
 use attnbench::results::RunKind;
 use attnbench::session::Session;
-use attnbench::tuning::results_root;
-use attnbench::{AdapterChoice, Gpu, KERNELS, Pass, Shape};
+use attnbench::settings::Settings;
+use attnbench::{KERNELS, Pass, Shape};
 
 /// Options of `probe`.
 #[derive(Debug, clap::Args)]
@@ -27,10 +27,10 @@ pub struct CapacityArgs {
 }
 
 /// Measures the device's ceilings and stores them in its results folder.
-pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let gpu = Gpu::new(choice)?;
+pub fn probe(args: &ProbeArgs, settings: &Settings) -> Result<(), Failure> {
+    let gpu = settings.open_bench()?;
     // Every input checked before anything is measured or written.
-    let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
+    let session = Session::open(&gpu, &settings.results_dir, RunKind::Probe)?;
     let folder = &session.folder;
     let report = run_probes(&gpu)?;
     {
@@ -75,7 +75,7 @@ pub fn probe(args: &ProbeArgs, choice: AdapterChoice) -> Result<(), Failure> {
 }
 
 /// Largest n per kernel, and the bytes each needs at 4 096, 16 384 and 100 000.
-pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn capacity_cmd(args: &CapacityArgs, settings: &Settings) -> Result<(), Failure> {
     if let Some(n) = args.shape.seq_len {
         return Err(attnbench::Error::InvalidSetting {
             what: "--seq-len".into(),
@@ -92,13 +92,13 @@ pub fn capacity_cmd(args: &CapacityArgs, choice: AdapterChoice) -> Result<(), Fa
     template.validate()?;
     // A what-if budget (--memory-budget, ATTNBENCH_MEMORY_BUDGET) is not the device's
     // capacity: printed, never saved over it.
-    let what_if = choice.clone().with_env().memory_budget.is_some();
-    let gpu = super::open_tuned_gpu(choice, &[])?;
+    let what_if = settings.adapter.memory_budget.is_some();
+    let gpu = super::open_tuned_bench(settings, &[])?;
     // The destination is checked before anything is computed or printed.
     let session = if what_if {
         None
     } else {
-        let session = Session::open(&gpu, &results_root(), RunKind::Probe)?;
+        let session = Session::open(&gpu, &settings.results_dir, RunKind::Probe)?;
         attnbench::capacity::check_file(session.dir(), &session.device)?;
         Some(session)
     };

@@ -1,9 +1,9 @@
 //! `attnbench devices`.
 
 use super::Failure;
-use attnbench::AdapterChoice;
 use attnbench::gpu::{describe_adapter, list_adapters};
 use attnbench::report::human_bytes;
+use attnbench::settings::Settings;
 
 /// Options of `devices`.
 #[derive(Debug, clap::Args)]
@@ -14,9 +14,9 @@ pub struct DevicesArgs {
 }
 
 /// Lists every adapter on the chosen backends.
-pub fn devices(args: &DevicesArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let choice = choice.with_env();
-    let adapters = list_adapters(&choice)?;
+pub fn devices(args: &DevicesArgs, settings: &Settings) -> Result<(), Failure> {
+    let choice = &settings.adapter;
+    let adapters = list_adapters(choice)?;
     if adapters.is_empty() {
         return Err(attnbench::Error::NoAdapter {
             backends: format!("{:?}", choice.backends()?),

@@ -7,10 +7,10 @@ use attnbench::kernels::flash::{FLASH, Flash, FlashConfig, LADDER};
 use attnbench::probe::ProbeReport;
 use attnbench::report::human_bytes;
 use attnbench::results::{DeviceFolder, DeviceHeader};
-use attnbench::run::{KernelRun, MeasureOptions, gflops};
+use attnbench::run::{KernelRun, MeasureOptions, PointPlan, gflops};
+use attnbench::settings::Settings;
 use attnbench::tensors::AttentionInputs;
-use attnbench::tuning::results_root;
-use attnbench::{AdapterChoice, Error, Kernel, Shape, find_kernel};
+use attnbench::{Error, Kernel, Shape, find_kernel};
 use std::time::Duration;
 
 /// Options of `shader`.
@@ -64,7 +64,7 @@ fn flash_with(kernel: &dyn Kernel, text: &str) -> Result<Flash, Failure> {
 }
 
 /// Prepares the kernel on the chosen shape and prints every shader it compiled.
-pub fn shader(args: &ShaderArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn shader(args: &ShaderArgs, settings: &Settings) -> Result<(), Failure> {
     let registered = find_kernel(&args.kernel)?;
     let custom = args
         .config
@@ -81,17 +81,16 @@ pub fn shader(args: &ShaderArgs, choice: AdapterChoice) -> Result<(), Failure> {
         ..args.shape.shape()
     };
     shape.validate()?;
-    let gpu = super::open_tuned_gpu(choice, &[registered.name()])?;
-    attnbench::run::plan_for(kernel, &shape, &gpu)?;
+    let gpu = super::open_tuned_bench(settings, &[registered.name()])?;
+    let plan = PointPlan::checked(&gpu, kernel, &shape)?;
     let inputs = AttentionInputs::random(shape, 0)?;
-    KernelRun::new(&gpu, kernel, &inputs)?;
+    KernelRun::new(&gpu, &plan, &inputs)?;
     println!(
         "// attnbench shader {} at {shape} on {} ({}){}",
         kernel.name(),
         gpu.summary().name,
         gpu.summary().backend,
-        kernel
-            .config_label(&shape, &gpu)
+        plan.label()
             .map(|c| format!(", configuration {c}"))
             .unwrap_or_default()
     );
@@ -117,12 +116,12 @@ pub fn shader(args: &ShaderArgs, choice: AdapterChoice) -> Result<(), Failure> {
 }
 
 /// Times every runnable rung of flash's ladder and prints the table.
-pub fn ladder(args: &LadderArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn ladder(args: &LadderArgs, settings: &Settings) -> Result<(), Failure> {
     let shape = Shape::new(args.seq_len, args.head_dim).with_batch_heads(args.batch, args.heads);
     shape.validate()?;
-    let gpu = super::open_tuned_gpu(choice, &["flash"])?;
+    let gpu = super::open_tuned_bench(settings, &["flash"])?;
     let device = DeviceHeader::for_gpu(&gpu);
-    let folder = DeviceFolder::for_device(&results_root(), &device);
+    let folder = DeviceFolder::for_device(&settings.results_dir, &device);
     let peak = ProbeReport::load_for(&folder.dir, &device)?.map(|p| p.fma_f32_gflops);
     println!(
         "flash ladder on {} ({}) at {shape}; FLOPs 4·B·H·n²·d; {}",
@@ -152,11 +151,15 @@ pub fn ladder(args: &LadderArgs, choice: AdapterChoice) -> Result<(), Failure> {
             )),
             (true, None) => Box::new(Flash { ..FLASH }),
         };
-        let config = kernel
-            .config_label(&shape, &gpu)
-            .unwrap_or_else(|| "-".into());
-        let measured = attnbench::run::plan_for(kernel.as_ref(), &shape, &gpu).and_then(|_| {
-            let run = KernelRun::new(&gpu, kernel.as_ref(), &inputs)?;
+        let plan = PointPlan::checked(&gpu, kernel.as_ref(), &shape);
+        let config = plan
+            .as_ref()
+            .ok()
+            .and_then(|p| p.label())
+            .unwrap_or("-")
+            .to_string();
+        let measured = plan.and_then(|plan| {
+            let run = KernelRun::new(&gpu, &plan, &inputs)?;
             let m = run.measure(&MeasureOptions {
                 warmup: 1,
                 samples: args.samples,
@@ -180,7 +183,7 @@ pub fn ladder(args: &LadderArgs, choice: AdapterChoice) -> Result<(), Failure> {
             Err(e) if e.is_input_error() => println!(
                 "| {} | {config} | skipped: {} | | | | {} |",
                 rung.name,
-                attnbench::markdown::escape(&e.to_string()),
+                attnbench::markdown::text(&e.to_string()),
                 rung.idea
             ),
             Err(e) => return Err(e.into()),

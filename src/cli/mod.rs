@@ -11,7 +11,8 @@ mod suite;
 mod tune;
 mod verify;
 
-use attnbench::{AdapterChoice, Error, Gpu, Pass, Shape};
+use attnbench::settings::{Settings, SettingsArgs};
+use attnbench::{Bench, Error, Pass, Shape};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -19,50 +20,16 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "attnbench", version, about, long_about = None)]
 pub struct Cli {
+    /// The settings every command shares (adapter, kernel overrides, results folder),
+    /// each a flag and a variable.
     #[command(flatten)]
-    adapter: AdapterArgs,
+    settings: SettingsArgs,
     /// Fail at once, naming the holder, when another attnbench holds a results folder's
     /// lock (default: say who holds it and wait).
     #[arg(long, global = true)]
     no_wait: bool,
     #[command(subcommand)]
     command: Command,
-}
-
-/// How to choose the adapter (flags override the WGPU_* environment variables).
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Adapter")]
-pub struct AdapterArgs {
-    /// Backends to search: vulkan, gl, metal, dx12 (comma separated) [env: WGPU_BACKEND]
-    #[arg(long, global = true)]
-    backend: Option<String>,
-    /// Power preference: high (default), low or none [env: WGPU_POWER_PREF]
-    #[arg(long, global = true)]
-    power: Option<String>,
-    /// Use the adapter whose name contains this (case-insensitive) [env: WGPU_ADAPTER_NAME]
-    #[arg(long, global = true)]
-    adapter: Option<String>,
-    /// Bytes of buffers the device may hold at once, e.g. 2G [env: ATTNBENCH_MEMORY_BUDGET]
-    #[arg(long, global = true)]
-    memory_budget: Option<String>,
-    /// Plan as: device (default) or gpu — every kernel chooses what it would on a discrete
-    /// GPU with this adapter's limits (verifies the GPU code paths on a CPU driver)
-    /// [env: ATTNBENCH_PLAN_AS]
-    #[arg(long, global = true)]
-    plan_as: Option<String>,
-}
-
-impl AdapterArgs {
-    fn choice(&self) -> AdapterChoice {
-        AdapterChoice {
-            backends: self.backend.clone(),
-            power: self.power.clone(),
-            name: self.adapter.clone(),
-            memory_budget: self.memory_budget.clone(),
-            storage_binding_cap: None,
-            plan_as: self.plan_as.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,8 +43,9 @@ enum Command {
     /// The whole job in one command, for a GPU box with only this binary: device report,
     /// verify, probe, tune, sweep, targets, charts (--adapter all: every adapter, compared).
     Suite(suite::SuiteArgs),
-    /// Run the `cargo bench` sweep (ATTNBENCH_* variables) without criterion, with a progress bar.
-    Sweep(report::SweepArgs),
+    /// Run the `cargo bench` sweep without criterion, with a progress bar (its flags or
+    /// the same ATTNBENCH_* variables `cargo bench` reads).
+    Sweep(report::SweepCommandArgs),
     /// Regenerate charts and device READMEs from results files, running nothing.
     Plot(report::PlotArgs),
     /// Compare devices: charts with a line per (device, kernel) and a Markdown table.
@@ -96,6 +64,9 @@ enum Command {
     Shader(inspect::ShaderArgs),
     /// Rerun flash's version ladder on this adapter: rung, idea, ms, GFLOP/s, % of peak.
     Ladder(inspect::LadderArgs),
+    /// Print the reference of every setting (flag, variable, meaning) as Markdown
+    /// (docs/settings.md).
+    Settings,
 }
 
 /// The problem shape, shared by `run`, `verify` and `capacity` (each says which parts it
@@ -179,14 +150,11 @@ impl ShapeArgs {
     }
 }
 
-/// Opens the chosen adapter with the tuned configurations of `kernels` (all kernels when
-/// empty) from `tuning.json` in its results folder, when `attnbench tune` has run on it.
-pub fn open_tuned_gpu(choice: AdapterChoice, kernels: &[&str]) -> Result<Gpu, Error> {
-    let gpu = Gpu::new(choice)?;
-    attnbench::tuning::apply_for(&gpu, &attnbench::tuning::results_root(), |k| {
-        kernels.is_empty() || kernels.contains(&k)
-    })?;
-    Ok(gpu)
+/// Opens the chosen adapter as a bench with the tuned configurations of `kernels` (all
+/// kernels when empty) from `tuning.json` in its results folder, when `attnbench tune` has
+/// run on it.
+pub fn open_tuned_bench(settings: &Settings, kernels: &[&str]) -> Result<Bench, Error> {
+    settings.open_tuned_bench(|k| kernels.is_empty() || kernels.contains(&k))
 }
 
 /// A subcommand's failure: the message and the exit code.
@@ -260,8 +228,29 @@ fn one_line_clap_error(text: &str) -> String {
     }
 }
 
+/// `attnbench sweep --samples 2`: this process's command line (lossy where an argument is
+/// not UTF-8), as the locks it holds name it.
+fn command_line() -> String {
+    std::env::args_os()
+        .enumerate()
+        .map(|(i, a)| match i {
+            0 => std::path::Path::new(&a)
+                .file_name()
+                .map_or_else(|| a.to_string_lossy(), |f| f.to_string_lossy())
+                .into_owned(),
+            _ => a.to_string_lossy().into_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses the arguments and runs the subcommand.
 pub fn main() -> ExitCode {
+    // An attnbench variable that is not text is refused before anything reads it.
+    if let Err(e) = attnbench::settings::check_environment() {
+        eprintln!("error: {}", e.to_string().replace('\n', " "));
+        return ExitCode::from(2);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -281,38 +270,38 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let choice = cli.adapter.choice();
-    attnbench::files::set_lock_wait(if cli.no_wait {
+    let wait = if cli.no_wait {
         attnbench::files::LockWait::Fail
     } else {
         attnbench::files::LockWait::Wait(|notice| eprintln!("{notice}"))
-    });
-    // Settings read from the environment deep inside a run are checked up front.
-    let settings = [
-        attnbench::kernels::flash::FlashConfig::from_env().err(),
-        attnbench::kernels::flash::backward_rows::BackwardRows::from_env().err(),
-        attnbench::gpu::register_cap_setting().err(),
-        attnbench::gpu::shader_checks_forced().err(),
-        attnbench::kernels::flash::ForcedBackward::from_env().err(),
-    ];
-    if let Some(e) = settings.into_iter().flatten().next() {
-        eprintln!("error: {}", e.to_string().replace('\n', " "));
-        return ExitCode::from(2);
-    }
+    };
+    attnbench::files::set_lock_wait(wait, &command_line());
+    // Every setting parsed and checked once, before any work.
+    let settings = match cli.settings.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            return ExitCode::from(2);
+        }
+    };
     let result = match &cli.command {
-        Command::Devices(args) => devices::devices(args, choice),
-        Command::Verify(args) => verify::verify(args, choice),
-        Command::Run(args) => run::run(args, choice),
-        Command::Suite(args) => suite::suite(args, choice),
-        Command::Sweep(args) => report::sweep(args, choice),
-        Command::Plot(args) => report::plot(args),
-        Command::Compare(args) => report::compare(args),
-        Command::Probe(args) => device_info::probe(args, choice),
-        Command::Capacity(args) => device_info::capacity_cmd(args, choice),
-        Command::Plan(args) => plan::plan(args, choice),
-        Command::Tune(args) => tune::tune_cmd(args, choice),
-        Command::Shader(args) => inspect::shader(args, choice),
-        Command::Ladder(args) => inspect::ladder(args, choice),
+        Command::Devices(args) => devices::devices(args, &settings),
+        Command::Verify(args) => verify::verify(args, &settings),
+        Command::Run(args) => run::run(args, &settings),
+        Command::Suite(args) => suite::suite(args, &settings),
+        Command::Sweep(args) => report::sweep(args, &settings),
+        Command::Plot(args) => report::plot(args, &settings),
+        Command::Compare(args) => report::compare(args, &settings),
+        Command::Probe(args) => device_info::probe(args, &settings),
+        Command::Capacity(args) => device_info::capacity_cmd(args, &settings),
+        Command::Plan(args) => plan::plan(args, &settings),
+        Command::Tune(args) => tune::tune_cmd(args, &settings),
+        Command::Shader(args) => inspect::shader(args, &settings),
+        Command::Ladder(args) => inspect::ladder(args, &settings),
+        Command::Settings => {
+            print!("{}", attnbench::settings::reference_markdown());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

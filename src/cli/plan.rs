@@ -5,10 +5,11 @@
 
 use super::{Failure, ShapeArgs};
 use attnbench::gpu::{DeviceFacts, GpuProfile};
-use attnbench::kernels::{Kernel, Precision, Workload};
+use attnbench::kernels::{Kernel, PlanContext, Precision, Workload};
 use attnbench::markdown::{Align, Table};
+use attnbench::settings::Settings;
 use attnbench::shape::{Pass, Shape};
-use attnbench::{AdapterChoice, Error, Gpu, KERNELS, find_kernel};
+use attnbench::{Error, Gpu, KERNELS, find_kernel};
 
 /// Options of `plan`.
 #[derive(Debug, clap::Args)]
@@ -74,7 +75,7 @@ fn applies(kernel: &dyn Kernel, family: &str, shape: &Shape) -> bool {
 }
 
 /// Prints the plans as a Markdown table.
-pub fn plan(args: &PlanArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn plan(args: &PlanArgs, settings: &Settings) -> Result<(), Failure> {
     let kernels: Vec<&'static dyn Kernel> = if args.kernels.is_empty() {
         KERNELS.to_vec()
     } else {
@@ -98,7 +99,7 @@ pub fn plan(args: &PlanArgs, choice: AdapterChoice) -> Result<(), Failure> {
         .transpose()?;
     let facts: DeviceFacts = match &profile {
         Some(p) => p.facts.clone(),
-        None => Gpu::new(choice)?.facts().clone(),
+        None => Gpu::new(&settings.adapter)?.facts().clone(),
     };
     println!("Plans on {}:\n", facts.name);
     let mut table = Table::new([
@@ -128,25 +129,30 @@ pub fn plan(args: &PlanArgs, choice: AdapterChoice) -> Result<(), Failure> {
                     plan,
                 ]
             };
-            let resources = match kernel.resources(&shape, &facts) {
-                None => {
-                    table.row(cells("not modelled".into()));
-                    continue;
-                }
-                Some(Err(Error::Unsupported { reason, .. })) => {
+            // Decided from the facts alone: no tuned choices, no overrides.
+            let plan = match kernel.plan(&shape, &PlanContext::untuned(&facts)) {
+                Err(Error::Unsupported { reason, .. }) => {
                     table.row(cells(format!("refused: {reason}")));
                     continue;
                 }
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(r)) => r,
+                Err(e) if e.is_input_error() => {
+                    table.row(cells(format!(
+                        "refused: {}",
+                        e.to_string().replace('\n', " ")
+                    )));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(plan) => plan,
             };
+            if plan.dispatches().is_empty() {
+                table.row(cells("not modelled".into()));
+                continue;
+            }
+            let label = plan.label().unwrap_or_default();
             let roofline = profile.as_ref().map(|p| roofline(p, kernel, &shape));
-            for (i, d) in resources.dispatches.iter().enumerate() {
-                let mut row = cells(if i == 0 {
-                    resources.label.clone()
-                } else {
-                    "〃".into()
-                });
+            for (i, d) in plan.dispatches().iter().enumerate() {
+                let mut row = cells(if i == 0 { label.clone() } else { "〃".into() });
                 row.extend([
                     d.name.to_string(),
                     d.invocations.to_string(),

@@ -1,14 +1,13 @@
 //! `attnbench plot`, `attnbench compare` and `attnbench sweep`.
 
 use super::Failure;
+use attnbench::Error;
 use attnbench::report::{replace_section, summary_table, write_comparison, write_device_report};
 use attnbench::results::RunKind;
 use attnbench::results::{DeviceFolder, ResultsFile};
-use attnbench::run::MeasureOptions;
 use attnbench::session::Session;
-use attnbench::sweep::{Point, Sampler, SweepConfig};
-use attnbench::tuning::results_root;
-use attnbench::{AdapterChoice, Error, Gpu};
+use attnbench::settings::{Settings, SweepArgs};
+use attnbench::sweep::{Sampler, SweepPoint, sweep_sampling};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -38,10 +37,13 @@ pub struct CompareArgs {
 
 /// Options of `sweep`.
 #[derive(Debug, clap::Args)]
-pub struct SweepArgs {
+pub struct SweepCommandArgs {
     /// Timed runs per point (at least 1).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     samples: u32,
+    /// What to sweep.
+    #[command(flatten)]
+    sweep: SweepArgs,
 }
 
 fn device_folders(root: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -57,15 +59,35 @@ fn device_folders(root: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(dirs)
 }
 
-fn load_all(dirs: &[PathBuf]) -> Result<Vec<ResultsFile>, Error> {
-    dirs.iter()
-        .map(|d| DeviceFolder::at(d).load_existing())
-        .collect()
+/// Each folder's results, checked; a folder whose file is refused is left out, its reason
+/// printed (one line), and the rest go on. The reasons come back too, for a command left
+/// with too few folders to report them.
+fn load_each(dirs: &[PathBuf]) -> (Vec<(PathBuf, ResultsFile)>, Vec<Error>) {
+    let mut loaded = Vec::new();
+    let mut refused = Vec::new();
+    for dir in dirs {
+        match DeviceFolder::at(dir).load_existing() {
+            Ok(file) => loaded.push((dir.clone(), file)),
+            Err(e) => refused.push(e),
+        }
+    }
+    (loaded, refused)
 }
 
-/// Regenerates every chart and device README from results files; runs nothing.
-pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
-    let root = results_root();
+/// Prints one line per refused folder, as a command that goes on without them.
+fn report_skipped(refused: &[Error]) {
+    for e in refused {
+        eprintln!(
+            "skipped: {} (the other folders go on)",
+            e.to_string().replace(['\n', '\r'], " ")
+        );
+    }
+}
+
+/// Regenerates every chart and device README from results files; runs nothing. A folder
+/// whose results are refused is skipped, named with the reason; the others are drawn.
+pub fn plot(args: &PlotArgs, settings: &Settings) -> Result<(), Failure> {
+    let root = settings.results_dir.clone();
     let dirs = if args.dirs.is_empty() {
         device_folders(&root)?
     } else {
@@ -77,37 +99,68 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
             message: "no device folders with results.json (run `cargo bench` first)".into(),
         }));
     }
+    // A README that cannot take its section is refused before anything is drawn.
+    if let Some(readme) = &args.readme {
+        read_readme(readme)?;
+    }
     // Read everything first, so that a bad file changes nothing.
-    let files = load_all(&dirs)?;
-    for (dir, file) in dirs.iter().zip(&files) {
+    let (loaded, refused) = load_each(&dirs);
+    if loaded.is_empty() && args.readme.is_none() {
+        return Err(first_refusal(refused));
+    }
+    report_skipped(&refused);
+    for (dir, file) in &loaded {
         let _lock = DeviceFolder::at(dir).lock()?;
         let written = write_device_report(file, dir)?;
         println!("{}: {} files", dir.display(), written.len());
     }
     if let Some(readme) = &args.readme {
-        update_readme(readme, &root)?;
+        // The folders under the root were just read (and any refused one named) when no
+        // folders were given.
+        update_readme(readme, &root, !args.dirs.is_empty())?;
         println!("{}: results section regenerated", readme.display());
     }
     Ok(())
 }
 
-/// Rewrites `readme`'s results section from every device folder under `root`.
-fn update_readme(readme: &Path, root: &Path) -> Result<(), Error> {
-    let text = std::fs::read_to_string(readme).map_err(|e| Error::DataFile {
+/// The first refusal as the command's failure (exit 2).
+fn first_refusal(refused: Vec<Error>) -> Failure {
+    refused
+        .into_iter()
+        .next()
+        .map(Failure::from)
+        .unwrap_or_else(|| Failure::failed("nothing to do"))
+}
+
+/// The text of `readme`, checked to take a results section (its markers pair).
+fn read_readme(readme: &Path) -> Result<String, Error> {
+    let text = attnbench::files::read_data_file(readme)?.ok_or_else(|| Error::DataFile {
         path: readme.to_path_buf(),
-        message: format!("cannot read: {e}"),
+        message: "cannot read: no such file".into(),
     })?;
-    let section = attnbench::report::readme_section(readme, root)?;
+    replace_section(&text, "", readme)?;
+    Ok(text)
+}
+
+/// Rewrites `readme`'s results section from every device folder under `root` (a folder
+/// whose results are refused is left out, named); the README is read and checked (its
+/// markers must pair) before anything is written, and only its section changes.
+fn update_readme(readme: &Path, root: &Path, report_refused: bool) -> Result<(), Error> {
+    let text = read_readme(readme)?;
+    let (section, refused) = attnbench::report::readme_section_skipping(readme, root)?;
+    if report_refused {
+        report_skipped(&refused);
+    }
     let updated = replace_section(&text, &section, readme)?;
     attnbench::files::write_atomic(readme, updated.as_bytes())
 }
 
 /// Charts and a Markdown table comparing devices.
-pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+pub fn compare(args: &CompareArgs, settings: &Settings) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| results_root().join("compare"));
+        .unwrap_or_else(|| settings.results_dir.join("compare"));
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let mut seen: Vec<PathBuf> = Vec::new();
     for dir in &args.dirs {
@@ -131,8 +184,12 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         }
         .into());
     }
-    let files = load_all(&args.dirs)?;
-    let refs: Vec<&ResultsFile> = files.iter().collect();
+    let (loaded, refused) = load_each(&args.dirs);
+    if loaded.len() < 2 {
+        return Err(first_refusal(refused));
+    }
+    report_skipped(&refused);
+    let refs: Vec<&ResultsFile> = loaded.iter().map(|(_, f)| f).collect();
     let written = write_comparison(&refs, &out)?;
     println!("{}", attnbench::report::comparison_markdown(&refs));
     println!("wrote {} files to {}", written.len(), out.display());
@@ -140,10 +197,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
 }
 
 /// The `cargo bench` sweep without criterion, with a progress bar.
-pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let config = SweepConfig::from_env()?;
+pub fn sweep(args: &SweepCommandArgs, settings: &Settings) -> Result<(), Failure> {
+    let config = args.sweep.config(settings)?;
     super::catch_interrupts();
-    let gpu = Gpu::new(choice)?;
+    // The kernels as tuned for this device (`attnbench tune`), when it was.
+    let gpu = settings.open_tuned_bench(|_| true)?;
     // Before measuring: a destination that cannot take the results fails now.
     let mut session = Session::open(&gpu, &config.results_dir, RunKind::Sweep)?;
     session.probe_start(&gpu)?;
@@ -152,7 +210,7 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} points, {elapsed} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let progress = |point: &Point<'_>, done: usize, total: usize| {
+    let progress = |point: &SweepPoint<'_>, done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         bar.set_message(format!(
@@ -163,15 +221,10 @@ pub fn sweep(args: &SweepArgs, choice: AdapterChoice) -> Result<(), Failure> {
         ));
     };
     let mut sampler = Sampler {
-        options: MeasureOptions {
-            warmup: 1,
-            samples: args.samples,
-            time_budget: Some(config.time_budget.saturating_mul(2)),
-            min_samples: 3.min(args.samples.max(1)),
-        },
+        options: sweep_sampling(config.time_budget, args.samples),
         on_progress: Some(Box::new(progress)),
     };
-    let swept = session.sweep(&gpu, &config, &mut sampler)?;
+    let swept = session.sweep(&gpu, &config, &mut sampler, &|_, _| None)?;
     drop(sampler);
     bar.finish_and_clear();
     if attnbench::interrupt::requested() {

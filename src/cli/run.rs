@@ -1,11 +1,12 @@
 //! `attnbench run`.
 
 use super::Failure;
+use attnbench::parse::seconds_from_f64;
 use attnbench::report::human_bytes;
-use attnbench::run::{KernelRun, MeasureOptions, gflops};
-use attnbench::settings::seconds_from_f64;
+use attnbench::run::{KernelRun, MeasureOptions, PointPlan, measured, planned_row};
+use attnbench::settings::Settings;
 use attnbench::tensors::{AttentionInputs, write_npy};
-use attnbench::{AdapterChoice, Error, find_kernel};
+use attnbench::{Error, find_kernel};
 use std::path::PathBuf;
 
 /// Options of `run`.
@@ -47,63 +48,6 @@ pub struct RunArgs {
     allow_non_finite: bool,
 }
 
-/// `args` with `ATTNBENCH_KV_HEADS` as `--kv-heads` when the flag is not given, as the sweep
-/// reads it.
-fn with_env_kv_heads(args: &RunArgs) -> Result<RunArgs, Error> {
-    let mut args = args.clone();
-    if args.shape.kv_heads.is_none()
-        && let Some(text) = std::env::var("ATTNBENCH_KV_HEADS")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-    {
-        args.shape.kv_heads = Some(attnbench::settings::u32_in(
-            "ATTNBENCH_KV_HEADS",
-            &text,
-            1..=u32::MAX,
-        )?);
-    }
-    Ok(args)
-}
-
-/// The JSON record of one run.
-#[derive(serde::Serialize)]
-struct RunRecord {
-    kernel: &'static str,
-    adapter: String,
-    backend: String,
-    batch: u32,
-    heads: u32,
-    seq_len: u32,
-    head_dim: u32,
-    causal: bool,
-    /// Heads of K and V (H unless grouped-query attention).
-    kv_heads: u32,
-    /// Causal sliding window, when there is one.
-    window: Option<u32>,
-    /// What was timed: fwd, bwd or fwd-bwd.
-    pass: attnbench::Pass,
-    /// The FLOP model behind `gflops`.
-    flop_model: String,
-    /// The fewest bytes the kernel must move (K + V + Q + O rows), over the median time.
-    achieved_gbps: f64,
-    median_ms: f64,
-    min_ms: f64,
-    max_ms: f64,
-    samples: usize,
-    gflops: f64,
-    flops: f64,
-    peak_buffer_bytes: u64,
-    score_matrix_bytes: u64,
-    timing: &'static str,
-    /// Runs back to back per sample (each sample is its batch's time over them).
-    runs_per_sample: u32,
-    /// Why the wall clock timed it on a device that has timestamps.
-    timing_fallback: Option<String>,
-    seed: u64,
-    /// The kernel's tile configuration, for kernels that have one.
-    config: Option<String>,
-}
-
 fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
     if let Some(dir) = &args.load_tensors {
         let loaded = AttentionInputs::load_npy_dir(dir, args.shape.causal, args.shape.window)?;
@@ -134,10 +78,9 @@ fn inputs(args: &RunArgs) -> Result<AttentionInputs, Error> {
 }
 
 /// Validates, runs and times one kernel on one shape.
-pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
+pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
     let kernel = find_kernel(&args.kernel)?;
     let time_budget = seconds_from_f64("--time-budget", args.time_budget)?;
-    let args = &with_env_kv_heads(args)?;
     // A destination that cannot take the tensors fails now, not after the measurement.
     if let Some(dir) = &args.save_tensors {
         attnbench::files::check_writable_dir(dir)?;
@@ -147,11 +90,12 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
         args.shape.require(true, true)?;
         args.shape.shape().validate()?;
     }
-    let gpu = super::open_tuned_gpu(choice, &[kernel.name()])?;
-    if args.load_tensors.is_none() {
-        // Refuse oversized problems before generating gigabytes of inputs.
+    let gpu = super::open_tuned_bench(settings, &[kernel.name()])?;
+    // Refuse oversized problems before generating gigabytes of inputs: the plan of the
+    // shape asked for, or of the loaded tensors' shape once they are read.
+    let early = if args.load_tensors.is_none() {
         let shape = args.shape.shape();
-        attnbench::run::plan_for(kernel, &shape, &gpu)?;
+        let plan = PointPlan::checked(&gpu, kernel, &shape)?;
         if args.save_tensors.is_some() {
             attnbench::host::check(
                 &format!(
@@ -161,10 +105,17 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
                 attnbench::host::inputs_bytes(&shape) + attnbench::host::readback_bytes(&shape),
             )?;
         }
-    }
+        Some(plan)
+    } else {
+        None
+    };
     let inputs = inputs(args)?;
     let shape = inputs.shape;
-    let run = KernelRun::new(&gpu, kernel, &inputs)?;
+    let plan = match early {
+        Some(plan) => plan,
+        None => PointPlan::checked(&gpu, kernel, &shape)?,
+    };
+    let run = KernelRun::new(&gpu, &plan, &inputs)?;
     let m = run.measure(&MeasureOptions {
         warmup: args.warmup,
         samples: args.samples,
@@ -185,70 +136,58 @@ pub fn run(args: &RunArgs, choice: AdapterChoice) -> Result<(), Failure> {
             grads.save_npy_dir(&shape, dir)?;
         }
     }
+    let row = measured(
+        planned_row("run", kernel, &shape, Some(&plan)),
+        &m,
+        run.peak_buffer_bytes(),
+    );
     let summary = gpu.summary();
-    let record = RunRecord {
-        kernel: kernel.name(),
-        adapter: summary.name.clone(),
-        backend: summary.backend.clone(),
-        batch: shape.batch,
-        heads: shape.heads,
-        seq_len: shape.seq_len,
-        head_dim: shape.head_dim,
-        causal: shape.causal,
-        kv_heads: shape.kv_head_count(),
-        window: shape.window,
-        pass: shape.pass,
-        flop_model: kernel.flop_model(&shape),
-        achieved_gbps: kernel.min_bytes(&shape) as f64 / (m.median_ms * 1e6),
-        median_ms: m.median_ms,
-        min_ms: m.min_ms,
-        max_ms: m.max_ms,
-        samples: m.samples_ms.len(),
-        gflops: gflops(kernel.flops(&shape), m.median_ms),
-        flops: kernel.flops(&shape),
-        peak_buffer_bytes: run.peak_buffer_bytes(),
-        score_matrix_bytes: shape.score_matrix_bytes(),
-        timing: m.timing.as_str(),
-        runs_per_sample: m.runs_per_sample,
-        timing_fallback: m.timing_fallback.clone(),
-        seed: args.seed,
-        config: kernel.config_label(&shape, &gpu),
-    };
     if args.json {
-        println!("{}", serde_json::to_string(&record).unwrap_or_default());
+        // The results row, with the device and the inputs beside it.
+        let mut record = serde_json::to_value(&row).unwrap_or_default();
+        if let Some(map) = record.as_object_mut() {
+            map.insert("adapter".into(), summary.name.clone().into());
+            map.insert("backend".into(), summary.backend.clone().into());
+            map.insert("seed".into(), args.seed.into());
+            map.insert("flop_model".into(), kernel.flop_model(&shape).into());
+            // Each sample is its batch's time over its runs; the wall clock's reason where
+            // it timed a device that has timestamps.
+            map.insert("runs_per_sample".into(), m.runs_per_sample.into());
+            map.insert("timing_fallback".into(), m.timing_fallback.clone().into());
+        }
+        println!("{record}");
     } else {
         println!(
             "{} on {} ({}), {shape}{}",
-            record.kernel,
-            record.adapter,
-            record.backend,
-            record
-                .config
+            row.kernel,
+            summary.name,
+            summary.backend,
+            row.config
                 .as_ref()
                 .map(|c| format!(", tiles {c}"))
                 .unwrap_or_default()
         );
         println!(
             "median {:.3} ms (min {:.3}, max {:.3}, {} samples of {} run(s) back to back, {})",
-            record.median_ms,
-            record.min_ms,
-            record.max_ms,
-            record.samples,
-            record.runs_per_sample,
-            record.timing
+            m.median_ms,
+            m.min_ms,
+            m.max_ms,
+            row.samples,
+            m.runs_per_sample,
+            m.timing.as_str()
         );
-        if let Some(why) = &record.timing_fallback {
+        if let Some(why) = &m.timing_fallback {
             println!("timed by the wall clock: {why}");
         }
+        let peak = run.peak_buffer_bytes();
         println!(
-            "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {} ({}); n×n matrix {}",
-            record.gflops,
-            record.flop_model,
-            record.achieved_gbps,
-            human_bytes(kernel.min_bytes(&shape)),
-            record.peak_buffer_bytes,
-            human_bytes(record.peak_buffer_bytes),
-            human_bytes(record.score_matrix_bytes)
+            "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {peak} ({}); n×n matrix {}",
+            row.gflops.unwrap_or_default(),
+            kernel.flop_model(&shape),
+            row.achieved_gbps.unwrap_or_default(),
+            human_bytes(row.min_bytes),
+            human_bytes(peak),
+            human_bytes(row.score_matrix_bytes)
         );
     }
     Ok(())

@@ -1,10 +1,12 @@
 //! `attnbench suite`: the whole job for a headless GPU box (see `attnbench::suite`).
 
 use super::Failure;
+use attnbench::gpu::AdapterChoice;
 use attnbench::gpu::{describe_adapter, list_adapters};
 use attnbench::results::{DeviceFolder, DeviceHeader, ResultsFile};
+use attnbench::settings::{Settings, SweepArgs, TargetsArgs};
 use attnbench::suite::{SuiteOptions, SuiteOutcome, run_suite};
-use attnbench::{AdapterChoice, Error, Gpu, find_kernel};
+use attnbench::{Bench, Error, Gpu};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,26 +20,26 @@ pub struct SuiteArgs {
     /// ATTNBENCH_RESULTS_DIR].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Only these kernels (repeatable; default: all registered).
-    #[arg(long = "kernel")]
-    kernels: Vec<String>,
+    /// What the sweep measures (its kernels are the suite's: verified, swept, targeted).
+    #[command(flatten)]
+    sweep: SweepArgs,
+    /// The targets' peers.
+    #[command(flatten)]
+    targets: TargetsArgs,
 }
 
 /// Runs the suite on the chosen adapter, or on every adapter with `--adapter all` (then
 /// also their comparison).
-pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let budget = attnbench::settings::seconds_from_f64("--time-budget", args.time_budget)?;
+pub fn suite(args: &SuiteArgs, settings: &Settings) -> Result<(), Failure> {
+    let budget = attnbench::parse::seconds_from_f64("--time-budget", args.time_budget)?;
+    let sweep = args.sweep.config(settings)?;
     super::catch_interrupts();
     let out = args
         .out
         .clone()
-        .unwrap_or_else(attnbench::tuning::results_root);
-    let kernels = args
-        .kernels
-        .iter()
-        .map(|k| find_kernel(k))
-        .collect::<Result<Vec<_>, _>>()?;
-    let choice = choice.with_env();
+        .unwrap_or_else(|| settings.results_dir.clone());
+    let kernels = sweep.kernels.clone();
+    let choice = settings.adapter.clone();
     let all = choice
         .name
         .as_deref()
@@ -84,8 +86,13 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
         // Each adapter gets an equal share of what is left.
         let left = budget.saturating_sub(start.elapsed());
         let share = left.div_f64((choices.len() - i) as f64);
-        let gpu = Gpu::new(choice.clone())?;
-        let s = gpu.summary();
+        let open = || -> Result<Bench, Error> {
+            let mut bench = Bench::new(Gpu::new(choice)?, settings.kernels);
+            bench.set_given(settings.given.clone());
+            Ok(bench)
+        };
+        let mut gpu = open()?;
+        let s = gpu.summary().clone();
         eprintln!(
             "suite on {} ({}, {}): {:.0} s",
             s.name,
@@ -97,12 +104,16 @@ pub fn suite(args: &SuiteArgs, choice: AdapterChoice) -> Result<(), Failure> {
             time_budget: share,
             out: out.clone(),
             kernels: kernels.clone(),
+            sweep: sweep.clone(),
+            python: args.targets.python(),
         };
         // Verification compiles on one core per device: helper devices, as `verify` has.
-        let helpers = (1..attnbench::verify::verification_devices())
-            .map(|_| Gpu::new(choice.clone()))
+        let mut helpers = (1..attnbench::verify::verification_devices())
+            .map(|_| open())
             .collect::<Result<Vec<_>, _>>()?;
-        let outcome = match run_suite(&gpu, &helpers, &options, &mut |line| eprintln!("  {line}")) {
+        let outcome = match run_suite(&mut gpu, &mut helpers, &options, &mut |line| {
+            eprintln!("  {line}")
+        }) {
             Err(Error::Interrupted) => {
                 let device = DeviceHeader::for_gpu(&gpu);
                 return Err(super::interrupted(&format!(

@@ -1,12 +1,13 @@
 //! `attnbench tune`.
 
 use super::Failure;
+use attnbench::Shape;
 use attnbench::kernels::Precision;
 use attnbench::results::RunKind;
 use attnbench::session::Session;
+use attnbench::settings::Settings;
+use attnbench::tuning::TuningFile;
 use attnbench::tuning::search::{TuneOptions, tune};
-use attnbench::tuning::{TuningFile, results_root};
-use attnbench::{AdapterChoice, Gpu, Shape};
 
 /// Options of `tune`.
 #[derive(Debug, clap::Args)]
@@ -37,8 +38,9 @@ pub struct TuneArgs {
 
 /// Tunes flash (and flash_f16 where the device has f16) per head dim and records the
 /// fastest correct configuration in the device's `tuning.json`.
-pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
-    let gpu = Gpu::new(choice)?;
+pub fn tune_cmd(args: &TuneArgs, settings: &Settings) -> Result<(), Failure> {
+    // Candidates are fixed configurations: the user's overrides do not apply to them.
+    let gpu = settings.open_bench()?;
     let device = TuneOptions::for_device(gpu.facts());
     let options = TuneOptions {
         head_dims: args.head_dims.clone(),
@@ -59,7 +61,7 @@ pub fn tune_cmd(args: &TuneArgs, choice: AdapterChoice) -> Result<(), Failure> {
     let session = if args.dry_run {
         None
     } else {
-        Some(Session::open(&gpu, &results_root(), RunKind::Tune)?)
+        Some(Session::open(&gpu, &settings.results_dir, RunKind::Tune)?)
     };
     let mut precisions = vec![Precision::F32];
     if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {

@@ -1,9 +1,9 @@
 //! `attnbench verify`.
 
 use super::Failure;
-use attnbench::verify::{Case, Check, Coverage, InputKind, check_all, fresh_seed, plan};
-use attnbench::{AdapterChoice, KERNELS, Kernel, find_kernel};
-use std::collections::BTreeMap;
+use attnbench::settings::Settings;
+use attnbench::verify::{Case, Check, Coverage, InputKind, Tally, check_all, fresh_seed, plan};
+use attnbench::{KERNELS, Kernel, find_kernel};
 
 /// Options of `verify`.
 #[derive(Debug, clap::Args)]
@@ -40,17 +40,11 @@ fn parse_inputs(text: &str) -> Result<InputKind, String> {
         })
 }
 
-/// Passed, failed and skipped checks of each kernel.
-#[derive(Default)]
-struct Tally {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-}
-
-/// Checks every case and prints a table; fails if any check fails, and if a kernel asked
-/// for had no check run at all (every one skipped): a skip is not a pass.
-pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
+/// Checks every case and prints a table; fails if any check fails, if a kernel asked for
+/// had no check run at all, and if a (kernel, pass, head dim) had checks but none passed
+/// while some were skipped for a budget or a device limit (what the sweep would then
+/// measure unchecked): a skip is not a pass.
+pub fn verify(args: &VerifyArgs, settings: &Settings) -> Result<(), Failure> {
     let asked: Vec<&'static dyn Kernel> = args
         .kernels
         .iter()
@@ -60,7 +54,7 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     cases(args, KERNELS)?;
     // Only the kernels checked have their tuned choices checked and applied.
     let names: Vec<&str> = asked.iter().map(|k| k.name()).collect();
-    let gpu = super::open_tuned_gpu(choice.clone(), &names)?;
+    let gpu = super::open_tuned_bench(settings, &names)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let s = gpu.summary();
     println!(
@@ -87,62 +81,46 @@ pub fn verify(args: &VerifyArgs, choice: AdapterChoice) -> Result<(), Failure> {
     };
     let cases = cases(args, &kernels)?;
     print_header();
-    let mut first_skip: BTreeMap<&str, String> = BTreeMap::new();
-    let mut tallies: BTreeMap<&str, Tally> = kernels
-        .iter()
-        .map(|k| (k.name(), Tally::default()))
-        .collect();
+    let mut tally = Tally::default();
     // One device per core (at most four): a cold CPU driver compiles each kernel on its
     // queue's thread, so the kernels of different devices compile at once.
-    let extra: Vec<attnbench::Gpu> = (1..attnbench::verify::verification_devices())
-        .map(|_| super::open_tuned_gpu(choice.clone(), &names))
+    let extra: Vec<attnbench::Bench> = (1..attnbench::verify::verification_devices())
+        .map(|_| super::open_tuned_bench(settings, &names))
         .collect::<Result<_, _>>()?;
-    let gpus: Vec<&attnbench::Gpu> = std::iter::once(&gpu).chain(&extra).collect();
-    check_all(&gpus, &cases, seed, |case, check, seconds| {
-        let tally = tallies.entry(case.kernel.name()).or_default();
-        if check.passed() {
-            tally.passed += 1;
-        } else if check.failed() {
-            tally.failed += 1;
-        } else {
-            tally.skipped += 1;
-            first_skip.entry(case.kernel.name()).or_insert_with(|| {
-                format!(
-                    "{} at {}: {}",
-                    case.kernel.name(),
-                    case.shape,
-                    check.skipped.clone().unwrap_or_default()
-                )
-            });
-        }
+    let benches: Vec<&attnbench::Bench> = std::iter::once(&gpu).chain(&extra).collect();
+    check_all(&benches, &cases, seed, |case, check, seconds| {
+        tally.add(case, &check);
         print_row(&check, seconds);
     })?;
-    let total = |f: fn(&Tally) -> usize| tallies.values().map(f).sum::<usize>();
-    let (passed, failed, skipped) = (
-        total(|t| t.passed),
-        total(|t| t.failed),
-        total(|t| t.skipped),
-    );
+    let (passed, failed, skipped) = tally.totals();
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 {
         return Err(Failure::failed(format!(
             "{failed} kernel checks failed (seed {seed})"
         )));
     }
-    let unchecked: Vec<String> = tallies
+    let unchecked: Vec<String> = kernels
         .iter()
-        .filter(|(_, t)| t.passed == 0)
-        .map(|(name, _)| {
-            first_skip
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| name.to_string())
+        .filter(|k| tally.passed(k.name()) == 0)
+        .map(|k| {
+            tally
+                .first_skip(k.name())
+                .map_or_else(|| k.name().to_string(), str::to_string)
         })
         .collect();
     if !unchecked.is_empty() {
         return Err(Failure::failed(format!(
             "nothing was verified for {}: every case was skipped, and a skip is not a pass",
             unchecked.join("; ")
+        )));
+    }
+    let unverified = tally.unverified_head_dims();
+    if !unverified.is_empty() {
+        let groups: Vec<String> = unverified.iter().map(|u| u.to_string()).collect();
+        return Err(Failure::failed(format!(
+            "nothing was verified for {}: a budget or device limit skipped every check of \
+             these, and a skip is not a pass (the sweep would measure them unchecked)",
+            groups.join("; ")
         )));
     }
     Ok(())

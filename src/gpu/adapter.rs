@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
-/// How to choose the adapter. `None` fields fall back to the environment, then to defaults.
+/// How to choose the adapter and open its device (filled at the edge from flags and the
+/// `WGPU_*`/`ATTNBENCH_*` variables, [`crate::settings`]); `None` fields take the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct AdapterChoice {
     /// Backends to search (`vulkan`, `gl`, `metal`, `dx12`, comma separated), as `WGPU_BACKEND`.
@@ -20,35 +21,38 @@ pub struct AdapterChoice {
     /// Request a smaller `max_storage_buffer_binding_size` than the adapter has, to
     /// emulate a smaller device (tests use this to force naive's score chunking).
     pub storage_binding_cap: Option<u64>,
-    /// How the planners see the device: `device` (default) or `gpu`
-    /// ([`crate::gpu::PlanAs`]), as `ATTNBENCH_PLAN_AS`.
-    pub plan_as: Option<String>,
+    /// How the device is opened besides the adapter.
+    pub options: DeviceOptions,
+}
+
+/// How a device is opened: its register cap, naga's runtime checks, the compile log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// Most live floats per invocation on a GPU (`None`: uncapped); CPU drivers are never
+    /// capped. [`crate::gpu::REGISTER_CAP`] by default.
+    pub register_cap: Option<u32>,
+    /// naga's runtime checks on every shader, also those declared in bounds (for
+    /// debugging a kernel suspected of reading out of bounds).
+    pub shader_checks: bool,
+    /// Print each pipeline's compile time.
+    pub log_compiles: bool,
+    /// How the planners see the device: as it is, or as a discrete GPU with its limits
+    /// ([`crate::gpu::PlanAs`], `--plan-as`, `ATTNBENCH_PLAN_AS`).
+    pub plan_as: super::facts::PlanAs,
+}
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        DeviceOptions {
+            register_cap: Some(super::facts::REGISTER_CAP),
+            shader_checks: false,
+            log_compiles: false,
+            plan_as: super::facts::PlanAs::Device,
+        }
+    }
 }
 
 impl AdapterChoice {
-    /// Fills the unset fields from `WGPU_BACKEND`, `WGPU_POWER_PREF`, `WGPU_ADAPTER_NAME`,
-    /// `ATTNBENCH_MEMORY_BUDGET` and `ATTNBENCH_PLAN_AS`.
-    pub fn with_env(self) -> Self {
-        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
-        AdapterChoice {
-            backends: self.backends.or_else(|| env("WGPU_BACKEND")),
-            power: self.power.or_else(|| env("WGPU_POWER_PREF")),
-            name: self.name.or_else(|| env("WGPU_ADAPTER_NAME")),
-            memory_budget: self
-                .memory_budget
-                .or_else(|| env("ATTNBENCH_MEMORY_BUDGET")),
-            storage_binding_cap: self.storage_binding_cap,
-            plan_as: self.plan_as.or_else(|| env("ATTNBENCH_PLAN_AS")),
-        }
-    }
-
-    /// How the planners are to see the device ([`crate::gpu::PlanAs::Device`] unless asked).
-    pub fn plan_as(&self) -> Result<crate::gpu::PlanAs> {
-        self.plan_as
-            .as_deref()
-            .map_or(Ok(crate::gpu::PlanAs::Device), crate::gpu::PlanAs::parse)
-    }
-
     /// The backends to search.
     pub fn backends(&self) -> Result<wgpu::Backends> {
         let Some(list) = &self.backends else {

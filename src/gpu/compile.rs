@@ -43,9 +43,9 @@ impl Gpu {
     }
 
     /// Whether shaders declared [`Bounds::InBounds`] are compiled without naga's runtime
-    /// checks on this device: always, unless `ATTNBENCH_SHADER_CHECKS=on`.
+    /// checks on this device: always, unless the shader checks setting is `on`.
     pub fn runtime_checks_off(&self, bounds: Bounds) -> bool {
-        bounds == Bounds::InBounds && !self.checks_forced
+        bounds == Bounds::InBounds && !self.options.shader_checks
     }
 
     fn compile_wgsl(
@@ -120,7 +120,7 @@ impl Gpu {
         {
             last.seconds = seconds;
         }
-        if std::env::var_os("ATTNBENCH_LOG_COMPILES").is_some() {
+        if self.options.log_compiles {
             eprintln!(
                 "compiled {name}:{entry} {constants:?} in {seconds:.2} s{}",
                 if unchecked {

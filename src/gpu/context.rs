@@ -4,10 +4,10 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::adapter::{AdapterChoice, select_adapter};
-use super::adapter::{AdapterSummary, describe_adapter};
-use super::facts::{DeviceFacts, PlanAs, register_cap_setting, texel_format_usable};
+use super::adapter::{AdapterSummary, DeviceOptions, describe_adapter};
+use super::facts::{DeviceFacts, texel_format_usable};
 use super::memory::{BufferTracker, MemoryBudget, TrackedBuffer};
-use super::shaders::{CompiledShader, shader_checks_forced};
+use super::shaders::CompiledShader;
 use crate::error::{Error, Result};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -31,12 +31,12 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     summary: AdapterSummary,
     facts: DeviceFacts,
-    pub(super) checks_forced: bool,
+    pub(super) options: DeviceOptions,
     budget: MemoryBudget,
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
-    cache: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
-    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// Compiled pipelines and layouts: per key type and value type, a map of typed keys.
+    cache: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     pub(super) compiled: Mutex<Vec<CompiledShader>>,
 }
 
@@ -55,42 +55,30 @@ const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
     .union(wgpu::Features::SHADER_F16);
 
 impl Gpu {
-    /// Opens the adapter chosen by `choice` (after filling it from the environment).
+    /// Opens the adapter chosen by `choice`.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn new(choice: AdapterChoice) -> Result<Gpu> {
-        let choice = choice.with_env();
-        let adapter = select_adapter(&choice)?;
-        let plan_as = choice.plan_as()?;
+    pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
+        let adapter = select_adapter(choice)?;
         let budget = MemoryBudget::detect(&adapter, choice.memory_budget.as_deref())?;
-        let gpu = pollster::block_on(Gpu::open(adapter, budget, choice.storage_binding_cap))?;
-        gpu.planned_as(plan_as)
-    }
-
-    /// This device with its planners seeing it as `plan_as` says ([`DeviceFacts::planned_as`]):
-    /// applied once, as the device opens, before any plan is made. A CPU driver planned as
-    /// a GPU is named so (`… (planned as a GPU)`), so that its results, tuning and
-    /// messages have a device folder of their own and never mix with its own plans'.
-    pub fn planned_as(mut self, plan_as: PlanAs) -> Result<Gpu> {
-        let planned = self
-            .facts
-            .clone()
-            .planned_as(plan_as, register_cap_setting()?);
-        if planned.is_cpu != self.facts.is_cpu {
-            self.summary.name = format!("{} (planned as a GPU)", self.summary.name);
-        }
-        self.facts = planned;
-        Ok(self)
+        pollster::block_on(Gpu::open(
+            adapter,
+            budget,
+            choice.storage_binding_cap,
+            choice.options,
+        ))
     }
 
     /// Opens `adapter` with its own limits (binding sizes capped at `storage_binding_cap`
     /// when given) and the optional features the kernels use, under memory budget
-    /// `budget`. The browser's way in: it has one adapter and must await the device.
+    /// `budget`, as `options` say. The browser's way in: it has one adapter and must await
+    /// the device.
     pub async fn open(
         adapter: wgpu::Adapter,
         budget: MemoryBudget,
         storage_binding_cap: Option<u64>,
+        options: DeviceOptions,
     ) -> Result<Gpu> {
-        let summary = describe_adapter(&adapter);
+        let mut summary = describe_adapter(&adapter);
         let mut limits = adapter.limits();
         if let Some(cap) = storage_binding_cap {
             limits.max_storage_buffer_binding_size =
@@ -135,11 +123,7 @@ impl Gpu {
                 .to_lowercase()
                 .contains("llvmpipe")
                 .then_some(65_535),
-            register_cap: if is_cpu {
-                None
-            } else {
-                register_cap_setting()?
-            },
+            register_cap: if is_cpu { None } else { options.register_cap },
             texel_arrays: texel_format_usable(&adapter),
             memory_budget: budget.bytes,
             // A CPU driver runs a workgroup per thread of the host (lavapipe: one per
@@ -149,6 +133,17 @@ impl Gpu {
                 .flatten()
                 .and_then(|n| u32::try_from(n.get()).ok()),
         };
+        // How the planners see the device, decided once as it opens, before any plan is
+        // made. A CPU driver planned as a GPU is named so (`… (planned as a GPU)`), so that
+        // its results, tuning and messages have a device folder of their own and never mix
+        // with its own plans'.
+        let planned = facts
+            .clone()
+            .planned_as(options.plan_as, options.register_cap);
+        if planned.is_cpu != facts.is_cpu {
+            summary.name = format!("{} (planned as a GPU)", summary.name);
+        }
+        let facts = planned;
         let lost = Arc::new(Mutex::new(None));
         let lost_sink = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -162,20 +157,13 @@ impl Gpu {
             queue,
             summary,
             facts,
-            checks_forced: shader_checks_forced()?,
+            options,
             budget,
             uncaptured,
             lost,
             cache: Mutex::new(HashMap::new()),
-            extensions: Mutex::new(HashMap::new()),
             compiled: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Opens the adapter chosen by the environment alone.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_env() -> Result<Gpu> {
-        Gpu::new(AdapterChoice::default())
     }
 
     /// Names the adapter where the backend leaves its name empty: the browser's WebGPU
@@ -293,45 +281,31 @@ impl Gpu {
         Ok(())
     }
 
-    /// The value of type `T` that another layer keeps for this device (the kernels keep
-    /// their tuned configurations here), or `T::default()` when none was set: the device
-    /// stores it without knowing what it is.
-    pub fn extension<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
-        let found = self
-            .extensions
-            .lock()
-            .ok()
-            .and_then(|e| e.get(&TypeId::of::<T>()).cloned())
-            .and_then(|value| value.downcast::<T>().ok());
-        found.unwrap_or_default()
-    }
-
-    /// Replaces this device's value of type `T` (see [`Gpu::extension`]).
-    pub fn set_extension<T: Any + Send + Sync>(&self, value: T) {
-        if let Ok(mut extensions) = self.extensions.lock() {
-            extensions.insert(TypeId::of::<T>(), Arc::new(value));
-        }
-    }
-
     /// The value cached under `key`, built by `build` the first time. Kernels keep their
-    /// layouts and pipelines here (keyed by kernel and configuration) so that they are
-    /// compiled once per device.
-    pub fn cached<T: Clone + Send + Sync + 'static>(
-        &self,
-        key: &str,
-        build: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
-        let hit = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(key).and_then(|v| v.downcast_ref::<T>()).cloned());
+    /// layouts and pipelines here, keyed by a typed key of their own (kernel, configuration,
+    /// specialization), so that each is compiled once per device.
+    pub fn cached<K, T>(&self, key: K, build: impl FnOnce() -> Result<T>) -> Result<T>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+    {
+        let slot = TypeId::of::<HashMap<K, T>>();
+        let hit = self.cache.lock().ok().and_then(|c| {
+            c.get(&slot)
+                .and_then(|m| m.downcast_ref::<HashMap<K, T>>())
+                .and_then(|m| m.get(&key).cloned())
+        });
         if let Some(value) = hit {
             return Ok(value);
         }
         let value = build()?;
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(key.to_string(), Box::new(value.clone()));
+            let map = cache
+                .entry(slot)
+                .or_insert_with(|| Box::new(HashMap::<K, T>::new()));
+            if let Some(map) = map.downcast_mut::<HashMap<K, T>>() {
+                map.insert(key, value.clone());
+            }
         }
         Ok(value)
     }

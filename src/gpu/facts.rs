@@ -128,7 +128,7 @@ impl DeviceFacts {
     /// [`PlanAs::Device`]; for [`PlanAs::Gpu`] the same limits, features, subgroup sizes,
     /// loop cap (a driver's real limit), texture support, budget and compute units, but
     /// not a CPU driver, and capped at `gpu_register_cap` (the cap GPUs get,
-    /// [`register_cap_setting`]). The name says so, so that refusals name what planned.
+    /// [`crate::gpu::DeviceOptions::register_cap`]). The name says so, so that refusals name what planned.
     pub fn planned_as(self, plan_as: PlanAs, gpu_register_cap: Option<u32>) -> DeviceFacts {
         match plan_as {
             PlanAs::Device => self,
@@ -216,22 +216,12 @@ impl DeviceFacts {
     }
 }
 
-/// The register cap GPUs get: [`REGISTER_CAP`], or `ATTNBENCH_REGISTER_CAP` (a number of
-/// floats in 16..=4096, or `off`). A bad value is an [`Error::InvalidSetting`] (the CLI
-/// checks it at start-up, exit 2).
-pub fn register_cap_setting() -> Result<Option<u32>> {
-    match std::env::var("ATTNBENCH_REGISTER_CAP") {
-        Err(_) => Ok(Some(REGISTER_CAP)),
-        Ok(text) => parse_register_cap(&text),
-    }
-}
-
 /// Parses a register cap: a number of floats in 16..=4096, or `off`.
 pub fn parse_register_cap(text: &str) -> Result<Option<u32>> {
     match text.trim() {
         "" => Ok(Some(REGISTER_CAP)),
         "off" => Ok(None),
-        number => crate::settings::u32_in("ATTNBENCH_REGISTER_CAP", number, 16..=4096)
+        number => crate::parse::u32_in("ATTNBENCH_REGISTER_CAP", number, 16..=4096)
             .map(Some)
             .map_err(|e| match e {
                 Error::InvalidSetting { what, value, .. } => Error::InvalidSetting {

@@ -1,6 +1,6 @@
 //! Dispatch grids past the per-dimension workgroup limit (65 535 on most devices): a
 //! linear count of workgroups is folded into x·y·z, and shaders unfold it with
-//! `workgroup_linear_id` from `shaders/common.wgsl` and skip the ids past the count.
+//! `workgroup_linear_id` from `shaders/common/common.wgsl` and skip the ids past the count.
 
 use crate::error::{Error, Result};
 
@@ -26,7 +26,7 @@ pub fn grid_for(total: u64, max_per_dim: u32) -> Result<[u32; 3]> {
         what: "dispatch".into(),
         needed: total,
         allowed: u64::from(u32::MAX).min(max * max * max),
-        limit: "workgroups per dispatch".into(),
+        limit: crate::error::Limit::WorkgroupsPerDispatch,
     })
 }
 

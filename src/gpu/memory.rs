@@ -4,7 +4,7 @@
 //! [`MemoryPlan`], which is checked against the device limits and the [`MemoryBudget`] so
 //! that a request that cannot fit is refused with both numbers instead of attempted.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -165,15 +165,17 @@ impl MemoryPlan {
                 what: what.to_string(),
                 needed: total,
                 allowed,
-                limit: format!("memory budget from {}", budget.source),
+                limit: crate::error::Limit::MemoryBudget {
+                    source: budget.source.clone(),
+                },
             });
         }
         for buffer in &self.buffers {
-            let mut checks = vec![(limits.max_buffer_size, "max_buffer_size")];
+            let mut checks = vec![(limits.max_buffer_size, Limit::MaxBufferSize)];
             if buffer.storage_binding {
                 checks.push((
                     limits.max_storage_buffer_binding_size,
-                    "max_storage_buffer_binding_size",
+                    Limit::MaxStorageBufferBindingSize,
                 ));
             }
             for (allowed, limit) in checks {
@@ -182,7 +184,7 @@ impl MemoryPlan {
                         what: format!("{what}: buffer {}", buffer.label),
                         needed: buffer.bytes,
                         allowed,
-                        limit: limit.to_string(),
+                        limit,
                     });
                 }
             }

@@ -9,6 +9,7 @@ mod context;
 mod facts;
 mod grid;
 mod memory;
+mod params;
 mod passes;
 mod pipeline;
 mod profile;
@@ -19,17 +20,19 @@ mod unroll;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::list_adapters;
-pub use adapter::{AdapterChoice, AdapterSummary, backend_name, describe_adapter};
+pub use adapter::{AdapterChoice, AdapterSummary, DeviceOptions, backend_name, describe_adapter};
 pub use batching::{
     BatchReading, MAX_BATCH, MIN_COVERAGE, MIN_SAMPLE_NS, RunTimes, next_batch, per_run_times,
 };
 pub use context::{Gpu, ShaderSource};
 pub use facts::{
     ASSUMED_GPU_UNITS, DeviceFacts, PlanAs, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT,
-    parse_register_cap, register_cap_setting,
+    parse_register_cap,
 };
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
+pub(crate) use params::shader_params;
+pub use params::{ShaderParams, wgsl_mismatch};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
 pub use passes::{
@@ -41,11 +44,10 @@ pub(crate) use pipeline::{
     slots_and_params_layout, storage_and_params_layout,
 };
 pub use profile::{GpuProfile, Occupancy, Peaks, SmLimits};
-pub use shaders::{Bounds, CompiledShader, shader_checks_forced};
+pub use shaders::{Bounds, CompiledShader, parse_shader_checks};
 pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,
-    texel_row_width,
+    texel_pair_within_budget, texel_row_width,
 };
-pub use timing::median;
 pub use timing::{PassTimer, TimingSource};
 pub use unroll::unroll_marked_loops;

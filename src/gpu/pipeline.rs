@@ -6,7 +6,7 @@ use super::{BufferTracker, Gpu, ShaderSource, TrackedBuffer};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
-/// A shader file with `shaders/common.wgsl` and any shared files named after it prepended:
+/// A shader file with `shaders/common/common.wgsl` and any shared files named after it prepended:
 /// `shader!("flash/tiles.wgsl", "common/qkv_rows.wgsl")`.
 macro_rules! shader {
     ($file:literal $(, $include:literal)*) => {

@@ -17,22 +17,18 @@ pub enum Bounds {
     InBounds,
 }
 
-/// Whether `ATTNBENCH_SHADER_CHECKS=on` asks for naga's runtime checks on every shader
-/// (for debugging a kernel suspected of reading out of bounds); `auto` or unset leaves
-/// them out of [`Bounds::InBounds`] shaders. Any other value is an
-/// [`Error::InvalidSetting`] (the CLI checks it at start-up, exit 2).
-pub fn shader_checks_forced() -> Result<bool> {
-    match std::env::var("ATTNBENCH_SHADER_CHECKS") {
-        Err(_) => Ok(false),
-        Ok(text) => match text.trim() {
-            "on" => Ok(true),
-            "" | "auto" => Ok(false),
-            _ => Err(Error::InvalidSetting {
-                what: "ATTNBENCH_SHADER_CHECKS".into(),
-                value: text,
-                expected: "on (naga's runtime checks on every shader) or auto".into(),
-            }),
-        },
+/// Parses the shader checks setting: `on` asks for naga's runtime checks on every shader
+/// (for debugging a kernel suspected of reading out of bounds); `auto` (or nothing) leaves
+/// them out of [`Bounds::InBounds`] shaders.
+pub fn parse_shader_checks(text: &str) -> Result<bool> {
+    match text.trim() {
+        "on" => Ok(true),
+        "" | "auto" => Ok(false),
+        _ => Err(Error::InvalidSetting {
+            what: "ATTNBENCH_SHADER_CHECKS".into(),
+            value: text.into(),
+            expected: "on (naga's runtime checks on every shader) or auto".into(),
+        }),
     }
 }
 

@@ -44,7 +44,10 @@ pub fn texel_extent(what: &str, texels: u64, limits: &wgpu::Limits) -> Result<wg
             what: format!("{what}: texel array"),
             needed: texels * TEXEL_BYTES,
             allowed: most_rows * u64::from(width) * TEXEL_BYTES,
-            limit: format!("max_texture_dimension_2d ({width} texels per row × {most_rows} rows)"),
+            limit: crate::error::Limit::MaxTextureDimension2d {
+                texels_per_row: width,
+                rows: most_rows,
+            },
         });
     }
     Ok(wgpu::Extent3d {
@@ -130,6 +133,22 @@ impl Gpu {
             bytes,
             tracker: tracker.clone(),
         })
+    }
+}
+
+/// Whether a pair of texel arrays of `texels` texels each fits the memory budget of a
+/// device with `facts` beside `others` bytes of buffers; the reason when it does not.
+pub fn texel_pair_within_budget(
+    facts: &super::DeviceFacts,
+    others: u64,
+    texels: u64,
+) -> std::result::Result<(), String> {
+    let needed = others + 2 * texel_array_bytes(texels, &facts.limits);
+    match facts.memory_budget {
+        Some(budget) if needed > budget => Err(format!(
+            "a texel pair needs {needed} bytes with the run's buffers, over the memory budget of {budget}"
+        )),
+        _ => Ok(()),
     }
 }
 

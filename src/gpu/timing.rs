@@ -4,7 +4,7 @@
 //! ticks × `queue.get_timestamp_period()` gives ns. Otherwise the caller times submit →
 //! full device poll with a wall clock, and the result says so.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
 /// Where a time came from.
@@ -140,33 +140,5 @@ impl std::fmt::Debug for PassTimer {
             .field("capacity", &self.capacity)
             .field("period_ns", &self.period_ns)
             .finish()
-    }
-}
-
-/// Median of a non-empty slice (mean of the middle two for even lengths).
-pub fn median(values: &[f64]) -> Result<f64> {
-    if values.is_empty() {
-        return Err(Error::Gpu {
-            during: "timing".into(),
-            message: "no valid samples".into(),
-        });
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Ok(if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn median_of_odd_and_even() {
-        assert_eq!(super::median(&[3.0, 1.0, 2.0]).unwrap(), 2.0);
-        assert_eq!(super::median(&[4.0, 1.0, 2.0, 3.0]).unwrap(), 2.5);
-        assert!(super::median(&[]).is_err());
     }
 }

@@ -7,7 +7,7 @@
 use crate::gpu::{DeviceFacts, REGISTER_CAP};
 use crate::kernels::decode::DecodePlan;
 use crate::kernels::flash::{BackwardLayout, FlashConfig, gpu_grid, untuned_config_on};
-use crate::kernels::{KERNELS, Precision};
+use crate::kernels::{KERNELS, PlanContext, Precision};
 use crate::shape::{Pass, Shape};
 
 /// The subgroup ranges (min, max) of the simulated adapters; `None`: no SUBGROUP.
@@ -69,8 +69,9 @@ fn no_gpu_configuration_passes_the_register_cap_at_any_head_dim() {
                     facts.name
                 );
             }
-            let layout = BackwardLayout::for_shape(&shape.with_pass(Pass::Backward), &facts, None)
-                .unwrap_or_else(|e| panic!("{}: d{head_dim}: {e}", facts.name));
+            let layout =
+                BackwardLayout::for_shape(&shape.with_pass(Pass::Backward), &facts, None, None)
+                    .unwrap_or_else(|e| panic!("{}: d{head_dim}: {e}", facts.name));
             assert!(
                 layout.live_floats(head_dim, facts.subgroup_min) <= REGISTER_CAP,
                 "{}: {layout} at d{head_dim}",
@@ -86,7 +87,8 @@ fn every_kernel_has_a_configuration_on_every_subgroup_range() {
         for head_dim in [16, 19, 64, 128] {
             let shape = Shape::new(300, head_dim).with_causal(true);
             for &kernel in KERNELS {
-                let forward = kernel.check_device(&shape, &facts);
+                let ctx = PlanContext::untuned(&facts);
+                let forward = kernel.plan(&shape, &ctx).map(|_| ());
                 // A kernel built on subgroup operations needs SUBGROUP: its only refusal.
                 if !facts.has_subgroups() && kernel.name() == "flash_subgroup" {
                     assert!(format!("{forward:?}").contains("SUBGROUP"), "{forward:?}");
@@ -98,8 +100,10 @@ fn every_kernel_has_a_configuration_on_every_subgroup_range() {
                     facts.name,
                     kernel.name()
                 );
-                if let Some(backward) = kernel.backward() {
-                    let result = backward.check_device(&shape.with_pass(Pass::Backward), &facts);
+                if kernel.backward().is_some() {
+                    let result = kernel
+                        .plan(&shape.with_pass(Pass::Backward), &ctx)
+                        .map(|_| ());
                     assert!(
                         result.is_ok(),
                         "{} d{head_dim} {} backward: {result:?}",

@@ -1,7 +1,7 @@
 //! The prepared form of every kernel here: dispatches recorded in order into one compute
 //! pass, and the resources they bind kept alive.
 
-use super::traits::PreparedKernel;
+use super::plan::PreparedKernel;
 use crate::error::{Error, Result};
 use crate::gpu::TrackedBuffer;
 use crate::shape::Shape;
@@ -52,6 +52,6 @@ pub(crate) fn workgroup_count(kernel: &str, shape: &Shape, total: u64) -> Result
         what: format!("{kernel} at {shape}: workgroups"),
         needed: total,
         allowed: u64::from(u32::MAX),
-        limit: "workgroups per dispatch".into(),
+        limit: crate::error::Limit::WorkgroupsPerDispatch,
     })
 }

@@ -9,12 +9,12 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{
-    Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan, REGISTER_TARGET, bind_buffers, grid_for,
-    params_buffer, pipeline_layout, shader, specialize, storage_and_params_layout,
+    Bounds, BufferTracker, DeviceFacts, Gpu, REGISTER_TARGET, bind_buffers, grid_for,
+    params_buffer, pipeline_layout, shader, shader_params, specialize, storage_and_params_layout,
 };
 use crate::kernels::{
-    AttentionBuffers, Dispatch, DispatchResources, Dispatches, Kernel, PreparedKernel, Resources,
-    io_plan, workgroup_count,
+    AttentionBuffers, Dispatch, DispatchResources, Dispatches, ForwardPlan, Kernel, Plan,
+    PlanContext, PreparedKernel, io_plan, no_backward, workgroup_count,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -23,25 +23,28 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct FlashSubgroup;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    rows_per_group: u32,
-    q_blocks: u32,
-    total_groups: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    _pad: [u32; 5],
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        rows_per_group: u32,
+        q_blocks: u32,
+        total_groups: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        _pad3: u32,
+    }
 }
 
 /// How flash_subgroup lays out one head dim on one device: a pure function of the head
 /// dim and the device's facts ([`SubgroupPlan::new`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SubgroupPlan {
     /// Invocations per workgroup.
     pub workgroup: u32,
@@ -110,7 +113,7 @@ struct Pipeline {
 
 fn pipeline(gpu: &Gpu, head_dim: u32, plan: &SubgroupPlan) -> Result<Pipeline> {
     let d4 = head_dim.div_ceil(4);
-    gpu.cached(&format!("flash_subgroup d4 {d4} {plan:?}"), || {
+    gpu.cached((d4, *plan), || {
         let layout = storage_and_params_layout(gpu, "flash_subgroup", &[true, true, true, false]);
         let source = shader!("flash_subgroup/flash_subgroup.wgsl", "common/qkv_rows.wgsl");
         let consts = [
@@ -131,32 +134,10 @@ fn pipeline(gpu: &Gpu, head_dim: u32, plan: &SubgroupPlan) -> Result<Pipeline> {
     })
 }
 
-impl Kernel for FlashSubgroup {
-    /// Audited: every index in bounds by construction (rows past n clamped, loads
-    /// guarded), so its shaders compile without naga's runtime checks.
-    fn bounds(&self) -> Bounds {
-        Bounds::InBounds
-    }
-
-    fn name(&self) -> &'static str {
-        "flash_subgroup"
-    }
-
-    fn required_features(&self) -> wgpu::Features {
-        wgpu::Features::SUBGROUP
-    }
-
-    /// `rows R[, parts P]`: query rows per workgroup and subgroups per row.
-    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        let plan = SubgroupPlan::new(shape.head_dim, gpu.facts());
-        Some(plan.label())
-    }
-
-    fn summary(&self) -> &'static str {
-        "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
-    }
-
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+impl FlashSubgroup {
+    /// The layout at `shape` on a device with `facts`, refused where the device lacks
+    /// subgroups, its registers, workgroup memory or loop cap do not hold it.
+    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<SubgroupPlan> {
         let unsupported = |reason: String| Error::Unsupported {
             kernel: self.name().into(),
             reason,
@@ -194,83 +175,118 @@ impl Kernel for FlashSubgroup {
                 )));
             }
         }
-        Ok(())
-    }
-
-    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
-        Some(self.check_device(shape, facts).map(|()| {
-            let plan = SubgroupPlan::new(shape.head_dim, facts);
-            Resources {
-                label: plan.label(),
-                dispatches: vec![DispatchResources {
-                    name: "forward",
-                    invocations: plan.workgroup,
-                    workgroups: shape.batch_heads() * u64::from(shape.seq_len.div_ceil(plan.rows)),
-                    live_floats: live_floats(shape.head_dim, plan.parts),
-                    workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
-                }],
-            }
-        }))
-    }
-
-    fn memory_plan(&self, shape: &Shape, _gpu: &Gpu) -> Result<MemoryPlan> {
-        let mut plan = io_plan(shape, self.query_rows(shape));
-        plan.other("params", std::mem::size_of::<Params>() as u64);
         Ok(plan)
     }
+}
 
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.check_support(shape, gpu)?;
-        let plan = SubgroupPlan::new(shape.head_dim, gpu.facts());
-        let rows_per_group = plan.rows;
-        let p = pipeline(gpu, shape.head_dim, &plan)?;
-        let q_blocks = shape.seq_len.div_ceil(rows_per_group);
-        let total = shape.batch_heads() * u64::from(q_blocks);
-        let total_groups = workgroup_count(self.name(), shape, total)?;
-        let params = params_buffer(
-            gpu,
-            tracker,
-            "flash_subgroup params",
-            &Params {
-                seq_len: shape.seq_len,
-                head_dim: shape.head_dim,
-                causal: u32::from(shape.causal),
-                scale_log2: shape.scale() * std::f32::consts::LOG2_E,
-                rows_per_group,
-                q_blocks,
-                total_groups,
-                heads: shape.heads,
-                kv_heads: shape.kv_head_count(),
-                window: shape.window.unwrap_or(0),
-                _pad: [0; 5],
-            },
-        )?;
-        let bind_group = bind_buffers(
-            gpu,
-            "flash_subgroup",
-            &p.layout,
-            &[&io.q, &io.k, &io.v, &io.o, &params],
-        );
-        Ok(Box::new(Dispatches {
-            steps: vec![Dispatch {
-                pipeline: p.pipeline,
-                bind_group,
-                grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
+impl Kernel for FlashSubgroup {
+    /// Audited: every index in bounds by construction (rows past n clamped, loads
+    /// guarded), so its shaders compile without naga's runtime checks.
+    fn bounds(&self) -> Bounds {
+        Bounds::InBounds
+    }
+
+    fn name(&self) -> &'static str {
+        "flash_subgroup"
+    }
+
+    fn required_features(&self) -> wgpu::Features {
+        wgpu::Features::SUBGROUP
+    }
+
+    fn summary(&self) -> &'static str {
+        "flash with a subgroup per query row: subgroupMax/subgroupAdd for the softmax (SUBGROUP)"
+    }
+
+    /// [`SubgroupPlan::new`], checked against the device; labelled `rows R[, parts P]`.
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        let plan = self.check_device(shape, ctx.facts)?;
+        if shape.pass.has_backward() {
+            return Err(no_backward(self));
+        }
+        let mut memory = io_plan(shape, self.query_rows(shape));
+        memory.other("params", std::mem::size_of::<Params>() as u64);
+        let live = live_floats(shape.head_dim, plan.parts);
+        Ok(Box::new(ForwardPlan {
+            kernel: self.name(),
+            decided: (*shape, plan),
+            memory,
+            label: Some(plan.label()),
+            live_floats: Some(live),
+            dispatches: vec![DispatchResources {
+                name: "forward",
+                invocations: plan.workgroup,
+                workgroups: shape.batch_heads() * u64::from(shape.seq_len.div_ceil(plan.rows)),
+                live_floats: live,
+                workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
             }],
-            _buffers: vec![params],
+            build,
         }))
     }
+}
+
+/// The dispatch of `plan` at `shape` on `io`.
+fn build(
+    (shape, plan): &(Shape, SubgroupPlan),
+    gpu: &Gpu,
+    io: &AttentionBuffers,
+    tracker: &Arc<BufferTracker>,
+) -> Result<Box<dyn PreparedKernel>> {
+    let rows_per_group = plan.rows;
+    let p = pipeline(gpu, shape.head_dim, plan)?;
+    let q_blocks = shape.seq_len.div_ceil(rows_per_group);
+    let total = shape.batch_heads() * u64::from(q_blocks);
+    let total_groups = workgroup_count("flash_subgroup", shape, total)?;
+    let params = params_buffer(
+        gpu,
+        tracker,
+        "flash_subgroup params",
+        &Params {
+            seq_len: shape.seq_len,
+            head_dim: shape.head_dim,
+            causal: u32::from(shape.causal),
+            scale_log2: shape.scale() * std::f32::consts::LOG2_E,
+            rows_per_group,
+            q_blocks,
+            total_groups,
+            heads: shape.heads,
+            kv_heads: shape.kv_head_count(),
+            window: shape.window.unwrap_or(0),
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+            _pad3: 0,
+        },
+    )?;
+    let bind_group = bind_buffers(
+        gpu,
+        "flash_subgroup",
+        &p.layout,
+        &[&io.q, &io.k, &io.v, &io.o, &params],
+    );
+    Ok(Box::new(Dispatches {
+        steps: vec![Dispatch {
+            pipeline: p.pipeline,
+            bind_group,
+            grid: grid_for(total, gpu.limits().max_compute_workgroups_per_dimension)?,
+        }],
+        _buffers: vec![params],
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash_subgroup/flash_subgroup.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash_subgroup/flash_subgroup.wgsl"
+        );
+    }
 
     #[test]
     fn rows_split_across_subgroups_to_stay_within_the_register_cap() {

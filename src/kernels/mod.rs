@@ -1,6 +1,6 @@
 //! The kernel registry. Every attention kernel implements [`Kernel`] and is listed once in
 //! [`KERNELS`]; the CLI, the tests, the benches and the reports iterate over that list.
-//! Adding a kernel is one `.wgsl` file in `shaders/`, one module here, and one line in
+//! Adding a kernel is one folder `shaders/<family>/`, one module here, and one line in
 //! [`KERNELS`].
 //!
 //! | kernel | idea | memory |
@@ -26,17 +26,22 @@ mod dispatch;
 pub mod flash;
 pub mod flash_subgroup;
 pub mod naive;
+mod plan;
 mod traits;
+mod words;
 
 #[cfg(test)]
 mod device_coverage;
 
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
 pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, workgroup_count};
-pub use traits::{
-    Backward, DispatchResources, Kernel, Precision, PreparedKernel, PreparedTraining, Resources,
-    Workload, no_backward,
+pub use plan::{
+    DispatchResources, KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers,
+    TunedChoices,
 };
+pub(crate) use plan::{ForwardPlan, buffers_mismatch};
+pub use traits::{Backward, Kernel, no_backward};
+pub use words::{Precision, Workload};
 
 use crate::error::{Error, Result};
 

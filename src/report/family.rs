@@ -149,12 +149,12 @@ pub(super) fn no_interval(_: &ResultRow) -> Option<(f64, f64)> {
 
 /// The row's interval of its median time, ms.
 pub(super) fn time_interval(r: &ResultRow) -> Option<(f64, f64)> {
-    r.ci95_ms()
+    r.interval().map(|i| (i.low, i.high))
 }
 
 /// The row's interval of its GFLOP/s (the time interval turned over).
 pub(super) fn rate_interval(r: &ResultRow) -> Option<(f64, f64)> {
-    let (lo, hi) = r.ci95_ms()?;
+    let (lo, hi) = time_interval(r)?;
     (lo > 0.0).then(|| (r.flops / (hi * 1e6), r.flops / (lo * 1e6)))
 }
 

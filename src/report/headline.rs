@@ -4,20 +4,20 @@
 
 use super::family_charts::chart_name;
 use super::labels::{human_bytes, short_reason};
-use super::provenance::across_runs;
 #[cfg(feature = "native")]
 use super::provenance::source;
+use super::provenance::{across_runs, is_unstable};
 use super::stops::line_end;
-use crate::markdown::{Align, Table};
+use crate::markdown::{Align, Cell, Table, text};
 use crate::results::{ResultRow, ResultsFile};
 use crate::sweep::{FamilyKind, MARK_SEQ_LEN};
 use std::fmt::Write as _;
 
-/// The headline families present in `file` ([`FamilyKind::is_headline`]), in the
-/// argument's order (prefill, causal prefill, the training step), for the first head dim
-/// that has any.
-pub fn headline_families(file: &ResultsFile) -> Vec<String> {
-    let present = file.families();
+/// The headline families present in `file` ([`FamilyKind::is_headline`], as its rows
+/// record them), in the argument's order (prefill, causal prefill, the training step), for
+/// the first head dim that has any.
+pub fn headline_families(file: &ResultsFile) -> Vec<FamilyKind> {
+    let present: Vec<FamilyKind> = file.rows.iter().filter_map(|r| r.family_kind).collect();
     let mut dims: Vec<u32> = file.rows.iter().map(|r| r.head_dim).collect();
     dims.sort_unstable();
     dims.dedup();
@@ -36,14 +36,12 @@ pub fn headline_families(file: &ResultsFile) -> Vec<String> {
                 causal: false,
             },
         ];
-        let names: Vec<String> = kinds
-            .iter()
-            .filter(|k| k.is_headline())
-            .map(FamilyKind::name)
-            .filter(|n| present.contains(n))
+        let found: Vec<FamilyKind> = kinds
+            .into_iter()
+            .filter(|k| k.is_headline() && present.contains(k))
             .collect();
-        if !names.is_empty() {
-            return names;
+        if !found.is_empty() {
+            return found;
         }
     }
     Vec::new()
@@ -51,14 +49,14 @@ pub fn headline_families(file: &ResultsFile) -> Vec<String> {
 
 /// The headline charts' file stems: time and memory of the first prefill family, and the
 /// time of the training step.
-pub fn headline_charts(families: &[String]) -> Vec<String> {
+pub fn headline_charts(families: &[FamilyKind]) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(prefill) = families.iter().find(|f| f.starts_with("prefill")) {
-        out.push(chart_name("time", prefill));
-        out.push(chart_name("memory", prefill));
+    if let Some(prefill) = families.iter().find(|f| f.is_prefill()) {
+        out.push(chart_name("time", &prefill.name()));
+        out.push(chart_name("memory", &prefill.name()));
     }
-    if let Some(train) = families.iter().find(|f| f.starts_with("train")) {
-        out.push(chart_name("time", train));
+    if let Some(train) = families.iter().find(|f| f.is_training()) {
+        out.push(chart_name("time", &train.name()));
     }
     out
 }
@@ -70,10 +68,12 @@ fn at<'a>(file: &'a ResultsFile, family: &str, kernel: &str, n: u32) -> Option<&
         .find(|r| r.family == family && r.kernel == kernel && r.seq_len == n)
 }
 
-/// flash's speedup over naive at the largest n both measured: "42.1× at n = 4096", with
-/// the range the two rows' intervals allow where both have one. Pairs from one run come
-/// first; a pair from two runs says so.
-fn speedup_cell(file: &ResultsFile, family: &str) -> String {
+/// naive's and flash's measured rows at the largest n both measured in `family`: a pair
+/// from one run where there is one, else from two runs.
+pub(super) fn common_point<'a>(
+    file: &'a ResultsFile,
+    family: &str,
+) -> Option<(&'a ResultRow, &'a ResultRow)> {
     let ok = |r: &&ResultRow| r.family == family && r.is_ok();
     let pairs: Vec<(&ResultRow, &ResultRow)> = file
         .rows
@@ -94,15 +94,40 @@ fn speedup_cell(file: &ResultsFile, family: &str) -> String {
             .max_by_key(|(naive, _)| naive.seq_len)
             .copied()
     };
-    let Some((naive, flash)) = best(true).or_else(|| best(false)) else {
+    best(true).or_else(|| best(false))
+}
+
+/// flash's speedup over naive at the largest n both measured: "42.1× at n = 4096", with
+/// the range the two rows' intervals allow where both have one. Pairs from one run come
+/// first; a pair from two runs says so.
+fn speedup_cell(file: &ResultsFile, family: &str) -> String {
+    let Some((naive, flash)) = common_point(file, family) else {
         return "—".into();
     };
     let (Some(tn), Some(tf)) = (naive.median_ms, flash.median_ms) else {
         return "—".into();
     };
+    if !(tn > 0.0 && tf > 0.0) {
+        return "—".into();
+    }
     let mut cell = format!("{:.1}× at n = {}", tn / tf, naive.seq_len);
-    if let (Some((nlo, nhi)), Some((flo, fhi))) = (naive.ci95_ms(), flash.ci95_ms()) {
-        let _ = write!(cell, " ({:.1}–{:.1}×)", nlo / fhi, nhi / flo);
+    if let (Some(n), Some(f)) = (naive.interval(), flash.interval())
+        && f.low > 0.0
+    {
+        let from = if n.is_confident() && f.is_confident() {
+            ""
+        } else {
+            ", from ranges"
+        };
+        let _ = write!(
+            cell,
+            " ({:.1}–{:.1}×{from})",
+            n.low / f.high,
+            n.high / f.low
+        );
+    }
+    if is_unstable(file, naive) || is_unstable(file, flash) {
+        cell.push_str(" ⚠ unstable run");
     }
     cell + &across_runs(naive, flash)
 }
@@ -114,14 +139,14 @@ fn mark_bytes_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
         Some(r) if r.needed_bytes > 0 => format!(
             "{} needed; not run: {}",
             human_bytes(r.needed_bytes),
-            short_reason(r)
+            text(&short_reason(r))
         ),
         _ => "—".into(),
     }
 }
 
 /// The largest n `kernel` measured, and why it went no further.
-fn largest_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
+pub(super) fn largest_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
     let rows = file.rows.iter().filter(|r| r.family == family);
     let Some(end) = line_end(rows, kernel) else {
         return "—".into();
@@ -130,7 +155,7 @@ fn largest_cell(file: &ResultsFile, family: &str, kernel: &str) -> String {
         r.family == family && r.kernel == kernel && !r.is_ok() && r.seq_len > end.last.seq_len
     });
     match next {
-        Some(r) => format!("{} (next: {})", end.last.seq_len, short_reason(r)),
+        Some(r) => format!("{} (next: {})", end.last.seq_len, text(&short_reason(r))),
         None => end.last.seq_len.to_string(),
     }
 }
@@ -147,14 +172,16 @@ fn peak_cell(file: &ResultsFile, family: &str) -> String {
 
 /// The key ratios of `families` as a Markdown table: one column per family, one row per
 /// figure (flash vs naive at the largest common n, peak bytes at the seed's first mark,
-/// the largest n per kernel, flash's share of the FMA peak).
-pub fn key_ratios(file: &ResultsFile, families: &[String]) -> String {
+/// the largest n per kernel, flash's share of the FMA peak). Its cells are Markdown whose
+/// text from the file is escaped.
+pub fn key_ratios(file: &ResultsFile, families: &[FamilyKind]) -> String {
+    let names: Vec<String> = families.iter().map(FamilyKind::name).collect();
     let mut columns = vec![(String::new(), Align::Left)];
-    columns.extend(families.iter().map(|f| (f.clone(), Align::Right)));
+    columns.extend(names.iter().map(|f| (f.clone(), Align::Right)));
     let mut table = Table::new(columns);
     let row = |what: String, cell: &dyn Fn(&str) -> String| {
-        let mut cells = vec![what];
-        cells.extend(families.iter().map(|f| cell(f)));
+        let mut cells = vec![Cell::from(what)];
+        cells.extend(names.iter().map(|f| Cell::md(cell(f))));
         cells
     };
     table.row(row(
@@ -171,7 +198,7 @@ pub fn key_ratios(file: &ResultsFile, families: &[String]) -> String {
         if file
             .rows
             .iter()
-            .any(|r| r.kernel == kernel && families.contains(&r.family))
+            .any(|r| r.kernel == kernel && names.contains(&r.family))
         {
             table.row(row(format!("largest n: {kernel}"), &|f| {
                 largest_cell(file, f, kernel)
@@ -199,7 +226,7 @@ pub fn headline_section(file: &ResultsFile) -> String {
     let rows: Vec<&ResultRow> = file
         .rows
         .iter()
-        .filter(|r| families.contains(&r.family))
+        .filter(|r| r.family_kind.is_some_and(|k| families.contains(&k)))
         .collect();
     let _ = writeln!(
         md,

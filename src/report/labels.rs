@@ -58,20 +58,15 @@ pub fn wall_text(row: &ResultRow) -> Option<String> {
         crate::results::Axis::HeadDim => format!("d = {}", row.head_dim),
     };
     // Counts, not bytes, for the one limit on workgroups.
-    if limit.contains("workgroups") {
+    if limit.counts_workgroups() {
         return Some(format!(
             "{needed} workgroups needed at {x}, {limit} {allowed}"
         ));
     }
-    let limit = match limit {
-        l if l.starts_with("memory budget") => "budget",
-        "max_storage_buffer_binding_size" => "max storage binding",
-        "max_buffer_size" => "max buffer size",
-        other => other,
-    };
     Some(format!(
-        "{} needed at {x}, {limit} {}",
+        "{} needed at {x}, {} {}",
         human_bytes(needed),
+        limit.short(),
         human_bytes(allowed)
     ))
 }
@@ -85,6 +80,7 @@ pub fn short_reason(row: &ResultRow) -> String {
             Skip::Unsupported { .. } => "unsupported",
             Skip::InvalidShape { .. } => "invalid shape",
             Skip::DeviceFailure { .. } => "device failure",
+            Skip::Unverified { .. } => "not verified",
             Skip::TooLarge { .. } => "too large",
             Skip::AfterWall { cause, .. } => words(cause),
             Skip::PredictedPastRunBudget { .. }

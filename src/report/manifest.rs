@@ -41,6 +41,26 @@ fn listed(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Adds `names` (plain file names) to the list of `dir` before they are written, so that a
+/// report stopped part-way — an error, a kill — never leaves a chart the list does not
+/// name: the next report removes what it no longer draws.
+pub fn claim(dir: &Path, names: &[String]) -> Result<()> {
+    let mut files = listed(dir);
+    for name in names.iter().filter(|n| is_chart_name(n)) {
+        if !files.contains(name) {
+            files.push(name.clone());
+        }
+    }
+    crate::files::create_dir(dir)?;
+    save_json(
+        &dir.join(MANIFEST),
+        &Manifest {
+            schema: SCHEMA.into(),
+            files,
+        },
+    )
+}
+
 /// Records `written` (the files a report just wrote into `dir`) as the charts of `dir`, and
 /// deletes the charts the previous list named that `written` no longer holds. Files the
 /// list never named are left alone.
@@ -109,6 +129,28 @@ mod tests {
             assert!(d.join(kept).exists(), "{kept}");
         }
         assert!(!d.join("b.svg").exists());
+    }
+
+    /// Charts claimed before they are drawn are cleaned up by the next report, even when
+    /// the report that claimed them stopped before recording what it wrote.
+    #[test]
+    fn claimed_charts_are_listed_before_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        claim(
+            d,
+            &[
+                "time-x.png".into(),
+                "time-x.svg".into(),
+                "../evil.png".into(),
+            ],
+        )
+        .unwrap();
+        std::fs::write(d.join("time-x.png"), b"half a report").unwrap();
+        // The report died here; the next one draws nothing of it.
+        replace_charts(d, &[]).unwrap();
+        assert!(!d.join("time-x.png").exists());
+        assert_eq!(listed(d), Vec::<String>::new());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | `compare` | `compare.md` |
 //! | `render` | charts and the comparison written to files |
 //! | `readme_results` | the project README's results section, from the committed folders |
+//! | `peers` | flash beside the peers measured in the same run; software adapters |
 //! | `provenance` | which run a figure comes from |
 //! | `labels` | names, colours, styles, bytes and walls as text |
 //! | [`manifest`] | which charts in a folder are attnbench's |
@@ -27,6 +28,7 @@ mod headline;
 mod labels;
 #[cfg(feature = "native")]
 pub mod manifest;
+mod peers;
 mod provenance;
 #[cfg(feature = "native")]
 mod readme_results;
@@ -46,9 +48,11 @@ pub use labels::{
     WALL_MARKS, device_title, human_bytes, kernel_color, kernel_style, short_device_labels,
     wall_label,
 };
+pub use peers::{ORT_PEER, peer_section, software_adapter_note};
 #[cfg(feature = "native")]
 pub use readme_results::{
-    README_BEGIN, README_END, current_section, readme_results, readme_section, replace_section,
+    README_BEGIN, README_END, current_section, readme_results, readme_section,
+    readme_section_skipping, replace_section,
 };
 #[cfg(feature = "native")]
 pub use render::{render_charts, write_comparison};

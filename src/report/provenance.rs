@@ -4,14 +4,20 @@
 //! recorded, the file's header (its commit and date). A ratio of rows from two runs says
 //! so ([`across_runs`]).
 
-use crate::results::ResultRow;
-#[cfg(feature = "native")]
-use crate::results::ResultsFile;
+use crate::markdown::text;
+use crate::results::{ResultRow, ResultsFile};
 
-/// The source of `rows` of `file`, as a sentence fragment: "run 20261201T234512Z-3f9a
-/// (2026-12-01T23:45:12Z, commit abc123, sources clean)", the runs when several, or the
-/// file's header for rows that name no run.
-#[cfg(feature = "native")]
+/// Whether `row` of `file` comes from a run whose machine did not hold still.
+pub(super) fn is_unstable(file: &ResultsFile, row: &ResultRow) -> bool {
+    row.run_id
+        .as_deref()
+        .and_then(|id| file.run(id))
+        .is_some_and(|run| run.is_unstable())
+}
+
+/// The source of `rows` of `file`, as a fragment of Markdown (its text escaped): "run
+/// 20261201T234512Z-3f9a (2026-12-01T23:45:12Z, commit abc123, sources clean)", the runs
+/// when several (each saying whether it was stable), or the file's header for rows that name no run.
 pub(super) fn source(file: &ResultsFile, rows: &[&ResultRow]) -> String {
     let mut ids: Vec<&str> = rows
         .iter()
@@ -24,15 +30,15 @@ pub(super) fn source(file: &ResultsFile, rows: &[&ResultRow]) -> String {
         .runs
         .iter()
         .filter(|run| ids.contains(&run.id.as_str()))
-        .map(|run| run.describe())
+        .map(|run| text(&run.describe()))
         .collect();
     let unnamed = rows.iter().any(|r| r.is_ok() && r.run_id.is_none());
     let header = || {
         let d = &file.device;
         format!(
             "`results.json` of {}, commit {} (rows from before runs were recorded)",
-            d.date,
-            d.git_commit.as_deref().unwrap_or("unknown")
+            text(&d.date),
+            text(d.git_commit.as_deref().unwrap_or("unknown"))
         )
     };
     match (runs.len(), unnamed) {
@@ -44,11 +50,11 @@ pub(super) fn source(file: &ResultsFile, rows: &[&ResultRow]) -> String {
 }
 
 /// Where `a` and `b` come from different runs: " (across runs A and B)", to follow a ratio
-/// of the two; empty within one run.
+/// of the two (Markdown, its ids escaped); empty within one run.
 pub(super) fn across_runs(a: &ResultRow, b: &ResultRow) -> String {
     if a.run_id == b.run_id {
         return String::new();
     }
-    let id = |r: &ResultRow| r.run_id.clone().unwrap_or_else(|| "unnamed".into());
+    let id = |r: &ResultRow| text(r.run_id.as_deref().unwrap_or("unnamed"));
     format!(" (across runs {} and {})", id(a), id(b))
 }

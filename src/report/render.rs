@@ -22,14 +22,36 @@ fn all_families(files: &[&ResultsFile]) -> Vec<String> {
 }
 
 /// Renders every family's charts into `dir`; returns the paths written (PNG and SVG).
+/// Their names are added to the folder's chart list ([`manifest::claim`]) before the
+/// first is drawn, so that no run of it leaves a chart the list does not name. Only
+/// families this attnbench knows are drawn (a family of a file from elsewhere that it does
+/// not know is listed in the tables, never charted).
 pub fn render_charts(files: &[&ResultsFile], dir: &Path) -> Result<Vec<PathBuf>> {
+    let charts: Vec<(String, crate::charts::ChartSpec)> = all_families(files)
+        .iter()
+        .filter(|family| is_known(files, family))
+        .flat_map(|family| family_charts(files, family))
+        .collect();
+    let names: Vec<String> = charts
+        .iter()
+        .flat_map(|(name, _)| ["png", "svg"].map(|ext| format!("{name}.{ext}")))
+        .collect();
+    manifest::claim(dir, &names)?;
     let mut written = Vec::new();
-    for family in all_families(files) {
-        for (name, spec) in family_charts(files, &family) {
-            written.extend(spec.render(&dir.join(&name))?);
-        }
+    for (name, spec) in charts {
+        written.extend(spec.render(&dir.join(&name))?);
     }
     Ok(written)
+}
+
+/// Whether every row of `family` in `files` has a family kind (a family this attnbench
+/// knows).
+pub(super) fn is_known(files: &[&ResultsFile], family: &str) -> bool {
+    files
+        .iter()
+        .flat_map(|f| f.rows.iter())
+        .filter(|r| r.family == family)
+        .all(|r| r.family_kind.is_some())
 }
 
 /// Writes comparison charts and `compare.md` (the devices side by side, see
@@ -43,7 +65,11 @@ pub fn write_comparison(files: &[&ResultsFile], out: &Path) -> Result<Vec<PathBu
     let mut written = render_charts(files, out)?;
     let mut md = comparison_markdown(files);
     for family in all_families(files) {
-        let _ = writeln!(md, "\n## {family}\n");
+        let _ = writeln!(md, "\n## {}\n", crate::markdown::text(&family));
+        if !is_known(files, &family) {
+            let _ = writeln!(md, "A family this attnbench does not know: not charted.\n");
+            continue;
+        }
         for (name, _) in family_charts(files, &family) {
             let _ = writeln!(md, "![{name}]({name}.png)\n");
         }

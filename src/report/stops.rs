@@ -84,7 +84,7 @@ pub(super) fn memory_marks(f: &Family) -> Vec<Mark> {
                     .skip
                     .as_ref()
                     .and_then(|s| s.wall())
-                    .filter(|w| !w.3.contains("workgroups"))
+                    .filter(|w| !w.3.counts_workgroups())
                     .map_or(r.needed_bytes, |w| w.1);
                 marks.extend(wall_mark(&kernel, r, (x_of(r), bytes as f64), &prefix));
             }

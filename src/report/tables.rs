@@ -3,7 +3,8 @@
 //! the skipped points with their reasons.
 
 use super::labels::human_bytes;
-use crate::markdown::{Align, Table};
+use super::provenance::is_unstable;
+use crate::markdown::{Align, Cell, Table, code, text};
 use crate::results::{ResultRow, ResultsFile};
 use std::fmt::Write as _;
 
@@ -26,11 +27,12 @@ fn speedup_over_naive(file: &ResultsFile, r: &ResultRow) -> String {
     }
 }
 
-/// `12.300 (12.1–12.6)`: the median and its 95% confidence interval.
+/// `12.300 (12.100–12.600, 96% CI)`: the median and its interval, saying what the
+/// interval is (`range of 3 (75% coverage)` where the samples cannot support 95%).
 pub fn median_with_interval(r: &ResultRow) -> String {
-    match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
-        (Some(m), Some(lo), Some(hi)) => format!("{m:.3} ({lo:.3}–{hi:.3})"),
-        (Some(m), _, _) => format!("{m:.3}"),
+    match (r.median_ms, r.interval()) {
+        (Some(m), Some(i)) => format!("{m:.3} ({})", i.with_ends(3)),
+        (Some(m), None) => format!("{m:.3}"),
         _ => String::new(),
     }
 }
@@ -55,7 +57,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("n", Align::Right),
         ("d", Align::Right),
         ("causal", Align::Left),
-        ("median ms (95% CI)", Align::Right),
+        ("median ms (interval)", Align::Right),
         ("GFLOP/s", Align::Right),
         ("% FMA peak (of its dtype's)", Align::Right),
         ("GB/s", Align::Right),
@@ -77,7 +79,11 @@ pub fn summary_table(file: &ResultsFile) -> String {
             r.seq_len.to_string(),
             r.head_dim.to_string(),
             if r.causal { "yes" } else { "no" }.to_string(),
-            median_with_interval(r),
+            if is_unstable(file, r) {
+                format!("{} ⚠ unstable run", median_with_interval(r))
+            } else {
+                median_with_interval(r)
+            },
             fmt(r.gflops, 2, ""),
             match share_of_ceiling(r.pct_of_fma_peak) {
                 share if share.ends_with('%') => format!("{share} of {}", r.dtype),
@@ -130,31 +136,33 @@ pub fn runs_section(file: &ResultsFile) -> String {
     for run in &live {
         let (start, end) = (run.ceilings_start.as_ref(), run.ceilings_end.as_ref());
         table.row([
-            run.id.clone(),
-            format!("{:?}", run.kind).to_lowercase(),
-            run.started.clone(),
-            run.commit.clone().unwrap_or_else(|| "unknown".into()),
-            run.sources.clone(),
-            pair(
+            Cell::from(&run.id),
+            Cell::from(format!("{:?}", run.kind).to_lowercase()),
+            Cell::from(&run.started),
+            Cell::from(run.commit.clone().unwrap_or_else(|| "unknown".into())),
+            Cell::from(&run.sources),
+            Cell::from(pair(
                 start.map(|c| c.fma_f32_gflops),
                 end.map(|c| c.fma_f32_gflops),
                 1,
-            ),
-            pair(
+            )),
+            Cell::from(pair(
                 start.map(|c| c.bandwidth_gbps),
                 end.map(|c| c.bandwidth_gbps),
                 2,
-            ),
+            )),
             match &run.stability {
-                Some(s) if s.stable => "steady".into(),
-                Some(s) => format!("**unstable**: {}", s.describe()),
-                None => "not probed".into(),
+                Some(s) if s.stable => Cell::from("steady"),
+                Some(s) => Cell::md(format!("**unstable**: {}", text(&s.describe()))),
+                None => Cell::from("not probed"),
             },
-            file.rows
-                .iter()
-                .filter(|r| r.run_id.as_deref() == Some(&run.id))
-                .count()
-                .to_string(),
+            Cell::from(
+                file.rows
+                    .iter()
+                    .filter(|r| r.run_id.as_deref() == Some(&run.id))
+                    .count()
+                    .to_string(),
+            ),
         ]);
     }
     let mut md = String::from(
@@ -200,19 +208,21 @@ pub fn training_growth(file: &ResultsFile) -> String {
             }
             let mean = ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64;
             table.row([
-                family.clone(),
-                kernel.to_string(),
-                format!(
+                Cell::from(&family),
+                Cell::from(kernel),
+                Cell::from(format!(
                     "{}–{}",
                     points.first().map_or(0, |p| p.0),
                     points.last().map_or(0, |p| p.0)
+                )),
+                Cell::from(
+                    ratios
+                        .iter()
+                        .map(|r| format!("{r:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 ),
-                ratios
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format!("**{:.2}×**", mean.exp()),
+                Cell::md(format!("**{:.2}×**", mean.exp())),
             ]);
         }
     }
@@ -246,8 +256,10 @@ pub fn skipped_list(file: &ResultsFile) -> String {
         let later = rows.len() - 1;
         let _ = writeln!(
             out,
-            "- `{family}` {kernel}: from {at}: {}{}",
-            crate::markdown::escape(&first.reason),
+            "- {} {}: from {at}: {}{}",
+            code(family),
+            text(kernel),
+            text(&first.reason),
             if later > 0 {
                 format!(
                     " ({later} later point{} skipped)",

@@ -131,7 +131,7 @@ pub struct RunRecord {
     pub driver: String,
     /// The inputs its kernels ran on.
     pub inputs: String,
-    /// The `ATTNBENCH_*` settings in effect (name, value).
+    /// The settings given (variable name, value), from flags or the environment.
     #[serde(default)]
     pub settings: Vec<(String, String)>,
     /// The ceilings probed at its start.
@@ -147,7 +147,12 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// A run of `kind` on `gpu` starting now, on `inputs`.
-    pub fn start(kind: RunKind, gpu: &Gpu, inputs: &str) -> RunRecord {
+    pub fn start(
+        kind: RunKind,
+        gpu: &Gpu,
+        settings: Vec<(String, String)>,
+        inputs: &str,
+    ) -> RunRecord {
         let started = now_rfc3339();
         let stamp: String = started
             .chars()
@@ -171,7 +176,7 @@ impl RunRecord {
             backend: s.backend.clone(),
             driver: format!("{} {}", s.driver, s.driver_info).trim().to_string(),
             inputs: inputs.to_string(),
-            settings: settings_in_effect(),
+            settings,
             ceilings_start: None,
             ceilings_end: None,
             stability: None,
@@ -205,23 +210,6 @@ impl RunRecord {
                 .map_or(String::new(), |s| format!("; {}", s.describe()))
         )
     }
-}
-
-/// The `ATTNBENCH_*` variables set in this process, sorted: what shaped the run. The
-/// browser has no environment (std's `env::vars` panics there): none.
-#[cfg(target_arch = "wasm32")]
-fn settings_in_effect() -> Vec<(String, String)> {
-    Vec::new()
-}
-
-/// The `ATTNBENCH_*` variables set in this process, sorted: what shaped the run.
-#[cfg(not(target_arch = "wasm32"))]
-fn settings_in_effect() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("ATTNBENCH_") || k.starts_with("WGPU_"))
-        .collect();
-    out.sort();
-    out
 }
 
 #[cfg(test)]

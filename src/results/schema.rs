@@ -1,114 +1,17 @@
-//! The results schema: a device header, rows (one per family, kernel and shape, measured
-//! or skipped with its reason) and the device's ceilings, as `results.json` holds them.
+//! The results schema: its version, and the rows of a results file (one per family,
+//! kernel and shape, measured or skipped with its reason), as `results.json` holds them.
 
-use super::run::{Ceilings, RunRecord, WGPU_VERSION, git_commit, now_rfc3339};
+use super::family::{Axis, FamilyKind};
+use super::run::Ceilings;
 use super::skip::Skip;
-use crate::gpu::Gpu;
 use crate::gpu::TimingSource;
 use crate::kernels::{Precision, Workload};
 use crate::shape::{Pass, Shape};
+use crate::stats::Measurement;
+use crate::stats::{Interval, IntervalMethod};
 use serde::{Deserialize, Serialize};
 
-/// Identifies the schema in every results file.
-pub const SCHEMA: &str = "attnbench-results/2";
-
-/// The schema before runs were recorded; read, and written back as [`SCHEMA`].
-pub const SCHEMA_V1: &str = "attnbench-results/1";
-
-/// Who measured: the device and the software.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeviceHeader {
-    /// Adapter name.
-    pub adapter: String,
-    /// PCI vendor id.
-    pub vendor: u32,
-    /// Backend (Vulkan, Gl, Metal, Dx12).
-    pub backend: String,
-    /// Device type (DiscreteGpu, Cpu, ...).
-    pub device_type: String,
-    /// Driver name and version.
-    pub driver: String,
-    /// wgpu version.
-    pub wgpu_version: String,
-    /// attnbench version.
-    pub attnbench_version: String,
-    /// Git commit of attnbench, when known.
-    pub git_commit: Option<String>,
-    /// When the file was last written (RFC 3339, UTC).
-    pub date: String,
-    /// Operating system and architecture.
-    pub os: String,
-    /// The memory budget the sweep ran under, when known.
-    #[serde(default)]
-    pub memory_budget_bytes: Option<u64>,
-    /// `max_storage_buffer_binding_size` of the device.
-    #[serde(default)]
-    pub max_storage_buffer_binding_size: u64,
-}
-
-impl DeviceHeader {
-    /// The header for `gpu`, dated now.
-    pub fn for_gpu(gpu: &Gpu) -> Self {
-        let s = gpu.summary();
-        DeviceHeader {
-            adapter: s.name.clone(),
-            vendor: s.vendor,
-            backend: s.backend.clone(),
-            device_type: s.device_type.clone(),
-            driver: format!("{} {}", s.driver, s.driver_info).trim().to_string(),
-            wgpu_version: WGPU_VERSION.to_string(),
-            attnbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: git_commit(),
-            date: now_rfc3339(),
-            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            memory_budget_bytes: gpu.memory_budget().bytes,
-            max_storage_buffer_binding_size: s.max_storage_buffer_binding_size,
-        }
-    }
-
-    /// Whether `other` names the same device (adapter and backend): one device's files
-    /// are never merged into, or applied to, another's.
-    pub fn is_same_device(&self, other: &DeviceHeader) -> bool {
-        self.adapter == other.adapter && self.backend == other.backend
-    }
-
-    /// A header for tests: adapter `name` on Vulkan, fixed date and versions.
-    #[cfg(test)]
-    pub(crate) fn for_test(name: &str) -> Self {
-        DeviceHeader {
-            adapter: name.into(),
-            vendor: 0,
-            backend: "Vulkan".into(),
-            device_type: "Cpu".into(),
-            driver: "test".into(),
-            wgpu_version: "30".into(),
-            attnbench_version: "0".into(),
-            git_commit: None,
-            date: "2026-01-01T00:00:00Z".into(),
-            os: "linux".into(),
-            memory_budget_bytes: Some(1 << 30),
-            max_storage_buffer_binding_size: 1 << 27,
-        }
-    }
-
-    /// The folder name of this device: adapter name and backend.
-    pub fn slug(&self) -> String {
-        device_slug(&self.adapter, &self.backend)
-    }
-}
-
-/// `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan → `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
-pub fn device_slug(adapter: &str, backend: &str) -> String {
-    let mut slug = String::new();
-    for c in format!("{adapter} {backend}").chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
+pub use attnbench_schema::{SCHEMA, SCHEMA_V1, SCHEMA_V2};
 
 /// Whether a point was measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +28,11 @@ pub enum Status {
 pub struct ResultRow {
     /// Chart family, e.g. `prefill-d64`.
     pub family: String,
+    /// What the family measures, as data; none for a family this attnbench does not know
+    /// (kept and shown, never acted on). Files written before it was recorded: read from
+    /// `family` once, at the loader.
+    #[serde(default)]
+    pub family_kind: Option<FamilyKind>,
     /// Kernel name.
     pub kernel: String,
     /// Batch B.
@@ -165,13 +73,20 @@ pub struct ResultRow {
     pub max_ms: Option<f64>,
     /// Timed runs.
     pub samples: u32,
-    /// Lower end of the 95% confidence interval of the median, ms (bootstrap over the
-    /// samples).
-    #[serde(default)]
-    pub ci95_low_ms: Option<f64>,
+    /// Lower end of the interval of the median, ms ([`crate::stats::Interval`]: a 95%
+    /// interval where the samples allow one, else their range; `interval_method` says).
+    #[serde(default, alias = "ci95_low_ms")]
+    pub interval_low_ms: Option<f64>,
     /// Upper end of that interval, ms.
+    #[serde(default, alias = "ci95_high_ms")]
+    pub interval_high_ms: Option<f64>,
+    /// How the interval was made: `order-statistic`, `range` or (files written before it
+    /// was recorded) `bootstrap`.
     #[serde(default)]
-    pub ci95_high_ms: Option<f64>,
+    pub interval_method: Option<IntervalMethod>,
+    /// The probability that the interval covers the true median (at most, for a bootstrap).
+    #[serde(default)]
+    pub interval_coverage: Option<f64>,
     /// Where the times came from (`gpu-timestamps` or `wall-clock`); none when skipped.
     #[serde(default, deserialize_with = "timing_or_empty")]
     pub timing: Option<TimingSource>,
@@ -206,7 +121,7 @@ pub struct ResultRow {
     /// The kernel's tile configuration, for kernels that have one (e.g. `broadcast,32,4`).
     #[serde(default)]
     pub config: Option<String>,
-    /// The run that measured it ([`ResultsFile::runs`]); none in files from before runs
+    /// The run that measured it ([`crate::results::ResultsFile::runs`]); none in files from before runs
     /// were recorded.
     #[serde(default)]
     pub run_id: Option<String>,
@@ -231,17 +146,6 @@ fn timing_or_empty<'de, D: serde::Deserializer<'de>>(
     }
 }
 
-/// What varies along a family, and so on its charts' x axis.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Axis {
-    /// The sequence length n.
-    #[default]
-    SeqLen,
-    /// The head dimension d.
-    HeadDim,
-}
-
 impl Axis {
     /// The row's value along this axis.
     pub fn value(self, row: &ResultRow) -> u32 {
@@ -253,7 +157,8 @@ impl Axis {
 }
 
 /// Rows written before `axis` and `workload` were recorded carry them only in their family
-/// name (`headdim-…`, `decode-…`): fills them in, in the JSON, before it is parsed.
+/// (`headdim-…`, `decode-…`): fills them in from the family's kind, in the JSON, before it
+/// is parsed; the schema becomes [`SCHEMA`].
 #[cfg(feature = "native")]
 pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
     if let Some(schema) = file.get_mut("schema") {
@@ -263,35 +168,29 @@ pub(crate) fn fill_legacy_row_fields(file: &mut serde_json::Value) {
         return;
     };
     for row in rows.iter_mut().filter_map(|r| r.as_object_mut()) {
-        let family = row
-            .get("family")
-            .and_then(|f| f.as_str())
-            .unwrap_or("")
-            .to_string();
-        row.entry("axis").or_insert_with(|| {
-            if family.starts_with("headdim") {
-                "head_dim"
-            } else {
-                "seq_len"
-            }
-            .into()
-        });
-        row.entry("workload").or_insert_with(|| {
-            if family.starts_with("decode") {
-                "decode"
-            } else {
-                "prefill"
-            }
-            .into()
-        });
+        let family = row.get("family").and_then(|f| f.as_str()).unwrap_or("");
+        let window = row
+            .get("window")
+            .and_then(|w| w.as_u64())
+            .and_then(|w| u32::try_from(w).ok());
+        let Some(kind) = FamilyKind::from_name(family, window) else {
+            continue;
+        };
+        let json = |v: Result<serde_json::Value, _>| v.unwrap_or_default();
+        row.entry("axis")
+            .or_insert_with(|| json(serde_json::to_value(kind.axis())));
+        row.entry("workload")
+            .or_insert_with(|| json(serde_json::to_value(kind.workload())));
     }
 }
 
 impl ResultRow {
-    /// A row for `shape` with nothing measured yet.
+    /// A row for `shape` with nothing measured yet; its family's kind is the one `family`
+    /// names, if it names one.
     pub fn new(family: &str, kernel: &str, shape: &Shape) -> Self {
         ResultRow {
             family: family.to_string(),
+            family_kind: FamilyKind::from_name(family, shape.window),
             kernel: kernel.to_string(),
             batch: shape.batch,
             heads: shape.heads,
@@ -309,8 +208,10 @@ impl ResultRow {
             min_ms: None,
             max_ms: None,
             samples: 0,
-            ci95_low_ms: None,
-            ci95_high_ms: None,
+            interval_low_ms: None,
+            interval_high_ms: None,
+            interval_method: None,
+            interval_coverage: None,
             timing: None,
             flops: shape.flops(),
             gflops: None,
@@ -331,7 +232,7 @@ impl ResultRow {
 
     /// Fills the columns derived from the device's probed ceilings.
     pub fn apply_ceilings(&mut self, probe: &Ceilings) {
-        let kernel = crate::kernels::find_kernel(&self.kernel).ok();
+        let kernel = self.known_kernel();
         let materializes = kernel.is_some_and(|k| k.materializes_scores());
         if self.min_bytes == 0
             && let Some(k) = kernel
@@ -398,136 +299,55 @@ impl ResultRow {
         self.status == Status::Ok
     }
 
-    /// The 95% confidence interval of the median in ms, where the row has one.
-    pub fn ci95_ms(&self) -> Option<(f64, f64)> {
-        Some((self.ci95_low_ms?, self.ci95_high_ms?))
+    /// The interval of the median in ms, where the row has one: its ends, method and
+    /// coverage (rows of files written before the method was recorded: a bootstrap).
+    pub fn interval(&self) -> Option<Interval> {
+        Some(Interval {
+            low: self.interval_low_ms?,
+            high: self.interval_high_ms?,
+            method: self.interval_method.unwrap_or(IntervalMethod::Bootstrap),
+            coverage: self.interval_coverage.unwrap_or_else(|| {
+                crate::stats::order_statistic_coverage(self.samples as usize, 1)
+                    .min(crate::stats::CONFIDENCE)
+            }),
+            samples: self.samples,
+        })
     }
-}
 
-/// A device's results file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ResultsFile {
-    /// Always [`SCHEMA`].
-    pub schema: String,
-    /// The device and software.
-    pub device: DeviceHeader,
-    /// The device's probed ceilings, when `attnbench probe` (or `cargo bench`) measured them.
-    #[serde(default)]
-    pub ceilings: Option<Ceilings>,
-    /// Every run whose rows the file holds or held, oldest first.
-    #[serde(default)]
-    pub runs: Vec<RunRecord>,
-    /// The points, sorted by family, kernel and n.
-    pub rows: Vec<ResultRow>,
-}
+    /// Records `interval` (or none) as the row's interval of the median.
+    pub fn set_interval(&mut self, interval: Option<Interval>) {
+        self.interval_low_ms = interval.map(|i| i.low);
+        self.interval_high_ms = interval.map(|i| i.high);
+        self.interval_method = interval.map(|i| i.method);
+        self.interval_coverage = interval.map(|i| i.coverage);
+    }
 
-impl ResultsFile {
-    /// An empty file for `device`.
-    pub fn new(device: DeviceHeader) -> Self {
-        ResultsFile {
-            schema: SCHEMA.to_string(),
-            device,
-            ceilings: None,
-            runs: Vec::new(),
-            rows: Vec::new(),
+    /// Records measurement `m` of this point: its median, extremes, samples, interval,
+    /// timing and rate. A median that is not a positive, finite time (a timer that read
+    /// nothing) is no measurement: the point is recorded as a device failure.
+    pub fn record(&mut self, m: &Measurement) {
+        if !(m.median_ms.is_finite() && m.median_ms > 0.0) {
+            self.set_skip(Skip::DeviceFailure {
+                message: format!(
+                    "the timer ({}) gave a median of {} ms: not a time",
+                    m.timing, m.median_ms
+                ),
+            });
+            return;
         }
+        self.status = Status::Ok;
+        self.median_ms = Some(m.median_ms);
+        self.min_ms = Some(m.min_ms);
+        self.max_ms = Some(m.max_ms);
+        self.samples = u32::try_from(m.samples_ms.len()).unwrap_or(u32::MAX);
+        self.set_interval(m.interval);
+        self.timing = Some(m.timing);
+        self.gflops = Some(crate::stats::gflops(self.flops, m.median_ms));
     }
 
-    /// Replaces the rows with the same keys as `rows`, keeps the others, adds the new ones,
-    /// and takes the newer header. A skipped row never replaces a measured one (a short,
-    /// interrupted or what-if re-run skips for its own reasons): a measurement is only
-    /// replaced by a newer measurement, and the older run stays listed.
-    pub fn merge(&mut self, device: DeviceHeader, rows: Vec<ResultRow>) {
-        self.device = device;
-        for row in rows {
-            match self.rows.iter_mut().find(|r| r.key() == row.key()) {
-                Some(existing) if existing.is_ok() && !row.is_ok() => {}
-                Some(existing) => *existing = row,
-                None => self.rows.push(row),
-            }
-        }
-        self.sort();
-    }
-
-    /// Adds `run` to the runs, replacing an earlier record of the same run (a run saves
-    /// more than once: rows as they are measured, its end at the end).
-    pub fn record_run(&mut self, run: RunRecord) {
-        match self.runs.iter_mut().find(|r| r.id == run.id) {
-            Some(existing) => *existing = run,
-            None => self.runs.push(run),
-        }
-    }
-
-    /// The record of the run `id`, if the file has it.
-    pub fn run(&self, id: &str) -> Option<&RunRecord> {
-        self.runs.iter().find(|r| r.id == id)
-    }
-
-    /// Recomputes every row's derived columns (% of peak, GB/s) from the ceilings of the
-    /// run that measured it, where that run probed them, else from the device's probe.
-    pub fn apply_ceilings(&mut self) {
-        let runs = self.runs.clone();
-        let device = self.ceilings.clone();
-        for row in &mut self.rows {
-            let of_run = row
-                .run_id
-                .as_deref()
-                .and_then(|id| runs.iter().find(|r| r.id == id))
-                .and_then(|r| r.ceilings_start.clone());
-            let mut ceilings = of_run.or_else(|| device.clone());
-            // Transfer rates come from the full probe only.
-            if let (Some(c), Some(d)) = (ceilings.as_mut(), &device)
-                && c.readback_gbps <= 0.0
-            {
-                c.readback_gbps = d.readback_gbps;
-                c.upload_gbps = d.upload_gbps;
-            }
-            if let Some(c) = ceilings {
-                row.apply_ceilings(&c);
-            }
-        }
-    }
-
-    /// Sorts by family, then kernel in registry order, then shape.
-    pub fn sort(&mut self) {
-        let order = |k: &str| {
-            crate::kernels::kernel_names()
-                .iter()
-                .position(|n| *n == k)
-                .unwrap_or(usize::MAX)
-        };
-        self.rows.sort_by(|a, b| {
-            (
-                &a.family,
-                order(&a.kernel),
-                &a.kernel,
-                a.batch,
-                a.heads,
-                a.head_dim,
-                a.causal,
-                a.seq_len,
-            )
-                .cmp(&(
-                    &b.family,
-                    order(&b.kernel),
-                    &b.kernel,
-                    b.batch,
-                    b.heads,
-                    b.head_dim,
-                    b.causal,
-                    b.seq_len,
-                ))
-        });
-    }
-
-    /// The families present, in order.
-    pub fn families(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for r in &self.rows {
-            if !out.contains(&r.family) {
-                out.push(r.family.clone());
-            }
-        }
-        out
+    /// The registered kernel this row names; `None` for a name this attnbench does not
+    /// know (kept and shown, never run or styled as a kernel).
+    pub fn known_kernel(&self) -> Option<&'static dyn crate::kernels::Kernel> {
+        crate::kernels::find_kernel(&self.kernel).ok()
     }
 }

@@ -2,7 +2,7 @@
 //! rendered text, so that reports and merges ask what kind of skip it is instead of
 //! matching words.
 
-use crate::error::Error;
+use crate::error::{Error, Limit, limit_or_text};
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +25,9 @@ pub enum Skip {
         needed: u64,
         /// Bytes allowed.
         allowed: u64,
-        /// Which limit.
-        limit: String,
+        /// Which limit (files written before limits were typed: its text, read back).
+        #[serde(deserialize_with = "limit_or_text")]
+        limit: Limit,
     },
     /// A shape this kernel cannot take (e.g. past a loop or workgroup cap).
     InvalidShape {
@@ -69,6 +70,12 @@ pub enum Skip {
     SweepBudget {
         /// Seconds left of this kernel's share when the point came up.
         left_s: f64,
+    },
+    /// No check of this kernel's pass passed in the verification before the sweep (every
+    /// one was skipped): a number no check covers is not published.
+    Unverified {
+        /// Why: what the checks of that pass skipped for.
+        reason: String,
     },
 }
 
@@ -115,7 +122,7 @@ impl Skip {
 
     /// The memory or device-limit wall behind this skip, if that is what it is: (what,
     /// bytes needed, bytes allowed, which limit).
-    pub fn wall(&self) -> Option<(&str, u64, u64, &str)> {
+    pub fn wall(&self) -> Option<(&str, u64, u64, &Limit)> {
         match self {
             Skip::TooLarge {
                 what,
@@ -162,6 +169,7 @@ impl std::fmt::Display for Skip {
                 f,
                 "time budget: one run at {at} took {took_s:.1} s, budget {budget_s:.1} s"
             ),
+            Skip::Unverified { reason } => write!(f, "not verified: {reason}"),
             Skip::SweepBudget { left_s } => write!(
                 f,
                 "time budget of the whole sweep: {left_s:.1} s left of this kernel's share, not enough to measure this point"

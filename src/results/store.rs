@@ -2,10 +2,10 @@
 //! the same folder, then a rename) and a folder that belongs to another device, or holds a
 //! malformed file, is an error that names the file and changes nothing.
 
+use super::file::ResultsFile;
+use super::header::DeviceHeader;
 use super::run::{Ceilings, RunRecord};
-use super::schema::{
-    DeviceHeader, ResultRow, ResultsFile, SCHEMA, SCHEMA_V1, fill_legacy_row_fields,
-};
+use super::schema::{ResultRow, SCHEMA, SCHEMA_V1, SCHEMA_V2, fill_legacy_row_fields};
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, create_dir, load_json_with, temp_file_in, write_atomic};
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ impl DeviceFolder {
         load_json_with(
             &self.json_path(),
             "results file",
-            &[SCHEMA, SCHEMA_V1],
+            &[SCHEMA, SCHEMA_V2, SCHEMA_V1],
             fill_legacy_row_fields,
         )
     }
@@ -139,7 +139,7 @@ pub fn refuse_foreign(
 }
 
 /// The rows as CSV: one column per field of a row in the schema's order, the typed skip
-/// left out (its text is the `reason` column).
+/// and family kind left out (their text is the `reason` and `family` columns).
 fn to_csv(rows: &[ResultRow]) -> std::result::Result<Vec<u8>, String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header_written = false;
@@ -149,8 +149,10 @@ fn to_csv(rows: &[ResultRow]) -> std::result::Result<Vec<u8>, String> {
         else {
             return Err("a results row is not a JSON object".into());
         };
-        let fields: Vec<(String, serde_json::Value)> =
-            fields.into_iter().filter(|(k, _)| k != "skip").collect();
+        let fields: Vec<(String, serde_json::Value)> = fields
+            .into_iter()
+            .filter(|(k, _)| k != "skip" && k != "family_kind")
+            .collect();
         if !header_written {
             writer
                 .write_record(fields.iter().map(|(k, _)| k.as_str()))
@@ -171,7 +173,6 @@ fn to_csv(rows: &[ResultRow]) -> std::result::Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::Status;
     use crate::results::device_slug;
     use crate::shape::Shape;
 
@@ -181,8 +182,8 @@ mod tests {
 
     fn row(kernel: &str, n: u32, ms: f64) -> ResultRow {
         let mut r = ResultRow::new("prefill-d64", kernel, &Shape::new(n, 64));
-        r.status = Status::Ok;
-        r.median_ms = Some(ms);
+        let timing = crate::gpu::TimingSource::WallClock;
+        r.record(&crate::stats::Measurement::from_samples(vec![ms], timing).unwrap());
         r
     }
 

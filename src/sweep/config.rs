@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{KERNELS, Kernel, find_kernel};
-use crate::settings::{check_u32_in, list, number, seconds};
-use crate::shape::MAX_HEAD_DIM;
+use crate::parse::{check_u32_in, list, number, seconds};
+use crate::shape::{MAX_HEAD_DIM, Pass};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,6 +45,10 @@ pub struct SweepConfig {
     /// Past this instant no further point is measured: every remaining point is recorded
     /// as skipped for lack of time (`attnbench suite` gives the sweep a share of its budget).
     pub deadline: Option<web_time::Instant>,
+    /// (kernel, pass, why) that verification did not cover (`attnbench suite`): their
+    /// points are recorded as skipped ([`crate::results::Skip::Unverified`]), never
+    /// measured.
+    pub unverified: Vec<(&'static str, Pass, String)>,
 }
 
 impl Default for SweepConfig {
@@ -65,6 +69,7 @@ impl Default for SweepConfig {
             results_dir: PathBuf::from("results"),
             seed: 0,
             deadline: None,
+            unverified: Vec::new(),
         }
     }
 }
@@ -81,30 +86,9 @@ pub fn doubling(min: u32, max: u32) -> Vec<u32> {
 }
 
 impl SweepConfig {
-    /// The defaults, overridden by these environment variables:
-    ///
-    /// | variable | default | meaning |
-    /// |---|---|---|
-    /// | `ATTNBENCH_SEQ_LENS` | doubling | explicit list, e.g. `256,1024,4096` |
-    /// | `ATTNBENCH_MIN_SEQ_LEN` / `ATTNBENCH_MAX_SEQ_LEN` | 128 / 1048576 | doubling range |
-    /// | `ATTNBENCH_HEAD_DIMS` | 64 | one family each |
-    /// | `ATTNBENCH_BATCH`, `ATTNBENCH_HEADS` | 1, 1 | B and H |
-    /// | `ATTNBENCH_KV_HEADS` | H | heads of K and V (GQA; a divisor of H) |
-    /// | `ATTNBENCH_WINDOW` | 1024 | W of the sliding-window family, or `none` |
-    /// | `ATTNBENCH_CAUSAL` | both | `false`, `true` or `both` |
-    /// | `ATTNBENCH_TRAINING` | all | `none` leaves out the training families (fwd-bwd, bwd) |
-    /// | `ATTNBENCH_HEAD_DIM_SWEEP` | 32,64,128,256 | head dims of the head-dim family, or `none` |
-    /// | `ATTNBENCH_HEAD_DIM_SWEEP_N` | 1024 | its sequence length |
-    /// | `ATTNBENCH_KERNELS` | all | comma-separated registry names |
-    /// | `ATTNBENCH_TIME_BUDGET` | 6 | seconds one run may take |
-    /// | `ATTNBENCH_SWEEP_BUDGET` | 480 | seconds the whole sweep may take, spent on the argument first (`schedule`; points that do not fit are skipped with the reason), or `none` |
-    /// | `ATTNBENCH_RESULTS_DIR` | results | where device folders go |
-    /// | `ATTNBENCH_SEED` | 0 | seed of the random inputs |
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// Like [`SweepConfig::from_env`] with any lookup (tests).
+    /// The defaults, overridden by the settings `get` returns by variable name (the
+    /// sweep's flags and `ATTNBENCH_*` variables, [`crate::settings::SweepArgs`]; a test's
+    /// table); `docs/settings.md` lists them.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut c = SweepConfig {
             seq_lens: seq_lens_from(&get)?,
@@ -225,7 +209,12 @@ impl SweepConfig {
     fn read_budgets_and_output(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<()> {
         let c = self;
         if let Some(v) = get("ATTNBENCH_TIME_BUDGET") {
-            c.time_budget = seconds("ATTNBENCH_TIME_BUDGET", &v)?;
+            c.time_budget = at_least(
+                "ATTNBENCH_TIME_BUDGET",
+                seconds("ATTNBENCH_TIME_BUDGET", &v)?,
+                MIN_RUN_BUDGET,
+                "one run may take: shorter stops every line at its first point",
+            )?;
         }
         let sweep_budget = match get("ATTNBENCH_SWEEP_BUDGET") {
             Some(v) if v.trim() == "none" => None,
@@ -277,6 +266,21 @@ fn seq_lens_from(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<u32>> {
     seq_lens.sort_unstable();
     seq_lens.dedup();
     Ok(seq_lens)
+}
+
+/// The shortest run budget accepted (`ATTNBENCH_TIME_BUDGET`).
+pub const MIN_RUN_BUDGET: Duration = Duration::from_millis(50);
+
+/// `value`, refused below `min` with why such a budget is implausible.
+fn at_least(what: &str, value: Duration, min: Duration, why: &str) -> Result<Duration> {
+    if value < min {
+        return Err(Error::InvalidSetting {
+            what: what.into(),
+            value: format!("{}", value.as_secs_f64()),
+            expected: format!("at least {} s {why}", min.as_secs_f64()),
+        });
+    }
+    Ok(value)
 }
 
 /// Seconds the default sweep may take in all (`ATTNBENCH_SWEEP_BUDGET`).

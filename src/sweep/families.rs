@@ -1,112 +1,13 @@
-//! The chart families a sweep measures ([`FamilyKind`], [`Family`]): each a list of shapes
-//! along one axis. A family's name (`prefill-causal-d64`, `headdim-n1024`) is derived from
-//! its kind, never parsed back.
+//! The chart families a sweep measures ([`Family`]): each a list of shapes along one axis,
+//! of a [`FamilyKind`] (defined with the results, whose rows carry it), and the shape of a
+//! kind's point in a sweep's batch and heads.
 
 use super::config::SweepConfig;
 use crate::kernels::Workload;
-use crate::results::Axis;
-use crate::shape::{Pass, Shape};
-
-/// What a family measures, with its parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FamilyKind {
-    /// The forward over n at one head dim, causal or not (`prefill-d64`,
-    /// `prefill-causal-d64`).
-    Prefill {
-        /// d.
-        head_dim: u32,
-        /// Causal mask.
-        causal: bool,
-    },
-    /// The forward over the head dim at one n (`headdim-n1024`).
-    HeadDim {
-        /// n.
-        seq_len: u32,
-    },
-    /// The causal forward with a sliding window W over n (`window-d64`).
-    Window {
-        /// d.
-        head_dim: u32,
-        /// W.
-        window: u32,
-    },
-    /// A training step (forward and backward) over n (`train-d64`, `train-causal-d64`).
-    Training {
-        /// d.
-        head_dim: u32,
-        /// Causal mask.
-        causal: bool,
-    },
-    /// The backward alone over n (`backward-d64`).
-    Backward {
-        /// d.
-        head_dim: u32,
-    },
-    /// One generated token against n cached keys (`decode-d64`).
-    Decode {
-        /// d.
-        head_dim: u32,
-    },
-}
+use crate::results::{Axis, FamilyKind};
+use crate::shape::Shape;
 
 impl FamilyKind {
-    /// The family's name, as results and chart files carry it.
-    pub fn name(&self) -> String {
-        let causal = |c: bool| if c { "-causal" } else { "" };
-        match *self {
-            FamilyKind::Prefill {
-                head_dim,
-                causal: c,
-            } => {
-                format!("prefill{}-d{head_dim}", causal(c))
-            }
-            FamilyKind::HeadDim { seq_len } => format!("headdim-n{seq_len}"),
-            FamilyKind::Window { head_dim, .. } => format!("window-d{head_dim}"),
-            FamilyKind::Training {
-                head_dim,
-                causal: c,
-            } => {
-                format!("train{}-d{head_dim}", causal(c))
-            }
-            FamilyKind::Backward { head_dim } => format!("backward-d{head_dim}"),
-            FamilyKind::Decode { head_dim } => format!("decode-d{head_dim}"),
-        }
-    }
-
-    /// What varies along it.
-    pub fn axis(&self) -> Axis {
-        match self {
-            FamilyKind::HeadDim { .. } => Axis::HeadDim,
-            _ => Axis::SeqLen,
-        }
-    }
-
-    /// Which kernels it runs.
-    pub fn workload(&self) -> Workload {
-        match self {
-            FamilyKind::Decode { .. } => Workload::Decode,
-            _ => Workload::Prefill,
-        }
-    }
-
-    /// The passes its points time.
-    pub fn pass(&self) -> Pass {
-        match self {
-            FamilyKind::Training { .. } => Pass::ForwardBackward,
-            FamilyKind::Backward { .. } => Pass::Backward,
-            _ => Pass::Forward,
-        }
-    }
-
-    /// Whether it carries the argument reports make (the quadratic wall in inference and
-    /// training): prefill, causal prefill and the training step.
-    pub fn is_headline(&self) -> bool {
-        matches!(
-            self,
-            FamilyKind::Prefill { .. } | FamilyKind::Training { causal: false, .. }
-        )
-    }
-
     /// The shape of its point at `x` (n, or d for the head-dim family) in `config`'s batch
     /// and heads.
     pub fn shape_at(&self, x: u32, config: &SweepConfig) -> Shape {

@@ -1,50 +1,57 @@
-//! One kernel's line through one family ([`KernelLine`]): measures or skips its points in
-//! order, each next point predicted from the last one measured. The line stops — every
-//! later point skipped with the reason — at its wall (a device limit or the memory budget),
-//! or when a run took, or the n² law predicts one would take, longer than its phase's run
-//! budget; a point that does not fit the time left is skipped alone.
+//! One kernel's line through one family ([`Line`]): its points in order, each next point
+//! predicted from the last one measured. The line stops — every later point skipped with
+//! the reason — at its wall (a device limit or the memory budget, or a device failure while
+//! measuring), or when a run took, or the n² law predicts one would take, longer than its
+//! phase's run budget; a point that does not fit the time left is skipped alone. No I/O:
+//! the runner ([`super::SweepRunner`]) hands measurements in.
 
 use super::config::SweepConfig;
 use super::families::Family;
-use super::measure::{LazyRun, Measurer, Point};
 use super::schedule::{Phase, long_run_samples};
+use crate::bench::Planner;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
-use crate::results::{ResultRow, Skip, Status};
-use crate::run::{gflops, plan_for};
+use crate::results::{ResultRow, Skip};
+use crate::run::{Measurement, PointPlan, measured, planned_row};
 use crate::shape::Shape;
 use std::time::Duration;
 use web_time::Instant;
 
+/// What a driver's way of measuring costs besides the runs themselves, so that a deadline
+/// can tell whether a point still fits.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeasureCost {
+    /// Time a point costs besides its runs (criterion's warm-up and measurement windows).
+    pub overhead: Duration,
+    /// Runs a point costs at the least (warm-up and samples) when it is not long.
+    pub runs_per_point: u32,
+}
+
 /// One kernel's line through one family: where it stopped, and its last measured point
 /// (the next one is predicted from it).
-pub(super) struct KernelLine<'a> {
-    pub(super) gpu: &'a Gpu,
-    pub(super) config: &'a SweepConfig,
+pub(super) struct Line<'a> {
     pub(super) family: &'a Family,
     pub(super) kernel: &'static dyn Kernel,
     /// Past this no point is started (the sweep's deadline, or the line's share of it).
     pub(super) deadline: Option<Instant>,
-    pub(super) stopped: Option<Skip>,
-    pub(super) last: Option<(Shape, f64)>,
+    stopped: Option<Skip>,
+    last: Option<(Shape, f64)>,
 }
 
-impl<'a> KernelLine<'a> {
-    /// A line not started yet.
+impl<'a> Line<'a> {
+    /// A line not started yet; `stopped` where every point is skipped for a reason known
+    /// before it starts (e.g. the kernel failed its verification).
     pub(super) fn new(
-        gpu: &'a Gpu,
-        config: &'a SweepConfig,
         family: &'a Family,
         kernel: &'static dyn Kernel,
+        deadline: Option<Instant>,
+        stopped: Option<Skip>,
     ) -> Self {
-        KernelLine {
-            gpu,
-            config,
+        Line {
             family,
             kernel,
-            deadline: config.deadline,
-            stopped: None,
+            deadline,
+            stopped,
             last: None,
         }
     }
@@ -60,119 +67,132 @@ impl<'a> KernelLine<'a> {
             .map(|(last, ms)| ms * growth(self.kernel, &last, shape))
     }
 
-    /// The point at `shape`, with its samples where a run is predicted to be long.
-    pub(super) fn point(&self, shape: Shape) -> Point<'a> {
-        let samples = self
-            .predicted_ms(&shape)
-            .and_then(|ms| long_run_samples(Duration::from_secs_f64(ms / 1e3)));
-        Point {
-            family: &self.family.name,
-            kernel: self.kernel,
-            shape,
-            flops: self.kernel.flops(&shape),
-            samples,
-        }
+    /// The samples of a point at `shape` whose one run is predicted to be long.
+    pub(super) fn samples(&self, shape: &Shape) -> Option<u32> {
+        self.predicted_ms(shape)
+            .and_then(|ms| long_run_samples(Duration::from_secs_f64(ms / 1e3)))
     }
 
-    /// A row with the point's identity and models, nothing measured yet.
-    fn row(&self, shape: &Shape) -> ResultRow {
-        let (gpu, kernel) = (self.gpu, self.kernel);
-        let mut row = ResultRow::new(&self.family.name, kernel.name(), shape);
+    /// A row with the point's identity and models, and what `plan` says of it, nothing
+    /// measured yet.
+    pub(super) fn row(&self, shape: &Shape, plan: Option<&PointPlan<'_>>) -> ResultRow {
+        let mut row = planned_row(&self.family.name, self.kernel, shape, plan);
+        row.family_kind = Some(self.family.kind);
         row.axis = self.family.axis();
         row.workload = self.family.workload();
-        row.min_bytes = kernel.min_bytes(shape);
-        row.flops = kernel.flops(shape);
-        row.dtype = kernel.precision();
-        row.config = kernel.config_label(shape, gpu);
-        if let Ok(plan) = crate::run::memory_plan(kernel, shape, gpu) {
-            row.needed_bytes = plan.total_bytes();
-        }
         row
     }
 
-    /// Measures or skips `point`; `None` when the measurer left it unmeasured.
-    pub(super) fn measure(
+    /// The plan of the point at `shape`, or why it is not measured: the line stopped
+    /// earlier, the shape is past a wall or unsupported, a run is past its phase's run
+    /// budget, or the point does not fit the time left. The row carries what the plan says
+    /// either way.
+    pub(super) fn plan(
         &mut self,
-        point: &Point<'_>,
-        measurer: &mut dyn Measurer,
-    ) -> Result<Option<ResultRow>> {
-        let shape = point.shape;
-        let mut row = self.row(&shape);
-        if let Some(skip) = self.skip_before(point, measurer)? {
+        planner: &Planner<'_>,
+        config: &SweepConfig,
+        shape: &Shape,
+        (now, cost): (Instant, MeasureCost),
+    ) -> Result<std::result::Result<PointPlan<'static>, ResultRow>> {
+        let skipped = |row: ResultRow, skip: Skip| {
+            let mut row = row;
             row.set_skip(skip);
-            return Ok(Some(row));
-        }
-        let mut lazy = LazyRun {
-            gpu: self.gpu,
-            kernel: self.kernel,
-            shape,
-            seed: self.config.seed,
-            run: None,
+            Ok(Err(row))
         };
-        let measured = match measurer.measure(point, &mut lazy) {
-            Ok(m) => m,
+        if let Some(stopped) = &self.stopped {
+            return skipped(self.row(shape, None), stopped.clone());
+        }
+        // A (kernel, pass) no check covered is not measured: no number of an unverified
+        // kernel is published.
+        let name = self.kernel.name();
+        let mut unverified = config.unverified.iter();
+        if let Some((.., why)) = unverified.find(|(k, pass, _)| *k == name && *pass == shape.pass) {
+            let reason = why.clone();
+            return skipped(self.row(shape, None), Skip::Unverified { reason });
+        }
+        let plan = match PointPlan::on(planner, self.kernel, shape) {
+            Ok(plan) => plan,
+            Err(e @ Error::InvalidShape(_)) => return self.wall(shape, self.row(shape, None), &e),
+            Err(e @ (Error::Unsupported { .. } | Error::TooLarge { .. })) => {
+                let row = self.row(shape, None);
+                return match e {
+                    Error::TooLarge { .. } => self.wall(shape, row, &e),
+                    _ => skipped(row, Skip::from_error(&e).expect("a refusal is a skip")),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let row = self.row(shape, Some(&plan));
+        if let Err(e) = plan.check_on(planner) {
+            return match e {
+                Error::TooLarge { .. } => self.wall(shape, row, &e),
+                other => Err(other),
+            };
+        }
+        let phase = self.phase(shape);
+        if let Some(skip) = self.past_run_budget(shape, phase, config.time_budget) {
+            self.stopped = Some(skip.clone());
+            return skipped(row, skip);
+        }
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(now);
+            if !phase.fits(left, self.cost(shape, cost)) {
+                return skipped(
+                    row,
+                    Skip::SweepBudget {
+                        left_s: left.as_secs_f64(),
+                    },
+                );
+            }
+        }
+        Ok(Ok(plan))
+    }
+
+    /// The row of a point past the line's wall (`error`): skipped, and every later point
+    /// with it.
+    fn wall(
+        &mut self,
+        shape: &Shape,
+        mut row: ResultRow,
+        error: &Error,
+    ) -> Result<std::result::Result<PointPlan<'static>, ResultRow>> {
+        let skip = Skip::from_error(error).expect("a wall is a skip");
+        self.stop_at(*shape, skip.clone());
+        row.set_skip(skip);
+        Ok(Err(row))
+    }
+
+    /// The row of a point measured (`Ok(Some)`), not measured this time (`Ok(None)`, e.g.
+    /// filtered out: `None`), or failed: a device error is the line's wall (the row skipped
+    /// with the message), any other error ends the sweep.
+    pub(super) fn record(
+        &mut self,
+        plan: &PointPlan<'_>,
+        outcome: Result<Option<(Measurement, u64)>>,
+    ) -> Result<Option<ResultRow>> {
+        let shape = *plan.shape();
+        let mut row = self.row(&shape, Some(plan));
+        match outcome {
+            Ok(None) => Ok(None),
+            Ok(Some((m, peak))) => {
+                self.last = Some((shape, m.median_ms));
+                Ok(Some(measured(row, &m, peak)))
+            }
             Err(e @ (Error::OutOfMemory { .. } | Error::TooLarge { .. } | Error::Gpu { .. })) => {
                 let skip = Skip::from_error(&e).expect("a device error is a skip");
                 self.stop_at(shape, skip.clone());
                 row.set_skip(skip);
-                return Ok(Some(row));
+                Ok(Some(row))
             }
-            Err(e) => return Err(e),
-        };
-        let Some(m) = measured else { return Ok(None) };
-        row.status = Status::Ok;
-        row.median_ms = Some(m.median_ms);
-        row.min_ms = Some(m.min_ms);
-        row.max_ms = Some(m.max_ms);
-        row.samples = m.samples_ms.len() as u32;
-        row.ci95_low_ms = Some(m.ci95_ms.0);
-        row.ci95_high_ms = Some(m.ci95_ms.1);
-        row.timing = Some(m.timing);
-        row.gflops = Some(gflops(row.flops, m.median_ms));
-        row.peak_buffer_bytes = lazy.peak_buffer_bytes();
-        self.last = Some((shape, m.median_ms));
-        Ok(Some(row))
-    }
-
-    /// Why `point` is not measured, if it is not: the line stopped earlier, the shape is
-    /// past a wall or unsupported, a run is past its phase's run budget, or the point does
-    /// not fit the time left.
-    fn skip_before(&mut self, point: &Point<'_>, measurer: &dyn Measurer) -> Result<Option<Skip>> {
-        let shape = &point.shape;
-        if let Some(stopped) = &self.stopped {
-            return Ok(Some(stopped.clone()));
+            Err(e) => Err(e),
         }
-        match plan_for(self.kernel, shape, self.gpu) {
-            Ok(_) => {}
-            Err(e @ (Error::TooLarge { .. } | Error::InvalidShape(_))) => {
-                let skip = Skip::from_error(&e).expect("a wall is a skip");
-                self.stop_at(*shape, skip.clone());
-                return Ok(Some(skip));
-            }
-            Err(e @ Error::Unsupported { .. }) => return Ok(Skip::from_error(&e)),
-            Err(e) => return Err(e),
-        }
-        let phase = self.phase(shape);
-        if let Some(skip) = self.past_run_budget(shape, phase) {
-            self.stopped = Some(skip.clone());
-            return Ok(Some(skip));
-        }
-        if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(measurer.now());
-            if !phase.fits(left, self.cost(point, measurer)) {
-                return Ok(Some(Skip::SweepBudget {
-                    left_s: left.as_secs_f64(),
-                }));
-            }
-        }
-        Ok(None)
     }
 
     /// The stop of a line whose last run took, or whose next run is predicted to take,
     /// longer than `phase`'s run budget.
-    fn past_run_budget(&self, shape: &Shape, phase: Phase) -> Option<Skip> {
+    fn past_run_budget(&self, shape: &Shape, phase: Phase, per_run: Duration) -> Option<Skip> {
         let (last_shape, last_ms) = self.last?;
-        let budget_s = phase.run_budget(self.config.time_budget).as_secs_f64();
+        let budget_s = phase.run_budget(per_run).as_secs_f64();
         if last_ms > budget_s * 1e3 {
             return Some(Skip::RunBudgetExceeded {
                 at: last_shape,
@@ -189,16 +209,13 @@ impl<'a> KernelLine<'a> {
         })
     }
 
-    /// What measuring `point` is predicted to cost: its samples of a long point, else the
-    /// measurer's overhead and runs.
-    fn cost(&self, point: &Point<'_>, measurer: &dyn Measurer) -> Duration {
-        let run_ms = self.predicted_ms(&point.shape).unwrap_or(0.0);
-        let ms = match point.samples {
+    /// What measuring the point at `shape` is predicted to cost: its samples of a long
+    /// point, else the driver's overhead and runs.
+    fn cost(&self, shape: &Shape, cost: MeasureCost) -> Duration {
+        let run_ms = self.predicted_ms(shape).unwrap_or(0.0);
+        let ms = match self.samples(shape) {
             Some(k) => f64::from(k) * run_ms,
-            None => {
-                measurer.overhead().as_secs_f64() * 1e3
-                    + f64::from(measurer.runs_per_point()) * run_ms
-            }
+            None => cost.overhead.as_secs_f64() * 1e3 + f64::from(cost.runs_per_point) * run_ms,
         };
         Duration::from_secs_f64(ms.max(0.0) / 1e3)
     }

@@ -1,49 +1,41 @@
-//! How a sweep point is measured: the [`Point`] handed over, its device-resident run
-//! created on first use ([`LazyRun`]), and the [`Measurer`] interface with attnbench's own
-//! sampler ([`Sampler`]); criterion's lives in `benches/attention.rs`.
+//! How a native driver measures a sweep point: the point's device-resident run created on
+//! first use ([`LazyRun`]), and the [`Measurer`] interface with attnbench's own sampler
+//! ([`Sampler`]); criterion's lives in `benches/attention.rs`.
 
-use super::schedule::MIN_LONG_SAMPLES;
+use super::runner::SweepPoint;
+use super::sampling::{long_options, point_options};
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::kernels::Kernel;
-use crate::run::{KernelRun, MeasureOptions, Measurement};
-use crate::shape::Shape;
+use crate::run::{KernelRun, MeasureOptions, Measurement, PointPlan};
 use crate::tensors::AttentionInputs;
 use std::time::Duration;
 use web_time::Instant;
 
-/// One point of the sweep, handed to the measurer.
-pub struct Point<'a> {
-    /// Family name.
-    pub family: &'a str,
-    /// The kernel.
-    pub kernel: &'static dyn Kernel,
-    /// The problem.
-    pub shape: Shape,
-    /// FLOP model of the problem.
-    pub flops: f64,
-    /// `Some(k)`: one run is predicted to be long (`schedule::long_run_samples`): time
-    /// exactly `k` runs, without warm-up, with attnbench's own sampler. `None`: sample as
-    /// the measurer does.
-    pub samples: Option<u32>,
-}
-
 /// The device-resident run of a point, created on first use so that points a measurer
 /// filters out (e.g. criterion's name filters) allocate nothing.
 pub struct LazyRun<'g> {
-    pub(super) gpu: &'g Gpu,
-    pub(super) kernel: &'static dyn Kernel,
-    pub(super) shape: Shape,
-    pub(super) seed: u64,
-    pub(super) run: Option<KernelRun<'g>>,
+    gpu: &'g Gpu,
+    plan: &'g PointPlan<'static>,
+    seed: u64,
+    run: Option<KernelRun<'g>>,
 }
 
 impl<'g> LazyRun<'g> {
+    /// The run of `plan` on `gpu`, on inputs from `seed`, not created yet.
+    pub fn new(gpu: &'g Gpu, plan: &'g PointPlan<'static>, seed: u64) -> Self {
+        LazyRun {
+            gpu,
+            plan,
+            seed,
+            run: None,
+        }
+    }
+
     /// The run, allocating and uploading on the first call.
     pub fn get(&mut self) -> Result<&KernelRun<'g>> {
         if self.run.is_none() {
-            let inputs = AttentionInputs::random(self.shape, self.seed)?;
-            self.run = Some(KernelRun::new(self.gpu, self.kernel, &inputs)?);
+            let inputs = AttentionInputs::random(*self.plan.shape(), self.seed)?;
+            self.run = Some(KernelRun::new(self.gpu, self.plan, &inputs)?);
         }
         Ok(self.run.as_ref().expect("set above"))
     }
@@ -59,23 +51,18 @@ impl<'g> LazyRun<'g> {
     }
 }
 
-/// The options of a long point: `samples` timed runs, no warm-up, no time budget.
-fn long_options(samples: u32) -> MeasureOptions {
-    MeasureOptions {
-        warmup: 0,
-        samples,
-        time_budget: None,
-        min_samples: samples,
-    }
-}
-
-/// How a point is measured: `Ok(None)` means "not measured this time" (filtered out), and
-/// the existing result, if any, is kept.
+/// How a native driver measures a point: `Ok(None)` means "not measured this time"
+/// (filtered out), and the existing result, if any, is kept.
 pub trait Measurer {
-    /// Measures one point (honouring [`Point::samples`]).
-    fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>>;
-    /// Called before each point (progress display).
-    fn progress(&mut self, _point: &Point<'_>, _done: usize, _total: usize) {}
+    /// Measures one point (honouring [`SweepPoint::samples`]).
+    fn measure(
+        &mut self,
+        point: &SweepPoint<'_>,
+        run: &mut LazyRun<'_>,
+    ) -> Result<Option<Measurement>>;
+    /// Called before each point to measure (progress display): the points handled so
+    /// far and in all.
+    fn progress(&mut self, _point: &SweepPoint<'_>, _done: usize, _total: usize) {}
     /// Time a point costs besides its runs (criterion's warm-up and measurement windows),
     /// counted when a deadline decides whether a point still fits.
     fn overhead(&self) -> Duration {
@@ -93,7 +80,7 @@ pub trait Measurer {
 }
 
 /// A progress callback: the point about to be measured, the points done, the total.
-pub type Progress<'p> = Box<dyn FnMut(&Point<'_>, usize, usize) + 'p>;
+pub type Progress<'p> = Box<dyn FnMut(&SweepPoint<'_>, usize, usize) + 'p>;
 
 /// The measurer of `attnbench sweep` and `suite`: warm-up and timed runs as `options`
 /// say, with an optional progress callback.
@@ -104,17 +91,25 @@ pub struct Sampler<'p> {
     pub on_progress: Option<Progress<'p>>,
 }
 
+impl Sampler<'_> {
+    /// The options of `point`: a long point gets no warm-up, and no more samples than
+    /// asked for otherwise.
+    pub fn options_for(&self, point: &SweepPoint<'_>) -> MeasureOptions {
+        point_options(&self.options, point.samples)
+    }
+}
+
 impl Measurer for Sampler<'_> {
-    fn measure(&mut self, point: &Point<'_>, run: &mut LazyRun<'_>) -> Result<Option<Measurement>> {
-        let options = match point.samples {
-            // A long point: no warm-up, and no more samples than asked for otherwise.
-            Some(k) => long_options(k.min(self.options.samples.max(MIN_LONG_SAMPLES))),
-            None => self.options,
-        };
+    fn measure(
+        &mut self,
+        point: &SweepPoint<'_>,
+        run: &mut LazyRun<'_>,
+    ) -> Result<Option<Measurement>> {
+        let options = self.options_for(point);
         Ok(Some(run.get()?.measure(&options)?))
     }
 
-    fn progress(&mut self, point: &Point<'_>, done: usize, total: usize) {
+    fn progress(&mut self, point: &SweepPoint<'_>, done: usize, total: usize) {
         if let Some(f) = self.on_progress.as_mut() {
             f(point, done, total);
         }

@@ -24,11 +24,10 @@
 //! points, and the median of three absorbs one slow first run). Rows record their sample
 //! count.
 
-use super::families::FamilyKind;
 use crate::kernels::{ARGUMENT_KERNELS, Kernel};
+use crate::results::FamilyKind;
 use crate::shape::Shape;
 use std::time::Duration;
-#[cfg(not(target_arch = "wasm32"))]
 use web_time::Instant;
 
 /// The seed's first mark: n = 4096, where one head's n×n f32 scores take 67 MB.
@@ -107,13 +106,11 @@ pub fn long_run_samples(run: Duration) -> Option<u32> {
 
 /// Equal shares of a deadline for the [`Phase::Rest`] lines: each gets an equal share of
 /// the time left when it starts, so that one family cannot use up the others' budget.
-#[cfg(not(target_arch = "wasm32"))]
 pub(super) struct Shares {
     deadline: Option<Instant>,
     groups_left: u32,
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl Shares {
     /// Shares of `deadline` among `groups` lines.
     pub(super) fn new(deadline: Option<Instant>, groups: usize) -> Self {

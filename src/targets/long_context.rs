@@ -12,9 +12,9 @@
 
 use super::options::{Ratio, TargetOptions, Timed, interleaved, median_ms, or_skip, shape_text};
 use super::peak::PeakFraction;
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::kernels::{Kernel, find_kernel};
+use crate::kernels::Kernel;
 use crate::markdown::{Align, Table};
 use crate::run::{KernelRun, MeasureOptions, gflops};
 use crate::shape::Shape;
@@ -127,21 +127,21 @@ fn label(s: &Shape) -> String {
 /// A step whose shape the device cannot hold (or a kernel refuses) is recorded in `skipped`
 /// with the reason and the bytes; the other steps still run.
 pub(super) fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     (peak_gflops, bandwidth_gbps): (f64, f64),
     skipped: &mut Vec<String>,
     log: &mut dyn FnMut(&str),
 ) -> Result<LongContext> {
     let mut out = LongContext::default();
-    measure_decode(gpu, options, bandwidth_gbps, skipped, log, &mut out)?;
-    measure_flash(gpu, options, peak_gflops, skipped, log, &mut out)?;
+    measure_decode(bench, options, bandwidth_gbps, skipped, log, &mut out)?;
+    measure_flash(bench, options, peak_gflops, skipped, log, &mut out)?;
     Ok(out)
 }
 
 /// decode's share of the bandwidth, and grouped-query decode against HKV = H.
 fn measure_decode(
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     bandwidth_gbps: f64,
     skipped: &mut Vec<String>,
@@ -149,12 +149,12 @@ fn measure_decode(
     out: &mut LongContext,
 ) -> Result<()> {
     let shapes = &options.long_context;
-    let decode = find_kernel("decode")?;
+    let decode: &dyn Kernel = &crate::kernels::decode::DECODE;
     let what = "decode's bandwidth";
     let shape = shapes.decode_bandwidth;
     if options.time_for(what, skipped) {
         out.decode_bandwidth = or_skip(what, skipped, || {
-            let (time, _) = median_ms(gpu, decode, &AttentionInputs::random(shape, 3)?, options)?;
+            let (time, _) = median_ms(bench, decode, &AttentionInputs::random(shape, 3)?, options)?;
             let gbps = decode.min_bytes(&shape) as f64 / (time.ms * 1e6);
             log(&format!(
                 "decode {}: {}, {gbps:.2} GB/s of {bandwidth_gbps:.2}",
@@ -177,10 +177,11 @@ fn measure_decode(
         out.gqa_decode = or_skip(what, skipped, || {
             let mha = gqa.with_kv_heads(gqa.heads);
             let gqa_inputs = AttentionInputs::random(gqa, 4)?;
-            let gqa_peak_bytes = KernelRun::new(gpu, decode, &gqa_inputs)?.peak_buffer_bytes();
+            let gqa_peak_bytes =
+                KernelRun::plan_new(bench, decode, &gqa_inputs)?.peak_buffer_bytes();
             let mha_inputs = AttentionInputs::random(mha, 4)?;
             let (gqa_time, mha_time) =
-                interleaved(gpu, (decode, &gqa_inputs), (decode, &mha_inputs), options)?;
+                interleaved(bench, (decode, &gqa_inputs), (decode, &mha_inputs), options)?;
             let kv_bytes = 2 * gqa.kv_tensor_bytes();
             log(&format!(
                 "decode {}: {} vs {} with HKV = H",
@@ -206,7 +207,7 @@ fn measure_decode(
 /// flash with a sliding window against full causal, flash at d = 128 against the FMA
 /// peak, and the inference claim.
 fn measure_flash(
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     peak_gflops: f64,
     skipped: &mut Vec<String>,
@@ -214,15 +215,15 @@ fn measure_flash(
     out: &mut LongContext,
 ) -> Result<()> {
     let shapes = &options.long_context;
-    let flash = find_kernel("flash")?;
-    let decode = find_kernel("decode")?;
+    let flash: &dyn Kernel = &crate::kernels::flash::FLASH;
+    let decode: &dyn Kernel = &crate::kernels::decode::DECODE;
     let what = "flash with a sliding window";
     let full = shapes.window_full;
     if options.time_for_flash(what, &full, skipped) {
         out.window = or_skip(what, skipped, || {
             let windowed = full.with_window(Some(shapes.window));
             let (full_time, window_time) = interleaved(
-                gpu,
+                bench,
                 (flash, &AttentionInputs::random(full, 5)?),
                 (flash, &AttentionInputs::random(windowed, 5)?),
                 options,
@@ -247,7 +248,7 @@ fn measure_flash(
     let shape = shapes.d128;
     if options.time_for_flash(what, &shape, skipped) {
         out.d128_peak = or_skip(what, skipped, || {
-            let (time, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 6)?, options)?;
+            let (time, _) = median_ms(bench, flash, &AttentionInputs::random(shape, 6)?, options)?;
             let g = gflops(flash.flops(&shape), time.ms);
             log(&format!(
                 "flash {}: {}, {g:.1} GFLOP/s of {peak_gflops:.1}",
@@ -256,7 +257,7 @@ fn measure_flash(
             ));
             Ok(PeakFraction::new(
                 label(&shape),
-                flash.config_label(&shape, gpu),
+                crate::run::label_of(bench, flash, &shape),
                 (time, g),
                 peak_gflops,
             ))
@@ -267,7 +268,7 @@ fn measure_flash(
     let shape = shapes.inference;
     if options.time_for_flash(what, &shape, skipped) {
         out.inference = or_skip(what, skipped, || {
-            inference(gpu, flash, decode, shape, shapes.layers, log)
+            inference(bench, flash, decode, shape, shapes.layers, log)
         })?;
     }
     Ok(())
@@ -277,7 +278,7 @@ fn measure_flash(
 /// same work per slice) when the whole layer does not fit the device's buffers (lavapipe's
 /// bindings hold 128 MiB; q at H = 32, n = 10 000, d = 128 is 164 MB): the slice and the
 /// number of slices.
-fn layer_slice(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape) -> Result<(Shape, u32)> {
+fn layer_slice(bench: &Bench, kernel: &dyn Kernel, shape: Shape) -> Result<(Shape, u32)> {
     let mut slices = 1;
     loop {
         let slice = Shape {
@@ -285,7 +286,7 @@ fn layer_slice(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape) -> Result<(Shape, u
             kv_heads: shape.kv_heads.map(|kv| kv / slices),
             ..shape
         };
-        match crate::run::plan_for(kernel, &slice, gpu) {
+        match crate::run::PointPlan::checked(bench, kernel, &slice) {
             Ok(_) => return Ok((slice, slices)),
             Err(e @ crate::error::Error::TooLarge { .. }) => {
                 let next = slices * 2;
@@ -305,22 +306,22 @@ fn layer_slice(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape) -> Result<(Shape, u
 /// the layer does not fit the device's buffers it runs in equal slices of its heads, and
 /// one slice's time counts once per slice.
 fn inference(
-    gpu: &Gpu,
+    bench: &Bench,
     flash: &dyn Kernel,
     decode: &dyn Kernel,
     shape: Shape,
     layers: u32,
     log: &mut dyn FnMut(&str),
 ) -> Result<InferenceClaim> {
-    let (slice, slices) = layer_slice(gpu, flash, shape)?;
+    let (slice, slices) = layer_slice(bench, flash, shape)?;
     let inputs = AttentionInputs::random(slice, 7)?;
-    let prefill = KernelRun::new(gpu, flash, &inputs)?.measure(&MeasureOptions {
+    let prefill = KernelRun::plan_new(bench, flash, &inputs)?.measure(&MeasureOptions {
         warmup: 0,
         samples: 3,
         time_budget: Some(Duration::from_secs(20)),
         min_samples: 1,
     })?;
-    let step = KernelRun::new(gpu, decode, &inputs)?.measure(&MeasureOptions {
+    let step = KernelRun::plan_new(bench, decode, &inputs)?.measure(&MeasureOptions {
         warmup: 2,
         samples: 10,
         time_budget: Some(Duration::from_secs(10)),
@@ -352,7 +353,7 @@ impl LongContext {
             "\nLong context (GQA, sliding windows, decode against a KV cache; decode's GB/s are \
              the bytes it must move — K, V and the query and output rows — over its time):\n\n",
         );
-        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        let mut table = Table::of_markdown([("target", Align::Left), ("measured", Align::Right)]);
         if let Some(b) = &self.decode_bandwidth {
             table.row([
                 format!("decode {} vs probed bandwidth", b.shape),

@@ -39,21 +39,22 @@ pub use report::{SCHEMA, TargetsReport};
 pub use speedup::Speedup;
 pub use training::Training;
 
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::kernels::Kernel;
 use crate::results::DeviceHeader;
 use options::shape_text;
 use peers::{compare_with_numpy, compare_with_torch};
 use report::gpu_timing;
 
-/// Measures the targets on `gpu`; `log` gets a line per step.
+/// Measures the targets on `bench`; `log` gets a line per step.
 pub fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<TargetsReport> {
-    let flash = crate::kernels::find_kernel("flash")?;
-    let naive = crate::kernels::find_kernel("naive")?;
+    let flash: &dyn Kernel = &crate::kernels::flash::FLASH;
+    let naive: &dyn Kernel = &crate::kernels::naive::NAIVE;
     let mut skipped = Vec::new();
 
     // The ceilings the ratios are taken against, probed in this run unless given.
@@ -61,7 +62,7 @@ pub fn measure(
         (Some(p), Some(b)) => (p, b),
         _ => {
             log("probing the f32 FMA peak and the bandwidth");
-            let probe = crate::probe::run_probes(gpu)?;
+            let probe = crate::probe::run_probes(bench)?;
             (
                 options.fma_peak_gflops.unwrap_or(probe.fma_f32_gflops),
                 options.bandwidth_gbps.unwrap_or(probe.bandwidth_gbps),
@@ -74,7 +75,7 @@ pub fn measure(
         &options.peak_shape,
         &mut skipped,
     ) {
-        peak_fraction = Some(peak::measure(gpu, flash, options, peak, log)?);
+        peak_fraction = Some(peak::measure(bench, flash, options, peak, log)?);
     }
     // Later flash steps are predicted from the rate just measured when no hint was given,
     // else from half the probed peak (the inference prefill alone takes half a minute on
@@ -89,7 +90,7 @@ pub fn measure(
     let options = &measured_hint;
 
     let blas = if options.time_for_flash("flash against numpy", &options.blas_shape, &mut skipped) {
-        compare_with_numpy(gpu, flash, options, log)?
+        compare_with_numpy(bench, flash, options, log)?
     } else {
         BlasComparison {
             shape: shape_text(&options.blas_shape),
@@ -109,20 +110,20 @@ pub fn measure(
             &shape,
             &mut skipped,
         ) {
-            compare_with_torch(gpu, flash, shape, options, log)?
+            compare_with_torch(bench, flash, shape, options, log)?
         } else {
             PeerComparison::skipped(shape, "the time budget ran out".into())
         };
         peers.push(comparison);
     }
-    let training = training::measure(gpu, options, peak, &mut skipped, log)?;
-    let long_context = long_context::measure(gpu, options, (peak, bandwidth), &mut skipped, log)?;
-    let speedups = speedup::measure(gpu, (flash, naive), options, &mut skipped, log)?;
+    let training = training::measure(bench, options, peak, &mut skipped, log)?;
+    let long_context = long_context::measure(bench, options, (peak, bandwidth), &mut skipped, log)?;
+    let speedups = speedup::measure(bench, (flash, naive), options, &mut skipped, log)?;
     Ok(TargetsReport {
         schema: SCHEMA.into(),
-        device: DeviceHeader::for_gpu(gpu),
+        device: DeviceHeader::for_gpu(bench),
         run: None,
-        timing: gpu_timing(gpu),
+        timing: gpu_timing(bench),
         peak_fraction,
         speedups,
         blas,

@@ -2,11 +2,12 @@
 //! still fits the deadline, a kernel's median time, and a step refused by the device
 //! recorded as skipped.
 
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::run::{KernelRun, MeasureOptions, Measurement};
 use crate::shape::{Pass, Shape};
+use crate::stats::Interval;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ pub struct TargetOptions {
     pub blas_shape: Shape,
     /// Shapes of flash against PyTorch.
     pub peer_shapes: Vec<Shape>,
-    /// The Python interpreter (`ATTNBENCH_PYTHON`, else `python3`).
+    /// The Python interpreter of the peers (`--python`, `ATTNBENCH_PYTHON`; `python3`).
     pub python: String,
     /// Timed runs per measurement.
     pub samples: u32,
@@ -58,7 +59,7 @@ impl Default for TargetOptions {
                 Shape::new(2048, 64).with_batch_heads(1, 8).with_kv_heads(2),
                 Shape::new(2048, 64).with_window(Some(256)),
             ],
-            python: std::env::var("ATTNBENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+            python: "python3".into(),
             samples: 5,
             fma_peak_gflops: None,
             bandwidth_gbps: None,
@@ -111,14 +112,16 @@ impl TargetOptions {
     }
 }
 
-/// A target's time: the median, its 95% interval, how many samples, and whether it was
-/// measured again because the first interval was wider than ±[`MAX_SPREAD`].
+/// A target's time: the median, its interval (with how it was made), how many samples,
+/// and whether it was measured again because the first interval was wider than
+/// ±[`MAX_SPREAD`].
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Timed {
     /// Median ms.
     pub ms: f64,
-    /// 95% confidence interval of the median, ms.
-    pub ci95_ms: (f64, f64),
+    /// The interval of the median, ms: a 95% interval where the samples allow one, else
+    /// their range ([`Interval::of_median`]); none from one sample.
+    pub interval: Option<Interval>,
     /// Timed runs behind it.
     pub samples: usize,
     /// Whether it is the second measurement (the first was too spread).
@@ -129,52 +132,77 @@ pub struct Timed {
 pub const MAX_SPREAD: f64 = 0.10;
 
 impl Timed {
+    /// The time of `samples` (ms), for times another program measured.
+    pub(super) fn from_samples(samples: &[f64]) -> Option<Timed> {
+        Some(Timed {
+            ms: crate::stats::median(samples)?,
+            interval: Interval::of_median(samples),
+            samples: samples.len(),
+            remeasured: false,
+        })
+    }
+
     fn of(m: &Measurement, remeasured: bool) -> Timed {
         Timed {
             ms: m.median_ms,
-            ci95_ms: m.ci95_ms,
+            interval: m.interval,
             samples: m.samples_ms.len(),
             remeasured,
         }
     }
 
-    /// `self.ms / other.ms` and the interval the two medians' intervals allow.
+    /// The interval's ends, ms (the median twice without one).
+    pub fn ends(&self) -> (f64, f64) {
+        self.interval
+            .map_or((self.ms, self.ms), |i| (i.low, i.high))
+    }
+
+    /// `self.ms / other.ms` and the bounds the two medians' intervals allow.
     pub fn ratio(&self, other: &Timed) -> Ratio {
-        let (lo, hi) = self.ci95_ms;
-        let (olo, ohi) = other.ci95_ms;
+        let (lo, hi) = self.ends();
+        let (olo, ohi) = other.ends();
+        let confident = |t: &Timed| t.interval.is_some_and(|i| i.is_confident());
         Ratio {
             value: self.ms / other.ms,
-            ci95: (
+            bounds: (
                 lo / ohi.max(f64::MIN_POSITIVE),
                 hi / olo.max(f64::MIN_POSITIVE),
             ),
+            from_confidence_intervals: confident(self) && confident(other),
         }
     }
 
-    /// `12.3 ms (12.1–12.6)`.
+    /// `12.3 ms (12.1–12.6, 97% CI)`, or `(… range of 3 (75% coverage))`.
     pub fn describe(&self) -> String {
-        format!(
-            "{:.1} ms ({:.1}–{:.1})",
-            self.ms, self.ci95_ms.0, self.ci95_ms.1
-        )
+        match self.interval {
+            Some(i) => format!("{:.1} ms ({})", self.ms, i.with_ends(1)),
+            None => format!("{:.1} ms (one sample)", self.ms),
+        }
     }
 }
 
-/// A ratio of two medians with its interval.
+/// A ratio of two medians with the bounds their intervals allow.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Ratio {
     /// The ratio of the medians.
     pub value: f64,
-    /// Its 95% interval (from the two medians' intervals).
-    pub ci95: (f64, f64),
+    /// The worst cases of the two medians' intervals.
+    pub bounds: (f64, f64),
+    /// Whether both intervals were 95% intervals (else one was a range or missing).
+    pub from_confidence_intervals: bool,
 }
 
 impl Ratio {
-    /// `**3.1×** (2.9–3.3)`.
+    /// `**3.1×** (2.9–3.3)`, the bounds marked when a side had no 95% interval.
     pub fn describe(&self) -> String {
+        let mark = if self.from_confidence_intervals {
+            ""
+        } else {
+            ", from ranges"
+        };
         format!(
-            "**{:.2}×** ({:.2}–{:.2})",
-            self.value, self.ci95.0, self.ci95.1
+            "**{:.2}×** ({:.2}–{:.2}{mark})",
+            self.value, self.bounds.0, self.bounds.1
         )
     }
 }
@@ -198,12 +226,12 @@ fn measure_options(options: &TargetOptions) -> MeasureOptions {
 /// The median time of `kernel` on `inputs` with its interval (and the run, for its
 /// output), measured again once where the interval is wider than ±[`MAX_SPREAD`].
 pub(super) fn median_ms<'g>(
-    gpu: &'g Gpu,
+    bench: &'g Bench,
     kernel: &'g dyn Kernel,
     inputs: &AttentionInputs,
     options: &TargetOptions,
 ) -> Result<(Timed, KernelRun<'g>)> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
+    let run = KernelRun::plan_new(bench, kernel, inputs)?;
     let measure = measure_options(options);
     let mut m = run.measure(&measure)?;
     let spread = m.relative_spread() > MAX_SPREAD;
@@ -221,13 +249,13 @@ pub(super) fn median_ms<'g>(
 /// ratio stays true. Each is warmed up first. Measured again once where either interval is
 /// wider than ±[`MAX_SPREAD`].
 pub(super) fn interleaved(
-    gpu: &Gpu,
+    bench: &Bench,
     (a, inputs_a): (&dyn Kernel, &AttentionInputs),
     (b, inputs_b): (&dyn Kernel, &AttentionInputs),
     options: &TargetOptions,
 ) -> Result<(Timed, Timed)> {
-    let run_a = KernelRun::new(gpu, a, inputs_a)?;
-    let run_b = KernelRun::new(gpu, b, inputs_b)?;
+    let run_a = KernelRun::plan_new(bench, a, inputs_a)?;
+    let run_b = KernelRun::plan_new(bench, b, inputs_b)?;
     let measure = measure_options(options);
     // Each warmed up (an untimed first run) and its runs per sample calibrated.
     let runs_a = run_a.calibrate(false)?;
@@ -245,7 +273,10 @@ pub(super) fn interleaved(
             }
         }
         // Each row's timer decided over all its batches (`gpu::per_run_times`).
-        let timestamps = gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let timestamps = bench
+            .gpu()
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY);
         let of = |batches: Vec<crate::gpu::BatchReading>| {
             Measurement::from_run_times(crate::gpu::per_run_times(&batches, timestamps))
         };
@@ -255,7 +286,10 @@ pub(super) fn interleaved(
         ))
     };
     let (ta, tb) = sample(false)?;
-    let spread = |t: &Timed| (t.ci95_ms.1 - t.ci95_ms.0) / 2.0 / t.ms > MAX_SPREAD;
+    let spread = |t: &Timed| {
+        t.interval
+            .is_some_and(|i| i.relative_spread(t.ms) > MAX_SPREAD)
+    };
     if (spread(&ta) || spread(&tb)) && options.deadline.is_none_or(|d| Instant::now() < d) {
         return sample(true);
     }

@@ -1,8 +1,8 @@
 //! flash's share of the f32 FMA peak that `attnbench probe` measures on the same device.
 
 use super::options::{TargetOptions, Timed, median_ms, shape_text};
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::run::gflops;
 use crate::tensors::AttentionInputs;
@@ -44,8 +44,8 @@ impl PeakFraction {
     }
 
     /// The interval of the fraction, from the interval of the time.
-    pub fn fraction_ci95(&self) -> (f64, f64) {
-        let (lo, hi) = self.flash.ci95_ms;
+    pub fn fraction_interval(&self) -> (f64, f64) {
+        let (lo, hi) = self.flash.ends();
         let at = |ms: f64| self.fraction * self.flash.ms / ms.max(f64::MIN_POSITIVE);
         (at(hi), at(lo))
     }
@@ -61,14 +61,18 @@ impl PeakFraction {
                 self.config.as_deref().unwrap_or("-")
             ),
             {
-                let (lo, hi) = self.fraction_ci95();
+                let (lo, hi) = self.fraction_interval();
                 let ceiling = if self.fraction > 1.0 {
                     " — above the probed peak: the probe is too low"
                 } else {
                     ""
                 };
+                let method = self
+                    .flash
+                    .interval
+                    .map_or("one sample".into(), |i| i.describe());
                 format!(
-                    "{:.1} / {:.1} GFLOP/s = **{:.0}%** ({:.0}–{:.0}%){ceiling}",
+                    "{:.1} / {:.1} GFLOP/s = **{:.0}%** ({:.0}–{:.0}%, {method}){ceiling}",
                     self.flash_gflops,
                     self.fma_peak_gflops,
                     100.0 * self.fraction,
@@ -82,18 +86,18 @@ impl PeakFraction {
 
 /// flash at `options.peak_shape` against the probed peak `peak_gflops`.
 pub(super) fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     flash: &dyn Kernel,
     options: &TargetOptions,
     peak_gflops: f64,
     log: &mut dyn FnMut(&str),
 ) -> Result<PeakFraction> {
     let shape = options.peak_shape;
-    let (time, _) = median_ms(gpu, flash, &AttentionInputs::random(shape, 1)?, options)?;
+    let (time, _) = median_ms(bench, flash, &AttentionInputs::random(shape, 1)?, options)?;
     let flash_gflops = gflops(flash.flops(&shape), time.ms);
     let p = PeakFraction::new(
         shape_text(&shape),
-        flash.config_label(&shape, gpu),
+        crate::run::label_of(bench, flash, &shape),
         (time, flash_gflops),
         peak_gflops,
     );

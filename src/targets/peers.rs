@@ -4,9 +4,9 @@
 //! temporary folder when they run.
 
 use super::options::{Ratio, TargetOptions, Timed, median_ms, shape_text};
+use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
 use crate::run::gflops;
@@ -100,13 +100,7 @@ pub struct PeerComparison {
 
 /// A time from samples in ms another program measured.
 fn timed_from_samples(samples: &[f64]) -> Option<Timed> {
-    let ms = crate::gpu::median(samples).ok()?;
-    Some(Timed {
-        ms,
-        ci95_ms: crate::run::median_ci95(samples),
-        samples: samples.len(),
-        remeasured: false,
-    })
+    Timed::from_samples(samples)
 }
 
 /// The `samples_ms` array of a script's JSON.
@@ -144,14 +138,14 @@ fn run_python(
 
 /// flash and numpy on the same inputs, times and outputs compared.
 pub(super) fn compare_with_numpy(
-    gpu: &Gpu,
+    bench: &Bench,
     flash: &dyn Kernel,
     options: &TargetOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<BlasComparison> {
     let shape = options.blas_shape;
     let inputs = AttentionInputs::random(shape, 3)?;
-    let (flash_time, run) = median_ms(gpu, flash, &inputs, options)?;
+    let (flash_time, run) = median_ms(bench, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_out = run.read_output()?;
@@ -235,12 +229,12 @@ fn label(s: &Shape) -> String {
     text
 }
 
-/// The arguments of the torch script for `shape` on `gpu`: like with like — float32 for
+/// The arguments of the torch script for `shape` on `bench`: like with like — float32 for
 /// flash, float16 where flash_f16 runs here — on the torch device that is the adapter.
 fn torch_args(
     dir: &Path,
     shape: &Shape,
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     f16: bool,
 ) -> Vec<String> {
@@ -248,7 +242,7 @@ fn torch_args(
         dir.display().to_string(),
         options.samples.max(10).to_string(),
         "--adapter".into(),
-        gpu.summary().name.clone(),
+        bench.summary().name.clone(),
         "--dtypes".into(),
         if f16 { "float32,float16" } else { "float32" }.into(),
     ];
@@ -258,7 +252,7 @@ fn torch_args(
     if let Some(w) = shape.window {
         args.extend(["--window".into(), w.to_string()]);
     }
-    if gpu.is_cpu() {
+    if bench.is_cpu() {
         args.push("--cpu-adapter".into());
     }
     args
@@ -268,21 +262,21 @@ fn torch_args(
 /// inputs, on the torch device that is the adapter; times with intervals, ratios like with
 /// like, and every output's error against the f64 reference on the last rows of each head.
 pub(super) fn compare_with_torch(
-    gpu: &Gpu,
+    bench: &Bench,
     flash: &dyn Kernel,
     shape: Shape,
     options: &TargetOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<PeerComparison> {
-    if let Err(e) = crate::run::plan_for(flash, &shape, gpu) {
+    if let Err(e) = crate::run::PointPlan::checked(bench, flash, &shape) {
         return Ok(PeerComparison::skipped(shape, e.to_string()));
     }
-    let flash_f16 = crate::kernels::find_kernel("flash_f16")?;
-    let f16 = crate::run::plan_for(flash_f16, &shape, gpu).is_ok();
+    let flash_f16: &dyn Kernel = &crate::kernels::flash::FLASH_F16;
+    let f16 = crate::run::PointPlan::checked(bench, flash_f16, &shape).is_ok();
     let inputs = AttentionInputs::random(shape, 4)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     inputs.save_npy_dir(dir.path())?;
-    let args = torch_args(dir.path(), &shape, gpu, options, f16);
+    let args = torch_args(dir.path(), &shape, bench, options, f16);
     let parsed = match run_python(
         options,
         dir.path(),
@@ -305,13 +299,13 @@ pub(super) fn compare_with_torch(
     let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);
     let error_of =
         |out: &[f32]| Comparison::new(&last_rows(&shape, out, rows), &reference).rel_l2_error;
-    let (flash_time, run) = median_ms(gpu, flash, &inputs, options)?;
+    let (flash_time, run) = median_ms(bench, flash, &inputs, options)?;
     run.poison_output()?;
     run.run_once()?;
     let flash_err = error_of(&run.read_output()?);
     drop(run);
     let f16_time = if f16 {
-        Some(median_ms(gpu, flash_f16, &inputs, options)?.0)
+        Some(median_ms(bench, flash_f16, &inputs, options)?.0)
     } else {
         None
     };

@@ -5,16 +5,16 @@ use super::peak::PeakFraction;
 use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
 use super::speedup::Speedup;
 use super::training::Training;
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::files::{save_json, write_atomic};
-use crate::gpu::Gpu;
-use crate::markdown::{Align, Table};
+use crate::markdown::{Align, Table, text};
 use crate::results::{DeviceHeader, RunRecord};
 use serde::Serialize;
 use std::path::Path;
 
 /// Identifies the schema of `targets.json`.
-pub const SCHEMA: &str = "attnbench-targets/5";
+pub const SCHEMA: &str = "attnbench-targets/6";
 
 /// Everything the targets measured.
 #[derive(Clone, Debug, Serialize)]
@@ -46,10 +46,10 @@ pub struct TargetsReport {
     pub skipped: Vec<String>,
 }
 
-/// How the GPU times were taken on `gpu`.
-pub(super) fn gpu_timing(gpu: &Gpu) -> String {
-    if gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
-        "gpu-timestamps".into()
+/// How the GPU times were taken on `bench`.
+pub(super) fn gpu_timing(bench: &Bench) -> String {
+    if bench.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+        "bench-timestamps".into()
     } else {
         "wall-clock".into()
     }
@@ -60,18 +60,22 @@ impl TargetsReport {
     pub fn markdown(&self) -> String {
         let mut md = format!(
             "Measured on {} ({}), {}; FLOPs 4·B·H·n²·d, halved when causal, 4·B·H·d·Σᵢ min(i+1, W) \
-             with a window W; decode 4·B·H·n·d per token. Times are medians with their 95% \
-             intervals; the two sides of each ratio are timed interleaved (a sample of one, \
-             then of the other), so a machine that changes speed moves both alike.\n\n",
-            self.device.adapter, self.device.backend, self.timing
+             with a window W; decode 4·B·H·n·d per token. Times are medians with their intervals \
+             (95% where the samples allow one, else their range, each saying which; a ratio's \
+             bounds are the worst cases of its two times' intervals); the two sides of each \
+             ratio are timed interleaved (a sample of one, then of the other), so a machine \
+             that changes speed moves both alike.\n\n",
+            text(&self.device.adapter),
+            text(&self.device.backend),
+            self.timing
         );
         if let Some(run) = &self.run {
-            md += &format!("Run {}.\n\n", run.describe());
+            md += &format!("Run {}.\n\n", text(&run.describe()));
             if run.is_unstable() {
                 md += "**The machine did not hold still during this run: its ceilings moved more than 10%.**\n\n";
             }
         }
-        let mut table = Table::new([("target", Align::Left), ("measured", Align::Right)]);
+        let mut table = Table::of_markdown([("target", Align::Left), ("measured", Align::Right)]);
         if let Some(p) = &self.peak_fraction {
             table.row(p.table_row());
         }
@@ -127,7 +131,7 @@ impl TargetsReport {
 /// flash over naive, with the intervals of the times and of their ratio.
 fn speedup_table(speedups: &[Speedup]) -> String {
     let mut md = String::from("\nflash over naive (B = H = 1, non-causal; timed interleaved):\n\n");
-    let mut table = Table::new([
+    let mut table = Table::of_markdown([
         ("d", Align::Right),
         ("n", Align::Right),
         ("naive", Align::Right),
@@ -157,7 +161,7 @@ fn peer_table(peers: &[PeerComparison]) -> String {
          head; times per call from loops of ≥ 10 ms between two events, median of ≥ 10; \
          \"attnbench ÷ torch\" compares like with like, above 1: torch is faster):\n\n"
     );
-    let mut table = Table::new([
+    let mut table = Table::of_markdown([
         ("shape", Align::Left),
         ("peer", Align::Left),
         ("backend", Align::Left),
@@ -225,9 +229,13 @@ fn peer_table(peers: &[PeerComparison]) -> String {
 
 /// How many steps the report saved in `dir` skipped; `None` when there is no readable one.
 fn saved_skips(dir: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(dir.join("targets.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    (value.get("schema")?.as_str()? == SCHEMA).then_some(())?;
+    let json = crate::files::read_data_file(&dir.join("targets.json")).ok()??;
+    let value: serde_json::Value = serde_json::from_str(&json).ok()?;
+    // Its skipped steps mean the same in the schema before intervals said what they are.
+    let schema = value.get("schema")?.as_str()?;
+    [SCHEMA, "attnbench-targets/5"]
+        .contains(&schema)
+        .then_some(())?;
     Some(value.get("skipped")?.as_array()?.len())
 }
 
@@ -238,7 +246,7 @@ mod tests {
     fn report(skipped: usize) -> TargetsReport {
         TargetsReport {
             schema: SCHEMA.into(),
-            device: DeviceHeader::for_test("gpu"),
+            device: DeviceHeader::for_test("bench"),
             run: None,
             timing: "wall-clock".into(),
             peak_fraction: None,

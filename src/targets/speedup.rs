@@ -2,8 +2,8 @@
 //! quadratic wall as a ratio.
 
 use super::options::{Ratio, TargetOptions, Timed, interleaved, median_ms};
+use crate::bench::Bench;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
@@ -31,7 +31,7 @@ pub struct Speedup {
 /// flash and naive at every (head dim, n) of `options`, n ascending; naive is skipped with
 /// the reason where it cannot run or where the n² law predicts it would pass the deadline.
 pub(super) fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     (flash, naive): (&dyn Kernel, &dyn Kernel),
     options: &TargetOptions,
     skipped: &mut Vec<String>,
@@ -63,23 +63,23 @@ pub(super) fn measure(
                 (Some(p), Some(left)) if p > left => Err(format!(
                     "naive not measured: predicted {p:.0} s by the n² law, {left:.0} s of the time budget left"
                 )),
-                _ => crate::run::plan_for(naive, &shape, gpu)
+                _ => crate::run::PointPlan::checked(bench, naive, &shape)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             };
             // Both kernels interleaved, so that their ratio holds whatever the machine does.
             let (flash_time, naive_time, note) = match naive_fits {
-                Ok(()) => match interleaved(gpu, (flash, &inputs), (naive, &inputs), options) {
+                Ok(()) => match interleaved(bench, (flash, &inputs), (naive, &inputs), options) {
                     Ok((f, n)) => (f, Some(n), None),
                     Err(e) if e.is_input_error() || matches!(e, Error::Unsupported { .. }) => (
-                        median_ms(gpu, flash, &inputs, options)?.0,
+                        median_ms(bench, flash, &inputs, options)?.0,
                         None,
                         Some(e.to_string()),
                     ),
                     Err(e) => return Err(e),
                 },
                 Err(reason) => (
-                    median_ms(gpu, flash, &inputs, options)?.0,
+                    median_ms(bench, flash, &inputs, options)?.0,
                     None,
                     Some(reason),
                 ),

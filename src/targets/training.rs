@@ -8,9 +8,9 @@
 
 use super::options::{Ratio, TargetOptions, Timed, interleaved, or_skip, shape_text};
 use super::peak::PeakFraction;
+use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::kernels::{Kernel, find_kernel};
+use crate::kernels::Kernel;
 use crate::markdown::{Align, Table};
 use crate::run::{KernelRun, gflops};
 use crate::shape::Pass;
@@ -71,15 +71,15 @@ pub struct Training {
 /// Measures the training targets against the probed `peak_gflops`. A step the device cannot
 /// hold is recorded in `skipped` with the reason; the others still run.
 pub(super) fn measure(
-    gpu: &Gpu,
+    bench: &Bench,
     options: &TargetOptions,
     peak_gflops: f64,
     skipped: &mut Vec<String>,
     log: &mut dyn FnMut(&str),
 ) -> Result<Training> {
     let shapes = &options.training;
-    let flash = find_kernel("flash")?;
-    let naive = find_kernel("naive")?;
+    let flash: &dyn Kernel = &crate::kernels::flash::FLASH;
+    let naive: &dyn Kernel = &crate::kernels::naive::NAIVE;
     let mut out = Training::default();
 
     let what = "flash's backward against naive's";
@@ -88,7 +88,7 @@ pub(super) fn measure(
         out.speedup = or_skip(what, skipped, || {
             let inputs = AttentionInputs::random(shape, 12)?;
             let (flash_time, naive_time) =
-                interleaved(gpu, (flash, &inputs), (naive, &inputs), options)?;
+                interleaved(bench, (flash, &inputs), (naive, &inputs), options)?;
             log(&format!(
                 "backward {}: flash {}, naive {}",
                 shape_text(&shape),
@@ -111,7 +111,7 @@ pub(super) fn measure(
             let inputs = AttentionInputs::random(shape, 13)?;
             let forward = shape.forward();
             let (time, fwd_time) = interleaved(
-                gpu,
+                bench,
                 (flash, &inputs),
                 (flash, &inputs.clone().for_pass(Pass::Forward, 13)),
                 options,
@@ -126,7 +126,7 @@ pub(super) fn measure(
             Ok(BackwardPeak {
                 backward: PeakFraction::new(
                     format!("{} bwd", shape_text(&shape)),
-                    flash.config_label(&shape, gpu),
+                    crate::run::label_of(bench, flash, &shape),
                     (time, g),
                     peak_gflops,
                 ),
@@ -143,7 +143,7 @@ pub(super) fn measure(
             let inputs = AttentionInputs::random(shape, 14)?;
             // Allocation (and the backward's untimed forward) is all it takes.
             let peak = |kernel: &dyn Kernel| -> Result<u64> {
-                Ok(KernelRun::new(gpu, kernel, &inputs)?.peak_buffer_bytes())
+                Ok(KernelRun::plan_new(bench, kernel, &inputs)?.peak_buffer_bytes())
             };
             let naive_bytes = peak(naive)?;
             let flash_bytes = peak(flash)?;
@@ -165,7 +165,8 @@ pub(super) fn measure(
 impl Training {
     /// The section of `targets.md`.
     pub fn markdown(&self) -> String {
-        let mut table = Table::new([("training target", Align::Left), ("measured", Align::Left)]);
+        let mut table =
+            Table::of_markdown([("training target", Align::Left), ("measured", Align::Left)]);
         if let Some(s) = &self.speedup {
             table.row([
                 format!("flash bwd vs naive bwd, {} (goal ≥ 5×)", s.shape),

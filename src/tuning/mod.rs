@@ -6,11 +6,11 @@
 
 pub mod search;
 
+use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::files::{FolderLock, load_json, save_json};
-use crate::gpu::Gpu;
-use crate::kernels::Precision;
 use crate::kernels::flash::{FlashConfig, TunedConfigs, TuningKey, kernel_name};
+use crate::kernels::{Precision, TunedChoices};
 use crate::results::{DeviceFolder, DeviceHeader};
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
@@ -83,10 +83,47 @@ impl TuningFile {
         dir.join("tuning.json")
     }
 
-    /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema or
-    /// a malformed one is an error naming the file.
+    /// Reads `tuning.json` from `dir`; `Ok(None)` when absent. A file of another schema, a
+    /// malformed one, or one whose numbers are not times and rates ([`TuningFile::check`])
+    /// is an error naming the file, the choice and the field.
     pub fn load(dir: &Path) -> Result<Option<TuningFile>> {
-        load_json(&Self::path(dir), "tuning file", SCHEMA)
+        let path = Self::path(dir);
+        let file: Option<TuningFile> = load_json(&path, "tuning file", SCHEMA)?;
+        if let Some(f) = &file {
+            f.check().map_err(|message| Error::DataFile {
+                path: path.clone(),
+                message: format!("malformed tuning file: {message}"),
+            })?;
+        }
+        Ok(file)
+    }
+
+    /// Checks what a file from elsewhere could get wrong: the device named, every time a
+    /// time and every rate a rate, head dims a kernel can take. Configurations are checked
+    /// against the device when they are applied ([`apply_for`]).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        use crate::results::{check_rate, check_time_ms};
+        crate::results::check_header(&self.device)?;
+        for (i, c) in self.choices.iter().enumerate() {
+            let at = |e: String| format!("choices[{i}] ({} d{}): {e}", c.kernel, c.head_dim);
+            if c.head_dim == 0 || c.head_dim > crate::shape::MAX_HEAD_DIM {
+                return Err(at(format!("head_dim: {} is no head dim", c.head_dim)));
+            }
+            check_time_ms("median_ms", c.median_ms).map_err(at)?;
+            check_rate("gflops", c.gflops).map_err(at)?;
+            if let Some(ms) = c.untuned_ms {
+                check_time_ms("untuned_ms", ms).map_err(at)?;
+            }
+            for (j, t) in c.trials.iter().enumerate() {
+                if let Some(ms) = t.median_ms {
+                    check_time_ms(&format!("trials[{j}].median_ms"), ms).map_err(at)?;
+                }
+                if let Some(e) = t.rel_l2_err.filter(|e| !(e.is_finite() && *e >= 0.0)) {
+                    return Err(at(format!("trials[{j}].rel_l2_err: {e} is no error")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Merges `choices` into the file in `dir` (replacing those of the same kernel and
@@ -129,19 +166,23 @@ impl TuningFile {
     }
 }
 
-/// Loads the tuning file of `gpu`'s device folder under `results_root`, if there is one,
-/// into `gpu`; returns how many choices it applied. A file recorded on another device (a
+/// Loads the tuning file of `bench`'s device folder under `results_root`, if there is one,
+/// into `bench`; returns how many choices it applied. A file recorded on another device (a
 /// folder copied by hand) is an error.
-pub fn apply(gpu: &Gpu, results_root: &Path) -> Result<usize> {
-    apply_for(gpu, results_root, |_| true)
+pub fn apply(bench: &mut Bench, results_root: &Path) -> Result<usize> {
+    apply_for(bench, results_root, |_| true)
 }
 
 /// Like [`apply`] for the kernels `wanted` accepts: the choices of other kernels are
 /// neither checked nor applied, so a command about one kernel never fails on another's
 /// choice. A choice is checked against the device, not the memory budget: where it does
 /// not fit a shape, that shape runs the kernel's default.
-pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
-    let device = DeviceHeader::for_gpu(gpu);
+pub fn apply_for(
+    bench: &mut Bench,
+    results_root: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<usize> {
+    let device = DeviceHeader::for_gpu(bench);
     let folder = DeviceFolder::for_device(results_root, &device);
     let Some(file) = TuningFile::load(&folder.dir)? else {
         return Ok(0);
@@ -167,7 +208,11 @@ pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) 
         let config = FlashConfig::parse(&choice.config)
             .and_then(|config| {
                 config
-                    .validate_on_device(&Shape::new(1, choice.head_dim), gpu, choice.dtype)
+                    .validate_on_device(
+                        &Shape::new(1, choice.head_dim),
+                        bench.facts(),
+                        choice.dtype,
+                    )
                     .map(|()| config)
             })
             .map_err(|e| invalid(e.to_string()))?;
@@ -179,16 +224,8 @@ pub fn apply_for(gpu: &Gpu, results_root: &Path, wanted: impl Fn(&str) -> bool) 
     }
     let table = TunedConfigs::new(table);
     let applied = table.len();
-    gpu.set_extension(table);
+    bench.set_tuned(TunedChoices { flash: table });
     Ok(applied)
-}
-
-/// Where device folders go: `ATTNBENCH_RESULTS_DIR`, else `results` (relative to the
-/// working directory, which is the crate root under `cargo bench`).
-pub fn results_root() -> PathBuf {
-    std::env::var_os("ATTNBENCH_RESULTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("results"))
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@
 //! ([`TuneOptions::for_device`]).
 
 use super::{Trial, TunedChoice};
+use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::gpu::{DeviceFacts, Gpu, TimingSource};
 use crate::kernels::Kernel;
 use crate::kernels::Precision;
-use crate::kernels::flash::{Flash, FlashConfig, KvSource, fixed_subgroup_size, untuned_config};
-use crate::run::{KernelRun, MeasureOptions, gflops};
+use crate::kernels::flash::{Flash, FlashConfig, KvSource, fixed_subgroup_size, untuned_config_on};
+use crate::run::{KernelRun, MeasureOptions, PointPlan, gflops};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
 use crate::verify::{InputKind, check, fresh_seed};
@@ -137,12 +138,12 @@ pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashCo
         gpu_grid(gpu.facts(), head_dim, precision)
     };
     // The untuned default first: a fast first entry lets the pruning skip slow ones early.
-    if let Ok(default) = untuned_config(&shape, gpu, precision) {
+    if let Ok(default) = untuned_config_on(&shape, gpu.facts(), precision) {
         all.insert(0, default);
     }
     let mut kept: Vec<FlashConfig> = Vec::new();
     for config in all {
-        if !kept.contains(&config) && config.validate(&shape, gpu, precision).is_ok() {
+        if !kept.contains(&config) && config.validate_on(&shape, gpu.facts(), precision).is_ok() {
             kept.push(config);
         }
     }
@@ -164,7 +165,7 @@ pub fn correctness_shapes(head_dim: u32) -> Vec<Shape> {
 /// Checks `config` on [`correctness_shapes`], with uniform inputs on each and the hostile
 /// ones on the first: the worst relative error, or why it failed.
 pub fn check_config(
-    gpu: &Gpu,
+    bench: &Bench,
     precision: Precision,
     config: FlashConfig,
     head_dim: u32,
@@ -177,7 +178,7 @@ pub fn check_config(
         .chain(InputKind::HOSTILE.iter().map(|&kind| (shapes[0], kind)));
     let mut worst: f64 = 0.0;
     for (shape, inputs) in cases {
-        let check = match check(gpu, &kernel, shape, fresh_seed(), inputs) {
+        let check = match check(bench, &kernel, shape, fresh_seed(), inputs) {
             Ok(check) => check,
             Err(Error::Unsupported { reason, .. }) => return Ok(Err(reason)),
             Err(e) => return Err(e),
@@ -199,7 +200,7 @@ pub fn check_config(
 /// Tunes flash in `precision` for `head_dim`: every candidate checked, then timed; calls
 /// `on_trial` after each. `Ok(None)` when no candidate ran correctly.
 pub fn tune(
-    gpu: &Gpu,
+    bench: &Bench,
     precision: Precision,
     head_dim: u32,
     options: &TuneOptions,
@@ -208,7 +209,7 @@ pub fn tune(
     let shape =
         Shape::new(options.seq_len, head_dim).with_batch_heads(options.batch, options.heads);
     shape.validate()?;
-    let untuned = untuned_config(&shape, gpu, precision)?;
+    let untuned = untuned_config_on(&shape, bench.facts(), precision)?;
     let inputs = AttentionInputs::random(shape, 7)?;
     let measure = MeasureOptions {
         warmup: 1,
@@ -219,12 +220,16 @@ pub fn tune(
     let mut trials = Vec::new();
     let mut best: Option<(FlashConfig, Timed)> = None;
     // One timer for every candidate: GPU timestamps where the device has them.
-    let timer = if gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+    let timer = if bench
+        .gpu()
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+    {
         TimingSource::GpuTimestamps
     } else {
         TimingSource::WallClock
     };
-    for config in candidates(precision, head_dim, gpu) {
+    for config in candidates(precision, head_dim, bench) {
         let mut trial = Trial {
             config: config.to_string(),
             median_ms: None,
@@ -237,12 +242,19 @@ pub fn tune(
             trials.push(trial);
             continue;
         }
-        match check_config(gpu, precision, config, head_dim)? {
+        match check_config(bench, precision, config, head_dim)? {
             Err(reason) => trial.rejected = Some(reason),
             Ok(err) => {
                 trial.rel_l2_err = Some(err);
                 let kernel = Flash::with_config(precision, config);
-                match time_config(&kernel, gpu, &inputs, &measure, best.map(|b| b.1), options) {
+                match time_config(
+                    &kernel,
+                    bench,
+                    &inputs,
+                    &measure,
+                    best.map(|b| b.1),
+                    options,
+                ) {
                     Ok(Ok(timed)) => match beats(timed, best.map(|b| b.1), timer) {
                         Ok(wins) => {
                             trial.median_ms = Some(timed.ms);
@@ -332,13 +344,14 @@ pub fn prune_reason(first: Timed, best: Option<Timed>, factor: f64) -> Option<St
 /// the best median so far by [`prune_reason`].
 fn time_config(
     kernel: &Flash,
-    gpu: &Gpu,
+    bench: &Bench,
     inputs: &AttentionInputs,
     measure: &MeasureOptions,
     best: Option<Timed>,
     options: &TuneOptions,
 ) -> Result<std::result::Result<Timed, String>> {
-    let run = KernelRun::new(gpu, kernel, inputs)?;
+    let plan = PointPlan::checked(bench, kernel, &inputs.shape)?;
+    let run = KernelRun::new(bench, &plan, inputs)?;
     run.run_once()?;
     let first = run.measure(&MeasureOptions {
         warmup: 0,

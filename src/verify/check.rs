@@ -2,11 +2,11 @@
 
 use super::inputs::InputKind;
 use super::tolerance;
+use crate::bench::Bench;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use crate::kernels::Kernel;
 use crate::reference::{Comparison, attention_backward_f64, attention_f64_last_rows};
-use crate::run::run_training_async;
+use crate::run::{PointPlan, run_plan_async};
 use crate::shape::Shape;
 use crate::tensors::AttentionInputs;
 use serde::Serialize;
@@ -49,6 +49,20 @@ pub struct Check {
     pub outputs: Vec<OutputCheck>,
     /// Why it did not run, when it did not.
     pub skipped: Option<String>,
+    /// What kind of reason that is, when it did not run.
+    pub not_run: Option<NotRun>,
+}
+
+/// Why a check did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRun {
+    /// The kernel cannot run the shape on this device (a missing feature, no backward):
+    /// nothing will measure it here either.
+    Unsupported,
+    /// The shape is past the memory budget or a device limit: smaller shapes of the same
+    /// kernel and pass may still be measured.
+    PastLimits,
 }
 
 impl Check {
@@ -82,20 +96,20 @@ impl Check {
 
 /// Runs `kernel` on `shape` with uniform inputs from `seed` ([`check`]).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn check_kernel(gpu: &Gpu, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
-    check(gpu, kernel, shape, seed, InputKind::Uniform)
+pub fn check_kernel(bench: &Bench, kernel: &dyn Kernel, shape: Shape, seed: u64) -> Result<Check> {
+    check(bench, kernel, shape, seed, InputKind::Uniform)
 }
 
 /// [`check_async`], blocking.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn check(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     shape: Shape,
     seed: u64,
     inputs: InputKind,
 ) -> Result<Check> {
-    pollster::block_on(check_async(gpu, kernel, shape, seed, inputs))
+    pollster::block_on(check_async(bench, kernel, shape, seed, inputs))
 }
 
 /// Runs `kernel` on `shape` with `inputs` from `seed` (outputs poisoned first) and
@@ -106,7 +120,7 @@ pub fn check(
 /// error ([`Error::TooLarge`]), raised before anything is allocated; any other error is
 /// returned.
 pub async fn check_async(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     shape: Shape,
     seed: u64,
@@ -121,13 +135,18 @@ pub async fn check_async(
         tolerance: kernel.tolerance(),
         outputs: Vec::new(),
         skipped: None,
+        not_run: None,
     };
-    if let Some(reason) = why_not(gpu, kernel, &shape)? {
-        check.skipped = Some(reason);
-        return Ok(check);
-    }
+    let plan = match plan_check(bench, kernel, &shape)? {
+        Ok(plan) => plan,
+        Err((kind, reason)) => {
+            check.skipped = Some(reason);
+            check.not_run = Some(kind);
+            return Ok(check);
+        }
+    };
     let tensors = inputs.inputs(shape, seed)?;
-    let (out, grads) = run_training_async(gpu, kernel, &tensors).await?;
+    let (out, grads) = run_plan_async(bench, &plan, &tensors).await?;
     if shape.pass.times_forward() {
         check.outputs.push(OutputCheck {
             name: "o",
@@ -157,15 +176,38 @@ pub async fn check_async(
     Ok(check)
 }
 
-/// Why `kernel` cannot be checked on `shape` here, if it cannot: it does not support the
-/// shape (or has no backward), or the shape is past the device's limits or memory budget.
+/// `kernel`'s plan for `shape` here, or why it cannot be checked and of which kind: it does
+/// not support the shape (or has no backward), or the shape is past the device's limits or
+/// memory budget.
 /// A shape whose host tensors and reference do not fit the host's memory is an error.
-fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<String>> {
-    match crate::run::check_support(kernel, shape, gpu) {
-        Err(Error::Unsupported { reason, .. }) => return Ok(Some(reason)),
+fn plan_check<'k>(
+    bench: &Bench,
+    kernel: &'k dyn Kernel,
+    shape: &Shape,
+) -> Result<std::result::Result<PointPlan<'k>, (NotRun, String)>> {
+    let plan = match PointPlan::new(bench, kernel, shape) {
+        Ok(plan) => plan,
+        Err(e @ Error::TooLarge { .. }) => return Ok(Err((NotRun::PastLimits, e.to_string()))),
+        // Past the budget, a kernel may refuse what it would run with more memory.
+        Err(Error::Unsupported { reason, .. }) => {
+            let planner = bench.planner();
+            let unbudgeted = crate::gpu::DeviceFacts {
+                memory_budget: None,
+                ..planner.ctx.facts.clone()
+            };
+            let ctx = crate::kernels::PlanContext {
+                facts: &unbudgeted,
+                ..planner.ctx
+            };
+            let kind = if kernel.plan(shape, &ctx).is_ok() {
+                NotRun::PastLimits
+            } else {
+                NotRun::Unsupported
+            };
+            return Ok(Err((kind, reason)));
+        }
         Err(other) => return Err(other),
-        Ok(()) => {}
-    }
+    };
     crate::host::check(
         &format!(
             "verifying {} at {shape} (inputs, output and f64 reference)",
@@ -173,11 +215,10 @@ fn why_not(gpu: &Gpu, kernel: &dyn Kernel, shape: &Shape) -> Result<Option<Strin
         ),
         crate::host::verify_bytes(shape, kernel.query_rows(shape)),
     )?;
-    match crate::run::plan_for(kernel, shape, gpu) {
-        Err(e @ Error::TooLarge { .. }) => Ok(Some(e.to_string())),
-        Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
+    match plan.check(bench) {
+        Err(e @ Error::TooLarge { .. }) => Ok(Err((NotRun::PastLimits, e.to_string()))),
         Err(other) => Err(other),
-        Ok(_) => Ok(None),
+        Ok(()) => Ok(Ok(plan)),
     }
 }
 

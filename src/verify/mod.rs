@@ -10,12 +10,14 @@ mod check;
 mod inputs;
 #[cfg(not(target_arch = "wasm32"))]
 mod parallel;
+mod tally;
 mod tolerance;
 
 pub use cases::{Case, Coverage, plan};
-pub use check::{Check, OutputCheck, check_async, compare_output, fresh_seed};
+pub use check::{Check, NotRun, OutputCheck, check_async, compare_output, fresh_seed};
 #[cfg(not(target_arch = "wasm32"))]
 pub use check::{check, check_kernel};
 pub use inputs::InputKind;
 #[cfg(not(target_arch = "wasm32"))]
 pub use parallel::{MAX_DEVICES, check_all, verification_devices};
+pub use tally::{Group, Tally, Unverified};

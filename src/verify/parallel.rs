@@ -8,8 +8,8 @@
 
 use super::cases::Case;
 use super::check::{Check, check};
+use crate::bench::Bench;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -57,11 +57,11 @@ pub fn groups(cases: &[Case]) -> (Vec<Group>, Vec<usize>) {
     (groups, group_of_case)
 }
 
-/// Runs every case of `cases` with inputs from `seed`, spread over `gpus` (one thread each),
+/// Runs every case of `cases` with inputs from `seed`, spread over `benches` (one thread each),
 /// and hands each check to `done` in the order of `cases`. Stops at the first error (or a
 /// Ctrl-C) and returns it; checks that failed are results, not errors.
 pub fn check_all(
-    gpus: &[&Gpu],
+    benches: &[&Bench],
     cases: &[Case],
     seed: u64,
     mut done: impl FnMut(&Case, Check, f64),
@@ -71,7 +71,7 @@ pub fn check_all(
     let stop = AtomicBool::new(false);
     let (sender, receiver) = mpsc::channel::<(usize, Result<Check>, f64)>();
     std::thread::scope(|scope| {
-        for &gpu in gpus {
+        for &bench in benches {
             let sender = sender.clone();
             let (stop, next_group, groups, group_of_case) =
                 (&stop, &next_group, &groups, &group_of_case);
@@ -89,7 +89,7 @@ pub fn check_all(
                             break 'groups;
                         }
                         let began = web_time::Instant::now();
-                        let result = check(gpu, case.kernel, case.shape, seed, case.inputs);
+                        let result = check(bench, case.kernel, case.shape, seed, case.inputs);
                         let failed = result.is_err();
                         let _ = sender.send((i, result, began.elapsed().as_secs_f64()));
                         if failed {

@@ -4,7 +4,11 @@
 //! on two devices compile at once). With no adapter the tests fail with the library's
 //! message, never skip.
 
-use attnbench::Gpu;
+#[allow(dead_code)]
+pub mod cli;
+
+use attnbench::Bench;
+use attnbench::settings::Settings;
 use attnbench::verify::{MAX_DEVICES, verification_devices};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +27,8 @@ impl Drop for Hold {
 
 /// The device of this test thread (libtest runs each test on its own thread): the shared
 /// device fewest running tests use when the thread first asks, the same one after.
-pub fn gpu() -> &'static Gpu {
-    static DEVICES: [OnceLock<Gpu>; MAX_DEVICES] = [const { OnceLock::new() }; MAX_DEVICES];
+pub fn gpu() -> &'static Bench {
+    static DEVICES: [OnceLock<Bench>; MAX_DEVICES] = [const { OnceLock::new() }; MAX_DEVICES];
     thread_local! {
         static MINE: Hold = {
             let index = (0..verification_devices())
@@ -35,7 +39,7 @@ pub fn gpu() -> &'static Gpu {
         };
     }
     let index = MINE.with(|hold| hold.0);
-    DEVICES[index].get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
+    DEVICES[index].get_or_init(open)
 }
 
 /// Whether the exhaustive grids run (`ATTNBENCH_EXHAUSTIVE=1`): every tuner
@@ -43,13 +47,21 @@ pub fn gpu() -> &'static Gpu {
 /// translation. Without it each test covers each distinct code path once.
 #[allow(dead_code)]
 pub fn exhaustive() -> bool {
-    std::env::var("ATTNBENCH_EXHAUSTIVE").is_ok_and(|v| v.trim() == "1")
+    attnbench::settings::exhaustive()
+}
+
+/// A bench on the adapter the variables choose (`WGPU_BACKEND` and the rest), with the
+/// settings they give, as `cargo bench` would open it.
+pub fn open() -> Bench {
+    Settings::from_env()
+        .and_then(|s| s.open_bench())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A second device of this test binary, for checks that compile on two cores at once
 /// (`attnbench::verify::check_all`).
 #[allow(dead_code)]
-pub fn gpu2() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::from_env().unwrap_or_else(|e| panic!("{e}")))
+pub fn gpu2() -> &'static Bench {
+    static GPU: OnceLock<Bench> = OnceLock::new();
+    GPU.get_or_init(open)
 }

@@ -5,6 +5,7 @@
 
 use attnbench::Shape;
 use attnbench::results::{Ceilings, DeviceHeader, ResultRow, ResultsFile, Skip, Status};
+use attnbench::stats::{Interval, IntervalMethod};
 
 /// A device header for `name`.
 pub fn header(name: &str) -> DeviceHeader {
@@ -36,6 +37,7 @@ pub fn results(name: &str, speed: f64) -> ResultsFile {
             let ms = f64::from(n).powi(2) / speed / if kernel == "flash" { 3.0 } else { 1.0 };
             row.status = Status::Ok;
             row.median_ms = Some(ms);
+            row.samples = 10;
             row.gflops = Some(shape.flops() / (ms * 1e6));
             row.min_bytes = if kernel == "naive" {
                 shape.min_io_bytes() + 4 * shape.score_matrix_bytes()
@@ -48,8 +50,13 @@ pub fn results(name: &str, speed: f64) -> ResultsFile {
             row.timing = Some(attnbench::gpu::TimingSource::GpuTimestamps);
             // flash's rows carry an interval, naive's (like older files) none.
             if kernel == "flash" {
-                row.ci95_low_ms = Some(ms * 0.95);
-                row.ci95_high_ms = Some(ms * 1.08);
+                row.set_interval(Some(Interval {
+                    low: ms * 0.95,
+                    high: ms * 1.08,
+                    method: IntervalMethod::OrderStatistic,
+                    coverage: 0.978,
+                    samples: 10,
+                }));
             }
             rows.push(row);
         }
@@ -81,13 +88,16 @@ pub fn walled() -> ResultsFile {
             if n < 16384 {
                 row.status = Status::Ok;
                 row.median_ms = Some(f64::from(n));
+                row.samples = 3;
                 row.peak_buffer_bytes = Some(row.needed_bytes);
             } else if kernel == "naive" {
                 row.set_skip(Skip::TooLarge {
                     what: format!("naive at {shape}"),
                     needed: 2_181_039_616,
                     allowed: 2 << 30,
-                    limit: "memory budget from the Vulkan heap".into(),
+                    limit: attnbench::error::Limit::MemoryBudget {
+                        source: "the Vulkan heap".into(),
+                    },
                 });
             } else {
                 row.set_skip(Skip::SweepBudget { left_s: 1.0 });

@@ -1,7 +1,8 @@
-//! The charts the page shows: each family's time chart (with the n² law) and memory chart
-//! (with the 67 MB / 1.07 GB / 40 GB marks of the score matrix), drawn by the report code
-//! the native `attnbench plot` uses, as SVG (plotters measures text through the page's
-//! DOM, so this runs on the main thread).
+//! The charts the page shows: each family's time chart (with the n² law), memory chart
+//! (with the 67 MB / 1.07 GB / 40 GB marks of the score matrix) and, where the run probed
+//! the device's ceilings, roofline chart, drawn by the report code the native `attnbench
+//! plot` uses, as SVG (plotters measures text through the page's DOM, so this runs on the
+//! main thread).
 
 use attnbench::report::family_charts;
 use attnbench::results::ResultsFile;
@@ -16,12 +17,15 @@ pub struct Chart {
     pub svg: String,
 }
 
-/// The time and memory charts of every family in `file`.
+/// The time, memory and roofline charts of every family in `file`.
 pub fn charts(file: &ResultsFile) -> Result<Vec<Chart>, String> {
     let mut out = Vec::new();
     for family in file.families() {
         for (name, spec) in family_charts(&[file], &family) {
-            if name.starts_with("time-") || name.starts_with("memory-") {
+            if ["time-", "memory-", "roofline-"]
+                .iter()
+                .any(|kind| name.starts_with(kind))
+            {
                 let svg = spec.svg().map_err(|e| format!("chart {name}: {e}"))?;
                 out.push(Chart { name, svg });
             }

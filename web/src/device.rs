@@ -4,9 +4,9 @@
 //! `WebGPU`, the browser as the driver, so that each browser and adapter gets its own
 //! results folder.
 
-use attnbench::Gpu;
-use attnbench::gpu::MemoryBudget;
+use attnbench::gpu::{DeviceOptions, MemoryBudget};
 use attnbench::results::DeviceHeader;
+use attnbench::{Bench, Gpu};
 use serde::{Deserialize, Serialize};
 
 /// What the page knows about the adapter and the browser (`app.js`, `browserInfo()`).
@@ -83,7 +83,7 @@ impl BrowserInfo {
 
 /// Opens the browser's adapter with the kernels' optional features and its own limits,
 /// named by `info`.
-pub async fn open(info: &BrowserInfo) -> Result<Gpu, String> {
+pub async fn open(info: &BrowserInfo) -> Result<Bench, String> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = wgpu::Backends::BROWSER_WEBGPU;
     let instance = wgpu::Instance::new(desc);
@@ -94,11 +94,11 @@ pub async fn open(info: &BrowserInfo) -> Result<Gpu, String> {
         })
         .await
         .map_err(|e| format!("no WebGPU adapter: {e}"))?;
-    let mut gpu = Gpu::open(adapter, info.budget()?, None)
+    let mut gpu = Gpu::open(adapter, info.budget()?, None, DeviceOptions::default())
         .await
         .map_err(|e| e.to_string())?;
     gpu.name_adapter(info.adapter_name());
-    Ok(gpu)
+    Ok(Bench::untuned(gpu))
 }
 
 /// The device header of results measured on `gpu` in this browser.

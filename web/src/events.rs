@@ -2,9 +2,10 @@
 //! to the callback the page gave [`crate::run`], which draws it (progress bar, check and
 //! point tables).
 
+use crate::checks::{CheckReport, VerifySummary};
 use crate::compiler::CompilerReport;
-use crate::verification::{CheckReport, VerifySummary};
-use attnbench::results::ResultRow;
+use crate::peer::PeerCheck;
+use attnbench::results::{Ceilings, ResultRow};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -12,11 +13,22 @@ use wasm_bindgen::JsValue;
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event<'a> {
-    /// Verification begins: `total` checks of `kernels`, inputs from `seed`.
+    /// The run begins: everything it does (probe, verification, sweep) fits in
+    /// `budget_s` seconds from now.
+    RunStart { budget_s: f64 },
+    /// The device's ceilings were probed (in `seconds`), or why not.
+    Probe {
+        ceilings: Option<&'a Ceilings>,
+        seconds: f64,
+        skipped: Option<String>,
+    },
+    /// Verification begins: `total` checks of `kernels`, inputs from `seed` (as text: a
+    /// u64 above 2^53 loses digits as a JavaScript number), within `budget_s` seconds.
     VerifyStart {
         total: usize,
         kernels: Vec<&'static str>,
-        seed: u64,
+        seed: String,
+        budget_s: f64,
     },
     /// One check finished (`done` of `total`).
     Check {
@@ -45,6 +57,8 @@ pub enum Event<'a> {
         total: usize,
         row: &'a ResultRow,
     },
+    /// The peer's output at a point against the f64 reference.
+    PeerCheck { check: &'a PeerCheck },
 }
 
 /// The page's event callback.

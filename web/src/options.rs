@@ -1,10 +1,11 @@
 //! What the page asks for: the settings of its form, or of the URL in automated runs
 //! (`?auto&budget=S&kernels=…&max_n=…`), as text, checked here with the native settings
-//! parsers (the same ranges and messages as the command line).
+//! parsers (the same ranges and messages as the command line). Seeds are text both ways:
+//! a u64 above 2^53 loses digits as a JavaScript number.
 
 use attnbench::Kernel;
 use attnbench::kernels::find_kernel;
-use attnbench::settings::{number, seconds};
+use attnbench::parse::{number, seconds};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -24,9 +25,16 @@ pub struct PageOptions {
     /// Largest n of the sweep; default 16384.
     #[serde(default)]
     pub max_n: Option<String>,
-    /// Seed of the sweep's inputs; default 0 (verification always draws fresh inputs).
+    /// Seed of the sweep's inputs; default 0.
     #[serde(default)]
     pub seed: Option<String>,
+    /// Seed of verification's inputs; default a fresh one (a published seed reproduces a
+    /// run's checks).
+    #[serde(default)]
+    pub verify_seed: Option<String>,
+    /// Peers measured beside the kernels: `ort` (ONNX Runtime Web, the default) or `none`.
+    #[serde(default)]
+    pub peers: Option<String>,
 }
 
 /// The kernels the page runs unless told otherwise: the two sides of the quadratic wall.
@@ -47,6 +55,10 @@ pub struct Settings {
     pub max_n: u32,
     /// Seed of the sweep's inputs.
     pub seed: u64,
+    /// Seed of verification's inputs, when given.
+    pub verify_seed: Option<u64>,
+    /// Whether ONNX Runtime Web is measured beside the kernels.
+    pub ort_peer: bool,
     /// Every setting as (name, value): the run record's settings.
     pub recorded: Vec<(String, String)>,
 }
@@ -99,6 +111,14 @@ impl PageOptions {
             Some(t) => number::<u64>("seed", &t).map_err(err)?,
             None => 0,
         };
+        let verify_seed = text(&self.verify_seed)
+            .map(|t| number::<u64>("verify_seed", &t).map_err(err))
+            .transpose()?;
+        let ort_peer = match text(&self.peers).as_deref() {
+            None | Some("ort") => true,
+            Some("none") => false,
+            Some(other) => return Err(format!("peers: {other:?} is neither ort nor none")),
+        };
         let names: Vec<&str> = kernels.iter().map(|k| k.name()).collect();
         let recorded = vec![
             ("kernels".to_string(), names.join(",")),
@@ -106,6 +126,10 @@ impl PageOptions {
             ("min_n".to_string(), min_n.to_string()),
             ("max_n".to_string(), max_n.to_string()),
             ("seed".to_string(), seed.to_string()),
+            (
+                "peers".to_string(),
+                if ort_peer { "ort" } else { "none" }.to_string(),
+            ),
         ];
         Ok(Settings {
             kernels,
@@ -113,6 +137,8 @@ impl PageOptions {
             min_n,
             max_n,
             seed,
+            verify_seed,
+            ort_peer,
             recorded,
         })
     }

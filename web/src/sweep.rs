@@ -1,280 +1,238 @@
-//! The browser's sweep: for each family (the forward over n, causal and not; decode when a
-//! decode kernel is asked for) and kernel, n doubles until the kernel's line stops — at a
-//! device limit or the memory budget (the wall, with the bytes), at a device failure, when
-//! the FLOP model predicts a run past [`RUN_BUDGET`], or when the run's budget is spent
-//! (each family and kernel gets an equal share of what is left when it starts). Every
-//! point not measured is a row with its reason. The native sweep's rules (`sweep::run`),
-//! awaited instead of blocked on; the families, shapes, rows and skips are the library's.
+//! The browser's driver of the core sweep ([`SweepRunner`] on [`SweepConfig::page`]): the
+//! same points, phases, stop rules and skip reasons as `cargo bench` and `attnbench sweep`,
+//! awaited instead of blocked on, each point sampled as `attnbench sweep` samples it
+//! ([`sweep_sampling`]: a time budget per point; a long point its own samples), its run's
+//! buffers freed before the next; every point not measured is a row with its reason. The
+//! page's peer (ONNX Runtime Web) is measured beside the kernels: at each n of a prefill
+//! family, when the sweep reaches it ([`PeerLine`]).
 
 use crate::events::{Event, Events};
-use attnbench::Error;
-use attnbench::gpu::Gpu;
-use attnbench::kernels::Kernel;
-use attnbench::results::{ResultRow, Skip, Status};
-use attnbench::run::{KernelRun, MeasureOptions, gflops, memory_plan, plan_for};
-use attnbench::shape::Shape;
-use attnbench::sweep::{Family, FamilyKind, SweepConfig, doubling, families};
+use crate::peer::Peer;
+use crate::peer_line::PeerLine;
+use attnbench::results::{ResultRow, Skip};
+use attnbench::run::{KernelRun, MeasureOptions, Measurement};
+use attnbench::sweep::{
+    Family, FamilyKind, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep,
+    point_options, sweep_sampling,
+};
 use attnbench::tensors::AttentionInputs;
-use std::time::Duration;
+use attnbench::{Bench, Error, Kernel};
 use web_time::Instant;
 
-/// Longest one run may take (measured or predicted) before a kernel's line stops.
-pub const RUN_BUDGET: Duration = Duration::from_secs(5);
+/// Timed runs of an ordinary point (within twice the run budget: [`sweep_sampling`]).
+const SAMPLES: u32 = 10;
 
-/// How each point is measured: a short warm-up, then up to 10 timed runs within a second
-/// (at least 3).
-const MEASURE: MeasureOptions = MeasureOptions {
-    warmup: 2,
-    samples: 10,
-    time_budget: Some(Duration::from_secs(1)),
-    min_samples: 3,
-};
-
-/// What to sweep.
+/// What to sweep: the core's page sweep ([`SweepConfig::page`]) and its families.
 pub struct SweepPlan {
-    /// (family, kernel) in sweep order.
-    groups: Vec<(Family, &'static dyn Kernel)>,
-    /// Seed of the inputs.
-    seed: u64,
-    /// Past this instant nothing more is measured.
+    config: SweepConfig,
+    families: Vec<Family>,
     deadline: Instant,
 }
 
+/// Why ORT's MultiHeadAttention cannot run a family, if it cannot.
+fn peer_refuses(family: &Family) -> Option<String> {
+    match family.kind {
+        FamilyKind::Prefill { causal: false, .. } => None,
+        FamilyKind::Prefill { causal: true, .. } => Some(
+            "ONNX Runtime Web's WebGPU MultiHeadAttention refuses unidirectional (causal) \
+             attention"
+                .into(),
+        ),
+        _ => Some("no ONNX Runtime Web model of this family".into()),
+    }
+}
+
 impl SweepPlan {
-    /// n from `min_n` doubling to `max_n` at d = 64, B = H = 1 (the native sweep's default
-    /// families, so that results compare with native folders), for `kernels`.
+    /// n from `min_n` doubling to `max_n` for `kernels`, inputs from `seed`, nothing started
+    /// past `deadline`.
     pub fn new(
         kernels: &[&'static dyn Kernel],
         (min_n, max_n): (u32, u32),
         seed: u64,
         deadline: Instant,
     ) -> Self {
-        let config = SweepConfig {
-            seq_lens: doubling(min_n, max_n),
-            head_dims: vec![64],
-            causal: vec![false, true],
-            window: None,
-            training: false,
-            head_dim_sweep: Vec::new(),
-            kernels: kernels.to_vec(),
-            seed,
-            ..SweepConfig::default()
-        };
-        let groups = families(&config)
-            .into_iter()
-            .filter(|f| {
-                matches!(
-                    f.kind,
-                    FamilyKind::Prefill { .. } | FamilyKind::Decode { .. }
-                )
-            })
-            .flat_map(|family| {
-                kernels
-                    .iter()
-                    .filter(|k| k.workload() == family.workload())
-                    .map(|&k| (family.clone(), k))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let config = SweepConfig::page(kernels, (min_n, max_n), seed, deadline);
+        let families = config.page_families();
         SweepPlan {
-            groups,
-            seed,
+            config,
+            families,
             deadline,
         }
     }
 
-    /// Points in all.
+    /// Points of the kernels in all.
     pub fn points(&self) -> usize {
-        self.groups.iter().map(|(f, _)| f.shapes.len()).sum()
+        let kernels = &self.config.kernels;
+        self.families
+            .iter()
+            .map(|f| {
+                let lines = kernels
+                    .iter()
+                    .filter(|k| k.workload() == f.workload())
+                    .count();
+                lines * f.shapes.len()
+            })
+            .sum()
+    }
+
+    /// Points in all, the peer's among them when there is one.
+    pub fn total(&self, peer: Option<&Peer>) -> usize {
+        let peer_points: usize =
+            peer.map_or(0, |p| self.peer_lines(p).iter().map(PeerLine::len).sum());
+        self.points() + peer_points
+    }
+
+    /// The peer's lines: one per prefill family (a causal one refused with the reason).
+    fn peer_lines(&self, peer: &Peer) -> Vec<PeerLine> {
+        self.families
+            .iter()
+            .filter(|f| matches!(f.kind, FamilyKind::Prefill { .. }))
+            .map(|f| {
+                let refused = peer
+                    .unavailable()
+                    .or_else(|| peer_refuses(f))
+                    .map(|reason| Skip::Unsupported { reason });
+                PeerLine::new(f, refused)
+            })
+            .collect()
     }
 }
 
-/// Runs `plan` on `gpu`; `unverified(kernel)` says why a kernel must not be measured.
-/// Returns one row per point, measured or skipped.
+/// How an ordinary point is sampled.
+fn sampling(config: &SweepConfig) -> MeasureOptions {
+    sweep_sampling(config.time_budget, SAMPLES)
+}
+
+/// Runs `plan` on `bench`, with `peer` beside the kernels; `unverified(kernel)` says why a
+/// kernel must not be measured. Returns one row per point, measured or skipped. Only a
+/// lost device, or an error that is not the device's, ends the sweep early.
 pub async fn sweep(
-    gpu: &Gpu,
+    bench: &Bench,
     plan: &SweepPlan,
+    peer: Option<&Peer>,
     unverified: &dyn Fn(&str) -> Option<String>,
     events: &Events,
 ) -> Result<Vec<ResultRow>, Error> {
-    let total = plan.points();
-    let mut rows = Vec::with_capacity(total);
-    let mut groups_left = plan.groups.len() as u32;
-    for (family, kernel) in &plan.groups {
-        // An equal share of the time left, so that one family cannot use up the others'.
-        let now = Instant::now();
-        let share = plan.deadline.saturating_duration_since(now) / groups_left.max(1);
-        groups_left -= 1;
-        let mut line = Line {
-            gpu,
-            family,
-            kernel: *kernel,
-            seed: plan.seed,
-            deadline: now + share,
-            stopped: unverified(kernel.name()).map(|reason| Skip::Unsupported { reason }),
-            last: None,
+    let excluded = |kernel: &dyn Kernel, _: &Family| {
+        unverified(kernel.name()).map(|reason| Skip::Unsupported { reason })
+    };
+    let base = sampling(&plan.config);
+    let cost = MeasureCost {
+        overhead: std::time::Duration::ZERO,
+        runs_per_point: base.warmup + base.samples,
+    };
+    let mut runner = SweepRunner::new(
+        bench.planner(),
+        &plan.config,
+        &plan.families,
+        cost,
+        &excluded,
+    );
+    let mut peer_lines = peer.map(|p| plan.peer_lines(p)).unwrap_or_default();
+    let peer_points: usize = peer_lines.iter().map(PeerLine::len).sum();
+    let mut peer_done = 0;
+    while let Some(step) = runner.next(Instant::now())? {
+        let (runner_done, runner_total) = runner.progress();
+        let total = runner_total + peer_points;
+        let (family, seq_len) = match &step {
+            SweepStep::Skipped(row) => (row.family.clone(), row.seq_len),
+            SweepStep::Measure(point) => (point.family.to_string(), point.shape.seq_len),
         };
-        for &shape in &family.shapes {
-            events.emit(&Event::PointStart {
-                done: rows.len(),
-                total,
-                family: &family.name,
-                kernel: kernel.name(),
-                shape: shape.to_string(),
-            });
-            let row = line.point(shape).await?;
-            rows.push(row);
-            events.emit(&Event::Point {
-                done: rows.len(),
-                total,
-                row: rows.last().expect("pushed above"),
-            });
+        // The peer at this n first, once.
+        if let Some(peer) = peer
+            && let Some(line) = peer_lines.iter_mut().find(|l| l.family == family)
+            && let Some(i) = line.pending(seq_len)
+        {
+            let before = runner_done - 1 + peer_done;
+            measure_peer(peer, line, i, (plan, &base), (before, total), events).await;
+            peer_done += 1;
         }
+        let before = runner_done - 1 + peer_done;
+        match step {
+            SweepStep::Skipped(row) => events.emit(&Event::Point {
+                done: before + 1,
+                total,
+                row: &row,
+            }),
+            SweepStep::Measure(point) => {
+                events.emit(&Event::PointStart {
+                    done: before,
+                    total,
+                    family: point.family,
+                    kernel: point.kernel.name(),
+                    shape: point.shape.to_string(),
+                });
+                let outcome = measure(bench, &point, &base, plan.config.seed).await;
+                if let Err(e @ Error::DeviceLost(_)) = outcome {
+                    return Err(e);
+                }
+                if let Some(row) = runner.record(point, outcome.map(Some))? {
+                    events.emit(&Event::Point {
+                        done: before + 1,
+                        total,
+                        row: &row,
+                    });
+                }
+            }
+        }
+    }
+    let mut rows = runner.finish();
+    for line in peer_lines {
+        rows.extend(line.finish());
     }
     Ok(rows)
 }
 
-/// One kernel's line through one family.
-struct Line<'a> {
-    gpu: &'a Gpu,
-    family: &'a Family,
-    kernel: &'static dyn Kernel,
+/// Measures the peer's point `i` of `line` and emits its check and row.
+async fn measure_peer(
+    peer: &Peer,
+    line: &mut PeerLine,
+    i: usize,
+    (plan, base): (&SweepPlan, &MeasureOptions),
+    (done, total): (usize, usize),
+    events: &Events,
+) {
+    let shape = line.shape(i);
+    let now = Instant::now();
+    let row = match line.plan(i, (now, plan.deadline), base, plan.config.time_budget) {
+        Err(row) => *row,
+        Ok(options) => {
+            events.emit(&Event::PointStart {
+                done,
+                total,
+                family: &line.family,
+                kernel: attnbench::report::ORT_PEER,
+                shape: shape.to_string(),
+            });
+            let outcome = peer.measure(&shape, plan.config.seed, &options).await;
+            if let Ok(point) = &outcome {
+                events.emit(&Event::PeerCheck {
+                    check: &point.check,
+                });
+            }
+            line.record(i, outcome.as_ref().map_err(Clone::clone))
+        }
+    };
+    events.emit(&Event::Point {
+        done: done + 1,
+        total,
+        row: &row,
+    });
+}
+
+/// Allocates, uploads and measures `point` (sampled from `base`); returns the measurement
+/// and the peak bytes of the run's buffers. The run's buffers are freed when it returns.
+async fn measure(
+    bench: &Bench,
+    point: &SweepPoint<'_>,
+    base: &MeasureOptions,
     seed: u64,
-    deadline: Instant,
-    /// Why every further point is skipped, once the line stopped.
-    stopped: Option<Skip>,
-    /// The last measured point and its median ms (the next is predicted from it).
-    last: Option<(Shape, f64)>,
-}
-
-impl Line<'_> {
-    /// A row with the point's identity and models, nothing measured yet.
-    fn row(&self, shape: &Shape) -> ResultRow {
-        let (gpu, kernel) = (self.gpu, self.kernel);
-        let mut row = ResultRow::new(&self.family.name, kernel.name(), shape);
-        row.axis = self.family.axis();
-        row.workload = self.family.workload();
-        row.min_bytes = kernel.min_bytes(shape);
-        row.flops = kernel.flops(shape);
-        row.dtype = kernel.precision();
-        row.config = kernel.config_label(shape, gpu);
-        if let Ok(plan) = memory_plan(kernel, shape, gpu) {
-            row.needed_bytes = plan.total_bytes();
-        }
-        row
-    }
-
-    /// Measures or skips the point at `shape`. Only a lost device is an error.
-    async fn point(&mut self, shape: Shape) -> Result<ResultRow, Error> {
-        let mut row = self.row(&shape);
-        if let Some(skip) = self.skip_before(&shape)? {
-            row.set_skip(skip);
-            return Ok(row);
-        }
-        match self.measure(shape).await {
-            Ok((m, peak)) => {
-                row.status = Status::Ok;
-                row.median_ms = Some(m.median_ms);
-                row.min_ms = Some(m.min_ms);
-                row.max_ms = Some(m.max_ms);
-                row.samples = m.samples_ms.len() as u32;
-                row.ci95_low_ms = Some(m.ci95_ms.0);
-                row.ci95_high_ms = Some(m.ci95_ms.1);
-                row.timing = Some(m.timing);
-                row.gflops = Some(gflops(row.flops, m.median_ms));
-                row.peak_buffer_bytes = Some(peak);
-                self.last = Some((shape, m.median_ms));
-                let budget_s = RUN_BUDGET.as_secs_f64();
-                if m.median_ms > budget_s * 1e3 {
-                    self.stopped = Some(Skip::RunBudgetExceeded {
-                        at: shape,
-                        took_s: m.median_ms / 1e3,
-                        budget_s,
-                    });
-                }
-            }
-            Err(e @ Error::DeviceLost(_)) => return Err(e),
-            Err(e) => {
-                // A device failure (out of memory although the plan fitted, an error the
-                // browser reported): this kernel's line ends here, with the message.
-                let skip = Skip::from_error(&e).unwrap_or(Skip::DeviceFailure {
-                    message: e.to_string(),
-                });
-                self.stopped = Some(Skip::AfterWall {
-                    at: shape,
-                    cause: Box::new(skip.clone()),
-                });
-                row.set_skip(skip);
-            }
-        }
-        Ok(row)
-    }
-
-    /// Allocates, uploads and measures; returns the measurement and the peak bytes of the
-    /// run's buffers. The run's buffers are freed when it returns.
-    async fn measure(&self, shape: Shape) -> Result<(attnbench::run::Measurement, u64), Error> {
-        let inputs = AttentionInputs::random(shape, self.seed)?;
-        let run = KernelRun::new_async(self.gpu, self.kernel, &inputs).await?;
-        let m = run.measure_async(&MEASURE).await?;
-        self.gpu
-            .check_health(&format!("measuring {}", self.kernel.name()))?;
-        Ok((m, run.peak_buffer_bytes()))
-    }
-
-    /// Why `shape` is not measured, if it is not: the line stopped, the shape is past a
-    /// wall or unsupported, or it does not fit the time left or the run budget.
-    fn skip_before(&mut self, shape: &Shape) -> Result<Option<Skip>, Error> {
-        if let Some(stopped) = &self.stopped {
-            return Ok(Some(stopped.clone()));
-        }
-        match plan_for(self.kernel, shape, self.gpu) {
-            Ok(_) => {}
-            Err(e @ (Error::TooLarge { .. } | Error::InvalidShape(_))) => {
-                let skip = Skip::from_error(&e).expect("a wall is a skip");
-                self.stopped = Some(Skip::AfterWall {
-                    at: *shape,
-                    cause: Box::new(skip.clone()),
-                });
-                return Ok(Some(skip));
-            }
-            Err(e @ Error::Unsupported { .. }) => return Ok(Skip::from_error(&e)),
-            Err(e) => return Err(e),
-        }
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        let growth = |last: &Shape| growth(self.kernel, last, shape);
-        // A warm-up and a few samples: about four runs.
-        let predicted_ms = self.last.map_or(0.0, |(s, ms)| 4.0 * ms * growth(&s));
-        if left.is_zero() || predicted_ms > left.as_secs_f64() * 1e3 {
-            return Ok(Some(Skip::SweepBudget {
-                left_s: left.as_secs_f64(),
-            }));
-        }
-        if let Some((last_shape, last_ms)) = self.last {
-            let predicted_ms = last_ms * growth(&last_shape);
-            let budget_s = RUN_BUDGET.as_secs_f64();
-            if predicted_ms > budget_s * 1e3 {
-                let skip = Skip::PredictedPastRunBudget {
-                    predicted_s: predicted_ms / 1e3,
-                    from: last_shape,
-                    from_s: last_ms / 1e3,
-                    budget_s,
-                };
-                self.stopped = Some(skip.clone());
-                return Ok(Some(skip));
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// How much longer a run of `kernel` at `next` should take than at `last`: the ratio of
-/// the FLOPs, or of the n×n matrix for kernels that materialize it (as the native sweep
-/// predicts).
-fn growth(kernel: &dyn Kernel, last: &Shape, next: &Shape) -> f64 {
-    let flops = kernel.flops(next) / kernel.flops(last);
-    if kernel.materializes_scores() {
-        flops.max(next.score_matrix_bytes() as f64 / last.score_matrix_bytes() as f64)
-    } else {
-        flops
-    }
+) -> Result<(Measurement, u64), Error> {
+    let inputs = AttentionInputs::random(point.shape, seed)?;
+    let run = KernelRun::new_async(bench, &point.plan, &inputs).await?;
+    let m = run
+        .measure_async(&point_options(base, point.samples))
+        .await?;
+    bench.check_health(&format!("measuring {}", point.kernel.name()))?;
+    Ok((m, run.peak_buffer_bytes()))
 }

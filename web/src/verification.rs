@@ -1,130 +1,58 @@
 //! Verification before measuring: every kernel the page runs, on the forward cases of the
 //! native `verify` (small shapes chosen to break attention kernels, uniform and hostile
-//! inputs), against the f64 reference, on fresh inputs. A failed check stops the page from
-//! publishing numbers; a skipped check is reported with its reason and never counts as a
-//! pass; a kernel none of whose checks ran is not measured.
+//! inputs), against the f64 reference, on fresh inputs (or a given seed's). The cases run
+//! smallest first, so that when the run's budget leaves verification too little time for
+//! all of them, each kernel has had its cheapest checks; the rest are reported as not run.
+//! A failed check stops the page from publishing numbers; a skipped or unrun check is
+//! reported with its reason and never counts as a pass; a kernel none of whose checks
+//! passed is not measured.
 
+use crate::checks::{CheckReport, KernelTally, VerifySummary};
 use crate::events::{Event, Events};
-use attnbench::Gpu;
-use attnbench::Kernel;
 use attnbench::shape::Pass;
-use attnbench::verify::{Coverage, check_async, fresh_seed, plan};
-use serde::Serialize;
+use attnbench::verify::{Case, Coverage, check_async, plan};
+use attnbench::{Bench, Kernel, Shape};
 use web_time::Instant;
 
-/// One check as the page shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct CheckReport {
-    /// Kernel name.
-    pub kernel: &'static str,
-    /// The shape, as attnbench prints it.
-    pub shape: String,
-    /// What the inputs looked like.
-    pub inputs: &'static str,
-    /// `passed`, `failed` (wrong output, or an error such as a shader the browser's
-    /// compiler rejected) or `skipped`.
-    pub outcome: &'static str,
-    /// ‖out − ref‖/‖ref‖ of the worst output, when it ran.
-    pub rel_l2_error: Option<f64>,
-    /// The tolerance it was held to.
-    pub tolerance: f64,
-    /// Why it failed or was skipped.
-    pub detail: String,
+/// The outcome of a check the budget left no time for.
+pub const NOT_RUN: &str = "not run";
+
+/// Multiply-adds of a forward case: what orders the cases, cheapest first.
+fn cost(shape: &Shape) -> u64 {
+    shape.batch_heads() * u64::from(shape.seq_len).pow(2) * u64::from(shape.head_dim)
 }
 
-/// Counts of one kernel's checks.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct KernelTally {
-    /// Kernel name.
-    pub kernel: &'static str,
-    /// Checks that ran and matched.
-    pub passed: usize,
-    /// Checks that ran and did not match, or failed to run.
-    pub failed: usize,
-    /// Checks not run, each with its reason.
-    pub skipped: usize,
-    /// The first skip's reason.
-    pub first_skip: Option<String>,
+/// The forward cases of the native default coverage for `kernels`, cheapest first (kernels
+/// interleaved, each kernel's own order kept among equal costs).
+fn cases(kernels: &[&'static dyn Kernel]) -> Vec<Case> {
+    let mut cases = plan(kernels, Coverage::Device, Some(Pass::Forward));
+    cases.sort_by_key(|c| cost(&c.shape));
+    cases
 }
 
-/// What verification found.
-#[derive(Clone, Debug, Serialize)]
-pub struct VerifySummary {
-    /// Seed of the inputs.
-    pub seed: u64,
-    /// Checks planned.
-    pub total: usize,
-    /// Passed.
-    pub passed: usize,
-    /// Failed.
-    pub failed: usize,
-    /// Skipped.
-    pub skipped: usize,
-    /// Per kernel.
-    pub kernels: Vec<KernelTally>,
-    /// The failed checks.
-    pub failures: Vec<CheckReport>,
-    /// Seconds it took.
-    pub seconds: f64,
-}
-
-impl VerifySummary {
-    /// `Ok` when no check failed and some check ran; else why numbers must not be
-    /// published.
-    pub fn verdict(&self) -> Result<(), String> {
-        if let Some(first) = self.failures.first() {
-            return Err(format!(
-                "verification: {} of {} checks failed (first: {} at {} with {} inputs: {})",
-                self.failed,
-                self.passed + self.failed,
-                first.kernel,
-                first.shape,
-                first.inputs,
-                first.detail
-            ));
-        }
-        if self.passed == 0 {
-            return Err(format!(
-                "verification: none of {} checks ran (every one was skipped)",
-                self.total
-            ));
-        }
-        Ok(())
-    }
-
-    /// Why `kernel` must not be measured, if it must not: none of its checks ran.
-    pub fn unverified(&self, kernel: &str) -> Option<String> {
-        let tally = self.kernels.iter().find(|t| t.kernel == kernel)?;
-        (tally.passed == 0).then(|| {
-            format!(
-                "not verified on this device: none of its {} checks ran ({})",
-                tally.skipped,
-                tally.first_skip.as_deref().unwrap_or("no reason given")
-            )
-        })
-    }
-}
-
-/// Checks `kernels` on the forward cases of the native default coverage.
+/// Checks `kernels` on inputs from `seed`; no check starts past `deadline`.
 pub async fn verify(
-    gpu: &Gpu,
+    gpu: &Bench,
     kernels: &[&'static dyn Kernel],
+    seed: u64,
+    deadline: Instant,
     events: &Events,
 ) -> Result<VerifySummary, String> {
     let started = Instant::now();
-    let cases = plan(kernels, Coverage::Device, Some(Pass::Forward));
-    let seed = fresh_seed();
+    let cases = cases(kernels);
     events.emit(&Event::VerifyStart {
         total: cases.len(),
         kernels: kernels.iter().map(|k| k.name()).collect(),
-        seed,
+        seed: seed.to_string(),
+        budget_s: deadline.saturating_duration_since(started).as_secs_f64(),
     });
     let mut summary = VerifySummary {
-        seed,
+        seed: seed.to_string(),
         total: cases.len(),
         passed: 0,
         failed: 0,
         skipped: 0,
+        cut_by_budget: 0,
         kernels: kernels
             .iter()
             .map(|k| KernelTally {
@@ -136,6 +64,26 @@ pub async fn verify(
         seconds: 0.0,
     };
     for (i, case) in cases.iter().enumerate() {
+        if Instant::now() >= deadline {
+            let report = not_run(case, started.elapsed().as_secs_f64());
+            summary.skipped += 1;
+            summary.cut_by_budget += 1;
+            let tally = summary
+                .kernels
+                .iter_mut()
+                .find(|t| t.kernel == report.kernel)
+                .expect("every case's kernel is tallied");
+            tally.skipped += 1;
+            tally
+                .first_skip
+                .get_or_insert_with(|| report.detail.clone());
+            events.emit(&Event::Check {
+                done: i + 1,
+                total: cases.len(),
+                check: &report,
+            });
+            continue;
+        }
         let mut outcome = check_async(gpu, case.kernel, case.shape, seed, case.inputs).await;
         // The browser reports errors asynchronously: one that arrives after the check's
         // last wait is still this check's.
@@ -180,6 +128,21 @@ pub async fn verify(
     summary.seconds = started.elapsed().as_secs_f64();
     events.emit(&Event::VerifyDone { summary: &summary });
     Ok(summary)
+}
+
+/// The report of a check the budget left no time for.
+fn not_run(case: &Case, spent_s: f64) -> CheckReport {
+    CheckReport {
+        kernel: case.kernel.name(),
+        shape: case.shape.to_string(),
+        inputs: case.inputs.name(),
+        outcome: NOT_RUN,
+        rel_l2_error: None,
+        tolerance: case.kernel.tolerance(),
+        detail: format!(
+            "not run: verification's share of the run's budget was spent ({spent_s:.1} s)"
+        ),
+    }
 }
 
 /// The page's view of one check's outcome.

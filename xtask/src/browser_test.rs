@@ -1,8 +1,13 @@
 //! `cargo web test`: the browser edition in a real browser. Builds the site, serves it on
 //! 127.0.0.1, opens it in headless Chromium with `?auto` (a small budget, n ≤ 512:
 //! SwiftShader runs on the CPU), waits for the page's status, and checks what it
-//! verified and measured ([`crate::checks`]). Without Chromium the test says it was
-//! skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
+//! verified and measured ([`crate::checks`]) and what it shows ([`crate::page_checks`]:
+//! the peer's rows, verified; the ceilings; the software adapter's warning; readable
+//! charts). Then two short runs: one whose budget is too small to measure anything (it
+//! must fail, not end "done" with nothing), started while the GPU's lock is held as by
+//! another tab (it must wait, saying so), and the page in a Chromium without WebGPU (its
+//! Adapter section must say so, and how to get WebGPU). Without Chromium the test
+//! says it was skipped and why; with `ATTNBENCH_REQUIRE_BROWSER=1` that is a failure.
 //!
 //! The results are checked with the native command line, not the library (which xtask
 //! does not link, see [`crate::native`]): `attnbench plot` loads them with the full schema
@@ -16,7 +21,7 @@
 use crate::cdp::{Page, base64_decode};
 use crate::chromium::{self, Chromium};
 use crate::native::{Attnbench, TempDir, device_slug};
-use crate::{checks, serve, site, value};
+use crate::{checks, page_checks, serve, site, value};
 use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -80,7 +85,7 @@ pub fn run(options: Options) -> Result<(), String> {
         options.kernels,
         options.max_n
     );
-    let browser = Chromium::launch(&exe)?;
+    let browser = Chromium::launch(&exe, true)?;
     let mut page = Page::connect(browser.port)?;
     page.call("Runtime.enable", json!({}))?;
     page.call("Page.navigate", json!({ "url": url }))?;
@@ -103,6 +108,9 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     let summary = page.evaluate("window.attnbenchVerification")?;
     let compiler = page.evaluate("window.attnbenchCompiler")?;
+    let peer = page.evaluate("window.attnbenchPeer")?;
+    let adapter = page.evaluate("window.attnbenchAdapter")?;
+    let chart_text = page.evaluate(page_checks::CHART_TEXT_JS)?;
     let results = page
         .evaluate("JSON.stringify(window.attnbenchResults)")?
         .as_str()
@@ -116,7 +124,16 @@ pub fn run(options: Options) -> Result<(), String> {
     let compiled = checks::compiler(&compiler).map_err(|e| failure(&page, &browser, &e))?;
     let file: Value = serde_json::from_str(&results)
         .map_err(|e| failure(&page, &browser, &format!("the results are not JSON: {e}")))?;
-    let lines = checks::results(&file, &kernels).map_err(|e| failure(&page, &browser, &e))?;
+    let mut lines = checks::results(&file, &kernels).map_err(|e| failure(&page, &browser, &e))?;
+    let shown = [
+        page_checks::peer(&file, &peer),
+        page_checks::ceilings(&file).map(|l| vec![l]),
+        page_checks::software_warning(&file, &adapter).map(|l| vec![l]),
+        page_checks::chart_text(&chart_text).map(|l| vec![l]),
+    ];
+    for check in shown {
+        lines.extend(check.map_err(|e| failure(&page, &browser, &e))?);
+    }
     let compared = compare(&attnbench, &file)?;
     println!(
         "cargo web test: {verified} ({:.0} s in the browser)",
@@ -130,11 +147,71 @@ pub fn run(options: Options) -> Result<(), String> {
     if let Some(dir) = &options.save {
         save(&attnbench, &file, dir)?;
     }
+
+    // A budget too small to measure anything must fail, saying so. Started while another
+    // tab of the page holds the GPU (the page's lock, held here for 3 s), it waits first.
+    let tiny = format!(
+        "http://{}/?budget=0.1&kernels={}&max_n={}&peers=none",
+        server.addr(),
+        options.kernels,
+        options.max_n
+    );
+    page.call("Page.navigate", json!({ "url": tiny }))?;
+    let ready = wait_for_status(&mut page, Duration::from_secs(120))
+        .map_err(|e| failure(&page, &browser, &e))?;
+    if ready != "ready" {
+        return Err(failure(
+            &page,
+            &browser,
+            &format!("the page is {ready:?}, not ready"),
+        ));
+    }
+    page.evaluate_awaited(page_checks::HOLD_GPU_LOCK_JS)?;
+    page.evaluate("document.getElementById('run-button').click(), true")?;
+    let waiting = wait_for_label(&mut page, "waiting: another tab")
+        .map_err(|e| failure(&page, &browser, &e))?;
+    let status = wait_for_status(&mut page, Duration::from_secs(180))
+        .map_err(|e| failure(&page, &browser, &e))?;
+    let tiny_line =
+        page_checks::nothing_measured(&status).map_err(|e| failure(&page, &browser, &e))?;
+    println!("cargo web test: second tab: {waiting}");
+    println!("cargo web test: {tiny_line}");
+    drop(page);
+    drop(browser);
+
+    // The page where the browser offers no WebGPU.
+    let plain = Chromium::launch(&exe, false)?;
+    let mut page = Page::connect(plain.port)?;
+    page.call("Runtime.enable", json!({}))?;
+    let url = format!("http://{}/?auto&budget=10", server.addr());
+    page.call("Page.navigate", json!({ "url": url }))?;
+    let status = wait_for_status(&mut page, Duration::from_secs(120))
+        .map_err(|e| failure(&page, &plain, &e))?;
+    let adapter = page.evaluate("window.attnbenchAdapter")?;
+    let line =
+        page_checks::without_webgpu(&status, &adapter).map_err(|e| failure(&page, &plain, &e))?;
+    println!("cargo web test: {line}");
     println!(
         "cargo web test: passed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Polls the progress label (for up to 10 s) until it begins with `prefix`; returns it.
+fn wait_for_label(page: &mut Page, prefix: &str) -> Result<String, String> {
+    let started = Instant::now();
+    loop {
+        let label = page.evaluate("document.getElementById('progress-label').textContent")?;
+        let label = label.as_str().unwrap_or("").to_string();
+        if label.starts_with(prefix) {
+            return Ok(label);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("the progress label is {label:?}, not {prefix:?}…"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Polls `window.attnbenchStatus` until it is neither loading nor running; prints the
@@ -176,12 +253,16 @@ fn failure(page: &Page, browser: &Chromium, what: &str) -> String {
     )
 }
 
-/// Saves a PNG of the whole page.
+/// The tallest screenshot: the page down to its first chart or two (a README shows it).
+const SCREENSHOT_MAX_HEIGHT: f64 = 4000.0;
+
+/// Saves a PNG of the page, from its top down to [`SCREENSHOT_MAX_HEIGHT`].
 fn screenshot(page: &mut Page, path: &PathBuf) -> Result<(), String> {
     let height = page
         .evaluate("document.documentElement.scrollHeight")?
         .as_f64()
-        .unwrap_or(1600.0);
+        .unwrap_or(1600.0)
+        .min(SCREENSHOT_MAX_HEIGHT);
     page.call(
         "Emulation.setDeviceMetricsOverride",
         json!({ "width": 1280, "height": height.ceil() as u32, "deviceScaleFactor": 1, "mobile": false }),

@@ -141,6 +141,19 @@ impl Page {
         Ok(result["result"]["value"].clone())
     }
 
+    /// Evaluates `expression` and waits for the promise it returns; its value as
+    /// [`Page::evaluate`] returns it.
+    pub fn evaluate_awaited(&mut self, expression: &str) -> Result<Value, String> {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        )?;
+        if let Some(details) = result.get("exceptionDetails") {
+            return Err(format!("{expression}: {details}"));
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
     fn keep_event(&mut self, event: &Value) {
         let params = &event["params"];
         match event["method"].as_str() {

@@ -1,7 +1,8 @@
 //! Headless Chromium for the browser test: found on PATH (or `ATTNBENCH_CHROMIUM`),
 //! started with WebGPU enabled (`--enable-unsafe-webgpu`: headless Chromium has no
 //! adapter without it; on a machine without a GPU the adapter is SwiftShader, on the CPU)
-//! and its DevTools on a port it picks itself, in a fresh profile removed afterwards.
+//! or, to see the page without WebGPU, without it; its DevTools on a port it picks itself,
+//! in a fresh profile removed afterwards.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,8 +54,9 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// Starts `exe` headless on `about:blank` and waits (up to a minute) for its DevTools.
-    pub fn launch(exe: &Path) -> Result<Chromium, String> {
+    /// Starts `exe` headless on `about:blank`, with WebGPU when `webgpu` says so, and waits
+    /// (up to a minute) for its DevTools.
+    pub fn launch(exe: &Path, webgpu: bool) -> Result<Chromium, String> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -63,17 +65,24 @@ impl Chromium {
         std::fs::create_dir_all(&profile).map_err(|e| format!("creating the profile: {e}"))?;
         let log = std::fs::File::create(profile.join("chromium.log"))
             .map_err(|e| format!("creating the browser log: {e}"))?;
-        let child = Command::new(exe)
-            .args([
-                "--headless=new",
-                // Root in CI: Chromium's sandbox refuses to run as root.
-                "--no-sandbox",
-                "--enable-unsafe-webgpu",
-                "--remote-debugging-port=0",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--window-size=1280,1600",
-            ])
+        let mut command = Command::new(exe);
+        command.args([
+            "--headless=new",
+            // Root in CI: Chromium's sandbox refuses to run as root.
+            "--no-sandbox",
+            "--remote-debugging-port=0",
+            "--no-first-run",
+            "--no-default-browser-check",
+            // No connections of its own: the machine's network is closed.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1600",
+        ]);
+        if webgpu {
+            command.arg("--enable-unsafe-webgpu");
+        }
+        let child = command
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())

@@ -14,6 +14,8 @@ mod cdp;
 mod checks;
 mod chromium;
 mod native;
+mod page_checks;
+mod peer;
 mod serve;
 mod site;
 

@@ -8,35 +8,12 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The schema string of results files, read from the library's source when xtask is
-/// compiled (`SCHEMA` in `src/results/schema.rs`).
+/// The schema string of results files.
 pub fn schema() -> &'static str {
-    const SOURCE: &str = include_str!("../../src/results/schema.rs");
-    const DECLARATION: &str = "pub const SCHEMA: &str = \"";
-    let at = SOURCE
-        .find(DECLARATION)
-        .expect("src/results/schema.rs declares SCHEMA")
-        + DECLARATION.len();
-    let len = SOURCE[at..]
-        .find('"')
-        .expect("SCHEMA is one string literal");
-    &SOURCE[at..at + len]
+    attnbench_schema::SCHEMA
 }
 
-/// The name of a device's folder under a results root, as `device_slug` in
-/// `src/results/schema.rs` writes it: `llvmpipe (LLVM 15.0.6, 256 bits)` on Vulkan →
-/// `llvmpipe-llvm-15-0-6-256-bits-vulkan`.
-pub fn device_slug(adapter: &str, backend: &str) -> String {
-    let mut slug = String::new();
-    for c in format!("{adapter} {backend}").chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
+pub use attnbench_schema::device_slug;
 
 /// The `attnbench` binary, built.
 pub struct Attnbench {

@@ -30,12 +30,11 @@ use plan::queries;
 pub use plan::{DECODE_QUERIES, DecodePlan, Merge};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Bounds, BufferTracker, DeviceFacts, Gpu, MemoryPlan};
+use crate::gpu::{Bounds, DeviceFacts};
 use crate::kernels::{
-    AttentionBuffers, DispatchResources, Kernel, PreparedKernel, Resources, Workload, io_plan,
+    DispatchResources, ForwardPlan, Kernel, Plan, PlanContext, Workload, io_plan, no_backward,
 };
 use crate::shape::{F32_BYTES, Shape};
-use std::sync::Arc;
 
 /// The decode kernel.
 #[derive(Debug)]
@@ -49,14 +48,75 @@ pub struct Decode {
 }
 
 impl Decode {
-    /// The plan for `shape` on a device with `facts`, with this kernel's fixed choices.
-    pub fn plan(&self, shape: &Shape, facts: &DeviceFacts) -> DecodePlan {
+    /// The split for `shape` on a device with `facts`, with this kernel's fixed choices.
+    pub fn split(&self, shape: &Shape, facts: &DeviceFacts) -> DecodePlan {
         let plan = DecodePlan::new(shape, facts, self.lanes);
         match self.chunks {
             Some(chunks) => plan.with_chunks(shape, chunks),
             None => plan,
         }
     }
+
+    /// Refused past a driver's loop cap (the partial pass loops over its chunk's keys
+    /// once per four query rows; the plan adds chunks to stay under it, up to one step of
+    /// keys per lane), past the device's workgroup memory and, on GPUs, where even the
+    /// widest split of the head dim keeps more live floats than the register cap.
+    fn check_device(shape: &Shape, facts: &DeviceFacts, plan: &DecodePlan) -> Result<()> {
+        facts.check_registers(
+            "decode",
+            &format!(
+                "decode with {} rows per load and {} lanes per key at head_dim {}",
+                plan.rows_per_load, plan.lanes, shape.head_dim
+            ),
+            plan.live_floats(shape.head_dim),
+        )?;
+        let unsupported = |reason: String| Error::Unsupported {
+            kernel: "decode".into(),
+            reason,
+        };
+        let bytes = plan.workgroup_bytes(shape.head_dim);
+        let most = facts.limits.max_compute_workgroup_storage_size;
+        if bytes > most {
+            return Err(unsupported(format!(
+                "its merge needs {bytes} bytes of workgroup memory at head_dim {}, {} has {most}",
+                shape.head_dim, facts.name
+            )));
+        }
+        if let Some(cap) = facts.loop_cap {
+            let iterations = plan.iterations(shape);
+            if iterations > cap * 9 / 10 {
+                return Err(unsupported(format!(
+                    "{} caps shader loops at {cap} iterations per invocation; {} chunks of {} keys need {iterations}",
+                    facts.name, plan.chunks, plan.chunk_keys,
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What each dispatch of `plan` asks of the device: the partial pass's workgroups, then the
+/// combine's.
+fn dispatches(shape: &Shape, plan: &DecodePlan) -> Vec<DispatchResources> {
+    let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
+    vec![
+        DispatchResources {
+            name: "partial",
+            invocations: plan.workgroup,
+            workgroups: kv_heads * u64::from(plan.chunks),
+            live_floats: plan.live_floats(shape.head_dim),
+            workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
+        },
+        DispatchResources {
+            name: "combine",
+            invocations: plan::COMBINE_WG,
+            workgroups: shape.batch_heads() * u64::from(queries(shape)),
+            // m, l, the column's sum, its record's (m, l) and indices.
+            live_floats: 16,
+            // A vec4 column slot and a reduction float per invocation.
+            workgroup_bytes: plan::COMBINE_WG * (16 + 4),
+        },
+    ]
 }
 
 /// `decode` as registered: the plan chooses.
@@ -78,12 +138,6 @@ impl Kernel for Decode {
 
     fn summary(&self) -> &'static str {
         "one generated token against n cached keys: split keys, combine partial softmaxes (2 dispatches)"
-    }
-
-    /// `split C×K, rows R[, lanes L]`: chunks per KV head (the partials per row) × key
-    /// lanes per chunk, rows per load and lanes per key.
-    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        Some(self.plan(shape, gpu.facts()).label())
     }
 
     fn workload(&self) -> Workload {
@@ -123,91 +177,26 @@ impl Kernel for Decode {
         2 * kv + 2 * row * u64::from(queries(shape))
     }
 
-    /// Refused past a driver's loop cap (the partial pass loops over its chunk's keys
-    /// once per four query rows; the plan adds chunks to stay under it, up to one step of
-    /// keys per lane), past the device's workgroup memory and, on GPUs, where even the
-    /// widest split of the head dim keeps more live floats than the register cap.
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        let plan = self.plan(shape, facts);
-        facts.check_registers(
-            "decode",
-            &format!(
-                "decode with {} rows per load and {} lanes per key at head_dim {}",
-                plan.rows_per_load, plan.lanes, shape.head_dim
-            ),
-            plan.live_floats(shape.head_dim),
-        )?;
-        let unsupported = |reason: String| Error::Unsupported {
-            kernel: "decode".into(),
-            reason,
-        };
-        let bytes = plan.workgroup_bytes(shape.head_dim);
-        let most = facts.limits.max_compute_workgroup_storage_size;
-        if bytes > most {
-            return Err(unsupported(format!(
-                "its merge needs {bytes} bytes of workgroup memory at head_dim {}, {} has {most}",
-                shape.head_dim, facts.name
-            )));
+    /// The split ([`DecodePlan`]), checked against the device ([`Decode::check_device`]).
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        if shape.pass.has_backward() {
+            return Err(no_backward(self));
         }
-        if let Some(cap) = facts.loop_cap {
-            let iterations = plan.iterations(shape);
-            if iterations > cap * 9 / 10 {
-                return Err(unsupported(format!(
-                    "{} caps shader loops at {cap} iterations per invocation; {} chunks of {} keys need {iterations}",
-                    facts.name, plan.chunks, plan.chunk_keys,
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
-        Some(self.check_device(shape, facts).map(|()| {
-            let plan = self.plan(shape, facts);
-            let kv_heads = u64::from(shape.batch) * u64::from(shape.kv_head_count());
-            Resources {
-                label: plan.label(),
-                dispatches: vec![
-                    DispatchResources {
-                        name: "partial",
-                        invocations: plan.workgroup,
-                        workgroups: kv_heads * u64::from(plan.chunks),
-                        live_floats: plan.live_floats(shape.head_dim),
-                        workgroup_bytes: plan.workgroup_bytes(shape.head_dim),
-                    },
-                    DispatchResources {
-                        name: "combine",
-                        invocations: plan::COMBINE_WG,
-                        workgroups: shape.batch_heads() * u64::from(queries(shape)),
-                        // m, l, the column's sum, its record's (m, l) and indices.
-                        live_floats: 16,
-                        // A vec4 column slot and a reduction float per invocation.
-                        workgroup_bytes: plan::COMBINE_WG * (16 + 4),
-                    },
-                ],
-            }
-        }))
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let split = self.plan(shape, gpu.facts());
+        let plan = self.split(shape, ctx.facts);
+        Decode::check_device(shape, ctx.facts, &plan)?;
         let params = std::mem::size_of::<prepare::Params>() as u64;
-        let mut plan = io_plan(shape, self.query_rows(shape));
-        plan.storage("partials", split.partials_bytes(shape));
-        plan.other("params[partial]", params);
-        plan.other("params[combine]", params);
-        Ok(plan)
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.check_device(shape, gpu.facts())?;
-        let plan = self.plan(shape, gpu.facts());
-        prepare::prepare(gpu, shape, &plan, io, tracker)
+        let mut memory = io_plan(shape, self.query_rows(shape));
+        memory.storage("partials", plan.partials_bytes(shape));
+        memory.other("params[partial]", params);
+        memory.other("params[combine]", params);
+        Ok(Box::new(ForwardPlan {
+            kernel: "decode",
+            label: Some(plan.label()),
+            live_floats: Some(plan.live_floats(shape.head_dim)),
+            dispatches: dispatches(shape, &plan),
+            decided: (*shape, plan),
+            memory,
+            build: prepare::build,
+        }))
     }
 }

@@ -36,7 +36,7 @@ pub fn queries(shape: &Shape) -> u32 {
 }
 
 /// How a workgroup of the partial pass merges its key lanes into one record per row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Merge {
     /// Subgroup butterflies (`decode/merge_subgroup.wgsl`): the workgroup is one subgroup of
     /// the device's fixed size. CPU drivers: no barrier, so lavapipe runs each workgroup as
@@ -49,7 +49,7 @@ pub enum Merge {
 }
 
 /// How decode splits one shape on one device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DecodePlan {
     /// Query rows a key lane serves per K/V load: 4, or 1 when the group has a single row
     /// (multi-head attention with one query), where four would waste arithmetic.

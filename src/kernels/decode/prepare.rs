@@ -6,29 +6,38 @@ use super::plan::{COMBINE_WG, DecodePlan, Merge, queries};
 use crate::error::Result;
 use crate::gpu::{
     Bounds, BufferTracker, Gpu, ShaderSource, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, specialize, storage_and_params_layout, unroll_marked_loops,
+    pipeline_layout, shader, shader_params, specialize, storage_and_params_layout,
+    unroll_marked_loops,
 };
 use crate::kernels::flash::{LaneSum, lane_ids_wgsl, lane_sum_fn_wgsl};
 use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, PreparedKernel, workgroup_count};
 use crate::shape::Shape;
 use std::sync::Arc;
 
-/// `decode/params.wgsl`'s `Params`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    queries: u32,
-    chunks: u32,
-    total_groups: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    keys: u32,
-    _pad: u32,
+shader_params! {
+    /// `decode/params.wgsl`'s `Params`.
+    pub(super) struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        queries: u32,
+        chunks: u32,
+        total_groups: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        keys: u32,
+        _pad: u32,
+    }
+}
+
+/// What decode's pipelines are specialized to: their cache key on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    vec4: bool,
+    d4: u32,
+    plan: DecodePlan,
 }
 
 #[derive(Clone)]
@@ -41,8 +50,12 @@ struct Pipelines {
 fn pipelines(gpu: &Gpu, shape: &Shape, plan: &DecodePlan) -> Result<Pipelines> {
     let vec4 = shape.head_dim.is_multiple_of(4);
     let d4 = shape.head_dim.div_ceil(4);
-    let key = format!("decode vec4 {vec4} d4 {d4} {plan:?}");
-    gpu.cached(&key, || {
+    let key = PipelineKey {
+        vec4,
+        d4,
+        plan: *plan,
+    };
+    gpu.cached(key, || {
         let layout = storage_and_params_layout(gpu, "decode", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let partial = if vec4 {
@@ -114,11 +127,10 @@ fn merge_wgsl(plan: &DecodePlan, head_dim: u32) -> Result<String> {
     })
 }
 
-/// The dispatches of one decode run on `io` with `plan`.
-pub(super) fn prepare(
+/// The dispatches of one decode run of `plan` at `shape` on `io`.
+pub(super) fn build(
+    (shape, plan): &(Shape, DecodePlan),
     gpu: &Gpu,
-    shape: &Shape,
-    plan: &DecodePlan,
     io: &AttentionBuffers,
     tracker: &Arc<BufferTracker>,
 ) -> Result<Box<dyn PreparedKernel>> {
@@ -179,4 +191,19 @@ pub(super) fn prepare(
         steps,
         _buffers: buffers,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = include_str!("../../../shaders/decode/params.wgsl");
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "decode/params.wgsl"
+        );
+    }
 }

@@ -29,41 +29,42 @@
 use super::backward_layout::{BackwardLayout, BackwardPasses};
 use super::backward_pipelines::{Main, STATS_THREADS, main_pipeline, stats_bytes, stats_pipeline};
 use super::config::kv_texels;
+use super::config::q_texels;
 use super::forward::{RunResources, forward_memory, prepare_forward};
 use super::plan::{BackwardPlan, FlashPlan};
-use super::texel_pair::{TexelPair, q_texels};
+use super::texel_pair::TexelPair;
 use super::variant::Flash;
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_buffers,
-    bind_resources, grid_for, params_buffer,
+    bind_resources, grid_for, params_buffer, shader_params,
 };
 use crate::kernels::{
     AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, KeepAlive, Precision,
-    PreparedKernel, PreparedTraining, gradient_plan, no_backward, workgroup_count,
+    Prepared, PreparedKernel, gradient_plan, workgroup_count,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    scale: f32,
-    blocks: u32,
-    total_groups: u32,
-    begin: u32,
-    stop: u32,
-    accumulate: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
-    state_stride: u32,
-    padded_rows: u32,
-    _pad: u32,
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        scale: f32,
+        blocks: u32,
+        total_groups: u32,
+        begin: u32,
+        stop: u32,
+        accumulate: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        state_stride: u32,
+        padded_rows: u32,
+        _pad: u32,
+    }
 }
 
 impl Params {
@@ -91,116 +92,91 @@ impl Params {
     }
 }
 
-/// The backward of `flash` for `shape`: its plan, which must have a backward.
-fn training_plan(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<(FlashPlan, BackwardPlan)> {
-    let plan = FlashPlan::resolve(flash, shape, gpu)?;
-    let backward = plan.backward.ok_or_else(|| Error::Gpu {
-        during: format!("planning flash's backward at {shape}"),
-        message: "the plan of a shape with a backward pass has no backward".into(),
-    })?;
-    Ok((plan, backward))
-}
-
 impl Backward for Flash {
     fn summary(&self) -> &'static str {
         "FlashAttention-2: logsumexp saved by the forward, D = rowsum(dO∘O), dK/dV over key blocks and dQ over query blocks recomputing P"
     }
+}
 
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        if self.precision != Precision::F32 {
-            return Err(no_backward(self));
+/// The buffers a training run of `plan` (with its `backward`) creates for `shape`: the
+/// forward's, dO and the gradients, the stats and the backward's parameters.
+pub(super) fn training_memory(
+    plan: &FlashPlan,
+    backward: &BackwardPlan,
+    shape: &Shape,
+    facts: &DeviceFacts,
+) -> MemoryPlan {
+    let mut memory = forward_memory(plan, shape, facts);
+    memory.buffers.extend(gradient_plan(shape).buffers);
+    memory.storage("stats", stats_bytes(shape));
+    let n = u64::from(shape.seq_len);
+    let count = 1
+        + BackwardPasses::ranges(backward.passes.dq_keys, n).len()
+        + BackwardPasses::ranges(backward.passes.dkdv_rows, n).len();
+    memory.other(
+        "backward params",
+        (count * std::mem::size_of::<Params>()) as u64,
+    );
+    memory
+}
+
+/// Builds the forward and the backward of `plan` on one set of buffers (one texel pair
+/// for the forward's K/V and the backward's streamed rows).
+pub(super) fn prepare_training(
+    gpu: &Gpu,
+    shape: &Shape,
+    (plan, backward): (&FlashPlan, BackwardPlan),
+    (io, grads): (&AttentionBuffers, &GradientBuffers),
+    tracker: &Arc<BufferTracker>,
+) -> Result<Prepared> {
+    let resources = RunResources::allocate(plan, shape, gpu, tracker)?;
+    let forward = prepare_forward(gpu, shape, io, tracker, (plan, Precision::F32), &resources)?;
+    let pair = match (backward.layout.texels, &resources.texels) {
+        (false, _) => None,
+        (true, Some(pair)) => Some(pair.clone()),
+        (true, None) => {
+            return Err(Error::Gpu {
+                during: format!("preparing flash's backward at {shape}"),
+                message: "its layout reads texels but no texel pair was planned".into(),
+            });
         }
-        crate::kernels::Kernel::check_device(self, shape, facts)
+    };
+    let run = BackwardRun {
+        gpu,
+        shape,
+        io,
+        grads,
+        tracker,
+        backward,
+        pair: pair.as_deref(),
+    };
+    let stats = gpu.buffer(
+        tracker,
+        "flash stats",
+        stats_bytes(shape),
+        wgpu::BufferUsages::STORAGE,
+    )?;
+    let mut steps = Vec::new();
+    let mut buffers = Vec::new();
+    run.stats_step(&resources.state, &stats, &mut steps, &mut buffers)?;
+    for which in [Main::DkDv, Main::Dq] {
+        run.main_steps(which, &stats, &mut steps, &mut buffers)?;
     }
-
-    /// [`Backward::check_device`], with the device's tuned choices.
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        if self.precision != Precision::F32 {
-            return Err(no_backward(self));
-        }
-        crate::kernels::Kernel::check_support(self, shape, gpu)?;
-        // The plan checks the layout, `ATTNBENCH_FLASH_BWD_ROWS` included
-        // (`BackwardLayout::for_shape`).
-        training_plan(self, shape, gpu).map(|_| ())
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let (plan, backward) = training_plan(self, shape, gpu)?;
-        let mut memory = forward_memory(&plan, shape, gpu);
-        memory.buffers.extend(gradient_plan(shape).buffers);
-        memory.storage("stats", stats_bytes(shape));
-        let n = u64::from(shape.seq_len);
-        let count = 1
-            + BackwardPasses::ranges(backward.passes.dq_keys, n).len()
-            + BackwardPasses::ranges(backward.passes.dkdv_rows, n).len();
-        memory.other(
-            "backward params",
-            (count * std::mem::size_of::<Params>()) as u64,
-        );
-        Ok(memory)
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        grads: &GradientBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<PreparedTraining> {
-        Backward::check_support(self, shape, gpu)?;
-        let (plan, backward) = training_plan(self, shape, gpu)?;
-        // One texel pair for the forward's K/V and the backward's streamed rows.
-        let resources = RunResources::allocate(&plan, shape, gpu, tracker)?;
-        let forward =
-            prepare_forward(gpu, shape, io, tracker, (&plan, self.precision), &resources)?;
-        let pair = match (backward.layout.texels, &resources.texels) {
-            (false, _) => None,
-            (true, Some(pair)) => Some(pair.clone()),
-            (true, None) => {
-                return Err(Error::Gpu {
-                    during: format!("preparing flash's backward at {shape}"),
-                    message: "its layout reads texels but no texel pair was planned".into(),
-                });
-            }
-        };
-        let run = BackwardRun {
-            gpu,
-            shape,
-            io,
-            grads,
-            tracker,
-            backward,
-            pair: pair.as_deref(),
-        };
-        let stats = gpu.buffer(
-            tracker,
-            "flash stats",
-            stats_bytes(shape),
-            wgpu::BufferUsages::STORAGE,
-        )?;
-        let mut steps = Vec::new();
-        let mut buffers = Vec::new();
-        run.stats_step(&resources.state, &stats, &mut steps, &mut buffers)?;
-        for which in [Main::DkDv, Main::Dq] {
-            run.main_steps(which, &stats, &mut steps, &mut buffers)?;
-        }
-        buffers.extend([stats, resources.state]);
-        let dispatches: Box<dyn PreparedKernel> = Box::new(Dispatches {
-            steps,
-            _buffers: buffers,
-        });
-        Ok(PreparedTraining {
-            forward,
-            backward: match pair {
-                Some(pair) => Box::new(KeepAlive {
-                    inner: dispatches,
-                    _held: pair,
-                }),
-                None => dispatches,
-            },
-        })
-    }
+    buffers.extend([stats, resources.state]);
+    let dispatches: Box<dyn PreparedKernel> = Box::new(Dispatches {
+        steps,
+        _buffers: buffers,
+    });
+    Ok(Prepared::Training {
+        forward,
+        backward: match pair {
+            Some(pair) => Box::new(KeepAlive {
+                inner: dispatches,
+                _held: pair,
+            }),
+            None => dispatches,
+        },
+    })
 }
 
 /// What building the backward's dispatches for one run needs.
@@ -346,5 +322,20 @@ impl BackwardRun<'_> {
                 Resource::Buffer(d_o),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/backward_params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash/backward_params.wgsl"
+        );
     }
 }

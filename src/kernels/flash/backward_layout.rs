@@ -4,10 +4,11 @@
 //! it into passes ([`BackwardPasses`]).
 
 use super::backward_rows::BackwardRows;
-use super::config::{LaneSum, subgroup_size_of};
-use super::texel_pair::{q_texels, texels_within_budget};
+use super::config::{LaneSum, q_texels, subgroup_size_of};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, texel_extent};
+use crate::gpu::{
+    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, texel_extent, texel_pair_within_budget,
+};
 use crate::kernels::gradient_plan;
 use crate::shape::Shape;
 
@@ -40,7 +41,7 @@ pub struct BackwardLayout {
     /// Tiles: streamed rows per workgroup-memory tile (a multiple of 4; 4 for broadcast).
     pub tile: u32,
     /// Whether the rows each kernel streams (Q and dO in dK/dV, K and V in dQ) are read from
-    /// a texel pair (`src/kernels/texel_pair.rs`) rather than from their buffers
+    /// a texel pair (`src/kernels/flash/texel_pair.rs`) rather than from their buffers
     /// (broadcast only).
     pub texels: bool,
 }
@@ -120,37 +121,24 @@ impl ForcedBackward {
             _ => Err(invalid()),
         }
     }
-
-    /// `ATTNBENCH_FLASH_BWD`, parsed; `None` when unset or empty. The CLI checks it at
-    /// start-up (exit 2 on a bad value).
-    pub fn from_env() -> Result<Option<ForcedBackward>> {
-        match std::env::var("ATTNBENCH_FLASH_BWD") {
-            Ok(text) if !text.trim().is_empty() => Self::parse(&text).map(Some),
-            _ => Ok(None),
-        }
-    }
 }
 
 impl BackwardLayout {
     /// The layout for `shape` on a device with `facts`: the broadcast kernels on CPU
     /// drivers with one fixed subgroup size (lavapipe: faster there), the tile kernels
-    /// elsewhere; `forced`, else `ATTNBENCH_FLASH_BWD`, forces either (for experiments and
-    /// tests). Checked
-    /// against the device ([`BackwardLayout::validate`]).
+    /// elsewhere; `forced` forces either (for experiments and tests), and `rows` fixes the
+    /// broadcast layout's rows. Checked against the device ([`BackwardLayout::validate`]).
     pub fn for_shape(
         shape: &Shape,
         facts: &DeviceFacts,
         forced: Option<ForcedBackward>,
+        rows: Option<BackwardRows>,
     ) -> Result<BackwardLayout> {
         let broadcast_here = facts.is_cpu && facts.fixed_subgroup_size().is_some();
-        let forced = match forced {
-            Some(forced) => Some(forced),
-            None => ForcedBackward::from_env()?,
-        };
         let layout = match forced {
-            Some(ForcedBackward::Broadcast) => Self::broadcast(shape, facts)?,
+            Some(ForcedBackward::Broadcast) => Self::broadcast(shape, facts, rows)?,
             Some(ForcedBackward::Tiles(lanes)) => Self::tiles(shape, facts, lanes)?,
-            None if broadcast_here => Self::broadcast(shape, facts)?,
+            None if broadcast_here => Self::broadcast(shape, facts, rows)?,
             None => Self::tiles(shape, facts, None)?,
         };
         layout.validate(shape, facts)?;
@@ -164,13 +152,16 @@ impl BackwardLayout {
     /// memory budget). `ATTNBENCH_FLASH_BWD_ROWS=dq,dkdv[,block[,texels|buffers]]`
     /// overrides it (for experiments; texels only where they can be held; the tile layout
     /// ignores it). Refused without a fixed subgroup size.
-    fn broadcast(shape: &Shape, facts: &DeviceFacts) -> Result<BackwardLayout> {
+    fn broadcast(
+        shape: &Shape,
+        facts: &DeviceFacts,
+        rows: Option<BackwardRows>,
+    ) -> Result<BackwardLayout> {
         let lanes = subgroup_size_of(facts)?;
         let head_dim = shape.head_dim;
         let base = if facts.is_cpu { 32 } else { 64 };
-        // Parsed and range-checked at start-up; checked against the head dim and the
-        // subgroup size here, with the same budgets the default rows come from.
-        let rows = BackwardRows::from_env()?;
+        // Range-checked when parsed; checked against the head dim and the subgroup size
+        // here, with the same budgets the default rows come from.
         if let Some(rows) = rows {
             rows.check(head_dim, lanes, BROADCAST_BUDGETS)?;
         }
@@ -181,7 +172,7 @@ impl BackwardLayout {
         let texels_fit = head_dim.is_multiple_of(4)
             && facts.texel_arrays
             && texel_extent("flash backward", q_texels(shape), &facts.limits).is_ok()
-            && texels_within_budget(facts, others, q_texels(shape)).is_ok();
+            && texel_pair_within_budget(facts, others, q_texels(shape)).is_ok();
         let texels = match rows.and_then(|r| r.texels) {
             Some(true) => texels_fit,
             Some(false) => false,

@@ -5,6 +5,7 @@
 
 use super::backward_layout::{BackwardKind, BackwardLayout};
 use super::bounds::BOUNDS;
+use super::config::LaneSum;
 use super::pipelines::lane_sum_wgsl;
 use super::texel_pair::texel_shift;
 use crate::error::Result;
@@ -66,8 +67,30 @@ pub(super) struct Pipeline {
     pub pipeline: wgpu::ComputePipeline,
 }
 
+/// What a backward pipeline is specialized to: its cache key on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum PipelineKey {
+    /// A broadcast main kernel.
+    Broadcast {
+        which: Main,
+        layout: BackwardLayout,
+        head_dim: u32,
+        vec4: bool,
+    },
+    /// A tile main kernel.
+    Tiles {
+        which: Main,
+        layout: BackwardLayout,
+        head_dim: u32,
+        vec4: bool,
+        lane_sum: LaneSum,
+    },
+    /// The stats pre-pass.
+    Stats,
+}
+
 /// Which of the two main kernels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Main {
     /// dQ over query blocks, streaming K and V.
     Dq,
@@ -117,8 +140,13 @@ pub(super) fn main_pipeline(
     };
     let tensors = [("q", 0), ("k", 1), ("v", 2), ("d_o", 3)]
         .map(|(name, binding)| (name, binding, streamed(name)));
-    let key = format!("flash backward {which:?} {layout:?} d{head_dim} vec4 {vec4}");
-    gpu.cached(&key, || {
+    let key = PipelineKey::Broadcast {
+        which,
+        layout,
+        head_dim,
+        vec4,
+    };
+    gpu.cached(key, || {
         let mut slots: Vec<Slot> = tensors
             .iter()
             .map(|&(_, _, from_texels)| {
@@ -171,8 +199,14 @@ fn tiles_pipeline(
 ) -> Result<Pipeline> {
     let vec4 = head_dim.is_multiple_of(4);
     let lane_sum = layout.lane_sum(gpu.facts());
-    let key = format!("flash backward {which:?} {layout:?} d{head_dim} vec4 {vec4} {lane_sum:?}");
-    gpu.cached(&key, || {
+    let key = PipelineKey::Tiles {
+        which,
+        layout,
+        head_dim,
+        vec4,
+        lane_sum,
+    };
+    gpu.cached(key, || {
         let (source, rows, outputs) = match which {
             Main::Dq => (
                 shader!("flash/backward_dq_tiles.wgsl", "flash/backward_params.wgsl"),
@@ -231,7 +265,7 @@ fn tiles_pipeline(
 
 /// The pipeline of D = rowsum(dO ∘ O), stored with L four rows per vec4.
 pub(super) fn stats_pipeline(gpu: &Gpu) -> Result<Pipeline> {
-    gpu.cached("flash backward stats", || {
+    gpu.cached(PipelineKey::Stats, || {
         let layout = storage_and_params_layout(gpu, "flash stats", &[true, true, true, false]);
         let source = shader!("flash/backward_stats.wgsl", "flash/backward_params.wgsl");
         let pipeline = gpu.compile_text(

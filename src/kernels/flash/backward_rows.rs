@@ -73,34 +73,6 @@ impl BackwardRows {
         Ok(rows)
     }
 
-    /// The override from the environment, parsed once per process; `None` when unset.
-    pub fn from_env() -> Result<Option<BackwardRows>> {
-        /// The parsed value, or the refusal's value and expectation.
-        type Parsed = std::result::Result<Option<BackwardRows>, (String, String)>;
-        static PARSED: std::sync::OnceLock<Parsed> = std::sync::OnceLock::new();
-        let parsed = PARSED.get_or_init(|| {
-            let Some(text) = std::env::var(VARIABLE)
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-            else {
-                return Ok(None);
-            };
-            Self::parse(&text).map(Some).map_err(|e| match e {
-                Error::InvalidSetting {
-                    value, expected, ..
-                } => (value, expected),
-                other => (text, other.to_string()),
-            })
-        });
-        parsed
-            .clone()
-            .map_err(|(value, expected)| Error::InvalidSetting {
-                what: VARIABLE.into(),
-                value,
-                expected,
-            })
-    }
-
     /// Checks the override against a head dim and an adapter: each kernel's rows of
     /// registers (`floats_per_row` × head dim each) within its budget (one row always
     /// fits), and BLOCK a multiple of the subgroup size `lanes`.

@@ -4,9 +4,10 @@
 //! passes over the keys a driver's loop cap needs. Its text form is `config_text.rs`;
 //! which configuration a shape gets is [`super::plan`]'s decision.
 
-use super::texel_pair::texels_within_budget;
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceFacts, Gpu, REGISTER_TARGET, TEXEL_BYTES, texel_extent};
+use crate::gpu::{
+    DeviceFacts, Gpu, REGISTER_TARGET, TEXEL_BYTES, texel_extent, texel_pair_within_budget,
+};
 use crate::kernels::Precision;
 use crate::shape::Shape;
 
@@ -255,17 +256,16 @@ impl FlashConfig {
         Ok(u64::from(shape.seq_len).div_ceil(per_pass).max(1))
     }
 
-    /// Whether this configuration can run `shape` in `precision` on `gpu`, and if not why
-    /// ([`FlashConfig::validate_on`] with the device's facts).
-    pub fn validate(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        self.validate_on(shape, gpu.facts(), precision)
-    }
-
-    /// [`FlashConfig::validate`] less the memory budget: whether the device can run this
+    /// [`FlashConfig::validate_on`] less the memory budget: whether the device can run this
     /// configuration correctly at all. What a tuned choice must pass to be applied; one that
     /// does not fit the budget at some shape gives way to the default there.
-    pub fn validate_on_device(&self, shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<()> {
-        self.validate_facts(shape, gpu.facts(), precision, false)
+    pub fn validate_on_device(
+        &self,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        precision: Precision,
+    ) -> Result<()> {
+        self.validate_facts(shape, facts, precision, false)
     }
 
     /// Whether this configuration can run `shape` in `precision` on a device with `facts`:
@@ -400,7 +400,7 @@ impl FlashConfig {
             // memory budget, flash reads the buffers instead (the default falls back).
             if budget {
                 let io = crate::kernels::io_plan(shape, shape.seq_len).total_bytes();
-                texels_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
+                texel_pair_within_budget(facts, io, kv_texels(shape)).map_err(unsupported)?;
             }
         }
         Ok(())
@@ -408,17 +408,11 @@ impl FlashConfig {
 }
 
 /// Most query-row floats (rows × head_dim) one invocation of the broadcast kernel holds at
-/// `head_dim`: 512 up to d = 128, 256 beyond. Its code is unrolled over them, and lavapipe's
-/// compile time grows faster than that: with a cold shader cache, d = 64 takes 9 s at
-/// 4 rows, 42 s at 8; d = 128 takes 45 s at 3 rows and 70 s at 4; d = 256 takes 183 s at
-/// 4 rows. 8 rows at d = 64 ran ~10% faster than 4 (n = 2048, 4 heads) on a fast day, and
-/// 1.5× faster on a slow one (270 against 415 ms, 2026-11-26;
-/// `ATTNBENCH_FLASH_TILES=broadcast,32,8 attnbench run --kernel flash --seq-len 2048
-/// --head-dim 64 --heads 4`, and `broadcast,32,4`): lavapipe loads each K/V
-/// float in a per-lane loop, and more rows share each load. The default stays at 4 (a cold
-/// compile of 8 rows takes 40–85 s); the tuner tries 8 ([`crate::tuning`]). At
-/// d = 128, 4 rows ran 1.6× faster than 2 (10.6 against 6.6 GFLOP/s, 8 heads, n = 2048),
-/// 3 rows 1.3×: worth the compile, since d = 128 is the head dim of most current LLMs.
+/// `head_dim`: 512 up to d = 128, 256 beyond. Its code is unrolled over them, and a CPU
+/// driver's compile time grows faster than its speed: more rows share each K/V load (which
+/// lavapipe turns into a loop over its lanes), but a cold compile of 8 rows takes most of
+/// a minute. So the default stays at 4 rows and the tuner tries 8 ([`crate::tuning`]); the
+/// measurements behind it are in `docs/ladder.md`.
 fn max_broadcast_registers(head_dim: u32) -> u32 {
     if head_dim <= 128 { 512 } else { 256 }
 }
@@ -475,4 +469,9 @@ pub fn kernel_name(precision: Precision) -> &'static str {
         Precision::F32 => "flash",
         Precision::F16 => "flash_f16",
     }
+}
+
+/// Texels of Q (and of dO): the largest tensor the pair holds in a training step.
+pub(crate) fn q_texels(shape: &Shape) -> u64 {
+    shape.tensor_bytes() / TEXEL_BYTES
 }

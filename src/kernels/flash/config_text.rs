@@ -29,7 +29,7 @@ impl std::fmt::Display for FlashConfig {
     }
 }
 
-/// What `ATTNBENCH_FLASH_TILES` fixes.
+/// What the flash tiles override (`--flash-tiles`, `ATTNBENCH_FLASH_TILES`) fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TilesOverride {
     /// One configuration for every shape.
@@ -39,52 +39,17 @@ pub enum TilesOverride {
     SplitFamily,
 }
 
-impl FlashConfig {
-    /// The `ATTNBENCH_FLASH_TILES` override, parsed and checked ([`FlashConfig::parse`], or
-    /// `split` for the key-split family's choice per shape); `None` when unset. A malformed value is an [`Error::InvalidSetting`] naming the
-    /// variable, before any work is done with it.
-    pub fn from_env() -> Result<Option<TilesOverride>> {
-        // Parsed once per process: every row of a sweep sees the same typed value.
-        static PARSED: std::sync::OnceLock<std::result::Result<Option<TilesOverride>, Error>> =
-            std::sync::OnceLock::new();
-        let parsed = PARSED.get_or_init(|| {
-            let Some(text) = std::env::var("ATTNBENCH_FLASH_TILES")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-            else {
-                return Ok(None);
-            };
-            if text.trim() == "split" {
-                return Ok(Some(TilesOverride::SplitFamily));
-            }
-            Self::parse(&text)
-                .map(|c| Some(TilesOverride::Config(c)))
-                .map_err(|e| match e {
-                    Error::InvalidSetting {
-                        value, expected, ..
-                    } => Error::InvalidSetting {
-                        what: "ATTNBENCH_FLASH_TILES".into(),
-                        value,
-                        expected,
-                    },
-                    other => other,
-                })
-        });
-        match parsed {
-            Ok(config) => Ok(*config),
-            Err(Error::InvalidSetting {
-                what,
-                value,
-                expected,
-            }) => Err(Error::InvalidSetting {
-                what: what.clone(),
-                value: value.clone(),
-                expected: expected.clone(),
-            }),
-            Err(other) => Err(Error::InvalidShape(other.to_string())),
+impl TilesOverride {
+    /// Parses `split` or a configuration ([`FlashConfig::parse`]).
+    pub fn parse(text: &str) -> Result<TilesOverride> {
+        if text.trim() == "split" {
+            return Ok(TilesOverride::SplitFamily);
         }
+        FlashConfig::parse(text).map(TilesOverride::Config)
     }
+}
 
+impl FlashConfig {
     /// Parses the [`Display`](std::fmt::Display) form: `tiles,block_q,rows,block_kv[,lanes]`
     /// (e.g. `tiles,64,8,32` or `tiles,128,2,32,4`), `broadcast,block_q,rows` (e.g.
     /// `broadcast,8,8`), `texels,block_q,rows` (broadcast from texel arrays) or

@@ -8,8 +8,8 @@ use super::plan::FlashPlan;
 use super::texel_pair::{TexelPair, plan_pair};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
-    params_buffer,
+    BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, TrackedBuffer, bind_resources, grid_for,
+    params_buffer, shader_params,
 };
 use crate::kernels::{
     AttentionBuffers, Dispatch, Dispatches, KeepAlive, Precision, PreparedKernel,
@@ -18,30 +18,30 @@ use crate::kernels::{io_plan, workgroup_count};
 use crate::shape::Shape;
 use std::sync::Arc;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    seq_len: u32,
-    head_dim: u32,
-    causal: u32,
-    scale_log2: f32,
-    q_blocks: u32,
-    total_groups: u32,
-    kv_begin: u32,
-    kv_stop: u32,
-    pass_flags: u32,
-    heads: u32,
-    kv_heads: u32,
-    window: u32,
+shader_params! {
+    struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale_log2: f32,
+        q_blocks: u32,
+        total_groups: u32,
+        kv_begin: u32,
+        kv_stop: u32,
+        pass_flags: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+    }
 }
 
 /// Every buffer and texture a run of `plan` creates for `shape` (Q/K/V/O, the state, the
 /// texel pair and the parameters), for the forward; the backward adds its own.
-pub(super) fn forward_memory(plan: &FlashPlan, shape: &Shape, gpu: &Gpu) -> MemoryPlan {
+pub(super) fn forward_memory(plan: &FlashPlan, shape: &Shape, facts: &DeviceFacts) -> MemoryPlan {
     let mut memory = io_plan(shape, shape.seq_len);
     memory.storage("state", state_bytes(shape, plan.passes));
     if let Some(pair) = plan.texels {
-        plan_pair(&mut memory, pair.texels, pair.packs, gpu);
+        plan_pair(&mut memory, pair.texels, pair.packs, &facts.limits);
     }
     for pass in 0..plan.passes {
         memory.other(
@@ -190,5 +190,20 @@ pub(super) fn state_bytes(shape: &Shape, passes: u64) -> u64 {
         16
     } else {
         shape.rows() * (u64::from(shape.head_dim.div_ceil(4)) + 1) * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "flash/params.wgsl"
+        );
     }
 }

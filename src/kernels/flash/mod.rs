@@ -44,11 +44,13 @@ pub mod ladder;
 mod pipelines;
 mod plan;
 mod resources;
+mod run_plan;
 pub mod texel_pair;
 mod tuned;
 mod variant;
 
 pub use backward_layout::{BackwardKind, BackwardLayout, BackwardPasses, ForcedBackward};
+pub use backward_rows::BackwardRows;
 pub use config::{
     FlashConfig, KvSource, LaneSum, fixed_subgroup_size, kernel_name, max_rows, subgroup_size_of,
 };
@@ -56,21 +58,16 @@ pub use config_text::TilesOverride;
 pub use gpu_grid::gpu_grid;
 pub use ladder::{LADDER, Rung};
 pub use pipelines::{lane_ids_wgsl, lane_sum_fn_wgsl, lane_sum_wgsl};
-pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config, untuned_config_on};
+pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config_on};
 pub use tuned::{TunedConfigs, TuningKey};
 pub use variant::{FLASH, FLASH_F16, Flash};
 
 use crate::error::{Error, Result};
-use crate::gpu::Bounds;
-
-use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
-use crate::kernels::{
-    AttentionBuffers, Backward, KeepAlive, Kernel, Precision, PreparedKernel, Resources,
-};
+use crate::gpu::{Bounds, DeviceFacts};
+use crate::kernels::{Backward, Kernel, Plan, PlanContext, Precision, no_backward};
 use crate::shape::Shape;
 use bounds::BOUNDS;
-use forward::{RunResources, forward_memory, prepare_forward};
-use std::sync::Arc;
+use run_plan::FlashRun;
 
 impl Flash {
     /// Refuses f16 where the device lacks SHADER_F16.
@@ -123,54 +120,29 @@ impl Kernel for Flash {
         BOUNDS
     }
 
-    /// The plan's label: the forward's tiles, with a backward pass also its layout (the
-    /// forward's alone where the backward cannot run).
-    fn tile_label(&self, shape: &Shape, gpu: &Gpu) -> Option<String> {
-        FlashPlan::resolve(self, shape, gpu)
-            .or_else(|_| FlashPlan::forward(self, shape, gpu))
-            .ok()
-            .map(|plan| plan.label())
-    }
-
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        self.check_precision(facts)?;
-        FlashPlan::resolve_on(self, shape, facts, &TunedConfigs::default()).map(|_| ())
-    }
-
-    fn resources(&self, shape: &Shape, facts: &DeviceFacts) -> Option<Result<Resources>> {
-        Some(
-            self.check_precision(facts)
-                .and_then(|()| resources::resources(self, shape, facts)),
-        )
-    }
-
-    /// [`Kernel::check_device`], with the device's tuned choices.
-    fn check_support(&self, shape: &Shape, gpu: &Gpu) -> Result<()> {
-        self.check_precision(gpu.facts())?;
-        FlashPlan::resolve(self, shape, gpu).map(|_| ())
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        let plan = FlashPlan::resolve(self, shape, gpu)?;
-        Ok(forward_memory(&plan, shape, gpu))
-    }
-
-    fn prepare(
-        &self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        Kernel::check_support(self, shape, gpu)?;
-        let plan = FlashPlan::resolve(self, shape, gpu)?;
-        let resources = RunResources::allocate(&plan, shape, gpu, tracker)?;
-        let prepared =
-            prepare_forward(gpu, shape, io, tracker, (&plan, self.precision), &resources)?;
-        Ok(Box::new(KeepAlive {
-            inner: prepared,
-            _held: vec![resources.state],
-        }))
+    /// [`FlashPlan::resolve`]: the forward's tiles and passes, the texel pair, and for a
+    /// training shape the backward's layout; where the whole pass does not fit the memory
+    /// budget with the texel pair, the same plan reading the buffers instead.
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        self.check_precision(ctx.facts)?;
+        if shape.pass.has_backward() && self.precision != Precision::F32 {
+            return Err(no_backward(self));
+        }
+        let plan = FlashPlan::resolve(self, shape, ctx)?;
+        let run = FlashRun::new(plan, self.precision, shape, ctx.facts)?;
+        let over_budget = ctx
+            .facts
+            .memory_budget
+            .is_some_and(|budget| run.total_bytes() > budget);
+        if over_budget && let Some(plain) = plan.without_texels(self) {
+            return Ok(Box::new(FlashRun::new(
+                plain,
+                self.precision,
+                shape,
+                ctx.facts,
+            )?));
+        }
+        Ok(Box::new(run))
     }
 
     fn backward(&self) -> Option<&dyn Backward> {

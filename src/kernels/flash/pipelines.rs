@@ -12,6 +12,32 @@ use crate::gpu::{
 };
 use crate::kernels::Precision;
 
+/// What a flash forward pipeline is specialized to: its cache key on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum PipelineKey {
+    /// `tiles.wgsl`.
+    Tiles {
+        precision: Precision,
+        config: FlashConfig,
+        d4: u32,
+        vec4: bool,
+        lane_sum: LaneSum,
+    },
+    /// `split.wgsl`.
+    Split {
+        config: FlashConfig,
+        d4: u32,
+        vec4: bool,
+        lane_sum: LaneSum,
+    },
+    /// `lanes.wgsl`.
+    Broadcast {
+        config: FlashConfig,
+        head_dim: u32,
+        subgroup: u32,
+    },
+}
+
 #[derive(Clone)]
 pub(super) struct Pipeline {
     pub layout: wgpu::BindGroupLayout,
@@ -33,11 +59,14 @@ pub(super) fn pipeline(
     let d4 = head_dim.div_ceil(4);
     let lane_sum = config.lane_sum(gpu.facts());
     // The K/V load variant depends on whether head_dim is a multiple of 4.
-    let key = format!(
-        "flash {precision:?} {config} d4 {d4} vec4 {} {lane_sum:?}",
-        head_dim.is_multiple_of(4)
-    );
-    gpu.cached(&key, || {
+    let key = PipelineKey::Tiles {
+        precision,
+        config,
+        d4,
+        vec4: head_dim.is_multiple_of(4),
+        lane_sum,
+    };
+    gpu.cached(key, || {
         let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let constants = [
             ("BLOCK_Q", f64::from(config.block_q)),
@@ -103,8 +132,13 @@ fn split_pipeline(
     let d4 = head_dim.div_ceil(4);
     let lane_sum = config.lane_sum(gpu.facts());
     let vec4 = head_dim.is_multiple_of(4);
-    let key = format!("flash {config} d4 {d4} vec4 {vec4} {lane_sum:?}");
-    gpu.cached(&key, || {
+    let key = PipelineKey::Split {
+        config,
+        d4,
+        vec4,
+        lane_sum,
+    };
+    gpu.cached(key, || {
         let layout = storage_and_params_layout(gpu, "flash", &[true, true, true, false, false]);
         let source = if vec4 {
             shader!(
@@ -182,8 +216,12 @@ pub fn lane_ids_wgsl(by_subgroup: bool) -> &'static str {
 /// subgroup size (and with texel arrays the texture row width), then unrolled.
 fn broadcast_pipeline(gpu: &Gpu, config: FlashConfig, head_dim: u32) -> Result<Pipeline> {
     let sg = fixed_subgroup_size(gpu)?;
-    let key = format!("flash {config} d{head_dim} sg{sg}");
-    gpu.cached(&key, || {
+    let key = PipelineKey::Broadcast {
+        config,
+        head_dim,
+        subgroup: sg,
+    };
+    gpu.cached(key, || {
         let texels = config.kv == KvSource::TexelBroadcast;
         let kv_slot = if texels {
             Slot::Texels

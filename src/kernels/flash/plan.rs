@@ -2,17 +2,16 @@
 //! forward's configuration and key passes, the texel pair and, for shapes with a backward
 //! pass, the backward's layout and passes. Every method of the kernel reads the plan.
 
-use super::backward_layout::{BackwardLayout, BackwardPasses};
+use super::backward_layout::{BackwardLayout, BackwardPasses, ForcedBackward};
 use super::config::{
-    FlashConfig, KvSource, default_broadcast_rows, kv_texels, max_rows, subgroup_size_of,
+    FlashConfig, KvSource, default_broadcast_rows, kv_texels, max_rows, q_texels, subgroup_size_of,
 };
 use super::config_text::TilesOverride;
-use super::texel_pair::q_texels;
 use super::tuned::{TunedConfigs, TuningKey};
 use super::variant::Flash;
 use crate::error::Result;
-use crate::gpu::{DeviceFacts, Gpu};
-use crate::kernels::Precision;
+use crate::gpu::DeviceFacts;
+use crate::kernels::{KernelOverrides, PlanContext, Precision};
 use crate::shape::Shape;
 
 /// Everything a flash run on one shape needs decided before it allocates.
@@ -48,23 +47,14 @@ pub struct BackwardPlan {
 }
 
 impl FlashPlan {
-    /// The whole plan of `flash` for `shape` on `gpu`; an [`Error::Unsupported`] when the
-    /// configuration, or the backward a training shape needs, cannot run there.
-    pub fn resolve(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
-        Self::resolve_on(flash, shape, gpu.facts(), &gpu.extension::<TunedConfigs>())
-    }
-
-    /// The plan on a device with `facts` and `tuned` choices (what [`FlashPlan::resolve`]
-    /// decides, from data alone: tests plan for adapters that are not here).
-    pub fn resolve_on(
-        flash: &Flash,
-        shape: &Shape,
-        facts: &DeviceFacts,
-        tuned: &TunedConfigs,
-    ) -> Result<FlashPlan> {
-        let mut plan = Self::forward_on(flash, shape, facts, tuned)?;
+    /// The whole plan of `flash` for `shape` on the device `ctx` describes; an
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when the configuration, or the
+    /// backward a training shape needs, cannot run there.
+    pub fn resolve(flash: &Flash, shape: &Shape, ctx: &PlanContext<'_>) -> Result<FlashPlan> {
+        let mut plan = Self::forward(flash, shape, ctx)?;
         if shape.pass.has_backward() && flash.precision == Precision::F32 {
-            let backward = BackwardPlan::resolve(flash, shape, facts)?;
+            let forced = flash.backward.or(ctx.overrides.flash_backward);
+            let backward = BackwardPlan::resolve(flash, shape, ctx.facts, forced, ctx.overrides)?;
             plan.backward = Some(backward);
             plan.texels = texel_pair_use(&plan.config, shape, Some(&backward));
         }
@@ -72,22 +62,13 @@ impl FlashPlan {
     }
 
     /// The forward's part of the plan alone (what the forward of any pass runs).
-    pub fn forward(flash: &Flash, shape: &Shape, gpu: &Gpu) -> Result<FlashPlan> {
-        Self::forward_on(flash, shape, gpu.facts(), &gpu.extension::<TunedConfigs>())
-    }
-
-    fn forward_on(
-        flash: &Flash,
-        shape: &Shape,
-        facts: &DeviceFacts,
-        tuned: &TunedConfigs,
-    ) -> Result<FlashPlan> {
+    pub fn forward(flash: &Flash, shape: &Shape, ctx: &PlanContext<'_>) -> Result<FlashPlan> {
         let config = match flash.config {
             Some(config) => config,
-            None => choose_config(shape, facts, tuned, flash.precision)?,
+            None => choose_config(shape, ctx, flash.precision)?,
         };
-        config.validate_on(shape, facts, flash.precision)?;
-        let by_driver = config.passes(shape, facts, flash.precision)?;
+        config.validate_on(shape, ctx.facts, flash.precision)?;
+        let by_driver = config.passes(shape, ctx.facts, flash.precision)?;
         let by_request = flash.max_pass_keys.map_or(1, |keys| {
             let keys = u64::from(keys).next_multiple_of(u64::from(config.block_kv));
             u64::from(shape.seq_len).div_ceil(keys)
@@ -98,6 +79,25 @@ impl FlashPlan {
             texels: texel_pair_use(&config, shape, None),
             backward: None,
         })
+    }
+
+    /// This plan with no texel pair: the forward's K/V and the backward's streamed rows
+    /// read from the buffers instead (the pair is a speed-up, never a need). `None` where
+    /// the plan reads no texels, or where the forward's tiles were fixed to texels.
+    pub fn without_texels(&self, flash: &Flash) -> Option<FlashPlan> {
+        self.texels?;
+        let mut plan = *self;
+        if plan.config.kv == KvSource::TexelBroadcast {
+            if flash.config.is_some() {
+                return None;
+            }
+            plan.config.kv = KvSource::SubgroupBroadcast;
+        }
+        if let Some(backward) = plan.backward.as_mut() {
+            backward.layout.texels = false;
+        }
+        plan.texels = None;
+        Some(plan)
     }
 
     /// The configuration as results name it: the forward's tiles, with a backward also its
@@ -111,10 +111,17 @@ impl FlashPlan {
 }
 
 impl BackwardPlan {
-    /// The backward's layout and passes for `shape` on a device with `facts`: refused,
-    /// with the reason, where no layout fits the device.
-    pub fn resolve(flash: &Flash, shape: &Shape, facts: &DeviceFacts) -> Result<BackwardPlan> {
-        let layout = BackwardLayout::for_shape(shape, facts, flash.backward)?;
+    /// The backward's layout and passes for `shape` on a device with `facts`, its layout
+    /// kind `forced` where given: refused, with the reason, where no layout fits the device.
+    pub fn resolve(
+        flash: &Flash,
+        shape: &Shape,
+        facts: &DeviceFacts,
+        forced: Option<ForcedBackward>,
+        overrides: &KernelOverrides,
+    ) -> Result<BackwardPlan> {
+        let layout =
+            BackwardLayout::for_shape(shape, facts, forced, overrides.flash_backward_rows)?;
         let costs = layout.step_iterations(shape.head_dim, layout.lane_sum(facts));
         let passes = BackwardPasses::for_shape(shape, facts.loop_cap, flash.max_pass_keys, costs)?;
         Ok(BackwardPlan { layout, passes })
@@ -147,18 +154,18 @@ fn texel_pair_use(
 }
 
 /// The configuration flash uses for `shape` on a device when none is fixed, first found of:
-/// 1. `ATTNBENCH_FLASH_TILES` ([`FlashConfig::from_env`]; `split`: the key-split family's
-///    choice for the shape, f32 only);
+/// 1. the user's override ([`KernelOverrides::flash_tiles`]; `split`: the key-split
+///    family's choice for the shape, f32 only);
 /// 2. the device's tuned choice for this precision and head dim ([`TunedConfigs`], from
 ///    `attnbench tune`), when it is valid for the shape (else the default below);
-/// 3. the default for the device ([`untuned_config`]).
+/// 3. the default for the device ([`untuned_config_on`]).
 fn choose_config(
     shape: &Shape,
-    facts: &DeviceFacts,
-    tuned: &TunedConfigs,
+    ctx: &PlanContext<'_>,
     precision: Precision,
 ) -> Result<FlashConfig> {
-    match FlashConfig::from_env()? {
+    let facts = ctx.facts;
+    match ctx.overrides.flash_tiles {
         Some(TilesOverride::Config(config)) => return Ok(config),
         Some(TilesOverride::SplitFamily) if precision == Precision::F32 => {
             return FlashConfig::split_for_shape(shape, facts, precision);
@@ -169,6 +176,7 @@ fn choose_config(
         precision,
         head_dim: shape.head_dim,
     };
+    let tuned: &TunedConfigs = &ctx.tuned.flash;
     let tuned = tuned
         .get(&key)
         .filter(|config| config.validate_on(shape, facts, precision).is_ok());
@@ -176,12 +184,6 @@ fn choose_config(
         Some(config) => Ok(config),
         None => untuned_config_on(shape, facts, precision),
     }
-}
-
-/// The configuration flash uses for `shape` on `gpu` without an override or a tuned
-/// choice ([`untuned_config_on`] with the device's facts).
-pub fn untuned_config(shape: &Shape, gpu: &Gpu, precision: Precision) -> Result<FlashConfig> {
-    untuned_config_on(shape, gpu.facts(), precision)
 }
 
 /// The configuration flash uses for `shape` on a device with `facts` without an override

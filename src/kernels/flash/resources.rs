@@ -1,18 +1,18 @@
-//! flash's [`Resources`] from a device's facts alone (`attnbench plan`): the forward's
-//! tiles and, for shapes with a backward pass, its dQ and dK/dV kernels, as
-//! [`FlashPlan::resolve_on`] decides them without tuned choices.
+//! What each working dispatch of a flash run asks of the device ([`DispatchResources`],
+//! read by `attnbench plan`): the forward's tiles and, for shapes with a backward pass,
+//! its dQ and dK/dV kernels, as the plan decided them.
 
 use super::plan::FlashPlan;
-use super::tuned::TunedConfigs;
-use super::variant::Flash;
-use crate::error::Result;
 use crate::gpu::DeviceFacts;
-use crate::kernels::{DispatchResources, Resources};
+use crate::kernels::DispatchResources;
 use crate::shape::Shape;
 
-/// What a run of `flash` at `shape` asks of a device with `facts`.
-pub(super) fn resources(flash: &Flash, shape: &Shape, facts: &DeviceFacts) -> Result<Resources> {
-    let plan = FlashPlan::resolve_on(flash, shape, facts, &TunedConfigs::default())?;
+/// The dispatches of a run of `plan` at `shape` on a device with `facts`.
+pub(super) fn dispatches(
+    plan: &FlashPlan,
+    shape: &Shape,
+    facts: &DeviceFacts,
+) -> Vec<DispatchResources> {
     let config = plan.config;
     let d = shape.head_dim;
     let n = u64::from(shape.seq_len);
@@ -36,40 +36,36 @@ pub(super) fn resources(flash: &Flash, shape: &Shape, facts: &DeviceFacts) -> Re
             });
         }
     }
-    let mut label = plan.label();
-    if plan.passes > 1 {
-        label += &format!("; {} passes", plan.passes);
-    }
-    Ok(Resources { label, dispatches })
+    dispatches
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::gpu::DeviceFacts;
     use crate::kernels::flash::{FLASH, FLASH_F16};
-    use crate::shape::Pass;
+    use crate::kernels::{Kernel, PlanContext};
+    use crate::shape::{Pass, Shape};
 
     #[test]
     fn an_h100_runs_tiles_and_the_tile_backward_within_the_cap() {
         let h100 = DeviceFacts::h100();
+        let ctx = PlanContext::untuned(&h100);
         let shape = Shape::new(4096, 64).with_pass(Pass::ForwardBackward);
-        let r = resources(&FLASH, &shape, &h100).unwrap();
-        assert!(
-            r.label.starts_with("tiles,64,1,32,2; bwd tiles"),
-            "{}",
-            r.label
-        );
-        assert_eq!(r.dispatches.len(), 3);
+        let plan = FLASH.plan(&shape, &ctx).unwrap();
+        let label = plan.label().unwrap();
+        assert!(label.starts_with("tiles,64,1,32,2; bwd tiles"), "{label}");
+        let dispatches = plan.dispatches();
+        assert_eq!(dispatches.len(), 3);
         // 64 invocations, 2 lanes a row: 32 rows a workgroup, 128 workgroups.
         assert_eq!(
-            (r.dispatches[0].invocations, r.dispatches[0].workgroups),
+            (dispatches[0].invocations, dispatches[0].workgroups),
             (64, 128)
         );
-        for dispatch in &r.dispatches {
+        for dispatch in dispatches {
             assert!(dispatch.live_floats <= 96, "{dispatch:?}");
             assert!(dispatch.workgroup_bytes <= 48 << 10, "{dispatch:?}");
         }
-        let f16 = resources(&FLASH_F16, &Shape::new(4096, 128), &h100).unwrap();
-        assert_eq!(f16.dispatches.len(), 1);
+        let f16 = FLASH_F16.plan(&Shape::new(4096, 128), &ctx).unwrap();
+        assert_eq!(f16.dispatches().len(), 1);
     }
 }

@@ -14,8 +14,8 @@
 use super::bounds::BOUNDS;
 use crate::error::Result;
 use crate::gpu::{
-    BufferTracker, DeviceFacts, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer,
-    bind_resources, grid_for, params_buffer, pipeline_layout, shader, slots_and_params_layout,
+    BufferTracker, Gpu, MemoryPlan, Resource, Slot, TexelArray, TrackedBuffer, bind_resources,
+    grid_for, params_buffer, pipeline_layout, shader, shader_params, slots_and_params_layout,
     specialize, texel_array_bytes, texel_row_width,
 };
 use crate::kernels::Dispatch;
@@ -24,11 +24,13 @@ use std::sync::Arc;
 /// Invocations per workgroup of `shaders/flash/texels_pack.wgsl` (its `PACK_WG`).
 const PACK_WG: u64 = 64;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct PackParams {
-    texels: u32,
-    _pad: [u32; 3],
+shader_params! {
+    struct PackParams {
+        texels: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// Two texel arrays of the same size.
@@ -69,7 +71,9 @@ impl TexelPair {
             &PackParams {
                 // The pair's texture extent bounds it far below u32::MAX.
                 texels: texels.min(self.texels) as u32,
-                _pad: [0; 3],
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
             },
         )?;
         let bind_group = bind_resources(
@@ -100,8 +104,8 @@ impl TexelPair {
 }
 
 /// Adds a pair of `texels` texels, and the parameters of `packs` pack dispatches, to `plan`.
-pub(crate) fn plan_pair(plan: &mut MemoryPlan, texels: u64, packs: u64, gpu: &Gpu) {
-    let bytes = texel_array_bytes(texels, &gpu.limits());
+pub(crate) fn plan_pair(plan: &mut MemoryPlan, texels: u64, packs: u64, limits: &wgpu::Limits) {
+    let bytes = texel_array_bytes(texels, limits);
     plan.other("texels a", bytes).other("texels b", bytes);
     for pack in 0..packs {
         plan.other(
@@ -109,28 +113,6 @@ pub(crate) fn plan_pair(plan: &mut MemoryPlan, texels: u64, packs: u64, gpu: &Gp
             std::mem::size_of::<PackParams>() as u64,
         );
     }
-}
-
-/// Whether a texel pair of `texels` texels each fits the memory budget beside `others`
-/// bytes of buffers; the reason when it does not. The pair is a speed-up, never a need:
-/// where it does not fit, flash reads the buffers.
-pub(crate) fn texels_within_budget(
-    facts: &DeviceFacts,
-    others: u64,
-    texels: u64,
-) -> std::result::Result<(), String> {
-    let needed = others + 2 * texel_array_bytes(texels, &facts.limits);
-    match facts.memory_budget {
-        Some(budget) if needed > budget => Err(format!(
-            "a texel pair needs {needed} bytes with the run's buffers, over the memory budget of {budget}"
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Texels of Q (and of dO): the largest tensor the pair holds in a training step.
-pub(crate) fn q_texels(shape: &crate::shape::Shape) -> u64 {
-    shape.tensor_bytes() / crate::gpu::TEXEL_BYTES
 }
 
 /// log2 of the texels per texture row of this device's texel arrays (the shaders'
@@ -142,7 +124,9 @@ pub(crate) fn texel_shift(gpu: &Gpu) -> u32 {
 /// The `shaders/flash/texels_pack.wgsl` pipeline and its bind group layout.
 fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipeline)> {
     let shift = texel_shift(gpu);
-    gpu.cached(&format!("texels pack shift {shift}"), || {
+    // Keyed by the texture row's shift: the pack pipeline is the only (layout, pipeline)
+    // pair cached under a plain number.
+    gpu.cached(shift, || {
         let layout = slots_and_params_layout(
             gpu,
             "texels pack",
@@ -164,4 +148,19 @@ fn pack_pipeline(gpu: &Gpu) -> Result<(wgpu::BindGroupLayout, wgpu::ComputePipel
         )?;
         Ok((layout, pipeline))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("flash/texels_pack.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<PackParams>(wgsl),
+            None,
+            "flash/texels_pack.wgsl"
+        );
+    }
 }

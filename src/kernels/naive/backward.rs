@@ -20,8 +20,7 @@ use crate::gpu::{
     params_buffer, pipeline_layout, shader, storage_and_params_layout,
 };
 use crate::kernels::{
-    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Kernel, PreparedTraining,
-    gradient_plan,
+    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Prepared, gradient_plan,
 };
 use crate::shape::Shape;
 use std::sync::Arc;
@@ -34,7 +33,7 @@ struct BackwardPipelines {
 }
 
 fn backward_pipelines(gpu: &Gpu) -> Result<BackwardPipelines> {
-    gpu.cached("naive backward", || {
+    gpu.cached((), || {
         let layout = storage_and_params_layout(gpu, "naive backward", &[true, false, true, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
         let source = shader!(
@@ -72,45 +71,52 @@ impl Backward for Naive {
     fn summary(&self) -> &'static str {
         "P and dP materialized (two n×n matrices), dS = P∘(dP − D), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO"
     }
+}
 
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        check_loop_cap(self.name(), shape, facts)?;
-        check_backward_loop_cap(self.name(), shape, facts)
+/// Refuses what the backward's loops cannot run on a device with `facts`.
+pub(super) fn check_backward(kernel: &str, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
+    check_loop_cap(kernel, shape, facts)?;
+    check_backward_loop_cap(kernel, shape, facts)
+}
+
+/// The buffers a training run creates: the forward's plan (its score chunks hold P for the
+/// backward), dP doubling them, dO and the gradients, and the backward's parameters.
+pub(super) fn training_memory(
+    rows: ScoreRows,
+    shape: &Shape,
+    limits: &wgpu::Limits,
+) -> Result<MemoryPlan> {
+    let mut plan = rows.plan(shape, limits)?;
+    let dp: Vec<_> = plan
+        .buffers
+        .iter()
+        .filter(|b| b.label.starts_with("scores"))
+        .map(|b| (format!("d{}", b.label), b.count, b.bytes))
+        .collect();
+    for (label, count, bytes) in dp {
+        plan.storage_n(label, count, bytes);
     }
+    plan.buffers.extend(gradient_plan(shape).buffers);
+    let chunks = rows.split(shape, limits)?.chunks;
+    plan.other_n(
+        "backward params",
+        chunks,
+        3 * std::mem::size_of::<Params>() as u64,
+    );
+    Ok(plan)
+}
 
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        // The forward's plan holds Q, K, V, O and its score chunks, which hold P for the
-        // backward; dP doubles them.
-        let mut plan = self.rows.plan(shape, gpu)?;
-        let dp: Vec<_> = plan
-            .buffers
-            .iter()
-            .filter(|b| b.label.starts_with("scores"))
-            .map(|b| (format!("d{}", b.label), b.count, b.bytes))
-            .collect();
-        for (label, count, bytes) in dp {
-            plan.storage_n(label, count, bytes);
-        }
-        plan.buffers.extend(gradient_plan(shape).buffers);
-        let chunks = self.rows.split(shape, &gpu.limits())?.chunks;
-        plan.other_n(
-            "backward params",
-            chunks,
-            3 * std::mem::size_of::<Params>() as u64,
-        );
-        Ok(plan)
-    }
-
-    fn prepare(
-        &self,
+impl ScoreRows {
+    /// Builds the forward and the backward on one set of buffers.
+    pub(super) fn prepare_training(
+        self,
         gpu: &Gpu,
         shape: &Shape,
         io: &AttentionBuffers,
         grads: &GradientBuffers,
         tracker: &Arc<BufferTracker>,
-    ) -> Result<PreparedTraining> {
-        Backward::check_support(self, shape, gpu)?;
-        let rows_held = self.rows;
+    ) -> Result<Prepared> {
+        let rows_held = self;
         // The forward leaves P in its score buffers: naive's backward reads them (P is the
         // saved activation); chunked's block holds only the last block's P, so its
         // backward recomputes P block by block.
@@ -195,7 +201,7 @@ impl Backward for Naive {
         buffers.extend(dp_buffers);
         let mut forward_buffers = forward_params;
         forward_buffers.extend(p_buffers);
-        Ok(PreparedTraining {
+        Ok(Prepared::Training {
             forward: Box::new(Dispatches {
                 steps: forward_steps,
                 _buffers: forward_buffers,

@@ -16,9 +16,12 @@ mod backward;
 use crate::error::{Error, Result};
 use crate::gpu::{
     BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
-    params_buffer, pipeline_layout, shader, storage_and_params_layout,
+    params_buffer, pipeline_layout, shader, shader_params, storage_and_params_layout,
 };
-use crate::kernels::{AttentionBuffers, Dispatch, Dispatches, Kernel, PreparedKernel, io_plan};
+use crate::kernels::{
+    AttentionBuffers, Dispatch, Dispatches, Kernel, Plan, PlanContext, Prepared, PreparedKernel,
+    RunBuffers, buffers_mismatch, io_plan,
+};
 use crate::shape::{F32_BYTES, Shape};
 use std::sync::Arc;
 
@@ -43,21 +46,22 @@ pub static CHUNKED: Naive = Naive {
 /// Invocations per workgroup of the `scores` and `weighted_sum` entry points.
 pub(crate) const THREADS: u64 = 256;
 
-/// The Params of naive/forward.wgsl and naive/backward.wgsl (`shaders/naive/params.wgsl`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Params {
-    pub seq_len: u32,
-    pub head_dim: u32,
-    pub causal: u32,
-    pub scale: f32,
-    pub row_start: u32,
-    pub row_count: u32,
-    pub heads: u32,
-    pub kv_heads: u32,
-    pub window: u32,
-    pub accumulate: u32,
-    pub _pad: [u32; 2],
+shader_params! {
+    /// The Params of naive/forward.wgsl and naive/backward.wgsl (`shaders/naive/params.wgsl`).
+    pub(crate) struct Params {
+        seq_len: u32,
+        head_dim: u32,
+        causal: u32,
+        scale: f32,
+        row_start: u32,
+        row_count: u32,
+        heads: u32,
+        kv_heads: u32,
+        window: u32,
+        accumulate: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 impl Params {
@@ -74,7 +78,8 @@ impl Params {
             kv_heads: shape.kv_head_count(),
             window: shape.window.unwrap_or(0),
             accumulate: 0,
-            _pad: [0; 2],
+            _pad1: 0,
+            _pad2: 0,
         }
     }
 }
@@ -99,7 +104,7 @@ pub fn chunking(shape: &Shape, limits: &wgpu::Limits) -> Result<Chunking> {
             what: format!("naive at {shape}: one row of scores"),
             needed: row_bytes,
             allowed: max_chunk,
-            limit: "max_storage_buffer_binding_size".into(),
+            limit: crate::error::Limit::MaxStorageBufferBindingSize,
         });
     }
     let rows = shape.rows();
@@ -119,10 +124,14 @@ pub(crate) struct Pipelines {
 }
 
 pub(crate) fn pipelines(gpu: &Gpu) -> Result<Pipelines> {
-    gpu.cached("naive", || {
+    gpu.cached((), || {
         let layout = storage_and_params_layout(gpu, "naive", &[true, true, true, false, false]);
         let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!("naive/forward.wgsl", "naive/params.wgsl", "common/workgroup_reduce.wgsl");
+        let source = shader!(
+            "naive/forward.wgsl",
+            "naive/params.wgsl",
+            "common/workgroup_reduce.wgsl"
+        );
         let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
         Ok(Pipelines {
             scores: compile("scores")?,
@@ -160,8 +169,8 @@ impl ScoreRows {
         })
     }
 
-    pub(crate) fn plan(self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        self.plan_with(shape, self.split(shape, &gpu.limits())?)
+    pub(crate) fn plan(self, shape: &Shape, limits: &wgpu::Limits) -> Result<MemoryPlan> {
+        self.plan_with(shape, self.split(shape, limits)?)
     }
 
     /// The plan of `shape` with its score rows split as `split`.
@@ -288,7 +297,7 @@ impl ScoreRows {
         Ok((steps, buffers))
     }
 
-    pub(crate) fn prepare(
+    pub(crate) fn prepare_forward(
         self,
         gpu: &Gpu,
         shape: &Shape,
@@ -354,32 +363,72 @@ impl Kernel for Naive {
         self.rows == ScoreRows::Materialized
     }
 
-    fn check_device(&self, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-        check_loop_cap(self.name(), shape, facts)
-    }
-
-    fn memory_plan(&self, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-        self.rows.plan(shape, gpu)
+    fn plan(&self, shape: &Shape, ctx: &PlanContext<'_>) -> Result<Box<dyn Plan>> {
+        let facts = ctx.facts;
+        let training = shape.pass.has_backward();
+        let memory = if training {
+            backward::check_backward(self.name(), shape, facts)?;
+            backward::training_memory(self.rows, shape, &facts.limits)?
+        } else {
+            check_loop_cap(self.name(), shape, facts)?;
+            self.rows.plan(shape, &facts.limits)?
+        };
+        Ok(Box::new(NaiveRun {
+            rows: self.rows,
+            shape: *shape,
+            memory,
+        }))
     }
 
     fn backward(&self) -> Option<&dyn crate::kernels::Backward> {
         Some(self)
     }
+}
+
+/// naive's or chunked's plan for one shape: how score rows are held, and the buffers.
+struct NaiveRun {
+    rows: ScoreRows,
+    shape: Shape,
+    memory: MemoryPlan,
+}
+
+impl Plan for NaiveRun {
+    fn memory(&self) -> &MemoryPlan {
+        &self.memory
+    }
 
     fn prepare(
         &self,
         gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
+        buffers: RunBuffers<'_>,
         tracker: &Arc<BufferTracker>,
-    ) -> Result<Box<dyn PreparedKernel>> {
-        self.rows.prepare(gpu, shape, io, tracker)
+    ) -> Result<Prepared> {
+        let shape = &self.shape;
+        match (shape.pass.has_backward(), buffers.grads) {
+            (true, Some(grads)) => self
+                .rows
+                .prepare_training(gpu, shape, buffers.io, grads, tracker),
+            (false, None) => Ok(Prepared::Forward(
+                self.rows.prepare_forward(gpu, shape, buffers.io, tracker)?,
+            )),
+            (training, _) => Err(buffers_mismatch("naive", training)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_match_the_shader() {
+        let wgsl = crate::gpu::shader!("naive/params.wgsl").wgsl;
+        assert_eq!(
+            crate::gpu::wgsl_mismatch::<Params>(wgsl),
+            None,
+            "naive/params.wgsl"
+        );
+    }
 
     #[test]
     fn chunks_hold_whole_rows_within_the_binding_limit() {

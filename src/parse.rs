@@ -1,7 +1,7 @@
-//! Parsers for settings given as text (environment variables, flags, files). Each checks
-//! the value's range as it parses, so that a bad value is one [`Error::InvalidSetting`]
-//! (exit 2) at start-up, never a panic or a silent clamp deep inside a run. None of them
-//! panics on any input (a property test checks this).
+//! Parsers for settings given as text (flags, environment variables, files, the browser's
+//! query string). Each checks the value's range as it parses, so that a bad value is one
+//! [`Error::InvalidSetting`] (exit 2) at start-up, never a panic or a silent clamp deep
+//! inside a run. None of them panics on any input (a property test checks this).
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -19,16 +19,17 @@ pub fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
     })
 }
 
-/// A comma-separated list of numbers (empty items ignored).
+/// A comma-separated list of numbers, at least one; an empty item (`1,,2`, `,`) is refused
+/// rather than skipped.
 pub fn list<T: std::str::FromStr>(what: &str, text: &str) -> Result<Vec<T>> {
     text.split(',')
         .map(str::trim)
-        .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<T>().map_err(|_| Error::InvalidSetting {
                 what: what.into(),
                 value: text.into(),
-                expected: "a comma-separated list of numbers".into(),
+                expected: "a comma-separated list of numbers, e.g. 256,1024 (no empty items)"
+                    .into(),
             })
         })
         .collect()

@@ -1,59 +1,30 @@
-//! Device ceilings measured on the device itself (as vkpeak, clpeak and mixbench do), so
-//! that every result can be reported as a fraction of what this device can do:
-//! f32 (and f16) FMA throughput, device memory bandwidth, and host↔device transfer rates.
+//! The probes themselves, asynchronous so that the browser awaits what native code blocks
+//! on: FMA chains of several shapes, a scale-copy for bandwidth, uploads and read-backs.
 //! Every probe writes a value the host checks, so a probe optimized away fails.
 
 use crate::error::{Error, Result};
-use crate::files::{load_json, save_json};
-use crate::gpu::{BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, time_passes};
+use crate::gpu::{
+    BufferTracker, Gpu, ShaderSource, TrackedBuffer, grid_for, shader_params, time_passes_async,
+};
 use crate::gpu::{bind_buffers, params_buffer, pipeline_layout, storage_and_params_layout};
-use crate::results::DeviceHeader;
-use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// Identifies the probe file schema.
-pub const PROBE_SCHEMA: &str = "attnbench-probe/1";
-
-/// The measured ceilings of one device.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProbeReport {
-    /// Always [`PROBE_SCHEMA`].
-    pub schema: String,
-    /// The device.
-    pub device: DeviceHeader,
-    /// Peak f32 FMA throughput, GFLOP/s (best configuration).
-    pub fma_f32_gflops: f64,
-    /// Peak f16 FMA throughput, GFLOP/s, where the device has SHADER_F16.
-    pub fma_f16_gflops: Option<f64>,
-    /// Device memory bandwidth, GB/s (bytes read + written).
-    pub bandwidth_gbps: f64,
-    /// Host → device upload rate, GB/s (wall clock).
-    pub upload_gbps: f64,
-    /// Device → host readback rate, GB/s (wall clock).
-    pub readback_gbps: f64,
-    /// gpu-timestamps or wall-clock, for the FMA and bandwidth probes.
-    pub timing: String,
-    /// Configurations tried: (description, GFLOP/s or GB/s).
-    pub tried: Vec<(String, f64)>,
-}
+use web_time::Instant;
 
 const PARAMS_X: f32 = 0.999_97;
 const PARAMS_Y: f32 = 0.000_12;
 /// Timed runs per probe; the median counts.
 const RUNS: u32 = 5;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    iterations: u32,
-    count: u32,
-    x: f32,
-    y: f32,
+shader_params! {
+    pub(super) struct Params {
+        iterations: u32,
+        count: u32,
+        x: f32,
+        y: f32,
+    }
 }
 
-struct Probe<'g> {
+pub(super) struct Probe<'g> {
     gpu: &'g Gpu,
     tracker: Arc<BufferTracker>,
     layout: wgpu::BindGroupLayout,
@@ -62,7 +33,7 @@ struct Probe<'g> {
 /// One way of keeping a device's FMA units busy: an entry point of the probe shader and
 /// the independent chains it runs per invocation.
 #[derive(Clone, Copy, Debug)]
-struct FmaShape {
+pub(super) struct FmaShape {
     entry: &'static str,
     /// Independent dependency chains per invocation.
     chains: u32,
@@ -79,7 +50,7 @@ impl FmaShape {
 
 /// The f32 chain shapes probed; the fastest is the ceiling. One shape alone under-reads
 /// where it spills registers or leaves units idle, and a ceiling a kernel beats is none.
-const FMA_F32_SHAPES: [FmaShape; 4] = [
+pub(super) const FMA_F32_SHAPES: [FmaShape; 4] = [
     FmaShape {
         entry: "fma_f32",
         chains: 8,
@@ -102,7 +73,7 @@ const FMA_F32_SHAPES: [FmaShape; 4] = [
     },
 ];
 
-const FMA_F16_SHAPE: FmaShape = FmaShape {
+pub(super) const FMA_F16_SHAPE: FmaShape = FmaShape {
     entry: "fma_f16",
     chains: 8,
     lanes: 4,
@@ -125,7 +96,7 @@ pub fn expected_fma(id: u32, iterations: u32, chains: u32) -> f32 {
 }
 
 impl<'g> Probe<'g> {
-    fn new(gpu: &'g Gpu) -> Self {
+    pub(super) fn new(gpu: &'g Gpu) -> Self {
         Probe {
             gpu,
             tracker: BufferTracker::new(),
@@ -145,7 +116,7 @@ impl<'g> Probe<'g> {
     }
 
     /// Median ns of RUNS runs of `entry` over `grid`, plus the source of the times.
-    fn time(
+    async fn time(
         &self,
         source: ShaderSource,
         entry: &str,
@@ -176,16 +147,16 @@ impl<'g> Probe<'g> {
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         };
         // Calibrated from cold (the first run, which compiles, is not timed).
-        let times = time_passes(self.gpu, entry, &encode, RUNS, RUNS, None)?;
+        let times = time_passes_async(self.gpu, entry, &encode, RUNS, RUNS, None).await?;
         Ok((
-            crate::gpu::median(&times.ns)?,
+            crate::stats::median_of(&times.ns)?,
             times.source.as_str().to_string(),
         ))
     }
 
     /// Best FMA GFLOP/s over `shapes` × `workgroups`, growing the work until a run takes
     /// at least 20 ms; the result of every run is checked.
-    fn fma(
+    pub(super) async fn fma(
         &self,
         f16: bool,
         shapes: &[FmaShape],
@@ -195,7 +166,7 @@ impl<'g> Probe<'g> {
         let mut best = (0.0f64, String::new());
         for &shape in shapes {
             for &workgroup in workgroups {
-                let (gflops, timing) = self.fma_shape(f16, shape, workgroup, tried)?;
+                let (gflops, timing) = self.fma_shape(f16, shape, workgroup, tried).await?;
                 if gflops > best.0 {
                     best = (gflops, timing);
                 }
@@ -205,7 +176,7 @@ impl<'g> Probe<'g> {
     }
 
     /// GFLOP/s of one chain shape at one workgroup size.
-    fn fma_shape(
+    async fn fma_shape(
         &self,
         f16: bool,
         shape: FmaShape,
@@ -215,7 +186,7 @@ impl<'g> Probe<'g> {
         let source = if f16 {
             ShaderSource {
                 name: "probe/probe_f16.wgsl",
-                wgsl: include_str!("../shaders/probe/probe_f16.wgsl"),
+                wgsl: include_str!("../../shaders/probe/probe_f16.wgsl"),
             }
         } else {
             crate::gpu::shader!("probe/probe.wgsl")
@@ -240,8 +211,11 @@ impl<'g> Probe<'g> {
                 x: PARAMS_X,
                 y: PARAMS_Y,
             };
-            let (ns, timing) = self.time(source, entry, workgroup, (&src, &dst), params, grid)?;
-            self.check_fma(&dst, count, iterations, shape.chains, f16)?;
+            let (ns, timing) = self
+                .time(source, entry, workgroup, (&src, &dst), params, grid)
+                .await?;
+            self.check_fma(&dst, count, iterations, shape.chains, f16)
+                .await?;
             let gflops =
                 f64::from(count) * f64::from(iterations) * shape.flops_per_iteration() / ns;
             let big_enough =
@@ -254,7 +228,7 @@ impl<'g> Probe<'g> {
         }
     }
 
-    fn check_fma(
+    async fn check_fma(
         &self,
         dst: &TrackedBuffer,
         count: u32,
@@ -263,8 +237,11 @@ impl<'g> Probe<'g> {
         f16: bool,
     ) -> Result<()> {
         let sample = count.min(64);
-        let data: Vec<f32> =
-            bytemuck::pod_collect_to_vec(&self.gpu.read_buffer(dst, u64::from(sample) * 16)?);
+        let bytes = self
+            .gpu
+            .read_buffer_async(dst, u64::from(sample) * 16)
+            .await?;
+        let data: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
         for id in 0..sample {
             let want = expected_fma(id, iterations, chains);
             let tolerance = if f16 {
@@ -287,7 +264,7 @@ impl<'g> Probe<'g> {
 
     /// Device memory bandwidth from a scale-copy of the largest buffer pair that fits, up
     /// to `most` bytes each.
-    fn bandwidth(&self, most: u64, tried: &mut Vec<(String, f64)>) -> Result<f64> {
+    pub(super) async fn bandwidth(&self, most: u64, tried: &mut Vec<(String, f64)>) -> Result<f64> {
         let limits = self.gpu.limits();
         let budget = self.gpu.memory_budget().bytes.unwrap_or(u64::MAX);
         let bytes = most
@@ -312,15 +289,18 @@ impl<'g> Probe<'g> {
             x: 0.5,
             y: 0.0,
         };
-        let (ns, _) = self.time(
-            crate::gpu::shader!("probe/probe.wgsl"),
-            "scale_copy",
-            workgroup,
-            (&src, &dst),
-            params,
-            grid,
-        )?;
-        let out: Vec<f32> = bytemuck::pod_collect_to_vec(&self.gpu.read_buffer(&dst, bytes)?);
+        let (ns, _) = self
+            .time(
+                crate::gpu::shader!("probe/probe.wgsl"),
+                "scale_copy",
+                workgroup,
+                (&src, &dst),
+                params,
+                grid,
+            )
+            .await?;
+        let out: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.gpu.read_buffer_async(&dst, bytes).await?);
         for i in [0usize, 1, 999, out.len() / 2, out.len() - 1] {
             let want = ramp[i] * 0.5;
             if out[i] != want {
@@ -338,10 +318,11 @@ impl<'g> Probe<'g> {
         Ok(gbps)
     }
 
-    /// Host→device and device→host rates over a 64 MiB buffer, wall clock, median of RUNS.
-    fn transfers(&self) -> Result<(f64, f64)> {
+    /// Host→device and device→host rates over a buffer of up to `most` bytes, wall
+    /// clock, median of RUNS.
+    pub(super) async fn transfers(&self, most: u64) -> Result<(f64, f64)> {
         let limits = self.gpu.limits();
-        let bytes = (64u64 << 20).min(limits.max_buffer_size) / 16 * 16;
+        let bytes = most.min(limits.max_buffer_size) / 16 * 16;
         let buffer = self.storage("probe transfer", bytes)?;
         let data: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
         let mut up = Vec::new();
@@ -350,10 +331,10 @@ impl<'g> Probe<'g> {
             let t0 = Instant::now();
             self.gpu.queue.write_buffer(&buffer, 0, &data);
             self.gpu.queue.submit([]);
-            self.gpu.wait("uploading")?;
+            self.gpu.wait_async("uploading").await?;
             let t_up = t0.elapsed().as_nanos() as f64;
             let t1 = Instant::now();
-            let back = self.gpu.read_buffer(&buffer, bytes)?;
+            let back = self.gpu.read_buffer_async(&buffer, bytes).await?;
             let t_down = t1.elapsed().as_nanos() as f64;
             if back != data {
                 return Err(Error::Gpu {
@@ -367,81 +348,8 @@ impl<'g> Probe<'g> {
             }
         }
         Ok((
-            bytes as f64 / crate::gpu::median(&up)?,
-            bytes as f64 / crate::gpu::median(&down)?,
+            bytes as f64 / crate::stats::median_of(&up)?,
+            bytes as f64 / crate::stats::median_of(&down)?,
         ))
-    }
-}
-
-/// Runs every probe on `gpu`.
-pub fn run_probes(gpu: &Gpu) -> Result<ProbeReport> {
-    let probe = Probe::new(gpu);
-    let mut tried = Vec::new();
-    let (fma_f32_gflops, timing) = probe.fma(false, &FMA_F32_SHAPES, &[64, 256], &mut tried)?;
-    let fma_f16_gflops = if gpu.features().contains(wgpu::Features::SHADER_F16) {
-        Some(probe.fma(true, &[FMA_F16_SHAPE], &[64, 256], &mut tried)?.0)
-    } else {
-        None
-    };
-    let bandwidth_gbps = probe.bandwidth(256 << 20, &mut tried)?;
-    let (upload_gbps, readback_gbps) = probe.transfers()?;
-    Ok(ProbeReport {
-        schema: PROBE_SCHEMA.into(),
-        device: DeviceHeader::for_gpu(gpu),
-        fma_f32_gflops,
-        fma_f16_gflops,
-        bandwidth_gbps,
-        upload_gbps,
-        readback_gbps,
-        timing,
-        tried,
-    })
-}
-
-/// The f32 FMA peak (GFLOP/s) and the device bandwidth (GB/s), probed in a second or two:
-/// what a run measures at its start and its end to tell whether the machine held still.
-pub fn quick(gpu: &Gpu) -> Result<(f64, f64)> {
-    let probe = Probe::new(gpu);
-    let mut tried = Vec::new();
-    let (fma, _) = probe.fma(false, &FMA_F32_SHAPES, &[256], &mut tried)?;
-    let bandwidth = probe.bandwidth(64 << 20, &mut tried)?;
-    Ok((fma, bandwidth))
-}
-
-impl ProbeReport {
-    /// `probe.json` in a device folder.
-    pub fn path(dir: &Path) -> std::path::PathBuf {
-        dir.join("probe.json")
-    }
-
-    /// Reads `probe.json` from `dir`; `Ok(None)` when absent.
-    pub fn load(dir: &Path) -> Result<Option<ProbeReport>> {
-        load_json(&Self::path(dir), "probe file", PROBE_SCHEMA)
-    }
-
-    /// The ceilings results rows are measured against.
-    pub fn ceilings(&self) -> crate::results::Ceilings {
-        crate::results::Ceilings {
-            fma_f32_gflops: self.fma_f32_gflops,
-            fma_f16_gflops: self.fma_f16_gflops,
-            bandwidth_gbps: self.bandwidth_gbps,
-            upload_gbps: self.upload_gbps,
-            readback_gbps: self.readback_gbps,
-        }
-    }
-
-    /// Reads `probe.json` from `dir` when it was measured on `device`; `Ok(None)` when
-    /// absent. Another device's probe is an error: its ceilings are never applied here.
-    pub fn load_for(dir: &Path, device: &DeviceHeader) -> Result<Option<ProbeReport>> {
-        let Some(report) = Self::load(dir)? else {
-            return Ok(None);
-        };
-        crate::results::refuse_foreign(&Self::path(dir), &report.device, device, "probe")?;
-        Ok(Some(report))
-    }
-
-    /// Writes `probe.json` into `dir` atomically, under the folder's lock.
-    pub fn save(&self, _lock: &crate::files::FolderLock, dir: &Path) -> Result<()> {
-        save_json(&Self::path(dir), self)
     }
 }

@@ -1,67 +1,34 @@
 //! Running a kernel: [`KernelRun`] uploads the inputs once, dispatches as often as asked
 //! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
 
+mod measurement;
+mod plan;
+mod row;
+
+pub use crate::stats::{Measurement, gflops};
+pub use measurement::MeasureOptions;
+pub use plan::{PointPlan, label_of};
+pub use row::{measured, planned_row};
+
+use crate::bench::Bench;
 use crate::error::Result;
 use crate::gpu::{
-    BufferTracker, Gpu, MemoryPlan, RunTimes, TimingSource, calibrate_async, submit_passes,
-    time_batch_async, time_samples_async,
+    BufferTracker, Gpu, RunTimes, calibrate_async, submit_passes, time_batch_async,
+    time_samples_async,
 };
-use crate::kernels::{
-    AttentionBuffers, Backward, GradientBuffers, Kernel, PreparedKernel, PreparedTraining,
-};
+use crate::kernels::{AttentionBuffers, GradientBuffers, Kernel, Prepared, RunBuffers};
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, Gradients};
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The bytes a kernel needs for `shape` on `gpu`, checked against the device limits and
-/// memory budget without allocating anything.
-pub fn plan_for(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-    shape.validate()?;
-    // Memory first: it is the wall the suite is about, and its error gives the bytes.
-    let plan = memory_plan(kernel, shape, gpu)?;
-    plan.check(
-        &format!("{} at {shape}", kernel.name()),
-        &gpu.limits(),
-        gpu.memory_budget(),
-    )?;
-    check_support(kernel, shape, gpu)?;
-    Ok(plan)
-}
-
-/// `kernel`'s backward pass, or the refusal of a kernel without one.
-fn backward_of(kernel: &dyn Kernel) -> Result<&dyn Backward> {
-    kernel
-        .backward()
-        .ok_or_else(|| crate::kernels::no_backward(kernel))
-}
-
-/// The buffers `kernel` creates for `shape` on `gpu` (its backward's plan for shapes with
-/// a backward pass), unchecked against the device.
-pub fn memory_plan(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<MemoryPlan> {
-    if shape.pass.has_backward() {
-        backward_of(kernel)?.memory_plan(shape, gpu)
-    } else {
-        kernel.memory_plan(shape, gpu)
-    }
-}
-
-/// Whether `kernel` can run `shape` on `gpu` as far as the kernel itself is concerned
-/// (its forward, and its backward for shapes with one): [`Kernel::check_support`], and a
-/// refusal for a missing backward. Device limits and memory are [`plan_for`]'s.
-pub fn check_support(kernel: &dyn Kernel, shape: &Shape, gpu: &Gpu) -> Result<()> {
-    kernel.check_support(shape, gpu)?;
-    if shape.pass.has_backward() {
-        backward_of(kernel)?.check_support(shape, gpu)?;
-    }
-    Ok(())
-}
-
 /// What a run has prepared: the forward alone, or forward and backward.
-enum Prepared {
-    Forward(Box<dyn PreparedKernel>),
-    Training(PreparedTraining),
+enum Stages {
+    Forward(Box<dyn crate::kernels::PreparedKernel>),
+    Training {
+        forward: Box<dyn crate::kernels::PreparedKernel>,
+        backward: Box<dyn crate::kernels::PreparedKernel>,
+    },
 }
 
 /// One kernel on one problem, resident on the device.
@@ -69,133 +36,36 @@ pub struct KernelRun<'g> {
     gpu: &'g Gpu,
     kernel: &'g dyn Kernel,
     shape: Shape,
+    label: Option<String>,
     tracker: Arc<BufferTracker>,
     io: AttentionBuffers,
     grads: Option<GradientBuffers>,
-    prepared: Prepared,
-}
-
-/// Times of repeated dispatches.
-#[derive(Clone, Debug, Serialize)]
-pub struct Measurement {
-    /// Median time in ms.
-    pub median_ms: f64,
-    /// Fastest in ms.
-    pub min_ms: f64,
-    /// Slowest in ms.
-    pub max_ms: f64,
-    /// Every sample in ms.
-    pub samples_ms: Vec<f64>,
-    /// Where the times came from.
-    pub timing: TimingSource,
-    /// 95% confidence interval of the median, ms ([`median_ci95`]).
-    pub ci95_ms: (f64, f64),
-    /// Runs back to back per sample: each sample is its batch's time over this.
-    pub runs_per_sample: u32,
-    /// Why the wall clock timed it on a device that has timestamps.
-    pub timing_fallback: Option<String>,
-}
-
-impl Measurement {
-    /// Summarizes samples in ms (at least one), one run each.
-    pub fn from_samples(samples_ms: Vec<f64>, timing: TimingSource) -> Result<Self> {
-        Ok(Measurement {
-            median_ms: crate::gpu::median(&samples_ms)?,
-            min_ms: samples_ms.iter().copied().fold(f64::INFINITY, f64::min),
-            max_ms: samples_ms.iter().copied().fold(0.0, f64::max),
-            ci95_ms: median_ci95(&samples_ms),
-            samples_ms,
-            timing,
-            runs_per_sample: 1,
-            timing_fallback: None,
-        })
-    }
-
-    /// Summarizes batched samples ([`RunTimes`]: each its batch's time over its runs).
-    pub fn from_run_times(times: RunTimes) -> Result<Self> {
-        let mut m = Self::from_samples(times.ns.iter().map(|t| t / 1e6).collect(), times.source)?;
-        m.runs_per_sample = times.runs_per_sample;
-        m.timing_fallback = times.fallback;
-        Ok(m)
-    }
-
-    /// Half the interval's width as a fraction of the median: ±0.05 is ±5%.
-    pub fn relative_spread(&self) -> f64 {
-        if self.median_ms > 0.0 {
-            (self.ci95_ms.1 - self.ci95_ms.0) / 2.0 / self.median_ms
-        } else {
-            0.0
-        }
-    }
-}
-
-/// The 95% confidence interval of the median of `samples` (at least one): the 2.5th and
-/// 97.5th percentiles of the medians of 2 000 bootstrap resamples, with a fixed seed so the
-/// same samples always give the same interval. With few samples it widens towards their
-/// range, as it should.
-pub fn median_ci95(samples: &[f64]) -> (f64, f64) {
-    const RESAMPLES: usize = 2000;
-    if samples.len() < 2 {
-        let x = samples.first().copied().unwrap_or(0.0);
-        return (x, x);
-    }
-    let mut rng = fastrand::Rng::with_seed(0x0c19_5eed);
-    let mut resample = vec![0.0; samples.len()];
-    let mut medians: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            for x in resample.iter_mut() {
-                *x = samples[rng.usize(..samples.len())];
-            }
-            crate::gpu::median(&resample).unwrap_or(0.0)
-        })
-        .collect();
-    medians.sort_by(f64::total_cmp);
-    let at = |q: f64| medians[((q * RESAMPLES as f64) as usize).min(RESAMPLES - 1)];
-    (at(0.025), at(0.975))
-}
-
-/// How to measure.
-#[derive(Clone, Copy, Debug)]
-pub struct MeasureOptions {
-    /// Untimed runs first (shader JIT, caches); they stop early once `time_budget` is spent.
-    pub warmup: u32,
-    /// Timed runs wanted.
-    pub samples: u32,
-    /// Stop sampling once this much wall time has been spent on samples (at least
-    /// `min_samples` are taken).
-    pub time_budget: Option<Duration>,
-    /// Fewest timed runs, whatever the budget.
-    pub min_samples: u32,
-}
-
-impl Default for MeasureOptions {
-    fn default() -> Self {
-        MeasureOptions {
-            warmup: 2,
-            samples: 10,
-            time_budget: Some(Duration::from_secs(10)),
-            min_samples: 3,
-        }
-    }
+    stages: Stages,
 }
 
 impl<'g> KernelRun<'g> {
-    /// Validates, plans, allocates and uploads: afterwards only dispatches remain
-    /// ([`KernelRun::new_async`], blocking).
+    /// Allocates, uploads and prepares `plan` ([`KernelRun::new_async`], blocking).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn new(gpu: &'g Gpu, kernel: &'g dyn Kernel, inputs: &AttentionInputs) -> Result<Self> {
-        pollster::block_on(Self::new_async(gpu, kernel, inputs))
+    pub fn new(gpu: &'g Gpu, plan: &PointPlan<'g>, inputs: &AttentionInputs) -> Result<Self> {
+        pollster::block_on(Self::new_async(gpu, plan, inputs))
     }
 
-    /// Validates, plans, allocates and uploads: afterwards only dispatches remain. For a
-    /// backward pass timed alone, the forward it reads runs once here, untimed.
+    /// Allocates, uploads and prepares `plan` (which must be for the inputs' shape):
+    /// afterwards only dispatches remain. For a backward pass timed alone, the forward it
+    /// reads runs once here, untimed.
     pub async fn new_async(
         gpu: &'g Gpu,
-        kernel: &'g dyn Kernel,
+        plan: &PointPlan<'g>,
         inputs: &AttentionInputs,
     ) -> Result<Self> {
-        let shape = inputs.shape;
-        plan_for(kernel, &shape, gpu)?;
+        let (kernel, shape) = (plan.kernel(), inputs.shape);
+        if *plan.shape() != shape {
+            return Err(crate::error::Error::InvalidShape(format!(
+                "{} was planned for {}, its inputs are {shape}",
+                kernel.name(),
+                plan.shape()
+            )));
+        }
         let rows = kernel.query_rows(&shape);
         let held = inputs.query_rows();
         if held < rows {
@@ -237,7 +107,7 @@ impl<'g> KernelRun<'g> {
             gpu.queue
                 .write_buffer(&io.v, 0, bytemuck::cast_slice(&inputs.v));
         })?;
-        let (grads, prepared) = if shape.pass.has_backward() {
+        let grads = if shape.pass.has_backward() {
             let d_o = inputs.d_o.as_deref().ok_or_else(|| {
                 crate::error::Error::InvalidShape(format!(
                     "the {} pass needs dO: inputs without one",
@@ -263,44 +133,66 @@ impl<'g> KernelRun<'g> {
                 gpu.queue
                     .write_buffer(&grads.d_o, 0, bytemuck::cast_slice(d_o));
             })?;
-            let training = backward_of(kernel)?.prepare(gpu, &shape, &io, &grads, &tracker)?;
-            (Some(grads), Prepared::Training(training))
+            Some(grads)
         } else {
-            (
-                None,
-                Prepared::Forward(kernel.prepare(gpu, &shape, &io, &tracker)?),
-            )
+            None
+        };
+        let buffers = RunBuffers {
+            io: &io,
+            grads: grads.as_ref(),
+        };
+        let stages = match plan.prepare(gpu, buffers, &tracker)? {
+            Prepared::Forward(forward) => Stages::Forward(forward),
+            Prepared::Training { forward, backward } => Stages::Training { forward, backward },
         };
         let run = KernelRun {
             gpu,
             kernel,
             shape,
+            label: plan.label().map(str::to_string),
             tracker,
             io,
             grads,
-            prepared,
+            stages,
         };
         // The backward alone is timed: the forward that produces O (and what the backward
         // reads besides) runs once here, untimed.
-        if let Prepared::Training(t) = &run.prepared
+        if let Stages::Training { forward, .. } = &run.stages
             && !shape.pass.times_forward()
         {
-            submit_passes(gpu, kernel.name(), &|pass| t.forward.encode(pass), None, 1)?;
+            submit_passes(gpu, kernel.name(), &|pass| forward.encode(pass), None, 1)?;
             gpu.wait_async(&format!("running {}'s forward", kernel.name()))
                 .await?;
         }
         Ok(run)
     }
 
+    /// Plans `kernel` for the inputs' shape on `bench` (checked against the device), then
+    /// allocates, uploads and prepares it: one plan, for a one-off run.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn plan_new(
+        bench: &'g Bench,
+        kernel: &'g dyn Kernel,
+        inputs: &AttentionInputs,
+    ) -> Result<Self> {
+        let plan = PointPlan::checked(bench, kernel, &inputs.shape)?;
+        Self::new(bench, &plan, inputs)
+    }
+
+    /// The configuration its plan recorded ([`PointPlan::label`]).
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
     /// Records what a run times: the forward, the backward, or both in order.
     fn encode_timed(&self, pass: &mut wgpu::ComputePass<'_>) {
-        match &self.prepared {
-            Prepared::Forward(f) => f.encode(pass),
-            Prepared::Training(t) => {
+        match &self.stages {
+            Stages::Forward(f) => f.encode(pass),
+            Stages::Training { forward, backward } => {
                 if self.shape.pass.times_forward() {
-                    t.forward.encode(pass);
+                    forward.encode(pass);
                 }
-                t.backward.encode(pass);
+                backward.encode(pass);
             }
         }
     }
@@ -494,14 +386,25 @@ impl<'g> KernelRun<'g> {
     }
 }
 
-/// Runs `kernel` once on host inputs for their shape's pass and returns O and, with a
+/// Plans `kernel` for the inputs' shape on `bench`, runs it once and returns O and, with a
 /// backward pass, dQ, dK and dV. Every output is poisoned with NaN first.
 pub async fn run_training_async(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     inputs: &AttentionInputs,
 ) -> Result<(Vec<f32>, Option<Gradients>)> {
-    let run = KernelRun::new_async(gpu, kernel, inputs).await?;
+    let plan = PointPlan::checked(bench, kernel, &inputs.shape)?;
+    run_plan_async(bench, &plan, inputs).await
+}
+
+/// Runs `plan` once on host inputs (outputs poisoned with NaN first) and returns O and,
+/// with a backward pass, dQ, dK and dV.
+pub async fn run_plan_async(
+    gpu: &Gpu,
+    plan: &PointPlan<'_>,
+    inputs: &AttentionInputs,
+) -> Result<(Vec<f32>, Option<Gradients>)> {
+    let run = KernelRun::new_async(gpu, plan, inputs).await?;
     run.poison_output()?;
     run.run_once_async().await?;
     Ok((
@@ -513,38 +416,20 @@ pub async fn run_training_async(
 /// [`run_training_async`], blocking.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run_training(
-    gpu: &Gpu,
+    bench: &Bench,
     kernel: &dyn Kernel,
     inputs: &AttentionInputs,
 ) -> Result<(Vec<f32>, Option<Gradients>)> {
-    pollster::block_on(run_training_async(gpu, kernel, inputs))
+    pollster::block_on(run_training_async(bench, kernel, inputs))
 }
 
 /// Runs `kernel` once on host inputs and returns O (`[B, H, n, d]`). The output buffer is
 /// poisoned with NaN first.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn run_attention(gpu: &Gpu, kernel: &dyn Kernel, inputs: &AttentionInputs) -> Result<Vec<f32>> {
-    run_training(gpu, kernel, inputs).map(|(out, _)| out)
-}
-
-/// GFLOP/s of `flops` FLOPs (see [`Kernel::flops`]) done in `ms` milliseconds.
-pub fn gflops(flops: f64, ms: f64) -> f64 {
-    if ms > 0.0 { flops / (ms * 1e6) } else { 0.0 }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median_ci95;
-
-    #[test]
-    fn the_median_interval_holds_the_median_and_narrows_with_agreement() {
-        let tight = [10.0, 10.1, 9.9, 10.05, 9.95, 10.0, 10.02, 9.98, 10.01, 9.99];
-        let (lo, hi) = median_ci95(&tight);
-        assert!(lo <= 10.0 && 10.0 <= hi && hi - lo < 0.2, "{lo} {hi}");
-        let loose = [10.0, 14.0, 7.0, 12.0, 9.0, 16.0, 8.0, 11.0, 13.0, 6.0];
-        let (lo2, hi2) = median_ci95(&loose);
-        assert!(hi2 - lo2 > 10.0 * (hi - lo));
-        assert_eq!(median_ci95(&[3.0]), (3.0, 3.0));
-        assert_eq!(median_ci95(&loose), (lo2, hi2), "deterministic");
-    }
+pub fn run_attention(
+    bench: &Bench,
+    kernel: &dyn Kernel,
+    inputs: &AttentionInputs,
+) -> Result<Vec<f32>> {
+    run_training(bench, kernel, inputs).map(|(out, _)| out)
 }

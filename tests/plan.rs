@@ -48,3 +48,42 @@ fn an_unknown_profile_is_an_input_error() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("h100"), "{err}");
 }
+
+/// `--plan-as gpu` and `ATTNBENCH_PLAN_AS=gpu` are one setting: this adapter planned as a
+/// GPU (named so) gets decode's GPU split (workgroups of 256, lanes within the register
+/// target) and flash's tiles; any other value than device or gpu is refused, one line,
+/// exit 2, naming the setting.
+#[test]
+fn plan_as_gpu_is_a_setting_of_flag_and_variable() {
+    let args = [
+        "--kernel",
+        "decode",
+        "--seq-len",
+        "4096",
+        "--head-dim",
+        "64",
+    ];
+    let by_flag = plan(&[&args[..], &["--plan-as", "gpu"]].concat());
+    let by_env = Command::new(env!("CARGO_BIN_EXE_attnbench"))
+        .arg("plan")
+        .args(args)
+        .env("ATTNBENCH_PLAN_AS", "gpu")
+        .output()
+        .unwrap();
+    assert_eq!(by_flag.0, Some(0), "{}", by_flag.2);
+    assert_eq!(by_flag.1, String::from_utf8_lossy(&by_env.stdout));
+    let out = by_flag.1;
+    assert!(out.contains("planned as a GPU"), "{out}");
+    let partial = out
+        .lines()
+        .find(|l| l.contains("| partial |"))
+        .unwrap_or_else(|| panic!("no partial dispatch: {out}"));
+    assert!(
+        partial.contains("| 256 |") && partial.contains("lanes"),
+        "{partial}"
+    );
+    let (code, _, err) = plan(&[&args[..], &["--plan-as", "cpu"]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("ATTNBENCH_PLAN_AS"), "{err}");
+}

@@ -110,8 +110,9 @@ fn flash_backward_crosses_pass_boundaries() {
 /// flash's tile backward (the layout GPUs run, at any subgroup size or none) on this
 /// adapter, across key passes: its default lanes per row (summed by subgroup where the
 /// smallest subgroup holds them) and 16 lanes at d = 64 (through workgroup memory on
-/// subgroups of 8 or fewer). Every verify case at lavapipe's three subgroup sizes:
-/// `ATTNBENCH_FLASH_BWD=tiles attnbench verify --kernel flash --pass bwd` (CI).
+/// subgroups of 8 or fewer). CI runs every backward case of the default verify spread with
+/// the tile backward, the plan a GPU makes, at lavapipe's subgroups of 4, 8 and 16 and on
+/// GL: `ATTNBENCH_PLAN_AS=gpu attnbench verify --kernel flash` (`.ci/run`).
 #[test]
 fn flash_tile_backward_matches_the_reference() {
     use attnbench::kernels::flash::{FLASH, Flash, ForcedBackward};

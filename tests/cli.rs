@@ -132,9 +132,12 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
         "gflops",
         "peak_buffer_bytes",
         "timing",
+        "runs_per_sample",
     ] {
         assert!(record.get(field).is_some(), "missing {field}: {record}");
     }
+    // A sample batches enough runs back to back to last a millisecond.
+    assert!(record["runs_per_sample"].as_u64().unwrap() >= 1);
     assert_eq!(record["heads"], 2);
     assert_eq!(record["causal"], true);
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
@@ -191,6 +194,31 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
         &["run", "--kernel", "flash", "--load-tensors", save_str],
         "q.npy",
     );
+}
+
+/// `tune --dry-run` lists the candidates and checks or times none of them (it used to run
+/// every timed trial): no median, no choice, no tuning.json.
+#[test]
+fn tune_dry_run_lists_candidates_and_runs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_attnbench"))
+        .args(["tune", "--head-dims", "64", "--f32-only", "--dry-run"])
+        .env("ATTNBENCH_RESULTS_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("dry run: none checked or timed"), "{text}");
+    assert!(
+        text.lines().filter(|l| l.starts_with("  ")).count() >= 2,
+        "{text}"
+    );
+    assert!(!text.contains(" ms") && !text.contains('→'), "{text}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
 #[test]

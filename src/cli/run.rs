@@ -157,6 +157,10 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
                 "phases".into(),
                 serde_json::to_value(&phases).unwrap_or_default(),
             );
+            // Each sample is its batch's time over its runs; the wall clock's reason where
+            // it timed a device that has timestamps.
+            map.insert("runs_per_sample".into(), m.runs_per_sample.into());
+            map.insert("timing_fallback".into(), m.timing_fallback.clone().into());
         }
         println!("{record}");
     } else {
@@ -171,13 +175,17 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
                 .unwrap_or_default()
         );
         println!(
-            "median {:.3} ms (min {:.3}, max {:.3}, {} samples, {})",
+            "median {:.3} ms (min {:.3}, max {:.3}, {} samples of {} run(s) back to back, {})",
             m.median_ms,
             m.min_ms,
             m.max_ms,
             row.samples,
+            m.runs_per_sample,
             m.timing.as_str()
         );
+        if let Some(why) = &m.timing_fallback {
+            println!("timed by the wall clock: {why}");
+        }
         let peak = run.peak_buffer_bytes();
         println!(
             "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {peak} ({}); n×n matrix {}",

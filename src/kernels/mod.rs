@@ -39,10 +39,11 @@ mod device_coverage;
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
 pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, PhasedDispatches, workgroup_count};
 pub use phases::{Phase, Segment};
-pub(crate) use plan::{ForwardPlan, buffers_mismatch};
 pub use plan::{
-    KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers, TunedChoices,
+    DispatchResources, KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers,
+    TunedChoices,
 };
+pub(crate) use plan::{ForwardPlan, buffers_mismatch};
 pub use traits::{Backward, Kernel, no_backward};
 pub use words::{Precision, Workload};
 

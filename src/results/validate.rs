@@ -72,6 +72,9 @@ fn each_optional(
 /// The device's ceilings: every one a rate.
 pub fn check_ceilings(field: &str, c: &Ceilings) -> Result<(), String> {
     check_rate(&format!("{field}.fma_f32_gflops"), c.fma_f32_gflops)?;
+    if let Some(f16) = c.fma_f16_gflops {
+        check_rate(&format!("{field}.fma_f16_gflops"), f16)?;
+    }
     check_rate(&format!("{field}.bandwidth_gbps"), c.bandwidth_gbps)?;
     // Transfer rates are 0 where only the quick probe ran.
     check_amount(&format!("{field}.upload_gbps"), c.upload_gbps, MAX_RATE)?;
@@ -441,6 +444,7 @@ impl StoredResultsFile {
         };
         let ceilings = Ceilings {
             fma_f32_gflops: 1.0,
+            fma_f16_gflops: None,
             bandwidth_gbps: 1.0,
             upload_gbps: 1.0,
             readback_gbps: 1.0,

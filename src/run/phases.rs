@@ -100,7 +100,7 @@ async fn segment_times(
                 for (i, segment) in batch.iter().enumerate() {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: Some(segment.phase.name),
-                        timestamp_writes: Some(timer.writes(i as u32)),
+                        timestamp_writes: timer.writes(i as u32, true, true),
                     });
                     segment.encode(&mut pass);
                 }
@@ -115,7 +115,7 @@ async fn segment_times(
                 return Ok(None);
             };
             let total: f64 = valid.iter().sum();
-            if !crate::gpu::timestamps_plausible(&[total], wall_ns) {
+            if !plausible(total, wall_ns) {
                 return Ok(None);
             }
             times.extend(valid);
@@ -123,6 +123,14 @@ async fn segment_times(
         runs.push(times);
     }
     Ok(Some(runs))
+}
+
+/// Whether timestamps summing to `gpu_ns` fit a submission whose wall time was `wall_ns`:
+/// not longer than it, and where it lasted a timed sample's minimum, covering the share of
+/// it a timed sample's must (under that, submission and wake-up dominate the wall time).
+fn plausible(gpu_ns: f64, wall_ns: f64) -> bool {
+    use crate::gpu::{MIN_COVERAGE, MIN_SAMPLE_NS};
+    gpu_ns <= wall_ns && (wall_ns < MIN_SAMPLE_NS || gpu_ns >= MIN_COVERAGE * wall_ns)
 }
 
 /// Each repeat's time of every segment in ns by the wall clock: one submission per segment

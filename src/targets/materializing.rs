@@ -155,11 +155,13 @@ pub(super) fn measure(
     let (mut naive_ms, mut timing) = (Vec::new(), None);
     let (mut numpy, mut torch) = (PeerSamples::default(), PeerSamples::default());
     let rounds = options.materializing_rounds.max(1);
+    // Samples batch enough runs to last a millisecond (one at these sizes).
+    let runs = run.calibrate(true)?;
     for round in 0..rounds {
         crate::interrupt::check()?;
-        let (ns, source) = run.timed_runs(samples, samples, None)?;
-        naive_ms.extend(ns.iter().map(|t| t / 1e6));
-        timing = Some(source);
+        let times = run.timed_samples(runs, samples, samples, None)?;
+        naive_ms.extend(times.ns.iter().map(|t| t / 1e6));
+        timing = Some(times.source);
         peer_round(
             &mut numpy,
             options,

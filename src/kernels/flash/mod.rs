@@ -42,6 +42,7 @@ mod forward;
 mod gpu_grid;
 mod pipelines;
 mod plan;
+mod resources;
 mod run_plan;
 pub mod texel_pair;
 mod tuned;
@@ -54,7 +55,7 @@ pub use config::{
 };
 pub use config_text::TilesOverride;
 pub use gpu_grid::gpu_grid;
-pub use pipelines::lane_sum_wgsl;
+pub use pipelines::{lane_ids_wgsl, lane_sum_fn_wgsl, lane_sum_wgsl};
 pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config_on};
 pub use tuned::{TunedConfigs, TuningKey};
 pub use variant::{FLASH, FLASH_F16, Flash};

@@ -126,6 +126,7 @@ impl Kernel for Textbook {
             memory,
             label: None,
             live_floats: None,
+            dispatches: Vec::new(),
             build,
         }))
     }

@@ -231,7 +231,7 @@ pub fn tune(
     };
     for config in candidates(precision, head_dim, bench) {
         let mut trial = Trial {
-            config: config.to_string(),
+            config,
             median_ms: None,
             rel_l2_err: None,
             rejected: None,
@@ -280,16 +280,16 @@ pub fn tune(
     let flash = Flash::with_config(precision, config);
     let untuned_ms = trials
         .iter()
-        .find(|t| t.config == untuned.to_string())
+        .find(|t| t.config == untuned)
         .and_then(|t| t.median_ms);
     Ok(Some(TunedChoice {
         kernel: flash.name().into(),
         dtype: precision,
         head_dim,
-        config: config.to_string(),
+        config,
         median_ms,
         gflops: gflops(flash.flops(&shape), median_ms),
-        untuned_config: untuned.to_string(),
+        untuned_config: untuned,
         untuned_ms,
         shape: format!(
             "{}×{}×{}×{}",

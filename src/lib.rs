@@ -20,6 +20,9 @@
 //!   [`files`]: atomic writes, temporary files and folder locks under them; [`markdown`]:
 //!   tables that are always valid GitHub Markdown.
 
+// Whatever is `pub` is reachable from outside the crate; the rest says `pub(crate)`.
+#![warn(unreachable_pub)]
+
 // The platform-neutral core: builds for wasm32-unknown-unknown without `native`.
 pub mod bench;
 pub mod capacity;

@@ -25,7 +25,7 @@ pub(crate) struct Dispatches {
 
 impl Dispatch {
     /// Records the dispatch into `pass`.
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+    pub(crate) fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         let [x, y, z] = self.grid;
@@ -70,7 +70,7 @@ pub(crate) struct PhasedDispatches<T: Send + Sync> {
 
 impl<T: Send + Sync> PhasedDispatches<T> {
     /// `steps` with their phases, keeping `held` alive.
-    pub fn new(steps: Vec<(Phase, Dispatch)>, held: T) -> Self {
+    pub(crate) fn new(steps: Vec<(Phase, Dispatch)>, held: T) -> Self {
         let (phases, steps) = steps.into_iter().unzip();
         PhasedDispatches {
             steps,

@@ -252,7 +252,7 @@ pub fn key_ratios(file: &ResultsFile, families: &[FamilyKind]) -> String {
 /// The headline section of a device README: the charts, then the key ratios naming their
 /// source; empty when the file has no headline family.
 #[cfg(feature = "native")]
-pub fn headline_section(file: &ResultsFile) -> String {
+pub(super) fn headline_section(file: &ResultsFile) -> String {
     let families = headline_families(file);
     if families.is_empty() {
         return String::new();

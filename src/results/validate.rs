@@ -331,7 +331,7 @@ fn check_row(r: &ResultRow, runs: &[RunRecord]) -> Result<(), String> {
 
 /// Every check of a results file's parts; the first failure, naming the row (or part)
 /// and field.
-pub fn check_results(
+pub(super) fn check_results(
     device: &DeviceHeader,
     ceilings: Option<&Ceilings>,
     runs: &[RunRecord],

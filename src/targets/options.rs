@@ -135,7 +135,7 @@ pub struct Timed {
 }
 
 /// The widest interval a target reports without measuring again: ±10% of the median.
-pub const MAX_SPREAD: f64 = 0.10;
+pub(super) const MAX_SPREAD: f64 = 0.10;
 
 impl Timed {
     /// The time of `samples` (ms), for times another program measured.

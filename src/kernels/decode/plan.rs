@@ -31,7 +31,7 @@ const MERGE_VEC4S: u32 = 512;
 const MIN_KEYS_PER_LANE: u32 = 8;
 
 /// Query rows of decode at `shape`: the last [`DECODE_QUERIES`] (fewer for shorter n).
-pub fn queries(shape: &Shape) -> u32 {
+pub(super) fn queries(shape: &Shape) -> u32 {
     DECODE_QUERIES.min(shape.seq_len)
 }
 

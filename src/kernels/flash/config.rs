@@ -465,7 +465,7 @@ pub fn max_rows(head_dim: u32) -> u32 {
 
 /// Most rows per lane group when `lanes` lanes split each row's head dim: each lane holds
 /// `ceil(head_dim / 4 / lanes)` vec4 columns per row, within the same 2 × 128 vec4s.
-pub fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
+pub(super) fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
     (128 / head_dim.div_ceil(4).div_ceil(lanes.max(1))).clamp(1, 16)
 }
 

@@ -19,47 +19,47 @@ pub(super) mod phase {
     use crate::kernels::Phase;
 
     /// Packing the tensors the products read as texels.
-    pub const TEXELS: Phase = Phase {
+    pub(crate) const TEXELS: Phase = Phase {
         name: "texels",
         forward_share: 0.0,
     };
     /// S = scale·QKᵀ.
-    pub const QK: Phase = Phase {
+    pub(crate) const QK: Phase = Phase {
         name: "QKᵀ",
         forward_share: 0.5,
     };
     /// P = softmax(S).
-    pub const SOFTMAX: Phase = Phase {
+    pub(crate) const SOFTMAX: Phase = Phase {
         name: "softmax",
         forward_share: 0.0,
     };
     /// O = P·V.
-    pub const PV: Phase = Phase {
+    pub(crate) const PV: Phase = Phase {
         name: "P·V",
         forward_share: 0.5,
     };
     /// dP = dO·Vᵀ.
-    pub const DP: Phase = Phase {
+    pub(crate) const DP: Phase = Phase {
         name: "dO·Vᵀ",
         forward_share: 0.5,
     };
     /// dS = P∘(dP − rowsum(dO∘O)).
-    pub const DS: Phase = Phase {
+    pub(crate) const DS: Phase = Phase {
         name: "dS",
         forward_share: 0.0,
     };
     /// dQ = dS·K·scale.
-    pub const DQ: Phase = Phase {
+    pub(crate) const DQ: Phase = Phase {
         name: "dS·K",
         forward_share: 0.5,
     };
     /// dK = dSᵀ·Q·scale.
-    pub const DK: Phase = Phase {
+    pub(crate) const DK: Phase = Phase {
         name: "dSᵀ·Q",
         forward_share: 0.5,
     };
     /// dV = Pᵀ·dO.
-    pub const DV: Phase = Phase {
+    pub(crate) const DV: Phase = Phase {
         name: "Pᵀ·dO",
         forward_share: 0.5,
     };

@@ -38,7 +38,7 @@ pub(crate) struct ChunkRows {
 
 impl ChunkRows {
     /// Every chunk of `shape`'s rows split into `chunks` of `per` rows, in order.
-    pub fn all(shape: &Shape, per: u64, chunks: u64) -> impl Iterator<Item = ChunkRows> {
+    pub(crate) fn all(shape: &Shape, per: u64, chunks: u64) -> impl Iterator<Item = ChunkRows> {
         let rows = shape.rows();
         (0..chunks).map(move |index| {
             let start = index * per;
@@ -51,7 +51,7 @@ impl ChunkRows {
     }
 
     /// The (batch, head) indices whose rows the chunk holds: first and how many.
-    pub fn heads(&self, shape: &Shape) -> (u64, u64) {
+    pub(crate) fn heads(&self, shape: &Shape) -> (u64, u64) {
         let n = u64::from(shape.seq_len);
         let first = self.start / n;
         let last = (self.start + self.count - 1) / n;
@@ -59,7 +59,7 @@ impl ChunkRows {
     }
 
     /// The (batch, KV head) indices read by the chunk's rows: first and how many.
-    pub fn kv_heads(&self, shape: &Shape) -> (u64, u64) {
+    pub(crate) fn kv_heads(&self, shape: &Shape) -> (u64, u64) {
         let (first, count) = self.heads(shape);
         let kv_first = shape.kv_head_of(first);
         let kv_last = shape.kv_head_of(first + count - 1);
@@ -68,7 +68,7 @@ impl ChunkRows {
 
     /// The parameters of a dispatch over this chunk with `scale`; the product's own fields
     /// (first head, blocks, groups) zero.
-    pub fn params(&self, shape: &Shape, scale: f32) -> Params {
+    pub(crate) fn params(&self, shape: &Shape, scale: f32) -> Params {
         Params {
             seq_len: shape.seq_len,
             head_dim: shape.head_dim,

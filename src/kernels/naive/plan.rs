@@ -462,7 +462,7 @@ impl NaivePlan {
 }
 
 /// The registry name of the kernel holding score rows as `rows`.
-pub fn rows_name(rows: ScoreRows) -> &'static str {
+pub(super) fn rows_name(rows: ScoreRows) -> &'static str {
     match rows {
         ScoreRows::Materialized => "naive",
         ScoreRows::Blocked => "chunked",

@@ -12,7 +12,7 @@
 //! - `cargo test` — runs this harness once in criterion's test mode on tiny sizes, writing
 //!   into a temporary folder, and checks what it wrote.
 
-use attnbench::gpu::TimingSource;
+use attnbench::gpu::{BatchReading, TimingSource};
 use attnbench::probe::{ProbeReport, run_probes};
 use attnbench::report::summary_table;
 use attnbench::results::DeviceFolder;
@@ -136,8 +136,9 @@ impl Measurer for CriterionMeasurer<'_> {
             .measurement_time(MEASUREMENT)
             // criterion has no FLOP unit: its "elements/s" here are FLOP/s.
             .throughput(Throughput::Elements(point.flops as u64));
-        let mut calls: Vec<Vec<f64>> = Vec::new();
-        let mut timing = TimingSource::WallClock;
+        let mut calls: Vec<BatchReading> = Vec::new();
+        let mut warm = false;
+        let mut timestamps = false;
         let mut error = None;
         let id = BenchmarkId::new(point.kernel.name(), point.shape.seq_len);
         group.bench_function(id, |b| {
@@ -146,11 +147,22 @@ impl Measurer for CriterionMeasurer<'_> {
                     return Duration::from_nanos(iters);
                 }
                 let iters = u32::try_from(iters).unwrap_or(u32::MAX);
-                match run.get().and_then(|r| r.timed_runs(iters, iters, None)) {
-                    Ok((ns, source)) => {
-                        timing = source;
-                        let total: f64 = ns.iter().sum();
-                        calls.push(ns);
+                // One untimed run first: a driver that compiles at the first dispatch does
+                // so outside every sample (test mode makes a single call). Then `iters`
+                // runs back to back, one batch, its timestamps checked by its wall time.
+                let batch = run.get().and_then(|r| {
+                    if !warm {
+                        r.run_once()?;
+                        warm = true;
+                    }
+                    r.timed_samples(iters, 1, 1, None)
+                });
+                match batch {
+                    Ok(times) => {
+                        timestamps =
+                            times.source == TimingSource::GpuTimestamps || times.fallback.is_some();
+                        let total = times.ns.iter().sum::<f64>() * f64::from(iters);
+                        calls.extend(times.batches);
                         Duration::from_nanos(total as u64)
                     }
                     Err(e) => {
@@ -171,15 +183,13 @@ impl Measurer for CriterionMeasurer<'_> {
         } else {
             SAMPLES.min(calls.len())
         };
-        let measured: Vec<f64> = calls[calls.len() - keep..]
-            .iter()
-            .flatten()
-            .map(|ns| ns / 1e6)
-            .collect();
+        let measured = &calls[calls.len() - keep..];
         if measured.is_empty() {
             return Ok(None); // filtered out by criterion
         }
-        Ok(Some(Measurement::from_samples(measured, timing)?))
+        // The row's timer, decided over all its batches (`gpu::per_run_times`).
+        let times = attnbench::gpu::per_run_times(measured, timestamps);
+        Ok(Some(Measurement::from_run_times(times)?))
     }
 }
 

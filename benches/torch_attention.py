@@ -3,11 +3,13 @@ scaled_dot_product_attention (SDPA), each backend on its own, on attnbench's inp
 
 Usage: torch_attention.py DIR SAMPLES [--causal] [--window W] [--adapter NAME]
                           [--cpu-adapter] [--dtypes float32,float16,...]
+                          [--backends flash,efficient,cudnn,math]
 Reads DIR/q.npy, k.npy, v.npy (float32; q [B, H, n, d], k and v [B, HKV, n, d], written by
 attnbench). Grouped-query inputs (HKV < H) run with enable_gqa=True; a window W runs with a
 boolean mask (causal, keys i - W < j <= i), which backends without masks refuse. For each
-dtype asked for that the device has, and every SDPA backend (flash, efficient, cudnn,
-math), it times SAMPLES samples, each a loop of calls between two events (CUDA or MPS
+dtype asked for that the device has, and every SDPA backend asked for (default: flash,
+efficient, cudnn, math; attnbench's flash is compared with the first three, its naive with
+math, which also writes the n×n matrix), it times SAMPLES samples, each a loop of calls between two events (CUDA or MPS
 events, else the wall clock after a synchronize) long enough to last >= 10 ms, after a
 warm-up; a sample's time is the loop's over its calls. Writes each output as
 DIR/o_torch_<backend>_<dtype>.npy (float32) and prints one JSON line:
@@ -31,7 +33,8 @@ MIN_SAMPLE_MS = 10.0
 
 def parse(argv):
     args = {"folder": argv[1], "samples": max(10, int(argv[2])), "causal": False,
-            "window": None, "adapter": "", "cpu": False, "dtypes": ["float32"]}
+            "window": None, "adapter": "", "cpu": False, "dtypes": ["float32"],
+            "backends": ["flash", "efficient", "cudnn", "math"]}
     rest = argv[3:]
     i = 0
     while i < len(rest):
@@ -40,13 +43,15 @@ def parse(argv):
             args["causal"] = True
         elif a == "--cpu-adapter":
             args["cpu"] = True
-        elif a in ("--window", "--adapter", "--dtypes"):
+        elif a in ("--window", "--adapter", "--dtypes", "--backends"):
             i += 1
             value = rest[i]
             if a == "--window":
                 args["window"] = int(value)
             elif a == "--adapter":
                 args["adapter"] = value
+            elif a == "--backends":
+                args["backends"] = value.split(",")
             else:
                 args["dtypes"] = value.split(",")
         i += 1
@@ -106,6 +111,7 @@ def main():
         ("cudnn", getattr(SDPBackend, "CUDNN_ATTENTION", None)),
         ("math", SDPBackend.MATH),
     ]
+    backends = [(name, backend) for name, backend in backends if name in args["backends"]]
 
     def sync():
         if device.startswith("cuda"):

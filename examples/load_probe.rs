@@ -137,9 +137,9 @@ fn main() {
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(groups, 1, 1);
         };
-        time_passes(&gpu, entry, &encode, 1, 1, None).expect("warm-up");
-        let (ns, timing) = time_passes(&gpu, entry, &encode, 5, 5, None).expect("timing");
-        let best = median(&ns).expect("samples") * 1e-9;
+        let times = time_passes(&gpu, entry, &encode, 5, 5, None).expect("timing");
+        let timing = times.source;
+        let best = median(&times.ns).expect("samples") * 1e-9;
         let loads = f64::from(groups) * 32.0 * 2048.0;
         println!(
             "{entry:14} {:8.1} ms  {:6.2} ns per lane-load  ({timing:?})",

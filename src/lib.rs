@@ -4,8 +4,9 @@
 //! - [`gpu`]: adapter choice, device, buffer accounting, timing;
 //! - [`kernels`]: the kernel registry ([`kernels::KERNELS`]) and the WGSL kernels;
 //! - [`reference`](mod@reference): the f64 CPU reference and the comparison;
-//! - [`run`]: running and timing a kernel; [`stats`]: medians and their intervals;
-//!   [`verify`]: every kernel against the reference;
+//! - [`run`]: running and timing a kernel, and where its time goes phase by phase;
+//!   [`stats`]: medians and their intervals; [`verify`]: every kernel against the
+//!   reference;
 //! - [`tensors`]: random inputs and `.npy` files; [`host`]: host memory checks;
 //! - [`sweep`]: the sequence-length sweep behind `cargo bench`;
 //! - [`session`]: one invocation recording into a device folder (opened, checked, saved);
@@ -18,6 +19,9 @@
 //! - [`results`], [`report`], [`charts`]: results files, tables and plotters charts;
 //!   [`files`]: atomic writes, temporary files and folder locks under them; [`markdown`]:
 //!   tables that are always valid GitHub Markdown.
+
+// Whatever is `pub` is reachable from outside the crate; the rest says `pub(crate)`.
+#![warn(unreachable_pub)]
 
 // The platform-neutral core: builds for wasm32-unknown-unknown without `native`.
 pub mod bench;

@@ -163,13 +163,14 @@ pub struct Swept {
     pub written: Vec<PathBuf>,
 }
 
-/// The f32 FMA peak and the bandwidth, probed briefly; the transfer rates of the device's
-/// `probe.json`, when it has one.
+/// The f32 FMA peak and the bandwidth, probed briefly; the f16 peak and the transfer rates
+/// of the device's `probe.json`, when it has one.
 fn quick_ceilings(gpu: &Gpu, dir: &Path, device: &DeviceHeader) -> Result<Ceilings> {
     let (fma_f32_gflops, bandwidth_gbps) = crate::probe::quick(gpu)?;
     let full = ProbeReport::load_for(dir, device)?;
     Ok(Ceilings {
         fma_f32_gflops,
+        fma_f16_gflops: full.as_ref().and_then(|p| p.fma_f16_gflops),
         bandwidth_gbps,
         upload_gbps: full.as_ref().map_or(0.0, |p| p.upload_gbps),
         readback_gbps: full.as_ref().map_or(0.0, |p| p.readback_gbps),

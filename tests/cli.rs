@@ -132,12 +132,17 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
         "gflops",
         "peak_buffer_bytes",
         "timing",
+        "runs_per_sample",
     ] {
         assert!(record.get(field).is_some(), "missing {field}: {record}");
     }
+    // A sample batches enough runs back to back to last a millisecond.
+    assert!(record["runs_per_sample"].as_u64().unwrap() >= 1);
     assert_eq!(record["heads"], 2);
     assert_eq!(record["causal"], true);
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
+    // flash names no phases; naive does (below).
+    assert!(record["phases"].is_null(), "{record}");
 
     // The saved output matches the reference on the saved inputs.
     let inputs = attnbench::tensors::AttentionInputs::load_npy_dir(&save, true, None).unwrap();
@@ -161,6 +166,20 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
     );
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(record["seq_len"], 40);
+    // naive's time split by phase, each timed in its own pass: the matrix products with
+    // their GFLOP/s, the softmax without.
+    let phases = record["phases"]["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().filter_map(|p| p["phase"].as_str()).collect();
+    for name in ["QKᵀ", "softmax", "P·V"] {
+        assert!(names.contains(&name), "{record}");
+    }
+    for p in phases {
+        assert!(p["median_ms"].as_f64().unwrap() > 0.0, "{p}");
+        assert_eq!(
+            p["gflops"].is_null(),
+            p["phase"] != "QKᵀ" && p["phase"] != "P·V"
+        );
+    }
 
     // A truncated file is a one-line error naming it.
     let q = save.join("q.npy");
@@ -175,6 +194,31 @@ fn run_json_reports_the_fields_and_tensors_round_trip() {
         &["run", "--kernel", "flash", "--load-tensors", save_str],
         "q.npy",
     );
+}
+
+/// `tune --dry-run` lists the candidates and checks or times none of them (it used to run
+/// every timed trial): no median, no choice, no tuning.json.
+#[test]
+fn tune_dry_run_lists_candidates_and_runs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_attnbench"))
+        .args(["tune", "--head-dims", "64", "--f32-only", "--dry-run"])
+        .env("ATTNBENCH_RESULTS_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("dry run: none checked or timed"), "{text}");
+    assert!(
+        text.lines().filter(|l| l.starts_with("  ")).count() >= 2,
+        "{text}"
+    );
+    assert!(!text.contains(" ms") && !text.contains('→'), "{text}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
 #[test]
@@ -225,6 +269,12 @@ fn shader_prints_the_wgsl_and_ladder_prints_the_rungs() {
         .count();
     assert!(rungs >= 4, "{text}");
     assert!(text.contains("not runnable (commit"), "{text}");
+    // The first rungs, textbook naive then GEMM-grade naive, checked against the f64
+    // reference before they are timed.
+    for rung in ["| naive-textbook |", "| naive |"] {
+        let line = text.lines().find(|l| l.starts_with(rung));
+        assert!(line.is_some_and(|l| l.contains("| ok (")), "{rung}: {text}");
+    }
 }
 
 /// The copied-binary flow: `suite` from an empty folder (no source tree, no results), within

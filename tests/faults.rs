@@ -185,10 +185,10 @@ fn configurations_that_compute_wrong_results_are_refused_from_env_and_file() {
         kernel: "flash".into(),
         dtype: attnbench::kernels::Precision::F32,
         head_dim: 64,
-        config: "tiles,64,8,3".into(),
+        config: attnbench::kernels::flash::FlashConfig::parse("tiles,64,8,32").unwrap(),
         median_ms: 1.0,
         gflops: 1.0,
-        untuned_config: "tiles,64,1,32".into(),
+        untuned_config: attnbench::kernels::flash::FlashConfig::parse("tiles,64,1,32").unwrap(),
         untuned_ms: None,
         shape: "1×1×64×64".into(),
         trials: Vec::new(),
@@ -196,6 +196,10 @@ fn configurations_that_compute_wrong_results_are_refused_from_env_and_file() {
     let lock = folder.lock().unwrap();
     TuningFile::merge_and_save(&folder.dir, &lock, device(), vec![choice]).unwrap();
     drop(lock);
+    // A configuration edited by hand into one that is none.
+    let path = TuningFile::path(&folder.dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("tiles,64,8,32", "tiles,64,8,3")).unwrap();
     assert_refused(
         &run,
         &[("ATTNBENCH_RESULTS_DIR", root.path().to_str().unwrap())],

@@ -195,8 +195,29 @@ fn plot_and_compare_commands_work_and_refuse_bad_files_untouched() {
 
 #[test]
 fn the_readme_starts_with_the_charts_and_the_key_ratios() {
+    use attnbench::results::{PhaseSplit, PhaseTime};
     let dir = tempfile::tempdir().unwrap();
-    let file = walled();
+    let mut file = walled();
+    // naive's rows carry their phase split: the key ratios give the largest n's.
+    for r in file
+        .rows
+        .iter_mut()
+        .filter(|r| r.kernel == "naive" && r.is_ok())
+    {
+        let ms = r.median_ms.unwrap();
+        r.phases = Some(PhaseSplit {
+            timing: attnbench::gpu::TimingSource::GpuTimestamps,
+            repeats: 3,
+            phases: [("QKᵀ", 0.4), ("softmax", 0.2), ("P·V", 0.4)]
+                .into_iter()
+                .map(|(phase, share)| PhaseTime {
+                    phase: phase.into(),
+                    median_ms: share * ms,
+                    gflops: None,
+                })
+                .collect(),
+        });
+    }
     write_device_report(&file, dir.path()).unwrap();
     let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
     let pos = |text: &str| {
@@ -220,6 +241,8 @@ fn the_readme_starts_with_the_charts_and_the_key_ratios() {
         "| largest n: naive | 8192 (next: 2.03 GiB needed at n = 16384, budget 2.00 GiB) |",
         "| largest n: flash | 8192 (next: time budget) |",
         "| flash: best % of f32 FMA peak |",
+        "| naive: time per phase at its largest n | n = 8192: QKᵀ ",
+        "(40%), softmax ",
     ] {
         assert!(readme.contains(wanted), "{wanted} missing: {readme}");
     }

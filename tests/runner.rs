@@ -9,8 +9,8 @@ use attnbench::kernels::PlanContext;
 use attnbench::results::{ResultRow, Status};
 use attnbench::run::Measurement;
 use attnbench::sweep::{
-    MeasureCost, PAGE_RUN_BUDGET, SweepConfig, SweepPoint, SweepRunner, SweepStep, doubling,
-    families,
+    MeasureCost, PAGE_RUN_BUDGET, PointMeasured, SweepConfig, SweepPoint, SweepRunner, SweepStep,
+    doubling, families,
 };
 use attnbench::{Error, Kernel, find_kernel};
 use std::time::{Duration, Instant};
@@ -65,7 +65,11 @@ fn drive(config: &SweepConfig, families: &[attnbench::sweep::Family]) -> Vec<Res
             spent += Duration::from_secs_f64(ms / 1e3 * f64::from(samples + 2));
             let m =
                 Measurement::from_samples(vec![ms; samples as usize], TimingSource::GpuTimestamps)?;
-            Ok(Some((m, 1)))
+            Ok(Some(PointMeasured {
+                measurement: m,
+                peak_buffer_bytes: 1,
+                phases: None,
+            }))
         });
         runner.record(point, outcome).unwrap();
     }

@@ -196,8 +196,10 @@ fn the_gpu_grid_matches_the_reference_where_the_device_allows_it() {
 /// its own choice per head dim (lanes summed by subgroup or through workgroup memory as
 /// this adapter's subgroups allow), and 4 key lanes with no head-dim split (d = 19, scalar
 /// loads). With `ATTNBENCH_EXHAUSTIVE=1` every split configuration of the GPU grid at
-/// d = 19, 64, 128 and the family's choice at d = 256. Every verify case at lavapipe's
-/// three subgroup sizes: `ATTNBENCH_FLASH_TILES=split attnbench verify --kernel flash`.
+/// d = 19, 64, 128 and the family's choice at d = 256. CI runs every forward and backward
+/// case of the default verify spread on the split forward, planned as a GPU, at lavapipe's
+/// subgroups of 4, 8 and 16 and on GL: `ATTNBENCH_PLAN_AS=gpu ATTNBENCH_FLASH_TILES=split
+/// attnbench verify --kernel flash` (`.ci/run`).
 #[test]
 fn the_key_split_family_matches_the_reference() {
     use attnbench::tuning::search::gpu_grid;

@@ -76,7 +76,9 @@ fn stage_tile(kv0: u32, stage: u32, kv_row: u32, lid: u32) {
 @compute @workgroup_size(BLOCK_Q)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        ids: LaneIds) {
+    // Lanes by their lane index (lane_sum_*.wgsl): by subgroup where lanes sum by subgroup.
+    let lid = lane_index(ids);
     let group = workgroup_linear_id(wid, nwg);
     // Uniform per workgroup: every lane of a workgroup leaves here or none does.
     if (group >= params.total_groups) {

@@ -65,7 +65,9 @@ fn q_quad(row: u32, c4: u32) -> vec4<f32> {
 @compute @workgroup_size(BLOCK_Q)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        ids: LaneIds) {
+    // Lanes by their lane index (lane_sum_*.wgsl): by subgroup where lanes sum by subgroup.
+    let lid = lane_index(ids);
     let group = workgroup_linear_id(wid, nwg);
     // Uniform per workgroup: every lane of a workgroup leaves here or none does.
     if (group >= params.total_groups) {
@@ -80,8 +82,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let causal = qb.causal;
     let first = qb.first;
     let last = qb.last;
-    // Consecutive invocations are consecutive subgroup lanes: the LANES lanes of a row are
-    // lid − sub … lid − sub + LANES − 1 of one subgroup.
+    // The LANES lanes of a row are lane indices lid − sub … lid − sub + LANES − 1: lanes
+    // of one subgroup where they sum by subgroup (lane_sum_subgroup.wgsl, `lane_index`).
     let sub = lid % LANES;
     let slot = lid / LANES;
 

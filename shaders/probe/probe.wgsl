@@ -1,5 +1,6 @@
-// Device ceiling probes (src/probe.rs). Each result is written out and checked on the host,
-// so a probe the compiler optimized away fails instead of reporting an impossible peak.
+// Device ceiling probes (src/probe/measure.rs). Each result is written out and checked on
+// the host, so a probe the compiler optimized away fails instead of reporting an impossible
+// peak.
 
 struct Params {
     iterations: u32,

@@ -1,4 +1,4 @@
-// f16 FMA peak probe (src/probe.rs): compiled only where the device has SHADER_F16.
+// f16 FMA peak probe (src/probe/measure.rs): compiled only where the device has SHADER_F16.
 // Self-contained (no shared prelude) because `enable` must come first. At most 65 535
 // workgroups, so no folded grid is needed.
 enable f16;

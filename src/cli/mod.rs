@@ -4,6 +4,7 @@
 mod device_info;
 mod devices;
 mod inspect;
+mod plan;
 mod report;
 mod run;
 mod suite;
@@ -53,11 +54,16 @@ enum Command {
     Probe(device_info::ProbeArgs),
     /// Largest n each kernel can run, and the bytes it needs at n = 4096, 16384, 100000.
     Capacity(device_info::CapacityArgs),
+    /// Each kernel's plan at the suite's shapes, on this adapter or a GPU profile
+    /// (--adapter-limits h100): workgroups, live floats, workgroup memory, occupancy,
+    /// roofline. Runs nothing.
+    Plan(plan::PlanArgs),
     /// Autotune flash's tiles per head dim and dtype; writes results/<device>/tuning.json.
     Tune(tune::TuneArgs),
     /// Print the final WGSL a kernel runs (after includes, specialization and unrolling).
     Shader(inspect::ShaderArgs),
-    /// Rerun flash's version ladder on this adapter: rung, idea, ms, GFLOP/s, % of peak.
+    /// Rerun the version ladder (textbook naive → naive → flash) on this adapter, each rung
+    /// verified first: rung, idea, ms, GFLOP/s, % of peak.
     Ladder(inspect::LadderArgs),
     /// Print the reference of every setting (flag, variable, meaning) as Markdown
     /// (docs/settings.md).
@@ -289,6 +295,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args, &settings),
         Command::Probe(args) => device_info::probe(args, &settings),
         Command::Capacity(args) => device_info::capacity_cmd(args, &settings),
+        Command::Plan(args) => plan::plan(args, &settings),
         Command::Tune(args) => tune::tune_cmd(args, &settings),
         Command::Shader(args) => inspect::shader(args, &settings),
         Command::Ladder(args) => inspect::ladder(args, &settings),

@@ -141,6 +141,7 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
         &m,
         run.peak_buffer_bytes(),
     );
+    let phases = run.phase_split(phase_repeats(m.median_ms))?;
     let summary = gpu.summary();
     if args.json {
         // The results row, with the device and the inputs beside it.
@@ -150,6 +151,16 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
             map.insert("backend".into(), summary.backend.clone().into());
             map.insert("seed".into(), args.seed.into());
             map.insert("flop_model".into(), kernel.flop_model(&shape).into());
+            // Where the time goes, phase by phase, for kernels that name their phases
+            // (naive, chunked): each phase in its own timed pass, medians over a few runs.
+            map.insert(
+                "phases".into(),
+                serde_json::to_value(&phases).unwrap_or_default(),
+            );
+            // Each sample is its batch's time over its runs; the wall clock's reason where
+            // it timed a device that has timestamps.
+            map.insert("runs_per_sample".into(), m.runs_per_sample.into());
+            map.insert("timing_fallback".into(), m.timing_fallback.clone().into());
         }
         println!("{record}");
     } else {
@@ -164,13 +175,17 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
                 .unwrap_or_default()
         );
         println!(
-            "median {:.3} ms (min {:.3}, max {:.3}, {} samples, {})",
+            "median {:.3} ms (min {:.3}, max {:.3}, {} samples of {} run(s) back to back, {})",
             m.median_ms,
             m.min_ms,
             m.max_ms,
             row.samples,
+            m.runs_per_sample,
             m.timing.as_str()
         );
+        if let Some(why) = &m.timing_fallback {
+            println!("timed by the wall clock: {why}");
+        }
         let peak = run.peak_buffer_bytes();
         println!(
             "{:.2} GFLOP/s ({}), {:.2} GB/s (over the {} the kernel must move), peak buffer bytes {peak} ({}); n×n matrix {}",
@@ -181,6 +196,27 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<(), Failure> {
             human_bytes(peak),
             human_bytes(row.score_matrix_bytes)
         );
+        if let Some(split) = &phases {
+            let parts: Vec<String> = split
+                .phases
+                .iter()
+                .map(|p| match p.gflops {
+                    Some(g) => format!("{} {:.3} ms ({g:.2} GFLOP/s)", p.phase, p.median_ms),
+                    None => format!("{} {:.3} ms", p.phase, p.median_ms),
+                })
+                .collect();
+            println!(
+                "phases (each its own pass, median of {}, {}): {}",
+                split.repeats,
+                split.timing,
+                parts.join(", ")
+            );
+        }
     }
     Ok(())
+}
+
+/// Runs of the phase split: 5, or 3 for runs past a second.
+fn phase_repeats(median_ms: f64) -> u32 {
+    if median_ms > 1000.0 { 3 } else { 5 }
 }

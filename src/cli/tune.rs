@@ -30,7 +30,8 @@ pub struct TuneArgs {
     /// Tune f32 flash only (skip flash_f16).
     #[arg(long)]
     f32_only: bool,
-    /// Print the choices without writing tuning.json.
+    /// List the configurations each head dim would try, checking and timing none of
+    /// them, and write nothing.
     #[arg(long)]
     dry_run: bool,
 }
@@ -65,6 +66,25 @@ pub fn tune_cmd(args: &TuneArgs, settings: &Settings) -> Result<(), Failure> {
     let mut precisions = vec![Precision::F32];
     if !args.f32_only && gpu.features().contains(wgpu::Features::SHADER_F16) {
         precisions.push(Precision::F16);
+    }
+    if args.dry_run {
+        for &precision in &precisions {
+            for &head_dim in &options.head_dims {
+                let all = attnbench::tuning::search::candidates(precision, head_dim, &gpu);
+                println!(
+                    "flash {precision:?}, d = {head_dim}, at {}×{}×{}×{head_dim} on {}: {} candidates (dry run: none checked or timed)",
+                    options.batch,
+                    options.heads,
+                    options.seq_len,
+                    gpu.summary().name,
+                    all.len()
+                );
+                for config in all {
+                    println!("  {config}");
+                }
+            }
+        }
+        return Ok(());
     }
     let mut choices = Vec::new();
     for &precision in &precisions {

@@ -36,6 +36,9 @@ pub struct DeviceOptions {
     pub shader_checks: bool,
     /// Print each pipeline's compile time.
     pub log_compiles: bool,
+    /// How the planners see the device: as it is, or as a discrete GPU with its limits
+    /// ([`crate::gpu::PlanAs`], `--plan-as`, `ATTNBENCH_PLAN_AS`).
+    pub plan_as: super::facts::PlanAs,
 }
 
 impl Default for DeviceOptions {
@@ -44,6 +47,7 @@ impl Default for DeviceOptions {
             register_cap: Some(super::facts::REGISTER_CAP),
             shader_checks: false,
             log_compiles: false,
+            plan_as: super::facts::PlanAs::Device,
         }
     }
 }

@@ -78,7 +78,7 @@ impl Gpu {
         storage_binding_cap: Option<u64>,
         options: DeviceOptions,
     ) -> Result<Gpu> {
-        let summary = describe_adapter(&adapter);
+        let mut summary = describe_adapter(&adapter);
         let mut limits = adapter.limits();
         if let Some(cap) = storage_binding_cap {
             limits.max_storage_buffer_binding_size =
@@ -126,7 +126,24 @@ impl Gpu {
             register_cap: if is_cpu { None } else { options.register_cap },
             texel_arrays: texel_format_usable(&adapter),
             memory_budget: budget.bytes,
+            // A CPU driver runs a workgroup per thread of the host (lavapipe: one per
+            // core); wgpu reports no SM count for GPUs.
+            compute_units: is_cpu
+                .then(|| std::thread::available_parallelism().ok())
+                .flatten()
+                .and_then(|n| u32::try_from(n.get()).ok()),
         };
+        // How the planners see the device, decided once as it opens, before any plan is
+        // made. A CPU driver planned as a GPU is named so (`… (planned as a GPU)`), so that
+        // its results, tuning and messages have a device folder of their own and never mix
+        // with its own plans'.
+        let planned = facts
+            .clone()
+            .planned_as(options.plan_as, options.register_cap);
+        if planned.is_cpu != facts.is_cpu {
+            summary.name = format!("{} (planned as a GPU)", summary.name);
+        }
+        let facts = planned;
         let lost = Arc::new(Mutex::new(None));
         let lost_sink = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -168,9 +185,10 @@ impl Gpu {
     }
 
     /// Whether the adapter is a CPU driver (lavapipe, llvmpipe, WARP), where memory loads
-    /// cost far more than arithmetic and defaults differ.
+    /// cost far more than arithmetic. What the device is, whatever the planners see
+    /// ([`PlanAs`]): plans read [`DeviceFacts::is_cpu`] from [`Gpu::facts`].
     pub fn is_cpu(&self) -> bool {
-        self.facts.is_cpu
+        self.device_type() == wgpu::DeviceType::Cpu
     }
 
     /// The adapter.

@@ -56,6 +56,43 @@ pub struct DeviceFacts {
     pub texel_arrays: bool,
     /// Bytes of buffers the device may hold at once, where known.
     pub memory_budget: Option<u64>,
+    /// Compute units that run workgroups at once, where known: a CPU driver's threads (one
+    /// workgroup each), a GPU profile's SMs or CUs ([`DeviceFacts::h100`]). wgpu does not
+    /// report it for GPUs; planners that size a split by it assume [`ASSUMED_GPU_UNITS`].
+    pub compute_units: Option<u32>,
+}
+
+/// Compute units a planner assumes on a GPU that does not say (wgpu reports no SM count):
+/// a large one (an H100 has 132 SMs), since splitting a little too finely costs a GPU
+/// less than leaving half of it idle.
+pub const ASSUMED_GPU_UNITS: u32 = 128;
+
+/// How the planners see the device: as it is, or as a discrete GPU with its limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlanAs {
+    /// As the adapter is (a CPU driver plans for CPU drivers).
+    #[default]
+    Device,
+    /// As a discrete GPU with this adapter's limits, features and subgroup sizes: every
+    /// planner chooses its GPU layout (flash's tiles, the tile backward, decode's lane
+    /// split) under the register cap, so that the GPU code paths run, and are verified, on
+    /// a CPU driver (`--plan-as gpu`, `ATTNBENCH_PLAN_AS=gpu`).
+    Gpu,
+}
+
+impl PlanAs {
+    /// Parses `device` or `gpu` (the `--plan-as` flag, `ATTNBENCH_PLAN_AS`).
+    pub fn parse(text: &str) -> Result<PlanAs> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "device" => Ok(PlanAs::Device),
+            "gpu" => Ok(PlanAs::Gpu),
+            _ => Err(Error::InvalidSetting {
+                what: "plan as (--plan-as / ATTNBENCH_PLAN_AS)".into(),
+                value: text.into(),
+                expected: "device or gpu".into(),
+            }),
+        }
+    }
 }
 
 impl DeviceFacts {
@@ -72,15 +109,49 @@ impl DeviceFacts {
             .then_some(self.subgroup_min)
     }
 
-    /// Whether `lanes` consecutive invocations (aligned to `lanes`) of a workgroup of
+    /// Whether `lanes` consecutive lane indices (aligned to `lanes`) of a workgroup of
     /// `workgroup` invocations always lie in one subgroup, so that a subgroup butterfly
-    /// over them is exact whatever size the driver picks: subgroups are size-aligned runs
-    /// of the local invocation index, at least `subgroup_min` wide, and the workgroup is a
-    /// whole number of the largest.
+    /// over them is exact whatever size the driver picks. Shaders number their lanes
+    /// `subgroup_id · subgroup_size + subgroup_invocation_id` (`lane_index` in
+    /// `shaders/flash/lane_sum_subgroup.wgsl`), never by an assumed mapping from the
+    /// local invocation index, which Vulkan does not promise: that numbering is a
+    /// permutation of the workgroup's invocations when every subgroup is full (the
+    /// workgroup a whole number of the largest size), and `lanes` (a power of two) aligned
+    /// lanes share a subgroup when `lanes` ≤ the smallest size.
     pub fn subgroup_spans(&self, lanes: u32, workgroup: u32) -> bool {
         self.has_subgroups()
             && lanes <= self.subgroup_min
             && workgroup.is_multiple_of(self.subgroup_max.max(1))
+    }
+
+    /// These facts as the planners see them under `plan_as`: unchanged for
+    /// [`PlanAs::Device`]; for [`PlanAs::Gpu`] the same limits, features, subgroup sizes,
+    /// loop cap (a driver's real limit), texture support, budget and compute units, but
+    /// not a CPU driver, and capped at `gpu_register_cap` (the cap GPUs get,
+    /// [`crate::gpu::DeviceOptions::register_cap`]). The name says so, so that refusals name what planned.
+    pub fn planned_as(self, plan_as: PlanAs, gpu_register_cap: Option<u32>) -> DeviceFacts {
+        match plan_as {
+            PlanAs::Device => self,
+            PlanAs::Gpu if !self.is_cpu => self,
+            PlanAs::Gpu => DeviceFacts {
+                name: format!("{}, planned as a GPU", self.name),
+                is_cpu: false,
+                register_cap: gpu_register_cap,
+                ..self
+            },
+        }
+    }
+
+    /// The device's parallelism as planners that split work to fill it count it: compute
+    /// units that each run at least one workgroup at a time — a CPU driver's threads, a
+    /// GPU's SMs or CUs ([`ASSUMED_GPU_UNITS`] where unknown). llama.cpp's split-k aims
+    /// at twice this many workgroups.
+    pub fn parallelism(&self) -> u32 {
+        match (self.is_cpu, self.compute_units) {
+            (_, Some(units)) => units.max(1),
+            (true, None) => 2,
+            (false, None) => ASSUMED_GPU_UNITS,
+        }
     }
 
     /// The facts of a GPU that is not here: WebGPU's default limits raised to what desktop
@@ -111,7 +182,23 @@ impl DeviceFacts {
             register_cap: Some(REGISTER_CAP),
             texel_arrays: true,
             memory_budget: None,
+            compute_units: None,
         }
+    }
+
+    /// An NVIDIA H100 SXM as wgpu's Vulkan backend reports it (`/work/shared/PLATFORM.md`,
+    /// "Real GPUs"): subgroups of 32, 48 KiB of workgroup memory (`maxComputeSharedMemorySize`),
+    /// 1024 invocations, f16, subgroups and timestamps, 132 SMs, 80 GB. For planning on a
+    /// machine without one (`attnbench plan --adapter-limits h100`).
+    pub fn h100() -> DeviceFacts {
+        let mut facts = DeviceFacts::simulated_gpu(Some((32, 32)));
+        facts.name = "NVIDIA H100 80GB HBM3 (profile)".into();
+        facts.limits.max_compute_workgroup_storage_size = 48 << 10;
+        facts.limits.max_storage_buffer_binding_size = (4 << 30) - 4;
+        facts.limits.max_buffer_size = 80 << 30;
+        facts.memory_budget = Some(80_000_000_000);
+        facts.compute_units = Some(132);
+        facts
     }
 
     /// The refusal of a configuration that keeps `live` floats per invocation where the
@@ -170,5 +257,47 @@ mod tests {
         assert_eq!(nvidia.fixed_subgroup_size(), Some(32));
         let none = DeviceFacts::simulated_gpu(None);
         assert!(!none.has_subgroups() && !none.subgroup_spans(1, 64));
+    }
+
+    #[test]
+    fn planning_as_a_gpu_keeps_the_limits_and_drops_the_cpu_defaults() {
+        let cpu = DeviceFacts {
+            name: "llvmpipe (Vulkan)".into(),
+            is_cpu: true,
+            register_cap: None,
+            loop_cap: Some(65_535),
+            compute_units: Some(2),
+            ..DeviceFacts::simulated_gpu(Some((8, 8)))
+        };
+        assert_eq!(cpu.clone().planned_as(PlanAs::Device, Some(128)), cpu);
+        let gpu = cpu.clone().planned_as(PlanAs::Gpu, Some(REGISTER_CAP));
+        assert!(!gpu.is_cpu && gpu.register_cap == Some(REGISTER_CAP));
+        assert!(gpu.name.contains("planned as a GPU"));
+        assert_eq!(
+            (
+                gpu.limits.clone(),
+                gpu.features,
+                gpu.subgroup_min,
+                gpu.loop_cap
+            ),
+            (cpu.limits.clone(), cpu.features, 8, Some(65_535))
+        );
+        // A GPU planned as a GPU is itself.
+        let real = DeviceFacts::simulated_gpu(Some((32, 32)));
+        assert_eq!(real.clone().planned_as(PlanAs::Gpu, None), real);
+        assert_eq!(PlanAs::parse(" GPU ").unwrap(), PlanAs::Gpu);
+        assert_eq!(PlanAs::parse("device").unwrap(), PlanAs::Device);
+        assert!(PlanAs::parse("cpu").is_err());
+    }
+
+    #[test]
+    fn parallelism_counts_cpu_threads_and_gpu_units() {
+        let mut cpu = DeviceFacts::simulated_gpu(Some((8, 8)));
+        cpu.is_cpu = true;
+        cpu.compute_units = Some(2);
+        assert_eq!(cpu.parallelism(), 2);
+        assert_eq!(DeviceFacts::h100().parallelism(), 132);
+        let unknown = DeviceFacts::simulated_gpu(Some((32, 32)));
+        assert_eq!(unknown.parallelism(), ASSUMED_GPU_UNITS);
     }
 }

@@ -3,6 +3,7 @@
 //! for every buffer (and texel array), and timing passes.
 
 mod adapter;
+mod batching;
 mod compile;
 mod context;
 mod facts;
@@ -11,6 +12,7 @@ mod memory;
 mod params;
 mod passes;
 mod pipeline;
+mod profile;
 mod shaders;
 mod texels;
 mod timing;
@@ -19,20 +21,29 @@ mod unroll;
 pub use adapter::{AdapterChoice, AdapterSummary, DeviceOptions, backend_name, describe_adapter};
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::{list_adapters, select_adapter};
+pub use batching::{
+    BatchReading, MAX_BATCH, MIN_COVERAGE, MIN_SAMPLE_NS, RunTimes, next_batch, per_run_times,
+};
 pub use context::{Gpu, ShaderSource};
-pub use facts::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT, parse_register_cap};
+pub use facts::{
+    ASSUMED_GPU_UNITS, DeviceFacts, PlanAs, REGISTER_CAP, REGISTER_TARGET, TEXEL_FORMAT,
+    parse_register_cap,
+};
 pub use grid::grid_for;
 pub use memory::{BufferTracker, MemoryBudget, MemoryPlan, PlannedBuffer, TrackedBuffer};
 pub(crate) use params::shader_params;
 pub use params::{ShaderParams, wgsl_mismatch};
 #[cfg(not(target_arch = "wasm32"))]
 pub use passes::time_passes;
-pub use passes::{Encode, submit_passes, time_passes_async};
+pub use passes::{
+    Encode, calibrate_async, submit_passes, time_batch_async, time_passes_async, time_samples_async,
+};
 pub use pipeline::specialize;
 pub(crate) use pipeline::{
     Resource, Slot, bind_buffers, bind_resources, params_buffer, pipeline_layout, shader,
     slots_and_params_layout, storage_and_params_layout,
 };
+pub use profile::{GpuProfile, Occupancy, Peaks, SmLimits};
 pub use shaders::{Bounds, CompiledShader, parse_shader_checks};
 pub use texels::{
     TEXEL_BYTES, TexelArray, texel_array_bytes, texel_arrays_supported, texel_extent,

@@ -118,7 +118,7 @@ impl Gpu {
                 // it wgpu clears it with a render pass, and on lavapipe (Mesa 22.3) a render
                 // pass leaves a framebuffer bound after which its timestamps are deferred
                 // to the next flush: later passes in the process then read ~0.1 ms for
-                // 50 ms of work (see gpu::passes::timestamps_plausible).
+                // 50 ms of work (see gpu::batching::per_run_times).
                 usage: wgpu::TextureUsages::TEXTURE_BINDING
                     | wgpu::TextureUsages::STORAGE_BINDING
                     | wgpu::TextureUsages::COPY_DST,

@@ -1,8 +1,8 @@
-//! Timing compute passes. Where the device has `TIMESTAMP_QUERY`, each timed pass writes a
-//! timestamp at its beginning and end (pass boundaries work on every backend that has
-//! timestamps, Apple GPUs included); ticks × `queue.get_timestamp_period()` gives ns.
-//! Otherwise the caller times submit → full device poll with a wall clock, and the result
-//! says so.
+//! Timing compute passes. Where the device has `TIMESTAMP_QUERY`, each timed batch of
+//! passes writes a timestamp at the beginning of its first pass and the end of its last
+//! (pass boundaries work on every backend that has timestamps, Apple GPUs included);
+//! ticks × `queue.get_timestamp_period()` gives ns. Otherwise the caller times submit →
+//! full device poll with a wall clock, and the result says so.
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ impl std::fmt::Display for TimingSource {
     }
 }
 
-/// Query set and buffers for timing up to `capacity` passes.
+/// Query set and buffers for timing up to `capacity` batches of passes (a slot each).
 pub struct PassTimer {
     query_set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
@@ -42,11 +42,11 @@ pub struct PassTimer {
     period_ns: f64,
 }
 
-/// wgpu caps a query set at 4096 queries: two per pass.
+/// wgpu caps a query set at 4096 queries: two per slot.
 pub(crate) const MAX_TIMED_PASSES: u32 = 2048;
 
 impl PassTimer {
-    /// A timer for up to `capacity` passes, or `None` when the device has no timestamps.
+    /// A timer for up to `capacity` batches, or `None` when the device has no timestamps.
     pub(crate) fn new(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
@@ -83,22 +83,29 @@ impl PassTimer {
         })
     }
 
-    /// How many passes it can time.
+    /// How many batches it can time.
     pub fn capacity(&self) -> u32 {
         self.capacity
     }
 
-    /// Timestamp writes for pass number `index` (< capacity).
-    pub fn writes(&self, index: u32) -> wgpu::ComputePassTimestampWrites<'_> {
-        wgpu::ComputePassTimestampWrites {
+    /// Timestamp writes of a pass of the batch in slot `slot` (< capacity): the beginning
+    /// where it is the batch's `first` pass, the end where it is its `last`; `None` for a
+    /// pass in between.
+    pub fn writes(
+        &self,
+        slot: u32,
+        first: bool,
+        last: bool,
+    ) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        (first || last).then(|| wgpu::ComputePassTimestampWrites {
             query_set: &self.query_set,
-            beginning_of_pass_write_index: Some(2 * index),
-            end_of_pass_write_index: Some(2 * index + 1),
-        }
+            beginning_of_pass_write_index: first.then_some(2 * slot),
+            end_of_pass_write_index: last.then_some(2 * slot + 1),
+        })
     }
 
-    /// Reads back the durations in ns of passes `0..count`. A pass whose end is not after its
-    /// beginning (a zero or wrapped reading, gfx-rs/wgpu#6406) gives `None`.
+    /// Reads back the durations in ns of the batches in slots `0..count`. One whose end is
+    /// not after its beginning (a zero or wrapped reading, gfx-rs/wgpu#6406) gives `None`.
     pub(crate) async fn read(
         &self,
         device: &wgpu::Device,

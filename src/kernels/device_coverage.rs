@@ -1,12 +1,13 @@
 //! What the kernels choose on GPUs this machine does not have: simulated adapters
 //! ([`DeviceFacts::simulated_gpu`]) with the subgroup ranges wgpu reports on Metal (4..64),
 //! AMD (32..64), Intel (8..32), NVIDIA (32..32) and none. Every configuration a GPU may run
-//! (flash's forward grid and default, its backward layout, decode's split) stays within
-//! the register cap, and every kernel has one.
+//! (flash's forward grid and default, its backward layout, decode's split, naive's matrix
+//! products) stays within the register cap, and every kernel has one.
 
-use crate::gpu::{DeviceFacts, REGISTER_CAP};
+use crate::gpu::{DeviceFacts, REGISTER_CAP, REGISTER_TARGET};
 use crate::kernels::decode::DecodePlan;
 use crate::kernels::flash::{BackwardLayout, FlashConfig, gpu_grid, untuned_config_on};
+use crate::kernels::naive::{CHUNKED, NAIVE, Products};
 use crate::kernels::{KERNELS, PlanContext, Precision};
 use crate::shape::{Pass, Shape};
 
@@ -129,4 +130,40 @@ fn the_register_cap_refuses_what_would_spill_and_spares_cpu_drivers() {
         ..gpu
     };
     assert!(fat.validate_on(&shape, &cpu, Precision::F32).is_ok());
+}
+
+/// naive's matrix products on GPUs: workgroup tiles (no subgroup operation, so any
+/// subgroup size or none), within the register target (hence the cap), the device's
+/// workgroup memory and invocations, at every head dim, forward and backward; the row
+/// passes reduce through workgroup memory.
+#[test]
+fn naive_products_fit_every_subgroup_range_and_the_register_cap() {
+    for facts in adapters() {
+        for head_dim in 1..=256 {
+            for pass in [Pass::Forward, Pass::Backward] {
+                let shape = Shape::new(300, head_dim).with_causal(true).with_pass(pass);
+                for kernel in [&NAIVE, &CHUNKED] {
+                    let plan = kernel
+                        .plan_on(&shape, &facts)
+                        .unwrap_or_else(|e| panic!("{}: d{head_dim}: {e}", facts.name));
+                    assert!(
+                        matches!(plan.products, Products::Tiles { .. }),
+                        "{}: {}",
+                        facts.name,
+                        plan.label()
+                    );
+                    assert!(!plan.row_pass.subgroup && plan.texels.is_none());
+                    assert!(
+                        plan.live_floats(head_dim) <= REGISTER_TARGET.min(REGISTER_CAP),
+                        "{}: {} at d{head_dim}",
+                        facts.name,
+                        plan.label()
+                    );
+                    let limits = &facts.limits;
+                    assert!(plan.workgroup_bytes() <= limits.max_compute_workgroup_storage_size);
+                    assert!(plan.invocations() <= limits.max_compute_invocations_per_workgroup);
+                }
+            }
+        }
+    }
 }

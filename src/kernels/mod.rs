@@ -1,12 +1,13 @@
 //! The kernel registry. Every attention kernel implements [`Kernel`] and is listed once in
 //! [`KERNELS`]; the CLI, the tests, the benches and the reports iterate over that list.
 //! Adding a kernel is one folder `shaders/<family>/`, one module here, and one line in
-//! [`KERNELS`].
+//! [`KERNELS`]. [`ladder`] lists the version ladder (textbook naive → naive → flash) that
+//! `attnbench ladder` verifies and measures.
 //!
 //! | kernel | idea | memory |
 //! |---|---|---|
-//! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V | O(B·H·n²) |
-//! | `chunked` ([`naive::CHUNKED`]) | naive's dispatches over blocks of 256 query rows | O(B·H·n·d + 256·n) |
+//! | [`naive`] | S = scale·QKᵀ in global memory, row softmax, O = P·V; QKᵀ and P·V as register-blocked matrix products | O(B·H·n²) |
+//! | `chunked` ([`naive::CHUNKED`]) | naive's products over blocks of 256 query rows | O(B·H·n·d + 256·n) |
 //! | [`flash`] | one fused dispatch, K/V tiles in workgroup memory (on CPU drivers: shared by subgroup broadcast, read from buffers or texel arrays), online softmax | O(B·H·n·d) |
 //! | `flash_f16` ([`flash::FLASH_F16`]) | flash with f16 K/V tiles and Q·Kᵀ (SHADER_F16) | O(B·H·n·d) |
 //! | [`flash_subgroup`] | a subgroup per query row, subgroupMax/Add softmax (SUBGROUP) | O(B·H·n·d) |
@@ -17,7 +18,7 @@
 //!
 //! | backward | idea | memory |
 //! |---|---|---|
-//! | naive, chunked (`naive/backward.rs`) | P and dP materialized (two n×n matrices), dS = P∘(dP − D), four products | O(B·H·n²) (chunked: O(256·n)) |
+//! | naive, chunked (`naive/backward.rs`) | autograd's: P and dP materialized (two n×n matrices), dS = P∘(dP − D), four matrix products | O(B·H·n²) (chunked: O(256·n)) |
 //! | flash (`flash/backward.rs`) | FlashAttention-2: P recomputed from the forward's logsumexp, dK/dV per key block, dQ per query block | O(B·H·n·d) |
 
 mod buffers;
@@ -25,7 +26,9 @@ pub mod decode;
 mod dispatch;
 pub mod flash;
 pub mod flash_subgroup;
+pub mod ladder;
 pub mod naive;
+mod phases;
 mod plan;
 mod traits;
 mod words;
@@ -34,11 +37,13 @@ mod words;
 mod device_coverage;
 
 pub use buffers::{AttentionBuffers, GradientBuffers, gradient_plan, io_plan, query_bytes};
-pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, workgroup_count};
-pub(crate) use plan::{ForwardPlan, buffers_mismatch};
+pub(crate) use dispatch::{Dispatch, Dispatches, KeepAlive, PhasedDispatches, workgroup_count};
+pub use phases::{Phase, Segment};
 pub use plan::{
-    KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers, TunedChoices,
+    DispatchResources, KernelOverrides, Plan, PlanContext, Prepared, PreparedKernel, RunBuffers,
+    TunedChoices,
 };
+pub(crate) use plan::{ForwardPlan, buffers_mismatch};
 pub use traits::{Backward, Kernel, no_backward};
 pub use words::{Precision, Workload};
 

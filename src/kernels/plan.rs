@@ -7,6 +7,7 @@
 
 use super::buffers::{AttentionBuffers, GradientBuffers};
 use super::flash::{BackwardRows, ForcedBackward, TilesOverride, TunedConfigs};
+use super::phases::Segment;
 use crate::error::Result;
 use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
 use std::sync::Arc;
@@ -64,11 +65,34 @@ impl<'a> PlanContext<'a> {
     }
 }
 
+/// One dispatch of a run as it asks the device, decided by its plan
+/// ([`Plan::dispatches`]): what `attnbench plan` prints and models occupancy from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DispatchResources {
+    /// Which dispatch (`forward`, `dq`, `dkdv`, `partial`, `combine`).
+    pub name: &'static str,
+    /// Invocations per workgroup.
+    pub invocations: u32,
+    /// Workgroups of one dispatch (per pass over the keys, where the keys are split).
+    pub workgroups: u64,
+    /// Live floats per invocation, as the kernel's model counts them from its shader.
+    pub live_floats: u32,
+    /// Bytes of workgroup memory per workgroup.
+    pub workgroup_bytes: u32,
+}
+
 /// A kernel ready to run on one set of buffers.
 pub trait PreparedKernel: Send + Sync {
     /// Records the kernel's dispatches into `pass` (one pass per run, so that pass-boundary
     /// timestamps time the whole kernel).
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>);
+
+    /// The same dispatches as consecutive segments, each of one named phase, where the
+    /// kernel names them (naive: QKᵀ, softmax, P·V); empty otherwise. Recording every
+    /// segment in order records the run.
+    fn segments(&self) -> Vec<Segment<'_>> {
+        Vec::new()
+    }
 }
 
 /// The device buffers a plan is prepared on: Q, K, V, O, and for a pass with a backward dO
@@ -112,6 +136,13 @@ pub trait Plan: Send + Sync {
         None
     }
 
+    /// Each working dispatch's workgroup, workgroups, live floats and workgroup memory,
+    /// where the kernel models them (empty otherwise): what `attnbench plan` prints for a
+    /// device that is not here (`--adapter-limits h100`).
+    fn dispatches(&self) -> &[DispatchResources] {
+        &[]
+    }
+
     /// Builds its pipelines, scratch buffers (allocated through `tracker`) and bind groups
     /// on `buffers`.
     fn prepare(
@@ -148,6 +179,8 @@ pub(crate) struct ForwardPlan<T> {
     pub label: Option<String>,
     /// Its live floats per invocation, where modelled.
     pub live_floats: Option<u32>,
+    /// Its working dispatches' resources, where modelled.
+    pub dispatches: Vec<DispatchResources>,
     /// Builds the dispatches of `decided` on Q, K, V and O.
     #[allow(clippy::type_complexity)]
     pub build:
@@ -165,6 +198,10 @@ impl<T: Send + Sync> Plan for ForwardPlan<T> {
 
     fn live_floats(&self) -> Option<u32> {
         self.live_floats
+    }
+
+    fn dispatches(&self) -> &[DispatchResources] {
+        &self.dispatches
     }
 
     fn prepare(

@@ -146,9 +146,12 @@ impl<'g> Probe<'g> {
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         };
-        time_passes_async(self.gpu, entry, &encode, 1, 1, None).await?; // warm-up (JIT)
-        let (ns, source) = time_passes_async(self.gpu, entry, &encode, RUNS, RUNS, None).await?;
-        Ok((crate::stats::median_of(&ns)?, source.as_str().to_string()))
+        // Calibrated from cold (the first run, which compiles, is not timed).
+        let times = time_passes_async(self.gpu, entry, &encode, RUNS, RUNS, None).await?;
+        Ok((
+            crate::stats::median_of(&times.ns)?,
+            times.source.as_str().to_string(),
+        ))
     }
 
     /// Best FMA GFLOP/s over `shapes` × `workgroups`, growing the work until a run takes

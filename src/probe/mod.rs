@@ -104,6 +104,7 @@ pub async fn quick_ceilings_async(gpu: &Gpu, transfer_bytes: u64) -> Result<Ceil
     let (upload_gbps, readback_gbps) = Probe::new(gpu).transfers(transfer_bytes).await?;
     Ok(Ceilings {
         fma_f32_gflops,
+        fma_f16_gflops: None,
         bandwidth_gbps,
         upload_gbps,
         readback_gbps,
@@ -153,6 +154,7 @@ impl ProbeReport {
     pub fn ceilings(&self) -> Ceilings {
         Ceilings {
             fma_f32_gflops: self.fma_f32_gflops,
+            fma_f16_gflops: self.fma_f16_gflops,
             bandwidth_gbps: self.bandwidth_gbps,
             upload_gbps: self.upload_gbps,
             readback_gbps: self.readback_gbps,

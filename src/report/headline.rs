@@ -170,10 +170,39 @@ fn peak_cell(file: &ResultsFile, family: &str) -> String {
         .map_or("—".into(), |(pct, n)| format!("{pct:.0}% at n = {n}"))
 }
 
+/// Where naive's time went at the largest n it measured with a phase split: each phase's
+/// median and share, e.g. "n = 4096: QKᵀ 12.1 ms (31%), softmax 9.4 ms (24%), …".
+fn phase_cell(file: &ResultsFile, family: &str) -> String {
+    let row = file
+        .rows
+        .iter()
+        .filter(|r| r.family == family && r.kernel == "naive" && r.is_ok())
+        .filter(|r| r.phases.is_some())
+        .max_by_key(|r| r.seq_len);
+    let Some((n, split)) = row.and_then(|r| Some((r.seq_len, r.phases.as_ref()?))) else {
+        return "—".into();
+    };
+    let total = split.total_ms();
+    let parts: Vec<String> = split
+        .phases
+        .iter()
+        .map(|p| {
+            let share = if total > 0.0 {
+                100.0 * p.median_ms / total
+            } else {
+                0.0
+            };
+            format!("{} {:.1} ms ({share:.0}%)", text(&p.phase), p.median_ms)
+        })
+        .collect();
+    format!("n = {n}: {}", parts.join(", "))
+}
+
 /// The key ratios of `families` as a Markdown table: one column per family, one row per
 /// figure (flash vs naive at the largest common n, peak bytes at the seed's first mark,
-/// the largest n per kernel, flash's share of the FMA peak). Its cells are Markdown whose
-/// text from the file is escaped.
+/// the largest n per kernel, flash's share of the FMA peak, and where rows have it, naive's
+/// time per phase at the largest n it ran). Its cells are Markdown whose text from the file
+/// is escaped.
 pub fn key_ratios(file: &ResultsFile, families: &[FamilyKind]) -> String {
     let names: Vec<String> = families.iter().map(FamilyKind::name).collect();
     let mut columns = vec![(String::new(), Align::Left)];
@@ -208,13 +237,22 @@ pub fn key_ratios(file: &ResultsFile, families: &[FamilyKind]) -> String {
     table.row(row("flash: best % of f32 FMA peak".into(), &|f| {
         peak_cell(file, f)
     }));
+    if file
+        .rows
+        .iter()
+        .any(|r| r.kernel == "naive" && r.phases.is_some() && names.contains(&r.family))
+    {
+        table.row(row("naive: time per phase at its largest n".into(), &|f| {
+            phase_cell(file, f)
+        }));
+    }
     table.render()
 }
 
 /// The headline section of a device README: the charts, then the key ratios naming their
 /// source; empty when the file has no headline family.
 #[cfg(feature = "native")]
-pub fn headline_section(file: &ResultsFile) -> String {
+pub(super) fn headline_section(file: &ResultsFile) -> String {
     let families = headline_families(file);
     if families.is_empty() {
         return String::new();

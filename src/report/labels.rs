@@ -51,7 +51,7 @@ pub fn wall_label(kernel: &str, row: &ResultRow) -> Option<String> {
 }
 
 /// What a row's wall says: "2.03 GiB needed at n = 16384, budget 2.00 GiB".
-pub fn wall_text(row: &ResultRow) -> Option<String> {
+pub(super) fn wall_text(row: &ResultRow) -> Option<String> {
     let (_, needed, allowed, limit) = row.skip.as_ref()?.wall()?;
     let x = match row.axis {
         crate::results::Axis::SeqLen => format!("n = {}", row.seq_len),
@@ -73,7 +73,7 @@ pub fn wall_text(row: &ResultRow) -> Option<String> {
 
 /// Why a line went no further, in a few words: the wall's text, "time budget", or the
 /// kind of skip (rows written before skips were typed: "skipped").
-pub fn short_reason(row: &ResultRow) -> String {
+pub(super) fn short_reason(row: &ResultRow) -> String {
     fn words(skip: &crate::results::Skip) -> &'static str {
         use crate::results::Skip;
         match skip {

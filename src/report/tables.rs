@@ -59,7 +59,7 @@ pub fn summary_table(file: &ResultsFile) -> String {
         ("causal", Align::Left),
         ("median ms (interval)", Align::Right),
         ("GFLOP/s", Align::Right),
-        ("% FMA peak", Align::Right),
+        ("% FMA peak (of its dtype's)", Align::Right),
         ("GB/s", Align::Right),
         ("% bandwidth", Align::Right),
         ("peak buffer bytes", Align::Right),
@@ -85,7 +85,10 @@ pub fn summary_table(file: &ResultsFile) -> String {
                 median_with_interval(r)
             },
             fmt(r.gflops, 2, ""),
-            share_of_ceiling(r.pct_of_fma_peak),
+            match share_of_ceiling(r.pct_of_fma_peak) {
+                share if share.ends_with('%') => format!("{share} of {}", r.dtype),
+                other => other,
+            },
             fmt(r.achieved_gbps, 2, ""),
             share_of_ceiling(r.pct_of_bandwidth),
             r.peak_buffer_bytes.map(human_bytes).unwrap_or_default(),

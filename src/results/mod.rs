@@ -6,6 +6,7 @@
 mod family;
 mod file;
 mod header;
+mod phases;
 mod run;
 mod schema;
 mod skip;
@@ -16,6 +17,7 @@ mod validate;
 pub use family::{Axis, FamilyKind};
 pub use file::ResultsFile;
 pub use header::{DeviceHeader, device_slug};
+pub use phases::{PhaseSplit, PhaseTime};
 pub use run::{
     Ceilings, RunKind, RunRecord, STABLE_CHANGE, Stability, WGPU_VERSION, git_commit, git_dirty,
     now_rfc3339,

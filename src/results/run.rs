@@ -33,6 +33,9 @@ pub fn now_rfc3339() -> String {
 pub struct Ceilings {
     /// f32 FMA peak, GFLOP/s.
     pub fma_f32_gflops: f64,
+    /// f16 FMA peak, GFLOP/s, where the device has f16 (f16 rows' denominator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fma_f16_gflops: Option<f64>,
     /// Device memory bandwidth, GB/s.
     pub bandwidth_gbps: f64,
     /// Host → device, GB/s.
@@ -216,6 +219,7 @@ mod tests {
     fn ceilings(fma: f64, bandwidth: f64) -> Ceilings {
         Ceilings {
             fma_f32_gflops: fma,
+            fma_f16_gflops: None,
             bandwidth_gbps: bandwidth,
             upload_gbps: 1.0,
             readback_gbps: 1.0,
@@ -229,5 +233,30 @@ mod tests {
         let moved = Stability::between(&ceilings(50.0, 7.9), &ceilings(51.0, 0.79));
         assert!(!moved.stable && moved.bandwidth_change < -0.8);
         assert!(moved.describe().contains("UNSTABLE"));
+    }
+
+    #[test]
+    fn f16_rows_are_a_share_of_the_f16_peak_and_f32_rows_of_the_f32_peak() {
+        use crate::kernels::Precision;
+        let mut probe = ceilings(100.0, 10.0);
+        let row = |kernel: &str, dtype| {
+            let mut r =
+                crate::results::ResultRow::new("prefill-d64", kernel, &crate::Shape::new(1024, 64));
+            r.dtype = dtype;
+            r.status = crate::results::Status::Ok;
+            r.median_ms = Some(1.0);
+            r.gflops = Some(50.0);
+            r
+        };
+        let mut f32_row = row("flash", Precision::F32);
+        let mut f16_row = row("flash_f16", Precision::F16);
+        f16_row.apply_ceilings(&probe);
+        // No f16 peak probed: no share, never the f32 peak's.
+        assert_eq!(f16_row.pct_of_fma_peak, None);
+        probe.fma_f16_gflops = Some(200.0);
+        f16_row.apply_ceilings(&probe);
+        f32_row.apply_ceilings(&probe);
+        assert_eq!(f16_row.pct_of_fma_peak, Some(25.0));
+        assert_eq!(f32_row.pct_of_fma_peak, Some(50.0));
     }
 }

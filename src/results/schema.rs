@@ -104,7 +104,8 @@ pub struct ResultRow {
     /// The fewest bytes the kernel must move (achieved GB/s is over these).
     #[serde(default)]
     pub min_bytes: u64,
-    /// GFLOP/s as a % of the probed f32 FMA peak.
+    /// GFLOP/s as a % of the probed FMA peak of the row's dtype: f32 rows of the f32
+    /// peak, f16 rows of the f16 peak (none where the probe has no f16 peak).
     #[serde(default)]
     pub pct_of_fma_peak: Option<f64>,
     /// min_bytes / median time, GB/s.
@@ -130,6 +131,12 @@ pub struct ResultRow {
     /// Prefill (every query row) or decode (the last row against a KV cache of n keys).
     #[serde(default)]
     pub workload: Workload,
+    /// Where the time goes, phase by phase, for kernels that name their phases (naive and
+    /// chunked: QKᵀ, softmax, P·V; their backward's five), each phase timed in its own pass
+    /// after the samples ([`crate::run::phase_split`]); none otherwise, and in files from before
+    /// phases were recorded.
+    #[serde(default)]
+    pub phases: Option<super::PhaseSplit>,
 }
 
 /// A row's timing source, where files written before it was typed have an empty string for
@@ -226,6 +233,7 @@ impl ResultRow {
             run_id: None,
             axis: Axis::SeqLen,
             workload: Workload::Prefill,
+            phases: None,
         }
     }
 
@@ -245,11 +253,14 @@ impl ResultRow {
         let Some(ms) = self.median_ms.filter(|_| self.is_ok()) else {
             return;
         };
-        if let Some(g) = self.gflops
-            && probe.fma_f32_gflops > 0.0
-        {
-            self.pct_of_fma_peak = Some(100.0 * g / probe.fma_f32_gflops);
-        }
+        let peak = match self.dtype {
+            Precision::F32 => Some(probe.fma_f32_gflops),
+            Precision::F16 => probe.fma_f16_gflops,
+        };
+        self.pct_of_fma_peak = match (self.gflops, peak) {
+            (Some(g), Some(peak)) if peak > 0.0 => Some(100.0 * g / peak),
+            _ => None,
+        };
         if self.min_bytes > 0 && ms > 0.0 {
             let gbps = self.min_bytes as f64 / (ms * 1e6);
             self.achieved_gbps = Some(gbps);

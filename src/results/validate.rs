@@ -72,6 +72,9 @@ fn each_optional(
 /// The device's ceilings: every one a rate.
 pub fn check_ceilings(field: &str, c: &Ceilings) -> Result<(), String> {
     check_rate(&format!("{field}.fma_f32_gflops"), c.fma_f32_gflops)?;
+    if let Some(f16) = c.fma_f16_gflops {
+        check_rate(&format!("{field}.fma_f16_gflops"), f16)?;
+    }
     check_rate(&format!("{field}.bandwidth_gbps"), c.bandwidth_gbps)?;
     // Transfer rates are 0 where only the quick probe ran.
     check_amount(&format!("{field}.upload_gbps"), c.upload_gbps, MAX_RATE)?;
@@ -272,6 +275,35 @@ fn check_family(r: &ResultRow, kind: &FamilyKind) -> Result<(), String> {
     Ok(())
 }
 
+/// Phases a row may split its time into (naive's backward names seven), and the longest
+/// phase name.
+const MAX_PHASES: usize = 16;
+const MAX_PHASE_NAME: usize = 32;
+
+/// A row's phase split: a few named phases, each a time in range and a rate in range.
+fn check_phases(split: &super::PhaseSplit) -> Result<(), String> {
+    if split.phases.len() > MAX_PHASES || split.repeats == 0 {
+        return Err(format!(
+            "phases: {} phases over {} repeats (1 to {MAX_PHASES} phases, 1 repeat or more)",
+            split.phases.len(),
+            split.repeats
+        ));
+    }
+    for p in &split.phases {
+        if p.phase.is_empty() || p.phase.chars().count() > MAX_PHASE_NAME {
+            return Err(format!(
+                "phases: a phase name of {} characters (1 to {MAX_PHASE_NAME})",
+                p.phase.chars().count()
+            ));
+        }
+        check_amount("phases.median_ms", p.median_ms, DAY_MS)?;
+        each_optional(&[("phases.gflops", p.gflops)], |field, v| {
+            check_amount(field, v, MAX_RATE)
+        })?;
+    }
+    Ok(())
+}
+
 /// Every check of one row.
 fn check_row(r: &ResultRow, runs: &[RunRecord]) -> Result<(), String> {
     check_shape(r)?;
@@ -280,6 +312,9 @@ fn check_row(r: &ResultRow, runs: &[RunRecord]) -> Result<(), String> {
         Status::Skipped => check_skipped(r)?,
     }
     check_derived(r)?;
+    if let Some(split) = &r.phases {
+        check_phases(split)?;
+    }
     if let Some(kind) = &r.family_kind {
         check_family(r, kind)?;
     }
@@ -296,7 +331,7 @@ fn check_row(r: &ResultRow, runs: &[RunRecord]) -> Result<(), String> {
 
 /// Every check of a results file's parts; the first failure, naming the row (or part)
 /// and field.
-pub fn check_results(
+pub(super) fn check_results(
     device: &DeviceHeader,
     ceilings: Option<&Ceilings>,
     runs: &[RunRecord],
@@ -409,6 +444,7 @@ impl StoredResultsFile {
         };
         let ceilings = Ceilings {
             fma_f32_gflops: 1.0,
+            fma_f16_gflops: None,
             bandwidth_gbps: 1.0,
             upload_gbps: 1.0,
             readback_gbps: 1.0,

@@ -2,18 +2,26 @@
 //! and times each dispatch; [`run_attention`] is the one-shot host API (Q, K, V in, O out).
 
 mod measurement;
+mod phases;
 mod plan;
 mod row;
 
 pub use crate::stats::{Measurement, gflops};
 pub use measurement::MeasureOptions;
+pub use phases::sweep_repeats;
 pub use plan::{PointPlan, label_of};
 pub use row::{measured, planned_row};
 
 use crate::bench::Bench;
 use crate::error::Result;
-use crate::gpu::{BufferTracker, Gpu, TimingSource, submit_passes, time_passes_async};
-use crate::kernels::{AttentionBuffers, GradientBuffers, Kernel, Prepared, RunBuffers};
+use crate::gpu::{
+    BufferTracker, Gpu, RunTimes, calibrate_async, submit_passes, time_batch_async,
+    time_samples_async,
+};
+use crate::kernels::{
+    AttentionBuffers, GradientBuffers, Kernel, Prepared, PreparedKernel, RunBuffers, Segment,
+};
+use crate::results::PhaseSplit;
 use crate::shape::Shape;
 use crate::tensors::{AttentionInputs, Gradients};
 use std::sync::Arc;
@@ -199,6 +207,42 @@ impl<'g> KernelRun<'g> {
         &self.shape
     }
 
+    /// The device it runs on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    /// What a run times as segments of named phases ([`PreparedKernel::segments`]), where
+    /// every part of it names them (`crate::run::phase_split`); empty otherwise.
+    pub fn segments(&self) -> Vec<Segment<'_>> {
+        let parts: Vec<&dyn PreparedKernel> = match &self.stages {
+            Stages::Forward(f) => vec![f.as_ref()],
+            Stages::Training { forward, backward } if self.shape.pass.times_forward() => {
+                vec![forward.as_ref(), backward.as_ref()]
+            }
+            Stages::Training { backward, .. } => vec![backward.as_ref()],
+        };
+        let segments: Vec<Vec<Segment<'_>>> = parts.iter().map(|p| p.segments()).collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Vec::new();
+        }
+        segments.into_iter().flatten().collect()
+    }
+
+    /// Where a run's time goes, for kernels that name their phases: each phase timed in
+    /// a pass of its own over `repeats` runs (`phases.rs`); `None` for other kernels.
+    pub async fn phase_split_async(&self, repeats: u32) -> Result<Option<PhaseSplit>> {
+        let label = self.kernel.name();
+        let flops = self.shape.forward_flops();
+        phases::split(self.gpu, label, &self.segments(), flops, repeats).await
+    }
+
+    /// [`KernelRun::phase_split_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn phase_split(&self, repeats: u32) -> Result<Option<PhaseSplit>> {
+        pollster::block_on(self.phase_split_async(repeats))
+    }
+
     /// The kernel.
     pub fn kernel(&self) -> &'g dyn Kernel {
         self.kernel
@@ -294,56 +338,86 @@ impl<'g> KernelRun<'g> {
         pollster::block_on(self.read_output_async())
     }
 
-    /// Runs the kernel `count` times, each run its own compute pass, and returns each run's
-    /// time in ns (see [`time_passes_async`]).
-    pub async fn timed_runs_async(
+    /// The runs one timed sample batches ([`calibrate_async`]); `warm`: the kernel has run
+    /// since it was prepared (else one untimed run comes first: a driver that compiles at
+    /// the first dispatch compiles then, outside every sample).
+    pub async fn calibrate_async(&self, warm: bool) -> Result<u32> {
+        let encode = |pass: &mut wgpu::ComputePass<'_>| self.encode_timed(pass);
+        calibrate_async(self.gpu, self.kernel.name(), &encode, warm, None).await
+    }
+
+    /// [`KernelRun::calibrate_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn calibrate(&self, warm: bool) -> Result<u32> {
+        pollster::block_on(self.calibrate_async(warm))
+    }
+
+    /// Times `samples` samples of `runs` runs back to back each (fewer once `budget` has
+    /// passed, at least `min_samples`): per-run times, GPU timestamps where they cover each
+    /// batch's wall time, else the wall clock with the reason ([`time_samples_async`]).
+    pub async fn timed_samples_async(
         &self,
-        count: u32,
-        min_count: u32,
+        runs: u32,
+        samples: u32,
+        min_samples: u32,
         budget: Option<Duration>,
-    ) -> Result<(Vec<f64>, TimingSource)> {
-        time_passes_async(
+    ) -> Result<RunTimes> {
+        let encode = |pass: &mut wgpu::ComputePass<'_>| self.encode_timed(pass);
+        time_samples_async(
             self.gpu,
             self.kernel.name(),
-            &|pass| self.encode_timed(pass),
-            count,
-            min_count,
+            &encode,
+            runs,
+            samples,
+            min_samples,
             budget,
         )
         .await
     }
 
-    /// [`KernelRun::timed_runs_async`], blocking.
+    /// [`KernelRun::timed_samples_async`], blocking.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn timed_runs(
+    pub fn timed_samples(
         &self,
-        count: u32,
-        min_count: u32,
+        runs: u32,
+        samples: u32,
+        min_samples: u32,
         budget: Option<Duration>,
-    ) -> Result<(Vec<f64>, TimingSource)> {
-        pollster::block_on(self.timed_runs_async(count, min_count, budget))
+    ) -> Result<RunTimes> {
+        pollster::block_on(self.timed_samples_async(runs, samples, min_samples, budget))
     }
 
     /// Warms up (at most `options.warmup` runs, fewer once the time budget is spent, at
-    /// least one when any was asked), then times runs and summarizes them.
+    /// least one when any was asked), calibrates the runs per sample so that a sample
+    /// lasts a millisecond (from the last warm-up's wall time where there were two; with
+    /// no warm-up, after one untimed run, so that no sample includes a first dispatch's
+    /// compilation), then times the samples and summarizes them.
     pub async fn measure_async(&self, options: &MeasureOptions) -> Result<Measurement> {
         let start = web_time::Instant::now();
-        for _ in 0..options.warmup {
+        let encode = |pass: &mut wgpu::ComputePass<'_>| self.encode_timed(pass);
+        let name = self.kernel.name();
+        let mut warm_wall_ns = None;
+        for i in 0..options.warmup {
             crate::interrupt::check()?;
-            self.run_once_async().await?;
+            let wall_ns = time_batch_async(self.gpu, name, &encode, 1, None).await?;
+            // The first run may have compiled: only a later one says what a run takes.
+            warm_wall_ns = (i > 0).then_some(wall_ns);
             if options.time_budget.is_some_and(|b| start.elapsed() > b) {
                 break;
             }
         }
         crate::interrupt::check()?;
-        let (ns, timing) = self
-            .timed_runs_async(
+        let warm = options.warmup > 0;
+        let runs = calibrate_async(self.gpu, name, &encode, warm, warm_wall_ns).await?;
+        let times = self
+            .timed_samples_async(
+                runs,
                 options.samples.max(1),
                 options.min_samples,
                 options.time_budget,
             )
             .await?;
-        Measurement::from_samples(ns.iter().map(|t| t / 1e6).collect(), timing)
+        Measurement::from_run_times(times)
     }
 
     /// [`KernelRun::measure_async`], blocking.

@@ -6,7 +6,7 @@
 
 use super::parsed::Settings;
 use crate::error::{Error, Result};
-use crate::gpu::{AdapterChoice, DeviceOptions, parse_register_cap, parse_shader_checks};
+use crate::gpu::{AdapterChoice, DeviceOptions, PlanAs, parse_register_cap, parse_shader_checks};
 use crate::kernels::KernelOverrides;
 use crate::kernels::flash::{BackwardRows, ForcedBackward, TilesOverride};
 use crate::sweep::SweepConfig;
@@ -43,6 +43,10 @@ pub struct DeviceArgs {
     /// Print each pipeline's compile time.
     #[arg(long, global = true, env = "ATTNBENCH_LOG_COMPILES")]
     pub log_compiles: bool,
+    /// Plan as: device (default) or gpu — every kernel chooses what it would on a discrete
+    /// GPU with this adapter's limits (to verify the GPU code paths on a CPU driver).
+    #[arg(long, global = true, env = "ATTNBENCH_PLAN_AS")]
+    pub plan_as: Option<String>,
 }
 
 /// What the user fixes of the kernels' own choices (for experiments and tests).
@@ -116,6 +120,10 @@ impl DeviceArgs {
                 .transpose()?
                 .unwrap_or(false),
             log_compiles: d.log_compiles,
+            plan_as: given(&d.plan_as)
+                .map(PlanAs::parse)
+                .transpose()?
+                .unwrap_or_default(),
         };
         if let Some(text) = given(&d.memory_budget) {
             crate::gpu::MemoryBudget::parse_bytes(text)?;
@@ -159,6 +167,7 @@ impl SettingsArgs {
             ("ATTNBENCH_MEMORY_BUDGET", &d.memory_budget),
             ("ATTNBENCH_REGISTER_CAP", &d.register_cap),
             ("ATTNBENCH_SHADER_CHECKS", &d.shader_checks),
+            ("ATTNBENCH_PLAN_AS", &d.plan_as),
             ("ATTNBENCH_FLASH_TILES", &k.flash_tiles),
             ("ATTNBENCH_FLASH_BWD", &k.flash_bwd),
             ("ATTNBENCH_FLASH_BWD_ROWS", &k.flash_bwd_rows),

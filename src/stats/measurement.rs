@@ -3,7 +3,7 @@
 
 use super::interval::Interval;
 use crate::error::Result;
-use crate::gpu::TimingSource;
+use crate::gpu::{RunTimes, TimingSource};
 use serde::Serialize;
 
 /// Times of repeated dispatches.
@@ -22,10 +22,14 @@ pub struct Measurement {
     /// The interval of the median, ms, with its method and coverage
     /// ([`Interval::of_median`]); none from a single sample.
     pub interval: Option<Interval>,
+    /// Runs back to back per sample: each sample is its batch's time over this.
+    pub runs_per_sample: u32,
+    /// Why the wall clock timed it on a device that has timestamps.
+    pub timing_fallback: Option<String>,
 }
 
 impl Measurement {
-    /// Summarizes samples in ms (at least one).
+    /// Summarizes samples in ms (at least one), one run each.
     pub fn from_samples(samples_ms: Vec<f64>, timing: TimingSource) -> Result<Self> {
         Ok(Measurement {
             median_ms: median_of(&samples_ms)?,
@@ -34,7 +38,17 @@ impl Measurement {
             interval: Interval::of_median(&samples_ms),
             samples_ms,
             timing,
+            runs_per_sample: 1,
+            timing_fallback: None,
         })
+    }
+
+    /// Summarizes batched samples ([`RunTimes`]: each its batch's time over its runs).
+    pub fn from_run_times(times: RunTimes) -> Result<Self> {
+        let mut m = Self::from_samples(times.ns.iter().map(|t| t / 1e6).collect(), times.source)?;
+        m.runs_per_sample = times.runs_per_sample;
+        m.timing_fallback = times.fallback;
+        Ok(m)
     }
 
     /// Half the interval's width as a fraction of the median: ±0.05 is ±5% (0 without one).

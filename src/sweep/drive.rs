@@ -5,6 +5,7 @@
 use super::config::SweepConfig;
 use super::families::{Family, families};
 use super::line::MeasureCost;
+use super::line::PointMeasured;
 use super::measure::{LazyRun, Measurer};
 use super::runner::{SweepRunner, SweepStep};
 use crate::bench::Bench;
@@ -41,9 +42,17 @@ pub fn run_sweep(
         measurer.progress(&point, done.saturating_sub(1), total);
         let outcome = {
             let mut lazy = LazyRun::new(bench, &point.plan, config.seed);
-            measurer
-                .measure(&point, &mut lazy)
-                .map(|m| m.map(|m| (m, lazy.peak_buffer_bytes().unwrap_or(0))))
+            match measurer.measure(&point, &mut lazy) {
+                Ok(Some(measurement)) => lazy.phase_split(measurement.median_ms).map(|phases| {
+                    Some(PointMeasured {
+                        peak_buffer_bytes: lazy.peak_buffer_bytes().unwrap_or(0),
+                        measurement,
+                        phases,
+                    })
+                }),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
         };
         match runner.record(point, outcome) {
             Ok(_) => {}

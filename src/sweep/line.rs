@@ -17,6 +17,17 @@ use crate::shape::Shape;
 use std::time::Duration;
 use web_time::Instant;
 
+/// What measuring a point gave.
+#[derive(Clone, Debug)]
+pub struct PointMeasured {
+    /// Its timed samples.
+    pub measurement: Measurement,
+    /// The peak bytes of the run's buffers.
+    pub peak_buffer_bytes: u64,
+    /// Where the time went, phase by phase, for kernels that name their phases.
+    pub phases: Option<crate::results::PhaseSplit>,
+}
+
 /// What a driver's way of measuring costs besides the runs themselves, so that a deadline
 /// can tell whether a point still fits.
 #[derive(Clone, Copy, Debug, Default)]
@@ -168,15 +179,18 @@ impl<'a> Line<'a> {
     pub(super) fn record(
         &mut self,
         plan: &PointPlan<'_>,
-        outcome: Result<Option<(Measurement, u64)>>,
+        outcome: Result<Option<PointMeasured>>,
     ) -> Result<Option<ResultRow>> {
         let shape = *plan.shape();
         let mut row = self.row(&shape, Some(plan));
         match outcome {
             Ok(None) => Ok(None),
-            Ok(Some((m, peak))) => {
+            Ok(Some(point)) => {
+                let m = &point.measurement;
                 self.last = Some((shape, m.median_ms));
-                Ok(Some(measured(row, &m, peak)))
+                let mut row = measured(row, m, point.peak_buffer_bytes);
+                row.phases = point.phases;
+                Ok(Some(row))
             }
             Err(e @ (Error::OutOfMemory { .. } | Error::TooLarge { .. } | Error::Gpu { .. })) => {
                 let skip = Skip::from_error(&e).expect("a device error is a skip");

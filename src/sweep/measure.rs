@@ -45,6 +45,16 @@ impl<'g> LazyRun<'g> {
         self.run.as_ref().map(|r| r.peak_buffer_bytes())
     }
 
+    /// Where a measured run's time goes, for kernels that name their phases
+    /// ([`crate::run::phase_split`]): three more runs, one past a second a run; `None` when nothing
+    /// ran or the kernel names none.
+    pub fn phase_split(&self, median_ms: f64) -> Result<Option<crate::results::PhaseSplit>> {
+        match &self.run {
+            Some(run) => run.phase_split(crate::run::sweep_repeats(median_ms)),
+            None => Ok(None),
+        }
+    }
+
     /// Measures a long point: exactly `samples` timed runs, no warm-up.
     pub fn measure_long(&mut self, samples: u32) -> Result<Measurement> {
         self.get()?.measure(&long_options(samples))

@@ -23,7 +23,7 @@ pub use config::{DEFAULT_SWEEP_BUDGET_S, DEFAULT_WINDOW, MIN_RUN_BUDGET, SweepCo
 #[cfg(not(target_arch = "wasm32"))]
 pub use drive::run_sweep;
 pub use families::{Family, families};
-pub use line::MeasureCost;
+pub use line::{MeasureCost, PointMeasured};
 #[cfg(not(target_arch = "wasm32"))]
 pub use measure::{LazyRun, Measurer, Progress, Sampler};
 pub use page::PAGE_RUN_BUDGET;

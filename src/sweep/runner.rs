@@ -9,13 +9,13 @@
 
 use super::config::SweepConfig;
 use super::families::Family;
-use super::line::{Line, MeasureCost};
+use super::line::{Line, MeasureCost, PointMeasured};
 use super::schedule::{Phase, Shares};
 use crate::bench::Planner;
 use crate::error::Result;
 use crate::kernels::Kernel;
 use crate::results::{ResultRow, Skip};
-use crate::run::{Measurement, PointPlan};
+use crate::run::PointPlan;
 use crate::shape::Shape;
 use std::collections::VecDeque;
 use web_time::Instant;
@@ -228,14 +228,14 @@ impl<'a> SweepRunner<'a> {
         }))
     }
 
-    /// Takes the outcome of measuring `point`: a measurement and the run's peak buffer
-    /// bytes, `None` when the driver left it unmeasured (e.g. criterion's filter; no row),
+    /// Takes the outcome of measuring `point` (its measurement, peak buffer bytes and
+    /// phases), `None` when the driver left it unmeasured (e.g. criterion's filter; no row),
     /// or an error (a device error skips the point and stops its line; any other ends the
     /// sweep). Returns the point's row, if it has one.
     pub fn record(
         &mut self,
         point: SweepPoint<'a>,
-        outcome: Result<Option<(Measurement, u64)>>,
+        outcome: Result<Option<PointMeasured>>,
     ) -> Result<Option<ResultRow>> {
         let row = self.lines[point.line].record(&point.plan, outcome)?;
         if let Some(row) = &row {

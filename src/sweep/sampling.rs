@@ -30,7 +30,7 @@ pub fn point_options(base: &MeasureOptions, long_samples: Option<u32>) -> Measur
 }
 
 /// The options of a long point: `samples` timed runs, no warm-up, no time budget.
-pub fn long_options(samples: u32) -> MeasureOptions {
+pub(super) fn long_options(samples: u32) -> MeasureOptions {
     MeasureOptions {
         warmup: 0,
         samples,

@@ -11,7 +11,7 @@ use super::options::{MAX_SPREAD, Ratio, TargetOptions, Timed, measure_options};
 use super::peers::PEER_REFERENCE_ROWS;
 use crate::bench::Bench;
 use crate::error::{Error, Result};
-use crate::gpu::TimingSource;
+use crate::gpu::{BatchReading, TimingSource, per_run_times};
 use crate::kernels::Kernel;
 use crate::markdown::{Align, Cell, Table};
 use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
@@ -219,17 +219,29 @@ fn answer_limit(ready: &Ready) -> Duration {
     ))
 }
 
-/// The samples of one round, in ms: flash's (and where its times came from) and Burn's.
+/// The samples of one round: flash's batches (their timer decided over all of them) and
+/// Burn's ms per call.
 struct Rounds {
-    flash: Vec<f64>,
+    flash: Vec<BatchReading>,
     burn: Vec<f64>,
-    timing: TimingSource,
 }
 
-/// flash's and Burn's samples taken in turn, until `options`' sample count or its time
-/// budget; the peer's failure comes back as text with the samples already taken.
+impl Rounds {
+    /// flash's measurement, its timer decided over all its batches (`gpu::per_run_times`).
+    fn flash(&self, bench: &Bench) -> Result<Measurement> {
+        let timestamps = bench
+            .gpu()
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY);
+        Measurement::from_run_times(per_run_times(&self.flash, timestamps))
+    }
+}
+
+/// flash's and Burn's samples taken in turn (flash's of `runs` runs each), until
+/// `options`' sample count or its time budget; the peer's failure comes back as text with
+/// the samples already taken.
 fn sample_in_turn(
-    run: &KernelRun<'_>,
+    (run, runs): (&KernelRun<'_>, u32),
     peer: &mut PeerChild,
     ready: &Ready,
     options: &TargetOptions,
@@ -239,13 +251,14 @@ fn sample_in_turn(
     let mut rounds = Rounds {
         flash: Vec::new(),
         burn: Vec::new(),
-        timing: TimingSource::WallClock,
     };
-    while rounds.flash.len() < measure.samples.max(1) as usize {
+    let mut taken = 0;
+    while taken < measure.samples.max(1) {
         crate::interrupt::check()?;
-        let (ns, source) = run.timed_runs(1, 1, None)?;
-        rounds.flash.extend(ns.iter().map(|t| t / 1e6));
-        rounds.timing = source;
+        rounds
+            .flash
+            .extend(run.timed_samples(runs, 1, 1, None)?.batches);
+        taken += 1;
         let answer = peer
             .send(PeerCommand::Sample.line())
             .and_then(|()| next_message(peer, Instant::now() + answer_limit(ready), "to a sample"));
@@ -254,7 +267,7 @@ fn sample_in_turn(
             Ok(other) => return Ok((rounds, Some(format!("answered {other:?} to a sample")))),
             Err(reason) => return Ok((rounds, Some(reason))),
         }
-        let enough = rounds.flash.len() >= measure.min_samples as usize;
+        let enough = taken >= measure.min_samples;
         let out_of_time = measure.time_budget.is_some_and(|b| started.elapsed() >= b)
             || options.deadline.is_some_and(|d| Instant::now() >= d);
         if enough && out_of_time {
@@ -350,23 +363,30 @@ fn compare_at(
         }
     };
     let run = KernelRun::plan_new(bench, flash, &inputs)?;
-    run.run_once()?;
-    let (mut rounds, mut failure) = sample_in_turn(&run, &mut peer, &ready, options)?;
-    let spread = |s: &[f64]| Measurement::from_samples(s.to_vec(), TimingSource::WallClock);
+    let runs = run.calibrate(false)?;
+    let (mut rounds, mut failure) = sample_in_turn((&run, runs), &mut peer, &ready, options)?;
+    let too_spread = |m: &Measurement| {
+        m.interval
+            .is_some_and(|i| i.relative_spread(m.median_ms) > MAX_SPREAD)
+    };
     let mut remeasured = false;
     if failure.is_none()
-        && (spread(&rounds.flash)?.relative_spread() > MAX_SPREAD
-            || spread(&rounds.burn)?.relative_spread() > MAX_SPREAD)
+        && !rounds.burn.is_empty()
+        && (too_spread(&rounds.flash(bench)?)
+            || too_spread(&Measurement::from_samples(
+                rounds.burn.clone(),
+                TimingSource::WallClock,
+            )?))
         && options.deadline.is_none_or(|d| Instant::now() < d)
     {
-        (rounds, failure) = sample_in_turn(&run, &mut peer, &ready, options)?;
+        (rounds, failure) = sample_in_turn((&run, runs), &mut peer, &ready, options)?;
         remeasured = true;
     }
     let flops = flash.flops(&shape);
     let flash_time = if rounds.flash.is_empty() {
         None
     } else {
-        Some(timed(rounds.flash.clone(), rounds.timing, remeasured)?)
+        Some(Timed::of(&rounds.flash(bench)?, remeasured))
     };
     let rows = PEER_REFERENCE_ROWS.min(shape.seq_len);
     let reference = attention_f64_last_rows(&shape, &inputs.q, &inputs.k, &inputs.v, rows);

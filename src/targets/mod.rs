@@ -3,6 +3,9 @@
 //! - flash f32 at B·H = 8, n = 4096, d = 64 as a fraction of the f32 FMA peak that
 //!   `attnbench probe` measures on the same device;
 //! - flash's speedup over naive at n = 512 … 4096, d = 64 and 128 (B = H = 1);
+//! - naive against the materializing peers on the same silicon, interleaved: numpy's BLAS
+//!   attention and PyTorch's `SDPBackend.MATH` at n = 2048, d = 64 (`materializing`), with
+//!   naive's time per phase;
 //! - flash against a BLAS-backed CPU attention (numpy, `benches/numpy_attention.py`) at
 //!   n = 2048, d = 64, one head, on the same inputs; numpy's output is also compared with
 //!   flash's, so the ratio is between two correct results;
@@ -28,6 +31,7 @@ mod burn;
 mod burn_peer;
 mod child;
 mod long_context;
+mod materializing;
 mod options;
 mod peak;
 mod peers;
@@ -41,6 +45,7 @@ pub use burn_peer::{
     PeerCommand, PeerMessage,
 };
 pub use long_context::LongContext;
+pub use materializing::MaterializingPeers;
 pub use options::{LongContextShapes, TargetOptions, TrainingShapes};
 pub use peak::PeakFraction;
 pub use peers::{
@@ -114,6 +119,18 @@ pub fn measure(
         }
     };
 
+    let materializing = if options.time_for(
+        "naive against numpy and PyTorch's math backend",
+        &mut skipped,
+    ) {
+        materializing::measure(bench, naive, options, log)?
+    } else {
+        MaterializingPeers::skipped(
+            &options.materializing_shape,
+            "the time budget ran out".into(),
+        )
+    };
+
     let mut peers = Vec::new();
     for &shape in &options.peer_shapes {
         let comparison = if options.time_for_flash(
@@ -139,6 +156,7 @@ pub fn measure(
         peak_fraction,
         speedups,
         blas,
+        materializing,
         peers,
         burn,
         long_context,

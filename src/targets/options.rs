@@ -24,6 +24,10 @@ pub struct TargetOptions {
     pub speedup_seq_lens: Vec<u32>,
     /// Shape of flash against numpy.
     pub blas_shape: Shape,
+    /// Shape of naive against the materializing peers (numpy, torch's math backend).
+    pub materializing_shape: Shape,
+    /// Interleaved rounds of that comparison.
+    pub materializing_rounds: u32,
     /// Shapes of flash against PyTorch.
     pub peer_shapes: Vec<Shape>,
     /// The Python interpreter of the peers (`--python`, `ATTNBENCH_PYTHON`; `python3`).
@@ -57,6 +61,8 @@ impl Default for TargetOptions {
             speedup_head_dims: vec![64, 128],
             speedup_seq_lens: vec![512, 1024, 2048, 4096],
             blas_shape: Shape::new(2048, 64),
+            materializing_shape: Shape::new(2048, 64),
+            materializing_rounds: 3,
             // Multi-head, a bigger batch, grouped-query (torch's enable_gqa) and a sliding
             // window (a boolean mask for torch).
             peer_shapes: vec![
@@ -146,7 +152,7 @@ pub struct Timed {
 }
 
 /// The widest interval a target reports without measuring again: ±10% of the median.
-pub const MAX_SPREAD: f64 = 0.10;
+pub(super) const MAX_SPREAD: f64 = 0.10;
 
 impl Timed {
     /// The time of `samples` (ms), for times another program measured.
@@ -274,34 +280,32 @@ pub(super) fn interleaved(
     let run_a = KernelRun::plan_new(bench, a, inputs_a)?;
     let run_b = KernelRun::plan_new(bench, b, inputs_b)?;
     let measure = measure_options(options);
-    run_a.run_once()?;
-    run_b.run_once()?;
+    // Each warmed up (an untimed first run) and its runs per sample calibrated.
+    let runs_a = run_a.calibrate(false)?;
+    let runs_b = run_b.calibrate(false)?;
     let sample = |remeasured: bool| -> Result<(Timed, Timed)> {
         let started = Instant::now();
         let (mut ta, mut tb) = (Vec::new(), Vec::new());
-        let mut timing = (None, None);
         while ta.len() < measure.samples.max(1) as usize {
             crate::interrupt::check()?;
-            let (ns, source) = run_a.timed_runs(1, 1, None)?;
-            ta.extend(ns.iter().map(|t| t / 1e6));
-            timing.0 = Some(source);
-            let (ns, source) = run_b.timed_runs(1, 1, None)?;
-            tb.extend(ns.iter().map(|t| t / 1e6));
-            timing.1 = Some(source);
+            ta.extend(run_a.timed_samples(runs_a, 1, 1, None)?.batches);
+            tb.extend(run_b.timed_samples(runs_b, 1, 1, None)?.batches);
             let enough = ta.len() >= measure.min_samples as usize;
             if enough && measure.time_budget.is_some_and(|b| started.elapsed() >= b) {
                 break;
             }
         }
-        let of = |samples: Vec<f64>, source: Option<crate::gpu::TimingSource>| {
-            Measurement::from_samples(
-                samples,
-                source.unwrap_or(crate::gpu::TimingSource::WallClock),
-            )
+        // Each row's timer decided over all its batches (`gpu::per_run_times`).
+        let timestamps = bench
+            .gpu()
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY);
+        let of = |batches: Vec<crate::gpu::BatchReading>| {
+            Measurement::from_run_times(crate::gpu::per_run_times(&batches, timestamps))
         };
         Ok((
-            Timed::of(&of(ta, timing.0)?, remeasured),
-            Timed::of(&of(tb, timing.1)?, remeasured),
+            Timed::of(&of(ta)?, remeasured),
+            Timed::of(&of(tb)?, remeasured),
         ))
     };
     let (ta, tb) = sample(false)?;

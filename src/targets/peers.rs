@@ -1,6 +1,7 @@
 //! flash against its peers on the same inputs, outputs compared: numpy (a BLAS-backed CPU
 //! attention, `benches/numpy_attention.py`) and PyTorch's `scaled_dot_product_attention`
-//! (`benches/torch_attention.py`). The scripts are embedded in the binary and written to a
+//! (`benches/torch_attention.py`), its fused backends (flash, efficient, cuDNN; the math
+//! backend is naive's peer, `materializing.rs`). The scripts are embedded in the binary and written to a
 //! temporary folder when they run.
 
 use super::options::{Ratio, TargetOptions, Timed, median_ms, shape_text};
@@ -99,12 +100,12 @@ pub struct PeerComparison {
 }
 
 /// A time from samples in ms another program measured.
-fn timed_from_samples(samples: &[f64]) -> Option<Timed> {
+pub(super) fn timed_from_samples(samples: &[f64]) -> Option<Timed> {
     Timed::from_samples(samples)
 }
 
 /// The `samples_ms` array of a script's JSON.
-fn samples_of(value: &serde_json::Value) -> Vec<f64> {
+pub(super) fn samples_of(value: &serde_json::Value) -> Vec<f64> {
     value["samples_ms"]
         .as_array()
         .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
@@ -113,7 +114,7 @@ fn samples_of(value: &serde_json::Value) -> Vec<f64> {
 
 /// Runs an embedded Python `script` (written as `name` into `dir`) with `args`; its JSON
 /// line, or why it could not run.
-fn run_python(
+pub(super) fn run_python(
     options: &TargetOptions,
     dir: &Path,
     name: &str,
@@ -245,6 +246,9 @@ fn torch_args(
         bench.summary().name.clone(),
         "--dtypes".into(),
         if f16 { "float32,float16" } else { "float32" }.into(),
+        // The math backend writes the n×n matrix: naive's peer (`materializing.rs`).
+        "--backends".into(),
+        "flash,efficient,cudnn".into(),
     ];
     if shape.causal {
         args.push("--causal".into());

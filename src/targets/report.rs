@@ -2,6 +2,7 @@
 
 use super::burn::{BurnComparison, burn_table};
 use super::long_context::LongContext;
+use super::materializing::{MaterializingPeers, markdown as materializing_markdown};
 use super::peak::PeakFraction;
 use super::peers::{BlasComparison, PEER_REFERENCE_ROWS, PeerComparison};
 use super::speedup::Speedup;
@@ -36,6 +37,8 @@ pub struct TargetsReport {
     pub speedups: Vec<Speedup>,
     /// flash against numpy.
     pub blas: BlasComparison,
+    /// naive against the materializing peers (numpy, torch's math backend), interleaved.
+    pub materializing: MaterializingPeers,
     /// flash against PyTorch, per shape.
     pub peers: Vec<PeerComparison>,
     /// flash against Burn on the same adapter, per shape.
@@ -106,6 +109,7 @@ impl TargetsReport {
         };
         md += &table.render();
         md += &speedup_table(&self.speedups);
+        md += &materializing_markdown(&self.materializing);
         md += &peer_table(&self.peers);
         md += &burn_table(&self.burn, &self.timing);
         md += &self.long_context.markdown();
@@ -265,6 +269,10 @@ mod tests {
                 rel_l2_vs_numpy: None,
                 skipped: None,
             },
+            materializing: MaterializingPeers::skipped(
+                &crate::shape::Shape::new(2048, 64),
+                "test".into(),
+            ),
             peers: Vec::new(),
             burn: Vec::new(),
             long_context: LongContext::default(),

@@ -22,8 +22,8 @@ pub const SCHEMA: &str = "attnbench-tuning/1";
 /// One configuration the tuner tried.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
-    /// The configuration, in the kernel's text form (e.g. `broadcast,32,4`).
-    pub config: String,
+    /// The configuration (in the file, its text form, e.g. `broadcast,32,4`).
+    pub config: FlashConfig,
     /// Median time at the tuning shape, when it ran and was correct.
     pub median_ms: Option<f64>,
     /// Relative L2 error on the correctness shapes, when it ran.
@@ -42,13 +42,13 @@ pub struct TunedChoice {
     /// Head dimension d.
     pub head_dim: u32,
     /// The fastest correct configuration.
-    pub config: String,
+    pub config: FlashConfig,
     /// Its median time in ms at the tuning shape.
     pub median_ms: f64,
     /// Its GFLOP/s there (4·B·H·n²·d).
     pub gflops: f64,
     /// The configuration the kernel would use untuned, and its median time.
-    pub untuned_config: String,
+    pub untuned_config: FlashConfig,
     /// Median ms of the untuned configuration (None if it was rejected).
     pub untuned_ms: Option<f64>,
     /// The tuning shape: `B×H×n×d`, non-causal.
@@ -205,16 +205,9 @@ pub fn apply_for(
                 kernel_name(choice.dtype)
             )));
         }
-        let config = FlashConfig::parse(&choice.config)
-            .and_then(|config| {
-                config
-                    .validate_on_device(
-                        &Shape::new(1, choice.head_dim),
-                        bench.facts(),
-                        choice.dtype,
-                    )
-                    .map(|()| config)
-            })
+        let config = choice.config;
+        config
+            .validate_on_device(&Shape::new(1, choice.head_dim), bench.facts(), choice.dtype)
             .map_err(|e| invalid(e.to_string()))?;
         let key = TuningKey {
             precision: choice.dtype,
@@ -241,10 +234,10 @@ mod tests {
             kernel: "flash".into(),
             dtype: Precision::F32,
             head_dim,
-            config: config.into(),
+            config: FlashConfig::parse(config).unwrap(),
             median_ms: 1.0,
             gflops: 1.0,
-            untuned_config: "tiles,64,1,32".into(),
+            untuned_config: FlashConfig::parse("tiles,64,1,32").unwrap(),
             untuned_ms: Some(2.0),
             shape: format!("1×4×2048×{head_dim}"),
             trials: Vec::new(),
@@ -266,12 +259,15 @@ mod tests {
         let file =
             TuningFile::merge_and_save(dir.path(), &lock, a, vec![choice(64, "broadcast,32,4")])
                 .unwrap();
-        let configs: Vec<(u32, &str)> = file
+        let configs: Vec<(u32, String)> = file
             .choices
             .iter()
-            .map(|c| (c.head_dim, c.config.as_str()))
+            .map(|c| (c.head_dim, c.config.to_string()))
             .collect();
-        assert_eq!(configs, [(64, "broadcast,32,4"), (128, "tiles,64,4,32")]);
+        assert_eq!(
+            configs,
+            [(64, "broadcast,32,4".into()), (128, "tiles,64,4,32".into())]
+        );
         assert_eq!(
             TuningFile::load(dir.path()).unwrap().unwrap().choices,
             file.choices
@@ -282,14 +278,39 @@ mod tests {
     fn another_devices_or_a_malformed_file_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let lock = FolderLock::acquire(dir.path()).unwrap();
-        TuningFile::merge_and_save(dir.path(), &lock, header("gpu a"), vec![choice(64, "x")])
-            .unwrap();
+        TuningFile::merge_and_save(
+            dir.path(),
+            &lock,
+            header("gpu a"),
+            vec![choice(64, "tiles,64,8,32")],
+        )
+        .unwrap();
         let before = std::fs::read(TuningFile::path(dir.path())).unwrap();
-        let err =
-            TuningFile::merge_and_save(dir.path(), &lock, header("gpu b"), vec![choice(64, "y")]);
+        let err = TuningFile::merge_and_save(
+            dir.path(),
+            &lock,
+            header("gpu b"),
+            vec![choice(64, "tiles,64,4,32")],
+        );
         assert!(err.unwrap_err().to_string().contains("refusing"));
         assert_eq!(std::fs::read(TuningFile::path(dir.path())).unwrap(), before);
         std::fs::write(TuningFile::path(dir.path()), "{\"schema\": 3").unwrap();
         assert!(TuningFile::load(dir.path()).is_err());
+    }
+
+    /// A configuration that is not one (edited by hand, or from a newer attnbench) is
+    /// refused when the file is read, naming the file and the text.
+    #[test]
+    fn a_configuration_that_does_not_parse_refuses_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = FolderLock::acquire(dir.path()).unwrap();
+        let good = vec![choice(64, "tiles,64,8,32")];
+        TuningFile::merge_and_save(dir.path(), &lock, header("gpu a"), good).unwrap();
+        let path = TuningFile::path(dir.path());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"tiles,64,8,32\""), "{text}");
+        std::fs::write(&path, text.replace("tiles,64,8,32", "tiles,64,8,<b>")).unwrap();
+        let err = TuningFile::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("tuning.json"), "{err}");
     }
 }

@@ -132,7 +132,7 @@ fn cpu_grid(gpu: &Gpu) -> Vec<FlashConfig> {
 /// the device and shape allow them.
 pub fn candidates(precision: Precision, head_dim: u32, gpu: &Gpu) -> Vec<FlashConfig> {
     let shape = Shape::new(256, head_dim);
-    let mut all = if gpu.is_cpu() {
+    let mut all = if gpu.facts().is_cpu {
         cpu_grid(gpu)
     } else {
         gpu_grid(gpu.facts(), head_dim, precision)
@@ -219,9 +219,19 @@ pub fn tune(
     };
     let mut trials = Vec::new();
     let mut best: Option<(FlashConfig, Timed)> = None;
+    // One timer for every candidate: GPU timestamps where the device has them.
+    let timer = if bench
+        .gpu()
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+    {
+        TimingSource::GpuTimestamps
+    } else {
+        TimingSource::WallClock
+    };
     for config in candidates(precision, head_dim, bench) {
         let mut trial = Trial {
-            config: config.to_string(),
+            config,
             median_ms: None,
             rel_l2_err: None,
             rejected: None,
@@ -245,12 +255,15 @@ pub fn tune(
                     best.map(|b| b.1),
                     options,
                 ) {
-                    Ok(Ok(timed)) => {
-                        trial.median_ms = Some(timed.ms);
-                        if best.is_none_or(|(_, b)| timed.ms < b.ms) {
-                            best = Some((config, timed));
+                    Ok(Ok(timed)) => match beats(timed, best.map(|b| b.1), timer) {
+                        Ok(wins) => {
+                            trial.median_ms = Some(timed.ms);
+                            if wins {
+                                best = Some((config, timed));
+                            }
                         }
-                    }
+                        Err(reason) => trial.rejected = Some(reason),
+                    },
                     Ok(Err(reason)) => trial.rejected = Some(reason),
                     Err(Error::Unsupported { reason, .. }) => trial.rejected = Some(reason),
                     Err(e) if e.is_input_error() => trial.rejected = Some(e.to_string()),
@@ -267,16 +280,16 @@ pub fn tune(
     let flash = Flash::with_config(precision, config);
     let untuned_ms = trials
         .iter()
-        .find(|t| t.config == untuned.to_string())
+        .find(|t| t.config == untuned)
         .and_then(|t| t.median_ms);
     Ok(Some(TunedChoice {
         kernel: flash.name().into(),
         dtype: precision,
         head_dim,
-        config: config.to_string(),
+        config,
         median_ms,
         gflops: gflops(flash.flops(&shape), median_ms),
-        untuned_config: untuned.to_string(),
+        untuned_config: untuned,
         untuned_ms,
         shape: format!(
             "{}×{}×{}×{}",
@@ -293,6 +306,23 @@ pub struct Timed {
     pub ms: f64,
     /// GPU timestamps or the wall clock.
     pub timing: TimingSource,
+}
+
+/// Whether a candidate's median `timed` beats the best so far, both by the tuner's
+/// `timer`; a candidate timed by another (its row fell back to the wall clock, its
+/// timestamps not covering its batches) is not compared: the reason.
+pub fn beats(
+    timed: Timed,
+    best: Option<Timed>,
+    timer: TimingSource,
+) -> std::result::Result<bool, String> {
+    if timed.timing != timer {
+        return Err(format!(
+            "not compared: timed by the {} ({:.3} ms), the other candidates by {}",
+            timed.timing, timed.ms, timer
+        ));
+    }
+    Ok(best.is_none_or(|b| timed.ms < b.ms))
 }
 
 /// Why a candidate whose first timed run after its warm-up took `first` is not timed
@@ -349,6 +379,22 @@ mod tests {
 
     fn timed(ms: f64, timing: TimingSource) -> Timed {
         Timed { ms, timing }
+    }
+
+    #[test]
+    fn the_winner_is_chosen_on_one_timer() {
+        use TimingSource::{GpuTimestamps as Gpu, WallClock as Wall};
+        let best = Some(timed(0.06, Gpu));
+        assert_eq!(beats(timed(0.05, Gpu), best, Gpu), Ok(true));
+        assert_eq!(beats(timed(0.07, Gpu), best, Gpu), Ok(false));
+        // A faster wall-clock median is not compared with timestamp medians.
+        let why = beats(timed(0.01, Wall), best, Gpu).unwrap_err();
+        assert!(
+            why.contains("wall-clock") && why.contains("gpu-timestamps"),
+            "{why}"
+        );
+        // Without timestamps the wall clock is every candidate's timer.
+        assert_eq!(beats(timed(0.2, Wall), None, Wall), Ok(true));
     }
 
     #[test]

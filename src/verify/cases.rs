@@ -39,12 +39,13 @@ pub struct Case {
 /// (B, H, HKV, n, d, causal, W): W = 0 for no window.
 type Row = (u32, u32, u32, u32, u32, bool, u32);
 
-/// The shapes of the default coverage: n = 1 and 2, lengths that are no multiple of any
+/// The shapes of the default coverage: n = 1, 2 and 3, lengths that are no multiple of any
 /// tile, batch and heads, grouped-query and multi-query attention, windows of 1, mid-block,
 /// crossing blocks and longer than n, at head dims 19, 64, 128 and 256.
 const DEVICE_SHAPES: &[Row] = &[
     (1, 1, 1, 1, 64, false, 0),
     (1, 1, 1, 2, 19, true, 0),
+    (1, 2, 1, 3, 64, true, 0),
     (1, 1, 1, 67, 64, true, 0),
     (2, 3, 3, 100, 64, false, 0),
     (1, 2, 2, 129, 19, true, 0),

@@ -41,7 +41,7 @@ fn weight(cases: &[Case], group: Group) -> u64 {
 
 /// The groups of `cases`, dearest first, and for each case the index of its group in
 /// that order.
-pub fn groups(cases: &[Case]) -> (Vec<Group>, Vec<usize>) {
+pub(super) fn groups(cases: &[Case]) -> (Vec<Group>, Vec<usize>) {
     let mut groups: Vec<Group> = Vec::new();
     for case in cases {
         if !groups.contains(&group_of(case)) {

@@ -66,6 +66,7 @@ pub fn results(name: &str, speed: f64) -> ResultsFile {
     rows.push(skipped);
     file.ceilings = Some(Ceilings {
         fma_f32_gflops: 100.0,
+        fma_f16_gflops: None,
         bandwidth_gbps: 50.0,
         upload_gbps: 5.0,
         readback_gbps: 4.0,

@@ -36,6 +36,7 @@ pub fn header(name: &str) -> DeviceHeader {
 pub fn run(id: &str, name: &str, stable: bool) -> RunRecord {
     let ceilings = |fma: f64| Ceilings {
         fma_f32_gflops: fma,
+        fma_f16_gflops: None,
         bandwidth_gbps: 100.0,
         upload_gbps: 10.0,
         readback_gbps: 10.0,

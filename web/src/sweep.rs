@@ -10,10 +10,10 @@ use crate::events::{Event, Events};
 use crate::peer::Peer;
 use crate::peer_line::PeerLine;
 use attnbench::results::{ResultRow, Skip};
-use attnbench::run::{KernelRun, MeasureOptions, Measurement};
+use attnbench::run::{KernelRun, MeasureOptions};
 use attnbench::sweep::{
-    Family, FamilyKind, MeasureCost, SweepConfig, SweepPoint, SweepRunner, SweepStep,
-    point_options, sweep_sampling,
+    Family, FamilyKind, MeasureCost, PointMeasured, SweepConfig, SweepPoint, SweepRunner,
+    SweepStep, point_options, sweep_sampling,
 };
 use attnbench::tensors::AttentionInputs;
 use attnbench::{Bench, Error, Kernel};
@@ -220,19 +220,27 @@ async fn measure_peer(
     });
 }
 
-/// Allocates, uploads and measures `point` (sampled from `base`); returns the measurement
-/// and the peak bytes of the run's buffers. The run's buffers are freed when it returns.
+/// Allocates, uploads and measures `point` (sampled from `base`); returns the measurement,
+/// the peak bytes of the run's buffers and the phase split (as native sweeps record it).
+/// The run's buffers are freed when it returns.
 async fn measure(
     bench: &Bench,
     point: &SweepPoint<'_>,
     base: &MeasureOptions,
     seed: u64,
-) -> Result<(Measurement, u64), Error> {
+) -> Result<PointMeasured, Error> {
     let inputs = AttentionInputs::random(point.shape, seed)?;
     let run = KernelRun::new_async(bench, &point.plan, &inputs).await?;
     let m = run
         .measure_async(&point_options(base, point.samples))
         .await?;
     bench.check_health(&format!("measuring {}", point.kernel.name()))?;
-    Ok((m, run.peak_buffer_bytes()))
+    let phases = run
+        .phase_split_async(attnbench::run::sweep_repeats(m.median_ms))
+        .await?;
+    Ok(PointMeasured {
+        measurement: m,
+        peak_buffer_bytes: run.peak_buffer_bytes(),
+        phases,
+    })
 }

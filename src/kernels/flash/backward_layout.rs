@@ -6,7 +6,9 @@
 use super::backward_rows::BackwardRows;
 use super::config::{LaneSum, q_texels, subgroup_size_of};
 use crate::error::{Error, Result};
-use crate::gpu::{DeviceFacts, REGISTER_CAP, texel_extent, texel_pair_within_budget};
+use crate::gpu::{
+    DeviceFacts, REGISTER_CAP, REGISTER_TARGET, texel_extent, texel_pair_within_budget,
+};
 use crate::kernels::gradient_plan;
 use crate::shape::Shape;
 
@@ -193,8 +195,9 @@ impl BackwardLayout {
     }
 
     /// The tile layout: one row per lane group, `lanes` lanes per row (or the fewest that
-    /// keep both kernels within the GPU register cap, [`REGISTER_CAP`] on CPU drivers too,
-    /// so that they run what a GPU would: d = 64: 4, 128: 8, 256: 16), 64 invocations (a
+    /// keep both kernels within [`REGISTER_TARGET`], as the forward's defaults aim, under
+    /// the GPU register cap — [`REGISTER_CAP`] on CPU drivers too, so that they run what a
+    /// GPU would: d = 64: 8 lanes, 128: 16, 256: 32, 74 live floats each), 64 invocations (a
     /// whole number of the largest subgroup where lanes sum by subgroup), and as many
     /// streamed rows per tile as workgroup memory holds, up to 32.
     fn tiles(shape: &Shape, facts: &DeviceFacts, lanes: Option<u32>) -> Result<BackwardLayout> {
@@ -209,7 +212,10 @@ impl BackwardLayout {
             texels: false,
         };
         if lanes.is_none() {
-            let cap = facts.register_cap.unwrap_or(REGISTER_CAP);
+            let cap = facts
+                .register_cap
+                .unwrap_or(REGISTER_CAP)
+                .min(REGISTER_TARGET);
             while layout.live_floats(shape.head_dim, 1) > cap
                 && layout.lanes < d4
                 && layout.lanes < layout.block
@@ -249,6 +255,18 @@ impl BackwardLayout {
             self.block * 16
         } else {
             0
+        }
+    }
+
+    /// Bytes of workgroup memory of either kernel on a device with `facts`: the tiles of
+    /// streamed rows (two tensors of `tile` rows) and the lane sums' slots; none for the
+    /// broadcast kernels.
+    pub fn workgroup_bytes(&self, head_dim: u32, facts: &DeviceFacts) -> u32 {
+        match self.kind {
+            BackwardKind::Broadcast => 0,
+            BackwardKind::Tiles => {
+                2 * self.tile * head_dim.div_ceil(4) * 16 + self.lane_sum_bytes(facts)
+            }
         }
     }
 

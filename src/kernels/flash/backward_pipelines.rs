@@ -244,7 +244,7 @@ fn tiles_pipeline(
             ("d_o", 3, false),
         ];
         wgsl.push_str(&tensor_loads(&tensors, vec4));
-        wgsl.push_str(lane_sum_wgsl(lane_sum));
+        wgsl.push_str(&lane_sum_wgsl(lane_sum));
         let pipeline = gpu.compile_text(
             BOUNDS,
             source.name,

@@ -49,8 +49,10 @@ impl KvSource {
     }
 }
 
-/// Tile sizes of one flash pipeline.
+/// Tile sizes of one flash pipeline. Files hold it in its text form (`tiles,64,8,32`,
+/// [`FlashConfig::parse`]), checked when they are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct FlashConfig {
     /// Where K/V are shared from.
     pub kv: KvSource,
@@ -64,12 +66,21 @@ pub struct FlashConfig {
     /// splitting its head dim (1 or a power of two; summed by subgroup where every subgroup
     /// holds them, else through workgroup memory). Rows per workgroup:
     /// [`FlashConfig::rows_per_workgroup`].
-    #[serde(default = "one")]
     pub lanes: u32,
 }
 
-fn one() -> u32 {
-    1
+impl TryFrom<String> for FlashConfig {
+    type Error = String;
+
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        FlashConfig::parse(&text).map_err(|e| e.to_string())
+    }
+}
+
+impl From<FlashConfig> for String {
+    fn from(config: FlashConfig) -> String {
+        config.to_string()
+    }
 }
 
 /// How the `lanes` lanes that share a query row in `shaders/flash/tiles.wgsl` sum their partial
@@ -454,7 +465,7 @@ pub fn max_rows(head_dim: u32) -> u32 {
 
 /// Most rows per lane group when `lanes` lanes split each row's head dim: each lane holds
 /// `ceil(head_dim / 4 / lanes)` vec4 columns per row, within the same 2 × 128 vec4s.
-pub fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
+pub(super) fn max_rows_per_lane(head_dim: u32, lanes: u32) -> u32 {
     (128 / head_dim.div_ceil(4).div_ceil(lanes.max(1))).clamp(1, 16)
 }
 

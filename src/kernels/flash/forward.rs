@@ -63,7 +63,7 @@ pub(super) struct RunResources {
 
 impl RunResources {
     /// Allocates them through `tracker`.
-    pub fn allocate(
+    pub(super) fn allocate(
         plan: &FlashPlan,
         shape: &Shape,
         gpu: &Gpu,

@@ -28,7 +28,7 @@
 //! the forward leaves each row's logsumexp; D = rowsum(dO ∘ O); dK/dV over key blocks and
 //! dQ over query blocks, both recomputing P. Memory is O(B·H·n·d) in both directions.
 //! The measured version ladder and what each idea gained is `docs/ladder.md`
-//! (configurations in [`ladder`], re-measured by `attnbench ladder`).
+//! (configurations in [`crate::kernels::ladder`], re-measured by `attnbench ladder`).
 
 mod backward;
 mod backward_layout;
@@ -40,9 +40,9 @@ mod config_split;
 mod config_text;
 mod forward;
 mod gpu_grid;
-pub mod ladder;
 mod pipelines;
 mod plan;
+mod resources;
 mod run_plan;
 pub mod texel_pair;
 mod tuned;
@@ -55,8 +55,7 @@ pub use config::{
 };
 pub use config_text::TilesOverride;
 pub use gpu_grid::gpu_grid;
-pub use ladder::{LADDER, Rung};
-pub use pipelines::lane_sum_wgsl;
+pub use pipelines::{lane_ids_wgsl, lane_sum_fn_wgsl, lane_sum_wgsl};
 pub use plan::{BackwardPlan, FlashPlan, TexelPairUse, untuned_config_on};
 pub use tuned::{TunedConfigs, TuningKey};
 pub use variant::{FLASH, FLASH_F16, Flash};

@@ -95,7 +95,7 @@ pub(super) fn pipeline(
                 ("GROUPS", config.block_q / config.lanes),
             ],
         )?;
-        wgsl.push_str(lane_sum_wgsl(lane_sum));
+        wgsl.push_str(&lane_sum_wgsl(lane_sum));
         if precision == Precision::F16 {
             const F32_ALIAS: &str = "alias kv4 = vec4<f32>;";
             if !wgsl.contains(F32_ALIAS) {
@@ -166,7 +166,7 @@ fn split_pipeline(
             ("RK4", config.rows * kpt4),
         ];
         let mut wgsl = unroll_marked_loops(&specialize(source, &consts)?, &consts)?;
-        wgsl.push_str(lane_sum_wgsl(lane_sum));
+        wgsl.push_str(&lane_sum_wgsl(lane_sum));
         let pipeline = gpu.compile_text(
             BOUNDS,
             source.name,
@@ -179,14 +179,36 @@ fn split_pipeline(
     })
 }
 
-/// The `lane_sum` of flash's tile kernels for `lane_sum`: none where a lane holds whole
+/// The `lane_sum` of flash's tile kernels for `lane_sum` — none where a lane holds whole
 /// rows (no subgroup operation: runs without subgroups), a subgroup butterfly, or a sum
-/// through workgroup memory (any subgroup size, or none).
-pub fn lane_sum_wgsl(lane_sum: LaneSum) -> &'static str {
+/// through workgroup memory (any subgroup size, or none) — with the lane numbering it
+/// needs ([`lane_ids_wgsl`]: by subgroup for the butterfly).
+pub fn lane_sum_wgsl(lane_sum: LaneSum) -> String {
+    format!(
+        "{}{}",
+        lane_sum_fn_wgsl(lane_sum),
+        lane_ids_wgsl(lane_sum == LaneSum::Subgroup)
+    )
+}
+
+/// The `lane_sum` function alone, for a kernel that numbers its lanes itself.
+pub fn lane_sum_fn_wgsl(lane_sum: LaneSum) -> &'static str {
     match lane_sum {
         LaneSum::Whole => include_str!("../../../shaders/flash/lane_sum_none.wgsl"),
         LaneSum::Subgroup => include_str!("../../../shaders/flash/lane_sum_subgroup.wgsl"),
         LaneSum::Workgroup => include_str!("../../../shaders/flash/lane_sum_workgroup.wgsl"),
+    }
+}
+
+/// The lane numbering a kernel assigns its work by (`LaneIds`, `lane_index`): by subgroup
+/// (`subgroup_id · subgroup_size + subgroup_invocation_id`) where lanes meet in subgroup
+/// operations, else the local invocation index (no subgroup builtin: runs without
+/// subgroups).
+pub fn lane_ids_wgsl(by_subgroup: bool) -> &'static str {
+    if by_subgroup {
+        include_str!("../../../shaders/flash/lane_ids_subgroup.wgsl")
+    } else {
+        include_str!("../../../shaders/flash/lane_ids_local.wgsl")
     }
 }
 

@@ -7,7 +7,9 @@ use super::forward::{RunResources, forward_memory, prepare_forward};
 use super::plan::FlashPlan;
 use crate::error::Result;
 use crate::gpu::{BufferTracker, DeviceFacts, Gpu, MemoryPlan};
-use crate::kernels::{KeepAlive, Plan, Precision, Prepared, RunBuffers, buffers_mismatch};
+use crate::kernels::{
+    DispatchResources, KeepAlive, Plan, Precision, Prepared, RunBuffers, buffers_mismatch,
+};
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ pub(super) struct FlashRun {
     shape: Shape,
     memory: MemoryPlan,
     live_floats: u32,
+    dispatches: Vec<DispatchResources>,
 }
 
 impl FlashRun {
@@ -40,6 +43,7 @@ impl FlashRun {
             shape: *shape,
             memory,
             live_floats: plan.config.live_floats(shape.head_dim, subgroup),
+            dispatches: super::resources::dispatches(&plan, shape, facts),
         })
     }
 
@@ -62,6 +66,10 @@ impl Plan for FlashRun {
 
     fn live_floats(&self) -> Option<u32> {
         Some(self.live_floats)
+    }
+
+    fn dispatches(&self) -> &[DispatchResources] {
+        &self.dispatches
     }
 
     fn prepare(

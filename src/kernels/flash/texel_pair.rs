@@ -45,7 +45,11 @@ pub(crate) struct TexelPair {
 
 impl TexelPair {
     /// Allocates a pair of `texels` texels each, counted in `tracker`.
-    pub fn new(gpu: &Gpu, tracker: &Arc<BufferTracker>, texels: u64) -> Result<Arc<TexelPair>> {
+    pub(crate) fn new(
+        gpu: &Gpu,
+        tracker: &Arc<BufferTracker>,
+        texels: u64,
+    ) -> Result<Arc<TexelPair>> {
         Ok(Arc::new(TexelPair {
             a: gpu.texel_array(tracker, "texels a", texels)?,
             b: gpu.texel_array(tracker, "texels b", texels)?,
@@ -55,7 +59,7 @@ impl TexelPair {
 
     /// The dispatch that copies the first `texels` vec4s of buffers `a` and `b` into the
     /// pair, and the parameter buffer it binds.
-    pub fn pack(
+    pub(crate) fn pack(
         &self,
         gpu: &Gpu,
         tracker: &Arc<BufferTracker>,

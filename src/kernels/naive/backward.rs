@@ -1,248 +1,173 @@
-//! The backward pass of `naive` and `chunked` (`shaders/naive/backward.wgsl` with
-//! `shaders/naive/forward.wgsl`'s entry points): the textbook gradients over materialized matrices.
+//! The backward of `naive` and `chunked` as autograd computes it, with the forward's matrix
+//! products (`matmul.rs`) and a row pass:
 //!
-//! Per chunk of query rows (the forward's chunks: whole rows, each buffer within the binding
-//! limit): P = softmax(scale·QKᵀ) (the forward's, or recomputed with naive/forward.wgsl's `scores`
-//! and `softmax_rows`) and dP = dO·Vᵀ (`scores` with dO for Q and V for K),
-//! dS = scale·P∘(dP − rowsum(P∘dP)) in place of dP, dQ = dS·K (naive/forward.wgsl's
-//! `weighted_sum`), then dK += dSᵀ·Q and dV += Pᵀ·dO over the chunks (one invocation per
-//! element, looping over the chunk's rows of every query head that reads the KV head).
+//! dP = dO·Vᵀ (scores with dO for Q and V for K, scale 1); dS = scale·P∘(dP − rowsum(dO∘O))
+//! in place of dP (`shaders/naive/ds.wgsl`); dQ = dS·K (rows); dK = dSᵀ·Q and dV = Pᵀ·dO
+//! (columns, summed over each KV head's query heads and over the chunks).
 //!
-//! `naive` keeps every chunk of P (the forward's, saved as autograd saves it) and of dP:
-//! two B·H·n×n f32 matrices, so its training wall comes at half the forward's n² (n = 4096,
+//! `naive` keeps every chunk of P (its forward's, saved as autograd saves it) and of dP: two
+//! B·H·n×n f32 matrices, so its training wall comes at half the forward's n² (n = 4096,
 //! d = 64: 2 × 67 MB). `chunked` reuses one block of each and recomputes P block by block:
-//! O(256·n) besides the tensors.
+//! O(256·n) besides the tensors. On CPU drivers the products read B through one texel pair
+//! (sized for Q), packed with K and V, then with Q and dO.
 
-use super::{Naive, Params, ScoreRows, THREADS, check_loop_cap, pipelines};
-use crate::error::{Error, Result};
-use crate::gpu::{
-    BufferTracker, DeviceFacts, Gpu, MemoryPlan, TrackedBuffer, bind_buffers, grid_for,
-    params_buffer, pipeline_layout, shader, storage_and_params_layout,
-};
-use crate::kernels::{
-    AttentionBuffers, Backward, Dispatch, Dispatches, GradientBuffers, Prepared, gradient_plan,
-};
+use super::forward::{Steps, b_resource, chunk_buffer, forward_steps, pack, phase, score_buffers};
+use super::matmul::{Product, dispatch};
+use super::params::ChunkRows;
+use super::plan::{NaivePlan, ScoreRows};
+use super::softmax::{softmax, softmax_backward};
+use super::{Naive, plan};
+use crate::error::Result;
+use crate::gpu::{BufferTracker, Gpu, TEXEL_BYTES, TrackedBuffer};
+use crate::kernels::flash::texel_pair::TexelPair;
+use crate::kernels::{AttentionBuffers, Backward, GradientBuffers, PhasedDispatches, Prepared};
 use crate::shape::Shape;
 use std::sync::Arc;
 
-#[derive(Clone)]
-struct BackwardPipelines {
-    layout: wgpu::BindGroupLayout,
-    ds_rows: wgpu::ComputePipeline,
-    transposed_sum: wgpu::ComputePipeline,
+impl Backward for Naive {
+    fn summary(&self) -> &'static str {
+        "autograd's: P and dP materialized (two n×n matrices), dS = P∘(dP − rowsum(dO∘O)), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO as matrix products"
+    }
 }
 
-fn backward_pipelines(gpu: &Gpu) -> Result<BackwardPipelines> {
-    gpu.cached((), || {
-        let layout = storage_and_params_layout(gpu, "naive backward", &[true, false, true, false]);
-        let pipeline_layout = pipeline_layout(gpu, &layout);
-        let source = shader!(
-            "naive/backward.wgsl",
-            "naive/params.wgsl",
-            "common/workgroup_reduce.wgsl"
-        );
-        let compile = |entry| gpu.compile(source, entry, Some(&pipeline_layout), &[]);
-        Ok(BackwardPipelines {
-            ds_rows: compile("ds_rows")?,
-            transposed_sum: compile("transposed_sum")?,
-            layout,
-        })
+/// The training step of `planned` on `io` and `grads`: the forward (leaving P) and the
+/// backward, with their score buffers and texel pair.
+pub(super) fn prepare_training(
+    gpu: &Gpu,
+    tracker: &Arc<BufferTracker>,
+    planned: (&NaivePlan, &Shape),
+    io: &AttentionBuffers,
+    grads: &GradientBuffers,
+) -> Result<Prepared> {
+    let (plan, _) = planned;
+    let name = plan::rows_name(plan.rows);
+    let p = score_buffers(gpu, tracker, planned, &format!("{name} P"))?;
+    let dp = score_buffers(gpu, tracker, planned, &format!("{name} dP"))?;
+    let pair = plan
+        .texels
+        .map(|t| TexelPair::new(gpu, tracker, t.texels))
+        .transpose()?;
+    // The forward leaves P in its score buffers: naive's backward reads them (P is the
+    // saved activation); chunked's block holds only the last block's P, so its backward
+    // recomputes P block by block.
+    let (forward, forward_params) = forward_steps(gpu, tracker, planned, io, &p, pair.as_deref())?;
+    let (backward, mut params) =
+        backward_steps(gpu, tracker, planned, io, grads, (&p, &dp), pair.as_deref())?;
+    params.extend(dp);
+    Ok(Prepared::Training {
+        forward: Box::new(PhasedDispatches::new(
+            forward,
+            (forward_params, p, pair.clone()),
+        )),
+        backward: Box::new(PhasedDispatches::new(backward, (params, pair))),
     })
 }
 
-/// transposed_sum loops over the rows of every query head of a KV head.
-fn check_backward_loop_cap(kernel: &str, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-    if let Some(cap) = facts.loop_cap
-        && u64::from(shape.group_size()) * u64::from(shape.seq_len) + u64::from(shape.head_dim)
-            > cap * 9 / 10
-    {
-        return Err(Error::Unsupported {
-            kernel: kernel.into(),
-            reason: format!(
-                "{} caps shader loops at {cap} iterations per invocation; {kernel}'s backward loops over H/HKV·n query rows",
-                facts.name
-            ),
-        });
-    }
-    Ok(())
-}
-
-impl Backward for Naive {
-    fn summary(&self) -> &'static str {
-        "P and dP materialized (two n×n matrices), dS = P∘(dP − D), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO"
-    }
-}
-
-/// Refuses what the backward's loops cannot run on a device with `facts`.
-pub(super) fn check_backward(kernel: &str, shape: &Shape, facts: &DeviceFacts) -> Result<()> {
-    check_loop_cap(kernel, shape, facts)?;
-    check_backward_loop_cap(kernel, shape, facts)
-}
-
-/// The buffers a training run creates: the forward's plan (its score chunks hold P for the
-/// backward), dP doubling them, dO and the gradients, and the backward's parameters.
-pub(super) fn training_memory(
-    rows: ScoreRows,
-    shape: &Shape,
-    limits: &wgpu::Limits,
-) -> Result<MemoryPlan> {
-    let mut plan = rows.plan(shape, limits)?;
-    let dp: Vec<_> = plan
-        .buffers
-        .iter()
-        .filter(|b| b.label.starts_with("scores"))
-        .map(|b| (format!("d{}", b.label), b.count, b.bytes))
-        .collect();
-    for (label, count, bytes) in dp {
-        plan.storage_n(label, count, bytes);
-    }
-    plan.buffers.extend(gradient_plan(shape).buffers);
-    let chunks = rows.split(shape, limits)?.chunks;
-    plan.other_n(
-        "backward params",
-        chunks,
-        3 * std::mem::size_of::<Params>() as u64,
-    );
-    Ok(plan)
-}
-
-impl ScoreRows {
-    /// Builds the forward and the backward on one set of buffers.
-    pub(super) fn prepare_training(
-        self,
-        gpu: &Gpu,
-        shape: &Shape,
-        io: &AttentionBuffers,
-        grads: &GradientBuffers,
-        tracker: &Arc<BufferTracker>,
-    ) -> Result<Prepared> {
-        let rows_held = self;
-        // The forward leaves P in its score buffers: naive's backward reads them (P is the
-        // saved activation); chunked's block holds only the last block's P, so its
-        // backward recomputes P block by block.
-        let (p_what, dp_what) = match rows_held {
-            ScoreRows::Materialized => ("naive P", "naive dP"),
-            ScoreRows::Blocked => ("chunked P", "chunked dP"),
-        };
-        let p_buffers = rows_held.score_buffers(gpu, shape, tracker, p_what)?;
-        let dp_buffers = rows_held.score_buffers(gpu, shape, tracker, dp_what)?;
-        let (forward_steps, forward_params) =
-            rows_held.forward_steps(gpu, shape, io, tracker, &p_buffers)?;
-        let recompute_p = rows_held == ScoreRows::Blocked;
-        let p = pipelines(gpu)?;
-        let b = backward_pipelines(gpu)?;
-        let limits = gpu.limits();
-        let split = rows_held.split(shape, &limits)?;
-        let max_dim = limits.max_compute_workgroups_per_dimension;
-        let n = u64::from(shape.seq_len);
-        let d = u64::from(shape.head_dim);
-        let rows = shape.rows();
-        let kv_groups = shape.kv_tensor_elements().div_ceil(THREADS);
-        let mut steps = Vec::new();
-        let mut buffers = Vec::new();
-        for c in 0..split.chunks {
-            let row_start = c * split.rows_per_chunk;
-            let row_count = split.rows_per_chunk.min(rows - row_start);
-            let pm = rows_held.chunk_buffer(&p_buffers, c);
-            let dpm = rows_held.chunk_buffer(&dp_buffers, c);
-            let [scaled, unscaled, accumulating] =
-                chunk_params(gpu, tracker, shape, c, row_start, row_count)?;
-            // naive/forward.wgsl's layout: q, k, v, o (read_write), s (read_write), params. The o
-            // slot takes a gradient buffer that no other slot of the dispatch holds.
-            let fwd = |label: &str, bufs: [&wgpu::Buffer; 5], params: &wgpu::Buffer| {
-                let [q, k, v, o, s] = bufs;
-                bind_buffers(gpu, label, &p.layout, &[q, k, v, o, s, params])
-            };
-            let probabilities = fwd("naive bwd P", [&io.q, &io.k, &io.v, &grads.dq, pm], &scaled);
-            let d_probabilities = fwd(
-                "naive bwd dP",
-                [&grads.d_o, &io.v, &io.v, &grads.dq, dpm],
-                &unscaled,
-            );
-            let d_query = fwd(
-                "naive bwd dQ",
-                [&io.q, &io.k, &io.k, &grads.dq, dpm],
-                &scaled,
-            );
-            // naive/backward.wgsl's layout: a, b (read_write), x, out (read_write), params.
-            let bwd = |label: &str, bufs: [&wgpu::Buffer; 4], params: &wgpu::Buffer| {
-                let [a, b_, x, out] = bufs;
-                bind_buffers(gpu, label, &b.layout, &[a, b_, x, out, params])
-            };
-            let d_scores = bwd("naive bwd dS", [pm, dpm, &io.q, &grads.dk], &scaled);
-            let d_key = bwd("naive bwd dK", [dpm, pm, &io.q, &grads.dk], &accumulating);
-            let d_value = bwd(
-                "naive bwd dV",
-                [pm, dpm, &grads.d_o, &grads.dv],
-                &accumulating,
-            );
-            let matrix_groups = (row_count * n).div_ceil(THREADS);
-            let mut order = Vec::new();
-            if recompute_p {
-                order.push((&p.scores, &probabilities, matrix_groups));
-                order.push((&p.softmax, &probabilities, row_count));
-            }
-            order.extend([
-                (&p.scores, &d_probabilities, matrix_groups),
-                (&b.ds_rows, &d_scores, row_count),
-                (&p.weighted_sum, &d_query, (row_count * d).div_ceil(THREADS)),
-                (&b.transposed_sum, &d_key, kv_groups),
-                (&b.transposed_sum, &d_value, kv_groups),
-            ]);
-            for (pipeline, bind_group, groups) in order {
-                steps.push(Dispatch {
-                    pipeline: pipeline.clone(),
-                    bind_group: bind_group.clone(),
-                    grid: grid_for(groups, max_dim)?,
-                });
-            }
-            buffers.extend([scaled, unscaled, accumulating]);
-        }
-        buffers.extend(dp_buffers);
-        let mut forward_buffers = forward_params;
-        forward_buffers.extend(p_buffers);
-        Ok(Prepared::Training {
-            forward: Box::new(Dispatches {
-                steps: forward_steps,
-                _buffers: forward_buffers,
-            }),
-            backward: Box::new(Dispatches {
-                steps,
-                _buffers: buffers,
-            }),
-        })
-    }
-}
-
-/// The three parameter buffers of chunk `c` (rows `row_start..row_start + row_count`): the
-/// scaled scores, the unscaled dP, and the dK/dV sums (accumulating after the first chunk).
-fn chunk_params(
+/// The backward's dispatches: per chunk dP, dS and dQ with K and V packed, then dK and dV
+/// with Q and dO packed (chunked: per block, after recomputing its P).
+fn backward_steps(
     gpu: &Gpu,
     tracker: &Arc<BufferTracker>,
-    shape: &Shape,
-    c: u64,
-    row_start: u64,
-    row_count: u64,
-) -> Result<[TrackedBuffer; 3]> {
-    let chunk = Params::chunk(shape, row_start, row_count, shape.scale());
-    let scaled = params_buffer(gpu, tracker, &format!("naive bwd params[{c}]"), &chunk)?;
-    let unscaled = params_buffer(
-        gpu,
-        tracker,
-        &format!("naive bwd dP params[{c}]"),
-        &Params {
-            scale: 1.0,
-            ..chunk
-        },
-    )?;
-    let accumulating = params_buffer(
-        gpu,
-        tracker,
-        &format!("naive bwd sum params[{c}]"),
-        &Params {
-            accumulate: u32::from(c > 0),
-            ..chunk
-        },
-    )?;
-    Ok([scaled, unscaled, accumulating])
+    planned: (&NaivePlan, &Shape),
+    io: &AttentionBuffers,
+    grads: &GradientBuffers,
+    (p, dp): (&[TrackedBuffer], &[TrackedBuffer]),
+    pair: Option<&TexelPair>,
+) -> Result<Steps> {
+    let (plan, shape) = planned;
+    let mut steps = Vec::new();
+    let mut params = Vec::new();
+    let kv_texels = shape.kv_tensor_bytes() / TEXEL_BYTES;
+    let q_texels = shape.tensor_bytes() / TEXEL_BYTES;
+    let pack_kv = pack(gpu, tracker, pair, (&io.k, &io.v), kv_texels)?;
+    let pack_q = pack(gpu, tracker, pair, (&io.q, &grads.d_o), q_texels)?;
+    let packed = |steps: &mut Vec<_>, which: &Option<(crate::kernels::Dispatch, TrackedBuffer)>| {
+        if let Some((step, _)) = which {
+            steps.push((phase::TEXELS, step.clone()));
+        }
+    };
+    // Pair a: K, then Q; pair b: V, then dO.
+    let k = b_resource(pair.map(|t| &t.a), &io.k);
+    let v = b_resource(pair.map(|t| &t.b), &io.v);
+    let q = b_resource(pair.map(|t| &t.a), &io.q);
+    let d_o = b_resource(pair.map(|t| &t.b), &grads.d_o);
+    let chunks: Vec<ChunkRows> = plan.chunks(shape).collect();
+    // naive: every chunk's dP, dS, dQ, then every chunk's dK, dV; chunked: both per block.
+    let groups: Vec<&[ChunkRows]> = match plan.rows {
+        ScoreRows::Materialized => vec![&chunks[..]],
+        ScoreRows::Blocked => chunks.chunks(1).collect(),
+    };
+    for group in groups {
+        packed(&mut steps, &pack_kv);
+        for chunk in group {
+            let (pm, dpm) = (chunk_buffer(plan, p, chunk), chunk_buffer(plan, dp, chunk));
+            if plan.rows == ScoreRows::Blocked {
+                let qk = dispatch(
+                    gpu,
+                    tracker,
+                    planned,
+                    Product::Scores,
+                    chunk,
+                    shape.scale(),
+                    (pm, k, &io.q),
+                )?;
+                let soft = softmax(gpu, tracker, planned, chunk, pm)?;
+                for (ph, (step, buffer)) in [(phase::QK, qk), (phase::SOFTMAX, soft)] {
+                    steps.push((ph, step));
+                    params.push(buffer);
+                }
+            }
+            let d_p = dispatch(
+                gpu,
+                tracker,
+                planned,
+                Product::Scores,
+                chunk,
+                1.0,
+                (dpm, v, &grads.d_o),
+            )?;
+            let d_s = softmax_backward(gpu, tracker, planned, chunk, (dpm, pm, &grads.d_o, &io.o))?;
+            let d_q = dispatch(
+                gpu,
+                tracker,
+                planned,
+                Product::Rows,
+                chunk,
+                1.0,
+                (dpm, k, &grads.dq),
+            )?;
+            for (ph, (step, buffer)) in [(phase::DP, d_p), (phase::DS, d_s), (phase::DQ, d_q)] {
+                steps.push((ph, step));
+                params.push(buffer);
+            }
+        }
+        packed(&mut steps, &pack_q);
+        for chunk in group {
+            let (pm, dpm) = (chunk_buffer(plan, p, chunk), chunk_buffer(plan, dp, chunk));
+            let d_k = dispatch(
+                gpu,
+                tracker,
+                planned,
+                Product::Columns,
+                chunk,
+                1.0,
+                (dpm, q, &grads.dk),
+            )?;
+            let d_v = dispatch(
+                gpu,
+                tracker,
+                planned,
+                Product::Columns,
+                chunk,
+                1.0,
+                (pm, d_o, &grads.dv),
+            )?;
+            for (ph, (step, buffer)) in [(phase::DK, d_k), (phase::DV, d_v)] {
+                steps.push((ph, step));
+                params.push(buffer);
+            }
+        }
+    }
+    params.extend(pack_kv.into_iter().chain(pack_q).map(|(_, buffer)| buffer));
+    Ok((steps, params))
 }

@@ -1,4 +1,6 @@
-// Naive attention: the quadratic-wall baseline. Three dispatches per chunk of query rows:
+// Textbook naive attention, the first rung of `attnbench ladder` (src/kernels/naive/textbook.rs):
+// one invocation per score and per output element, a storage load per multiply-add. Three
+// dispatches per chunk of query rows:
 //   scores:        S[r, j] = scale · q_r · k_j      (0 where causal masks j > i)
 //   softmax_rows:  P[r, :] = softmax(S[r, :])       (max-subtracted, in place)
 //   weighted_sum:  O[r, :] = P[r, :] · V
@@ -9,7 +11,7 @@
 // (grouped-query attention): row r reads KV head kv_head_of(b·H + h). A sliding window
 // masks keys before i + 1 − W as causal masks keys after i (the matrix stays n×n).
 
-// Params and the workgroup sizes: shaders/naive/params.wgsl.
+// Params and the workgroup sizes: shaders/naive/textbook_params.wgsl.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;

@@ -41,7 +41,7 @@ fn ready_limit(shape: &Shape, options: &TargetOptions) -> Duration {
 const ANSWER_LIMIT: Duration = Duration::from_secs(30);
 
 /// flash against Burn at one shape, on the same inputs.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct BurnComparison {
     /// The shape (`B×H×n×d`, with HKV and causal).
     pub shape: String,
@@ -76,17 +76,8 @@ impl BurnComparison {
     fn skipped(shape: &Shape, reason: String) -> Self {
         BurnComparison {
             shape: label(shape),
-            flash: None,
-            burn: None,
-            ratio: None,
-            flash_gflops: None,
-            burn_gflops: None,
-            flash_rel_l2_err: None,
-            burn_rel_l2_err: None,
-            strategy: None,
-            peer: None,
-            burn_row: None,
             skipped: Some(reason),
+            ..BurnComparison::default()
         }
     }
 }
@@ -142,6 +133,9 @@ struct Ready {
     sample_ms: f64,
     strategy: Option<String>,
 }
+
+/// How many times the peer is started at one shape when it crashes while warming up.
+const START_TRIES: u32 = 3;
 
 /// Why the peer did not start, and whether a fresh process may: it ended (crashed, or
 /// said it failed) before its deadline, as with wgpu-core 30.0.2's race in
@@ -336,21 +330,25 @@ fn compare_at(
     let inputs = AttentionInputs::random(shape, 5)?;
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     inputs.save_npy_dir(dir.path())?;
-    let start = || start_peer(&path, dir.path(), &shape, bench, options);
-    let started = match start() {
-        Err(first) if first.worth_retrying => {
-            log(&format!(
-                "Burn peer at {}: {}; trying a fresh one",
-                label(&shape),
-                first.reason
-            ));
-            start().map_err(|second| StartFailure {
-                reason: format!("twice: {}", second.reason),
-                ..second
-            })
+    let mut started = start_peer(&path, dir.path(), &shape, bench, options);
+    for tries in 2..=START_TRIES {
+        match started {
+            Err(failure) if failure.worth_retrying => {
+                log(&format!(
+                    "Burn peer at {}: {}; trying a fresh one",
+                    label(&shape),
+                    failure.reason
+                ));
+                started = start_peer(&path, dir.path(), &shape, bench, options).map_err(|e| {
+                    StartFailure {
+                        reason: format!("{tries} times: {}", e.reason),
+                        ..e
+                    }
+                });
+            }
+            _ => break,
         }
-        other => other,
-    };
+    }
     let (mut peer, ready) = match started {
         Ok(started) => started,
         Err(failure) => {

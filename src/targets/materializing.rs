@@ -11,6 +11,7 @@ use super::peers::{run_python, samples_of, timed_from_samples};
 use crate::bench::Bench;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
+use crate::markdown::{Cell, text};
 use crate::reference::{Comparison, attention_f64_last_rows, last_rows};
 use crate::results::PhaseSplit;
 use crate::run::{KernelRun, PointPlan};
@@ -282,11 +283,12 @@ pub(super) fn markdown(m: &MaterializingPeers) -> String {
     ]);
     let err = |e: Option<f64>| e.map_or(String::new(), |e| format!("{e:.1e}"));
     let time = |t: Option<Timed>| t.map_or("-".into(), |t| t.describe());
+    // Times and ratios are attnbench's own Markdown; peer names and reasons are text.
     table.row([
-        "attnbench naive".into(),
-        time(m.naive),
-        err(m.naive_rel_l2_err),
-        "1.00×".into(),
+        Cell::from("attnbench naive"),
+        Cell::md(time(m.naive)),
+        Cell::from(err(m.naive_rel_l2_err)),
+        Cell::from("1.00×"),
     ]);
     let peers = [
         (
@@ -311,16 +313,19 @@ pub(super) fn markdown(m: &MaterializingPeers) -> String {
     for (version, name, t, e, ratio, skipped) in peers {
         match (t, skipped) {
             (Some(t), _) => table.row([
-                version.unwrap_or_else(|| name.into()),
-                t.describe(),
-                err(e),
-                ratio.map_or(String::new(), |r| r.describe()),
+                Cell::from(version.unwrap_or_else(|| name.into())),
+                Cell::md(t.describe()),
+                Cell::from(err(e)),
+                Cell::md(ratio.map_or(String::new(), |r| r.describe())),
             ]),
             (None, reason) => table.row([
-                name.into(),
-                format!("not measured: {}", reason.as_deref().unwrap_or("?")),
-                String::new(),
-                String::new(),
+                Cell::from(name),
+                Cell::from(format!(
+                    "not measured: {}",
+                    reason.as_deref().unwrap_or("?")
+                )),
+                Cell::from(""),
+                Cell::from(""),
             ]),
         };
     }
@@ -330,8 +335,8 @@ pub(super) fn markdown(m: &MaterializingPeers) -> String {
             .phases
             .iter()
             .map(|p| match p.gflops {
-                Some(g) => format!("{} {:.2} ms ({g:.1} GFLOP/s)", p.phase, p.median_ms),
-                None => format!("{} {:.2} ms", p.phase, p.median_ms),
+                Some(g) => format!("{} {:.2} ms ({g:.1} GFLOP/s)", text(&p.phase), p.median_ms),
+                None => format!("{} {:.2} ms", text(&p.phase), p.median_ms),
             })
             .collect();
         md += &format!(

@@ -3,27 +3,11 @@
 
 mod common;
 
+use common::cli::{run as attnbench_env, stderr_lines};
+
 use attnbench::results::{DeviceFolder, DeviceHeader, Status};
 use attnbench::tuning::{TunedChoice, TuningFile};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn attnbench_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attnbench"));
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run attnbench")
-}
-
-fn stderr_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 /// Exit 2, exactly one line on stderr, containing `needle`.
 fn assert_refused(args: &[&str], env: &[(&str, &str)], needle: &str) {
@@ -89,12 +73,8 @@ fn concurrent_sweeps_into_one_folder_keep_every_row() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().to_str().unwrap();
     let spawn = |kernels: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attnbench"));
-        cmd.arg("sweep").arg("--samples").arg("2");
-        for (k, v) in TINY_SWEEP {
-            cmd.env(k, v);
-        }
-        cmd.env("ATTNBENCH_RESULTS_DIR", dir)
+        common::cli::command(&["sweep", "--samples", "2"], TINY_SWEEP)
+            .env("ATTNBENCH_RESULTS_DIR", dir)
             .env("ATTNBENCH_KERNELS", kernels)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -4,30 +4,14 @@
 
 mod common;
 
+use common::cli::{run as attnbench_env, stderr_lines};
+
 use attnbench::probe::{PROBE_SCHEMA, ProbeReport};
 use attnbench::results::{DeviceFolder, DeviceHeader};
 use attnbench::tuning::TuningFile;
 use common::cli::measured;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn attnbench_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attnbench"));
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run attnbench")
-}
-
-fn stderr_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 /// Exit 2, exactly one line on stderr, containing `needle`.
 fn assert_refused(args: &[&str], env: &[(&str, &str)], needle: &str) {

@@ -66,6 +66,12 @@ pub fn next_batch(runs: u32, wall_ns: f64) -> Option<u32> {
     Some(next as u32)
 }
 
+/// Whether GPU timestamps of `gpu_ns` account for enough of a submission's `wall_ns`
+/// ([`MIN_COVERAGE`]) to be trusted over the wall clock.
+pub fn covers(gpu_ns: f64, wall_ns: f64) -> bool {
+    gpu_ns >= MIN_COVERAGE * wall_ns
+}
+
 /// The row's per-run times from its `batches` (at least one): GPU timestamps when every
 /// batch has a reading covering at least [`MIN_COVERAGE`] of its wall time, else the wall
 /// clock of every batch — with the reason when `timestamps_offered` (the device has them)
@@ -80,7 +86,7 @@ pub fn per_run_times(batches: &[BatchReading], timestamps_offered: bool) -> RunT
                     fallback = Some("a zero or wrapped GPU timestamp reading".to_string());
                     break;
                 }
-                Some(gpu) if gpu < MIN_COVERAGE * b.wall_ns => {
+                Some(gpu) if !covers(gpu, b.wall_ns) => {
                     fallback = Some(format!(
                         "GPU timestamps covered {:.0}% of a batch's {:.3} ms of wall time (at least {:.0}% needed)",
                         100.0 * gpu / b.wall_ns,

@@ -22,7 +22,8 @@ pub use adapter::{AdapterChoice, AdapterSummary, DeviceOptions, backend_name, de
 #[cfg(not(target_arch = "wasm32"))]
 pub use adapter::{list_adapters, select_adapter};
 pub use batching::{
-    BatchReading, MAX_BATCH, MIN_COVERAGE, MIN_SAMPLE_NS, RunTimes, next_batch, per_run_times,
+    BatchReading, MAX_BATCH, MIN_COVERAGE, MIN_SAMPLE_NS, RunTimes, covers, next_batch,
+    per_run_times,
 };
 pub use context::{Gpu, ShaderSource};
 pub use facts::{

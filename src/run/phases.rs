@@ -126,11 +126,12 @@ async fn segment_times(
 }
 
 /// Whether timestamps summing to `gpu_ns` fit a submission whose wall time was `wall_ns`:
-/// not longer than it, and where it lasted a timed sample's minimum, covering the share of
-/// it a timed sample's must (under that, submission and wake-up dominate the wall time).
+/// not longer than it, and where it lasted a timed sample's minimum, covering it as a
+/// timed sample's must ([`crate::gpu::covers`]; under that minimum, submission and wake-up
+/// dominate the wall time).
 fn plausible(gpu_ns: f64, wall_ns: f64) -> bool {
-    use crate::gpu::{MIN_COVERAGE, MIN_SAMPLE_NS};
-    gpu_ns <= wall_ns && (wall_ns < MIN_SAMPLE_NS || gpu_ns >= MIN_COVERAGE * wall_ns)
+    gpu_ns <= wall_ns
+        && (wall_ns < crate::gpu::MIN_SAMPLE_NS || crate::gpu::covers(gpu_ns, wall_ns))
 }
 
 /// Each repeat's time of every segment in ns by the wall clock: one submission per segment

@@ -149,16 +149,27 @@ pub(super) fn pipeline(
                 )
             }
         };
-        let pipeline = gpu.compile_text(
-            BOUNDS,
-            source.name,
-            wgsl,
-            "main",
-            Some(&pipeline_layout(gpu, &layout)),
-            &[],
-        )?;
-        Ok(Pipeline { layout, pipeline })
+        compile(gpu, source.name, wgsl, layout)
     })
+}
+
+/// naive's pipeline of `wgsl` (entry point `main`, named `name`) on `layout`: every naive
+/// shader is in bounds by construction ([`BOUNDS`]).
+pub(super) fn compile(
+    gpu: &Gpu,
+    name: &'static str,
+    wgsl: String,
+    layout: wgpu::BindGroupLayout,
+) -> Result<Pipeline> {
+    let pipeline = gpu.compile_text(
+        BOUNDS,
+        name,
+        wgsl,
+        "main",
+        Some(&pipeline_layout(gpu, &layout)),
+        &[],
+    )?;
+    Ok(Pipeline { layout, pipeline })
 }
 
 /// The workgroups of `product` over `chunk`: the parameters' first head, blocks per head,

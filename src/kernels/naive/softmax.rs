@@ -3,14 +3,13 @@
 //! passes over each row (a running max and sum, then the write); and its backward,
 //! dP → dS = scale·P∘(dP − rowsum(dO∘O)) in place, one pass.
 
-use super::bounds::BOUNDS;
-use super::matmul::s_wgsl;
+use super::matmul::{Pipeline, compile, s_wgsl};
 use super::params::ChunkRows;
 use super::plan::NaivePlan;
 use crate::error::Result;
 use crate::gpu::{
-    BufferTracker, Gpu, Slot, TrackedBuffer, bind_buffers, grid_for, params_buffer,
-    pipeline_layout, shader, slots_and_params_layout, specialize, unroll_marked_loops,
+    BufferTracker, Gpu, Slot, TrackedBuffer, bind_buffers, grid_for, params_buffer, shader,
+    slots_and_params_layout, specialize, unroll_marked_loops,
 };
 use crate::kernels::Dispatch;
 use crate::shape::Shape;
@@ -21,12 +20,6 @@ use std::sync::Arc;
 enum Pass {
     Softmax,
     SoftmaxBackward,
-}
-
-#[derive(Clone)]
-struct Pipeline {
-    layout: wgpu::BindGroupLayout,
-    pipeline: wgpu::ComputePipeline,
 }
 
 fn pipeline(gpu: &Gpu, pass: Pass, plan: &NaivePlan) -> Result<Pipeline> {
@@ -71,15 +64,7 @@ fn pipeline(gpu: &Gpu, pass: Pass, plan: &NaivePlan) -> Result<Pipeline> {
             s_wgsl(s_vec4)
         );
         let wgsl = unroll_marked_loops(&wgsl, &consts)?;
-        let pipeline = gpu.compile_text(
-            BOUNDS,
-            source.name,
-            wgsl,
-            "main",
-            Some(&pipeline_layout(gpu, &layout)),
-            &[],
-        )?;
-        Ok(Pipeline { layout, pipeline })
+        compile(gpu, source.name, wgsl, layout)
     })
 }
 
